@@ -1,0 +1,481 @@
+//! Configuration: defaults, then an optional TOML file, then environment variables.
+//!
+//! Environment variables are `ROOMKEY_<SECTION>__<KEY>` (for example
+//! `ROOMKEY_JITSI__APP_ID`), plus the conventional `DATABASE_URL` and `REDIS_URL`.
+//! Unknown keys are refused rather than ignored, and [`Config::validate`] runs before
+//! anything binds a port, so a typo or a bad value stops start-up with the setting's name.
+//! Secrets are [`Secret`]s (never printed) and each also accepts a `*_file` twin.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// A secret string: redacted in `Debug`, never serialised back out.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "Secret(<empty>)" } else { "Secret(<redacted>)" })
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub redis: RedisConfig,
+    pub jitsi: JitsiConfig,
+    pub keys: KeysConfig,
+    pub session: SessionConfig,
+    pub auth: AuthConfig,
+    pub cache: CacheConfig,
+    pub rate_limit: RateLimitConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Public API listener. default: `127.0.0.1:8080`; env `ROOMKEY_HTTP__LISTEN`.
+    pub listen: String,
+    /// Listener for `/metrics`, `/healthz`, `/readyz`; empty serves them on `listen`.
+    /// default: `127.0.0.1:9464`; env `ROOMKEY_HTTP__OPS_LISTEN`.
+    pub ops_listen: String,
+    /// Base URL clients reach roomkey at, used in join links and the key-server URL.
+    /// default: `http://127.0.0.1:8080`; env `ROOMKEY_HTTP__PUBLIC_URL`.
+    pub public_url: String,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    /// default: `false`; env `ROOMKEY_HTTP__TRUST_FORWARDED_FOR`.
+    pub trust_forwarded_for: bool,
+    /// Largest accepted request body in bytes. default: `65536`.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://path` (embedded, the default) or `postgres://…`.
+    /// default: `sqlite://roomkey-data/roomkey.db`; env `DATABASE_URL` or `ROOMKEY_DATABASE__URL`.
+    pub url: String,
+    /// Connection pool size. default: `16`.
+    pub max_connections: u32,
+    /// Run migrations when serving starts. default: `true`.
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// Shared cache and invalidation bus; empty means single-instance (in-process only).
+    /// default: empty; env `REDIS_URL` or `ROOMKEY_REDIS__URL`.
+    pub url: String,
+    /// Prefix for every key and channel, so several deployments can share a server.
+    /// default: `roomkey:`.
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SigningMode {
+    /// Shared secret with Prosody (`app_secret`).
+    Hs256,
+    /// Private key here, public keys served for Prosody's `asap_key_server`.
+    Rs256,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenReuse {
+    /// Reuse for RS256 (signing costs hundreds of microseconds), not for HS256.
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JitsiConfig {
+    /// `iss` of every Jitsi token; Prosody's `app_id`. default: `roomkey`.
+    pub app_id: String,
+    /// `aud`, a single string; list it in Prosody's `asap_accepted_audiences`. default: `jitsi`.
+    pub audience: String,
+    /// `sub`: the XMPP domain (`meet.jitsi` in docker-jitsi-meet) or the tenant.
+    /// default: `meet.example.com`.
+    pub subject: String,
+    /// Jitsi Meet base URL for `join_url`. default: `https://meet.example.com`.
+    pub meet_url: String,
+    /// `hs256` or `rs256`. default: `hs256`.
+    pub signing: SigningMode,
+    /// HS256 shared secret (Prosody `app_secret`); generated into `keys.dir` when empty.
+    pub app_secret: Secret,
+    pub app_secret_file: Option<PathBuf>,
+    /// Longest token lifetime; `exp` is also clipped to the entitlement's end. default: `600`.
+    pub token_ttl_secs: i64,
+    /// `nbf` is set this far in the past: Prosody allows no clock skew. default: `30`.
+    pub nbf_skew_secs: i64,
+    /// Hand back a still-fresh signed token for the same user, room and grant instead of
+    /// signing again. default: `auto` (RS256 only).
+    pub reuse_signed_tokens: TokenReuse,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// Where generated keys live (RS256 key pairs, generated secrets). default: `roomkey-data/keys`.
+    pub dir: PathBuf,
+    /// A rotated RS256 key is published this long before it signs, so every instance
+    /// serves it before Prosody can meet it. default: `60`.
+    pub publish_before_use_secs: i64,
+    /// How often instances re-read the key directory. default: `30`.
+    pub reload_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// HMAC key for platform session tokens; generated into `keys.dir` when empty.
+    pub secret: Secret,
+    pub secret_file: Option<PathBuf>,
+    /// Session lifetime. default: `86400`.
+    pub ttl_secs: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Keys a trusted platform backend presents to act on behalf of a user
+    /// (`Authorization: Bearer <key>` + `X-Roomkey-User: <user id>`).
+    pub service_keys: Vec<Secret>,
+    /// Keys with full admin rights.
+    pub admin_keys: Vec<Secret>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// In-process entries per cache (users, rooms, bans, entitlements); `0` disables the
+    /// in-process and Redis tiers, so every check reads SQL. default: `200000`.
+    pub max_entries: u64,
+    /// Safety-net lifetime of a cached entry; changes invalidate at once. default: `300`.
+    pub ttl_secs: u64,
+    /// Signed tokens kept for reuse. default: `100000`.
+    pub signed_token_entries: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Sign-up and login attempts per client address per minute. default: `20`.
+    pub auth_per_minute: u32,
+    /// Token requests per user per minute. default: `120`.
+    pub token_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `tracing` filter. default: `info`; env `RUST_LOG` wins.
+    pub filter: String,
+    /// `text` or `json`. default: `text`.
+    pub format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            redis: RedisConfig::default(),
+            jitsi: JitsiConfig::default(),
+            keys: KeysConfig::default(),
+            session: SessionConfig::default(),
+            auth: AuthConfig::default(),
+            cache: CacheConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            ops_listen: "127.0.0.1:9464".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            trust_forwarded_for: false,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://roomkey-data/roomkey.db".into(),
+            max_connections: 16,
+            migrate_on_start: true,
+        }
+    }
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self { url: String::new(), key_prefix: "roomkey:".into() }
+    }
+}
+
+impl Default for JitsiConfig {
+    fn default() -> Self {
+        Self {
+            app_id: "roomkey".into(),
+            audience: "jitsi".into(),
+            subject: "meet.example.com".into(),
+            meet_url: "https://meet.example.com".into(),
+            signing: SigningMode::Hs256,
+            app_secret: Secret::default(),
+            app_secret_file: None,
+            token_ttl_secs: 600,
+            nbf_skew_secs: 30,
+            reuse_signed_tokens: TokenReuse::Auto,
+        }
+    }
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self { dir: "roomkey-data/keys".into(), publish_before_use_secs: 60, reload_secs: 30 }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self { secret: Secret::default(), secret_file: None, ttl_secs: 86_400 }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self { max_entries: 200_000, ttl_secs: 300, signed_token_entries: 100_000 }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self { auth_per_minute: 20, token_per_minute: 120 }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { filter: "info".into(), format: "text".into() }
+    }
+}
+
+/// A setting that failed validation, by its dotted name.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting `{setting}`: {problem}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub problem: String,
+}
+
+fn bad(setting: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError { setting: setting.into(), problem: problem.into() }
+}
+
+impl Config {
+    /// Loads defaults ← `file` (if given) ← environment, then validates.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                anyhow::bail!("config file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment
+            .merge(Env::prefixed("ROOMKEY_").split("__").ignore(&["config"]))
+            .merge(Env::raw().only(&["database_url"]).map(|_| "database.url".into()))
+            .merge(Env::raw().only(&["redis_url"]).map(|_| "redis.url".into()));
+        let mut config: Config = figment.extract().map_err(|e| anyhow::anyhow!("{e}"))?;
+        config.resolve_secret_files()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
+        fn read(setting: &str, path: &Option<PathBuf>, into: &mut Secret) -> Result<(), ConfigError> {
+            if let Some(path) = path {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| bad(setting, format!("cannot read {}: {e}", path.display())))?;
+                *into = Secret::new(text.trim());
+            }
+            Ok(())
+        }
+        read("jitsi.app_secret_file", &self.jitsi.app_secret_file, &mut self.jitsi.app_secret)?;
+        read("session.secret_file", &self.session.secret_file, &mut self.session.secret)?;
+        Ok(())
+    }
+
+    /// Checks every value a running service depends on; the error names the setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.http
+            .listen
+            .parse::<SocketAddr>()
+            .map_err(|e| bad("http.listen", format!("not a socket address: {e}")))?;
+        if !self.http.ops_listen.is_empty() {
+            self.http
+                .ops_listen
+                .parse::<SocketAddr>()
+                .map_err(|e| bad("http.ops_listen", format!("not a socket address: {e}")))?;
+        }
+        check_url("http.public_url", &self.http.public_url)?;
+        check_url("jitsi.meet_url", &self.jitsi.meet_url)?;
+        if self.http.max_body_bytes < 1024 {
+            return Err(bad("http.max_body_bytes", "must be at least 1024"));
+        }
+        let db = &self.database.url;
+        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+            return Err(bad("database.url", "must start with sqlite:, postgres:// or postgresql://"));
+        }
+        if self.database.max_connections == 0 {
+            return Err(bad("database.max_connections", "must be at least 1"));
+        }
+        if !self.redis.url.is_empty()
+            && !(self.redis.url.starts_with("redis://") || self.redis.url.starts_with("rediss://"))
+        {
+            return Err(bad("redis.url", "must start with redis:// or rediss://"));
+        }
+        for (setting, value) in [
+            ("jitsi.app_id", &self.jitsi.app_id),
+            ("jitsi.audience", &self.jitsi.audience),
+            ("jitsi.subject", &self.jitsi.subject),
+        ] {
+            if value.trim().is_empty() || value == "*" {
+                return Err(bad(setting, "must be a non-empty value other than `*`"));
+            }
+        }
+        if !(30..=86_400).contains(&self.jitsi.token_ttl_secs) {
+            return Err(bad("jitsi.token_ttl_secs", "must be between 30 and 86400"));
+        }
+        if !(0..=300).contains(&self.jitsi.nbf_skew_secs) {
+            return Err(bad("jitsi.nbf_skew_secs", "must be between 0 and 300"));
+        }
+        if self.jitsi.signing == SigningMode::Hs256
+            && !self.jitsi.app_secret.is_empty()
+            && self.jitsi.app_secret.expose().len() < 32
+        {
+            return Err(bad("jitsi.app_secret", "must be at least 32 characters"));
+        }
+        if !self.session.secret.is_empty() && self.session.secret.expose().len() < 32 {
+            return Err(bad("session.secret", "must be at least 32 characters"));
+        }
+        if !(60..=30 * 86_400).contains(&self.session.ttl_secs) {
+            return Err(bad("session.ttl_secs", "must be between 60 and 2592000"));
+        }
+        for (setting, keys) in
+            [("auth.service_keys", &self.auth.service_keys), ("auth.admin_keys", &self.auth.admin_keys)]
+        {
+            if keys.iter().any(|k| k.expose().len() < 24) {
+                return Err(bad(setting, "every key must be at least 24 characters"));
+            }
+        }
+        if !(0..=3600).contains(&self.keys.publish_before_use_secs) {
+            return Err(bad("keys.publish_before_use_secs", "must be between 0 and 3600"));
+        }
+        if self.keys.reload_secs == 0 {
+            return Err(bad("keys.reload_secs", "must be at least 1"));
+        }
+        if self.rate_limit.auth_per_minute == 0 || self.rate_limit.token_per_minute == 0 {
+            return Err(bad("rate_limit", "limits must be at least 1 per minute"));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(bad("log.format", "must be `text` or `json`"));
+        }
+        Ok(())
+    }
+
+    /// Whether signed Jitsi tokens are handed out again while still fresh.
+    pub fn reuses_signed_tokens(&self) -> bool {
+        match self.jitsi.reuse_signed_tokens {
+            TokenReuse::Always => true,
+            TokenReuse::Never => false,
+            TokenReuse::Auto => self.jitsi.signing == SigningMode::Rs256,
+        }
+    }
+}
+
+fn check_url(setting: &str, url: &str) -> Result<(), ConfigError> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| bad(setting, "must start with http:// or https://"))?;
+    if rest.is_empty() || url.ends_with('/') {
+        return Err(bad(setting, "must name a host and have no trailing slash"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let mut config = Config::default();
+        config.jitsi.token_ttl_secs = 5;
+        assert_eq!(config.validate().unwrap_err().setting, "jitsi.token_ttl_secs");
+        let mut config = Config::default();
+        config.http.public_url = "http://roomkey.example.com/".into();
+        assert_eq!(config.validate().unwrap_err().setting, "http.public_url");
+        let mut config = Config::default();
+        config.jitsi.subject = "*".into();
+        assert_eq!(config.validate().unwrap_err().setting, "jitsi.subject");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = Secret::new("hunter2-hunter2-hunter2-hunter2");
+        assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
+        assert_eq!(serde_json::to_string(&secret).unwrap(), "\"\"");
+    }
+
+    #[test]
+    fn token_reuse_follows_the_signing_mode() {
+        let mut config = Config::default();
+        assert!(!config.reuses_signed_tokens());
+        config.jitsi.signing = SigningMode::Rs256;
+        assert!(config.reuses_signed_tokens());
+    }
+}

@@ -1,0 +1,146 @@
+//! Domain vocabulary shared by every capability: identifiers, room names, roles, money.
+//!
+//! Values are parsed once at the edge into these types ("parse, don't validate"), so the
+//! services below never see an unchecked room name or an empty handle.
+
+mod records;
+mod room_name;
+
+pub use records::*;
+pub use room_name::{RoomName, RoomNameError};
+
+use serde::{Deserialize, Serialize};
+
+/// A platform user's canonical id: the one subject in every token and table.
+pub type UserId = String;
+
+/// Platform roles, from least to most privileged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Performer,
+    Moderator,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Performer => "performer",
+            Role::Moderator => "moderator",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "viewer" => Some(Role::Viewer),
+            "performer" => Some(Role::Performer),
+            "moderator" => Some(Role::Moderator),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    /// Platform staff moderate every room.
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Moderator | Role::Admin)
+    }
+}
+
+/// Who may enter a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomAccess {
+    /// Any signed-in user.
+    Free,
+    /// Users holding an entitlement that covers the room; others are told the price.
+    Paid,
+    /// Users holding an entitlement (usually an admin grant or invite code); no price offered.
+    InviteOnly,
+}
+
+impl RoomAccess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomAccess::Free => "free",
+            RoomAccess::Paid => "paid",
+            RoomAccess::InviteOnly => "invite_only",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "free" => Some(RoomAccess::Free),
+            "paid" => Some(RoomAccess::Paid),
+            "invite_only" => Some(RoomAccess::InviteOnly),
+            _ => None,
+        }
+    }
+}
+
+/// An amount in integer minor units (cents, centavos) of an ISO 4217 currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+/// Checks an ISO 4217 alphabetic code's shape (three uppercase ASCII letters).
+pub fn is_currency_code(code: &str) -> bool {
+    code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// A user handle: 3–32 of `a-z 0-9 _ . -`, starting with a letter or digit.
+pub fn parse_handle(text: &str) -> Option<String> {
+    let handle = text.trim().to_ascii_lowercase();
+    let ok_len = (3..=32).contains(&handle.len());
+    let ok_start = handle.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+    let ok_chars =
+        handle.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+    (ok_len && ok_start && ok_chars).then_some(handle)
+}
+
+/// A deliberately small e-mail check: one `@`, a dot in the domain, no spaces, ≤ 254 bytes.
+pub fn parse_email(text: &str) -> Option<String> {
+    let email = text.trim().to_ascii_lowercase();
+    let (local, domain) = email.split_once('@')?;
+    let ok = !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    ok.then_some(email)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles() {
+        assert_eq!(parse_handle(" Alex_2026 ").as_deref(), Some("alex_2026"));
+        assert_eq!(parse_handle("ab"), None);
+        assert_eq!(parse_handle("_alex"), None);
+        assert_eq!(parse_handle("alex@home"), None);
+    }
+
+    #[test]
+    fn emails() {
+        assert_eq!(parse_email("Viewer@Example.com").as_deref(), Some("viewer@example.com"));
+        assert_eq!(parse_email("no-at-sign.example.com"), None);
+        assert_eq!(parse_email("a@b"), None);
+        assert_eq!(parse_email("a b@example.com"), None);
+    }
+
+    #[test]
+    fn currencies() {
+        assert!(is_currency_code("COP"));
+        assert!(!is_currency_code("usd"));
+        assert!(!is_currency_code("EURO"));
+    }
+}

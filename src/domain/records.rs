@@ -1,0 +1,208 @@
+//! The facts roomkey keeps: users, rooms, entitlements and bans.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Money, Role, RoomAccess, RoomName, UserId};
+use crate::clock::UnixSeconds;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub handle: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub matrix_user_id: Option<String>,
+    pub avatar_url: Option<String>,
+    pub created_at: UnixSeconds,
+    /// Changes whenever the profile does; part of the key under which a signed token is reused.
+    pub updated_at: UnixSeconds,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Room {
+    pub id: String,
+    pub name: RoomName,
+    pub title: String,
+    /// The performer who owns the room: moderator in it, and the scope of subscriptions.
+    pub owner_id: UserId,
+    pub access: RoomAccess,
+    /// Set for paid rooms.
+    pub price: Option<Money>,
+    /// Platform plans (e.g. `member`, `prime`) whose holders may enter.
+    pub plans: Vec<String>,
+    pub starts_at: Option<UnixSeconds>,
+    pub ends_at: Option<UnixSeconds>,
+    pub created_at: UnixSeconds,
+    pub updated_at: UnixSeconds,
+}
+
+/// What an entitlement covers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "ref", rename_all = "snake_case")]
+pub enum EntitlementScope {
+    /// One room (a show ticket, a private call's time window), by room id.
+    Room(String),
+    /// A subscription to a performer: all of that performer's rooms, by user id.
+    Performer(UserId),
+    /// A platform plan such as `member` or `prime`: the rooms marked for it.
+    Plan(String),
+    /// A consumable credit such as private-call minutes, by credit kind.
+    Credit(String),
+}
+
+impl EntitlementScope {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EntitlementScope::Room(_) => "room",
+            EntitlementScope::Performer(_) => "performer",
+            EntitlementScope::Plan(_) => "plan",
+            EntitlementScope::Credit(_) => "credit",
+        }
+    }
+
+    pub fn reference(&self) -> &str {
+        match self {
+            EntitlementScope::Room(r)
+            | EntitlementScope::Performer(r)
+            | EntitlementScope::Plan(r)
+            | EntitlementScope::Credit(r) => r,
+        }
+    }
+
+    pub fn from_parts(kind: &str, reference: String) -> Option<Self> {
+        Some(match kind {
+            "room" => EntitlementScope::Room(reference),
+            "performer" => EntitlementScope::Performer(reference),
+            "plan" => EntitlementScope::Plan(reference),
+            "credit" => EntitlementScope::Credit(reference),
+            _ => return None,
+        })
+    }
+}
+
+/// Where an entitlement came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntitlementSource {
+    Payment,
+    AdminGrant,
+    InviteCode,
+}
+
+impl EntitlementSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntitlementSource::Payment => "payment",
+            EntitlementSource::AdminGrant => "admin_grant",
+            EntitlementSource::InviteCode => "invite_code",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "payment" => Some(EntitlementSource::Payment),
+            "admin_grant" => Some(EntitlementSource::AdminGrant),
+            "invite_code" => Some(EntitlementSource::InviteCode),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub revoked_at: UnixSeconds,
+    pub revoked_by: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entitlement {
+    pub id: String,
+    pub user_id: UserId,
+    pub scope: EntitlementScope,
+    /// Remaining units of a consumable credit.
+    pub quantity: Option<i64>,
+    pub valid_from: UnixSeconds,
+    /// `None` is a lifetime entitlement.
+    pub valid_until: Option<UnixSeconds>,
+    pub source: EntitlementSource,
+    /// The payment, invite code or admin note behind it.
+    pub source_ref: Option<String>,
+    pub granted_by: Option<String>,
+    pub created_at: UnixSeconds,
+    pub revocation: Option<Revocation>,
+}
+
+impl Entitlement {
+    /// Active now: started, not ended, not revoked.
+    pub fn is_active_at(&self, now: UnixSeconds) -> bool {
+        self.revocation.is_none()
+            && self.valid_from <= now
+            && self.valid_until.is_none_or(|until| now < until)
+    }
+}
+
+/// Where a ban applies.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "ref", rename_all = "snake_case")]
+pub enum BanScope {
+    /// Every room on the platform.
+    Global,
+    /// One room, by room id.
+    Room(String),
+    /// Every room of one performer, by user id.
+    Performer(UserId),
+}
+
+impl BanScope {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BanScope::Global => "global",
+            BanScope::Room(_) => "room",
+            BanScope::Performer(_) => "performer",
+        }
+    }
+
+    pub fn reference(&self) -> Option<&str> {
+        match self {
+            BanScope::Global => None,
+            BanScope::Room(r) | BanScope::Performer(r) => Some(r),
+        }
+    }
+
+    pub fn from_parts(kind: &str, reference: Option<String>) -> Option<Self> {
+        match (kind, reference) {
+            ("global", None) => Some(BanScope::Global),
+            ("room", Some(r)) => Some(BanScope::Room(r)),
+            ("performer", Some(r)) => Some(BanScope::Performer(r)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanLift {
+    pub lifted_at: UnixSeconds,
+    pub lifted_by: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ban {
+    pub id: String,
+    pub user_id: UserId,
+    pub scope: BanScope,
+    pub reason: String,
+    /// `None` is permanent until lifted.
+    pub until: Option<UnixSeconds>,
+    pub banned_by: Option<String>,
+    pub created_at: UnixSeconds,
+    pub lift: Option<BanLift>,
+}
+
+impl Ban {
+    pub fn is_active_at(&self, now: UnixSeconds) -> bool {
+        self.lift.is_none() && self.until.is_none_or(|until| now < until)
+    }
+}

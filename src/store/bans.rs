@@ -1,0 +1,128 @@
+//! Bans and their lifts (append-only: lifting a ban is its own row).
+
+use anyhow::Context as _;
+use sqlx::any::AnyRow;
+
+use super::{classify_write_error, corrupt, int, opt_int, opt_text, text, Store, StoreError};
+use crate::clock::UnixSeconds;
+use crate::domain::{Ban, BanLift, BanScope};
+use crate::telemetry::metrics::StoreOp;
+
+const BAN_SELECT: &str = "SELECT b.id, b.user_id, b.scope_kind, b.scope_ref, b.reason, b.until, \
+     b.banned_by, b.created_at, l.lifted_at, l.lifted_by, l.reason AS lift_reason \
+     FROM bans b LEFT JOIN ban_lifts l ON l.ban_id = b.id";
+
+fn ban_from_row(row: &AnyRow) -> Result<Ban, StoreError> {
+    let kind = text(row, "scope_kind")?;
+    let lift = match opt_int(row, "lifted_at")? {
+        Some(lifted_at) => Some(BanLift {
+            lifted_at,
+            lifted_by: opt_text(row, "lifted_by")?,
+            reason: opt_text(row, "lift_reason")?.unwrap_or_default(),
+        }),
+        None => None,
+    };
+    Ok(Ban {
+        id: text(row, "id")?,
+        user_id: text(row, "user_id")?,
+        scope: BanScope::from_parts(&kind, opt_text(row, "scope_ref")?)
+            .ok_or_else(|| corrupt("ban scope", &kind))?,
+        reason: text(row, "reason")?,
+        until: opt_int(row, "until")?,
+        banned_by: opt_text(row, "banned_by")?,
+        created_at: int(row, "created_at")?,
+        lift,
+    })
+}
+
+impl Store {
+    pub async fn insert_ban(&self, ban: &Ban) -> Result<(), StoreError> {
+        self.timed(StoreOp::Write, async {
+            sqlx::query(
+                "INSERT INTO bans (id, user_id, scope_kind, scope_ref, reason, until, banned_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&ban.id)
+            .bind(&ban.user_id)
+            .bind(ban.scope.kind())
+            .bind(ban.scope.reference())
+            .bind(&ban.reason)
+            .bind(ban.until)
+            .bind(ban.banned_by.as_deref())
+            .bind(ban.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|err| match classify_write_error(err, &[]) {
+                StoreError::MissingReference(_) => StoreError::MissingReference("user"),
+                other => other,
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records that a ban was lifted; lifting twice keeps the first record. Returns the ban
+    /// as it now stands, or `None` if there is no such ban.
+    pub async fn insert_ban_lift(&self, ban_id: &str, lift: &BanLift) -> Result<Option<Ban>, StoreError> {
+        self.timed(StoreOp::Write, async {
+            let mut tx = self.pool.begin().await.context("begin")?;
+            let exists = sqlx::query("SELECT id FROM bans WHERE id = $1")
+                .bind(ban_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .context("find ban")?;
+            if exists.is_none() {
+                return Ok(None);
+            }
+            sqlx::query(
+                "INSERT INTO ban_lifts (ban_id, lifted_at, lifted_by, reason) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (ban_id) DO NOTHING",
+            )
+            .bind(ban_id)
+            .bind(lift.lifted_at)
+            .bind(lift.lifted_by.as_deref())
+            .bind(&lift.reason)
+            .execute(&mut *tx)
+            .await
+            .context("insert ban lift")?;
+            let row = sqlx::query(&format!("{BAN_SELECT} WHERE b.id = $1"))
+                .bind(ban_id)
+                .fetch_one(&mut *tx)
+                .await
+                .context("read back ban")?;
+            tx.commit().await.context("commit")?;
+            ban_from_row(&row).map(Some)
+        })
+        .await
+    }
+
+    /// Bans on `user_id` in force at `now` (not lifted, not expired).
+    pub async fn find_active_bans(&self, user_id: &str, now: UnixSeconds) -> Result<Vec<Ban>, StoreError> {
+        self.timed(StoreOp::FindBans, async {
+            let rows = sqlx::query(&format!(
+                "{BAN_SELECT} WHERE b.user_id = $1 AND l.ban_id IS NULL AND (b.until IS NULL OR b.until > $2) \
+                 ORDER BY b.created_at, b.id"
+            ))
+            .bind(user_id)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .context("find active bans")?;
+            rows.iter().map(ban_from_row).collect()
+        })
+        .await
+    }
+
+    /// Every ban on a user, newest first.
+    pub async fn find_all_bans(&self, user_id: &str) -> Result<Vec<Ban>, StoreError> {
+        self.timed(StoreOp::Other, async {
+            let rows = sqlx::query(&format!("{BAN_SELECT} WHERE b.user_id = $1 ORDER BY b.created_at DESC, b.id DESC"))
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await
+                .context("find bans")?;
+            rows.iter().map(ban_from_row).collect()
+        })
+        .await
+    }
+}

@@ -1,0 +1,148 @@
+//! Entitlements and their revocations (append-only: a revocation is its own row).
+
+use anyhow::Context as _;
+use sqlx::any::AnyRow;
+
+use super::{classify_write_error, corrupt, int, opt_int, opt_text, text, Store, StoreError};
+use crate::clock::UnixSeconds;
+use crate::domain::{Entitlement, EntitlementScope, EntitlementSource, Revocation};
+use crate::telemetry::metrics::StoreOp;
+
+const ENTITLEMENT_SELECT: &str = "SELECT e.id, e.user_id, e.scope_kind, e.scope_ref, e.quantity, \
+     e.valid_from, e.valid_until, e.source, e.source_ref, e.granted_by, e.created_at, \
+     r.revoked_at, r.revoked_by, r.reason AS revoke_reason \
+     FROM entitlements e LEFT JOIN entitlement_revocations r ON r.entitlement_id = e.id";
+
+fn entitlement_from_row(row: &AnyRow) -> Result<Entitlement, StoreError> {
+    let kind = text(row, "scope_kind")?;
+    let source = text(row, "source")?;
+    let revocation = match opt_int(row, "revoked_at")? {
+        Some(revoked_at) => Some(Revocation {
+            revoked_at,
+            revoked_by: opt_text(row, "revoked_by")?,
+            reason: opt_text(row, "revoke_reason")?.unwrap_or_default(),
+        }),
+        None => None,
+    };
+    Ok(Entitlement {
+        id: text(row, "id")?,
+        user_id: text(row, "user_id")?,
+        scope: EntitlementScope::from_parts(&kind, text(row, "scope_ref")?)
+            .ok_or_else(|| corrupt("scope_kind", &kind))?,
+        quantity: opt_int(row, "quantity")?,
+        valid_from: int(row, "valid_from")?,
+        valid_until: opt_int(row, "valid_until")?,
+        source: EntitlementSource::parse(&source).ok_or_else(|| corrupt("source", &source))?,
+        source_ref: opt_text(row, "source_ref")?,
+        granted_by: opt_text(row, "granted_by")?,
+        created_at: int(row, "created_at")?,
+        revocation,
+    })
+}
+
+impl Store {
+    pub async fn insert_entitlement(&self, e: &Entitlement) -> Result<(), StoreError> {
+        self.timed(StoreOp::Write, async {
+            sqlx::query(
+                "INSERT INTO entitlements (id, user_id, scope_kind, scope_ref, quantity, valid_from, \
+                 valid_until, source, source_ref, granted_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(&e.id)
+            .bind(&e.user_id)
+            .bind(e.scope.kind())
+            .bind(e.scope.reference())
+            .bind(e.quantity)
+            .bind(e.valid_from)
+            .bind(e.valid_until)
+            .bind(e.source.as_str())
+            .bind(e.source_ref.as_deref())
+            .bind(e.granted_by.as_deref())
+            .bind(e.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|err| match classify_write_error(err, &[]) {
+                StoreError::MissingReference(_) => StoreError::MissingReference("user"),
+                other => other,
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records a revocation. Revoking twice keeps the first record; either way the
+    /// entitlement as it now stands is returned (`None` if there is no such entitlement).
+    pub async fn insert_revocation(
+        &self,
+        entitlement_id: &str,
+        revocation: &Revocation,
+    ) -> Result<Option<Entitlement>, StoreError> {
+        self.timed(StoreOp::Write, async {
+            let mut tx = self.pool.begin().await.context("begin")?;
+            let exists = sqlx::query("SELECT id FROM entitlements WHERE id = $1")
+                .bind(entitlement_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .context("find entitlement")?;
+            if exists.is_none() {
+                return Ok(None);
+            }
+            sqlx::query(
+                "INSERT INTO entitlement_revocations (entitlement_id, revoked_at, revoked_by, reason) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (entitlement_id) DO NOTHING",
+            )
+            .bind(entitlement_id)
+            .bind(revocation.revoked_at)
+            .bind(revocation.revoked_by.as_deref())
+            .bind(&revocation.reason)
+            .execute(&mut *tx)
+            .await
+            .context("insert revocation")?;
+            let row = sqlx::query(&format!("{ENTITLEMENT_SELECT} WHERE e.id = $1"))
+                .bind(entitlement_id)
+                .fetch_one(&mut *tx)
+                .await
+                .context("read back entitlement")?;
+            tx.commit().await.context("commit")?;
+            entitlement_from_row(&row).map(Some)
+        })
+        .await
+    }
+
+    /// What can still grant access for `user_id` at or after `now`: not revoked, not ended
+    /// (including entitlements that start later). The hot path caches this list.
+    pub async fn find_live_entitlements(
+        &self,
+        user_id: &str,
+        now: UnixSeconds,
+    ) -> Result<Vec<Entitlement>, StoreError> {
+        self.timed(StoreOp::FindEntitlements, async {
+            let rows = sqlx::query(&format!(
+                "{ENTITLEMENT_SELECT} WHERE e.user_id = $1 AND r.entitlement_id IS NULL \
+                 AND (e.valid_until IS NULL OR e.valid_until > $2) ORDER BY e.created_at, e.id"
+            ))
+            .bind(user_id)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .context("find live entitlements")?;
+            rows.iter().map(entitlement_from_row).collect()
+        })
+        .await
+    }
+
+    /// Every entitlement a user ever held, newest first, for explanations and admin views.
+    pub async fn find_all_entitlements(&self, user_id: &str) -> Result<Vec<Entitlement>, StoreError> {
+        self.timed(StoreOp::Other, async {
+            let rows = sqlx::query(&format!(
+                "{ENTITLEMENT_SELECT} WHERE e.user_id = $1 ORDER BY e.created_at DESC, e.id DESC"
+            ))
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await
+            .context("find entitlements")?;
+            rows.iter().map(entitlement_from_row).collect()
+        })
+        .await
+    }
+}

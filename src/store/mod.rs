@@ -1,0 +1,200 @@
+//! The SQL source of truth: users, rooms, entitlements and bans.
+//!
+//! One implementation serves both backends through sqlx's `Any` driver: PostgreSQL in
+//! production and an embedded SQLite file by default. The SQL here is the portable subset
+//! both speak (`$n` placeholders, `ON CONFLICT`, `RETURNING`, TEXT/BIGINT columns), so the
+//! two backends cannot drift apart in behaviour; where they do differ (pragmas, migration
+//! locking, DDL types) the difference lives in `migrations/<backend>/` and in [`Backend`].
+//! All SQL of the crate lives under this module, and every value is a bound parameter.
+
+mod bans;
+mod entitlements;
+mod migrate;
+mod rooms;
+mod users;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row as _};
+
+pub use users::NewUser;
+
+use crate::telemetry::metrics::{Metrics, StoreOp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule refused the write; names what collided (`handle`, `email`, …).
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// A referenced row does not exist.
+    #[error("{0} does not exist")]
+    MissingReference(&'static str),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish()
+    }
+}
+
+impl Store {
+    /// Opens a pool. An SQLite file (and its folder) is created if missing and runs in WAL
+    /// mode with foreign keys on.
+    pub async fn connect(url: &str, max_connections: u32, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url).context("database.url names no supported backend")?;
+        let mut url = url.to_owned();
+        let mut options = AnyPoolOptions::new().max_connections(max_connections);
+        if backend == Backend::Sqlite {
+            prepare_sqlite_path(&url)?;
+            if !url.contains("mode=") && !url.contains(":memory:") {
+                url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+            }
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    for pragma in SQLITE_PRAGMAS {
+                        sqlx::Executor::execute(&mut *conn, *pragma).await?;
+                    }
+                    Ok(())
+                })
+            });
+        }
+        let pool = options
+            .connect(&url)
+            .await
+            .with_context(|| format!("cannot connect to the {} database", backend.as_str()))?;
+        Ok(Self { pool, backend, metrics })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations; returns the names applied.
+    pub async fn migrate(&self) -> anyhow::Result<Vec<String>> {
+        migrate::run(&self.pool, self.backend).await
+    }
+
+    /// A trivial round trip, for readiness.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.timed(StoreOp::Other, async {
+            sqlx::query("SELECT 1").execute(&self.pool).await.context("ping")?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn timed<T>(
+        &self,
+        op: StoreOp,
+        work: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let started = Instant::now();
+        let result = work.await;
+        self.metrics.store_op(op, started.elapsed());
+        result
+    }
+}
+
+/// Per-connection settings of the embedded backend: WAL lets readers run beside the writer.
+const SQLITE_PRAGMAS: &[&str] = &[
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 5000",
+];
+
+fn prepare_sqlite_path(url: &str) -> anyhow::Result<()> {
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") {
+        return Ok(());
+    }
+    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create the database folder {}", parent.display()))?;
+    }
+    Ok(())
+}
+
+/// Maps a failed write to a conflict on the named field when a uniqueness rule refused it.
+fn classify_write_error(error: sqlx::Error, unique_fields: &[&'static str]) -> StoreError {
+    if let sqlx::Error::Database(db) = &error {
+        if db.is_unique_violation() {
+            let text = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
+            let field = unique_fields.iter().find(|f| text.contains(*f)).copied();
+            return StoreError::Conflict(field.unwrap_or("record"));
+        }
+        if db.is_foreign_key_violation() {
+            return StoreError::MissingReference("referenced record");
+        }
+    }
+    StoreError::Unexpected(anyhow::Error::new(error).context("write"))
+}
+
+fn text(row: &AnyRow, column: &str) -> Result<String, StoreError> {
+    row.try_get::<String, _>(column).with_context(|| format!("column {column}")).map_err(Into::into)
+}
+
+fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>, StoreError> {
+    row.try_get::<Option<String>, _>(column)
+        .with_context(|| format!("column {column}"))
+        .map_err(Into::into)
+}
+
+fn int(row: &AnyRow, column: &str) -> Result<i64, StoreError> {
+    row.try_get::<i64, _>(column).with_context(|| format!("column {column}")).map_err(Into::into)
+}
+
+fn opt_int(row: &AnyRow, column: &str) -> Result<Option<i64>, StoreError> {
+    row.try_get::<Option<i64>, _>(column)
+        .with_context(|| format!("column {column}"))
+        .map_err(Into::into)
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Unexpected(anyhow::anyhow!("stored {what} {value:?} is not valid"))
+}

@@ -1,0 +1,107 @@
+//! Users and their credentials.
+
+use anyhow::Context as _;
+use sqlx::any::AnyRow;
+
+use super::{classify_write_error, corrupt, int, opt_text, text, Store, StoreError};
+use crate::clock::UnixSeconds;
+use crate::domain::{Role, User};
+use crate::telemetry::metrics::StoreOp;
+
+const USER_COLUMNS: &str =
+    "id, handle, email, display_name, role, matrix_user_id, avatar_url, created_at, updated_at";
+
+pub struct NewUser<'a> {
+    pub id: &'a str,
+    pub handle: &'a str,
+    pub email: &'a str,
+    pub display_name: &'a str,
+    /// `None` for users a platform backend provisions; they cannot log in with a password.
+    pub password_hash: Option<&'a str>,
+    pub role: Role,
+    pub now: UnixSeconds,
+}
+
+fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
+    let role = text(row, "role")?;
+    Ok(User {
+        id: text(row, "id")?,
+        handle: text(row, "handle")?,
+        email: text(row, "email")?,
+        display_name: text(row, "display_name")?,
+        role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
+        matrix_user_id: opt_text(row, "matrix_user_id")?,
+        avatar_url: opt_text(row, "avatar_url")?,
+        created_at: int(row, "created_at")?,
+        updated_at: int(row, "updated_at")?,
+    })
+}
+
+impl Store {
+    pub async fn insert_user(&self, new: &NewUser<'_>) -> Result<User, StoreError> {
+        self.timed(StoreOp::Write, async {
+            let row = sqlx::query(&format!(
+                "INSERT INTO users (id, handle, email, display_name, password_hash, role, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {USER_COLUMNS}"
+            ))
+            .bind(new.id)
+            .bind(new.handle)
+            .bind(new.email)
+            .bind(new.display_name)
+            .bind(new.password_hash)
+            .bind(new.role.as_str())
+            .bind(new.now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| classify_write_error(e, &["handle", "email"]))?;
+            user_from_row(&row)
+        })
+        .await
+    }
+
+    pub async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        self.timed(StoreOp::FindUser, async {
+            let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .context("find user")?;
+            row.as_ref().map(user_from_row).transpose()
+        })
+        .await
+    }
+
+    /// The user whose handle or e-mail is `login`, with the stored password hash.
+    pub async fn find_credentials(&self, login: &str) -> Result<Option<(User, Option<String>)>, StoreError> {
+        self.timed(StoreOp::Other, async {
+            let row = sqlx::query(&format!(
+                "SELECT {USER_COLUMNS}, password_hash FROM users WHERE handle = $1 OR email = $1"
+            ))
+            .bind(login)
+            .fetch_optional(&self.pool)
+            .await
+            .context("find credentials")?;
+            match row {
+                Some(row) => Ok(Some((user_from_row(&row)?, opt_text(&row, "password_hash")?))),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    pub async fn update_user_role(&self, id: &str, role: Role, now: UnixSeconds) -> Result<Option<User>, StoreError> {
+        self.timed(StoreOp::Write, async {
+            let row = sqlx::query(&format!(
+                "UPDATE users SET role = $2, updated_at = $3 WHERE id = $1 RETURNING {USER_COLUMNS}"
+            ))
+            .bind(id)
+            .bind(role.as_str())
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .context("update role")?;
+            row.as_ref().map(user_from_row).transpose()
+        })
+        .await
+    }
+}
