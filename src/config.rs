@@ -33,7 +33,11 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "Secret(<empty>)" } else { "Secret(<redacted>)" })
+        f.write_str(if self.0.is_empty() {
+            "Secret(<empty>)"
+        } else {
+            "Secret(<redacted>)"
+        })
     }
 }
 
@@ -246,7 +250,10 @@ impl Default for DatabaseConfig {
 
 impl Default for RedisConfig {
     fn default() -> Self {
-        Self { url: String::new(), key_prefix: "roomkey:".into() }
+        Self {
+            url: String::new(),
+            key_prefix: "roomkey:".into(),
+        }
     }
 }
 
@@ -269,31 +276,49 @@ impl Default for JitsiConfig {
 
 impl Default for KeysConfig {
     fn default() -> Self {
-        Self { dir: "roomkey-data/keys".into(), publish_before_use_secs: 60, reload_secs: 30 }
+        Self {
+            dir: "roomkey-data/keys".into(),
+            publish_before_use_secs: 60,
+            reload_secs: 30,
+        }
     }
 }
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { secret: Secret::default(), secret_file: None, ttl_secs: 86_400 }
+        Self {
+            secret: Secret::default(),
+            secret_file: None,
+            ttl_secs: 86_400,
+        }
     }
 }
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        Self { max_entries: 200_000, ttl_secs: 300, signed_token_entries: 100_000 }
+        Self {
+            max_entries: 200_000,
+            ttl_secs: 300,
+            signed_token_entries: 100_000,
+        }
     }
 }
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        Self { auth_per_minute: 20, token_per_minute: 120 }
+        Self {
+            auth_per_minute: 20,
+            token_per_minute: 120,
+        }
     }
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { filter: "info".into(), format: "text".into() }
+        Self {
+            filter: "info".into(),
+            format: "text".into(),
+        }
     }
 }
 
@@ -306,7 +331,10 @@ pub struct ConfigError {
 }
 
 fn bad(setting: &str, problem: impl Into<String>) -> ConfigError {
-    ConfigError { setting: setting.into(), problem: problem.into() }
+    ConfigError {
+        setting: setting.into(),
+        problem: problem.into(),
+    }
 }
 
 impl Config {
@@ -321,7 +349,11 @@ impl Config {
         }
         figment = figment
             .merge(Env::prefixed("ROOMKEY_").split("__").ignore(&["config"]))
-            .merge(Env::raw().only(&["database_url"]).map(|_| "database.url".into()))
+            .merge(
+                Env::raw()
+                    .only(&["database_url"])
+                    .map(|_| "database.url".into()),
+            )
             .merge(Env::raw().only(&["redis_url"]).map(|_| "redis.url".into()));
         let mut config: Config = figment.extract().map_err(|e| anyhow::anyhow!("{e}"))?;
         config.resolve_secret_files()?;
@@ -330,7 +362,11 @@ impl Config {
     }
 
     fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
-        fn read(setting: &str, path: &Option<PathBuf>, into: &mut Secret) -> Result<(), ConfigError> {
+        fn read(
+            setting: &str,
+            path: &Option<PathBuf>,
+            into: &mut Secret,
+        ) -> Result<(), ConfigError> {
             if let Some(path) = path {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| bad(setting, format!("cannot read {}: {e}", path.display())))?;
@@ -338,8 +374,16 @@ impl Config {
             }
             Ok(())
         }
-        read("jitsi.app_secret_file", &self.jitsi.app_secret_file, &mut self.jitsi.app_secret)?;
-        read("session.secret_file", &self.session.secret_file, &mut self.session.secret)?;
+        read(
+            "jitsi.app_secret_file",
+            &self.jitsi.app_secret_file,
+            &mut self.jitsi.app_secret,
+        )?;
+        read(
+            "session.secret_file",
+            &self.session.secret_file,
+            &mut self.session.secret,
+        )?;
         Ok(())
     }
 
@@ -361,8 +405,14 @@ impl Config {
             return Err(bad("http.max_body_bytes", "must be at least 1024"));
         }
         let db = &self.database.url;
-        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
-            return Err(bad("database.url", "must start with sqlite:, postgres:// or postgresql://"));
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            return Err(bad(
+                "database.url",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
         }
         if self.database.max_connections == 0 {
             return Err(bad("database.max_connections", "must be at least 1"));
@@ -399,15 +449,19 @@ impl Config {
         if !(60..=30 * 86_400).contains(&self.session.ttl_secs) {
             return Err(bad("session.ttl_secs", "must be between 60 and 2592000"));
         }
-        for (setting, keys) in
-            [("auth.service_keys", &self.auth.service_keys), ("auth.admin_keys", &self.auth.admin_keys)]
-        {
+        for (setting, keys) in [
+            ("auth.service_keys", &self.auth.service_keys),
+            ("auth.admin_keys", &self.auth.admin_keys),
+        ] {
             if keys.iter().any(|k| k.expose().len() < 24) {
                 return Err(bad(setting, "every key must be at least 24 characters"));
             }
         }
         if !(0..=3600).contains(&self.keys.publish_before_use_secs) {
-            return Err(bad("keys.publish_before_use_secs", "must be between 0 and 3600"));
+            return Err(bad(
+                "keys.publish_before_use_secs",
+                "must be between 0 and 3600",
+            ));
         }
         if self.keys.reload_secs == 0 {
             return Err(bad("keys.reload_secs", "must be at least 1"));
@@ -455,7 +509,10 @@ mod tests {
     fn errors_name_the_setting() {
         let mut config = Config::default();
         config.jitsi.token_ttl_secs = 5;
-        assert_eq!(config.validate().unwrap_err().setting, "jitsi.token_ttl_secs");
+        assert_eq!(
+            config.validate().unwrap_err().setting,
+            "jitsi.token_ttl_secs"
+        );
         let mut config = Config::default();
         config.http.public_url = "http://roomkey.example.com/".into();
         assert_eq!(config.validate().unwrap_err().setting, "http.public_url");

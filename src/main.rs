@@ -1,1 +1,134 @@
-fn main(){}
+//! `roomkey`: args → config → telemetry → App.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use roomkey::app::App;
+use roomkey::clock::{Clock, SystemClock};
+use roomkey::config::Config;
+use roomkey::store::Store;
+use roomkey::telemetry::{self, metrics::Metrics};
+use roomkey::tokens::Keyring;
+
+const USAGE: &str = "\
+roomkey — token authority for paid Jitsi rooms
+
+USAGE: roomkey [--config FILE] [COMMAND]
+
+COMMANDS:
+  serve          run the service (default)
+  migrate        apply database migrations and exit
+  keys rotate    add an RS256 signing key (published now, signing after keys.publish_before_use_secs)
+  keys list      list the RS256 keys in force
+  config check   validate the configuration and print it (secrets hidden)
+
+Configuration: defaults, then the TOML file (--config or ROOMKEY_CONFIG), then environment
+variables ROOMKEY_<SECTION>__<KEY>, DATABASE_URL and REDIS_URL. See README.md.";
+
+fn main() -> ExitCode {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut config_file = std::env::var_os("ROOMKEY_CONFIG").map(PathBuf::from);
+    if let Some(i) = args.iter().position(|a| a == "--config") {
+        if i + 1 >= args.len() {
+            eprintln!("--config needs a file\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+        config_file = Some(PathBuf::from(args.remove(i + 1)));
+        args.remove(i);
+    }
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let command: Vec<&str> = args.iter().map(String::as_str).collect();
+    let config = match Config::load(config_file.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("roomkey: configuration error: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("roomkey: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(&command, config));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("roomkey: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: &[&str], config: Config) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match command {
+        [] | ["serve"] => App::build(config, clock).await?.run_until_stopped().await,
+        ["migrate"] => {
+            let metrics = Arc::new(Metrics::new(&[], "cli"));
+            let store = Store::connect(&config.database.url, 1, metrics).await?;
+            let applied = store.migrate().await?;
+            println!(
+                "applied {} migration(s){}",
+                applied.len(),
+                if applied.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", applied.join(", "))
+                }
+            );
+            Ok(())
+        }
+        ["keys", "rotate"] => {
+            let keyring = open_keyring(&config, clock)?;
+            let kid = keyring.rotate(config.keys.publish_before_use_secs)?;
+            println!(
+                "added key {kid}; published now, signing in {} s (instances re-read keys every {} s)",
+                config.keys.publish_before_use_secs, config.keys.reload_secs
+            );
+            Ok(())
+        }
+        ["keys", "list"] => {
+            let keyring = open_keyring(&config, clock)?;
+            let set = keyring.current();
+            println!("signing with {}", set.signer.kid().unwrap_or("(no kid)"));
+            for key in &set.published {
+                println!(
+                    "{}  {}  activates_at={}  retired_at={:?}",
+                    key.kid, key.file_name, key.activates_at, key.retired_at
+                );
+            }
+            Ok(())
+        }
+        ["config", "check"] => {
+            println!("{}", toml_like(&config));
+            Ok(())
+        }
+        other => anyhow::bail!("unknown command {:?}\n\n{USAGE}", other.join(" ")),
+    }
+}
+
+fn open_keyring(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Keyring> {
+    Keyring::open(
+        config.jitsi.signing,
+        &config.keys.dir,
+        &config.jitsi.app_secret,
+        config.jitsi.token_ttl_secs,
+        clock,
+    )
+}
+
+/// The effective configuration as JSON, with every secret blanked by `Secret`'s serialiser.
+fn toml_like(config: &Config) -> String {
+    serde_json::to_string_pretty(config).unwrap_or_default()
+}

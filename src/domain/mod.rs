@@ -97,9 +97,13 @@ pub fn is_currency_code(code: &str) -> bool {
 pub fn parse_handle(text: &str) -> Option<String> {
     let handle = text.trim().to_ascii_lowercase();
     let ok_len = (3..=32).contains(&handle.len());
-    let ok_start = handle.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
-    let ok_chars =
-        handle.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+    let ok_start = handle
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric());
+    let ok_chars = handle
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
     (ok_len && ok_start && ok_chars).then_some(handle)
 }
 
@@ -131,7 +135,10 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(parse_email("Viewer@Example.com").as_deref(), Some("viewer@example.com"));
+        assert_eq!(
+            parse_email("Viewer@Example.com").as_deref(),
+            Some("viewer@example.com")
+        );
         assert_eq!(parse_email("no-at-sign.example.com"), None);
         assert_eq!(parse_email("a@b"), None);
         assert_eq!(parse_email("a b@example.com"), None);

@@ -10,7 +10,9 @@ use std::fmt;
 
 const MAX_ENCODED_LEN: usize = 200;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct RoomName(String);
 
@@ -70,7 +72,10 @@ impl fmt::Display for RoomName {
 fn is_forbidden(c: char) -> bool {
     c.is_whitespace()
         || c.is_control()
-        || matches!(c, '@' | '/' | '\\' | '"' | '&' | '\'' | ':' | '<' | '>' | '?' | '#' | '%')
+        || matches!(
+            c,
+            '@' | '/' | '\\' | '"' | '&' | '\'' | ':' | '<' | '>' | '?' | '#' | '%'
+        )
 }
 
 fn percent_decode(input: &str) -> Result<String, RoomNameError> {
@@ -121,11 +126,23 @@ mod tests {
 
     #[test]
     fn refuses_what_breaks_a_jid_or_url() {
-        assert_eq!(RoomName::parse("a b"), Err(RoomNameError::ForbiddenCharacter(' ')));
-        assert_eq!(RoomName::parse("a@b"), Err(RoomNameError::ForbiddenCharacter('@')));
-        assert_eq!(RoomName::parse("a%2Fb"), Err(RoomNameError::ForbiddenCharacter('/')));
+        assert_eq!(
+            RoomName::parse("a b"),
+            Err(RoomNameError::ForbiddenCharacter(' '))
+        );
+        assert_eq!(
+            RoomName::parse("a@b"),
+            Err(RoomNameError::ForbiddenCharacter('@'))
+        );
+        assert_eq!(
+            RoomName::parse("a%2Fb"),
+            Err(RoomNameError::ForbiddenCharacter('/'))
+        );
         assert_eq!(RoomName::parse(""), Err(RoomNameError::Empty));
         assert_eq!(RoomName::parse("%zz"), Err(RoomNameError::BadEscape));
-        assert_eq!(RoomName::parse(&"a".repeat(201)), Err(RoomNameError::TooLong));
+        assert_eq!(
+            RoomName::parse(&"a".repeat(201)),
+            Err(RoomNameError::TooLong)
+        );
     }
 }

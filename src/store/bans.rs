@@ -63,7 +63,11 @@ impl Store {
 
     /// Records that a ban was lifted; lifting twice keeps the first record. Returns the ban
     /// as it now stands, or `None` if there is no such ban.
-    pub async fn insert_ban_lift(&self, ban_id: &str, lift: &BanLift) -> Result<Option<Ban>, StoreError> {
+    pub async fn insert_ban_lift(
+        &self,
+        ban_id: &str,
+        lift: &BanLift,
+    ) -> Result<Option<Ban>, StoreError> {
         self.timed(StoreOp::Write, async {
             let mut tx = self.pool.begin().await.context("begin")?;
             let exists = sqlx::query("SELECT id FROM bans WHERE id = $1")
@@ -97,7 +101,11 @@ impl Store {
     }
 
     /// Bans on `user_id` in force at `now` (not lifted, not expired).
-    pub async fn find_active_bans(&self, user_id: &str, now: UnixSeconds) -> Result<Vec<Ban>, StoreError> {
+    pub async fn find_active_bans(
+        &self,
+        user_id: &str,
+        now: UnixSeconds,
+    ) -> Result<Vec<Ban>, StoreError> {
         self.timed(StoreOp::FindBans, async {
             let rows = sqlx::query(&format!(
                 "{BAN_SELECT} WHERE b.user_id = $1 AND l.ban_id IS NULL AND (b.until IS NULL OR b.until > $2) \
@@ -116,11 +124,13 @@ impl Store {
     /// Every ban on a user, newest first.
     pub async fn find_all_bans(&self, user_id: &str) -> Result<Vec<Ban>, StoreError> {
         self.timed(StoreOp::Other, async {
-            let rows = sqlx::query(&format!("{BAN_SELECT} WHERE b.user_id = $1 ORDER BY b.created_at DESC, b.id DESC"))
-                .bind(user_id)
-                .fetch_all(&self.pool)
-                .await
-                .context("find bans")?;
+            let rows = sqlx::query(&format!(
+                "{BAN_SELECT} WHERE b.user_id = $1 ORDER BY b.created_at DESC, b.id DESC"
+            ))
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await
+            .context("find bans")?;
             rows.iter().map(ban_from_row).collect()
         })
         .await

@@ -132,7 +132,10 @@ impl Store {
     }
 
     /// Every entitlement a user ever held, newest first, for explanations and admin views.
-    pub async fn find_all_entitlements(&self, user_id: &str) -> Result<Vec<Entitlement>, StoreError> {
+    pub async fn find_all_entitlements(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<Entitlement>, StoreError> {
         self.timed(StoreOp::Other, async {
             let rows = sqlx::query(&format!(
                 "{ENTITLEMENT_SELECT} WHERE e.user_id = $1 ORDER BY e.created_at DESC, e.id DESC"

@@ -33,7 +33,10 @@ pub(super) async fn run(pool: &AnyPool, backend: Backend) -> anyhow::Result<Vec<
         Backend::Sqlite => SQLITE,
         Backend::Postgres => POSTGRES,
     };
-    let mut conn = pool.acquire().await.context("no connection for migrations")?;
+    let mut conn = pool
+        .acquire()
+        .await
+        .context("no connection for migrations")?;
     if backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_lock($1)")
             .bind(PG_MIGRATION_LOCK)
@@ -52,7 +55,10 @@ pub(super) async fn run(pool: &AnyPool, backend: Backend) -> anyhow::Result<Vec<
     result
 }
 
-async fn apply(conn: &mut sqlx::AnyConnection, migrations: &[Migration]) -> anyhow::Result<Vec<String>> {
+async fn apply(
+    conn: &mut sqlx::AnyConnection,
+    migrations: &[Migration],
+) -> anyhow::Result<Vec<String>> {
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS schema_migrations (\
             version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",

@@ -72,14 +72,20 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 
 impl Store {
     /// Opens a pool. An SQLite file (and its folder) is created if missing and runs in WAL
     /// mode with foreign keys on.
-    pub async fn connect(url: &str, max_connections: u32, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url).context("database.url names no supported backend")?;
         let mut url = url.to_owned();
@@ -87,7 +93,11 @@ impl Store {
         if backend == Backend::Sqlite {
             prepare_sqlite_path(&url)?;
             if !url.contains("mode=") && !url.contains(":memory:") {
-                url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+                url.push_str(if url.contains('?') {
+                    "&mode=rwc"
+                } else {
+                    "?mode=rwc"
+                });
             }
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {
@@ -102,7 +112,11 @@ impl Store {
             .connect(&url)
             .await
             .with_context(|| format!("cannot connect to the {} database", backend.as_str()))?;
-        Ok(Self { pool, backend, metrics })
+        Ok(Self {
+            pool,
+            backend,
+            metrics,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -117,7 +131,10 @@ impl Store {
     /// A trivial round trip, for readiness.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.timed(StoreOp::Other, async {
-            sqlx::query("SELECT 1").execute(&self.pool).await.context("ping")?;
+            sqlx::query("SELECT 1")
+                .execute(&self.pool)
+                .await
+                .context("ping")?;
             Ok(())
         })
         .await
@@ -153,7 +170,10 @@ fn prepare_sqlite_path(url: &str) -> anyhow::Result<()> {
     if path.is_empty() || path.contains(":memory:") {
         return Ok(());
     }
-    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create the database folder {}", parent.display()))?;
     }
@@ -176,7 +196,9 @@ fn classify_write_error(error: sqlx::Error, unique_fields: &[&'static str]) -> S
 }
 
 fn text(row: &AnyRow, column: &str) -> Result<String, StoreError> {
-    row.try_get::<String, _>(column).with_context(|| format!("column {column}")).map_err(Into::into)
+    row.try_get::<String, _>(column)
+        .with_context(|| format!("column {column}"))
+        .map_err(Into::into)
 }
 
 fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>, StoreError> {
@@ -186,7 +208,9 @@ fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>, StoreError> {
 }
 
 fn int(row: &AnyRow, column: &str) -> Result<i64, StoreError> {
-    row.try_get::<i64, _>(column).with_context(|| format!("column {column}")).map_err(Into::into)
+    row.try_get::<i64, _>(column)
+        .with_context(|| format!("column {column}"))
+        .map_err(Into::into)
 }
 
 fn opt_int(row: &AnyRow, column: &str) -> Result<Option<i64>, StoreError> {

@@ -13,7 +13,10 @@ const ROOM_COLUMNS: &str =
 fn room_from_row(row: &AnyRow) -> Result<Room, StoreError> {
     let access = text(row, "access")?;
     let price = match (opt_int(row, "price_minor")?, opt_text(row, "currency")?) {
-        (Some(amount_minor), Some(currency)) => Some(Money { amount_minor, currency }),
+        (Some(amount_minor), Some(currency)) => Some(Money {
+            amount_minor,
+            currency,
+        }),
         _ => None,
     };
     let plans = text(row, "plans")?;
@@ -24,7 +27,11 @@ fn room_from_row(row: &AnyRow) -> Result<Room, StoreError> {
         owner_id: text(row, "owner_id")?,
         access: RoomAccess::parse(&access).ok_or_else(|| corrupt("access", &access))?,
         price,
-        plans: plans.split(',').filter(|p| !p.is_empty()).map(str::to_owned).collect(),
+        plans: plans
+            .split(',')
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect(),
         starts_at: opt_int(row, "starts_at")?,
         ends_at: opt_int(row, "ends_at")?,
         created_at: int(row, "created_at")?,

@@ -72,7 +72,10 @@ impl Store {
     }
 
     /// The user whose handle or e-mail is `login`, with the stored password hash.
-    pub async fn find_credentials(&self, login: &str) -> Result<Option<(User, Option<String>)>, StoreError> {
+    pub async fn find_credentials(
+        &self,
+        login: &str,
+    ) -> Result<Option<(User, Option<String>)>, StoreError> {
         self.timed(StoreOp::Other, async {
             let row = sqlx::query(&format!(
                 "SELECT {USER_COLUMNS}, password_hash FROM users WHERE handle = $1 OR email = $1"
@@ -82,14 +85,22 @@ impl Store {
             .await
             .context("find credentials")?;
             match row {
-                Some(row) => Ok(Some((user_from_row(&row)?, opt_text(&row, "password_hash")?))),
+                Some(row) => Ok(Some((
+                    user_from_row(&row)?,
+                    opt_text(&row, "password_hash")?,
+                ))),
                 None => Ok(None),
             }
         })
         .await
     }
 
-    pub async fn update_user_role(&self, id: &str, role: Role, now: UnixSeconds) -> Result<Option<User>, StoreError> {
+    pub async fn update_user_role(
+        &self,
+        id: &str,
+        role: Role,
+        now: UnixSeconds,
+    ) -> Result<Option<User>, StoreError> {
         self.timed(StoreOp::Write, async {
             let row = sqlx::query(&format!(
                 "UPDATE users SET role = $2, updated_at = $3 WHERE id = $1 RETURNING {USER_COLUMNS}"

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 /// Latency buckets (seconds) fit for a sub-millisecond hot path and slow SQL alike.
 const LATENCY_BUCKETS: &[f64] = &[
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-    0.5, 1.0, 2.5,
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5,
 ];
 
 #[derive(Debug)]
@@ -37,7 +37,8 @@ impl Histogram {
             self.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_nanos.fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+        self.sum_nanos
+            .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
     }
 
     fn render(&self, out: &mut String, name: &str, labels: &str) {
@@ -45,7 +46,10 @@ impl Histogram {
         let sep = if labels.is_empty() { "" } else { "," };
         for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.buckets) {
             cumulative += bucket.load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {cumulative}");
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {cumulative}"
+            );
         }
         let count = self.count.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
@@ -119,7 +123,9 @@ label_enum!(
 );
 
 /// Status codes tracked one by one; anything else counts as `other`.
-const STATUSES: &[u16] = &[200, 201, 204, 400, 401, 402, 403, 404, 405, 409, 410, 413, 415, 422, 429, 500, 503];
+const STATUSES: &[u16] = &[
+    200, 201, 204, 400, 401, 402, 403, 404, 405, 409, 410, 413, 415, 422, 429, 500, 503,
+];
 
 pub struct Metrics {
     routes: Vec<(&'static str, &'static str)>,
@@ -153,10 +159,17 @@ impl Metrics {
         all.extend_from_slice(routes);
         let per_route = STATUSES.len() + 1;
         Self {
-            http_requests: (0..all.len() * per_route).map(|_| AtomicU64::new(0)).collect(),
-            http_latency: (0..all.len() * HttpOutcome::ALL.len()).map(|_| Histogram::new()).collect(),
+            http_requests: (0..all.len() * per_route)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            http_latency: (0..all.len() * HttpOutcome::ALL.len())
+                .map(|_| Histogram::new())
+                .collect(),
             routes: all,
-            tokens: TokenOutcome::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
+            tokens: TokenOutcome::ALL
+                .iter()
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             cache_lookups: (0..CacheName::ALL.len() * CacheTier::ALL.len())
                 .map(|_| AtomicU64::new(0))
                 .collect(),
@@ -178,7 +191,10 @@ impl Metrics {
 
     pub fn observe_http(&self, route: RouteId, status: u16, elapsed: Duration) {
         let per_route = STATUSES.len() + 1;
-        let status_index = STATUSES.iter().position(|s| *s == status).unwrap_or(STATUSES.len());
+        let status_index = STATUSES
+            .iter()
+            .position(|s| *s == status)
+            .unwrap_or(STATUSES.len());
         self.http_requests[route.0 * per_route + status_index].fetch_add(1, Ordering::Relaxed);
         let outcome = match status {
             500.. => HttpOutcome::ServerError,
@@ -198,7 +214,8 @@ impl Metrics {
     }
 
     pub fn cache_lookups(&self, cache: CacheName, tier: CacheTier) -> u64 {
-        self.cache_lookups[cache.index() * CacheTier::ALL.len() + tier.index()].load(Ordering::Relaxed)
+        self.cache_lookups[cache.index() * CacheTier::ALL.len() + tier.index()]
+            .load(Ordering::Relaxed)
     }
 
     pub fn store_op(&self, op: StoreOp, elapsed: Duration) {
@@ -231,12 +248,20 @@ impl Metrics {
         let mut out = String::with_capacity(16 * 1024);
         let per_route = STATUSES.len() + 1;
 
-        header(&mut out, "roomkey_http_requests_total", "counter", "HTTP requests by route, method and status.");
+        header(
+            &mut out,
+            "roomkey_http_requests_total",
+            "counter",
+            "HTTP requests by route, method and status.",
+        );
         for (r, (method, route)) in self.routes.iter().enumerate() {
             for s in 0..per_route {
                 let n = self.http_requests[r * per_route + s].load(Ordering::Relaxed);
                 if n > 0 {
-                    let status = STATUSES.get(s).map(|c| c.to_string()).unwrap_or_else(|| "other".into());
+                    let status = STATUSES
+                        .get(s)
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "other".into());
                     let _ = writeln!(
                         out,
                         "roomkey_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
@@ -245,18 +270,31 @@ impl Metrics {
             }
         }
 
-        header(&mut out, "roomkey_http_request_duration_seconds", "histogram", "HTTP request latency by route and outcome.");
+        header(
+            &mut out,
+            "roomkey_http_request_duration_seconds",
+            "histogram",
+            "HTTP request latency by route and outcome.",
+        );
         for (r, (method, route)) in self.routes.iter().enumerate() {
             for outcome in HttpOutcome::ALL {
                 let h = &self.http_latency[r * HttpOutcome::ALL.len() + outcome.index()];
                 if h.count.load(Ordering::Relaxed) > 0 {
-                    let labels = format!("method=\"{method}\",route=\"{route}\",outcome=\"{}\"", outcome.as_str());
+                    let labels = format!(
+                        "method=\"{method}\",route=\"{route}\",outcome=\"{}\"",
+                        outcome.as_str()
+                    );
                     h.render(&mut out, "roomkey_http_request_duration_seconds", &labels);
                 }
             }
         }
 
-        header(&mut out, "roomkey_tokens_total", "counter", "Jitsi token requests by outcome (issued, reused, or the refusal reason).");
+        header(
+            &mut out,
+            "roomkey_tokens_total",
+            "counter",
+            "Jitsi token requests by outcome (issued, reused, or the refusal reason).",
+        );
         for outcome in TokenOutcome::ALL {
             let _ = writeln!(
                 out,
@@ -266,7 +304,12 @@ impl Metrics {
             );
         }
 
-        header(&mut out, "roomkey_cache_lookups_total", "counter", "Access-data lookups by cache and the tier that answered.");
+        header(
+            &mut out,
+            "roomkey_cache_lookups_total",
+            "counter",
+            "Access-data lookups by cache and the tier that answered.",
+        );
         for cache in CacheName::ALL {
             for tier in CacheTier::ALL {
                 let _ = writeln!(
@@ -279,21 +322,53 @@ impl Metrics {
             }
         }
 
-        header(&mut out, "roomkey_store_operation_duration_seconds", "histogram", "SQL store latency by operation.");
+        header(
+            &mut out,
+            "roomkey_store_operation_duration_seconds",
+            "histogram",
+            "SQL store latency by operation.",
+        );
         for op in StoreOp::ALL {
             let labels = format!("backend=\"{}\",op=\"{}\"", self.store_backend, op.as_str());
-            self.store_latency[op.index()].render(&mut out, "roomkey_store_operation_duration_seconds", &labels);
+            self.store_latency[op.index()].render(
+                &mut out,
+                "roomkey_store_operation_duration_seconds",
+                &labels,
+            );
         }
 
-        header(&mut out, "roomkey_redis_operation_duration_seconds", "histogram", "Redis latency by operation.");
+        header(
+            &mut out,
+            "roomkey_redis_operation_duration_seconds",
+            "histogram",
+            "Redis latency by operation.",
+        );
         for op in RedisOp::ALL {
             let labels = format!("op=\"{}\"", op.as_str());
-            self.redis_latency[op.index()].render(&mut out, "roomkey_redis_operation_duration_seconds", &labels);
+            self.redis_latency[op.index()].render(
+                &mut out,
+                "roomkey_redis_operation_duration_seconds",
+                &labels,
+            );
         }
 
-        header(&mut out, "roomkey_redis_errors_total", "counter", "Redis calls that failed (the SQL store answered instead).");
-        let _ = writeln!(out, "roomkey_redis_errors_total {}", self.redis_errors.load(Ordering::Relaxed));
-        header(&mut out, "roomkey_cache_invalidations_received_total", "counter", "Cache invalidations applied from the bus.");
+        header(
+            &mut out,
+            "roomkey_redis_errors_total",
+            "counter",
+            "Redis calls that failed (the SQL store answered instead).",
+        );
+        let _ = writeln!(
+            out,
+            "roomkey_redis_errors_total {}",
+            self.redis_errors.load(Ordering::Relaxed)
+        );
+        header(
+            &mut out,
+            "roomkey_cache_invalidations_received_total",
+            "counter",
+            "Cache invalidations applied from the bus.",
+        );
         let _ = writeln!(
             out,
             "roomkey_cache_invalidations_received_total {}",

@@ -11,8 +11,11 @@ use crate::config::LogConfig;
 
 /// Installs the global subscriber once; later calls (tests) are no-ops.
 pub fn init(config: &LogConfig) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     let _ = if config.format == "json" {
         builder.json().flatten_event(true).try_init()
     } else {

@@ -1,0 +1,100 @@
+//! Access decisions on the hot path: load the facts through the caches, apply [`policy`].
+//!
+//! The four lookups (user, room, bans, entitlements) run concurrently; each is normally an
+//! in-process cache hit. A failed lookup is an error, never an empty answer, so a store
+//! outage refuses entry (503) instead of letting a banned user through.
+
+pub mod policy;
+
+use std::sync::Arc;
+
+use crate::cache::AccessCaches;
+use crate::clock::{Clock, UnixSeconds};
+use crate::domain::{Room, RoomName, User};
+use crate::store::{Store, StoreError};
+
+pub use policy::{Basis, Denial, Grant, Verdict};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// The credentials name a user that does not exist (any more).
+    #[error("unknown user")]
+    UnknownUser,
+    #[error("no such room")]
+    RoomNotFound,
+    #[error("access data unavailable")]
+    Unavailable(#[from] StoreError),
+}
+
+/// A verdict with the facts it was made from.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub user: Arc<User>,
+    pub room: Arc<Room>,
+    pub verdict: Verdict,
+    pub decided_at: UnixSeconds,
+}
+
+pub struct AccessService {
+    store: Store,
+    caches: Arc<AccessCaches>,
+    clock: Arc<dyn Clock>,
+}
+
+impl AccessService {
+    pub fn new(store: Store, caches: Arc<AccessCaches>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            caches,
+            clock,
+        }
+    }
+
+    /// May `user_id` enter `room` now?
+    pub async fn decide(&self, user_id: &str, room: &RoomName) -> Result<Decision, AccessError> {
+        let now = self.clock.now();
+        let (user, room, bans, entitlements) = tokio::try_join!(
+            self.user(user_id),
+            self.room(room),
+            self.caches
+                .bans
+                .get_or_load(user_id, || self.store.find_active_bans(user_id, now)),
+            self.caches
+                .entitlements
+                .get_or_load(user_id, || self.store.find_live_entitlements(user_id, now)),
+        )?;
+        let user = user.ok_or(AccessError::UnknownUser)?;
+        let room = room.ok_or(AccessError::RoomNotFound)?;
+        let verdict = policy::decide(&user, &room, &bans, &entitlements, now);
+        Ok(Decision {
+            user,
+            room,
+            verdict,
+            decided_at: now,
+        })
+    }
+
+    /// A user's profile, through the caches.
+    pub async fn user(&self, user_id: &str) -> Result<Option<Arc<User>>, StoreError> {
+        let load = || async { Ok(self.store.find_user(user_id).await?.map(Arc::new)) };
+        Ok(self
+            .caches
+            .users
+            .get_or_load(user_id, load)
+            .await?
+            .as_ref()
+            .clone())
+    }
+
+    /// A room by its Jitsi name, through the caches.
+    pub async fn room(&self, name: &RoomName) -> Result<Option<Arc<Room>>, StoreError> {
+        let load = || async { Ok(self.store.find_room_by_name(name).await?.map(Arc::new)) };
+        Ok(self
+            .caches
+            .rooms
+            .get_or_load(name.as_str(), load)
+            .await?
+            .as_ref()
+            .clone())
+    }
+}

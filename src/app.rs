@@ -1,0 +1,308 @@
+//! Wiring: builds every service from a validated [`Config`], binds the listeners, and
+//! shuts down cleanly. Tests build the same [`App`] with a manual clock and drive its
+//! router directly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::access::AccessService;
+use crate::cache::bus::Health;
+use crate::cache::{AccessCaches, Bus, RedisTier};
+use crate::clock::Clock;
+use crate::config::{Config, SigningMode};
+use crate::entitlements::EntitlementService;
+use crate::http::extract::ApiKeys;
+use crate::http::rate_limit::RateLimiter;
+use crate::http::state::{AppState, Services};
+use crate::identity::{IdentityService, SessionTokens};
+use crate::moderation::BanService;
+use crate::rooms::RoomService;
+use crate::store::{Backend, Store};
+use crate::telemetry::metrics::Metrics;
+use crate::tokens::keys::load_or_create_named_secret;
+use crate::tokens::{JitsiTokenSettings, JitsiTokens, Keyring, TokenAuthority};
+
+pub struct App {
+    state: AppState,
+    config: Config,
+    keyring: Arc<Keyring>,
+    shutdown: watch::Sender<bool>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl App {
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let backend = Backend::from_url(&config.database.url).context("database.url")?;
+        let metrics = Arc::new(Metrics::new(crate::http::ROUTES, backend.as_str()));
+        let store = Store::connect(
+            &config.database.url,
+            config.database.max_connections,
+            metrics.clone(),
+        )
+        .await?;
+        if config.database.migrate_on_start {
+            for name in store.migrate().await? {
+                tracing::info!(migration = %name, "applied migration");
+            }
+        }
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let redis = if config.redis.url.is_empty() {
+            None
+        } else {
+            let tier = RedisTier::connect(
+                &config.redis.url,
+                &config.redis.key_prefix,
+                config.cache.ttl_secs,
+                metrics.clone(),
+            )
+            .await
+            .context("cannot connect to Redis (redis.url)")?;
+            Some((tier, redis::Client::open(config.redis.url.as_str())?))
+        };
+        let health = Health::new(redis.is_none());
+        let caches = Arc::new(AccessCaches::new(
+            config.cache.max_entries,
+            config.cache.ttl_secs,
+            redis.as_ref().map(|(tier, _)| tier.clone()),
+            health.clone(),
+            metrics.clone(),
+        ));
+        let bus = Bus::start(
+            caches.clone(),
+            redis,
+            health,
+            metrics.clone(),
+            shutdown_rx.clone(),
+        );
+
+        let keyring = Arc::new(Keyring::open(
+            config.jitsi.signing,
+            &config.keys.dir,
+            &config.jitsi.app_secret,
+            config.jitsi.token_ttl_secs,
+            clock.clone(),
+        )?);
+        let session_secret = if config.session.secret.is_empty() {
+            load_or_create_named_secret(&config.keys.dir, "session.secret")?
+        } else {
+            config.session.secret.expose().to_owned()
+        };
+
+        let access = Arc::new(AccessService::new(
+            store.clone(),
+            caches.clone(),
+            clock.clone(),
+        ));
+        let jitsi = JitsiTokens::new(
+            JitsiTokenSettings {
+                app_id: config.jitsi.app_id.clone(),
+                audience: config.jitsi.audience.clone(),
+                subject: config.jitsi.subject.clone(),
+                ttl_secs: config.jitsi.token_ttl_secs,
+                nbf_skew_secs: config.jitsi.nbf_skew_secs,
+            },
+            keyring.clone(),
+            config
+                .reuses_signed_tokens()
+                .then_some(config.cache.signed_token_entries),
+        );
+        let services = Services {
+            tokens: TokenAuthority::new(access.clone(), jitsi, metrics.clone()),
+            identity: IdentityService::new(
+                store.clone(),
+                SessionTokens::new(session_secret.as_bytes(), config.session.ttl_secs),
+                bus.clone(),
+                clock.clone(),
+            ),
+            rooms: RoomService::new(store.clone(), bus.clone(), clock.clone()),
+            entitlements: EntitlementService::new(store.clone(), bus.clone(), clock.clone()),
+            bans: BanService::new(store.clone(), bus.clone(), clock.clone()),
+            access,
+            store,
+            bus,
+            metrics,
+            api_keys: ApiKeys::new(&config.auth.service_keys, &config.auth.admin_keys),
+            auth_limit: RateLimiter::per_minute(config.rate_limit.auth_per_minute, clock.clone()),
+            token_limit: RateLimiter::per_minute(config.rate_limit.token_per_minute, clock.clone()),
+            public_url: config.http.public_url.clone(),
+            meet_url: config.jitsi.meet_url.clone(),
+            trust_forwarded_for: config.http.trust_forwarded_for,
+        };
+
+        let mut background = Vec::new();
+        background.push(spawn_key_reloader(
+            keyring.clone(),
+            config.keys.reload_secs,
+            shutdown_rx,
+        ));
+        Ok(Self {
+            state: AppState(Arc::new(services)),
+            config,
+            keyring,
+            shutdown,
+            background,
+        })
+    }
+
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    pub fn keyring(&self) -> &Arc<Keyring> {
+        &self.keyring
+    }
+
+    /// The public router, with ops endpoints included when they have no listener of their own.
+    pub fn router(&self) -> axum::Router {
+        crate::http::router(
+            self.state(),
+            self.config.http.max_body_bytes,
+            self.config.http.ops_listen.is_empty(),
+        )
+    }
+
+    /// Binds the configured listeners and serves until SIGINT/SIGTERM.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let public = TcpListener::bind(&self.config.http.listen)
+            .await
+            .with_context(|| {
+                format!("cannot listen on http.listen = {}", self.config.http.listen)
+            })?;
+        let ops = if self.config.http.ops_listen.is_empty() {
+            None
+        } else {
+            Some(
+                TcpListener::bind(&self.config.http.ops_listen)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "cannot listen on http.ops_listen = {}",
+                            self.config.http.ops_listen
+                        )
+                    })?,
+            )
+        };
+        self.announce(&public, ops.as_ref());
+        self.serve(public, ops, shutdown_signal()).await
+    }
+
+    /// Serves on already-bound listeners until `stop` resolves.
+    pub async fn serve(
+        self,
+        public: TcpListener,
+        ops: Option<TcpListener>,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = self.router();
+        let (stopped_tx, stopped_rx) = watch::channel(false);
+        let ops_task = ops.map(|listener| {
+            let router = crate::http::ops_router(self.state());
+            let mut stopped = stopped_rx.clone();
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.changed().await;
+                    })
+                    .await;
+            })
+        });
+        let result = axum::serve(
+            public,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            stop.await;
+            let _ = stopped_tx.send(true);
+        })
+        .await;
+        if let Some(task) = ops_task {
+            let _ = task.await;
+        }
+        self.shutdown().await;
+        result.context("the HTTP server failed")
+    }
+
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.background {
+            task.abort();
+        }
+        self.state.store.close().await;
+    }
+
+    fn announce(&self, public: &TcpListener, ops: Option<&TcpListener>) {
+        let config = &self.config;
+        let public_addr = public
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        tracing::info!(address = %public_addr, public_url = %config.http.public_url, "roomkey is listening");
+        if let Some(ops) = ops {
+            tracing::info!(address = %ops.local_addr().map(|a| a.to_string()).unwrap_or_default(), "metrics and health on");
+        }
+        tracing::info!(
+            backend = %self.state.store.backend().as_str(),
+            redis = !config.redis.url.is_empty(),
+            "storage"
+        );
+        match config.jitsi.signing {
+            SigningMode::Hs256 => tracing::info!(
+                keys = %config.keys.dir.display(),
+                "signing Jitsi tokens with HS256; Prosody's app_secret is the configured jitsi.app_secret or {}/hs256.secret",
+                config.keys.dir.display()
+            ),
+            SigningMode::Rs256 => tracing::info!(
+                keys = %config.keys.dir.display(),
+                asap_key_server = %format!("{}/jitsi/keys", config.http.public_url),
+                "signing Jitsi tokens with RS256"
+            ),
+        }
+    }
+}
+
+fn spawn_key_reloader(
+    keyring: Arc<Keyring>,
+    every_secs: u64,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(every_secs));
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = ticker.tick() => {
+                    if let Err(error) = keyring.reload() {
+                        tracing::error!(error = %format!("{error:#}"), "reloading signing keys failed; keeping the current set");
+                    }
+                }
+            }
+        }
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

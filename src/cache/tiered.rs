@@ -1,0 +1,161 @@
+//! One cache with three tiers and single-flight loading.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::OnceCell;
+
+use super::bus::Health;
+use super::redis_tier::RedisTier;
+use crate::store::StoreError;
+use crate::telemetry::metrics::{CacheName, CacheTier, Metrics};
+
+type Flight<V> = Arc<OnceCell<Arc<V>>>;
+
+pub struct TieredCache<V> {
+    name: CacheName,
+    /// `None` when caching is disabled: every lookup reads SQL.
+    memory: Option<moka::sync::Cache<String, Arc<V>>>,
+    redis: Option<RedisTier>,
+    bus_healthy: Health,
+    /// Bumped by every invalidation. A load that began before a bump does not insert
+    /// its (possibly stale) result; `gate` makes "check epoch, insert" atomic against it.
+    epoch: AtomicU64,
+    gate: Mutex<()>,
+    in_flight: Mutex<HashMap<String, Flight<V>>>,
+    metrics: Arc<Metrics>,
+}
+
+impl<V> TieredCache<V>
+where
+    V: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    pub fn new(
+        name: CacheName,
+        max_entries: u64,
+        ttl_secs: u64,
+        redis: Option<RedisTier>,
+        bus_healthy: Health,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let memory = (max_entries > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(max_entries)
+                .time_to_live(Duration::from_secs(ttl_secs.max(1)))
+                .build()
+        });
+        Self {
+            name,
+            redis: if memory.is_some() { redis } else { None },
+            memory,
+            bus_healthy,
+            epoch: AtomicU64::new(0),
+            gate: Mutex::new(()),
+            in_flight: Mutex::new(HashMap::new()),
+            metrics,
+        }
+    }
+
+    /// The cached value for `key`, or the loader's answer (stored in every tier).
+    pub async fn get_or_load<F, Fut>(&self, key: &str, load: F) -> Result<Arc<V>, StoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, StoreError>>,
+    {
+        let Some(memory) = &self.memory else {
+            self.metrics.cache_lookup(self.name, CacheTier::Sql);
+            return load().await.map(Arc::new);
+        };
+        let trusted = self.bus_healthy.is_healthy();
+        if trusted {
+            if let Some(value) = memory.get(key) {
+                self.metrics.cache_lookup(self.name, CacheTier::Memory);
+                return Ok(value);
+            }
+        }
+
+        let flight = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            in_flight.entry(key.to_owned()).or_default().clone()
+        };
+        let result = flight
+            .get_or_try_init(|| async {
+                let epoch = self.epoch.load(Ordering::SeqCst);
+                let value = Arc::new(self.load_shared(key, load, trusted).await?);
+                let _gate = self.gate.lock().unwrap_or_else(|p| p.into_inner());
+                if trusted && self.epoch.load(Ordering::SeqCst) == epoch {
+                    memory.insert(key.to_owned(), value.clone());
+                }
+                Ok::<_, StoreError>(value)
+            })
+            .await
+            .cloned();
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        if in_flight.get(key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+            in_flight.remove(key);
+        }
+        result
+    }
+
+    /// Redis, then SQL (writing back to Redis unless an invalidation raced the load).
+    async fn load_shared<F, Fut>(&self, key: &str, load: F, trusted: bool) -> Result<V, StoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, StoreError>>,
+    {
+        let Some(redis) = self.redis.as_ref().filter(|_| trusted) else {
+            self.metrics.cache_lookup(self.name, CacheTier::Sql);
+            return load().await;
+        };
+        let generation = match redis.get(self.name, key).await {
+            Ok((Some(bytes), _)) => match serde_json::from_slice(&bytes) {
+                Ok(value) => {
+                    self.metrics.cache_lookup(self.name, CacheTier::Redis);
+                    return Ok(value);
+                }
+                Err(error) => {
+                    tracing::warn!(cache = self.name.as_str(), %error, "undecodable shared cache entry");
+                    None
+                }
+            },
+            Ok((None, generation)) => Some(generation),
+            Err(_) => None,
+        };
+        self.metrics.cache_lookup(self.name, CacheTier::Sql);
+        let value = load().await?;
+        if let Some(generation) = generation {
+            if let Ok(bytes) = serde_json::to_vec(&value) {
+                redis
+                    .set_if_generation(self.name, key, &generation, &bytes)
+                    .await;
+            }
+        }
+        Ok(value)
+    }
+
+    pub fn invalidate_local(&self, key: &str) {
+        if let Some(memory) = &self.memory {
+            let _gate = self.gate.lock().unwrap_or_else(|p| p.into_inner());
+            self.epoch.fetch_add(1, Ordering::SeqCst);
+            memory.invalidate(key);
+        }
+    }
+
+    pub fn invalidate_all_local(&self) {
+        if let Some(memory) = &self.memory {
+            let _gate = self.gate.lock().unwrap_or_else(|p| p.into_inner());
+            self.epoch.fetch_add(1, Ordering::SeqCst);
+            memory.invalidate_all();
+        }
+    }
+
+    /// Entries held in process (approximate; for memory accounting).
+    pub fn entry_count(&self) -> u64 {
+        self.memory.as_ref().map_or(0, |m| m.entry_count())
+    }
+}

@@ -1,0 +1,181 @@
+//! Entitlements: granting and revoking the right to enter.
+//!
+//! Payments (and, here, admins) grant; refunds, chargebacks and admins revoke. Both are
+//! appended as facts and announced on the bus, so every instance's cache forgets the user's
+//! entitlements before the call returns.
+
+use std::sync::Arc;
+
+use crate::cache::{Bus, Invalidation};
+use crate::clock::{Clock, UnixSeconds};
+use crate::domain::{
+    Entitlement, EntitlementScope, EntitlementSource, Revocation, RoomName, UserId,
+};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EntitlementError {
+    #[error("{1}")]
+    Invalid(&'static str, &'static str),
+    #[error("no such user")]
+    UnknownUser,
+    #[error("no such room")]
+    UnknownRoom,
+    #[error("no such entitlement")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What to grant, with rooms named as clients name them.
+pub enum ScopeRequest {
+    Room(RoomName),
+    Performer(UserId),
+    Plan(String),
+    Credit(String),
+}
+
+pub struct GrantRequest {
+    pub user_id: UserId,
+    pub scope: ScopeRequest,
+    pub valid_from: Option<UnixSeconds>,
+    /// `None` grants for life.
+    pub valid_until: Option<UnixSeconds>,
+    pub quantity: Option<i64>,
+    pub source: EntitlementSource,
+    pub source_ref: Option<String>,
+    pub granted_by: Option<String>,
+}
+
+pub struct EntitlementService {
+    store: Store,
+    bus: Arc<Bus>,
+    clock: Arc<dyn Clock>,
+}
+
+impl EntitlementService {
+    pub fn new(store: Store, bus: Arc<Bus>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, bus, clock }
+    }
+
+    pub async fn grant(&self, request: GrantRequest) -> Result<Entitlement, EntitlementError> {
+        let now = self.clock.now();
+        let scope = match request.scope {
+            ScopeRequest::Room(name) => {
+                let room = self
+                    .store
+                    .find_room_by_name(&name)
+                    .await?
+                    .ok_or(EntitlementError::UnknownRoom)?;
+                EntitlementScope::Room(room.id)
+            }
+            ScopeRequest::Performer(id) => {
+                self.store
+                    .find_user(&id)
+                    .await?
+                    .ok_or(EntitlementError::Invalid(
+                        "scope.performer_id",
+                        "no such performer",
+                    ))?;
+                EntitlementScope::Performer(id)
+            }
+            ScopeRequest::Plan(plan) => {
+                if crate::domain::parse_handle(&plan).as_deref() != Some(plan.as_str()) {
+                    return Err(EntitlementError::Invalid(
+                        "scope.plan",
+                        "plan must be a lowercase name such as member or prime",
+                    ));
+                }
+                EntitlementScope::Plan(plan)
+            }
+            ScopeRequest::Credit(kind) => {
+                if crate::domain::parse_handle(&kind).as_deref() != Some(kind.as_str()) {
+                    return Err(EntitlementError::Invalid(
+                        "scope.credit",
+                        "credit must be a lowercase name",
+                    ));
+                }
+                EntitlementScope::Credit(kind)
+            }
+        };
+        match (&scope, request.quantity) {
+            (EntitlementScope::Credit(_), Some(q)) if q > 0 => {}
+            (EntitlementScope::Credit(_), _) => {
+                return Err(EntitlementError::Invalid(
+                    "quantity",
+                    "a credit needs a positive quantity",
+                ))
+            }
+            (_, Some(_)) => {
+                return Err(EntitlementError::Invalid(
+                    "quantity",
+                    "only credits have a quantity",
+                ))
+            }
+            _ => {}
+        }
+        let valid_from = request.valid_from.unwrap_or(now);
+        if request.valid_until.is_some_and(|until| until <= valid_from) {
+            return Err(EntitlementError::Invalid(
+                "valid_until",
+                "valid_until must be after valid_from",
+            ));
+        }
+        let entitlement = Entitlement {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: request.user_id,
+            scope,
+            quantity: request.quantity,
+            valid_from,
+            valid_until: request.valid_until,
+            source: request.source,
+            source_ref: request.source_ref,
+            granted_by: request.granted_by,
+            created_at: now,
+            revocation: None,
+        };
+        self.store
+            .insert_entitlement(&entitlement)
+            .await
+            .map_err(|e| match e {
+                StoreError::MissingReference(_) => EntitlementError::UnknownUser,
+                other => EntitlementError::Store(other),
+            })?;
+        self.bus
+            .publish(Invalidation::Entitlements(entitlement.user_id.clone()))
+            .await;
+        Ok(entitlement)
+    }
+
+    pub async fn revoke(
+        &self,
+        id: &str,
+        reason: String,
+        actor: Option<String>,
+    ) -> Result<Entitlement, EntitlementError> {
+        if reason.trim().is_empty() || reason.chars().count() > 500 {
+            return Err(EntitlementError::Invalid(
+                "reason",
+                "reason must be 1 to 500 characters",
+            ));
+        }
+        let revocation = Revocation {
+            revoked_at: self.clock.now(),
+            revoked_by: actor,
+            reason,
+        };
+        let entitlement = self
+            .store
+            .insert_revocation(id, &revocation)
+            .await?
+            .ok_or(EntitlementError::NotFound)?;
+        self.bus
+            .publish(Invalidation::Entitlements(entitlement.user_id.clone()))
+            .await;
+        Ok(entitlement)
+    }
+
+    pub async fn list(&self, user_id: &str) -> Result<Vec<Entitlement>, EntitlementError> {
+        Ok(self.store.find_all_entitlements(user_id).await?)
+    }
+}

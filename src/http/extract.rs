@@ -1,0 +1,315 @@
+//! Extractors: JSON bodies in our error envelope, and who the caller is.
+//!
+//! Authorization is a type: handlers that need a user take [`UserPrincipal`], admin
+//! handlers take [`AdminPrincipal`]; the proof is made here and nowhere else.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::error::{ApiError, ErrorCode};
+use super::state::AppState;
+use crate::config::Secret;
+
+/// A JSON body; syntax errors answer 400 `invalid_json`, shape errors 422 `validation_failed`.
+pub struct ApiJson<T>(pub T);
+
+/// Like [`ApiJson`], but an empty body means `T::default()`.
+pub struct OptionalJson<T>(pub T);
+
+async fn read_json<T: DeserializeOwned>(
+    req: Request,
+    state: &AppState,
+    allow_empty: Option<fn() -> T>,
+) -> Result<T, ApiError> {
+    let is_json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        });
+    let bytes = axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
+            } else {
+                ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    "the request body could not be read",
+                )
+            }
+        })?;
+    if bytes.is_empty() {
+        if let Some(default) = allow_empty {
+            return Ok(default());
+        }
+    }
+    if is_json != Some(true) {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the body as application/json",
+        ));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => {
+                ApiError::new(ErrorCode::ValidationFailed, format!("invalid body: {e}"))
+            }
+            _ => ApiError::new(
+                ErrorCode::InvalidJson,
+                format!("the body is not valid JSON: {e}"),
+            ),
+        }
+    })
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        read_json(req, state, None).await.map(ApiJson)
+    }
+}
+
+impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        read_json(req, state, Some(T::default))
+            .await
+            .map(OptionalJson)
+    }
+}
+
+/// How a caller proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Session,
+    ServiceKey,
+}
+
+/// A platform user: by their own session, or by a trusted backend acting for them.
+#[derive(Debug, Clone)]
+pub struct UserPrincipal {
+    pub user_id: String,
+    pub via: Via,
+}
+
+/// Someone allowed to administer roomkey; `actor` names them in the records.
+#[derive(Debug, Clone)]
+pub struct AdminPrincipal {
+    pub actor: String,
+}
+
+/// A trusted platform backend (service key), or an admin.
+#[derive(Debug, Clone)]
+pub struct ServicePrincipal;
+
+/// The header a service key names its user in.
+pub const ON_BEHALF_HEADER: &str = "x-roomkey-user";
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let value = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthenticated("send Authorization: Bearer <session token>"))?;
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::unauthenticated("malformed Authorization header"))?;
+    let token = text
+        .strip_prefix("Bearer ")
+        .or_else(|| text.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::unauthenticated("the Authorization scheme must be Bearer"))?;
+    Ok(token)
+}
+
+/// Session tokens are JWTs; API keys are not.
+fn looks_like_jwt(token: &str) -> bool {
+    token.starts_with("eyJ") && token.bytes().filter(|b| *b == b'.').count() == 2
+}
+
+/// Hashes of the configured keys, compared in constant time.
+#[derive(Clone, Default)]
+pub struct ApiKeys {
+    service: Vec<[u8; 32]>,
+    admin: Vec<[u8; 32]>,
+}
+
+impl std::fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ApiKeys({} service, {} admin)",
+            self.service.len(),
+            self.admin.len()
+        )
+    }
+}
+
+impl ApiKeys {
+    pub fn new(service: &[Secret], admin: &[Secret]) -> Self {
+        let digest = |s: &Secret| -> [u8; 32] { Sha256::digest(s.expose().as_bytes()).into() };
+        Self {
+            service: service.iter().map(digest).collect(),
+            admin: admin.iter().map(digest).collect(),
+        }
+    }
+
+    /// Compares against every key without stopping early, so timing says nothing.
+    fn matches(keys: &[[u8; 32]], presented: &str) -> bool {
+        let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        keys.iter()
+            .fold(subtle::Choice::from(0), |found, key| {
+                found | key.ct_eq(&presented)
+            })
+            .into()
+    }
+
+    pub fn is_service(&self, presented: &str) -> bool {
+        Self::matches(&self.service, presented)
+    }
+
+    pub fn is_admin(&self, presented: &str) -> bool {
+        Self::matches(&self.admin, presented)
+    }
+}
+
+impl FromRequestParts<AppState> for UserPrincipal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        if looks_like_jwt(token) {
+            let now = state.identity.now();
+            let user_id =
+                state.identity.sessions().verify(token, now).map_err(|e| {
+                    ApiError::unauthenticated(format!("invalid session token: {e}"))
+                })?;
+            return Ok(UserPrincipal {
+                user_id,
+                via: Via::Session,
+            });
+        }
+        if state.api_keys.is_service(token) || state.api_keys.is_admin(token) {
+            let user_id = parts
+                .headers
+                .get(ON_BEHALF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && v.len() <= 64)
+                .ok_or_else(|| {
+                    ApiError::unauthenticated("a service key must name the user in X-Roomkey-User")
+                })?;
+            return Ok(UserPrincipal {
+                user_id: user_id.to_owned(),
+                via: Via::ServiceKey,
+            });
+        }
+        Err(ApiError::unauthenticated("unknown credentials"))
+    }
+}
+
+impl FromRequestParts<AppState> for AdminPrincipal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        if !looks_like_jwt(token) {
+            return if state.api_keys.is_admin(token) {
+                Ok(AdminPrincipal {
+                    actor: "admin-key".into(),
+                })
+            } else if state.api_keys.is_service(token) {
+                Err(ApiError::forbidden(
+                    "a service key cannot administer roomkey",
+                ))
+            } else {
+                Err(ApiError::unauthenticated("unknown credentials"))
+            };
+        }
+        let now = state.identity.now();
+        let user_id = state
+            .identity
+            .sessions()
+            .verify(token, now)
+            .map_err(|e| ApiError::unauthenticated(format!("invalid session token: {e}")))?;
+        let user = state
+            .access
+            .user(&user_id)
+            .await?
+            .ok_or_else(|| ApiError::unauthenticated("the session's user no longer exists"))?;
+        if user.role != crate::domain::Role::Admin {
+            return Err(ApiError::forbidden("this needs an admin"));
+        }
+        Ok(AdminPrincipal {
+            actor: format!("user:{}", user.id),
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for ServicePrincipal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        if state.api_keys.is_service(token) || state.api_keys.is_admin(token) {
+            Ok(ServicePrincipal)
+        } else {
+            Err(ApiError::unauthenticated(
+                "this needs a service or admin key",
+            ))
+        }
+    }
+}
+
+/// The caller's address: the peer, or the first `X-Forwarded-For` hop when configured.
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.trust_forwarded_for {
+            let forwarded = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.trim().parse::<IpAddr>().ok());
+            if let Some(ip) = forwarded {
+                return Ok(ClientIp(ip));
+            }
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(ClientIp(peer.unwrap_or(IpAddr::from([127, 0, 0, 1]))))
+    }
+}

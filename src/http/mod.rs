@@ -1,0 +1,104 @@
+//! The HTTP edge: routing, extraction, error mapping. No business logic lives here.
+
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod rate_limit;
+pub mod routes;
+pub mod state;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+use error::{ApiError, ErrorCode};
+use state::AppState;
+
+/// Every route as `(method, template)`: the metric catalogue's closed `route` label set.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/auth/register"),
+    ("POST", "/api/auth/login"),
+    ("GET", "/api/me"),
+    ("GET", "/api/rooms/{room}"),
+    ("POST", "/api/rooms/{room}/token"),
+    ("POST", "/api/tokens/introspect"),
+    ("POST", "/api/admin/users"),
+    ("POST", "/api/admin/users/{id}/role"),
+    ("GET", "/api/admin/users/{id}/access"),
+    ("POST", "/api/admin/rooms"),
+    ("PATCH", "/api/admin/rooms/{room}"),
+    ("POST", "/api/admin/entitlements"),
+    ("POST", "/api/admin/entitlements/{id}/revoke"),
+    ("POST", "/api/admin/bans"),
+    ("POST", "/api/admin/bans/{id}/lift"),
+    ("GET", "/.well-known/jwks.json"),
+    ("GET", "/jitsi/keys/{file}"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("POST", "/bench/sign/{room}"),
+];
+
+/// The public API. With `with_ops`, `/metrics`, `/healthz` and `/readyz` are served here too.
+pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router {
+    use routes::{admin, auth, keys, rooms};
+    let mut router = Router::new()
+        .route("/api/auth/register", post(auth::register))
+        .route("/api/auth/login", post(auth::login))
+        .route("/api/me", get(auth::me))
+        .route("/api/rooms/{room}", get(rooms::show))
+        .route("/api/rooms/{room}/token", post(rooms::issue_token))
+        .route("/api/tokens/introspect", post(keys::introspect))
+        .route("/api/admin/users", post(admin::provision_user))
+        .route("/api/admin/users/{id}/role", post(admin::set_role))
+        .route("/api/admin/users/{id}/access", get(admin::access_record))
+        .route("/api/admin/rooms", post(admin::create_room))
+        .route(
+            "/api/admin/rooms/{room}",
+            axum::routing::patch(admin::update_room),
+        )
+        .route("/api/admin/entitlements", post(admin::grant))
+        .route("/api/admin/entitlements/{id}/revoke", post(admin::revoke))
+        .route("/api/admin/bans", post(admin::ban))
+        .route("/api/admin/bans/{id}/lift", post(admin::lift_ban))
+        .route("/.well-known/jwks.json", get(keys::jwks))
+        .route("/jitsi/keys/{file}", get(keys::pem))
+        .route("/healthz", get(routes::ops::healthz));
+    #[cfg(feature = "bench")]
+    {
+        router = router.route("/bench/sign/{room}", post(routes::bench::sign_only));
+    }
+    if with_ops {
+        router = router.merge(ops_routes());
+    }
+    finish(router, state, max_body_bytes)
+}
+
+/// `/metrics`, `/healthz` and `/readyz` on their own listener.
+pub fn ops_router(state: AppState) -> Router {
+    finish(
+        ops_routes().route("/healthz", get(routes::ops::healthz)),
+        state,
+        1024,
+    )
+}
+
+fn ops_routes() -> Router<AppState> {
+    Router::new()
+        .route("/readyz", get(routes::ops::readyz))
+        .route("/metrics", get(routes::ops::metrics))
+}
+
+fn finish(router: Router<AppState>, state: AppState, max_body_bytes: usize) -> Router {
+    router
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed here")
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::observe,
+        ))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}

@@ -1,0 +1,128 @@
+//! Sign-up, login, and who am I.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::rfc3339;
+use crate::domain::User;
+use crate::http::error::ApiError;
+use crate::http::extract::{ApiJson, ClientIp, UserPrincipal};
+use crate::http::state::AppState;
+use crate::identity::{Registration, SignedIn};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterBody {
+    handle: String,
+    email: String,
+    password: String,
+    display_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    /// Handle or e-mail.
+    login: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+pub struct UserView {
+    id: String,
+    handle: String,
+    email: String,
+    display_name: String,
+    role: &'static str,
+    matrix_user_id: Option<String>,
+    avatar_url: Option<String>,
+}
+
+impl From<&User> for UserView {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.clone(),
+            handle: user.handle.clone(),
+            email: user.email.clone(),
+            display_name: user.display_name.clone(),
+            role: user.role.as_str(),
+            matrix_user_id: user.matrix_user_id.clone(),
+            avatar_url: user.avatar_url.clone(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct SessionView {
+    session_token: String,
+    expires_at: String,
+    user: UserView,
+}
+
+impl From<SignedIn> for SessionView {
+    fn from(signed_in: SignedIn) -> Self {
+        Self {
+            session_token: signed_in.session_token,
+            expires_at: rfc3339(signed_in.expires_at),
+            user: UserView::from(&signed_in.user),
+        }
+    }
+}
+
+fn limit(state: &AppState, ip: &ClientIp) -> Result<(), ApiError> {
+    state
+        .auth_limit
+        .check(&ip.0.to_string())
+        .map_err(ApiError::rate_limited)
+}
+
+/// # `POST /api/auth/register`
+/// Creates a viewer account and signs it in.
+/// **Permissions**: anyone; rate-limited per client address.
+#[tracing::instrument(skip_all)]
+pub async fn register(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    ApiJson(body): ApiJson<RegisterBody>,
+) -> Result<(StatusCode, Json<SessionView>), ApiError> {
+    limit(&state, &ip)?;
+    let registration = Registration {
+        handle: body.handle,
+        email: body.email,
+        password: body.password,
+        display_name: body.display_name,
+    };
+    let signed_in = state.identity.register(registration).await?;
+    Ok((StatusCode::CREATED, Json(signed_in.into())))
+}
+
+/// # `POST /api/auth/login`
+/// Exchanges a handle or e-mail and password for a session token.
+/// **Permissions**: anyone; rate-limited per client address.
+#[tracing::instrument(skip_all)]
+pub async fn login(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Json<SessionView>, ApiError> {
+    limit(&state, &ip)?;
+    let signed_in = state.identity.login(&body.login, body.password).await?;
+    Ok(Json(signed_in.into()))
+}
+
+/// # `GET /api/me`
+/// The signed-in user's profile.
+/// **Permissions**: a session, or a service key naming the user.
+pub async fn me(
+    State(state): State<AppState>,
+    caller: UserPrincipal,
+) -> Result<Json<UserView>, ApiError> {
+    let user = state
+        .access
+        .user(&caller.user_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthenticated("the session's user no longer exists"))?;
+    Ok(Json(UserView::from(user.as_ref())))
+}

@@ -1,0 +1,66 @@
+//! The benchmark's ceiling: the same signing and answer shape as the token endpoint, with
+//! no authentication, no lookups and no decision. Compiled only with the `bench` feature.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Serialize;
+
+use crate::clock::rfc3339;
+use crate::domain::{Role, Room, RoomAccess, User};
+use crate::http::error::ApiError;
+use crate::http::routes::rooms::parse_room;
+use crate::http::state::AppState;
+
+#[derive(Serialize)]
+pub struct SignedView {
+    jwt: String,
+    expires_at: String,
+    room: String,
+    join_url: String,
+    moderator: bool,
+}
+
+/// # `POST /bench/sign/{room}`
+/// Signs a fixed member token for `room`. **Permissions**: none — benchmark builds only.
+pub async fn sign_only(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+) -> Result<Json<SignedView>, ApiError> {
+    let name = parse_room(&room)?;
+    let user = User {
+        id: "bench-user".into(),
+        handle: "bench".into(),
+        email: "bench@example.com".into(),
+        display_name: "Bench".into(),
+        role: Role::Viewer,
+        matrix_user_id: None,
+        avatar_url: None,
+        created_at: 0,
+        updated_at: 0,
+    };
+    let room = Room {
+        id: "bench-room".into(),
+        name,
+        title: String::new(),
+        owner_id: String::new(),
+        access: RoomAccess::Free,
+        price: None,
+        plans: vec![],
+        starts_at: None,
+        ends_at: None,
+        created_at: 0,
+        updated_at: 0,
+    };
+    let token = state
+        .tokens
+        .jitsi()
+        .unsafe_sign_without_checks(&user, &room, state.identity.now());
+    let jwt = token.jwt.to_string();
+    Ok(Json(SignedView {
+        join_url: format!("{}/{}#jwt={}", state.meet_url, room.name, jwt),
+        jwt,
+        expires_at: rfc3339(token.expires_at),
+        room: room.name.to_string(),
+        moderator: false,
+    }))
+}

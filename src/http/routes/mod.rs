@@ -1,0 +1,9 @@
+//! Handlers, one file per area; each extracts, calls one service, maps to a view.
+
+pub mod admin;
+pub mod auth;
+#[cfg(feature = "bench")]
+pub mod bench;
+pub mod keys;
+pub mod ops;
+pub mod rooms;

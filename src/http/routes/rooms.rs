@@ -1,0 +1,119 @@
+//! Rooms as viewers see them, and the token endpoint.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::rfc3339;
+use crate::domain::{Room, RoomName};
+use crate::http::error::{denial_error, ApiError};
+use crate::http::extract::{OptionalJson, UserPrincipal};
+use crate::http::state::AppState;
+use crate::tokens::TokenRefusal;
+
+#[derive(Serialize)]
+pub struct RoomView {
+    name: String,
+    title: String,
+    owner_id: String,
+    access: &'static str,
+    price: Option<PriceView>,
+    plans: Vec<String>,
+    starts_at: Option<String>,
+    ends_at: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct PriceView {
+    amount_minor: i64,
+    currency: String,
+}
+
+impl From<&Room> for RoomView {
+    fn from(room: &Room) -> Self {
+        Self {
+            name: room.name.to_string(),
+            title: room.title.clone(),
+            owner_id: room.owner_id.clone(),
+            access: room.access.as_str(),
+            price: room.price.as_ref().map(|p| PriceView {
+                amount_minor: p.amount_minor,
+                currency: p.currency.clone(),
+            }),
+            plans: room.plans.clone(),
+            starts_at: room.starts_at.map(rfc3339),
+            ends_at: room.ends_at.map(rfc3339),
+        }
+    }
+}
+
+/// The token request body: nothing yet, but unknown fields are refused rather than ignored.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {}
+
+#[derive(Serialize)]
+pub struct TokenView {
+    jwt: String,
+    expires_at: String,
+    room: String,
+    /// The Jitsi room with the token in the fragment, which browsers never send to servers.
+    join_url: String,
+    moderator: bool,
+}
+
+pub fn parse_room(room: &str) -> Result<RoomName, ApiError> {
+    RoomName::parse(room).map_err(ApiError::invalid_room_name)
+}
+
+/// # `GET /api/rooms/{room}`
+/// A room's public description: title, access rule, price, schedule.
+/// **Permissions**: anyone.
+pub async fn show(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+) -> Result<Json<RoomView>, ApiError> {
+    let name = parse_room(&room)?;
+    let room = state.access.room(&name).await?.ok_or_else(|| {
+        ApiError::new(crate::http::error::ErrorCode::RoomNotFound, "no such room")
+    })?;
+    Ok(Json(RoomView::from(room.as_ref())))
+}
+
+/// # `POST /api/rooms/{room}/token`
+/// A short-lived Jitsi JWT for the caller in this room, if they may enter.
+/// Answers 402 with the price for a paid room without entitlement, 403 when banned.
+/// **Permissions**: a session, or a service key naming the user; rate-limited per user.
+#[tracing::instrument(skip_all, fields(room = %room))]
+pub async fn issue_token(
+    State(state): State<AppState>,
+    caller: UserPrincipal,
+    Path(room): Path<String>,
+    OptionalJson(_request): OptionalJson<TokenRequest>,
+) -> Result<Json<TokenView>, ApiError> {
+    state
+        .token_limit
+        .check(&caller.user_id)
+        .map_err(ApiError::rate_limited)?;
+    let name = parse_room(&room)?;
+    let issued =
+        state
+            .tokens
+            .issue(&caller.user_id, &name)
+            .await
+            .map_err(|refusal| match refusal {
+                TokenRefusal::Denied(denial) => denial_error(
+                    denial,
+                    format!("{}/api/rooms/{}/pay", state.public_url, name),
+                ),
+                TokenRefusal::Access(error) => error.into(),
+            })?;
+    let jwt = issued.token.jwt.to_string();
+    Ok(Json(TokenView {
+        join_url: format!("{}/{}#jwt={}", state.meet_url, issued.room.name, jwt),
+        jwt,
+        expires_at: rfc3339(issued.token.expires_at),
+        room: issued.room.name.to_string(),
+        moderator: issued.token.moderator,
+    }))
+}

@@ -1,0 +1,44 @@
+//! What every handler can reach: the services, built once in `App::build`.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use super::extract::ApiKeys;
+use super::rate_limit::RateLimiter;
+use crate::access::AccessService;
+use crate::cache::Bus;
+use crate::entitlements::EntitlementService;
+use crate::identity::IdentityService;
+use crate::moderation::BanService;
+use crate::rooms::RoomService;
+use crate::store::Store;
+use crate::telemetry::metrics::Metrics;
+use crate::tokens::TokenAuthority;
+
+pub struct Services {
+    pub store: Store,
+    pub bus: Arc<Bus>,
+    pub access: Arc<AccessService>,
+    pub tokens: TokenAuthority,
+    pub identity: IdentityService,
+    pub rooms: RoomService,
+    pub entitlements: EntitlementService,
+    pub bans: BanService,
+    pub metrics: Arc<Metrics>,
+    pub api_keys: ApiKeys,
+    pub auth_limit: RateLimiter,
+    pub token_limit: RateLimiter,
+    pub public_url: String,
+    pub meet_url: String,
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<Services>);
+
+impl Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}

@@ -1,0 +1,216 @@
+//! Who is asking: sign-up, login, platform sessions, provisioning and roles.
+
+pub mod password;
+pub mod session;
+
+use std::sync::Arc;
+
+use crate::cache::{Bus, Invalidation};
+use crate::clock::{Clock, UnixSeconds};
+use crate::domain::{parse_email, parse_handle, Role, User};
+use crate::store::{NewUser, Store, StoreError};
+
+pub use session::SessionTokens;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// A field failed validation; `.0` names it.
+    #[error("{1}")]
+    Invalid(&'static str, &'static str),
+    /// The handle or e-mail is taken.
+    #[error("{0} is already registered")]
+    Taken(&'static str),
+    #[error("wrong login or password")]
+    BadCredentials,
+    #[error("no such user")]
+    UnknownUser,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+pub struct Registration {
+    pub handle: String,
+    pub email: String,
+    pub password: String,
+    pub display_name: Option<String>,
+}
+
+pub struct Provisioning {
+    pub handle: String,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub role: Role,
+}
+
+/// A signed-in user with a fresh session token.
+pub struct SignedIn {
+    pub user: User,
+    pub session_token: String,
+    pub expires_at: UnixSeconds,
+}
+
+pub struct IdentityService {
+    store: Store,
+    sessions: SessionTokens,
+    bus: Arc<Bus>,
+    clock: Arc<dyn Clock>,
+}
+
+const PASSWORD_MIN: usize = 10;
+const PASSWORD_MAX: usize = 256;
+
+impl IdentityService {
+    pub fn new(
+        store: Store,
+        sessions: SessionTokens,
+        bus: Arc<Bus>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            sessions,
+            bus,
+            clock,
+        }
+    }
+
+    pub fn sessions(&self) -> &SessionTokens {
+        &self.sessions
+    }
+
+    pub fn now(&self) -> UnixSeconds {
+        self.clock.now()
+    }
+
+    pub async fn register(&self, registration: Registration) -> Result<SignedIn, IdentityError> {
+        let handle = parse_handle(&registration.handle).ok_or(IdentityError::Invalid(
+            "handle",
+            "handle must be 3-32 of a-z, 0-9, _ . - starting with a letter or digit",
+        ))?;
+        let email = parse_email(&registration.email).ok_or(IdentityError::Invalid(
+            "email",
+            "email is not a valid address",
+        ))?;
+        let length = registration.password.chars().count();
+        if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&length) {
+            return Err(IdentityError::Invalid(
+                "password",
+                "password must be 10 to 256 characters",
+            ));
+        }
+        let display_name = parse_display_name(registration.display_name.as_deref(), &handle)?;
+        let hash = password::hash(registration.password).await?;
+        let now = self.clock.now();
+        let id = uuid::Uuid::now_v7().to_string();
+        let user = self
+            .store
+            .insert_user(&NewUser {
+                id: &id,
+                handle: &handle,
+                email: &email,
+                display_name: &display_name,
+                password_hash: Some(&hash),
+                role: Role::Viewer,
+                now,
+            })
+            .await
+            .map_err(taken)?;
+        // A cached "no such user" may exist for this id only in theory (ids are new), but
+        // clearing it keeps the rule simple: every user write invalidates.
+        self.bus.publish(Invalidation::User(user.id.clone())).await;
+        let (session_token, expires_at) = self.sessions.issue(&user.id, now);
+        Ok(SignedIn {
+            user,
+            session_token,
+            expires_at,
+        })
+    }
+
+    pub async fn login(&self, login: &str, password: String) -> Result<SignedIn, IdentityError> {
+        let login = login.trim().to_ascii_lowercase();
+        let found = if login.is_empty() || login.len() > 254 {
+            None
+        } else {
+            self.store.find_credentials(&login).await?
+        };
+        let (user, stored) = match found {
+            Some((user, stored)) => (Some(user), stored),
+            None => (None, None),
+        };
+        let password_ok = password::verify(password, stored).await?;
+        match user {
+            Some(user) if password_ok => {
+                let (session_token, expires_at) = self.sessions.issue(&user.id, self.clock.now());
+                Ok(SignedIn {
+                    user,
+                    session_token,
+                    expires_at,
+                })
+            }
+            _ => Err(IdentityError::BadCredentials),
+        }
+    }
+
+    /// Creates a user without a password, for a platform backend that authenticates its
+    /// users itself and calls roomkey with a service key on their behalf.
+    pub async fn provision(&self, request: Provisioning) -> Result<User, IdentityError> {
+        let handle = parse_handle(&request.handle).ok_or(IdentityError::Invalid(
+            "handle",
+            "handle must be 3-32 of a-z, 0-9, _ . - starting with a letter or digit",
+        ))?;
+        let email = parse_email(&request.email).ok_or(IdentityError::Invalid(
+            "email",
+            "email is not a valid address",
+        ))?;
+        let display_name = parse_display_name(request.display_name.as_deref(), &handle)?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let user = self
+            .store
+            .insert_user(&NewUser {
+                id: &id,
+                handle: &handle,
+                email: &email,
+                display_name: &display_name,
+                password_hash: None,
+                role: request.role,
+                now: self.clock.now(),
+            })
+            .await
+            .map_err(taken)?;
+        self.bus.publish(Invalidation::User(user.id.clone())).await;
+        Ok(user)
+    }
+
+    pub async fn set_role(&self, user_id: &str, role: Role) -> Result<User, IdentityError> {
+        let user = self
+            .store
+            .update_user_role(user_id, role, self.clock.now())
+            .await?
+            .ok_or(IdentityError::UnknownUser)?;
+        self.bus.publish(Invalidation::User(user.id.clone())).await;
+        Ok(user)
+    }
+}
+
+fn parse_display_name(input: Option<&str>, handle: &str) -> Result<String, IdentityError> {
+    let name = input
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(handle);
+    if name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(IdentityError::Invalid(
+            "display_name",
+            "display_name must be at most 64 printable characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn taken(error: StoreError) -> IdentityError {
+    match error {
+        StoreError::Conflict(field) => IdentityError::Taken(field),
+        other => IdentityError::Store(other),
+    }
+}

@@ -1,0 +1,129 @@
+//! Platform session tokens: HS256 JWTs with their own key, issuer and audience.
+//!
+//! They are deliberately unlike Jitsi tokens — another key, `aud = "roomkey-session"`, a
+//! `typ` of "session" in the claims — so neither is ever accepted where the other is
+//! expected. They carry only the user id: role and bans are read from the store (through
+//! the caches) on every request, never trusted from a token.
+
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::UnixSeconds;
+use crate::tokens::jwt::Signer;
+use crate::tokens::verify::{self, Rules, TimeBounded, VerifyError};
+
+pub const SESSION_AUDIENCE: &str = "roomkey-session";
+pub const SESSION_ISSUER: &str = "roomkey";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SessionClaims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub iat: UnixSeconds,
+    pub exp: UnixSeconds,
+    pub jti: String,
+    pub typ: String,
+}
+
+impl TimeBounded for SessionClaims {
+    fn expires_at(&self) -> UnixSeconds {
+        self.exp
+    }
+    fn not_before(&self) -> Option<UnixSeconds> {
+        // Tolerate a minute of drift between instances for the issue time.
+        Some(self.iat - 60)
+    }
+}
+
+pub struct SessionTokens {
+    signer: Signer,
+    decoding: DecodingKey,
+    ttl_secs: i64,
+}
+
+impl SessionTokens {
+    pub fn new(secret: &[u8], ttl_secs: i64) -> Self {
+        Self {
+            signer: Signer::hs256(secret, None),
+            decoding: DecodingKey::from_secret(secret),
+            ttl_secs,
+        }
+    }
+
+    /// A session for `user_id`; returns the token and when it expires.
+    pub fn issue(&self, user_id: &str, now: UnixSeconds) -> (String, UnixSeconds) {
+        let exp = now + self.ttl_secs;
+        let claims = SessionClaims {
+            iss: SESSION_ISSUER.into(),
+            aud: SESSION_AUDIENCE.into(),
+            sub: user_id.into(),
+            iat: now,
+            exp,
+            jti: uuid::Uuid::new_v4().to_string(),
+            typ: "session".into(),
+        };
+        (self.signer.sign(&claims), exp)
+    }
+
+    /// The user id a valid session token names.
+    pub fn verify(&self, token: &str, now: UnixSeconds) -> Result<String, VerifyError> {
+        let rules = Rules {
+            algorithm: Algorithm::HS256,
+            issuer: SESSION_ISSUER,
+            audience: SESSION_AUDIENCE,
+            required_typ: Some("JWT"),
+            now,
+        };
+        let claims: SessionClaims = verify::verify(token, &self.decoding, &rules)?;
+        if claims.typ != "session" {
+            return Err(VerifyError::WrongIssuerOrAudience);
+        }
+        Ok(claims.sub)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: UnixSeconds = 1_800_000_000;
+
+    #[test]
+    fn a_session_verifies_until_it_expires() {
+        let sessions = SessionTokens::new(&[7; 32], 3600);
+        let (token, exp) = sessions.issue("user-1", NOW);
+        assert_eq!(exp, NOW + 3600);
+        assert_eq!(sessions.verify(&token, NOW + 10).unwrap(), "user-1");
+        assert_eq!(
+            sessions.verify(&token, NOW + 3600),
+            Err(VerifyError::Expired)
+        );
+    }
+
+    #[test]
+    fn another_key_or_a_tampered_token_is_refused() {
+        let sessions = SessionTokens::new(&[7; 32], 3600);
+        let other = SessionTokens::new(&[8; 32], 3600);
+        let (token, _) = other.issue("user-1", NOW);
+        assert_eq!(sessions.verify(&token, NOW), Err(VerifyError::BadSignature));
+        let (token, _) = sessions.issue("user-1", NOW);
+        let mut tampered = token.clone();
+        tampered.insert(token.find('.').unwrap() + 5, 'x');
+        assert!(sessions.verify(&tampered, NOW).is_err());
+    }
+
+    #[test]
+    fn alg_none_is_refused() {
+        let sessions = SessionTokens::new(&[7; 32], 3600);
+        let header = crate::tokens::jwt::base64url(br#"{"alg":"none","typ":"JWT"}"#);
+        let body = crate::tokens::jwt::base64url(
+            format!(r#"{{"iss":"roomkey","aud":"roomkey-session","sub":"admin","iat":{NOW},"exp":{},"jti":"x","typ":"session"}}"#, NOW + 60)
+                .as_bytes(),
+        );
+        assert_eq!(
+            sessions.verify(&format!("{header}.{body}."), NOW),
+            Err(VerifyError::Malformed)
+        );
+    }
+}

@@ -1,0 +1,130 @@
+//! Banning and unbanning: appended as facts, announced on the bus so that the next token
+//! request on any instance is refused.
+
+use std::sync::Arc;
+
+use crate::cache::{Bus, Invalidation};
+use crate::clock::{Clock, UnixSeconds};
+use crate::domain::{Ban, BanLift, BanScope, RoomName, UserId};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BanError {
+    #[error("{1}")]
+    Invalid(&'static str, &'static str),
+    #[error("no such user")]
+    UnknownUser,
+    #[error("no such room")]
+    UnknownRoom,
+    #[error("no such ban")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub enum BanScopeRequest {
+    Global,
+    Room(RoomName),
+    Performer(UserId),
+}
+
+pub struct BanRequest {
+    pub user_id: UserId,
+    pub scope: BanScopeRequest,
+    pub reason: String,
+    /// `None` bans until lifted.
+    pub until: Option<UnixSeconds>,
+    pub banned_by: Option<String>,
+}
+
+pub struct BanService {
+    store: Store,
+    bus: Arc<Bus>,
+    clock: Arc<dyn Clock>,
+}
+
+impl BanService {
+    pub fn new(store: Store, bus: Arc<Bus>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, bus, clock }
+    }
+
+    pub async fn ban(&self, request: BanRequest) -> Result<Ban, BanError> {
+        let now = self.clock.now();
+        check_reason(&request.reason)?;
+        if request.until.is_some_and(|until| until <= now) {
+            return Err(BanError::Invalid("until", "until must be in the future"));
+        }
+        let scope = match request.scope {
+            BanScopeRequest::Global => BanScope::Global,
+            BanScopeRequest::Room(name) => BanScope::Room(
+                self.store
+                    .find_room_by_name(&name)
+                    .await?
+                    .ok_or(BanError::UnknownRoom)?
+                    .id,
+            ),
+            BanScopeRequest::Performer(id) => {
+                self.store
+                    .find_user(&id)
+                    .await?
+                    .ok_or(BanError::Invalid("scope.performer_id", "no such performer"))?;
+                BanScope::Performer(id)
+            }
+        };
+        let ban = Ban {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: request.user_id,
+            scope,
+            reason: request.reason,
+            until: request.until,
+            banned_by: request.banned_by,
+            created_at: now,
+            lift: None,
+        };
+        self.store.insert_ban(&ban).await.map_err(|e| match e {
+            StoreError::MissingReference(_) => BanError::UnknownUser,
+            other => BanError::Store(other),
+        })?;
+        self.bus
+            .publish(Invalidation::Bans(ban.user_id.clone()))
+            .await;
+        Ok(ban)
+    }
+
+    pub async fn lift(
+        &self,
+        ban_id: &str,
+        reason: String,
+        actor: Option<String>,
+    ) -> Result<Ban, BanError> {
+        check_reason(&reason)?;
+        let lift = BanLift {
+            lifted_at: self.clock.now(),
+            lifted_by: actor,
+            reason,
+        };
+        let ban = self
+            .store
+            .insert_ban_lift(ban_id, &lift)
+            .await?
+            .ok_or(BanError::NotFound)?;
+        self.bus
+            .publish(Invalidation::Bans(ban.user_id.clone()))
+            .await;
+        Ok(ban)
+    }
+
+    pub async fn list(&self, user_id: &str) -> Result<Vec<Ban>, BanError> {
+        Ok(self.store.find_all_bans(user_id).await?)
+    }
+}
+
+fn check_reason(reason: &str) -> Result<(), BanError> {
+    if reason.trim().is_empty() || reason.chars().count() > 500 {
+        return Err(BanError::Invalid(
+            "reason",
+            "reason must be 1 to 500 characters",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! Rooms: creating and changing the rooms roomkey guards.
+
+use std::sync::Arc;
+
+use crate::cache::{Bus, Invalidation};
+use crate::clock::{Clock, UnixSeconds};
+use crate::domain::{is_currency_code, Money, Room, RoomAccess, RoomName, UserId};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RoomError {
+    #[error("{1}")]
+    Invalid(&'static str, &'static str),
+    #[error("a room with this name already exists")]
+    NameTaken,
+    #[error("the owner does not exist")]
+    OwnerNotFound,
+    #[error("the owner must be a performer or staff")]
+    OwnerNotPerformer,
+    #[error("no such room")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct NewRoom {
+    pub name: RoomName,
+    pub title: String,
+    pub owner_id: UserId,
+    pub access: RoomAccess,
+    pub price: Option<Money>,
+    pub plans: Vec<String>,
+    pub starts_at: Option<UnixSeconds>,
+    pub ends_at: Option<UnixSeconds>,
+}
+
+/// Fields to change; `None` leaves a field as it is, `Some(None)` clears an optional one.
+#[derive(Default)]
+pub struct RoomChanges {
+    pub title: Option<String>,
+    pub access: Option<RoomAccess>,
+    pub price: Option<Option<Money>>,
+    pub plans: Option<Vec<String>>,
+    pub starts_at: Option<Option<UnixSeconds>>,
+    pub ends_at: Option<Option<UnixSeconds>>,
+}
+
+pub struct RoomService {
+    store: Store,
+    bus: Arc<Bus>,
+    clock: Arc<dyn Clock>,
+}
+
+impl RoomService {
+    pub fn new(store: Store, bus: Arc<Bus>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, bus, clock }
+    }
+
+    pub async fn create(&self, new: NewRoom) -> Result<Room, RoomError> {
+        let owner = self
+            .store
+            .find_user(&new.owner_id)
+            .await?
+            .ok_or(RoomError::OwnerNotFound)?;
+        if !(owner.role == crate::domain::Role::Performer || owner.role.is_staff()) {
+            return Err(RoomError::OwnerNotPerformer);
+        }
+        let now = self.clock.now();
+        let room = Room {
+            id: uuid::Uuid::now_v7().to_string(),
+            name: new.name,
+            title: new.title,
+            owner_id: new.owner_id,
+            access: new.access,
+            price: new.price,
+            plans: new.plans,
+            starts_at: new.starts_at,
+            ends_at: new.ends_at,
+            created_at: now,
+            updated_at: now,
+        };
+        validate(&room)?;
+        let room = self.store.insert_room(&room).await.map_err(|e| match e {
+            StoreError::Conflict(_) => RoomError::NameTaken,
+            StoreError::MissingReference(_) => RoomError::OwnerNotFound,
+            other => RoomError::Store(other),
+        })?;
+        // Clears a cached "no such room" left by earlier token requests for this name.
+        self.bus
+            .publish(Invalidation::Room(room.name.as_str().to_owned()))
+            .await;
+        Ok(room)
+    }
+
+    pub async fn update(&self, name: &RoomName, changes: RoomChanges) -> Result<Room, RoomError> {
+        let mut room = self
+            .store
+            .find_room_by_name(name)
+            .await?
+            .ok_or(RoomError::NotFound)?;
+        if let Some(title) = changes.title {
+            room.title = title;
+        }
+        if let Some(access) = changes.access {
+            room.access = access;
+        }
+        if let Some(price) = changes.price {
+            room.price = price;
+        }
+        if let Some(plans) = changes.plans {
+            room.plans = plans;
+        }
+        if let Some(starts_at) = changes.starts_at {
+            room.starts_at = starts_at;
+        }
+        if let Some(ends_at) = changes.ends_at {
+            room.ends_at = ends_at;
+        }
+        room.updated_at = self.clock.now();
+        validate(&room)?;
+        let room = self
+            .store
+            .update_room(&room)
+            .await?
+            .ok_or(RoomError::NotFound)?;
+        self.bus
+            .publish(Invalidation::Room(room.name.as_str().to_owned()))
+            .await;
+        Ok(room)
+    }
+
+    pub async fn find(&self, name: &RoomName) -> Result<Room, RoomError> {
+        self.store
+            .find_room_by_name(name)
+            .await?
+            .ok_or(RoomError::NotFound)
+    }
+}
+
+fn validate(room: &Room) -> Result<(), RoomError> {
+    let title_len = room.title.trim().chars().count();
+    if title_len == 0 || title_len > 200 {
+        return Err(RoomError::Invalid(
+            "title",
+            "title must be 1 to 200 characters",
+        ));
+    }
+    match (&room.price, room.access) {
+        (None, RoomAccess::Paid) => {
+            return Err(RoomError::Invalid("price", "a paid room needs a price"))
+        }
+        (Some(price), _) if price.amount_minor <= 0 => {
+            return Err(RoomError::Invalid(
+                "price.amount_minor",
+                "price must be a positive whole number of minor units",
+            ))
+        }
+        (Some(price), _) if !is_currency_code(&price.currency) => {
+            return Err(RoomError::Invalid(
+                "price.currency",
+                "currency must be an ISO 4217 code such as COP or USD",
+            ))
+        }
+        _ => {}
+    }
+    if room
+        .plans
+        .iter()
+        .any(|p| crate::domain::parse_handle(p).as_deref() != Some(p.as_str()))
+    {
+        return Err(RoomError::Invalid(
+            "plans",
+            "plans must be lowercase names such as member or prime",
+        ));
+    }
+    if let (Some(start), Some(end)) = (room.starts_at, room.ends_at) {
+        if end <= start {
+            return Err(RoomError::Invalid(
+                "ends_at",
+                "ends_at must be after starts_at",
+            ));
+        }
+    }
+    Ok(())
+}

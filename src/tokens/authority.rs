@@ -1,0 +1,85 @@
+//! The token path: decide, then sign — the product's headline latency.
+
+use std::sync::Arc;
+
+use crate::access::{AccessError, AccessService, Denial, Verdict};
+use crate::domain::{Room, RoomName};
+use crate::telemetry::metrics::{Metrics, TokenOutcome};
+
+use super::jitsi::{Freshness, IssuedToken, JitsiTokens};
+
+#[derive(Debug)]
+pub struct RoomToken {
+    pub token: IssuedToken,
+    pub room: Arc<Room>,
+    pub freshness: Freshness,
+}
+
+#[derive(Debug)]
+pub enum TokenRefusal {
+    Denied(Denial),
+    Access(AccessError),
+}
+
+pub struct TokenAuthority {
+    access: Arc<AccessService>,
+    jitsi: JitsiTokens,
+    metrics: Arc<Metrics>,
+}
+
+impl TokenAuthority {
+    pub fn new(access: Arc<AccessService>, jitsi: JitsiTokens, metrics: Arc<Metrics>) -> Self {
+        Self {
+            access,
+            jitsi,
+            metrics,
+        }
+    }
+
+    pub fn jitsi(&self) -> &JitsiTokens {
+        &self.jitsi
+    }
+
+    /// A Jitsi token for `user_id` in `room`, or why not.
+    pub async fn issue(&self, user_id: &str, room: &RoomName) -> Result<RoomToken, TokenRefusal> {
+        let decision = match self.access.decide(user_id, room).await {
+            Ok(decision) => decision,
+            Err(error) => {
+                self.metrics.token(match error {
+                    AccessError::RoomNotFound => TokenOutcome::RoomNotFound,
+                    AccessError::Unavailable(_) | AccessError::UnknownUser => {
+                        TokenOutcome::Unavailable
+                    }
+                });
+                return Err(TokenRefusal::Access(error));
+            }
+        };
+        match decision.verdict {
+            Verdict::Allow(grant) => {
+                let (token, freshness) =
+                    self.jitsi
+                        .issue(&decision.user, &decision.room, &grant, decision.decided_at);
+                self.metrics.token(match freshness {
+                    Freshness::Signed => TokenOutcome::Issued,
+                    Freshness::Reused => TokenOutcome::Reused,
+                });
+                tracing::debug!(user = %decision.user.id, room = %decision.room.name, jti = %token.jti, kid = ?token.kid, "token issued");
+                Ok(RoomToken {
+                    token,
+                    room: decision.room,
+                    freshness,
+                })
+            }
+            Verdict::Deny(denial) => {
+                self.metrics.token(match &denial {
+                    Denial::Banned { .. } => TokenOutcome::Banned,
+                    Denial::PaymentRequired { .. } => TokenOutcome::PaymentRequired,
+                    Denial::InviteRequired => TokenOutcome::InviteRequired,
+                    Denial::NotYetValid { .. } => TokenOutcome::NotYetValid,
+                    Denial::RoomEnded { .. } => TokenOutcome::RoomEnded,
+                });
+                Err(TokenRefusal::Denied(denial))
+            }
+        }
+    }
+}

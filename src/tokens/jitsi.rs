@@ -1,0 +1,315 @@
+//! Jitsi JWTs: the claims stock Prosody token auth checks, signed, and optionally reused.
+//!
+//! Claim rules (jitsi-meet `token/util.lib.lua`, `luajwtjitsi`): `typ` exactly "JWT";
+//! `iss` = the app id; `aud` a single string; `sub` = the XMPP domain or tenant; `room`
+//! the canonical room node; `nbf` set a little in the past because Prosody allows no clock
+//! skew; `exp` = min(now + TTL, end of the entitlement); `context.user.moderator` as the
+//! strings "true"/"false" plus `affiliation` "owner"/"member", which is what
+//! `mod_token_affiliation` reads.
+//!
+//! RS256 signing costs hundreds of microseconds, so a signed token can be handed out again
+//! to the same user for the same room while it is still fresh — but only when everything
+//! that shaped it is unchanged: signing key, moderator flag, entitlement end, profile. The
+//! access decision runs before every reuse, so a ban or revocation still refuses at once,
+//! and a reused token never outlives the entitlement that allowed it.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::keys::{KeySet, Keyring};
+use crate::access::Grant;
+use crate::clock::UnixSeconds;
+use crate::domain::{Room, User};
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    sub: &'a str,
+    room: &'a str,
+    iat: UnixSeconds,
+    nbf: UnixSeconds,
+    exp: UnixSeconds,
+    jti: &'a str,
+    context: Context<'a>,
+}
+
+#[derive(Serialize)]
+struct Context<'a> {
+    user: ContextUser<'a>,
+}
+
+/// Only strings: lib-jitsi-meet throws on numbers or nulls in `context.user`.
+#[derive(Serialize)]
+struct ContextUser<'a> {
+    id: &'a str,
+    name: &'a str,
+    email: &'a str,
+    avatar: &'a str,
+    moderator: &'static str,
+    affiliation: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub jwt: Arc<str>,
+    pub jti: String,
+    pub kid: Option<String>,
+    pub issued_at: UnixSeconds,
+    pub expires_at: UnixSeconds,
+    pub moderator: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ReuseKey {
+    user_id: String,
+    room_id: String,
+}
+
+/// Everything that shaped a token besides time; a change means a fresh signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Shape {
+    kid: Option<String>,
+    moderator: bool,
+    until: Option<UnixSeconds>,
+    profile_version: UnixSeconds,
+}
+
+#[derive(Debug, Clone)]
+struct Reusable {
+    shape: Shape,
+    token: IssuedToken,
+}
+
+pub struct JitsiTokenSettings {
+    pub app_id: String,
+    pub audience: String,
+    pub subject: String,
+    pub ttl_secs: i64,
+    pub nbf_skew_secs: i64,
+}
+
+pub struct JitsiTokens {
+    settings: JitsiTokenSettings,
+    keyring: Arc<Keyring>,
+    reuse: Option<moka::sync::Cache<ReuseKey, Arc<Reusable>>>,
+}
+
+/// Whether a token was signed for this request or handed out again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    Signed,
+    Reused,
+}
+
+impl JitsiTokens {
+    pub fn new(
+        settings: JitsiTokenSettings,
+        keyring: Arc<Keyring>,
+        reuse_capacity: Option<u64>,
+    ) -> Self {
+        let reuse = reuse_capacity.filter(|c| *c > 0).map(|capacity| {
+            moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(std::time::Duration::from_secs(settings.ttl_secs as u64))
+                .build()
+        });
+        Self {
+            settings,
+            keyring,
+            reuse,
+        }
+    }
+
+    pub fn keyring(&self) -> &Arc<Keyring> {
+        &self.keyring
+    }
+
+    pub fn ttl_secs(&self) -> i64 {
+        self.settings.ttl_secs
+    }
+
+    /// A token for `user` in `room`, as allowed by `grant` at `now`.
+    pub fn issue(
+        &self,
+        user: &User,
+        room: &Room,
+        grant: &Grant,
+        now: UnixSeconds,
+    ) -> (IssuedToken, Freshness) {
+        let keys = self.keyring.current();
+        let expires_at = grant.until.map_or(now + self.settings.ttl_secs, |until| {
+            until.min(now + self.settings.ttl_secs)
+        });
+        let shape = Shape {
+            kid: keys.signer.kid().map(str::to_owned),
+            moderator: grant.moderator,
+            until: grant.until,
+            profile_version: user.updated_at,
+        };
+        let key = ReuseKey {
+            user_id: user.id.clone(),
+            room_id: room.id.clone(),
+        };
+        if let Some(reuse) = &self.reuse {
+            if let Some(previous) = reuse.get(&key) {
+                if self.still_fresh(&previous, &shape, expires_at, now) {
+                    return (previous.token.clone(), Freshness::Reused);
+                }
+            }
+        }
+        let token = self.sign(&keys, user, room, grant.moderator, now, expires_at);
+        if let Some(reuse) = &self.reuse {
+            reuse.insert(
+                key,
+                Arc::new(Reusable {
+                    shape,
+                    token: token.clone(),
+                }),
+            );
+        }
+        (token, Freshness::Signed)
+    }
+
+    fn sign(
+        &self,
+        keys: &KeySet,
+        user: &User,
+        room: &Room,
+        moderator: bool,
+        now: UnixSeconds,
+        expires_at: UnixSeconds,
+    ) -> IssuedToken {
+        let jti = uuid::Uuid::new_v4().to_string();
+        let claims = Claims {
+            iss: &self.settings.app_id,
+            aud: &self.settings.audience,
+            sub: &self.settings.subject,
+            room: room.name.as_str(),
+            iat: now,
+            nbf: now - self.settings.nbf_skew_secs,
+            exp: expires_at,
+            jti: &jti,
+            context: Context {
+                user: ContextUser {
+                    id: &user.id,
+                    name: &user.display_name,
+                    email: &user.email,
+                    avatar: user.avatar_url.as_deref().unwrap_or(""),
+                    moderator: if moderator { "true" } else { "false" },
+                    affiliation: if moderator { "owner" } else { "member" },
+                },
+            },
+        };
+        IssuedToken {
+            jwt: keys.signer.sign(&claims).into(),
+            jti,
+            kid: keys.signer.kid().map(str::to_owned),
+            issued_at: now,
+            expires_at,
+            moderator,
+        }
+    }
+
+    /// Reuse only an identically shaped token that is already valid (`iat` not in the
+    /// future) and either expires exactly when a new one would, or has at least half a TTL left.
+    fn still_fresh(
+        &self,
+        previous: &Reusable,
+        shape: &Shape,
+        would_expire_at: UnixSeconds,
+        now: UnixSeconds,
+    ) -> bool {
+        let token = &previous.token;
+        previous.shape == *shape
+            && token.issued_at <= now
+            && token.expires_at > now
+            && (token.expires_at == would_expire_at
+                || token.expires_at - now >= self.settings.ttl_secs / 2)
+    }
+}
+
+/// The claims roomkey reads back from a Jitsi token it issued.
+#[derive(Debug, Clone, serde::Deserialize, Serialize)]
+pub struct VerifiedJitsiClaims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub room: String,
+    pub iat: UnixSeconds,
+    pub nbf: UnixSeconds,
+    pub exp: UnixSeconds,
+    pub jti: String,
+    pub context: serde_json::Value,
+}
+
+impl super::verify::TimeBounded for VerifiedJitsiClaims {
+    fn expires_at(&self) -> UnixSeconds {
+        self.exp
+    }
+    fn not_before(&self) -> Option<UnixSeconds> {
+        Some(self.nbf)
+    }
+}
+
+impl JitsiTokens {
+    /// Verifies a Jitsi token as Prosody would (fixed algorithm, issuer, audience, expiry),
+    /// for callers such as the Prosody plugin that hold a token and want it checked here.
+    pub fn verify(
+        &self,
+        token: &str,
+        now: UnixSeconds,
+    ) -> Result<VerifiedJitsiClaims, super::verify::VerifyError> {
+        use super::verify::{header_kid, verify, Rules, VerifyError};
+        use jsonwebtoken::{Algorithm, DecodingKey};
+        let (algorithm, key) = match self.keyring.mode() {
+            crate::config::SigningMode::Hs256 => (
+                Algorithm::HS256,
+                DecodingKey::from_secret(self.keyring.hs_secret()),
+            ),
+            crate::config::SigningMode::Rs256 => {
+                let kid = header_kid(token)?.ok_or(VerifyError::UnknownKey)?;
+                let keys = self.keyring.current();
+                let published = keys
+                    .published
+                    .iter()
+                    .find(|k| k.kid == kid)
+                    .ok_or(VerifyError::UnknownKey)?;
+                let n = published.jwk["n"].as_str().unwrap_or_default();
+                let e = published.jwk["e"].as_str().unwrap_or_default();
+                (
+                    Algorithm::RS256,
+                    DecodingKey::from_rsa_components(n, e).map_err(|_| VerifyError::UnknownKey)?,
+                )
+            }
+        };
+        let rules = Rules {
+            algorithm,
+            issuer: &self.settings.app_id,
+            audience: &self.settings.audience,
+            required_typ: Some("JWT"),
+            now,
+        };
+        verify(token, &key, &rules)
+    }
+
+    /// Signs a token with no access check at all: the ceiling the benchmark compares the
+    /// real token path against. Never routed outside benchmark builds.
+    #[cfg(feature = "bench")]
+    pub fn unsafe_sign_without_checks(
+        &self,
+        user: &User,
+        room: &Room,
+        now: UnixSeconds,
+    ) -> IssuedToken {
+        self.sign(
+            &self.keyring.current(),
+            user,
+            room,
+            false,
+            now,
+            now + self.settings.ttl_secs,
+        )
+    }
+}
