@@ -81,6 +81,11 @@ impl App {
             metrics.clone(),
             shutdown_rx.clone(),
         );
+        if !bus.wait_until_healthy(Duration::from_secs(3)).await {
+            tracing::warn!(
+                "not yet subscribed to cache invalidations; reading through until subscribed"
+            );
+        }
 
         let keyring = Arc::new(Keyring::open(
             config.jitsi.signing,

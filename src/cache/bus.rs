@@ -87,6 +87,19 @@ impl Bus {
         self.health.is_healthy()
     }
 
+    /// Waits (bounded) for the first subscription, so a new instance starts out trusting
+    /// its in-process tier; until then it reads through, which is slower but never stale.
+    pub async fn wait_until_healthy(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !self.health.is_healthy() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
+
     /// Announces a change that is already committed to SQL.
     pub async fn publish(&self, invalidation: Invalidation) {
         self.caches.apply(&invalidation);

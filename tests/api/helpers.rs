@@ -1,0 +1,386 @@
+//! `spawn_app()`: a real roomkey (real store, real Redis when configured) behind its
+//! router, driven in-process with a manual clock.
+//!
+//! Backends: every test runs against the embedded SQLite store; when `TEST_DATABASE_URL`
+//! and/or `TEST_REDIS_URL` are set it runs again against PostgreSQL and Redis. Each app
+//! gets its own schema (PostgreSQL), its own file (SQLite) and its own key prefix (Redis),
+//! so tests run in parallel.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use roomkey::app::App;
+use roomkey::clock::{ManualClock, UnixSeconds};
+use roomkey::config::{Config, Secret, SigningMode};
+use serde_json::{json, Value};
+use tower::ServiceExt as _;
+
+pub const START: UnixSeconds = 1_800_000_000;
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
+pub const SERVICE_KEY: &str = "test-service-key-0123456789abcdef";
+
+/// Where an app keeps its facts and shares its cache.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub label: &'static str,
+    database_base: Option<String>,
+    redis: Option<String>,
+}
+
+impl Backend {
+    pub fn has_redis(&self) -> bool {
+        self.redis.is_some()
+    }
+}
+
+/// The embedded default always; PostgreSQL and Redis when the environment names them.
+pub fn backends() -> Vec<Backend> {
+    let mut all = vec![Backend {
+        label: "sqlite",
+        database_base: None,
+        redis: None,
+    }];
+    let postgres = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let redis = std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if postgres.is_some() || redis.is_some() {
+        all.push(Backend {
+            label: if postgres.is_some() {
+                "postgres+redis"
+            } else {
+                "sqlite+redis"
+            },
+            database_base: postgres,
+            redis,
+        });
+    }
+    all
+}
+
+/// Backends where several instances can share state (a Redis bus).
+pub fn shared_backends() -> Vec<Backend> {
+    backends().into_iter().filter(Backend::has_redis).collect()
+}
+
+pub struct TestApp {
+    pub app: App,
+    pub router: Router,
+    pub clock: ManualClock,
+    pub config: Config,
+    pub backend: Backend,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: HeaderMap,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.body)
+    }
+}
+
+async fn fresh_database(backend: &Backend, dir: &std::path::Path) -> String {
+    match &backend.database_base {
+        None => format!("sqlite://{}", dir.join("roomkey.db").display()),
+        Some(base) => {
+            use sqlx::Connection as _;
+            let schema = format!("rk_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(base)
+                .await
+                .expect("TEST_DATABASE_URL reachable");
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let sep = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{sep}options=-c%20search_path%3D{schema}")
+        }
+    }
+}
+
+pub fn base_config(dir: &std::path::Path, database_url: String, backend: &Backend) -> Config {
+    let mut config = Config::default();
+    config.database.url = database_url;
+    config.database.max_connections = 8;
+    config.keys.dir = dir.join("keys");
+    config.keys.publish_before_use_secs = 60;
+    config.auth.admin_keys = vec![Secret::new(ADMIN_KEY)];
+    config.auth.service_keys = vec![Secret::new(SERVICE_KEY)];
+    config.rate_limit.auth_per_minute = 10_000;
+    config.rate_limit.token_per_minute = 10_000;
+    config.http.ops_listen = String::new();
+    config.jitsi.subject = "meet.jitsi".into();
+    config.jitsi.meet_url = "https://meet.example.com".into();
+    if let Some(redis) = &backend.redis {
+        config.redis.url = redis.clone();
+        config.redis.key_prefix = format!("rk_test_{}:", uuid::Uuid::new_v4().simple());
+    }
+    config
+}
+
+pub async fn spawn_app(backend: &Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: &Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let database_url = fresh_database(backend, dir.path()).await;
+    let mut config = base_config(dir.path(), database_url, backend);
+    tweak(&mut config);
+    config.validate().expect("test config is valid");
+    start(backend.clone(), config, dir, ManualClock::new(START)).await
+}
+
+async fn start(
+    backend: Backend,
+    config: Config,
+    dir: Arc<tempfile::TempDir>,
+    clock: ManualClock,
+) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        roomkey::telemetry::init(&config.log);
+    }
+    let app = App::build(config.clone(), Arc::new(clock.clone()))
+        .await
+        .expect("app builds");
+    let router = app.router();
+    TestApp {
+        app,
+        router,
+        clock,
+        config,
+        backend,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// A second instance on the same database, keys and Redis, with its own caches.
+    pub async fn sibling(&self) -> TestApp {
+        let mut config = self.config.clone();
+        config.database.migrate_on_start = false;
+        start(
+            self.backend.clone(),
+            config,
+            self._dir.clone(),
+            self.clock.clone(),
+        )
+        .await
+    }
+
+    pub fn keys_dir(&self) -> std::path::PathBuf {
+        self.config.keys.dir.clone()
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = bearer {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .unwrap();
+        self.send(request).await
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Reply {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    pub async fn get(&self, path: &str, bearer: Option<&str>) -> Reply {
+        self.call(Method::GET, path, bearer, None).await
+    }
+
+    pub async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> Reply {
+        self.call(Method::POST, path, bearer, Some(body)).await
+    }
+
+    pub async fn admin(&self, path: &str, body: Value) -> Reply {
+        self.post(path, Some(ADMIN_KEY), body).await
+    }
+
+    /// Registers a viewer; returns (user id, session token).
+    pub async fn register(&self, handle: &str) -> (String, String) {
+        let reply = self
+            .post(
+                "/api/auth/register",
+                None,
+                json!({"handle": handle, "email": format!("{handle}@example.com"), "password": "correct horse battery", "display_name": handle.to_uppercase()}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        (
+            reply.body["user"]["id"].as_str().unwrap().to_owned(),
+            reply.body["session_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// A user with `role`, signed in.
+    pub async fn user_with_role(&self, handle: &str, role: &str) -> (String, String) {
+        let (id, session) = self.register(handle).await;
+        let reply = self
+            .admin(
+                &format!("/api/admin/users/{id}/role"),
+                json!({"role": role}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        (id, session)
+    }
+
+    pub async fn create_room(&self, name: &str, owner: &str, access: &str) -> Value {
+        let mut body = json!({"name": name, "title": format!("Show {name}"), "owner_id": owner, "access": access});
+        if access == "paid" {
+            body["price"] = json!({"amount_minor": 5_000_000, "currency": "COP"});
+        }
+        let reply = self.admin("/api/admin/rooms", body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        reply.body
+    }
+
+    pub async fn grant(
+        &self,
+        user_id: &str,
+        scope: Value,
+        valid_until: Option<UnixSeconds>,
+    ) -> Value {
+        let mut body = json!({"user_id": user_id, "scope": scope});
+        if let Some(until) = valid_until {
+            body["valid_until"] = json!(roomkey::clock::rfc3339(until));
+        }
+        let reply = self.admin("/api/admin/entitlements", body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        reply.body
+    }
+
+    pub async fn token(&self, room: &str, session: &str) -> Reply {
+        self.call(
+            Method::POST,
+            &format!("/api/rooms/{room}/token"),
+            Some(session),
+            None,
+        )
+        .await
+    }
+
+    pub async fn shutdown(self) {
+        self.app.shutdown().await;
+    }
+}
+
+/// A performer and a paid room they own, plus a signed-in viewer: the common cast.
+pub struct Stage {
+    pub performer_id: String,
+    pub performer_session: String,
+    pub viewer_id: String,
+    pub viewer_session: String,
+    pub room: String,
+}
+
+pub async fn stage(app: &TestApp, access: &str) -> Stage {
+    let (performer_id, performer_session) = app.user_with_role("alex", "performer").await;
+    let (viewer_id, viewer_session) = app.register("viewer").await;
+    app.create_room("livealex2026", &performer_id, access).await;
+    Stage {
+        performer_id,
+        performer_session,
+        viewer_id,
+        viewer_session,
+        room: "livealex2026".into(),
+    }
+}
+
+/// Splits a compact JWS into (header, claims, signing input, signature), decoding by hand:
+/// the tests read tokens without roomkey's own code.
+pub fn decode_jwt(token: &str) -> (Value, Value, String, Vec<u8>) {
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "compact JWS has three parts");
+    let header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    let claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    (
+        header,
+        claims,
+        format!("{}.{}", parts[0], parts[1]),
+        URL_SAFE_NO_PAD.decode(parts[2]).unwrap(),
+    )
+}
+
+/// Verifies an HS256 signature with the `hmac` crate (independent of roomkey's ring signer).
+pub fn verify_hs256(token: &str, secret: &[u8]) -> bool {
+    use hmac::{Hmac, Mac};
+    let (_, _, input, signature) = decode_jwt(token);
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(input.as_bytes());
+    mac.verify_slice(&signature).is_ok()
+}
+
+/// Verifies an RS256 signature with the `rsa` crate against a PEM public key.
+pub fn verify_rs256(token: &str, public_pem: &str) -> bool {
+    use rsa::pkcs1v15::{Signature, VerifyingKey};
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::signature::Verifier;
+    let key = rsa::RsaPublicKey::from_public_key_pem(public_pem).unwrap();
+    let (_, _, input, signature) = decode_jwt(token);
+    let Ok(signature) = Signature::try_from(signature.as_slice()) else {
+        return false;
+    };
+    VerifyingKey::<sha2::Sha256>::new(key)
+        .verify(input.as_bytes(), &signature)
+        .is_ok()
+}
+
+pub fn hs256_secret(app: &TestApp) -> Vec<u8> {
+    std::fs::read_to_string(app.keys_dir().join("hs256.secret"))
+        .unwrap()
+        .trim()
+        .as_bytes()
+        .to_vec()
+}
+
+pub fn signing(mode: SigningMode) -> impl FnOnce(&mut Config) {
+    move |config: &mut Config| config.jitsi.signing = mode
+}
+
+impl TestApp {
+    pub fn clock_now(&self) -> UnixSeconds {
+        use roomkey::clock::Clock as _;
+        self.clock.now()
+    }
+}

@@ -1,0 +1,16 @@
+#![allow(
+    unreachable_pub,
+    reason = "test helpers are shared between test modules, not exported"
+)]
+
+//! Black-box tests of the HTTP API against real stores (SQLite always; PostgreSQL and
+//! Redis when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set).
+
+mod helpers;
+
+mod admin;
+mod auth;
+mod caching;
+mod keys;
+mod ops;
+mod tokens;

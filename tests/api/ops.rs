@@ -1,0 +1,71 @@
+//! Health, readiness, metrics, and the envelope for requests no route matches.
+
+use axum::http::{Method, StatusCode};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    for backend in backends() {
+        let app = spawn_app(&backend).await;
+        assert_eq!(app.get("/healthz", None).await.status, StatusCode::OK);
+        let ready = app.get("/readyz", None).await;
+        assert_eq!(ready.status, StatusCode::OK, "{}: {ready:?}", backend.label);
+        let cast = stage(&app, "paid").await;
+        app.token(&cast.room, &cast.viewer_session).await;
+        let metrics = app.get("/metrics", None).await;
+        let text = metrics.body.as_str().unwrap();
+        assert!(
+            text.contains("roomkey_tokens_total{outcome=\"payment_required\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("roomkey_http_requests_total{method=\"POST\",route=\"/api/rooms/{room}/token\",status=\"402\"} 1"));
+        assert!(
+            !text.contains("livealex2026"),
+            "no room, user or token in labels"
+        );
+        assert!(!text.contains(&cast.viewer_id));
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn unmatched_paths_and_methods_answer_in_the_envelope() {
+    let app = spawn_app(&backends()[0]).await;
+    let reply = app.get("/nope", None).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(reply.body["error"]["code"], "not_found");
+    let reply = app
+        .call(Method::DELETE, "/api/auth/login", None, None)
+        .await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(reply.body["error"]["code"], "method_not_allowed");
+    let text = app
+        .get("/metrics", None)
+        .await
+        .body
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        text.contains("route=\"unmatched\",status=\"404\"} 1"),
+        "{text}"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let app = spawn_app(&backends()[0]).await;
+    let huge = "x".repeat(100 * 1024);
+    let reply = app
+        .post(
+            "/api/auth/register",
+            None,
+            serde_json::json!({"handle": huge}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(reply.body["error"]["code"], "payload_too_large");
+    app.shutdown().await;
+}
