@@ -1,0 +1,254 @@
+//! The `roomkey` binary as an operator meets it: `serve` on a bare machine (embedded
+//! SQLite, generated keys), the README's walk-through over real TCP, and start-up refusing
+//! a bad setting by name.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const ADMIN_KEY: &str = "cli-admin-key-0123456789abcdef";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn roomkey(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_roomkey"));
+    command
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null());
+    command
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &Path, extra: &[(&str, &str)]) -> Server {
+    let port = free_port();
+    let ops = free_port();
+    let mut command = roomkey(dir);
+    command
+        .arg("serve")
+        .env("ROOMKEY_HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .env("ROOMKEY_HTTP__OPS_LISTEN", format!("127.0.0.1:{ops}"))
+        .env("ROOMKEY_AUTH__ADMIN_KEYS", format!("[\"{ADMIN_KEY}\"]"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (key, value) in extra {
+        command.env(key, value);
+    }
+    let server = Server {
+        child: command.spawn().unwrap(),
+        port,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("roomkey did not start listening");
+}
+
+/// One HTTP/1.1 exchange over a fresh connection; returns (status, JSON body).
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    if !body.is_empty() {
+        request.push_str("Content-Type: application/json\r\n");
+    }
+    if let Some(token) = bearer {
+        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(&body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let (_, body) = response.split_once("\r\n\r\n").unwrap();
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())),
+    )
+}
+
+#[test]
+fn serve_on_a_bare_machine_and_walk_from_sign_up_to_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[]);
+    let port = server.port;
+
+    let (status, registered) = http(
+        port,
+        "POST",
+        "/api/auth/register",
+        None,
+        Some(
+            json!({"handle": "viewer1", "email": "viewer1@example.com", "password": "correct horse battery"}),
+        ),
+    );
+    assert_eq!(status, 201, "{registered}");
+    let session = registered["session_token"].as_str().unwrap();
+    let viewer = registered["user"]["id"].as_str().unwrap();
+
+    let (status, performer) = http(
+        port,
+        "POST",
+        "/api/admin/users",
+        Some(ADMIN_KEY),
+        Some(json!({"handle": "alex", "email": "alex@example.com", "role": "performer"})),
+    );
+    assert_eq!(status, 201, "{performer}");
+    let (status, room) = http(
+        port,
+        "POST",
+        "/api/admin/rooms",
+        Some(ADMIN_KEY),
+        Some(json!({
+        "name": "LiveAlex2026", "title": "Live with Alex", "owner_id": performer["id"], "access": "paid",
+        "price": {"amount_minor": 5000000, "currency": "COP"}})),
+    );
+    assert_eq!(status, 201, "{room}");
+
+    let (status, refused) = http(
+        port,
+        "POST",
+        "/api/rooms/livealex2026/token",
+        Some(session),
+        None,
+    );
+    assert_eq!(status, 402, "{refused}");
+    let (status, _) = http(
+        port,
+        "POST",
+        "/api/admin/entitlements",
+        Some(ADMIN_KEY),
+        Some(json!({"user_id": viewer, "scope": {"kind": "room", "room": "livealex2026"}})),
+    );
+    assert_eq!(status, 201);
+    let (status, token) = http(
+        port,
+        "POST",
+        "/api/rooms/livealex2026/token",
+        Some(session),
+        None,
+    );
+    assert_eq!(status, 200, "{token}");
+    assert!(token["join_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://meet.example.com/livealex2026#jwt=ey"));
+
+    // The embedded defaults: an SQLite file and generated keys under ./roomkey-data.
+    assert!(dir.path().join("roomkey-data/roomkey.db").exists());
+    assert!(dir.path().join("roomkey-data/keys/hs256.secret").exists());
+    assert!(dir.path().join("roomkey-data/keys/session.secret").exists());
+}
+
+#[test]
+fn rs256_mode_serves_its_keys_and_rotates_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let rs256 = [("ROOMKEY_JITSI__SIGNING", "rs256")];
+    {
+        let server = serve(dir.path(), &rs256);
+        let (status, jwks) = http(server.port, "GET", "/.well-known/jwks.json", None, None);
+        assert_eq!(status, 200);
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    }
+    let output = roomkey(dir.path())
+        .args(["keys", "rotate"])
+        .env("ROOMKEY_JITSI__SIGNING", "rs256")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("added key roomkey-"));
+    let server = serve(dir.path(), &rs256);
+    let (_, jwks) = http(server.port, "GET", "/.well-known/jwks.json", None, None);
+    assert_eq!(
+        jwks["keys"].as_array().unwrap().len(),
+        2,
+        "the new key is published before it signs"
+    );
+}
+
+#[test]
+fn a_bad_setting_stops_start_up_and_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = roomkey(dir.path())
+        .arg("serve")
+        .env("ROOMKEY_JITSI__TOKEN_TTL_SECS", "5")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("jitsi.token_ttl_secs"), "{stderr}");
+
+    let output = roomkey(dir.path())
+        .arg("serve")
+        .env("ROOMKEY_JITSI__TOKEN_TTL", "600")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "unknown settings are refused, not ignored"
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("token_ttl"));
+
+    let output = roomkey(dir.path())
+        .arg("serve")
+        .env("DATABASE_URL", "mysql://localhost/x")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("database.url"));
+}
+
+#[test]
+fn migrate_runs_on_its_own_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    for expected in [
+        "applied 1 migration(s): 0001_core",
+        "applied 0 migration(s)",
+    ] {
+        let output = roomkey(dir.path()).arg("migrate").output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), expected);
+    }
+}
