@@ -2,104 +2,11 @@
 //! SQLite, generated keys), the README's walk-through over real TCP, and start-up refusing
 //! a bad setting by name.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use serde_json::{json, Value};
 
-const ADMIN_KEY: &str = "cli-admin-key-0123456789abcdef";
+mod support;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn roomkey(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_roomkey"));
-    command
-        .current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("REDIS_URL")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null());
-    command
-}
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &Path, extra: &[(&str, &str)]) -> Server {
-    let port = free_port();
-    let ops = free_port();
-    let mut command = roomkey(dir);
-    command
-        .arg("serve")
-        .env("ROOMKEY_HTTP__LISTEN", format!("127.0.0.1:{port}"))
-        .env("ROOMKEY_HTTP__OPS_LISTEN", format!("127.0.0.1:{ops}"))
-        .env("ROOMKEY_AUTH__ADMIN_KEYS", format!("[\"{ADMIN_KEY}\"]"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for (key, value) in extra {
-        command.env(key, value);
-    }
-    let server = Server {
-        child: command.spawn().unwrap(),
-        port,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return server;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("roomkey did not start listening");
-}
-
-/// One HTTP/1.1 exchange over a fresh connection; returns (status, JSON body).
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    bearer: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    if !body.is_empty() {
-        request.push_str("Content-Type: application/json\r\n");
-    }
-    if let Some(token) = bearer {
-        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(&body);
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response[9..12].parse().unwrap();
-    let (_, body) = response.split_once("\r\n\r\n").unwrap();
-    (
-        status,
-        serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())),
-    )
-}
+use support::{http, roomkey, serve, ADMIN_KEY};
 
 #[test]
 fn serve_on_a_bare_machine_and_walk_from_sign_up_to_a_token() {
