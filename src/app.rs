@@ -141,12 +141,11 @@ impl App {
             trust_forwarded_for: config.http.trust_forwarded_for,
         };
 
-        let mut background = Vec::new();
-        background.push(spawn_key_reloader(
+        let background = vec![spawn_key_reloader(
             keyring.clone(),
             config.keys.reload_secs,
             shutdown_rx,
-        ));
+        )];
         Ok(Self {
             state: AppState(Arc::new(services)),
             config,

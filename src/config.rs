@@ -47,7 +47,7 @@ impl Serialize for Secret {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub http: HttpConfig,
@@ -207,23 +207,6 @@ pub struct LogConfig {
     pub filter: String,
     /// `text` or `json`. default: `text`.
     pub format: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            http: HttpConfig::default(),
-            database: DatabaseConfig::default(),
-            redis: RedisConfig::default(),
-            jitsi: JitsiConfig::default(),
-            keys: KeysConfig::default(),
-            session: SessionConfig::default(),
-            auth: AuthConfig::default(),
-            cache: CacheConfig::default(),
-            rate_limit: RateLimitConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
 }
 
 impl Default for HttpConfig {
@@ -417,9 +400,8 @@ impl Config {
         if self.database.max_connections == 0 {
             return Err(bad("database.max_connections", "must be at least 1"));
         }
-        if !self.redis.url.is_empty()
-            && !(self.redis.url.starts_with("redis://") || self.redis.url.starts_with("rediss://"))
-        {
+        let redis = &self.redis.url;
+        if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
             return Err(bad("redis.url", "must start with redis:// or rediss://"));
         }
         for (setting, value) in [

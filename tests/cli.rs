@@ -2,7 +2,7 @@
 //! SQLite, generated keys), the README's walk-through over real TCP, and start-up refusing
 //! a bad setting by name.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 mod support;
 

@@ -16,6 +16,18 @@ use support::{http, serve, ADMIN_KEY};
 
 const DOMAIN: &str = "meet.example.com";
 
+/// The spawned server runs on the wall clock, so the test does too.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the server under test reads the wall clock"
+)]
+fn wall_clock_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
 fn run_harness(input: &Value) -> Option<String> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cases.json");
@@ -90,13 +102,7 @@ fn check_mode(mode: &str) {
         );
         assert!(room.get("error").is_none(), "{room}");
     }
-    let in_two_seconds = roomkey::clock::rfc3339(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-            + 2,
-    );
+    let in_two_seconds = roomkey::clock::rfc3339(wall_clock_now() + 2);
     post(
         "/api/admin/entitlements",
         Some(ADMIN_KEY),

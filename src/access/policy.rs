@@ -398,7 +398,7 @@ mod tests {
                 &viewer(),
                 &room(RoomAccess::Paid),
                 &[ban(scope.clone(), Some(NOW + 3600))],
-                &[e.clone()],
+                std::slice::from_ref(&e),
                 NOW,
             );
             assert_eq!(

@@ -26,7 +26,7 @@ const POSTGRES: &[Migration] = &[Migration {
 }];
 
 /// Arbitrary, fixed key for `pg_advisory_lock`.
-const PG_MIGRATION_LOCK: i64 = 0x726f_6f6d_6b65_79;
+const PG_MIGRATION_LOCK: i64 = 0x0072_6f6f_6d6b_6579;
 
 pub(super) async fn run(pool: &AnyPool, backend: Backend) -> anyhow::Result<Vec<String>> {
     let migrations = match backend {
