@@ -59,6 +59,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub cache: CacheConfig,
     pub rate_limit: RateLimitConfig,
+    pub payments: PaymentsConfig,
     pub log: LogConfig,
 }
 
@@ -198,6 +199,61 @@ pub struct RateLimitConfig {
     pub auth_per_minute: u32,
     /// Token requests per user per minute. default: `120`.
     pub token_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaymentsConfig {
+    /// Performer share of every payment and tip, in basis points, unless the performer's
+    /// own terms say otherwise. default: `7000` (70 %).
+    pub performer_share_bps: i64,
+    /// A room ticket lasts until the room's scheduled end plus this. default: `3600`.
+    pub ticket_grace_secs: i64,
+    /// A ticket to a room without a scheduled end lasts this long. default: `86400`.
+    pub unscheduled_ticket_secs: i64,
+    /// One subscription billing period. default: `30` days.
+    pub subscription_period_days: i64,
+    /// Smallest tip, in minor units. default: `100`.
+    pub min_tip_minor: i64,
+    /// Premium features sold for a period, by name (e.g. `verified_badge`).
+    pub features: std::collections::BTreeMap<String, FeaturePrice>,
+    pub epayco: EpaycoConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeaturePrice {
+    pub amount_minor: i64,
+    pub currency: String,
+    pub days: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EpaycoConfig {
+    /// `P_CUST_ID_CLIENTE`; empty disables ePayco.
+    pub customer_id: String,
+    /// `P_KEY`, the key confirmations are signed with.
+    pub p_key: Secret,
+    pub p_key_file: Option<PathBuf>,
+    /// The public key the browser checkout uses.
+    pub public_key: String,
+    /// Accept test transactions (`x_test_request = TRUE`). default: `false`, as in production.
+    pub test_mode: bool,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        Self {
+            performer_share_bps: 7_000,
+            ticket_grace_secs: 3_600,
+            unscheduled_ticket_secs: 86_400,
+            subscription_period_days: 30,
+            min_tip_minor: 100,
+            features: std::collections::BTreeMap::new(),
+            epayco: EpaycoConfig::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -450,6 +506,43 @@ impl Config {
         }
         if self.rate_limit.auth_per_minute == 0 || self.rate_limit.token_per_minute == 0 {
             return Err(bad("rate_limit", "limits must be at least 1 per minute"));
+        }
+        let payments = &self.payments;
+        if !(0..=10_000).contains(&payments.performer_share_bps) {
+            return Err(bad(
+                "payments.performer_share_bps",
+                "must be between 0 and 10000",
+            ));
+        }
+        if payments.ticket_grace_secs < 0 || payments.unscheduled_ticket_secs < 60 {
+            return Err(bad(
+                "payments.ticket_grace_secs",
+                "grace must be ≥ 0 and unscheduled tickets ≥ 60 s",
+            ));
+        }
+        if !(1..=366).contains(&payments.subscription_period_days) {
+            return Err(bad(
+                "payments.subscription_period_days",
+                "must be between 1 and 366",
+            ));
+        }
+        if payments.min_tip_minor < 1 {
+            return Err(bad("payments.min_tip_minor", "must be at least 1"));
+        }
+        for (name, price) in &payments.features {
+            if crate::domain::parse_handle(name).as_deref() != Some(name.as_str())
+                || price.amount_minor <= 0
+                || !crate::domain::is_currency_code(&price.currency)
+                || !(1..=3660).contains(&price.days)
+            {
+                return Err(bad(&format!("payments.features.{name}"), "needs a lowercase name, a positive amount_minor, an ISO currency and 1-3660 days"));
+            }
+        }
+        if !payments.epayco.customer_id.is_empty() && payments.epayco.p_key.expose().len() < 16 {
+            return Err(bad(
+                "payments.epayco.p_key",
+                "is required (at least 16 characters) when payments.epayco.customer_id is set",
+            ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(bad("log.format", "must be `text` or `json`"));

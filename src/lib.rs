@@ -18,6 +18,7 @@ pub mod entitlements;
 pub mod http;
 pub mod identity;
 pub mod moderation;
+pub mod payments;
 pub mod rooms;
 pub mod store;
 pub mod telemetry;

@@ -147,7 +147,7 @@ fn a_bad_setting_stops_start_up_and_is_named() {
 fn migrate_runs_on_its_own_and_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     for expected in [
-        "applied 1 migration(s): 0001_core",
+        "applied 2 migration(s): 0001_core, 0002_payments",
         "applied 0 migration(s)",
     ] {
         let output = roomkey(dir.path()).arg("migrate").output().unwrap();

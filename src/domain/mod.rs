@@ -3,9 +3,11 @@
 //! Values are parsed once at the edge into these types ("parse, don't validate"), so the
 //! services below never see an unchecked room name or an empty handle.
 
+mod payments;
 mod records;
 mod room_name;
 
+pub use payments::*;
 pub use records::*;
 pub use room_name::{RoomName, RoomNameError};
 

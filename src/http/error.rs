@@ -41,6 +41,12 @@ pub enum ErrorCode {
     RateLimited,
     Unavailable,
     Internal,
+    InvalidSignature,
+    UnknownReference,
+    AmountMismatch,
+    TestTransactionRefused,
+    ProviderNotConfigured,
+    NotForSale,
 }
 
 impl ErrorCode {
@@ -63,6 +69,12 @@ impl ErrorCode {
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::InvalidSignature => StatusCode::BAD_REQUEST,
+            ErrorCode::UnknownReference | ErrorCode::ProviderNotConfigured => StatusCode::NOT_FOUND,
+            ErrorCode::AmountMismatch | ErrorCode::TestTransactionRefused => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ErrorCode::NotForSale => StatusCode::CONFLICT,
         }
     }
 
@@ -88,6 +100,12 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::InvalidSignature => "invalid_signature",
+            ErrorCode::UnknownReference => "unknown_reference",
+            ErrorCode::AmountMismatch => "amount_mismatch",
+            ErrorCode::TestTransactionRefused => "test_transaction_refused",
+            ErrorCode::ProviderNotConfigured => "provider_not_configured",
+            ErrorCode::NotForSale => "not_for_sale",
         }
     }
 }
@@ -338,6 +356,26 @@ impl From<BanError> for ApiError {
             BanError::UnknownRoom => ApiError::validation("scope.room", "no such room"),
             BanError::NotFound => ApiError::not_found("no such ban"),
             BanError::Store(e) => store_error(e),
+        }
+    }
+}
+
+impl From<crate::payments::PaymentError> for ApiError {
+    fn from(error: crate::payments::PaymentError) -> Self {
+        use crate::payments::PaymentError as E;
+        let message = error.to_string();
+        match error {
+            E::Invalid(field, message) => ApiError::validation(field, message),
+            E::ProviderNotConfigured(_) => ApiError::new(ErrorCode::ProviderNotConfigured, message),
+            E::UnknownRoom => ApiError::new(ErrorCode::RoomNotFound, message),
+            E::UnknownPerformer => ApiError::not_found(message),
+            E::NotForSale => ApiError::new(ErrorCode::NotForSale, message),
+            E::Malformed(_) => ApiError::new(ErrorCode::InvalidRequest, message),
+            E::BadSignature => ApiError::new(ErrorCode::InvalidSignature, message),
+            E::UnknownReference => ApiError::new(ErrorCode::UnknownReference, message),
+            E::AmountMismatch => ApiError::new(ErrorCode::AmountMismatch, message),
+            E::TestTransaction => ApiError::new(ErrorCode::TestTransactionRefused, message),
+            E::Store(e) => store_error(e),
         }
     }
 }

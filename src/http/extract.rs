@@ -113,6 +113,33 @@ pub struct AdminPrincipal {
     pub actor: String,
 }
 
+/// An admin (by key or session) or any signed-in user; handlers decide what each may see.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    AdminKey,
+    User(UserPrincipal),
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        if !looks_like_jwt(token)
+            && state.api_keys.is_admin(token)
+            && !parts.headers.contains_key(ON_BEHALF_HEADER)
+        {
+            return Ok(Caller::AdminKey);
+        }
+        UserPrincipal::from_request_parts(parts, state)
+            .await
+            .map(Caller::User)
+    }
+}
+
 /// A trusted platform backend (service key), or an admin.
 #[derive(Debug, Clone)]
 pub struct ServicePrincipal;
@@ -311,5 +338,57 @@ impl FromRequestParts<AppState> for ClientIp {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
         Ok(ClientIp(peer.unwrap_or(IpAddr::from([127, 0, 0, 1]))))
+    }
+}
+
+/// Parses `application/x-www-form-urlencoded` (and query strings) into raw string values:
+/// `+` is a space, `%XX` a byte, the result must be UTF-8. A repeated key keeps its first value.
+pub fn parse_urlencoded(
+    text: &str,
+) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
+    fn decode(part: &str) -> Option<String> {
+        let bytes = part.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' => {
+                    let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                    out.push(u8::from_str_radix(hex, 16).ok()?);
+                    i += 2;
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8(out).ok()
+    }
+    let mut fields = std::collections::BTreeMap::new();
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let malformed = || ApiError::new(ErrorCode::InvalidRequest, "malformed form encoding");
+        let key = decode(key).ok_or_else(malformed)?;
+        let value = decode(value).ok_or_else(malformed)?;
+        fields.entry(key).or_insert(value);
+    }
+    Ok(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_decoding_keeps_raw_strings() {
+        let fields = parse_urlencoded(
+            "x_amount=50000.00&x_response=Aceptada+por+banco&x_extra1=a%2Fb&x_amount=1",
+        )
+        .unwrap();
+        assert_eq!(fields["x_amount"], "50000.00");
+        assert_eq!(fields["x_response"], "Aceptada por banco");
+        assert_eq!(fields["x_extra1"], "a/b");
+        assert!(parse_urlencoded("a=%zz").is_err());
+        assert!(parse_urlencoded("a=%c3").is_err());
     }
 }

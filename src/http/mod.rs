@@ -31,6 +31,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/admin/entitlements/{id}/revoke"),
     ("POST", "/api/admin/bans"),
     ("POST", "/api/admin/bans/{id}/lift"),
+    ("POST", "/api/rooms/{room}/pay"),
+    ("POST", "/api/rooms/{room}/tip"),
+    ("GET", "/api/rooms/{room}/revenue"),
+    ("POST", "/api/performers/{id}/subscribe"),
+    ("GET", "/api/performers/{id}/earnings"),
+    ("POST", "/api/features/{name}/pay"),
+    ("POST", "/api/webhooks/epayco"),
+    ("GET", "/api/webhooks/epayco"),
+    ("PUT", "/api/admin/performers/{id}/terms"),
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/jitsi/keys/{file}"),
     ("GET", "/healthz"),
@@ -41,7 +50,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// The public API. With `with_ops`, `/metrics`, `/healthz` and `/readyz` are served here too.
 pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router {
-    use routes::{admin, auth, keys, rooms};
+    use routes::{admin, auth, keys, payments, rooms};
     let mut router = Router::new()
         .route("/api/auth/register", post(auth::register))
         .route("/api/auth/login", post(auth::login))
@@ -61,6 +70,20 @@ pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router 
         .route("/api/admin/entitlements/{id}/revoke", post(admin::revoke))
         .route("/api/admin/bans", post(admin::ban))
         .route("/api/admin/bans/{id}/lift", post(admin::lift_ban))
+        .route("/api/rooms/{room}/pay", post(payments::pay_room))
+        .route("/api/rooms/{room}/tip", post(payments::tip))
+        .route("/api/rooms/{room}/revenue", get(payments::room_revenue))
+        .route("/api/performers/{id}/subscribe", post(payments::subscribe))
+        .route("/api/performers/{id}/earnings", get(payments::earnings))
+        .route("/api/features/{name}/pay", post(payments::pay_feature))
+        .route(
+            "/api/webhooks/epayco",
+            post(payments::epayco_post).get(payments::epayco_get),
+        )
+        .route(
+            "/api/admin/performers/{id}/terms",
+            axum::routing::put(payments::set_terms),
+        )
         .route("/.well-known/jwks.json", get(keys::jwks))
         .route("/jitsi/keys/{file}", get(keys::pem))
         .route("/healthz", get(routes::ops::healthz));

@@ -24,6 +24,7 @@ pub struct Services {
     pub rooms: RoomService,
     pub entitlements: EntitlementService,
     pub bans: BanService,
+    pub payments: crate::payments::PaymentService,
     pub metrics: Arc<Metrics>,
     pub api_keys: ApiKeys,
     pub auth_limit: RateLimiter,

@@ -40,34 +40,60 @@ fn entitlement_from_row(row: &AnyRow) -> Result<Entitlement, StoreError> {
     })
 }
 
+/// Appends an entitlement, in a transaction or on the pool.
+pub(super) async fn write_entitlement<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    e: &Entitlement,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO entitlements (id, user_id, scope_kind, scope_ref, quantity, valid_from, \
+         valid_until, source, source_ref, granted_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&e.id)
+    .bind(&e.user_id)
+    .bind(e.scope.kind())
+    .bind(e.scope.reference())
+    .bind(e.quantity)
+    .bind(e.valid_from)
+    .bind(e.valid_until)
+    .bind(e.source.as_str())
+    .bind(e.source_ref.as_deref())
+    .bind(e.granted_by.as_deref())
+    .bind(e.created_at)
+    .execute(executor)
+    .await
+    .map_err(|err| match classify_write_error(err, &[]) {
+        StoreError::MissingReference(_) => StoreError::MissingReference("user"),
+        other => other,
+    })?;
+    Ok(())
+}
+
+/// Appends a revocation; a second one for the same entitlement is ignored.
+pub(super) async fn write_revocation<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    entitlement_id: &str,
+    revocation: &Revocation,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO entitlement_revocations (entitlement_id, revoked_at, revoked_by, reason) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (entitlement_id) DO NOTHING",
+    )
+    .bind(entitlement_id)
+    .bind(revocation.revoked_at)
+    .bind(revocation.revoked_by.as_deref())
+    .bind(&revocation.reason)
+    .execute(executor)
+    .await
+    .context("insert revocation")?;
+    Ok(())
+}
+
 impl Store {
     pub async fn insert_entitlement(&self, e: &Entitlement) -> Result<(), StoreError> {
-        self.timed(StoreOp::Write, async {
-            sqlx::query(
-                "INSERT INTO entitlements (id, user_id, scope_kind, scope_ref, quantity, valid_from, \
-                 valid_until, source, source_ref, granted_by, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(&e.id)
-            .bind(&e.user_id)
-            .bind(e.scope.kind())
-            .bind(e.scope.reference())
-            .bind(e.quantity)
-            .bind(e.valid_from)
-            .bind(e.valid_until)
-            .bind(e.source.as_str())
-            .bind(e.source_ref.as_deref())
-            .bind(e.granted_by.as_deref())
-            .bind(e.created_at)
-            .execute(&self.pool)
+        self.timed(StoreOp::Write, write_entitlement(&self.pool, e))
             .await
-            .map_err(|err| match classify_write_error(err, &[]) {
-                StoreError::MissingReference(_) => StoreError::MissingReference("user"),
-                other => other,
-            })?;
-            Ok(())
-        })
-        .await
     }
 
     /// Records a revocation. Revoking twice keeps the first record; either way the
@@ -87,17 +113,7 @@ impl Store {
             if exists.is_none() {
                 return Ok(None);
             }
-            sqlx::query(
-                "INSERT INTO entitlement_revocations (entitlement_id, revoked_at, revoked_by, reason) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (entitlement_id) DO NOTHING",
-            )
-            .bind(entitlement_id)
-            .bind(revocation.revoked_at)
-            .bind(revocation.revoked_by.as_deref())
-            .bind(&revocation.reason)
-            .execute(&mut *tx)
-            .await
-            .context("insert revocation")?;
+            write_revocation(&mut *tx, entitlement_id, revocation).await?;
             let row = sqlx::query(&format!("{ENTITLEMENT_SELECT} WHERE e.id = $1"))
                 .bind(entitlement_id)
                 .fetch_one(&mut *tx)

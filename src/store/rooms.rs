@@ -90,6 +90,18 @@ impl Store {
         .await
     }
 
+    pub async fn find_room_by_id(&self, id: &str) -> Result<Option<Room>, StoreError> {
+        self.timed(StoreOp::FindRoom, async {
+            let row = sqlx::query(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .context("find room by id")?;
+            row.as_ref().map(room_from_row).transpose()
+        })
+        .await
+    }
+
     pub async fn find_room_by_name(&self, name: &RoomName) -> Result<Option<Room>, StoreError> {
         self.timed(StoreOp::FindRoom, async {
             let row = sqlx::query(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE name = $1"))

@@ -118,6 +118,20 @@ label_enum!(
 );
 
 label_enum!(
+    /// What a payment notification did.
+    WebhookOutcome {
+        Granted => "granted",
+        Held => "held",
+        Denied => "denied",
+        Revoked => "revoked",
+        Ignored => "ignored",
+        Duplicate => "duplicate",
+        Rejected => "rejected",
+        Failed => "failed",
+    }
+);
+
+label_enum!(
     /// Coarse outcome of an HTTP request, for latency histograms.
     HttpOutcome { Success => "success", ClientError => "client_error", ServerError => "server_error" }
 );
@@ -137,6 +151,7 @@ pub struct Metrics {
     store_backend: &'static str,
     redis_latency: Vec<Histogram>,
     redis_errors: AtomicU64,
+    webhooks: Vec<AtomicU64>,
     invalidations_received: AtomicU64,
 }
 
@@ -177,6 +192,10 @@ impl Metrics {
             store_backend,
             redis_latency: RedisOp::ALL.iter().map(|_| Histogram::new()).collect(),
             redis_errors: AtomicU64::new(0),
+            webhooks: WebhookOutcome::ALL
+                .iter()
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             invalidations_received: AtomicU64::new(0),
         }
     }
@@ -233,6 +252,11 @@ impl Metrics {
 
     pub fn redis_error(&self) {
         self.redis_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Payment notifications are counted by outcome (ePayco is the one provider so far).
+    pub fn webhook(&self, outcome: WebhookOutcome) {
+        self.webhooks[outcome.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn invalidation_received(&self) {
@@ -349,6 +373,21 @@ impl Metrics {
                 &mut out,
                 "roomkey_redis_operation_duration_seconds",
                 &labels,
+            );
+        }
+
+        header(
+            &mut out,
+            "roomkey_payment_webhooks_total",
+            "counter",
+            "Payment notifications by provider and outcome.",
+        );
+        for outcome in WebhookOutcome::ALL {
+            let _ = writeln!(
+                out,
+                "roomkey_payment_webhooks_total{{provider=\"epayco\",outcome=\"{}\"}} {}",
+                outcome.as_str(),
+                self.webhooks[outcome.index()].load(Ordering::Relaxed)
             );
         }
 

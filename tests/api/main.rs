@@ -13,4 +13,5 @@ mod auth;
 mod caching;
 mod keys;
 mod ops;
+mod payments;
 mod tokens;

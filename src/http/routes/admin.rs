@@ -48,8 +48,8 @@ fn access(value: &str) -> Result<RoomAccess, ApiError> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PriceBody {
-    amount_minor: i64,
-    currency: String,
+    pub(crate) amount_minor: i64,
+    pub(crate) currency: String,
 }
 
 impl From<PriceBody> for Money {

@@ -6,4 +6,5 @@ pub mod auth;
 pub mod bench;
 pub mod keys;
 pub mod ops;
+pub mod payments;
 pub mod rooms;

@@ -1,0 +1,254 @@
+//! Checkout, provider notifications, and who earned what.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::rooms::parse_room;
+use crate::domain::{Money, PerformerTerms, RevenueTotals, Role};
+use crate::http::error::{ApiError, ErrorCode};
+use crate::http::extract::{parse_urlencoded, AdminPrincipal, ApiJson, Caller, UserPrincipal};
+use crate::http::state::AppState;
+use crate::payments::{Applied, Checkout, Purchase};
+
+/// # `POST /api/rooms/{room}/pay`
+/// Records a ticket purchase and returns the provider's checkout parameters.
+/// **Permissions**: a session, or a service key naming the user.
+pub async fn pay_room(
+    State(state): State<AppState>,
+    caller: UserPrincipal,
+    Path(room): Path<String>,
+) -> Result<(StatusCode, Json<Checkout>), ApiError> {
+    let checkout = state
+        .payments
+        .checkout(&caller.user_id, Purchase::RoomTicket(parse_room(&room)?))
+        .await?;
+    Ok((StatusCode::CREATED, Json(checkout)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TipBody {
+    amount_minor: i64,
+    currency: String,
+}
+
+/// # `POST /api/rooms/{room}/tip`
+/// Records a tip to the room's performer and returns the checkout parameters.
+/// **Permissions**: a session, or a service key naming the user.
+pub async fn tip(
+    State(state): State<AppState>,
+    caller: UserPrincipal,
+    Path(room): Path<String>,
+    ApiJson(body): ApiJson<TipBody>,
+) -> Result<(StatusCode, Json<Checkout>), ApiError> {
+    let purchase = Purchase::Tip {
+        room: parse_room(&room)?,
+        amount_minor: body.amount_minor,
+        currency: body.currency,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(state.payments.checkout(&caller.user_id, purchase).await?),
+    ))
+}
+
+/// # `POST /api/performers/{id}/subscribe`
+/// Records one billing period of a subscription to a performer (all their rooms).
+/// **Permissions**: a session, or a service key naming the user.
+pub async fn subscribe(
+    State(state): State<AppState>,
+    caller: UserPrincipal,
+    Path(performer): Path<String>,
+) -> Result<(StatusCode, Json<Checkout>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            state
+                .payments
+                .checkout(&caller.user_id, Purchase::Subscription(performer))
+                .await?,
+        ),
+    ))
+}
+
+/// # `POST /api/features/{name}/pay`
+/// Records a premium feature purchase (verified badge, custom profile, analytics).
+/// **Permissions**: a session, or a service key naming the user.
+pub async fn pay_feature(
+    State(state): State<AppState>,
+    caller: UserPrincipal,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<Checkout>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            state
+                .payments
+                .checkout(&caller.user_id, Purchase::Feature(name))
+                .await?,
+        ),
+    ))
+}
+
+#[derive(Serialize)]
+pub struct WebhookAnswer {
+    status: Applied,
+}
+
+fn fields_from_json(bytes: &[u8]) -> Result<BTreeMap<String, String>, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidJson,
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    let object = value.as_object().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::ValidationFailed,
+            "the body must be a JSON object",
+        )
+    })?;
+    Ok(object
+        .iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::String(s) => Some((k.clone(), s.clone())),
+            serde_json::Value::Number(n) => Some((k.clone(), n.to_string())),
+            serde_json::Value::Bool(b) => Some((k.clone(), b.to_string())),
+            _ => None,
+        })
+        .collect())
+}
+
+/// # `POST /api/webhooks/epayco`
+/// ePayco's confirmation (form-encoded or JSON). 200 once durably applied (or already
+/// applied); 400 bad signature; 404 unknown reference; 422 amount mismatch or a test
+/// transaction in production; 503 when it could not be stored, so ePayco retries.
+/// **Permissions**: the signature.
+pub async fn epayco_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<WebhookAnswer>, ApiError> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let fields = if content_type.starts_with("application/x-www-form-urlencoded") {
+        let text = std::str::from_utf8(&body)
+            .map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "the form is not UTF-8"))?;
+        parse_urlencoded(text)?
+    } else if content_type.starts_with("application/json") {
+        fields_from_json(&body)?
+    } else {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send application/x-www-form-urlencoded or application/json",
+        ));
+    };
+    Ok(Json(WebhookAnswer {
+        status: state.payments.confirm_epayco(&fields).await?,
+    }))
+}
+
+/// # `GET /api/webhooks/epayco`
+/// The same confirmation by query string (`method_confirmation = GET`).
+/// **Permissions**: the signature.
+pub async fn epayco_get(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<WebhookAnswer>, ApiError> {
+    let fields = parse_urlencoded(query.as_deref().unwrap_or(""))?;
+    Ok(Json(WebhookAnswer {
+        status: state.payments.confirm_epayco(&fields).await?,
+    }))
+}
+
+#[derive(Serialize)]
+pub struct RevenueView {
+    currencies: Vec<RevenueTotals>,
+}
+
+/// # `GET /api/performers/{id}/earnings`
+/// Gross, performer and platform shares (net of refunds), refunds and tips per currency.
+/// **Permissions**: the performer themself, or an admin.
+pub async fn earnings(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(performer): Path<String>,
+) -> Result<Json<RevenueView>, ApiError> {
+    require_self_or_admin(&state, &caller, &performer).await?;
+    Ok(Json(RevenueView {
+        currencies: state.payments.performer_earnings(&performer).await?,
+    }))
+}
+
+/// # `GET /api/rooms/{room}/revenue`
+/// The same totals for one room.
+/// **Permissions**: the room's performer, or an admin.
+pub async fn room_revenue(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(room): Path<String>,
+) -> Result<Json<RevenueView>, ApiError> {
+    let (room, totals) = state.payments.room_revenue(&parse_room(&room)?).await?;
+    require_self_or_admin(&state, &caller, &room.owner_id).await?;
+    Ok(Json(RevenueView { currencies: totals }))
+}
+
+/// Lets through the admin key, `owner` themself, and admin users.
+async fn require_self_or_admin(
+    state: &AppState,
+    caller: &Caller,
+    owner: &str,
+) -> Result<(), ApiError> {
+    let caller = match caller {
+        Caller::AdminKey => return Ok(()),
+        Caller::User(user) if user.user_id == owner => return Ok(()),
+        Caller::User(user) => user,
+    };
+    let user = state
+        .access
+        .user(&caller.user_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthenticated("the session's user no longer exists"))?;
+    if user.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "only the performer or an admin may see this",
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TermsBody {
+    performer_share_bps: Option<i64>,
+    subscription_price: Option<super::admin::PriceBody>,
+}
+
+/// # `PUT /api/admin/performers/{id}/terms`
+/// Sets a performer's revenue share and subscription price.
+/// **Permissions**: admin.
+pub async fn set_terms(
+    State(state): State<AppState>,
+    _admin: AdminPrincipal,
+    Path(performer): Path<String>,
+    ApiJson(body): ApiJson<TermsBody>,
+) -> Result<Json<PerformerTerms>, ApiError> {
+    let terms = state
+        .payments
+        .set_terms(
+            &performer,
+            body.performer_share_bps,
+            body.subscription_price.map(Money::from),
+        )
+        .await?;
+    Ok(Json(terms))
+}

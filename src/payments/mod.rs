@@ -1,0 +1,708 @@
+//! Payments to entitlements: checkout intents, provider notifications, the ledger.
+//!
+//! Money arrives at-least-once and out of order. Each notification is applied in one SQL
+//! transaction that claims its event id, moves the intent's state only forward, and writes
+//! the entitlement and balanced ledger entries with it; only then is the answer 2xx. A
+//! failed write answers 5xx so the provider retries, and the retry finds nothing half-done.
+
+pub mod amount;
+pub mod epayco;
+pub mod ledger;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::cache::{Bus, Invalidation};
+use crate::clock::{Clock, UnixSeconds};
+use crate::config::{FeaturePrice, PaymentsConfig, Secret};
+use crate::domain::{
+    is_currency_code, Entitlement, EntitlementScope, EntitlementSource, LedgerLine, Money,
+    PaymentIntent, PaymentState, PerformerTerms, PurchaseKind, RevenueTotals, Revocation, Role,
+    RoomAccess, RoomName, UserId,
+};
+use crate::store::{LedgerContext, PaymentTx, Store, StoreError};
+use crate::telemetry::metrics::{Metrics, WebhookOutcome};
+
+pub use epayco::StateClass;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    #[error("{1}")]
+    Invalid(&'static str, String),
+    #[error("payment provider {0} is not configured")]
+    ProviderNotConfigured(&'static str),
+    #[error("no such room")]
+    UnknownRoom,
+    #[error("no such performer")]
+    UnknownPerformer,
+    #[error("this room is not sold")]
+    NotForSale,
+    #[error("the notification is malformed: {0}")]
+    Malformed(String),
+    #[error("the notification's signature does not verify")]
+    BadSignature,
+    #[error("the notification names no payment we asked for")]
+    UnknownReference,
+    #[error("the notification's amount or currency differs from what was asked")]
+    AmountMismatch,
+    #[error("test transactions are refused in production mode")]
+    TestTransaction,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a purchase is for.
+pub enum Purchase {
+    RoomTicket(RoomName),
+    Subscription(UserId),
+    Tip {
+        room: RoomName,
+        amount_minor: i64,
+        currency: String,
+    },
+    Feature(String),
+}
+
+/// What a client needs to pay.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Checkout {
+    pub reference: String,
+    pub provider: &'static str,
+    pub amount_minor: i64,
+    pub currency: String,
+    /// The fields ePayco's checkout takes (`key`, `invoice`, `extra1`, `confirmation`, …).
+    pub parameters: BTreeMap<String, String>,
+}
+
+struct PurchaseContext {
+    room_ends_at: Option<UnixSeconds>,
+    share_bps: i64,
+}
+
+/// What applying a notification did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Applied {
+    Granted,
+    Recorded,
+    Held,
+    Denied,
+    Revoked,
+    Ignored,
+    Duplicate,
+}
+
+impl Applied {
+    fn metric(self) -> WebhookOutcome {
+        match self {
+            Applied::Granted | Applied::Recorded => WebhookOutcome::Granted,
+            Applied::Held => WebhookOutcome::Held,
+            Applied::Denied => WebhookOutcome::Denied,
+            Applied::Revoked => WebhookOutcome::Revoked,
+            Applied::Ignored => WebhookOutcome::Ignored,
+            Applied::Duplicate => WebhookOutcome::Duplicate,
+        }
+    }
+}
+
+/// What a state change asks for, given where the intent stands. States only move forward.
+pub fn transition(current: PaymentState, incoming: StateClass) -> Option<PaymentState> {
+    use PaymentState as S;
+    use StateClass as C;
+    match (current, incoming) {
+        (S::Created | S::Pending | S::Denied, C::Accepted) => Some(S::Accepted),
+        (S::Created, C::Pending) => Some(S::Pending),
+        (S::Created | S::Pending, C::Denied) => Some(S::Denied),
+        (S::Accepted, C::Reversed) | (S::Created | S::Pending | S::Denied, C::Reversed) => {
+            Some(S::Reversed)
+        }
+        _ => None,
+    }
+}
+
+pub struct PaymentService {
+    store: Store,
+    bus: Arc<Bus>,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+    config: PaymentsConfig,
+    confirmation_url: String,
+}
+
+impl PaymentService {
+    pub fn new(
+        store: Store,
+        bus: Arc<Bus>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        config: PaymentsConfig,
+        public_url: &str,
+    ) -> Self {
+        Self {
+            store,
+            bus,
+            clock,
+            metrics,
+            config,
+            confirmation_url: format!("{public_url}/api/webhooks/epayco"),
+        }
+    }
+
+    fn epayco(&self) -> Result<(&str, &Secret), PaymentError> {
+        let epayco = &self.config.epayco;
+        if epayco.customer_id.is_empty() {
+            return Err(PaymentError::ProviderNotConfigured("epayco"));
+        }
+        Ok((&epayco.customer_id, &epayco.p_key))
+    }
+
+    /// Records what `user_id` is about to pay for and returns the checkout parameters.
+    pub async fn checkout(
+        &self,
+        user_id: &str,
+        purchase: Purchase,
+    ) -> Result<Checkout, PaymentError> {
+        self.epayco()?;
+        let now = self.clock.now();
+        let (kind, room_id, performer_id, feature, price, description) = match purchase {
+            Purchase::RoomTicket(name) => {
+                let room = self
+                    .store
+                    .find_room_by_name(&name)
+                    .await?
+                    .ok_or(PaymentError::UnknownRoom)?;
+                let price = room
+                    .price
+                    .clone()
+                    .filter(|_| room.access == RoomAccess::Paid)
+                    .ok_or(PaymentError::NotForSale)?;
+                (
+                    PurchaseKind::Room,
+                    Some(room.id),
+                    Some(room.owner_id),
+                    None,
+                    price,
+                    format!("Ticket: {}", room.title),
+                )
+            }
+            Purchase::Subscription(performer_id) => {
+                let performer = self
+                    .store
+                    .find_user(&performer_id)
+                    .await?
+                    .ok_or(PaymentError::UnknownPerformer)?;
+                if performer.role != Role::Performer {
+                    return Err(PaymentError::UnknownPerformer);
+                }
+                let terms = self.store.find_performer_terms(&performer_id).await?;
+                let price = terms
+                    .and_then(|t| t.subscription_price)
+                    .ok_or(PaymentError::NotForSale)?;
+                (
+                    PurchaseKind::Subscription,
+                    None,
+                    Some(performer_id),
+                    None,
+                    price,
+                    format!("Subscription: {}", performer.display_name),
+                )
+            }
+            Purchase::Tip {
+                room,
+                amount_minor,
+                currency,
+            } => {
+                let room = self
+                    .store
+                    .find_room_by_name(&room)
+                    .await?
+                    .ok_or(PaymentError::UnknownRoom)?;
+                if amount_minor < self.config.min_tip_minor || amount_minor > 100_000_000_000 {
+                    return Err(PaymentError::Invalid(
+                        "amount_minor",
+                        format!(
+                            "a tip is at least {} minor units",
+                            self.config.min_tip_minor
+                        ),
+                    ));
+                }
+                if !is_currency_code(&currency) {
+                    return Err(PaymentError::Invalid(
+                        "currency",
+                        "currency must be an ISO 4217 code".into(),
+                    ));
+                }
+                let price = Money {
+                    amount_minor,
+                    currency,
+                };
+                (
+                    PurchaseKind::Tip,
+                    Some(room.id),
+                    Some(room.owner_id),
+                    None,
+                    price,
+                    format!("Tip: {}", room.title),
+                )
+            }
+            Purchase::Feature(name) => {
+                let FeaturePrice {
+                    amount_minor,
+                    currency,
+                    ..
+                } = self.config.features.get(&name).cloned().ok_or_else(|| {
+                    PaymentError::Invalid("feature", format!("no feature named {name}"))
+                })?;
+                (
+                    PurchaseKind::Feature,
+                    None,
+                    None,
+                    Some(name.clone()),
+                    Money {
+                        amount_minor,
+                        currency,
+                    },
+                    format!("Feature: {name}"),
+                )
+            }
+        };
+        let intent = PaymentIntent {
+            id: uuid::Uuid::now_v7().simple().to_string(),
+            user_id: user_id.to_owned(),
+            kind,
+            room_id,
+            performer_id,
+            feature,
+            amount_minor: price.amount_minor,
+            currency: price.currency.clone(),
+            provider: "epayco".into(),
+            provider_ref: None,
+            state: PaymentState::Created,
+            entitlement_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store
+            .insert_intent(&intent)
+            .await
+            .map_err(|e| match e {
+                StoreError::MissingReference(_) => {
+                    PaymentError::Invalid("user_id", "no such user".into())
+                }
+                other => other.into(),
+            })?;
+        let epayco = &self.config.epayco;
+        let parameters = BTreeMap::from([
+            ("key".to_owned(), epayco.public_key.clone()),
+            ("name".to_owned(), description.clone()),
+            ("description".to_owned(), description),
+            ("invoice".to_owned(), intent.id.clone()),
+            ("extra1".to_owned(), intent.id.clone()),
+            ("currency".to_owned(), price.currency.to_ascii_lowercase()),
+            (
+                "amount".to_owned(),
+                amount::format_major(price.amount_minor, &price.currency),
+            ),
+            ("tax_base".to_owned(), "0".to_owned()),
+            ("tax".to_owned(), "0".to_owned()),
+            ("country".to_owned(), "co".to_owned()),
+            ("external".to_owned(), "false".to_owned()),
+            ("test".to_owned(), epayco.test_mode.to_string()),
+            ("confirmation".to_owned(), self.confirmation_url.clone()),
+            ("method_confirmation".to_owned(), "POST".to_owned()),
+        ]);
+        Ok(Checkout {
+            reference: intent.id,
+            provider: "epayco",
+            amount_minor: price.amount_minor,
+            currency: price.currency,
+            parameters,
+        })
+    }
+
+    /// Applies an ePayco confirmation given as its raw fields (form, query or JSON).
+    pub async fn confirm_epayco(
+        &self,
+        fields: &BTreeMap<String, String>,
+    ) -> Result<Applied, PaymentError> {
+        let result = self.confirm_epayco_inner(fields).await;
+        self.metrics.webhook(match &result {
+            Ok(applied) => applied.metric(),
+            Err(PaymentError::Store(_)) => WebhookOutcome::Failed,
+            Err(_) => WebhookOutcome::Rejected,
+        });
+        if let Err(error) = &result {
+            tracing::warn!(provider = "epayco", ref_payco = fields.get("x_ref_payco").map(String::as_str).unwrap_or(""), %error, "payment notification refused");
+        }
+        result
+    }
+
+    async fn confirm_epayco_inner(
+        &self,
+        fields: &BTreeMap<String, String>,
+    ) -> Result<Applied, PaymentError> {
+        let (customer_id, p_key) = self.epayco()?;
+        let notification = epayco::Notification::from_fields(fields)
+            .map_err(|e| PaymentError::Malformed(e.to_string()))?;
+        notification
+            .verify(customer_id, p_key.expose())
+            .map_err(|_| PaymentError::BadSignature)?;
+        if notification.is_test && !self.config.epayco.test_mode {
+            return Err(PaymentError::TestTransaction);
+        }
+        let intent = match self
+            .store
+            .find_intent_by_provider_ref("epayco", &notification.ref_payco)
+            .await?
+        {
+            Some(intent) => intent,
+            None => {
+                let reference = notification
+                    .our_reference
+                    .as_deref()
+                    .ok_or(PaymentError::UnknownReference)?;
+                let intent = self
+                    .store
+                    .find_intent(reference)
+                    .await?
+                    .ok_or(PaymentError::UnknownReference)?;
+                // An intent already bound to another provider reference is not this one's
+                // (it may have been bound to this one since the lookup above).
+                let bound_elsewhere = intent
+                    .provider_ref
+                    .as_deref()
+                    .is_some_and(|bound| bound != notification.ref_payco);
+                if intent.provider != "epayco" || bound_elsewhere {
+                    return Err(PaymentError::UnknownReference);
+                }
+                intent
+            }
+        };
+        let paid = amount::parse_major(&notification.amount, &notification.currency);
+        if paid != Some(intent.amount_minor) || notification.currency != intent.currency {
+            return Err(PaymentError::AmountMismatch);
+        }
+        let event_id = format!("{}:{}", notification.ref_payco, notification.state_code);
+        self.apply(
+            &intent,
+            Some(&notification.ref_payco),
+            &event_id,
+            epayco::classify(notification.state_code),
+        )
+        .await
+    }
+
+    /// What granting and booking need besides the intent, read before the transaction so
+    /// it holds exactly one connection while it holds the intent's lock.
+    async fn purchase_context(
+        &self,
+        intent: &PaymentIntent,
+    ) -> Result<PurchaseContext, PaymentError> {
+        let room = match &intent.room_id {
+            Some(id) => Some(
+                self.store
+                    .find_room_by_id(id)
+                    .await?
+                    .ok_or(PaymentError::UnknownRoom)?,
+            ),
+            None => None,
+        };
+        let share_bps = match intent.performer_id.as_deref() {
+            Some(id) => self
+                .store
+                .find_performer_terms(id)
+                .await?
+                .map_or(self.config.performer_share_bps, |t| t.performer_share_bps),
+            None => self.config.performer_share_bps,
+        };
+        Ok(PurchaseContext {
+            room_ends_at: room.and_then(|r| r.ends_at),
+            share_bps,
+        })
+    }
+
+    /// Applies one state notification to an intent, exactly once.
+    async fn apply(
+        &self,
+        intent: &PaymentIntent,
+        provider_ref: Option<&str>,
+        event_id: &str,
+        class: StateClass,
+    ) -> Result<Applied, PaymentError> {
+        let context = self.purchase_context(intent).await?;
+        let now = self.clock.now();
+        let mut tx = self
+            .store
+            .begin_payment(&intent.id, now)
+            .await?
+            .ok_or(PaymentError::UnknownReference)?;
+        if let Some(provider_ref) = provider_ref {
+            match tx.intent.provider_ref.as_deref() {
+                None => tx
+                    .bind_provider_ref(provider_ref)
+                    .await
+                    .map_err(|e| match e {
+                        StoreError::Conflict(_) => PaymentError::UnknownReference,
+                        other => other.into(),
+                    })?,
+                Some(bound) if bound != provider_ref => return Err(PaymentError::UnknownReference),
+                Some(_) => {}
+            }
+        }
+        let next = transition(tx.intent.state, class);
+        let applied = match (next, class) {
+            (None, _) => Applied::Ignored,
+            (Some(PaymentState::Accepted), _) if tx.intent.kind == PurchaseKind::Tip => {
+                Applied::Recorded
+            }
+            (Some(PaymentState::Accepted), _) => Applied::Granted,
+            (Some(PaymentState::Reversed), _) if tx.intent.state == PaymentState::Accepted => {
+                Applied::Revoked
+            }
+            (Some(PaymentState::Pending), _) => Applied::Held,
+            (Some(_), _) => Applied::Denied,
+        };
+        let outcome = serde_json::to_value(applied)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let state_text = format!("{class:?}").to_ascii_lowercase();
+        if !tx.claim_event(event_id, &state_text, &outcome, now).await? {
+            return Ok(Applied::Duplicate);
+        }
+        let Some(next) = next else {
+            tx.commit().await?;
+            return Ok(Applied::Ignored);
+        };
+        let user_id = tx.intent.user_id.clone();
+        let mut entitlement_id = None;
+        let mut changed_access = false;
+        match applied {
+            Applied::Granted | Applied::Recorded => {
+                if applied == Applied::Granted {
+                    let entitlement = self.entitlement_for(&mut tx, &context, now).await?;
+                    tx.insert_entitlement(&entitlement).await?;
+                    entitlement_id = Some(entitlement.id);
+                    changed_access = true;
+                }
+                self.book_receipt(&mut tx, &context, now).await?;
+            }
+            Applied::Revoked => {
+                if let Some(id) = tx.intent.entitlement_id.clone() {
+                    let revocation = Revocation {
+                        revoked_at: now,
+                        revoked_by: Some("payment:epayco".into()),
+                        reason: "payment reversed".into(),
+                    };
+                    tx.insert_revocation(&id, &revocation).await?;
+                    changed_access = true;
+                }
+                self.book_reversal(&mut tx, "refund", now).await?;
+            }
+            _ => {}
+        }
+        tx.set_state(next, entitlement_id.as_deref(), now).await?;
+        tx.commit().await?;
+        if changed_access {
+            self.bus.publish(Invalidation::Entitlements(user_id)).await;
+        }
+        Ok(applied)
+    }
+
+    /// The entitlement a paid intent grants, and for how long.
+    async fn entitlement_for(
+        &self,
+        tx: &mut PaymentTx,
+        context: &PurchaseContext,
+        now: UnixSeconds,
+    ) -> Result<Entitlement, PaymentError> {
+        let intent = tx.intent.clone();
+        let (scope, valid_from, valid_until) = match intent.kind {
+            PurchaseKind::Room => {
+                let room_id = intent.room_id.clone().unwrap_or_default();
+                let until = match context.room_ends_at {
+                    Some(end) => end + self.config.ticket_grace_secs,
+                    None => now + self.config.unscheduled_ticket_secs,
+                };
+                (EntitlementScope::Room(room_id), now, until.max(now + 60))
+            }
+            PurchaseKind::Subscription => {
+                let performer = intent.performer_id.clone().unwrap_or_default();
+                let start = tx
+                    .latest_entitlement_end(&intent.user_id, "performer", &performer, now)
+                    .await?
+                    .unwrap_or(now)
+                    .max(now);
+                (
+                    EntitlementScope::Performer(performer),
+                    start,
+                    start + self.config.subscription_period_days * 86_400,
+                )
+            }
+            PurchaseKind::Feature => {
+                let name = intent.feature.clone().unwrap_or_default();
+                let days = self.config.features.get(&name).map_or(30, |f| f.days);
+                let start = tx
+                    .latest_entitlement_end(&intent.user_id, "plan", &name, now)
+                    .await?
+                    .unwrap_or(now)
+                    .max(now);
+                (EntitlementScope::Plan(name), start, start + days * 86_400)
+            }
+            PurchaseKind::Tip => return Err(PaymentError::NotForSale),
+        };
+        Ok(Entitlement {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: intent.user_id,
+            scope,
+            quantity: None,
+            valid_from,
+            valid_until: Some(valid_until),
+            source: EntitlementSource::Payment,
+            source_ref: Some(intent.id),
+            granted_by: None,
+            created_at: now,
+            revocation: None,
+        })
+    }
+
+    async fn book_receipt(
+        &self,
+        tx: &mut PaymentTx,
+        context: &PurchaseContext,
+        now: UnixSeconds,
+    ) -> Result<(), PaymentError> {
+        let intent = tx.intent.clone();
+        let lines = ledger::receipt(
+            &intent.provider,
+            intent.performer_id.as_deref(),
+            intent.amount_minor,
+            context.share_bps,
+        );
+        let kind = if intent.kind == PurchaseKind::Tip {
+            "tip"
+        } else {
+            "payment"
+        };
+        self.book(tx, kind, &lines, now).await
+    }
+
+    async fn book_reversal(
+        &self,
+        tx: &mut PaymentTx,
+        kind: &'static str,
+        now: UnixSeconds,
+    ) -> Result<(), PaymentError> {
+        let original = tx.receipt_lines().await?;
+        let lines = ledger::reversal(&original);
+        self.book(tx, kind, &lines, now).await
+    }
+
+    async fn book(
+        &self,
+        tx: &mut PaymentTx,
+        kind: &'static str,
+        lines: &[LedgerLine],
+        now: UnixSeconds,
+    ) -> Result<(), PaymentError> {
+        let intent = tx.intent.clone();
+        let transaction_id = uuid::Uuid::now_v7().to_string();
+        let context = LedgerContext {
+            transaction_id: &transaction_id,
+            kind,
+            performer_id: intent.performer_id.as_deref(),
+            room_id: intent.room_id.as_deref(),
+            currency: &intent.currency,
+            now,
+        };
+        tx.insert_ledger(&context, lines).await?;
+        Ok(())
+    }
+
+    pub async fn set_terms(
+        &self,
+        performer_id: &str,
+        share_bps: Option<i64>,
+        subscription_price: Option<Money>,
+    ) -> Result<PerformerTerms, PaymentError> {
+        let performer = self
+            .store
+            .find_user(performer_id)
+            .await?
+            .ok_or(PaymentError::UnknownPerformer)?;
+        if performer.role != Role::Performer {
+            return Err(PaymentError::UnknownPerformer);
+        }
+        let share = share_bps.unwrap_or(self.config.performer_share_bps);
+        if !(0..=ledger::FULL_SHARE_BPS).contains(&share) {
+            return Err(PaymentError::Invalid(
+                "performer_share_bps",
+                "must be between 0 and 10000".into(),
+            ));
+        }
+        if let Some(price) = &subscription_price {
+            if price.amount_minor <= 0 || !is_currency_code(&price.currency) {
+                return Err(PaymentError::Invalid(
+                    "subscription_price",
+                    "needs a positive amount_minor and an ISO currency".into(),
+                ));
+            }
+        }
+        let terms = PerformerTerms {
+            performer_id: performer_id.to_owned(),
+            performer_share_bps: share,
+            subscription_price,
+            updated_at: self.clock.now(),
+        };
+        self.store.upsert_performer_terms(&terms).await?;
+        Ok(terms)
+    }
+
+    pub async fn performer_earnings(
+        &self,
+        performer_id: &str,
+    ) -> Result<Vec<RevenueTotals>, PaymentError> {
+        Ok(self.store.performer_revenue(performer_id).await?)
+    }
+
+    pub async fn room_revenue(
+        &self,
+        room: &RoomName,
+    ) -> Result<(crate::domain::Room, Vec<RevenueTotals>), PaymentError> {
+        let room = self
+            .store
+            .find_room_by_name(room)
+            .await?
+            .ok_or(PaymentError::UnknownRoom)?;
+        let totals = self.store.room_revenue(&room.id).await?;
+        Ok((room, totals))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use PaymentState as S;
+    use StateClass as C;
+
+    #[test]
+    fn states_never_move_backwards() {
+        assert_eq!(transition(S::Created, C::Pending), Some(S::Pending));
+        assert_eq!(transition(S::Pending, C::Accepted), Some(S::Accepted));
+        assert_eq!(
+            transition(S::Accepted, C::Pending),
+            None,
+            "a late pending changes nothing"
+        );
+        assert_eq!(transition(S::Accepted, C::Denied), None);
+        assert_eq!(transition(S::Accepted, C::Accepted), None);
+        assert_eq!(transition(S::Accepted, C::Reversed), Some(S::Reversed));
+        assert_eq!(
+            transition(S::Reversed, C::Accepted),
+            None,
+            "reversed is final"
+        );
+        assert_eq!(transition(S::Pending, C::Denied), Some(S::Denied));
+        assert_eq!(transition(S::Denied, C::Pending), None);
+    }
+}

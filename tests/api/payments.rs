@@ -1,0 +1,678 @@
+//! Payments to entitlements through ePayco's real confirmation format: form, query string or
+//! JSON, signed with `sha256(cust_id^p_key^ref^txid^amount^currency)`.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use serde_json::{json, Value};
+use sha2::Digest as _;
+
+use crate::helpers::*;
+
+const CUSTOMER: &str = "12345";
+const P_KEY: &str = "0123456789abcdef0123456789abcdef";
+
+async fn payments_app(backend: &Backend, test_mode: bool) -> TestApp {
+    spawn_app_with(backend, |c| {
+        c.payments.epayco.customer_id = CUSTOMER.into();
+        c.payments.epayco.p_key = roomkey::config::Secret::new(P_KEY);
+        c.payments.epayco.public_key = "pk_test_491d6a0b6e992cf924edd8d3d088aff1".into();
+        c.payments.epayco.test_mode = test_mode;
+        c.payments.features.insert(
+            "verified_badge".into(),
+            roomkey::config::FeaturePrice {
+                amount_minor: 990,
+                currency: "USD".into(),
+                days: 30,
+            },
+        );
+    })
+    .await
+}
+
+/// A confirmation as ePayco sends it, signed the way its plugins check it.
+fn notification(
+    reference: Option<&str>,
+    ref_payco: &str,
+    state: u32,
+    amount: &str,
+    currency: &str,
+) -> BTreeMap<String, String> {
+    let txid = format!("tx{ref_payco}");
+    let signature = hex::encode(sha2::Sha256::digest(format!(
+        "{CUSTOMER}^{P_KEY}^{ref_payco}^{txid}^{amount}^{currency}"
+    )));
+    let mut fields = BTreeMap::from([
+        ("x_cust_id_cliente".to_owned(), CUSTOMER.to_owned()),
+        ("x_ref_payco".to_owned(), ref_payco.to_owned()),
+        ("x_transaction_id".to_owned(), txid),
+        ("x_amount".to_owned(), amount.to_owned()),
+        ("x_currency_code".to_owned(), currency.to_owned()),
+        ("x_signature".to_owned(), signature),
+        ("x_cod_transaction_state".to_owned(), state.to_string()),
+        ("x_transaction_state".to_owned(), "Aceptada".to_owned()),
+        ("x_response".to_owned(), "Aceptada por el banco".to_owned()),
+        ("x_test_request".to_owned(), "FALSE".to_owned()),
+        ("x_approval_code".to_owned(), "123456".to_owned()),
+    ]);
+    if let Some(reference) = reference {
+        fields.insert("x_extra1".to_owned(), reference.to_owned());
+    }
+    fields
+}
+
+fn form(fields: &BTreeMap<String, String>) -> String {
+    fn encode(text: &str) -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".to_owned(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+async fn confirm(app: &TestApp, fields: &BTreeMap<String, String>) -> Reply {
+    let request = Request::post("/api/webhooks/epayco")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(form(fields)))
+        .unwrap();
+    app.send(request).await
+}
+
+async fn pay(app: &TestApp, session: &str, room: &str) -> String {
+    let reply = app
+        .call(
+            Method::POST,
+            &format!("/api/rooms/{room}/pay"),
+            Some(session),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    reply.body["reference"].as_str().unwrap().to_owned()
+}
+
+async fn earnings(app: &TestApp, performer: &str) -> Value {
+    let reply = app
+        .get(
+            &format!("/api/performers/{performer}/earnings"),
+            Some(ADMIN_KEY),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    reply.body["currencies"].clone()
+}
+
+async fn assert_books_balance(app: &TestApp) {
+    for (currency, total) in app.app.state().store.ledger_imbalance().await.unwrap() {
+        assert_eq!(total, 0, "{currency} ledger does not balance");
+    }
+}
+
+#[tokio::test]
+async fn checkout_returns_epaycos_parameters_with_our_reference() {
+    let app = payments_app(&backends()[0], false).await;
+    let cast = stage(&app, "paid").await;
+    let reply = app
+        .call(
+            Method::POST,
+            "/api/rooms/livealex2026/pay",
+            Some(&cast.viewer_session),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    let reference = reply.body["reference"].as_str().unwrap();
+    let parameters = &reply.body["parameters"];
+    assert_eq!(parameters["invoice"], reference);
+    assert_eq!(parameters["extra1"], reference);
+    assert_eq!(parameters["amount"], "50000.00");
+    assert_eq!(parameters["currency"], "cop");
+    assert_eq!(
+        parameters["key"],
+        "pk_test_491d6a0b6e992cf924edd8d3d088aff1"
+    );
+    assert_eq!(
+        parameters["confirmation"],
+        "http://127.0.0.1:8080/api/webhooks/epayco"
+    );
+    assert_eq!(parameters["test"], "false");
+
+    let (performer, _) = (cast.performer_id.clone(), ());
+    app.create_room("freeshow", &performer, "free").await;
+    let reply = app
+        .call(
+            Method::POST,
+            "/api/rooms/freeshow/pay",
+            Some(&cast.viewer_session),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    assert_eq!(reply.body["error"]["code"], "not_for_sale");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_accepted_payment_opens_the_room_books_70_30_and_a_reversal_closes_it() {
+    for backend in backends() {
+        let app = payments_app(&backend, false).await;
+        let cast = stage(&app, "paid").await;
+        let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+        assert_eq!(
+            app.token(&cast.room, &cast.viewer_session).await.status,
+            StatusCode::PAYMENT_REQUIRED
+        );
+
+        let reply = confirm(
+            &app,
+            &notification(Some(&reference), "1001", 1, "50000.00", "COP"),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}: {reply:?}", backend.label);
+        assert_eq!(reply.body["status"], "granted");
+        assert_eq!(
+            app.token(&cast.room, &cast.viewer_session).await.status,
+            StatusCode::OK,
+            "{}",
+            backend.label
+        );
+        assert_eq!(
+            earnings(&app, &cast.performer_id).await,
+            json!([{"currency": "COP", "gross_minor": 5_000_000, "performer_share_minor": 3_500_000,
+                    "platform_share_minor": 1_500_000, "refunded_minor": 0, "tips_minor": 0}])
+        );
+
+        // A late "pending" after "accepted" changes nothing; the extras may be gone by then.
+        let reply = confirm(&app, &notification(None, "1001", 3, "50000.00", "COP")).await;
+        assert_eq!(reply.body["status"], "ignored");
+        assert_eq!(
+            app.token(&cast.room, &cast.viewer_session).await.status,
+            StatusCode::OK
+        );
+
+        let reply = confirm(&app, &notification(None, "1001", 6, "50000.00", "COP")).await;
+        assert_eq!(reply.body["status"], "revoked", "{reply:?}");
+        assert_eq!(
+            app.token(&cast.room, &cast.viewer_session).await.status,
+            StatusCode::PAYMENT_REQUIRED
+        );
+        assert_eq!(
+            earnings(&app, &cast.performer_id).await,
+            json!([{"currency": "COP", "gross_minor": 5_000_000, "performer_share_minor": 0,
+                    "platform_share_minor": 0, "refunded_minor": 5_000_000, "tips_minor": 0}])
+        );
+        let reply = confirm(&app, &notification(None, "1001", 1, "50000.00", "COP")).await;
+        assert_eq!(
+            reply.body["status"], "duplicate",
+            "the same accepted event again"
+        );
+        assert_books_balance(&app).await;
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn every_state_code_holds_denies_or_grants() {
+    let app = payments_app(&backends()[0], false).await;
+    let cast = stage(&app, "paid").await;
+    for (i, (code, expected)) in [
+        (2, "denied"),
+        (4, "denied"),
+        (9, "denied"),
+        (10, "denied"),
+        (11, "denied"),
+        (12, "denied"),
+        (3, "held"),
+        (7, "held"),
+        (8, "held"),
+        (42, "held"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+        let reply = confirm(
+            &app,
+            &notification(Some(&reference), &format!("20{i}"), code, "50000", "COP"),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{code}: {reply:?}");
+        assert_eq!(reply.body["status"], expected, "state {code}");
+        assert_eq!(
+            app.token(&cast.room, &cast.viewer_session).await.status,
+            StatusCode::PAYMENT_REQUIRED,
+            "state {code} grants nothing"
+        );
+    }
+    // A held payment is granted when it is accepted.
+    let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+    assert_eq!(
+        confirm(
+            &app,
+            &notification(Some(&reference), "300", 3, "50000", "COP")
+        )
+        .await
+        .body["status"],
+        "held"
+    );
+    assert_eq!(
+        confirm(&app, &notification(None, "300", 1, "50000", "COP"))
+            .await
+            .body["status"],
+        "granted"
+    );
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::OK
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn ten_concurrent_deliveries_grant_once_and_book_once() {
+    for backend in backends() {
+        let app = payments_app(&backend, false).await;
+        let cast = stage(&app, "paid").await;
+        let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+        let fields = notification(Some(&reference), "4001", 1, "50000.00", "COP");
+        let replies = futures_util::future::join_all((0..10).map(|_| confirm(&app, &fields))).await;
+        let mut statuses: Vec<String> = replies
+            .iter()
+            .map(|r| r.body["status"].as_str().unwrap_or("error").to_owned())
+            .collect();
+        statuses.sort();
+        assert!(
+            replies.iter().all(|r| r.status == StatusCode::OK),
+            "{}: {replies:?}",
+            backend.label
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| *s == "granted").count(),
+            1,
+            "{}: {statuses:?}",
+            backend.label
+        );
+        assert_eq!(statuses.iter().filter(|s| *s == "duplicate").count(), 9);
+
+        let record = app
+            .get(
+                &format!("/api/admin/users/{}/access", cast.viewer_id),
+                Some(ADMIN_KEY),
+            )
+            .await;
+        assert_eq!(record.body["entitlements"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            earnings(&app, &cast.performer_id).await[0]["gross_minor"],
+            5_000_000
+        );
+        assert_books_balance(&app).await;
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn forged_mismatched_unknown_and_test_notifications_change_nothing() {
+    let app = payments_app(&backends()[0], false).await;
+    let cast = stage(&app, "paid").await;
+    let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+
+    let mut forged = notification(Some(&reference), "5001", 1, "50000.00", "COP");
+    forged.insert("x_signature".into(), "0".repeat(64));
+    let reply = confirm(&app, &forged).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.body["error"]["code"], "invalid_signature");
+
+    // Signed correctly, but not what we asked for.
+    let reply = confirm(
+        &app,
+        &notification(Some(&reference), "5001", 1, "5000.00", "COP"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.body["error"]["code"], "amount_mismatch");
+    let reply = confirm(
+        &app,
+        &notification(Some(&reference), "5001", 1, "50000.00", "USD"),
+    )
+    .await;
+    assert_eq!(reply.body["error"]["code"], "amount_mismatch");
+
+    let reply = confirm(
+        &app,
+        &notification(Some("no-such-reference"), "5002", 1, "50000.00", "COP"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(reply.body["error"]["code"], "unknown_reference");
+    let reply = confirm(&app, &notification(None, "5003", 1, "50000.00", "COP")).await;
+    assert_eq!(reply.body["error"]["code"], "unknown_reference");
+
+    let mut test = notification(Some(&reference), "5001", 1, "50000.00", "COP");
+    test.insert("x_test_request".into(), "TRUE".into());
+    let reply = confirm(&app, &test).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.body["error"]["code"], "test_transaction_refused");
+
+    let mut missing = notification(Some(&reference), "5001", 1, "50000.00", "COP");
+    missing.remove("x_amount");
+    assert_eq!(
+        confirm(&app, &missing).await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    let reply = app
+        .send(
+            Request::post("/api/webhooks/epayco")
+                .header("content-type", "text/plain")
+                .body(Body::from("x=1"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::PAYMENT_REQUIRED
+    );
+    assert_eq!(earnings(&app, &cast.performer_id).await, json!([]));
+    let metrics = app
+        .get("/metrics", None)
+        .await
+        .body
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        metrics
+            .contains("roomkey_payment_webhooks_total{provider=\"epayco\",outcome=\"rejected\"} 7"),
+        "{metrics}"
+    );
+
+    // The same reference, genuinely paid, still goes through afterwards.
+    let reply = confirm(
+        &app,
+        &notification(Some(&reference), "5001", 1, "50000.00", "COP"),
+    )
+    .await;
+    assert_eq!(reply.body["status"], "granted");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn test_transactions_are_accepted_in_test_mode() {
+    let app = payments_app(&backends()[0], true).await;
+    let cast = stage(&app, "paid").await;
+    let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+    let mut test = notification(Some(&reference), "6001", 1, "50000.00", "COP");
+    test.insert("x_test_request".into(), "TRUE".into());
+    assert_eq!(confirm(&app, &test).await.body["status"], "granted");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn get_and_json_confirmations_work_like_the_form() {
+    let app = payments_app(&backends()[0], false).await;
+    let cast = stage(&app, "paid").await;
+    let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+    let query = form(&notification(
+        Some(&reference),
+        "7001",
+        3,
+        "50000.00",
+        "COP",
+    ));
+    let reply = app
+        .get(&format!("/api/webhooks/epayco?{query}"), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body["status"], "held");
+    let fields = notification(None, "7001", 1, "50000.00", "COP");
+    let reply = app
+        .post(
+            "/api/webhooks/epayco",
+            None,
+            serde_json::to_value(&fields).unwrap(),
+        )
+        .await;
+    assert_eq!(reply.body["status"], "granted", "{reply:?}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_database_outage_mid_webhook_answers_503_and_the_retry_loses_nothing() {
+    for backend in backends() {
+        let app = payments_app(&backend, false).await;
+        let cast = stage(&app, "paid").await;
+        let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+        let fields = notification(Some(&reference), "8001", 1, "50000.00", "COP");
+
+        let restarted = app.sibling().await;
+        app.app.state().store.close().await;
+        let reply = confirm(&app, &fields).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}: {reply:?}",
+            backend.label
+        );
+        assert!(reply.headers.contains_key("retry-after"));
+
+        // ePayco retries; the instance that answers now has a working database.
+        let reply = confirm(&restarted, &fields).await;
+        assert_eq!(
+            reply.body["status"], "granted",
+            "{}: {reply:?}",
+            backend.label
+        );
+        assert_eq!(
+            restarted
+                .token(&cast.room, &cast.viewer_session)
+                .await
+                .status,
+            StatusCode::OK
+        );
+        assert_books_balance(&restarted).await;
+        restarted.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn each_subscription_payment_extends_access_by_one_period() {
+    for backend in backends() {
+        let app = payments_app(&backend, false).await;
+        let cast = stage(&app, "paid").await;
+        let terms = app
+            .call(Method::PUT, &format!("/api/admin/performers/{}/terms", cast.performer_id), Some(ADMIN_KEY),
+                Some(json!({"performer_share_bps": 8000, "subscription_price": {"amount_minor": 2_000_000, "currency": "COP"}})))
+            .await;
+        assert_eq!(terms.status, StatusCode::OK, "{terms:?}");
+
+        for (i, ref_payco) in ["9001", "9002"].into_iter().enumerate() {
+            let reply = app
+                .call(
+                    Method::POST,
+                    &format!("/api/performers/{}/subscribe", cast.performer_id),
+                    Some(&cast.viewer_session),
+                    None,
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+            let reference = reply.body["reference"].as_str().unwrap().to_owned();
+            let reply = confirm(
+                &app,
+                &notification(Some(&reference), ref_payco, 1, "20000.00", "COP"),
+            )
+            .await;
+            assert_eq!(reply.body["status"], "granted", "payment {i}");
+        }
+        assert_eq!(
+            app.token(&cast.room, &cast.viewer_session).await.status,
+            StatusCode::OK,
+            "a subscription covers the performer's rooms"
+        );
+        let record = app
+            .get(
+                &format!("/api/admin/users/{}/access", cast.viewer_id),
+                Some(ADMIN_KEY),
+            )
+            .await;
+        let periods = record.body["entitlements"].as_array().unwrap();
+        assert_eq!(periods.len(), 2);
+        let period = 30 * 86_400;
+        assert_eq!(
+            periods[1]["valid_until"],
+            roomkey::clock::rfc3339(START + period),
+            "{}",
+            backend.label
+        );
+        assert_eq!(
+            periods[0]["valid_from"],
+            roomkey::clock::rfc3339(START + period),
+            "the renewal starts where the first ends"
+        );
+        assert_eq!(
+            periods[0]["valid_until"],
+            roomkey::clock::rfc3339(START + 2 * period)
+        );
+        let totals = &earnings(&app, &cast.performer_id).await[0];
+        assert_eq!(
+            totals["performer_share_minor"], 3_200_000,
+            "80 % by the performer's own terms"
+        );
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn tips_and_features_are_booked_and_features_granted() {
+    let app = payments_app(&backends()[0], false).await;
+    let cast = stage(&app, "paid").await;
+    let reply = app
+        .post(
+            "/api/rooms/livealex2026/tip",
+            Some(&cast.viewer_session),
+            json!({"amount_minor": 1_001, "currency": "USD"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    let reference = reply.body["reference"].as_str().unwrap().to_owned();
+    assert_eq!(
+        confirm(
+            &app,
+            &notification(Some(&reference), "9101", 1, "10.01", "USD")
+        )
+        .await
+        .body["status"],
+        "recorded"
+    );
+    let totals = &earnings(&app, &cast.performer_id).await[0];
+    assert_eq!(totals["tips_minor"], 1_001);
+    assert_eq!(
+        totals["performer_share_minor"], 700,
+        "floor(1001 × 70 %) to the performer"
+    );
+    assert_eq!(
+        totals["platform_share_minor"], 301,
+        "the odd unit to the platform"
+    );
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::PAYMENT_REQUIRED,
+        "a tip buys no access"
+    );
+    let reply = app
+        .post(
+            "/api/rooms/livealex2026/tip",
+            Some(&cast.viewer_session),
+            json!({"amount_minor": 5, "currency": "USD"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let reply = app
+        .call(
+            Method::POST,
+            "/api/features/verified_badge/pay",
+            Some(&cast.viewer_session),
+            None,
+        )
+        .await;
+    let reference = reply.body["reference"].as_str().unwrap().to_owned();
+    assert_eq!(
+        confirm(
+            &app,
+            &notification(Some(&reference), "9102", 1, "9.90", "USD")
+        )
+        .await
+        .body["status"],
+        "granted"
+    );
+    let record = app
+        .get(
+            &format!("/api/admin/users/{}/access", cast.viewer_id),
+            Some(ADMIN_KEY),
+        )
+        .await;
+    assert_eq!(
+        record.body["entitlements"][0]["scope"],
+        json!({"kind": "plan", "ref": "verified_badge"})
+    );
+    let reply = app
+        .call(
+            Method::POST,
+            "/api/features/teleport/pay",
+            Some(&cast.viewer_session),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_books_balance(&app).await;
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn only_the_performer_and_admins_see_earnings() {
+    let app = payments_app(&backends()[0], false).await;
+    let cast = stage(&app, "paid").await;
+    let path = format!("/api/performers/{}/earnings", cast.performer_id);
+    assert_eq!(
+        app.get(&path, Some(&cast.performer_session)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(&path, Some(&cast.viewer_session)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get(
+            "/api/rooms/livealex2026/revenue",
+            Some(&cast.performer_session)
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(
+            "/api/rooms/livealex2026/revenue",
+            Some(&cast.viewer_session)
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let (_, admin) = app.user_with_role("root", "admin").await;
+    assert_eq!(app.get(&path, Some(&admin)).await.status, StatusCode::OK);
+    app.shutdown().await;
+}
