@@ -10,6 +10,7 @@
 mod bans;
 mod entitlements;
 mod migrate;
+mod payments;
 mod rooms;
 mod users;
 
@@ -22,6 +23,7 @@ use anyhow::Context as _;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row as _};
 
+pub use payments::{LedgerContext, PaymentTx};
 pub use users::NewUser;
 
 use crate::telemetry::metrics::{Metrics, StoreOp};
