@@ -218,6 +218,33 @@ pub struct PaymentsConfig {
     /// Premium features sold for a period, by name (e.g. `verified_badge`).
     pub features: std::collections::BTreeMap<String, FeaturePrice>,
     pub epayco: EpaycoConfig,
+    /// Other providers, notifying `POST /api/webhooks/<name>` with signed JSON events.
+    pub providers: std::collections::BTreeMap<String, SignedProviderConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookScheme {
+    /// `webhook-id` / `webhook-timestamp` / `webhook-signature: v1,<base64>` (Standard Webhooks; Meru).
+    Standard,
+    /// `Stripe-Signature: t=<unix>,v1=<hex>`.
+    Stripe,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedProviderConfig {
+    pub scheme: WebhookScheme,
+    /// Every secret currently valid (several during rotation); Standard Webhooks secrets
+    /// are `whsec_<base64>`.
+    pub secrets: Vec<Secret>,
+    /// Accepted clock difference for the signed timestamp. default: `300`.
+    #[serde(default = "default_tolerance")]
+    pub tolerance_secs: i64,
+}
+
+fn default_tolerance() -> i64 {
+    300
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -252,6 +279,7 @@ impl Default for PaymentsConfig {
             min_tip_minor: 100,
             features: std::collections::BTreeMap::new(),
             epayco: EpaycoConfig::default(),
+            providers: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -536,6 +564,24 @@ impl Config {
                 || !(1..=3660).contains(&price.days)
             {
                 return Err(bad(&format!("payments.features.{name}"), "needs a lowercase name, a positive amount_minor, an ISO currency and 1-3660 days"));
+            }
+        }
+        for (name, provider) in &payments.providers {
+            let setting = format!("payments.providers.{name}");
+            if name == "epayco"
+                || crate::domain::parse_handle(name).as_deref() != Some(name.as_str())
+            {
+                return Err(bad(&setting, "needs a lowercase name other than epayco"));
+            }
+            if provider.secrets.is_empty() || provider.secrets.iter().any(|s| s.expose().len() < 16)
+            {
+                return Err(bad(
+                    &setting,
+                    "needs at least one secret of 16 or more characters",
+                ));
+            }
+            if !(1..=3600).contains(&provider.tolerance_secs) {
+                return Err(bad(&setting, "tolerance_secs must be between 1 and 3600"));
             }
         }
         if !payments.epayco.customer_id.is_empty() && payments.epayco.p_key.expose().len() < 16 {

@@ -35,6 +35,7 @@ CREATE TABLE payment_events (
     intent_id   TEXT NOT NULL REFERENCES payment_intents (id),
     state       TEXT NOT NULL,
     outcome     TEXT NOT NULL,
+    actor       TEXT,
     received_at INTEGER NOT NULL,
     PRIMARY KEY (provider, event_id)
 );

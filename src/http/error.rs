@@ -375,6 +375,8 @@ impl From<crate::payments::PaymentError> for ApiError {
             E::UnknownReference => ApiError::new(ErrorCode::UnknownReference, message),
             E::AmountMismatch => ApiError::new(ErrorCode::AmountMismatch, message),
             E::TestTransaction => ApiError::new(ErrorCode::TestTransactionRefused, message),
+            E::BadWebhookSignature(_) => ApiError::new(ErrorCode::InvalidSignature, message),
+            E::UnsupportedEvent(_) => ApiError::validation("type", message),
             E::Store(e) => store_error(e),
         }
     }

@@ -39,7 +39,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/features/{name}/pay"),
     ("POST", "/api/webhooks/epayco"),
     ("GET", "/api/webhooks/epayco"),
+    ("POST", "/api/webhooks/{provider}"),
     ("PUT", "/api/admin/performers/{id}/terms"),
+    ("POST", "/api/admin/payments"),
+    ("POST", "/api/admin/payments/{reference}/chargeback"),
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/jitsi/keys/{file}"),
     ("GET", "/healthz"),
@@ -83,6 +86,12 @@ pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router 
         .route(
             "/api/admin/performers/{id}/terms",
             axum::routing::put(payments::set_terms),
+        )
+        .route("/api/webhooks/{provider}", post(payments::signed_webhook))
+        .route("/api/admin/payments", post(payments::record_manual))
+        .route(
+            "/api/admin/payments/{reference}/chargeback",
+            post(payments::record_chargeback),
         )
         .route("/.well-known/jwks.json", get(keys::jwks))
         .route("/jitsi/keys/{file}", get(keys::pem))

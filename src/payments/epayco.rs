@@ -23,6 +23,9 @@ pub enum StateClass {
     Denied,
     /// 6 Reversada: the money went back.
     Reversed,
+    /// A chargeback (reported by a provider's event or by an admin): like a reversal, booked
+    /// as a chargeback.
+    ChargedBack,
 }
 
 pub fn classify(code: u32) -> StateClass {

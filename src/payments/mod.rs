@@ -8,6 +8,7 @@
 pub mod amount;
 pub mod epayco;
 pub mod ledger;
+pub mod signed;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -47,6 +48,10 @@ pub enum PaymentError {
     AmountMismatch,
     #[error("test transactions are refused in production mode")]
     TestTransaction,
+    #[error("the webhook's signature does not verify: {0}")]
+    BadWebhookSignature(signed::SignatureError),
+    #[error("event type {0} is not one roomkey handles")]
+    UnsupportedEvent(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -67,11 +72,29 @@ pub enum Purchase {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Checkout {
     pub reference: String,
-    pub provider: &'static str,
+    pub provider: String,
     pub amount_minor: i64,
     pub currency: String,
     /// The fields ePayco's checkout takes (`key`, `invoice`, `extra1`, `confirmation`, …).
     pub parameters: BTreeMap<String, String>,
+}
+
+struct Resolved {
+    kind: PurchaseKind,
+    room_id: Option<String>,
+    performer_id: Option<UserId>,
+    feature: Option<String>,
+    price: Money,
+    description: String,
+}
+
+/// One state notification, from a provider or an admin.
+#[derive(Clone, Copy)]
+struct Notice<'a> {
+    provider_ref: Option<&'a str>,
+    event_id: &'a str,
+    class: StateClass,
+    actor: Option<&'a str>,
 }
 
 struct PurchaseContext {
@@ -113,7 +136,7 @@ pub fn transition(current: PaymentState, incoming: StateClass) -> Option<Payment
         (S::Created | S::Pending | S::Denied, C::Accepted) => Some(S::Accepted),
         (S::Created, C::Pending) => Some(S::Pending),
         (S::Created | S::Pending, C::Denied) => Some(S::Denied),
-        (S::Accepted, C::Reversed) | (S::Created | S::Pending | S::Denied, C::Reversed) => {
+        (S::Created | S::Pending | S::Denied | S::Accepted, C::Reversed | C::ChargedBack) => {
             Some(S::Reversed)
         }
         _ => None,
@@ -157,13 +180,109 @@ impl PaymentService {
     }
 
     /// Records what `user_id` is about to pay for and returns the checkout parameters.
+    /// Records what `user_id` is about to pay for, with `provider` (ePayco unless named),
+    /// and returns what the client needs to pay.
     pub async fn checkout(
         &self,
         user_id: &str,
         purchase: Purchase,
+        provider: Option<&str>,
     ) -> Result<Checkout, PaymentError> {
-        self.epayco()?;
+        let provider = provider.unwrap_or("epayco");
+        if provider == "epayco" {
+            self.epayco()?;
+        } else if !self.config.providers.contains_key(provider) {
+            return Err(PaymentError::Invalid(
+                "provider",
+                format!("no payment provider named {provider}"),
+            ));
+        }
         let now = self.clock.now();
+        let resolved = self.resolve(purchase).await?;
+        let intent = self
+            .new_intent(user_id, &resolved, &resolved.price, provider, None, now)
+            .await?;
+        let price = resolved.price;
+        let parameters = if provider == "epayco" {
+            let epayco = &self.config.epayco;
+            BTreeMap::from([
+                ("key".to_owned(), epayco.public_key.clone()),
+                ("name".to_owned(), resolved.description.clone()),
+                ("description".to_owned(), resolved.description),
+                ("invoice".to_owned(), intent.id.clone()),
+                ("extra1".to_owned(), intent.id.clone()),
+                ("currency".to_owned(), price.currency.to_ascii_lowercase()),
+                (
+                    "amount".to_owned(),
+                    amount::format_major(price.amount_minor, &price.currency),
+                ),
+                ("tax_base".to_owned(), "0".to_owned()),
+                ("tax".to_owned(), "0".to_owned()),
+                ("country".to_owned(), "co".to_owned()),
+                ("external".to_owned(), "false".to_owned()),
+                ("test".to_owned(), epayco.test_mode.to_string()),
+                ("confirmation".to_owned(), self.confirmation_url.clone()),
+                ("method_confirmation".to_owned(), "POST".to_owned()),
+            ])
+        } else {
+            BTreeMap::from([
+                ("reference".to_owned(), intent.id.clone()),
+                ("description".to_owned(), resolved.description),
+            ])
+        };
+        Ok(Checkout {
+            reference: intent.id,
+            provider: provider.to_owned(),
+            amount_minor: price.amount_minor,
+            currency: price.currency,
+            parameters,
+        })
+    }
+
+    /// Stores a new intent for `resolved`, paid as `paid`.
+    async fn new_intent(
+        &self,
+        user_id: &str,
+        resolved: &Resolved,
+        paid: &Money,
+        provider: &str,
+        provider_ref: Option<&str>,
+        now: UnixSeconds,
+    ) -> Result<PaymentIntent, PaymentError> {
+        let intent = PaymentIntent {
+            id: uuid::Uuid::now_v7().simple().to_string(),
+            user_id: user_id.to_owned(),
+            kind: resolved.kind,
+            room_id: resolved.room_id.clone(),
+            performer_id: resolved.performer_id.clone(),
+            feature: resolved.feature.clone(),
+            amount_minor: paid.amount_minor,
+            currency: paid.currency.clone(),
+            provider: provider.to_owned(),
+            provider_ref: provider_ref.map(str::to_owned),
+            state: PaymentState::Created,
+            entitlement_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store
+            .insert_intent(&intent)
+            .await
+            .map_err(|e| match e {
+                StoreError::MissingReference(_) => {
+                    PaymentError::Invalid("user_id", "no such user".into())
+                }
+                StoreError::Conflict(_) => PaymentError::Invalid(
+                    "provider_ref",
+                    "this provider reference is already recorded".into(),
+                ),
+                other => other.into(),
+            })?;
+        Ok(intent)
+    }
+
+    /// What a purchase is, what it costs, and who earns from it.
+    async fn resolve(&self, purchase: Purchase) -> Result<Resolved, PaymentError> {
         let (kind, room_id, performer_id, feature, price, description) = match purchase {
             Purchase::RoomTicket(name) => {
                 let room = self
@@ -266,57 +385,13 @@ impl PaymentService {
                 )
             }
         };
-        let intent = PaymentIntent {
-            id: uuid::Uuid::now_v7().simple().to_string(),
-            user_id: user_id.to_owned(),
+        Ok(Resolved {
             kind,
             room_id,
             performer_id,
             feature,
-            amount_minor: price.amount_minor,
-            currency: price.currency.clone(),
-            provider: "epayco".into(),
-            provider_ref: None,
-            state: PaymentState::Created,
-            entitlement_id: None,
-            created_at: now,
-            updated_at: now,
-        };
-        self.store
-            .insert_intent(&intent)
-            .await
-            .map_err(|e| match e {
-                StoreError::MissingReference(_) => {
-                    PaymentError::Invalid("user_id", "no such user".into())
-                }
-                other => other.into(),
-            })?;
-        let epayco = &self.config.epayco;
-        let parameters = BTreeMap::from([
-            ("key".to_owned(), epayco.public_key.clone()),
-            ("name".to_owned(), description.clone()),
-            ("description".to_owned(), description),
-            ("invoice".to_owned(), intent.id.clone()),
-            ("extra1".to_owned(), intent.id.clone()),
-            ("currency".to_owned(), price.currency.to_ascii_lowercase()),
-            (
-                "amount".to_owned(),
-                amount::format_major(price.amount_minor, &price.currency),
-            ),
-            ("tax_base".to_owned(), "0".to_owned()),
-            ("tax".to_owned(), "0".to_owned()),
-            ("country".to_owned(), "co".to_owned()),
-            ("external".to_owned(), "false".to_owned()),
-            ("test".to_owned(), epayco.test_mode.to_string()),
-            ("confirmation".to_owned(), self.confirmation_url.clone()),
-            ("method_confirmation".to_owned(), "POST".to_owned()),
-        ]);
-        Ok(Checkout {
-            reference: intent.id,
-            provider: "epayco",
-            amount_minor: price.amount_minor,
-            currency: price.currency,
-            parameters,
+            price,
+            description,
         })
     }
 
@@ -383,13 +458,171 @@ impl PaymentService {
             return Err(PaymentError::AmountMismatch);
         }
         let event_id = format!("{}:{}", notification.ref_payco, notification.state_code);
-        self.apply(
-            &intent,
-            Some(&notification.ref_payco),
-            &event_id,
-            epayco::classify(notification.state_code),
-        )
-        .await
+        let notice = Notice {
+            provider_ref: Some(&notification.ref_payco),
+            event_id: &event_id,
+            class: epayco::classify(notification.state_code),
+            actor: None,
+        };
+        self.apply(&intent, &notice).await
+    }
+
+    /// Applies a signed JSON event from a configured provider (`payments.providers`).
+    pub async fn confirm_signed(
+        &self,
+        provider: &str,
+        headers: &signed::SignatureHeaders,
+        body: &[u8],
+    ) -> Result<Applied, PaymentError> {
+        let result = self.confirm_signed_inner(provider, headers, body).await;
+        self.metrics.webhook(match &result {
+            Ok(applied) => applied.metric(),
+            Err(PaymentError::Store(_)) => WebhookOutcome::Failed,
+            Err(_) => WebhookOutcome::Rejected,
+        });
+        if let Err(error) = &result {
+            tracing::warn!(provider, %error, "payment webhook refused");
+        }
+        result
+    }
+
+    async fn confirm_signed_inner(
+        &self,
+        provider: &str,
+        headers: &signed::SignatureHeaders,
+        body: &[u8],
+    ) -> Result<Applied, PaymentError> {
+        let config = self
+            .config
+            .providers
+            .get(provider)
+            .ok_or(PaymentError::ProviderNotConfigured("signed"))?;
+        let delivery_id = signed::verify(config, headers, body, self.clock.now())
+            .map_err(PaymentError::BadWebhookSignature)?;
+        let event: signed::ProviderEvent = serde_json::from_slice(body)
+            .map_err(|e| PaymentError::Malformed(format!("event: {e}")))?;
+        let class = match event.kind.as_str() {
+            "payment.succeeded" => StateClass::Accepted,
+            "payment.pending" => StateClass::Pending,
+            "payment.failed" => StateClass::Denied,
+            "payment.refunded" => StateClass::Reversed,
+            "payment.chargeback" => StateClass::ChargedBack,
+            other => return Err(PaymentError::UnsupportedEvent(other.to_owned())),
+        };
+        let data = &event.data;
+        let intent = match self
+            .store
+            .find_intent_by_provider_ref(provider, &data.provider_ref)
+            .await?
+        {
+            Some(intent) => intent,
+            None => self
+                .store
+                .find_intent(&data.reference)
+                .await?
+                .ok_or(PaymentError::UnknownReference)?,
+        };
+        let bound_elsewhere = intent
+            .provider_ref
+            .as_deref()
+            .is_some_and(|bound| bound != data.provider_ref);
+        if intent.provider != provider || bound_elsewhere {
+            return Err(PaymentError::UnknownReference);
+        }
+        if data.amount_minor != intent.amount_minor || data.currency != intent.currency {
+            return Err(PaymentError::AmountMismatch);
+        }
+        // Standard Webhooks keep `webhook-id` across retries; Stripe keeps the event id.
+        let event_id = delivery_id.unwrap_or(event.id);
+        let notice = Notice {
+            provider_ref: Some(&data.provider_ref),
+            event_id: &event_id,
+            class,
+            actor: None,
+        };
+        self.apply(&intent, &notice).await
+    }
+
+    /// Records a payment made where no webhook reports it (Meru payment links), granting
+    /// through the same path as a provider's confirmation. Recording the same provider
+    /// reference twice is refused.
+    pub async fn record_manual(
+        &self,
+        user_id: &str,
+        purchase: Purchase,
+        provider: &str,
+        provider_ref: &str,
+        paid: Money,
+        actor: &str,
+    ) -> Result<(PaymentIntent, Applied), PaymentError> {
+        if crate::domain::parse_handle(provider).as_deref() != Some(provider)
+            || provider == "epayco"
+        {
+            return Err(PaymentError::Invalid(
+                "provider",
+                "name the provider in lowercase (e.g. meru); ePayco reports its own payments"
+                    .into(),
+            ));
+        }
+        if provider_ref.trim().is_empty() || provider_ref.len() > 128 {
+            return Err(PaymentError::Invalid(
+                "provider_ref",
+                "provider_ref must be 1 to 128 characters".into(),
+            ));
+        }
+        if paid.amount_minor <= 0 || !is_currency_code(&paid.currency) {
+            return Err(PaymentError::Invalid(
+                "amount_minor",
+                "needs a positive amount_minor and an ISO currency".into(),
+            ));
+        }
+        let resolved = self.resolve(purchase).await?;
+        let intent = self
+            .new_intent(
+                user_id,
+                &resolved,
+                &paid,
+                provider,
+                Some(provider_ref),
+                self.clock.now(),
+            )
+            .await?;
+        let event_id = format!("manual:{provider_ref}");
+        let notice = Notice {
+            provider_ref: None,
+            event_id: &event_id,
+            class: StateClass::Accepted,
+            actor: Some(actor),
+        };
+        let applied = self.apply(&intent, &notice).await?;
+        let intent = self
+            .store
+            .find_intent(&intent.id)
+            .await?
+            .ok_or(PaymentError::UnknownReference)?;
+        Ok((intent, applied))
+    }
+
+    /// Records a chargeback reported out of band (ePayco's disputes arrive by e-mail):
+    /// revokes what the payment granted and books the chargeback.
+    pub async fn record_chargeback(
+        &self,
+        reference: &str,
+        actor: &str,
+    ) -> Result<Applied, PaymentError> {
+        let intent = self
+            .store
+            .find_intent(reference)
+            .await?
+            .ok_or(PaymentError::UnknownReference)?;
+        let event_id = format!("chargeback:{reference}");
+        let notice = Notice {
+            provider_ref: None,
+            event_id: &event_id,
+            class: StateClass::ChargedBack,
+            actor: Some(actor),
+        };
+        self.apply(&intent, &notice).await
     }
 
     /// What granting and booking need besides the intent, read before the transaction so
@@ -425,10 +658,14 @@ impl PaymentService {
     async fn apply(
         &self,
         intent: &PaymentIntent,
-        provider_ref: Option<&str>,
-        event_id: &str,
-        class: StateClass,
+        notice: &Notice<'_>,
     ) -> Result<Applied, PaymentError> {
+        let Notice {
+            provider_ref,
+            event_id,
+            class,
+            actor,
+        } = *notice;
         let context = self.purchase_context(intent).await?;
         let now = self.clock.now();
         let mut tx = self
@@ -467,7 +704,10 @@ impl PaymentService {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         let state_text = format!("{class:?}").to_ascii_lowercase();
-        if !tx.claim_event(event_id, &state_text, &outcome, now).await? {
+        if !tx
+            .claim_event(event_id, &state_text, &outcome, actor, now)
+            .await?
+        {
             return Ok(Applied::Duplicate);
         }
         let Some(next) = next else {
@@ -491,13 +731,21 @@ impl PaymentService {
                 if let Some(id) = tx.intent.entitlement_id.clone() {
                     let revocation = Revocation {
                         revoked_at: now,
-                        revoked_by: Some("payment:epayco".into()),
+                        revoked_by: Some(actor.map_or_else(
+                            || format!("payment:{}", tx.intent.provider),
+                            str::to_owned,
+                        )),
                         reason: "payment reversed".into(),
                     };
                     tx.insert_revocation(&id, &revocation).await?;
                     changed_access = true;
                 }
-                self.book_reversal(&mut tx, "refund", now).await?;
+                let kind = if class == StateClass::ChargedBack {
+                    "chargeback"
+                } else {
+                    "refund"
+                };
+                self.book_reversal(&mut tx, kind, now).await?;
             }
             _ => {}
         }

@@ -290,23 +290,26 @@ impl PaymentTx {
         Ok(())
     }
 
-    /// Claims `(provider, event_id)`; `false` means it was delivered before.
+    /// Claims `(provider, event_id)`; `false` means it was delivered before. `actor` names
+    /// who recorded it when a person did (manual payments, e-mailed chargebacks).
     pub async fn claim_event(
         &mut self,
         event_id: &str,
         state: &str,
         outcome: &str,
+        actor: Option<&str>,
         now: UnixSeconds,
     ) -> Result<bool, StoreError> {
         let claimed = sqlx::query(
-            "INSERT INTO payment_events (provider, event_id, intent_id, state, outcome, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (provider, event_id) DO NOTHING",
+            "INSERT INTO payment_events (provider, event_id, intent_id, state, outcome, actor, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, event_id) DO NOTHING",
         )
         .bind(&self.intent.provider)
         .bind(event_id)
         .bind(&self.intent.id)
         .bind(state)
         .bind(outcome)
+        .bind(actor)
         .bind(now)
         .execute(&mut *self.tx)
         .await

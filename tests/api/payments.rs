@@ -12,6 +12,8 @@ use crate::helpers::*;
 
 const CUSTOMER: &str = "12345";
 const P_KEY: &str = "0123456789abcdef0123456789abcdef";
+const MERU_SECRET: &str = "whsec_MDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA=";
+const CARDS_SECRET: &str = "whsec_cards_current_secret";
 
 async fn payments_app(backend: &Backend, test_mode: bool) -> TestApp {
     spawn_app_with(backend, |c| {
@@ -19,6 +21,25 @@ async fn payments_app(backend: &Backend, test_mode: bool) -> TestApp {
         c.payments.epayco.p_key = roomkey::config::Secret::new(P_KEY);
         c.payments.epayco.public_key = "pk_test_491d6a0b6e992cf924edd8d3d088aff1".into();
         c.payments.epayco.test_mode = test_mode;
+        c.payments.providers.insert(
+            "meru".into(),
+            roomkey::config::SignedProviderConfig {
+                scheme: roomkey::config::WebhookScheme::Standard,
+                secrets: vec![roomkey::config::Secret::new(MERU_SECRET)],
+                tolerance_secs: 300,
+            },
+        );
+        c.payments.providers.insert(
+            "cards".into(),
+            roomkey::config::SignedProviderConfig {
+                scheme: roomkey::config::WebhookScheme::Stripe,
+                secrets: vec![
+                    roomkey::config::Secret::new("whsec_old_secret_0123"),
+                    roomkey::config::Secret::new(CARDS_SECRET),
+                ],
+                tolerance_secs: 300,
+            },
+        );
         c.payments.features.insert(
             "verified_badge".into(),
             roomkey::config::FeaturePrice {
@@ -675,4 +696,272 @@ async fn only_the_performer_and_admins_see_earnings() {
     let (_, admin) = app.user_with_role("root", "admin").await;
     assert_eq!(app.get(&path, Some(&admin)).await.status, StatusCode::OK);
     app.shutdown().await;
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn event(
+    id: &str,
+    kind: &str,
+    reference: &str,
+    provider_ref: &str,
+    amount_minor: i64,
+    currency: &str,
+) -> String {
+    json!({"id": id, "type": kind, "data": {"reference": reference, "provider_ref": provider_ref, "amount_minor": amount_minor, "currency": currency}}).to_string()
+}
+
+/// A Standard Webhooks delivery signed as the spec says.
+async fn meru(app: &TestApp, delivery: &str, body: &str, timestamp: i64, secret: &str) -> Reply {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = b64.decode(secret.trim_start_matches("whsec_")).unwrap();
+    let signature = b64.encode(hmac_sha256(
+        &key,
+        format!("{delivery}.{timestamp}.{body}").as_bytes(),
+    ));
+    let request = Request::post("/api/webhooks/meru")
+        .header("content-type", "application/json")
+        .header("webhook-id", delivery)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", format!("v1,{signature}"))
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    app.send(request).await
+}
+
+/// A Stripe-style delivery.
+async fn cards(app: &TestApp, body: &str, timestamp: i64, secret: &str) -> Reply {
+    let signature = hex::encode(hmac_sha256(
+        secret.as_bytes(),
+        format!("{timestamp}.{body}").as_bytes(),
+    ));
+    let request = Request::post("/api/webhooks/cards")
+        .header("content-type", "application/json")
+        .header("stripe-signature", format!("t={timestamp},v1={signature}"))
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    app.send(request).await
+}
+
+async fn pay_with(app: &TestApp, session: &str, provider: &str) -> String {
+    let reply = app
+        .post(
+            "/api/rooms/livealex2026/pay",
+            Some(session),
+            json!({"provider": provider}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert_eq!(reply.body["provider"], provider);
+    reply.body["reference"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn standard_webhooks_grant_once_and_refuse_forged_or_stale_deliveries() {
+    for backend in backends() {
+        let app = payments_app(&backend, false).await;
+        let cast = stage(&app, "paid").await;
+        let reference = pay_with(&app, &cast.viewer_session, "meru").await;
+        let body = event(
+            "evt_1",
+            "payment.succeeded",
+            &reference,
+            "pay_1",
+            5_000_000,
+            "COP",
+        );
+
+        let forged = meru(
+            &app,
+            "msg_1",
+            &body,
+            START,
+            "whsec_MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE=",
+        )
+        .await;
+        assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+        assert_eq!(forged.body["error"]["code"], "invalid_signature");
+        let stale = meru(&app, "msg_1", &body, START - 301, MERU_SECRET).await;
+        assert_eq!(stale.status, StatusCode::BAD_REQUEST, "{stale:?}");
+        let wrong_amount = event(
+            "evt_1",
+            "payment.succeeded",
+            &reference,
+            "pay_1",
+            4_000_000,
+            "COP",
+        );
+        assert_eq!(
+            meru(&app, "msg_0", &wrong_amount, START, MERU_SECRET)
+                .await
+                .body["error"]["code"],
+            "amount_mismatch"
+        );
+        assert_eq!(
+            app.token(&cast.room, &cast.viewer_session).await.status,
+            StatusCode::PAYMENT_REQUIRED
+        );
+
+        assert_eq!(
+            meru(&app, "msg_1", &body, START + 100, MERU_SECRET)
+                .await
+                .body["status"],
+            "granted",
+            "{}",
+            backend.label
+        );
+        assert_eq!(
+            meru(&app, "msg_1", &body, START + 200, MERU_SECRET)
+                .await
+                .body["status"],
+            "duplicate",
+            "a retry keeps its webhook-id"
+        );
+        assert_eq!(
+            app.token(&cast.room, &cast.viewer_session).await.status,
+            StatusCode::OK
+        );
+
+        let refund = event(
+            "evt_2",
+            "payment.refunded",
+            &reference,
+            "pay_1",
+            5_000_000,
+            "COP",
+        );
+        assert_eq!(
+            meru(&app, "msg_2", &refund, START, MERU_SECRET).await.body["status"],
+            "revoked"
+        );
+        assert_eq!(
+            app.token(&cast.room, &cast.viewer_session).await.status,
+            StatusCode::PAYMENT_REQUIRED
+        );
+        assert_books_balance(&app).await;
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn stripe_style_webhooks_verify_under_any_active_secret_and_book_chargebacks() {
+    let app = payments_app(&backends()[0], false).await;
+    let cast = stage(&app, "paid").await;
+    let reference = pay_with(&app, &cast.viewer_session, "cards").await;
+    let body = event(
+        "evt_10",
+        "payment.succeeded",
+        &reference,
+        "ch_10",
+        5_000_000,
+        "COP",
+    );
+    assert_eq!(
+        cards(&app, &body, START, "whsec_wrong").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        cards(&app, &body, START, "whsec_old_secret_0123")
+            .await
+            .body["status"],
+        "granted",
+        "a rotated-out secret still works while listed"
+    );
+    let chargeback = event(
+        "evt_11",
+        "payment.chargeback",
+        &reference,
+        "ch_10",
+        5_000_000,
+        "COP",
+    );
+    assert_eq!(
+        cards(&app, &chargeback, START, CARDS_SECRET).await.body["status"],
+        "revoked"
+    );
+    let totals = &earnings(&app, &cast.performer_id).await[0];
+    assert_eq!(totals["refunded_minor"], 5_000_000);
+    assert_eq!(totals["performer_share_minor"], 0);
+    let unknown = event(
+        "evt_12",
+        "payment.teleported",
+        &reference,
+        "ch_10",
+        5_000_000,
+        "COP",
+    );
+    assert_eq!(
+        cards(&app, &unknown, START, CARDS_SECRET).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let reply = app.post("/api/webhooks/nobody", None, json!({})).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_books_balance(&app).await;
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn admins_record_link_payments_and_emailed_chargebacks_through_the_same_path() {
+    for backend in backends() {
+        let app = payments_app(&backend, false).await;
+        let cast = stage(&app, "paid").await;
+        let body = json!({"user_id": cast.viewer_id, "purchase": {"kind": "room", "room": "livealex2026"},
+            "provider": "meru", "provider_ref": "link-4F7K", "amount_minor": 2_500, "currency": "USD"});
+        let reply = app.admin("/api/admin/payments", body.clone()).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "{}: {reply:?}",
+            backend.label
+        );
+        assert_eq!(reply.body["status"], "granted");
+        let reference = reply.body["reference"].as_str().unwrap().to_owned();
+        assert_eq!(
+            app.token(&cast.room, &cast.viewer_session).await.status,
+            StatusCode::OK
+        );
+        let again = app.admin("/api/admin/payments", body).await;
+        assert_eq!(
+            again.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the same link cannot be recorded twice"
+        );
+
+        let (_, viewer) = app.register("other").await;
+        let forbidden = app
+            .post("/api/admin/payments", Some(&viewer), json!({}))
+            .await;
+        assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+
+        let reply = app
+            .admin(
+                &format!("/api/admin/payments/{reference}/chargeback"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(reply.body["status"], "revoked", "{reply:?}");
+        assert_eq!(
+            app.token(&cast.room, &cast.viewer_session).await.status,
+            StatusCode::PAYMENT_REQUIRED
+        );
+        let record = app
+            .get(
+                &format!("/api/admin/users/{}/access", cast.viewer_id),
+                Some(ADMIN_KEY),
+            )
+            .await;
+        assert_eq!(record.body["entitlements"][0]["revoked"]["by"], "admin-key");
+        let totals = &earnings(&app, &cast.performer_id).await[0];
+        assert_eq!(totals["currency"], "USD");
+        assert_eq!(totals["gross_minor"], 2_500);
+        assert_eq!(totals["refunded_minor"], 2_500);
+        assert_books_balance(&app).await;
+        app.shutdown().await;
+    }
 }

@@ -11,9 +11,31 @@ use serde::{Deserialize, Serialize};
 use super::rooms::parse_room;
 use crate::domain::{Money, PerformerTerms, RevenueTotals, Role};
 use crate::http::error::{ApiError, ErrorCode};
-use crate::http::extract::{parse_urlencoded, AdminPrincipal, ApiJson, Caller, UserPrincipal};
+use crate::http::extract::{
+    parse_urlencoded, AdminPrincipal, ApiJson, Caller, OptionalJson, UserPrincipal,
+};
 use crate::http::state::AppState;
 use crate::payments::{Applied, Checkout, Purchase};
+
+/// Optional checkout body: which provider to pay with (ePayco unless named).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutBody {
+    provider: Option<String>,
+}
+
+async fn checkout(
+    state: &AppState,
+    caller: &UserPrincipal,
+    purchase: Purchase,
+    provider: Option<&str>,
+) -> Result<(StatusCode, Json<Checkout>), ApiError> {
+    let checkout = state
+        .payments
+        .checkout(&caller.user_id, purchase, provider)
+        .await?;
+    Ok((StatusCode::CREATED, Json(checkout)))
+}
 
 /// # `POST /api/rooms/{room}/pay`
 /// Records a ticket purchase and returns the provider's checkout parameters.
@@ -22,12 +44,15 @@ pub async fn pay_room(
     State(state): State<AppState>,
     caller: UserPrincipal,
     Path(room): Path<String>,
+    OptionalJson(body): OptionalJson<CheckoutBody>,
 ) -> Result<(StatusCode, Json<Checkout>), ApiError> {
-    let checkout = state
-        .payments
-        .checkout(&caller.user_id, Purchase::RoomTicket(parse_room(&room)?))
-        .await?;
-    Ok((StatusCode::CREATED, Json(checkout)))
+    checkout(
+        &state,
+        &caller,
+        Purchase::RoomTicket(parse_room(&room)?),
+        body.provider.as_deref(),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -35,6 +60,7 @@ pub async fn pay_room(
 pub struct TipBody {
     amount_minor: i64,
     currency: String,
+    provider: Option<String>,
 }
 
 /// # `POST /api/rooms/{room}/tip`
@@ -51,10 +77,7 @@ pub async fn tip(
         amount_minor: body.amount_minor,
         currency: body.currency,
     };
-    Ok((
-        StatusCode::CREATED,
-        Json(state.payments.checkout(&caller.user_id, purchase).await?),
-    ))
+    checkout(&state, &caller, purchase, body.provider.as_deref()).await
 }
 
 /// # `POST /api/performers/{id}/subscribe`
@@ -64,16 +87,15 @@ pub async fn subscribe(
     State(state): State<AppState>,
     caller: UserPrincipal,
     Path(performer): Path<String>,
+    OptionalJson(body): OptionalJson<CheckoutBody>,
 ) -> Result<(StatusCode, Json<Checkout>), ApiError> {
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            state
-                .payments
-                .checkout(&caller.user_id, Purchase::Subscription(performer))
-                .await?,
-        ),
-    ))
+    checkout(
+        &state,
+        &caller,
+        Purchase::Subscription(performer),
+        body.provider.as_deref(),
+    )
+    .await
 }
 
 /// # `POST /api/features/{name}/pay`
@@ -83,16 +105,15 @@ pub async fn pay_feature(
     State(state): State<AppState>,
     caller: UserPrincipal,
     Path(name): Path<String>,
+    OptionalJson(body): OptionalJson<CheckoutBody>,
 ) -> Result<(StatusCode, Json<Checkout>), ApiError> {
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            state
-                .payments
-                .checkout(&caller.user_id, Purchase::Feature(name))
-                .await?,
-        ),
-    ))
+    checkout(
+        &state,
+        &caller,
+        Purchase::Feature(name),
+        body.provider.as_deref(),
+    )
+    .await
 }
 
 #[derive(Serialize)]
@@ -251,4 +272,127 @@ pub async fn set_terms(
         )
         .await?;
     Ok(Json(terms))
+}
+
+/// # `POST /api/webhooks/{provider}`
+/// A signed JSON event from a provider configured under `payments.providers` (Standard
+/// Webhooks or Stripe-style signature over the raw body). Answers like the ePayco endpoint.
+/// **Permissions**: the signature.
+pub async fn signed_webhook(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<WebhookAnswer>, ApiError> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("application/json")
+    {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send application/json",
+        ));
+    }
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let signature = crate::payments::signed::SignatureHeaders {
+        webhook_id: header("webhook-id"),
+        webhook_timestamp: header("webhook-timestamp"),
+        webhook_signature: header("webhook-signature"),
+        stripe_signature: header("stripe-signature"),
+    };
+    Ok(Json(WebhookAnswer {
+        status: state
+            .payments
+            .confirm_signed(&provider, &signature, &body)
+            .await?,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PurchaseBody {
+    Room { room: String },
+    Subscription { performer_id: String },
+    Feature { feature: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManualPaymentBody {
+    user_id: String,
+    purchase: PurchaseBody,
+    provider: String,
+    provider_ref: String,
+    amount_minor: i64,
+    currency: String,
+}
+
+#[derive(Serialize)]
+pub struct ManualPaymentView {
+    reference: String,
+    status: Applied,
+    entitlement_id: Option<String>,
+}
+
+/// # `POST /api/admin/payments`
+/// Records a payment no webhook reports (a Meru payment link), and grants what it bought.
+/// **Permissions**: admin; the admin is recorded with the payment.
+pub async fn record_manual(
+    State(state): State<AppState>,
+    admin: AdminPrincipal,
+    ApiJson(body): ApiJson<ManualPaymentBody>,
+) -> Result<(StatusCode, Json<ManualPaymentView>), ApiError> {
+    let purchase = match body.purchase {
+        PurchaseBody::Room { room } => Purchase::RoomTicket(parse_room(&room)?),
+        PurchaseBody::Subscription { performer_id } => Purchase::Subscription(performer_id),
+        PurchaseBody::Feature { feature } => Purchase::Feature(feature),
+    };
+    let paid = Money {
+        amount_minor: body.amount_minor,
+        currency: body.currency,
+    };
+    let (intent, status) = state
+        .payments
+        .record_manual(
+            &body.user_id,
+            purchase,
+            &body.provider,
+            &body.provider_ref,
+            paid,
+            &admin.actor,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ManualPaymentView {
+            reference: intent.id,
+            status,
+            entitlement_id: intent.entitlement_id,
+        }),
+    ))
+}
+
+/// # `POST /api/admin/payments/{reference}/chargeback`
+/// Records a chargeback reported by e-mail: revokes the access the payment granted and books it.
+/// **Permissions**: admin.
+pub async fn record_chargeback(
+    State(state): State<AppState>,
+    admin: AdminPrincipal,
+    Path(reference): Path<String>,
+) -> Result<Json<WebhookAnswer>, ApiError> {
+    Ok(Json(WebhookAnswer {
+        status: state
+            .payments
+            .record_chargeback(&reference, &admin.actor)
+            .await?,
+    }))
 }
