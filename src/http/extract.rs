@@ -164,6 +164,15 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     Ok(token)
 }
 
+/// The user a session token names, or 401.
+fn session_user(state: &AppState, token: &str) -> Result<String, ApiError> {
+    state
+        .identity
+        .sessions()
+        .verify(token, state.identity.now())
+        .map_err(|e| ApiError::unauthenticated(format!("invalid session token: {e}")))
+}
+
 /// Session tokens are JWTs; API keys are not.
 fn looks_like_jwt(token: &str) -> bool {
     token.starts_with("eyJ") && token.bytes().filter(|b| *b == b'.').count() == 2
@@ -224,11 +233,7 @@ impl FromRequestParts<AppState> for UserPrincipal {
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
         if looks_like_jwt(token) {
-            let now = state.identity.now();
-            let user_id =
-                state.identity.sessions().verify(token, now).map_err(|e| {
-                    ApiError::unauthenticated(format!("invalid session token: {e}"))
-                })?;
+            let user_id = session_user(state, token)?;
             return Ok(UserPrincipal {
                 user_id,
                 via: Via::Session,
@@ -274,12 +279,7 @@ impl FromRequestParts<AppState> for AdminPrincipal {
                 Err(ApiError::unauthenticated("unknown credentials"))
             };
         }
-        let now = state.identity.now();
-        let user_id = state
-            .identity
-            .sessions()
-            .verify(token, now)
-            .map_err(|e| ApiError::unauthenticated(format!("invalid session token: {e}")))?;
+        let user_id = session_user(state, token)?;
         let user = state
             .access
             .user(&user_id)

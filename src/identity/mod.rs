@@ -85,14 +85,11 @@ impl IdentityService {
     }
 
     pub async fn register(&self, registration: Registration) -> Result<SignedIn, IdentityError> {
-        let handle = parse_handle(&registration.handle).ok_or(IdentityError::Invalid(
-            "handle",
-            "handle must be 3-32 of a-z, 0-9, _ . - starting with a letter or digit",
-        ))?;
-        let email = parse_email(&registration.email).ok_or(IdentityError::Invalid(
-            "email",
-            "email is not a valid address",
-        ))?;
+        let profile = Profile::parse(
+            &registration.handle,
+            &registration.email,
+            registration.display_name.as_deref(),
+        )?;
         let length = registration.password.chars().count();
         if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&length) {
             return Err(IdentityError::Invalid(
@@ -100,27 +97,9 @@ impl IdentityService {
                 "password must be 10 to 256 characters",
             ));
         }
-        let display_name = parse_display_name(registration.display_name.as_deref(), &handle)?;
         let hash = password::hash(registration.password).await?;
-        let now = self.clock.now();
-        let id = uuid::Uuid::now_v7().to_string();
-        let user = self
-            .store
-            .insert_user(&NewUser {
-                id: &id,
-                handle: &handle,
-                email: &email,
-                display_name: &display_name,
-                password_hash: Some(&hash),
-                role: Role::Viewer,
-                now,
-            })
-            .await
-            .map_err(taken)?;
-        // A cached "no such user" may exist for this id only in theory (ids are new), but
-        // clearing it keeps the rule simple: every user write invalidates.
-        self.bus.publish(Invalidation::User(user.id.clone())).await;
-        let (session_token, expires_at) = self.sessions.issue(&user.id, now);
+        let user = self.create(&profile, Some(&hash), Role::Viewer).await?;
+        let (session_token, expires_at) = self.sessions.issue(&user.id, self.clock.now());
         Ok(SignedIn {
             user,
             session_token,
@@ -156,29 +135,32 @@ impl IdentityService {
     /// Creates a user without a password, for a platform backend that authenticates its
     /// users itself and calls roomkey with a service key on their behalf.
     pub async fn provision(&self, request: Provisioning) -> Result<User, IdentityError> {
-        let handle = parse_handle(&request.handle).ok_or(IdentityError::Invalid(
-            "handle",
-            "handle must be 3-32 of a-z, 0-9, _ . - starting with a letter or digit",
-        ))?;
-        let email = parse_email(&request.email).ok_or(IdentityError::Invalid(
-            "email",
-            "email is not a valid address",
-        ))?;
-        let display_name = parse_display_name(request.display_name.as_deref(), &handle)?;
+        let profile = Profile::parse(
+            &request.handle,
+            &request.email,
+            request.display_name.as_deref(),
+        )?;
+        self.create(&profile, None, request.role).await
+    }
+
+    async fn create(
+        &self,
+        profile: &Profile,
+        password_hash: Option<&str>,
+        role: Role,
+    ) -> Result<User, IdentityError> {
         let id = uuid::Uuid::now_v7().to_string();
-        let user = self
-            .store
-            .insert_user(&NewUser {
-                id: &id,
-                handle: &handle,
-                email: &email,
-                display_name: &display_name,
-                password_hash: None,
-                role: request.role,
-                now: self.clock.now(),
-            })
-            .await
-            .map_err(taken)?;
+        let new = NewUser {
+            id: &id,
+            handle: &profile.handle,
+            email: &profile.email,
+            display_name: &profile.display_name,
+            password_hash,
+            role,
+            now: self.clock.now(),
+        };
+        let user = self.store.insert_user(&new).await.map_err(taken)?;
+        // Every user write invalidates, even of an id nobody could have cached yet.
         self.bus.publish(Invalidation::User(user.id.clone())).await;
         Ok(user)
     }
@@ -191,6 +173,32 @@ impl IdentityService {
             .ok_or(IdentityError::UnknownUser)?;
         self.bus.publish(Invalidation::User(user.id.clone())).await;
         Ok(user)
+    }
+}
+
+/// A validated handle, e-mail and display name.
+struct Profile {
+    handle: String,
+    email: String,
+    display_name: String,
+}
+
+impl Profile {
+    fn parse(handle: &str, email: &str, display_name: Option<&str>) -> Result<Self, IdentityError> {
+        let handle = parse_handle(handle).ok_or(IdentityError::Invalid(
+            "handle",
+            "handle must be 3-32 of a-z, 0-9, _ . - starting with a letter or digit",
+        ))?;
+        let email = parse_email(email).ok_or(IdentityError::Invalid(
+            "email",
+            "email is not a valid address",
+        ))?;
+        let display_name = parse_display_name(display_name, &handle)?;
+        Ok(Self {
+            handle,
+            email,
+            display_name,
+        })
     }
 }
 
