@@ -2,11 +2,17 @@
 //!
 //! # Layout
 //! - [`domain`]: identifiers, room names, roles, money, and the facts kept (users, rooms,
-//!   entitlements, bans).
-//! - [`store`]: the SQL source of truth (PostgreSQL or embedded SQLite) and its migrations.
-//! - [`telemetry`]: logging and the Prometheus metric catalogue.
+//!   entitlements, bans, payment intents).
+//! - [`access`]: the access rule (`access::policy`: the ban check, the entitlement check)
+//!   and the hot-path service that feeds it from the caches.
+//! - [`tokens`]: Jitsi JWTs, signing keys and rotation, strict verification, the token path.
+//! - [`identity`]: sign-up, login, argon2id, platform sessions.
+//! - [`rooms`], [`entitlements`], [`moderation`]: the services that change those facts.
+//! - [`payments`]: checkout intents, provider notifications, the ledger.
 //! - [`cache`]: the in-process → Redis → SQL tiers and the invalidation bus.
-//! - [`config`], [`clock`]: typed configuration validated at start-up; injectable time.
+//! - [`store`]: the SQL source of truth (PostgreSQL or embedded SQLite); all SQL lives here.
+//! - [`http`]: router, extractors, the error table, thin handlers.
+//! - [`app`]: wiring and serving; [`config`], [`clock`], [`ids`], [`telemetry`]: plumbing.
 
 pub mod access;
 pub mod app;
@@ -17,6 +23,7 @@ pub mod domain;
 pub mod entitlements;
 pub mod http;
 pub mod identity;
+pub mod ids;
 pub mod moderation;
 pub mod payments;
 pub mod rooms;

@@ -3,8 +3,8 @@
 //! Prosody keeps MUC room JIDs lowercase and stores non-ASCII names percent-encoded
 //! (`täst` → `t%c3%a4st`, jitsi-meet PR #10529); token_verification compares the
 //! `room` claim after lowering ASCII only. So roomkey stores and signs the one canonical
-//! form: Unicode-lowercased, every byte outside `[a-z0-9._-]` percent-encoded with
-//! lowercase hex. Input may arrive raw or already encoded; both map to the same name.
+//! form: Unicode-lowercased, every byte that `encodeURIComponent` escapes percent-encoded
+//! with lowercase hex (the web client's `getBackendSafeRoomName` does the same). Input may arrive raw or already encoded; both map to the same name.
 
 use std::fmt;
 
@@ -40,7 +40,7 @@ impl RoomName {
         let lowered = decoded.to_lowercase();
         let mut encoded = String::with_capacity(lowered.len());
         for byte in lowered.bytes() {
-            if byte.is_ascii_lowercase() || byte.is_ascii_digit() || b"._-".contains(&byte) {
+            if byte.is_ascii_lowercase() || byte.is_ascii_digit() || b"._-~!*()".contains(&byte) {
                 encoded.push(byte as char);
             } else {
                 encoded.push_str(&format!("%{byte:02x}"));
@@ -122,6 +122,12 @@ mod tests {
     fn already_encoded_input_maps_to_the_same_name() {
         assert_eq!(canonical("t%C3%A4st"), "t%c3%a4st");
         assert_eq!(canonical("t%c3%a4st"), canonical("täst"));
+    }
+
+    #[test]
+    fn keeps_what_encode_uri_component_keeps() {
+        assert_eq!(canonical("Show(1)!~*"), "show(1)!~*");
+        assert_eq!(canonical("a+b"), "a%2bb");
     }
 
     #[test]

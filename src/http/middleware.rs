@@ -33,7 +33,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
                 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+        .unwrap_or_else(|| crate::ids::random_uuid().simple().to_string());
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
 

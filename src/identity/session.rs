@@ -60,7 +60,7 @@ impl SessionTokens {
             sub: user_id.into(),
             iat: now,
             exp,
-            jti: uuid::Uuid::new_v4().to_string(),
+            jti: crate::ids::random_uuid().to_string(),
             typ: "session".into(),
         };
         (self.signer.sign(&claims), exp)

@@ -12,6 +12,8 @@ mod entitlements;
 mod migrate;
 mod payments;
 mod rooms;
+#[cfg(feature = "bench")]
+mod seed;
 mod users;
 
 use std::future::Future;

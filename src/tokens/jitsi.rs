@@ -181,7 +181,7 @@ impl JitsiTokens {
         now: UnixSeconds,
         expires_at: UnixSeconds,
     ) -> IssuedToken {
-        let jti = uuid::Uuid::new_v4().to_string();
+        let jti = crate::ids::random_uuid().to_string();
         let claims = Claims {
             iss: &self.settings.app_id,
             aud: &self.settings.audience,

@@ -84,7 +84,7 @@ pub async fn show(
 /// A short-lived Jitsi JWT for the caller in this room, if they may enter.
 /// Answers 402 with the price for a paid room without entitlement, 403 when banned.
 /// **Permissions**: a session, or a service key naming the user; rate-limited per user.
-#[tracing::instrument(skip_all, fields(room = %room))]
+#[tracing::instrument(level = "debug", skip_all, fields(room = %room))]
 pub async fn issue_token(
     State(state): State<AppState>,
     caller: UserPrincipal,

@@ -1,0 +1,281 @@
+//! Bulk loading for the load generator: users, rooms and entitlements by the hundred
+//! thousand, fast enough to seed millions of rows before a benchmark run.
+//!
+//! Rows go in as multi-row `INSERT … VALUES (…), (…)` statements, each under SQLite's
+//! limit of 32766 bound variables, and every call runs inside one transaction, so a batch
+//! costs one commit (one fsync) however many statements it takes. Values stay bound
+//! parameters. Schema names are identifiers, which cannot be bound: they are checked
+//! against a strict alphabet instead. Compiled only with the `bench` feature.
+
+use anyhow::Context as _;
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::Any;
+
+use super::{Backend, Store, StoreError};
+use crate::domain::{Entitlement, Room, User};
+use crate::telemetry::metrics::StoreOp;
+
+/// SQLite's `SQLITE_MAX_VARIABLE_NUMBER` (PostgreSQL allows 65535, so this bounds both).
+const MAX_BOUND_VARIABLES: usize = 32_766;
+
+type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
+
+const USER_COLUMNS: &[&str] = &[
+    "id",
+    "handle",
+    "email",
+    "display_name",
+    "role",
+    "created_at",
+    "updated_at",
+];
+
+const ROOM_COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "title",
+    "owner_id",
+    "access",
+    "price_minor",
+    "currency",
+    "plans",
+    "starts_at",
+    "ends_at",
+    "created_at",
+    "updated_at",
+];
+
+const ENTITLEMENT_COLUMNS: &[&str] = &[
+    "id",
+    "user_id",
+    "scope_kind",
+    "scope_ref",
+    "quantity",
+    "valid_from",
+    "valid_until",
+    "source",
+    "source_ref",
+    "granted_by",
+    "created_at",
+];
+
+fn bind_user<'q>(query: AnyQuery<'q>, user: &'q User) -> AnyQuery<'q> {
+    query
+        .bind(user.id.as_str())
+        .bind(user.handle.as_str())
+        .bind(user.email.as_str())
+        .bind(user.display_name.as_str())
+        .bind(user.role.as_str())
+        .bind(user.created_at)
+        .bind(user.updated_at)
+}
+
+fn bind_room<'q>(query: AnyQuery<'q>, room: &'q Room) -> AnyQuery<'q> {
+    query
+        .bind(room.id.as_str())
+        .bind(room.name.as_str())
+        .bind(room.title.as_str())
+        .bind(room.owner_id.as_str())
+        .bind(room.access.as_str())
+        .bind(room.price.as_ref().map(|p| p.amount_minor))
+        .bind(room.price.as_ref().map(|p| p.currency.as_str()))
+        .bind(room.plans.join(","))
+        .bind(room.starts_at)
+        .bind(room.ends_at)
+        .bind(room.created_at)
+        .bind(room.updated_at)
+}
+
+fn bind_entitlement<'q>(query: AnyQuery<'q>, e: &'q Entitlement) -> AnyQuery<'q> {
+    query
+        .bind(e.id.as_str())
+        .bind(e.user_id.as_str())
+        .bind(e.scope.kind())
+        .bind(e.scope.reference())
+        .bind(e.quantity)
+        .bind(e.valid_from)
+        .bind(e.valid_until)
+        .bind(e.source.as_str())
+        .bind(e.source_ref.as_deref())
+        .bind(e.granted_by.as_deref())
+        .bind(e.created_at)
+}
+
+/// `INSERT INTO table (columns) VALUES ($1, …), ($n, …)` for `rows` rows.
+///
+/// SQLite gets anonymous `?` placeholders instead: it resolves a named or numbered one
+/// (`$n`) by a linear scan of the statement's variables, which makes binding thousands of
+/// them quadratic, while `?` binds by position.
+fn multi_row_insert(backend: Backend, table: &str, columns: &[&str], rows: usize) -> String {
+    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+    sql.reserve(rows * columns.len() * 7);
+    let mut n = 0;
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..columns.len() {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// A schema name safe to splice into DDL: a lowercase letter, then `[a-z0-9_]`, ≤ 63 bytes.
+fn checked_schema_name(name: &str) -> Result<&str, StoreError> {
+    let ok = (1..=63).contains(&name.len())
+        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(name)
+    } else {
+        Err(StoreError::Unexpected(anyhow::anyhow!(
+            "{name:?} is not a plain lowercase schema name"
+        )))
+    }
+}
+
+impl Store {
+    /// Inserts `users` (without passwords: they cannot log in) in one transaction.
+    pub async fn seed_users(&self, users: &[User]) -> Result<u64, StoreError> {
+        self.seed_rows("users", USER_COLUMNS, users, bind_user)
+            .await
+    }
+
+    /// Inserts `rooms` in one transaction; their owners must already exist.
+    pub async fn seed_rooms(&self, rooms: &[Room]) -> Result<u64, StoreError> {
+        self.seed_rows("rooms", ROOM_COLUMNS, rooms, bind_room)
+            .await
+    }
+
+    /// Inserts `entitlements` (revocations are ignored) in one transaction; their users
+    /// must already exist.
+    pub async fn seed_entitlements(&self, entitlements: &[Entitlement]) -> Result<u64, StoreError> {
+        self.seed_rows(
+            "entitlements",
+            ENTITLEMENT_COLUMNS,
+            entitlements,
+            bind_entitlement,
+        )
+        .await
+    }
+
+    /// Refreshes the planner's statistics after a bulk load, as autovacuum (PostgreSQL) or
+    /// `PRAGMA optimize` (SQLite) eventually would.
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        sqlx::query("ANALYZE")
+            .execute(&self.pool)
+            .await
+            .context("analyze")?;
+        Ok(())
+    }
+
+    /// Creates an empty PostgreSQL schema to seed into (see [`Store::drop_schema`]).
+    pub async fn create_schema(&self, name: &str) -> Result<(), StoreError> {
+        self.require_postgres()?;
+        let name = checked_schema_name(name)?;
+        sqlx::query(&format!("CREATE SCHEMA {name}"))
+            .execute(&self.pool)
+            .await
+            .with_context(|| format!("create schema {name}"))?;
+        Ok(())
+    }
+
+    /// Drops a PostgreSQL schema and everything in it.
+    pub async fn drop_schema(&self, name: &str) -> Result<(), StoreError> {
+        self.require_postgres()?;
+        let name = checked_schema_name(name)?;
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+            .execute(&self.pool)
+            .await
+            .with_context(|| format!("drop schema {name}"))?;
+        Ok(())
+    }
+
+    fn require_postgres(&self) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            Ok(())
+        } else {
+            Err(StoreError::Unexpected(anyhow::anyhow!(
+                "schemas exist only on PostgreSQL"
+            )))
+        }
+    }
+
+    async fn seed_rows<T>(
+        &self,
+        table: &'static str,
+        columns: &[&str],
+        rows: &[T],
+        bind: for<'q> fn(AnyQuery<'q>, &'q T) -> AnyQuery<'q>,
+    ) -> Result<u64, StoreError> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        self.timed(StoreOp::Write, async {
+            let per_statement = MAX_BOUND_VARIABLES / columns.len();
+            let backend = self.backend;
+            let full_sql = multi_row_insert(backend, table, columns, per_statement.min(rows.len()));
+            let mut tx = self.pool.begin().await.context("begin")?;
+            let mut inserted = 0;
+            for chunk in rows.chunks(per_statement) {
+                let tail_sql;
+                let sql = if chunk.len() == per_statement.min(rows.len()) {
+                    &full_sql
+                } else {
+                    tail_sql = multi_row_insert(backend, table, columns, chunk.len());
+                    &tail_sql
+                };
+                let query = chunk.iter().fold(sqlx::query(sql), bind);
+                inserted += query
+                    .execute(&mut *tx)
+                    .await
+                    .with_context(|| format!("seed {table}"))?
+                    .rows_affected();
+            }
+            tx.commit().await.context("commit")?;
+            Ok(inserted)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_follow_the_backend() {
+        assert_eq!(
+            multi_row_insert(Backend::Postgres, "t", &["a", "b"], 2),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
+        );
+        assert_eq!(
+            multi_row_insert(Backend::Sqlite, "t", &["a", "b"], 2),
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"
+        );
+    }
+
+    #[test]
+    fn schema_names_are_plain() {
+        assert!(checked_schema_name("rk_bench_0a1b").is_ok());
+        for bad in ["", "Rk", "1abc", "a;drop", "a b", "a\"b"] {
+            assert!(checked_schema_name(bad).is_err(), "{bad}");
+        }
+    }
+}
