@@ -1,4 +1,4 @@
-//! The hot path's memory: in-process cache (moka) → Redis → SQL.
+//! The hot path's memory: in-process cache ([`local`]) → Redis → SQL.
 //!
 //! Four caches hold what an access decision needs, each keyed so that one write
 //! invalidates exactly one key: a user's profile, a room (by name), a user's live bans and
@@ -12,6 +12,7 @@
 //! through, so a missed invalidation can never keep a banned user in.
 
 pub mod bus;
+pub mod local;
 mod redis_tier;
 mod tiered;
 

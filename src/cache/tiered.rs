@@ -11,6 +11,7 @@ use serde::Serialize;
 use tokio::sync::OnceCell;
 
 use super::bus::Health;
+use super::local::LocalCache;
 use super::redis_tier::RedisTier;
 use crate::store::StoreError;
 use crate::telemetry::metrics::{CacheName, CacheTier, Metrics};
@@ -20,7 +21,7 @@ type Flight<V> = Arc<OnceCell<Arc<V>>>;
 pub struct TieredCache<V> {
     name: CacheName,
     /// `None` when caching is disabled: every lookup reads SQL.
-    memory: Option<moka::sync::Cache<String, Arc<V>>>,
+    memory: Option<LocalCache<V>>,
     redis: Option<RedisTier>,
     bus_healthy: Health,
     /// Bumped by every invalidation. A load that began before a bump does not insert
@@ -43,12 +44,8 @@ where
         bus_healthy: Health,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let memory = (max_entries > 0).then(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(max_entries)
-                .time_to_live(Duration::from_secs(ttl_secs.max(1)))
-                .build()
-        });
+        let memory = (max_entries > 0)
+            .then(|| LocalCache::new(max_entries, Duration::from_secs(ttl_secs.max(1))));
         Self {
             name,
             redis: if memory.is_some() { redis } else { None },

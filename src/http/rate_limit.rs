@@ -2,17 +2,22 @@
 //! address, token requests per user. Cheap enough for the token path: one cache lookup
 //! and one atomic add.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex};
 
 use crate::clock::{Clock, UnixSeconds};
 
 const WINDOW_SECS: i64 = 60;
+const SHARDS: usize = 32;
+/// Keys a shard tracks before it sweeps out those of past windows.
+const SWEEP_AT: usize = 4096;
 
 pub struct RateLimiter {
     per_window: u32,
-    windows: moka::sync::Cache<(String, i64), Arc<AtomicU32>>,
+    /// Per key: the window it counts in, and the count so far.
+    shards: Box<[Mutex<HashMap<String, (i64, u32)>>]>,
+    hasher: RandomState,
     clock: Arc<dyn Clock>,
 }
 
@@ -20,10 +25,8 @@ impl RateLimiter {
     pub fn per_minute(limit: u32, clock: Arc<dyn Clock>) -> Self {
         Self {
             per_window: limit,
-            windows: moka::sync::Cache::builder()
-                .max_capacity(1_000_000)
-                .time_to_live(Duration::from_secs(2 * WINDOW_SECS as u64))
-                .build(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: RandomState::new(),
             clock,
         }
     }
@@ -32,10 +35,26 @@ impl RateLimiter {
     pub fn check(&self, key: &str) -> Result<(), u64> {
         let now: UnixSeconds = self.clock.now();
         let window = now.div_euclid(WINDOW_SECS);
-        let counter = self
-            .windows
-            .get_with((key.to_owned(), window), || Arc::new(AtomicU32::new(0)));
-        if counter.fetch_add(1, Ordering::Relaxed) < self.per_window {
+        let shard = &self.shards[self.hasher.hash_one(key) as usize % SHARDS];
+        let mut counts = shard.lock().unwrap_or_else(|p| p.into_inner());
+        if counts.len() >= SWEEP_AT {
+            counts.retain(|_, (w, _)| *w == window);
+        }
+        let count = match counts.get_mut(key) {
+            Some(entry) if entry.0 == window => {
+                entry.1 = entry.1.saturating_add(1);
+                entry.1
+            }
+            Some(entry) => {
+                *entry = (window, 1);
+                1
+            }
+            None => {
+                counts.insert(key.to_owned(), (window, 1));
+                1
+            }
+        };
+        if count <= self.per_window {
             Ok(())
         } else {
             Err((WINDOW_SECS - now.rem_euclid(WINDOW_SECS)).max(1) as u64)

@@ -5,12 +5,13 @@
 //! expected. They carry only the user id: role and bans are read from the store (through
 //! the caches) on every request, never trusted from a token.
 
-use jsonwebtoken::{Algorithm, DecodingKey};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixSeconds;
 use crate::tokens::jwt::Signer;
-use crate::tokens::verify::{self, Rules, TimeBounded, VerifyError};
+use crate::tokens::verify::{TimeBounded, VerifyError};
 
 pub const SESSION_AUDIENCE: &str = "roomkey-session";
 pub const SESSION_ISSUER: &str = "roomkey";
@@ -38,7 +39,6 @@ impl TimeBounded for SessionClaims {
 
 pub struct SessionTokens {
     signer: Signer,
-    decoding: DecodingKey,
     ttl_secs: i64,
 }
 
@@ -46,7 +46,6 @@ impl SessionTokens {
     pub fn new(secret: &[u8], ttl_secs: i64) -> Self {
         Self {
             signer: Signer::hs256(secret, None),
-            decoding: DecodingKey::from_secret(secret),
             ttl_secs,
         }
     }
@@ -67,17 +66,43 @@ impl SessionTokens {
     }
 
     /// The user id a valid session token names.
+    ///
+    /// Sessions are verified on every request, so this is a direct check rather than a
+    /// general JWT library call: the header must be byte-for-byte the one roomkey writes
+    /// (`{"alg":"HS256","typ":"JWT"}`, so `alg: none` or any other algorithm cannot pass),
+    /// the HMAC is checked in constant time before the claims are parsed, and issuer,
+    /// audience, type and expiry are then required.
     pub fn verify(&self, token: &str, now: UnixSeconds) -> Result<String, VerifyError> {
-        let rules = Rules {
-            algorithm: Algorithm::HS256,
-            issuer: SESSION_ISSUER,
-            audience: SESSION_AUDIENCE,
-            required_typ: Some("JWT"),
-            now,
-        };
-        let claims: SessionClaims = verify::verify(token, &self.decoding, &rules)?;
-        if claims.typ != "session" {
+        let (signing_input, signature) = token.rsplit_once('.').ok_or(VerifyError::Malformed)?;
+        let (header, payload) = signing_input
+            .split_once('.')
+            .ok_or(VerifyError::Malformed)?;
+        if header != self.signer.header_b64() {
+            return Err(VerifyError::Malformed);
+        }
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| VerifyError::Malformed)?;
+        if !self
+            .signer
+            .verify_hmac(signing_input.as_bytes(), &signature)
+        {
+            return Err(VerifyError::BadSignature);
+        }
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| VerifyError::Malformed)?;
+        let claims: SessionClaims =
+            serde_json::from_slice(&payload).map_err(|_| VerifyError::Malformed)?;
+        if claims.iss != SESSION_ISSUER || claims.aud != SESSION_AUDIENCE || claims.typ != "session"
+        {
             return Err(VerifyError::WrongIssuerOrAudience);
+        }
+        if now >= claims.expires_at() {
+            return Err(VerifyError::Expired);
+        }
+        if claims.not_before().is_some_and(|nbf| now < nbf) {
+            return Err(VerifyError::NotYetValid);
         }
         Ok(claims.sub)
     }

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use super::keys::{KeySet, Keyring};
 use crate::access::Grant;
+use crate::cache::local::LocalCache;
 use crate::clock::UnixSeconds;
 use crate::domain::{Room, User};
 
@@ -61,12 +62,6 @@ pub struct IssuedToken {
     pub moderator: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct ReuseKey {
-    user_id: String,
-    room_id: String,
-}
-
 /// Everything that shaped a token besides time; a change means a fresh signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Shape {
@@ -93,7 +88,7 @@ pub struct JitsiTokenSettings {
 pub struct JitsiTokens {
     settings: JitsiTokenSettings,
     keyring: Arc<Keyring>,
-    reuse: Option<moka::sync::Cache<ReuseKey, Arc<Reusable>>>,
+    reuse: Option<LocalCache<Reusable>>,
 }
 
 /// Whether a token was signed for this request or handed out again.
@@ -110,10 +105,10 @@ impl JitsiTokens {
         reuse_capacity: Option<u64>,
     ) -> Self {
         let reuse = reuse_capacity.filter(|c| *c > 0).map(|capacity| {
-            moka::sync::Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(std::time::Duration::from_secs(settings.ttl_secs as u64))
-                .build()
+            LocalCache::new(
+                capacity,
+                std::time::Duration::from_secs(settings.ttl_secs as u64),
+            )
         });
         Self {
             settings,
@@ -148,10 +143,8 @@ impl JitsiTokens {
             until: grant.until,
             profile_version: user.updated_at,
         };
-        let key = ReuseKey {
-            user_id: user.id.clone(),
-            room_id: room.id.clone(),
-        };
+        // Ids never contain NUL, so this joins them unambiguously.
+        let key = format!("{}\0{}", user.id, room.id);
         if let Some(reuse) = &self.reuse {
             if let Some(previous) = reuse.get(&key) {
                 if self.still_fresh(&previous, &shape, expires_at, now) {

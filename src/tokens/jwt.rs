@@ -95,6 +95,19 @@ impl Signer {
         self.kid.as_deref()
     }
 
+    /// The encoded header every token of this signer starts with.
+    pub fn header_b64(&self) -> &str {
+        &self.header_b64
+    }
+
+    /// Checks an HMAC signature in constant time (HS256 signers only).
+    pub fn verify_hmac(&self, signing_input: &[u8], signature: &[u8]) -> bool {
+        match &self.key {
+            Key::Hmac(key) => ring::hmac::verify(key, signing_input, signature).is_ok(),
+            Key::Rsa(_) => false,
+        }
+    }
+
     pub fn sign<T: Serialize>(&self, claims: &T) -> String {
         let payload = serde_json::to_vec(claims).expect("claims serialise");
         let mut token = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 360);

@@ -1,0 +1,100 @@
+//! The in-process tier: a sharded map with a lifetime and a size bound.
+//!
+//! A read is one hash, one shared lock on one of 64 shards, and an `Arc` clone — cheaper
+//! than a full LRU/TinyLFU cache on a path that looks up several keys per request. When a
+//! shard is full an arbitrary entry is dropped: the tier is an accelerator in front of
+//! Redis and SQL, not the source of truth, so the eviction order only affects the hit rate.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+const SHARDS: usize = 64;
+
+pub struct LocalCache<V> {
+    shards: Box<[RwLock<HashMap<String, (Arc<V>, Instant)>>]>,
+    hasher: RandomState,
+    per_shard: usize,
+    ttl: Duration,
+}
+
+impl<V> LocalCache<V> {
+    pub fn new(max_entries: u64, ttl: Duration) -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            hasher: RandomState::new(),
+            per_shard: (max_entries as usize).div_ceil(SHARDS).max(1),
+            ttl,
+        }
+    }
+
+    fn shard(&self, key: &str) -> &RwLock<HashMap<String, (Arc<V>, Instant)>> {
+        &self.shards[self.hasher.hash_one(key) as usize % SHARDS]
+    }
+
+    pub fn get(&self, key: &str) -> Option<Arc<V>> {
+        let shard = self.shard(key).read().unwrap_or_else(|p| p.into_inner());
+        let (value, expires) = shard.get(key)?;
+        (Instant::now() < *expires).then(|| value.clone())
+    }
+
+    pub fn insert(&self, key: String, value: Arc<V>) {
+        let mut shard = self.shard(&key).write().unwrap_or_else(|p| p.into_inner());
+        if shard.len() >= self.per_shard && !shard.contains_key(&key) {
+            let now = Instant::now();
+            shard.retain(|_, (_, expires)| *expires > now);
+            if shard.len() >= self.per_shard {
+                if let Some(victim) = shard.keys().next().cloned() {
+                    shard.remove(&victim);
+                }
+            }
+        }
+        shard.insert(key, (value, Instant::now() + self.ttl));
+    }
+
+    pub fn invalidate(&self, key: &str) {
+        self.shard(key)
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+
+    pub fn invalidate_all(&self) {
+        for shard in self.shards.iter() {
+            shard.write().unwrap_or_else(|p| p.into_inner()).clear();
+        }
+    }
+
+    pub fn entry_count(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).len() as u64)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holds_at_most_the_bound_and_forgets_on_request() {
+        let cache = LocalCache::new(128, Duration::from_secs(60));
+        for i in 0..10_000 {
+            cache.insert(format!("key{i}"), Arc::new(i));
+        }
+        assert!(cache.entry_count() <= 128);
+        cache.insert("kept".into(), Arc::new(7));
+        assert_eq!(cache.get("kept").as_deref(), Some(&7));
+        cache.invalidate("kept");
+        assert_eq!(cache.get("kept"), None);
+    }
+
+    #[test]
+    fn entries_expire() {
+        let cache = LocalCache::new(8, Duration::from_millis(0));
+        cache.insert("k".into(), Arc::new(1));
+        assert_eq!(cache.get("k"), None);
+    }
+}
