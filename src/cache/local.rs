@@ -12,8 +12,11 @@ use std::time::{Duration, Instant};
 
 const SHARDS: usize = 64;
 
+/// One shard: key → (value, expiry).
+type Shard<V> = RwLock<HashMap<String, (Arc<V>, Instant)>>;
+
 pub struct LocalCache<V> {
-    shards: Box<[RwLock<HashMap<String, (Arc<V>, Instant)>>]>,
+    shards: Box<[Shard<V>]>,
     hasher: RandomState,
     per_shard: usize,
     ttl: Duration,
@@ -29,7 +32,7 @@ impl<V> LocalCache<V> {
         }
     }
 
-    fn shard(&self, key: &str) -> &RwLock<HashMap<String, (Arc<V>, Instant)>> {
+    fn shard(&self, key: &str) -> &Shard<V> {
         &self.shards[self.hasher.hash_one(key) as usize % SHARDS]
     }
 

@@ -10,13 +10,15 @@ use crate::clock::{Clock, UnixSeconds};
 
 const WINDOW_SECS: i64 = 60;
 const SHARDS: usize = 32;
+
+/// One shard: key → (the window it counts in, the count so far).
+type Counts = Mutex<HashMap<String, (i64, u32)>>;
 /// Keys a shard tracks before it sweeps out those of past windows.
 const SWEEP_AT: usize = 4096;
 
 pub struct RateLimiter {
     per_window: u32,
-    /// Per key: the window it counts in, and the count so far.
-    shards: Box<[Mutex<HashMap<String, (i64, u32)>>]>,
+    shards: Box<[Counts]>,
     hasher: RandomState,
     clock: Arc<dyn Clock>,
 }
