@@ -93,6 +93,13 @@ impl Store {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url).context("database.url names no supported backend")?;
         let mut url = url.to_owned();
+        // SQLite runs one writer at a time and every connection keeps its own page cache,
+        // so more than a few connections only cost memory.
+        let max_connections = if backend == Backend::Sqlite {
+            max_connections.min(SQLITE_MAX_CONNECTIONS)
+        } else {
+            max_connections
+        };
         let mut options = AnyPoolOptions::new().max_connections(max_connections);
         if backend == Backend::Sqlite {
             prepare_sqlite_path(&url)?;
@@ -159,6 +166,9 @@ impl Store {
         result
     }
 }
+
+/// Pool size cap for the embedded backend.
+const SQLITE_MAX_CONNECTIONS: u32 = 4;
 
 /// Per-connection settings of the embedded backend: WAL lets readers run beside the writer.
 const SQLITE_PRAGMAS: &[&str] = &[
