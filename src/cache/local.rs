@@ -1,19 +1,23 @@
 //! The in-process tier: a sharded map with a lifetime and a size bound.
 //!
-//! A read is one hash, one shared lock on one of 64 shards, and an `Arc` clone — cheaper
+//! Keys are hashed with foldhash, seeded per process (so chosen keys cannot collide on
+//! purpose), which is several times cheaper than SipHash for short ids. A read is one hash,
+//! one shared lock on one of 64 shards, and an `Arc` clone — cheaper
 //! than a full LRU/TinyLFU cache on a path that looks up several keys per request. When a
 //! shard is full an arbitrary entry is dropped: the tier is an accelerator in front of
 //! Redis and SQL, not the source of truth, so the eviction order only affects the hit rate.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 const SHARDS: usize = 64;
 
 /// One shard: key → (value, expiry).
-type Shard<V> = RwLock<HashMap<String, (Arc<V>, Instant)>>;
+type Shard<V> = RwLock<HashMap<String, (Arc<V>, Instant), RandomState>>;
 
 pub struct LocalCache<V> {
     shards: Box<[Shard<V>]>,
@@ -25,8 +29,10 @@ pub struct LocalCache<V> {
 impl<V> LocalCache<V> {
     pub fn new(max_entries: u64, ttl: Duration) -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
-            hasher: RandomState::new(),
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(HashMap::with_hasher(RandomState::default())))
+                .collect(),
+            hasher: RandomState::default(),
             per_shard: (max_entries as usize).div_ceil(SHARDS).max(1),
             ttl,
         }

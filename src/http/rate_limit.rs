@@ -3,7 +3,9 @@
 //! and one atomic add.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
 use std::sync::{Arc, Mutex};
 
 use crate::clock::{Clock, UnixSeconds};
@@ -12,7 +14,7 @@ const WINDOW_SECS: i64 = 60;
 const SHARDS: usize = 32;
 
 /// One shard: key → (the window it counts in, the count so far).
-type Counts = Mutex<HashMap<String, (i64, u32)>>;
+type Counts = Mutex<HashMap<String, (i64, u32), RandomState>>;
 /// Keys a shard tracks before it sweeps out those of past windows.
 const SWEEP_AT: usize = 4096;
 
@@ -27,8 +29,10 @@ impl RateLimiter {
     pub fn per_minute(limit: u32, clock: Arc<dyn Clock>) -> Self {
         Self {
             per_window: limit,
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: RandomState::new(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::with_hasher(RandomState::default())))
+                .collect(),
+            hasher: RandomState::default(),
             clock,
         }
     }
