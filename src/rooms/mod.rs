@@ -128,13 +128,6 @@ impl RoomService {
             .await;
         Ok(room)
     }
-
-    pub async fn find(&self, name: &RoomName) -> Result<Room, RoomError> {
-        self.store
-            .find_room_by_name(name)
-            .await?
-            .ok_or(RoomError::NotFound)
-    }
 }
 
 fn validate(room: &Room) -> Result<(), RoomError> {

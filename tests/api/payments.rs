@@ -169,8 +169,8 @@ async fn checkout_returns_epaycos_parameters_with_our_reference() {
     );
     assert_eq!(parameters["test"], "false");
 
-    let (performer, _) = (cast.performer_id.clone(), ());
-    app.create_room("freeshow", &performer, "free").await;
+    app.create_room("freeshow", &cast.performer_id, "free")
+        .await;
     let reply = app
         .call(
             Method::POST,
