@@ -551,6 +551,11 @@ local function on_pre_join(event)
 		else
 			counters.joins_allowed = counters.joins_allowed + 1;
 			set_affiliation(room, jid_bare(from), verdict.affiliation);
+			-- The occupant object was made before the affiliation changed.
+			local occupant = event.occupant;
+			if occupant and occupant.role then
+				occupant.role = room:get_default_role(room:get_affiliation(from)) or occupant.role;
+			end
 		end
 		local first = held_since[stanza];
 		if first then
@@ -816,8 +821,9 @@ local function remember_command(id)
 end
 
 local function verify_request(headers, kind, body)
-	local timestamp = headers["x-roomkey-timestamp"];
-	local signature = headers["x-roomkey-signature"];
+	-- net.http.server names request headers in lowercase with "_" for "-"
+	local timestamp = headers.x_roomkey_timestamp or headers["x-roomkey-timestamp"];
+	local signature = headers.x_roomkey_signature or headers["x-roomkey-signature"];
 	if type(timestamp) ~= "string" or type(signature) ~= "string" then return false; end
 	if not timestamp:match("^%d+$") or #timestamp > 12 then return false; end
 	local ts = tonumber(timestamp);
@@ -920,8 +926,8 @@ local function handle_stats()
 	return json_reply(200, out);
 end
 
-local routes = { ["POST commands"] = handle_command };
-if expose_stats then routes["GET stats"] = handle_stats; end
+local routes = { ["POST /commands"] = handle_command };
+if expose_stats then routes["GET /stats"] = handle_stats; end
 
 module:depends("http");
 module:provides("http", { default_path = "roomkey"; route = routes });

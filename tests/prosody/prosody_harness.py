@@ -20,7 +20,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -274,6 +273,8 @@ class Bosh:
         self.rid = random.randint(10**6, 10**9)
         self.sid: str | None = None
         self.inbox: list[ET.Element] = []
+        self.inbox_at: list[float] = []  # time.monotonic() each inbox element arrived
+        self.matched_at: float | None = None  # arrival time of the last wait_for match
         self.jid: str | None = None
 
     def _post(self, body: str) -> ET.Element:
@@ -288,11 +289,12 @@ class Bosh:
             conn.close()
         if resp.status != 200:
             raise HarnessError(f"BOSH HTTP {resp.status}: {data[:300]!r}")
+        arrived = time.monotonic()
         root = ET.fromstring(data)
-        if root.get("type") == "terminate":
-            self.inbox.extend(list(root))
-            raise BoshTerminated(root.get("condition", "unspecified"))
         self.inbox.extend(list(root))
+        self.inbox_at.extend(arrived for _ in root)
+        if root.get("type") == "terminate":
+            raise BoshTerminated(root.get("condition", "unspecified"))
         return root
 
     def _send(self, payload: str = "", **attrs: str) -> None:
@@ -320,6 +322,7 @@ class Bosh:
         while True:
             for i, el in enumerate(self.inbox):
                 if pred(el):
+                    self.matched_at = self.inbox_at.pop(i)
                     return self.inbox.pop(i)
             if time.monotonic() >= deadline:
                 return None
@@ -393,6 +396,34 @@ class Bosh:
             "affiliation": item.get("affiliation") if item is not None else None,
             "role": item.get("role") if item is not None else None,
         }
+
+    def login(self, user: str, password: str, resource: str, timeout: float) -> str:
+        """Open, SASL PLAIN and bind; the full JID."""
+        self.open()
+        sasl = self.sasl("PLAIN", f"\0{user}\0{password}".encode(), timeout)
+        if not sasl["ok"]:
+            raise HarnessError(f"login of {user!r} failed: {sasl}")
+        return self.restart_and_bind(resource, timeout)
+
+    def leave(self, occupant_jid: str) -> None:
+        self.send(f"<presence xmlns='jabber:client' to={quoteattr(occupant_jid)} type='unavailable'/>")
+
+    def wait_removed(self, occupant_jid: str, timeout: float) -> dict[str, Any] | None:
+        """This client's own unavailable presence from the room (kick, ban, destroy):
+        its status codes and reason, or None if none came within `timeout`."""
+        want = occupant_jid.lower()
+
+        def is_own_unavailable(e: ET.Element) -> bool:
+            return (local(e.tag) == "presence" and e.get("type") == "unavailable"
+                    and (e.get("from") or "").lower() == want)
+
+        el = self.wait_for(is_own_unavailable, timeout)
+        if el is None:
+            return None
+        x = next((c for c in el if local(c.tag) == "x" and ns_of(c.tag) == NS_MUC_USER), None)
+        codes = [s.get("code") for s in (x.iter() if x is not None else []) if local(s.tag) == "status"]
+        reason = next((r.text for r in (x.iter() if x is not None else []) if local(r.tag) == "reason"), None)
+        return {"codes": codes, "reason": reason}
 
     def close(self) -> None:
         try:
