@@ -682,7 +682,8 @@ module:hook("muc-occupant-pre-join", function (event)
 	return true;
 end, prejoin_priority);
 module:hook("muc-occupant-joined", function (event) log_errors("joined", on_joined, event); end, -100);
-module:hook("muc-occupant-left", function (event) log_errors("left", on_left, event); end, -100);
+-- Before mod_muc's own handler (-1), which destroys a room its last occupant left.
+module:hook("muc-occupant-left", function (event) log_errors("left", on_left, event); end, 1);
 module:hook("muc-room-destroyed", function (event) log_errors("destroyed", on_destroyed, event); end, -100);
 module:hook("muc-occupant-pre-change", on_pre_change, prejoin_priority);
 if guard_owner then
