@@ -91,7 +91,8 @@ http_default_host = {domain}
 consider_bosh_secure = true
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
-bosh_max_inactivity = 60
+-- Clients idle between checks; keep their sessions (and occupants) alive.
+bosh_max_inactivity = 600
 
 -- Viewers and performers log in with their roomkey user id as XMPP username.
 VirtualHost {domain}
