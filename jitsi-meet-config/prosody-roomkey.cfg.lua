@@ -70,7 +70,7 @@ Component "conference.meet.example.com" "muc"
         "muc_rate_limit";
         "muc_password_whitelist";
         "token_verification"; -- a token only opens its own `room` (pre-join, priority 99)
-        "token_affiliation"; -- superseded by mod_roomkey's affiliations; harmless
+        -- not "token_affiliation": mod_roomkey sets owner/member from roomkey's verdict
         "roomkey"; -- roomkey's verdicts, live (pre-join, priority 20)
     }
     muc_password_whitelist = { "focus@auth.meet.example.com" }

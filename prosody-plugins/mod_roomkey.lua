@@ -550,6 +550,7 @@ local function on_pre_join(event)
 			result = deny(origin, stanza, room, verdict);
 		else
 			counters.joins_allowed = counters.joins_allowed + 1;
+			event.roomkey_affiliation = verdict.affiliation; -- for on_pre_join_pin
 			set_affiliation(room, jid_bare(from), verdict.affiliation);
 			-- The occupant object was made before the affiliation changed.
 			local occupant = event.occupant;
@@ -600,6 +601,19 @@ local function on_pre_join(event)
 	return true;
 end
 
+-- Later in the same pre-join (after jitsi's token_affiliation at -3.5, before the lobby
+-- at -4): make the affiliation the verdict's again, in case a hook in between changed it.
+local function on_pre_join_pin(event)
+	local affiliation = event.roomkey_affiliation;
+	if not affiliation then return; end
+	local room, from = event.room, event.stanza.attr.from;
+	set_affiliation(room, jid_bare(from), affiliation);
+	local occupant = event.occupant;
+	if occupant and occupant.role then
+		occupant.role = room:get_default_role(room:get_affiliation(from)) or occupant.role;
+	end
+end
+
 local function on_joined(event)
 	local room, occupant, origin = event.room, event.occupant, event.origin;
 	local real_jid = event.stanza and event.stanza.attr.from;
@@ -619,6 +633,11 @@ local function on_joined(event)
 		session = origin;
 		recheck_at = verdict and verdict.recheck_at or nil;
 	};
+	-- Pin the verdict's affiliation: a later pre-join hook (jitsi's token_affiliation at
+	-- -3.5, for one) may have changed what this module set.
+	if verdict and verdict.allow and verdict.affiliation then
+		set_affiliation(room, occupant.bare_jid, verdict.affiliation);
+	end
 	local previous = occupants[record.nick];
 	if previous then untrack(previous); end
 	occupants[record.nick] = record;
@@ -681,6 +700,7 @@ module:hook("muc-occupant-pre-join", function (event)
 	pcall(event.origin.send, st.error_reply(event.stanza, "wait", "internal-server-error", nil, event.room.jid));
 	return true;
 end, prejoin_priority);
+module:hook("muc-occupant-pre-join", function (event) log_errors("pre-join pin", on_pre_join_pin, event); end, -3.75);
 module:hook("muc-occupant-joined", function (event) log_errors("joined", on_joined, event); end, -100);
 -- Before mod_muc's own handler (-1), which destroys a room its last occupant left.
 module:hook("muc-occupant-left", function (event) log_errors("left", on_left, event); end, 1);
