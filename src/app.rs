@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::access::AccessService;
+use crate::attendance::AttendanceService;
 use crate::cache::bus::Health;
 use crate::cache::{AccessCaches, Bus, RedisTier};
 use crate::clock::Clock;
@@ -21,6 +22,7 @@ use crate::http::extract::ApiKeys;
 use crate::http::rate_limit::RateLimiter;
 use crate::http::state::{AppState, Services};
 use crate::identity::{IdentityService, SessionTokens};
+use crate::live::{LiveEnforcer, RequestSigner};
 use crate::moderation::BanService;
 use crate::rooms::RoomService;
 use crate::store::{Backend, Store};
@@ -100,6 +102,22 @@ impl App {
             config.session.secret.expose().to_owned()
         };
 
+        let prosody_secret = if config.prosody.secret.is_empty() {
+            load_or_create_named_secret(&config.keys.dir, "prosody.secret")?
+        } else {
+            config.prosody.secret.expose().to_owned()
+        };
+        let live = Arc::new(LiveEnforcer::new(
+            RequestSigner::new(
+                prosody_secret.as_bytes(),
+                config.prosody.max_clock_skew_secs,
+            ),
+            &config.prosody.shards,
+            Duration::from_millis(config.prosody.command_timeout_ms),
+            clock.clone(),
+            metrics.clone(),
+        )?);
+
         let access = Arc::new(AccessService::new(
             store.clone(),
             caches.clone(),
@@ -126,17 +144,26 @@ impl App {
                 bus.clone(),
                 clock.clone(),
             ),
-            rooms: RoomService::new(store.clone(), bus.clone(), clock.clone()),
-            entitlements: EntitlementService::new(store.clone(), bus.clone(), clock.clone()),
-            bans: BanService::new(store.clone(), bus.clone(), clock.clone()),
+            rooms: RoomService::new(store.clone(), bus.clone(), live.clone(), clock.clone()),
+            entitlements: EntitlementService::new(
+                store.clone(),
+                bus.clone(),
+                live.clone(),
+                clock.clone(),
+            ),
+            bans: BanService::new(store.clone(), bus.clone(), live.clone(), clock.clone()),
             payments: crate::payments::PaymentService::new(
                 store.clone(),
                 bus.clone(),
+                live.clone(),
                 clock.clone(),
                 metrics.clone(),
                 config.payments.clone(),
                 &config.http.public_url,
             ),
+            attendance: AttendanceService::new(store.clone(), clock.clone()),
+            live,
+            clock: clock.clone(),
             access,
             store,
             bus,

@@ -60,6 +60,7 @@ pub struct Config {
     pub cache: CacheConfig,
     pub rate_limit: RateLimitConfig,
     pub payments: PaymentsConfig,
+    pub prosody: ProsodyConfig,
     pub log: LogConfig,
 }
 
@@ -168,6 +169,23 @@ pub struct SessionConfig {
     pub secret_file: Option<PathBuf>,
     /// Session lifetime. default: `86400`.
     pub ttl_secs: i64,
+}
+
+/// Live enforcement in Prosody (`prosody-plugins/PROTOCOL.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProsodyConfig {
+    /// Signs requests both ways between roomkey and `mod_roomkey`; generated into
+    /// `keys.dir` as `prosody.secret` when empty.
+    pub secret: Secret,
+    pub secret_file: Option<PathBuf>,
+    /// Where each Prosody shard serves the module, e.g. `http://prosody-1:5280/roomkey`.
+    /// Every instance sends kicks, revalidations and room ends to all of them.
+    pub shards: Vec<String>,
+    /// Per-attempt timeout for a command to a shard.
+    pub command_timeout_ms: u64,
+    /// How far a signed request's timestamp may be from this host's clock.
+    pub max_clock_skew_secs: i64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -361,6 +379,18 @@ impl Default for SessionConfig {
     }
 }
 
+impl Default for ProsodyConfig {
+    fn default() -> Self {
+        Self {
+            secret: Secret::default(),
+            secret_file: None,
+            shards: Vec::new(),
+            command_timeout_ms: 2_000,
+            max_clock_skew_secs: 60,
+        }
+    }
+}
+
 impl Default for CacheConfig {
     fn default() -> Self {
         Self {
@@ -450,6 +480,11 @@ impl Config {
             "session.secret_file",
             &self.session.secret_file,
             &mut self.session.secret,
+        )?;
+        read(
+            "prosody.secret_file",
+            &self.prosody.secret_file,
+            &mut self.prosody.secret,
         )?;
         Ok(())
     }
@@ -588,6 +623,34 @@ impl Config {
             return Err(bad(
                 "payments.epayco.p_key",
                 "is required (at least 16 characters) when payments.epayco.customer_id is set",
+            ));
+        }
+        if !self.prosody.secret.is_empty() && self.prosody.secret.expose().len() < 32 {
+            return Err(bad("prosody.secret", "must be at least 32 characters"));
+        }
+        for (index, shard) in self.prosody.shards.iter().enumerate() {
+            let setting = format!("prosody.shards[{index}]");
+            if !shard.starts_with("http://") {
+                return Err(bad(
+                    &setting,
+                    "must start with http:// (commands are signed, not encrypted; use a private network)",
+                ));
+            }
+            check_url(&setting, shard)?;
+            shard
+                .parse::<hyper::Uri>()
+                .map_err(|e| bad(&setting, format!("not a URL: {e}")))?;
+        }
+        if !(100..=30_000).contains(&self.prosody.command_timeout_ms) {
+            return Err(bad(
+                "prosody.command_timeout_ms",
+                "must be between 100 and 30000",
+            ));
+        }
+        if !(5..=600).contains(&self.prosody.max_clock_skew_secs) {
+            return Err(bad(
+                "prosody.max_clock_skew_secs",
+                "must be between 5 and 600",
             ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {

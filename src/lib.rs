@@ -9,6 +9,9 @@
 //! - [`identity`]: sign-up, login, argon2id, platform sessions.
 //! - [`rooms`], [`entitlements`], [`moderation`]: the services that change those facts.
 //! - [`payments`]: checkout intents, provider notifications, the ledger.
+//! - [`live`]: enforcement in running video rooms: commands to the Prosody shards
+//!   (kick, revalidate, end) and the verdicts `mod_roomkey` asks for.
+//! - [`attendance`]: who was in a room and for how long, as Prosody reports it.
 //! - [`cache`]: the in-process → Redis → SQL tiers and the invalidation bus.
 //! - [`store`]: the SQL source of truth (PostgreSQL or embedded SQLite); all SQL lives here.
 //! - [`http`]: router, extractors, the error table, thin handlers.
@@ -16,6 +19,7 @@
 
 pub mod access;
 pub mod app;
+pub mod attendance;
 pub mod cache;
 pub mod clock;
 pub mod config;
@@ -24,6 +28,7 @@ pub mod entitlements;
 pub mod http;
 pub mod identity;
 pub mod ids;
+pub mod live;
 pub mod moderation;
 pub mod payments;
 pub mod rooms;

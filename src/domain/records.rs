@@ -206,3 +206,15 @@ impl Ban {
         self.lift.is_none() && self.until.is_none_or(|until| now < until)
     }
 }
+
+/// One stay of one user in one room, as a Prosody shard reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttendanceSegment {
+    pub occupant_id: String,
+    pub user_id: UserId,
+    pub handle: String,
+    pub display_name: String,
+    pub joined_at: UnixSeconds,
+    /// `None` while still in the room.
+    pub left_at: Option<UnixSeconds>,
+}

@@ -11,6 +11,7 @@ use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{
     Entitlement, EntitlementScope, EntitlementSource, Revocation, RoomName, UserId,
 };
+use crate::live::LiveEnforcer;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,12 +51,23 @@ pub struct GrantRequest {
 pub struct EntitlementService {
     store: Store,
     bus: Arc<Bus>,
+    live: Arc<LiveEnforcer>,
     clock: Arc<dyn Clock>,
 }
 
 impl EntitlementService {
-    pub fn new(store: Store, bus: Arc<Bus>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, bus, clock }
+    pub fn new(
+        store: Store,
+        bus: Arc<Bus>,
+        live: Arc<LiveEnforcer>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            bus,
+            live,
+            clock,
+        }
     }
 
     pub async fn grant(&self, request: GrantRequest) -> Result<Entitlement, EntitlementError> {
@@ -172,6 +184,7 @@ impl EntitlementService {
         self.bus
             .publish(Invalidation::Entitlements(entitlement.user_id.clone()))
             .await;
+        self.live.revalidate(&entitlement.user_id, "access revoked");
         Ok(entitlement)
     }
 

@@ -47,6 +47,7 @@ pub enum ErrorCode {
     TestTransactionRefused,
     ProviderNotConfigured,
     NotForSale,
+    BadSignature,
 }
 
 impl ErrorCode {
@@ -75,6 +76,7 @@ impl ErrorCode {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ErrorCode::NotForSale => StatusCode::CONFLICT,
+            ErrorCode::BadSignature => StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -106,6 +108,7 @@ impl ErrorCode {
             ErrorCode::TestTransactionRefused => "test_transaction_refused",
             ErrorCode::ProviderNotConfigured => "provider_not_configured",
             ErrorCode::NotForSale => "not_for_sale",
+            ErrorCode::BadSignature => "bad_signature",
         }
     }
 }

@@ -15,6 +15,7 @@ use subtle::ConstantTimeEq;
 use super::error::{ApiError, ErrorCode};
 use super::state::AppState;
 use crate::config::Secret;
+use crate::live::signature::{self, RequestKind};
 
 /// A JSON body; syntax errors answer 400 `invalid_json`, shape errors 422 `validation_failed`.
 pub struct ApiJson<T>(pub T);
@@ -61,7 +62,12 @@ async fn read_json<T: DeserializeOwned>(
             "send the body as application/json",
         ));
     }
-    serde_json::from_slice(&bytes).map_err(|e| {
+    decode_json(&bytes)
+}
+
+/// Syntax errors are 400 `invalid_json`, shape errors 422 `validation_failed`.
+fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
             Category::Data => {
@@ -73,6 +79,51 @@ async fn read_json<T: DeserializeOwned>(
             ),
         }
     })
+}
+
+/// A JSON body signed by a Prosody shard (`prosody-plugins/PROTOCOL.md`): the signature
+/// is checked over the exact bytes received before anything is parsed.
+pub struct Signed<T>(pub T);
+
+/// A body type that arrives signed, and for which exchange.
+pub trait SignedPayload: DeserializeOwned {
+    const KIND: RequestKind;
+}
+
+impl<T: SignedPayload> FromRequest<AppState> for Signed<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (timestamp, presented) = {
+            let header = |name: &str| {
+                req.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            (
+                header(signature::TIMESTAMP_HEADER),
+                header(signature::SIGNATURE_HEADER),
+            )
+        };
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| {
+                ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
+            })?;
+        state
+            .live
+            .signer()
+            .verify(
+                T::KIND,
+                timestamp.as_deref(),
+                presented.as_deref(),
+                &bytes,
+                state.clock.now(),
+            )
+            .map_err(|problem| ApiError::new(ErrorCode::BadSignature, problem.to_string()))?;
+        decode_json(&bytes).map(Signed)
+    }
 }
 
 impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {

@@ -43,6 +43,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/admin/performers/{id}/terms"),
     ("POST", "/api/admin/payments"),
     ("POST", "/api/admin/payments/{reference}/chargeback"),
+    ("POST", "/api/rooms/{room}/kick"),
+    ("POST", "/api/rooms/{room}/end"),
+    ("GET", "/api/rooms/{room}/participants"),
+    ("POST", "/api/admin/rooms/{room}/kick"),
+    ("POST", "/api/admin/rooms/{room}/end"),
+    ("POST", "/api/prosody/verdicts"),
+    ("POST", "/api/prosody/events"),
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/jitsi/keys/{file}"),
     ("GET", "/healthz"),
@@ -53,7 +60,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// The public API. With `with_ops`, `/metrics`, `/healthz` and `/readyz` are served here too.
 pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router {
-    use routes::{admin, auth, keys, payments, rooms};
+    use routes::{admin, auth, keys, live, payments, prosody, rooms};
     let mut router = Router::new()
         .route("/api/auth/register", post(auth::register))
         .route("/api/auth/login", post(auth::login))
@@ -93,6 +100,14 @@ pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router 
             "/api/admin/payments/{reference}/chargeback",
             post(payments::record_chargeback),
         )
+        .route("/api/rooms/{room}/kick", post(live::kick))
+        .route("/api/rooms/{room}/end", post(live::end))
+        .route("/api/rooms/{room}/participants", get(live::participants))
+        // The same two under the admin prefix, where operators' scripts look for them.
+        .route("/api/admin/rooms/{room}/kick", post(live::kick))
+        .route("/api/admin/rooms/{room}/end", post(live::end))
+        .route("/api/prosody/verdicts", post(prosody::verdicts))
+        .route("/api/prosody/events", post(prosody::events))
         .route("/.well-known/jwks.json", get(keys::jwks))
         .route("/jitsi/keys/{file}", get(keys::pem))
         .route("/healthz", get(routes::ops::healthz));

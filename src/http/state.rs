@@ -6,9 +6,12 @@ use std::sync::Arc;
 use super::extract::ApiKeys;
 use super::rate_limit::RateLimiter;
 use crate::access::AccessService;
+use crate::attendance::AttendanceService;
 use crate::cache::Bus;
+use crate::clock::Clock;
 use crate::entitlements::EntitlementService;
 use crate::identity::IdentityService;
+use crate::live::LiveEnforcer;
 use crate::moderation::BanService;
 use crate::rooms::RoomService;
 use crate::store::Store;
@@ -25,6 +28,9 @@ pub struct Services {
     pub entitlements: EntitlementService,
     pub bans: BanService,
     pub payments: crate::payments::PaymentService,
+    pub live: Arc<LiveEnforcer>,
+    pub attendance: AttendanceService,
+    pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub api_keys: ApiKeys,
     pub auth_limit: RateLimiter,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::cache::{Bus, Invalidation};
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{Ban, BanLift, BanScope, RoomName, UserId};
+use crate::live::LiveEnforcer;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -40,12 +41,23 @@ pub struct BanRequest {
 pub struct BanService {
     store: Store,
     bus: Arc<Bus>,
+    live: Arc<LiveEnforcer>,
     clock: Arc<dyn Clock>,
 }
 
 impl BanService {
-    pub fn new(store: Store, bus: Arc<Bus>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, bus, clock }
+    pub fn new(
+        store: Store,
+        bus: Arc<Bus>,
+        live: Arc<LiveEnforcer>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            bus,
+            live,
+            clock,
+        }
     }
 
     pub async fn ban(&self, request: BanRequest) -> Result<Ban, BanError> {
@@ -88,6 +100,8 @@ impl BanService {
         self.bus
             .publish(Invalidation::Bans(ban.user_id.clone()))
             .await;
+        // After the invalidation is acknowledged, so the shards' fresh verdicts see the ban.
+        self.live.revalidate(&ban.user_id, "banned");
         Ok(ban)
     }
 

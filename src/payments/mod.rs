@@ -21,6 +21,7 @@ use crate::domain::{
     PaymentIntent, PaymentState, PerformerTerms, PurchaseKind, RevenueTotals, Revocation, Role,
     RoomAccess, RoomName, UserId,
 };
+use crate::live::LiveEnforcer;
 use crate::store::{LedgerContext, PaymentTx, Store, StoreError};
 use crate::telemetry::metrics::{Metrics, WebhookOutcome};
 
@@ -146,6 +147,7 @@ pub fn transition(current: PaymentState, incoming: StateClass) -> Option<Payment
 pub struct PaymentService {
     store: Store,
     bus: Arc<Bus>,
+    live: Arc<LiveEnforcer>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     config: PaymentsConfig,
@@ -156,6 +158,7 @@ impl PaymentService {
     pub fn new(
         store: Store,
         bus: Arc<Bus>,
+        live: Arc<LiveEnforcer>,
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
         config: PaymentsConfig,
@@ -164,6 +167,7 @@ impl PaymentService {
         Self {
             store,
             bus,
+            live,
             clock,
             metrics,
             config,
@@ -717,6 +721,7 @@ impl PaymentService {
         let user_id = tx.intent.user_id.clone();
         let mut entitlement_id = None;
         let mut changed_access = false;
+        let mut revoked_access = false;
         match applied {
             Applied::Granted | Applied::Recorded => {
                 if applied == Applied::Granted {
@@ -739,6 +744,7 @@ impl PaymentService {
                     };
                     tx.insert_revocation(&id, &revocation).await?;
                     changed_access = true;
+                    revoked_access = true;
                 }
                 let kind = if class == StateClass::ChargedBack {
                     "chargeback"
@@ -752,7 +758,12 @@ impl PaymentService {
         tx.set_state(next, entitlement_id.as_deref(), now).await?;
         tx.commit().await?;
         if changed_access {
-            self.bus.publish(Invalidation::Entitlements(user_id)).await;
+            self.bus
+                .publish(Invalidation::Entitlements(user_id.clone()))
+                .await;
+        }
+        if revoked_access {
+            self.live.revalidate(&user_id, "payment reversed");
         }
         Ok(applied)
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::cache::{Bus, Invalidation};
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{is_currency_code, Money, Room, RoomAccess, RoomName, UserId};
+use crate::live::LiveEnforcer;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -48,12 +49,56 @@ pub struct RoomChanges {
 pub struct RoomService {
     store: Store,
     bus: Arc<Bus>,
+    live: Arc<LiveEnforcer>,
     clock: Arc<dyn Clock>,
 }
 
 impl RoomService {
-    pub fn new(store: Store, bus: Arc<Bus>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, bus, clock }
+    pub fn new(
+        store: Store,
+        bus: Arc<Bus>,
+        live: Arc<LiveEnforcer>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            bus,
+            live,
+            clock,
+        }
+    }
+
+    /// Ends the show now: new joins are refused (`room_ended`) and every Prosody shard
+    /// closes the video room. Ending a show that has not started cancels it.
+    pub async fn end(&self, name: &RoomName, reason: &str) -> Result<Room, RoomError> {
+        if reason.trim().is_empty() || reason.chars().count() > 500 {
+            return Err(RoomError::Invalid(
+                "reason",
+                "reason must be 1 to 500 characters",
+            ));
+        }
+        let now = self.clock.now();
+        let current = self
+            .store
+            .find_room_by_name(name)
+            .await?
+            .ok_or(RoomError::NotFound)?;
+        let room = if current.ends_at.is_some_and(|end| end <= now) {
+            current
+        } else {
+            let not_started = current.starts_at.is_some_and(|start| start >= now);
+            self.update(
+                name,
+                RoomChanges {
+                    starts_at: not_started.then_some(None),
+                    ends_at: Some(Some(now)),
+                    ..RoomChanges::default()
+                },
+            )
+            .await?
+        };
+        self.live.end_room(&room.name, reason);
+        Ok(room)
     }
 
     pub async fn create(&self, new: NewRoom) -> Result<Room, RoomError> {

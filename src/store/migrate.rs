@@ -24,6 +24,11 @@ const SQLITE: &[Migration] = &[
         name: "payments",
         sql: include_str!("../../migrations/sqlite/0002_payments.sql"),
     },
+    Migration {
+        version: 3,
+        name: "attendance",
+        sql: include_str!("../../migrations/sqlite/0003_attendance.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -36,6 +41,11 @@ const POSTGRES: &[Migration] = &[
         version: 2,
         name: "payments",
         sql: include_str!("../../migrations/postgres/0002_payments.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "attendance",
+        sql: include_str!("../../migrations/postgres/0003_attendance.sql"),
     },
 ];
 

@@ -7,6 +7,7 @@
 //! locking, DDL types) the difference lives in `migrations/<backend>/` and in [`Backend`].
 //! All SQL of the crate lives under this module, and every value is a bound parameter.
 
+mod attendance;
 mod bans;
 mod entitlements;
 mod migrate;

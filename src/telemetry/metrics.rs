@@ -132,6 +132,21 @@ label_enum!(
 );
 
 label_enum!(
+    /// A command sent to a Prosody shard.
+    LiveCommand { Kick => "kick", Revalidate => "revalidate", EndRoom => "end_room" }
+);
+
+label_enum!(
+    /// How a command to one shard ended (after its retries).
+    CommandOutcome { Delivered => "delivered", Failed => "failed" }
+);
+
+label_enum!(
+    /// What roomkey answered Prosody about one occupant.
+    ProsodyVerdict { Allow => "allow", Deny => "deny" }
+);
+
+label_enum!(
     /// Coarse outcome of an HTTP request, for latency histograms.
     HttpOutcome { Success => "success", ClientError => "client_error", ServerError => "server_error" }
 );
@@ -153,6 +168,8 @@ pub struct Metrics {
     redis_errors: AtomicU64,
     webhooks: Vec<AtomicU64>,
     invalidations_received: AtomicU64,
+    live_commands: Vec<AtomicU64>,
+    prosody_verdicts: Vec<AtomicU64>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -197,6 +214,13 @@ impl Metrics {
                 .map(|_| AtomicU64::new(0))
                 .collect(),
             invalidations_received: AtomicU64::new(0),
+            live_commands: (0..LiveCommand::ALL.len() * CommandOutcome::ALL.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            prosody_verdicts: ProsodyVerdict::ALL
+                .iter()
+                .map(|_| AtomicU64::new(0))
+                .collect(),
         }
     }
 
@@ -257,6 +281,20 @@ impl Metrics {
     /// Payment notifications are counted by outcome (ePayco is the one provider so far).
     pub fn webhook(&self, outcome: WebhookOutcome) {
         self.webhooks[outcome.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn live_command(&self, command: LiveCommand, outcome: CommandOutcome) {
+        self.live_commands[command.index() * CommandOutcome::ALL.len() + outcome.index()]
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn live_commands(&self, command: LiveCommand, outcome: CommandOutcome) -> u64 {
+        self.live_commands[command.index() * CommandOutcome::ALL.len() + outcome.index()]
+            .load(Ordering::Relaxed)
+    }
+
+    pub fn prosody_verdict(&self, verdict: ProsodyVerdict) {
+        self.prosody_verdicts[verdict.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn invalidation_received(&self) {
@@ -388,6 +426,39 @@ impl Metrics {
                 "roomkey_payment_webhooks_total{{provider=\"epayco\",outcome=\"{}\"}} {}",
                 outcome.as_str(),
                 self.webhooks[outcome.index()].load(Ordering::Relaxed)
+            );
+        }
+
+        header(
+            &mut out,
+            "roomkey_live_commands_total",
+            "counter",
+            "Commands to Prosody shards, per shard, by command and final outcome.",
+        );
+        for command in LiveCommand::ALL {
+            for outcome in CommandOutcome::ALL {
+                let _ = writeln!(
+                    out,
+                    "roomkey_live_commands_total{{command=\"{}\",outcome=\"{}\"}} {}",
+                    command.as_str(),
+                    outcome.as_str(),
+                    self.live_commands(*command, *outcome)
+                );
+            }
+        }
+
+        header(
+            &mut out,
+            "roomkey_prosody_verdicts_total",
+            "counter",
+            "Verdicts answered to Prosody for occupants and joins.",
+        );
+        for verdict in ProsodyVerdict::ALL {
+            let _ = writeln!(
+                out,
+                "roomkey_prosody_verdicts_total{{verdict=\"{}\"}} {}",
+                verdict.as_str(),
+                self.prosody_verdicts[verdict.index()].load(Ordering::Relaxed)
             );
         }
 

@@ -12,6 +12,7 @@ mod admin;
 mod auth;
 mod caching;
 mod keys;
+mod live;
 mod ops;
 mod payments;
 mod tokens;

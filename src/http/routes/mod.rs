@@ -5,6 +5,8 @@ pub mod auth;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod keys;
+pub mod live;
 pub mod ops;
 pub mod payments;
+pub mod prosody;
 pub mod rooms;

@@ -1,0 +1,219 @@
+//! Running rooms: kick someone, end the show, see who is and was there.
+//!
+//! **Permissions** for all three: the room's performer, moderators and admins (by session),
+//! or the admin key. The proof is [`RoomModerator`], made only by [`require_room_moderator`].
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::rooms::parse_room;
+use crate::attendance::Participants;
+use crate::clock::rfc3339;
+use crate::domain::Room;
+use crate::http::error::ApiError;
+use crate::http::extract::{ApiJson, Caller};
+use crate::http::state::AppState;
+
+/// Someone who may moderate one room, and the room.
+pub struct RoomModerator {
+    pub actor: String,
+    pub room: Arc<Room>,
+}
+
+/// The admin key; staff; or the performer who owns the room. Nobody else, whatever they paid.
+async fn require_room_moderator(
+    state: &AppState,
+    caller: &Caller,
+    room: &str,
+) -> Result<RoomModerator, ApiError> {
+    let name = parse_room(room)?;
+    let room = state.access.room(&name).await?.ok_or_else(|| {
+        ApiError::new(crate::http::error::ErrorCode::RoomNotFound, "no such room")
+    })?;
+    let actor = match caller {
+        Caller::AdminKey => "admin-key".to_owned(),
+        Caller::User(principal) => {
+            let user = state
+                .access
+                .user(&principal.user_id)
+                .await?
+                .ok_or_else(|| ApiError::unauthenticated("the session's user no longer exists"))?;
+            if !(user.role.is_staff() || user.id == room.owner_id) {
+                return Err(ApiError::forbidden(
+                    "only the room's performer, moderators and admins may do this",
+                ));
+            }
+            user.id.clone()
+        }
+    };
+    Ok(RoomModerator { actor, room })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KickBody {
+    user_id: String,
+    reason: String,
+}
+
+#[derive(Serialize)]
+pub struct SentView {
+    /// Prosody shards the command went to (delivery continues in the background).
+    shards: usize,
+}
+
+/// # `POST /api/rooms/{room}/kick`
+/// Removes a user from the running video room now. They may rejoin while entitled; ban
+/// them to keep them out.
+#[tracing::instrument(skip_all, fields(room = %room))]
+pub async fn kick(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(room): Path<String>,
+    ApiJson(body): ApiJson<KickBody>,
+) -> Result<(StatusCode, Json<SentView>), ApiError> {
+    let moderator = require_room_moderator(&state, &caller, &room).await?;
+    if body.user_id.trim().is_empty() || body.user_id.len() > 100 {
+        return Err(ApiError::validation(
+            "user_id",
+            "user_id must be 1 to 100 bytes",
+        ));
+    }
+    check_reason(&body.reason)?;
+    tracing::info!(actor = %moderator.actor, user_id = %body.user_id, "kick");
+    state
+        .live
+        .kick(&moderator.room.name, &body.user_id, &body.reason);
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SentView {
+            shards: state.live.shard_count(),
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndBody {
+    reason: String,
+}
+
+#[derive(Serialize)]
+pub struct EndedView {
+    room: String,
+    ends_at: Option<String>,
+    shards: usize,
+}
+
+/// # `POST /api/rooms/{room}/end`
+/// Ends the show: new joins are refused and the video room is closed on every shard.
+pub async fn end(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(room): Path<String>,
+    ApiJson(body): ApiJson<EndBody>,
+) -> Result<Json<EndedView>, ApiError> {
+    let moderator = require_room_moderator(&state, &caller, &room).await?;
+    check_reason(&body.reason)?;
+    tracing::info!(actor = %moderator.actor, room = %moderator.room.name, "ending the show");
+    let room = state.rooms.end(&moderator.room.name, &body.reason).await?;
+    Ok(Json(EndedView {
+        room: room.name.to_string(),
+        ends_at: room.ends_at.map(rfc3339),
+        shards: state.live.shard_count(),
+    }))
+}
+
+#[derive(Serialize)]
+pub struct ParticipantsView {
+    room: String,
+    /// Everyone in the room now.
+    present: Vec<PersonView>,
+    /// Everyone who has been in the room, with their total time.
+    people: Vec<PersonView>,
+    /// Every stay, oldest first; a reconnect is a new stay.
+    segments: Vec<SegmentView>,
+}
+
+#[derive(Serialize, Clone)]
+pub struct PersonView {
+    user_id: String,
+    handle: String,
+    display_name: String,
+    present: bool,
+    first_joined_at: String,
+    segments: u32,
+    duration_secs: i64,
+}
+
+#[derive(Serialize)]
+pub struct SegmentView {
+    user_id: String,
+    handle: String,
+    joined_at: String,
+    left_at: Option<String>,
+    duration_secs: i64,
+}
+
+impl From<Participants> for ParticipantsView {
+    fn from(participants: Participants) -> Self {
+        let people: Vec<PersonView> = participants
+            .people
+            .iter()
+            .map(|p| PersonView {
+                user_id: p.user_id.clone(),
+                handle: p.handle.clone(),
+                display_name: p.display_name.clone(),
+                present: p.present,
+                first_joined_at: rfc3339(p.first_joined_at),
+                segments: p.segments,
+                duration_secs: p.seconds,
+            })
+            .collect();
+        Self {
+            room: String::new(),
+            present: people.iter().filter(|p| p.present).cloned().collect(),
+            people,
+            segments: participants
+                .segments
+                .iter()
+                .map(|s| SegmentView {
+                    user_id: s.user_id.clone(),
+                    handle: s.handle.clone(),
+                    joined_at: rfc3339(s.joined_at),
+                    left_at: s.left_at.map(rfc3339),
+                    duration_secs: (s.left_at.unwrap_or(participants.now) - s.joined_at).max(0),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// # `GET /api/rooms/{room}/participants`
+/// Who is in the room now and who was there, with durations.
+pub async fn participants(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(room): Path<String>,
+) -> Result<Json<ParticipantsView>, ApiError> {
+    let moderator = require_room_moderator(&state, &caller, &room).await?;
+    let participants = state.attendance.participants(&moderator.room).await?;
+    Ok(Json(ParticipantsView {
+        room: moderator.room.name.to_string(),
+        ..participants.into()
+    }))
+}
+
+fn check_reason(reason: &str) -> Result<(), ApiError> {
+    if reason.trim().is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::validation(
+            "reason",
+            "reason must be 1 to 500 characters",
+        ));
+    }
+    Ok(())
+}
