@@ -69,7 +69,7 @@ def one_run(args: argparse.Namespace, tools: Any) -> dict[str, Any]:
         cfg.write_text(cfg.read_text().replace("log = { info =", "log = { warn ="))
         w.roomkey.start(shards=[w.commands_url("/roomkey")])
         w.user("host", "performer")
-        viewers = [f"v{i}" for i in range(args.viewers)]
+        viewers = [f"viewer{i}" for i in range(args.viewers)]
         for handle in viewers:
             w.user(handle)
         w.roomkey.api("POST", "/api/admin/rooms", {
