@@ -437,9 +437,20 @@ local function remove_occupant(record, reason)
 	return true;
 end
 
--- Grants made by this module; everyone else's owner grants are refused (guard_owner).
+-- Who roomkey made owner, per room; every other owner grant is refused (guard_owner).
+local owners = {}; -- room JID -> set of bare JIDs
 local granting = nil;
 local function set_affiliation(room, bare_jid, affiliation)
+	local room_owners = owners[room.jid];
+	if affiliation == "owner" then
+		if not room_owners then
+			room_owners = {};
+			owners[room.jid] = room_owners;
+		end
+		room_owners[bare_jid] = true;
+	elseif room_owners then
+		room_owners[bare_jid] = nil;
+	end
 	local current = room:get_affiliation(bare_jid);
 	if current == affiliation or current == "outcast" then return; end
 	granting = bare_jid;
@@ -668,7 +679,9 @@ end
 
 local function on_destroyed(event)
 	local room = event.room;
-	if not room or not rooms_seen[room.jid] then return; end
+	if not room then return; end
+	owners[room.jid] = nil;
+	if not rooms_seen[room.jid] then return; end
 	rooms_seen[room.jid] = nil;
 	for _, record in pairs(occupants) do
 		if record.room_jid == room.jid then untrack(record); end
@@ -687,7 +700,8 @@ end
 
 local function on_pre_set_affiliation(event)
 	if event.affiliation ~= "owner" or granting == event.jid then return; end
-	if is_exempt(event.jid) then return; end
+	local room_owners = owners[event.room.jid];
+	if (room_owners and room_owners[event.jid]) or is_exempt(event.jid) then return; end
 	module:log("info", "refusing owner for %s in %s: only roomkey makes owners", event.jid, event.room.jid);
 	event.allowed = false;
 end

@@ -416,6 +416,13 @@ def scenario_roles_and_refusals(w: World) -> dict[str, Bosh]:
     eve = w.as_user("eve")
     got = eve.join(occ("show", "eve"), w.args.step_timeout)
     r.check("user without a ticket is refused", not got.get("ok") and got.get("condition") == "not-allowed", got)
+    # Only roomkey makes owners: the performer (an owner) cannot promote a viewer.
+    alex.send(f"<iq xmlns='jabber:client' type='set' id='promote1' to='show@{MUC}'>"
+              f"<query xmlns='http://jabber.org/protocol/muc#admin'>"
+              f"<item affiliation='owner' jid='{w.users['ada']}@{DOMAIN}'/></query></iq>")
+    answer = alex.wait_for(lambda e: e.get("id") == "promote1", w.args.step_timeout)
+    r.check("nobody but roomkey makes owners (owner grant refused)",
+            answer is not None and answer.get("type") == "error", None if answer is None else answer.get("type"))
     fin = w.as_user("fin")
     got = fin.join(occ("freeroom", "fin"), w.args.step_timeout)
     r.check("anyone joins a free room", got.get("ok"), got)
