@@ -130,6 +130,7 @@ impl App {
                 subject: config.jitsi.subject.clone(),
                 ttl_secs: config.jitsi.token_ttl_secs,
                 nbf_skew_secs: config.jitsi.nbf_skew_secs,
+                show_token_max_secs: config.jitsi.show_token_max_secs,
             },
             keyring.clone(),
             config

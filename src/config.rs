@@ -144,6 +144,10 @@ pub struct JitsiConfig {
     pub token_ttl_secs: i64,
     /// `nbf` is set this far in the past: Prosody allows no clock skew. default: `30`.
     pub nbf_skew_secs: i64,
+    /// With live enforcement (`prosody.shards`), a token for a scheduled room may live
+    /// until the show's end, at most this long, so a viewer who reconnects mid-show gets
+    /// back in with the token they hold. `0` keeps every token at `token_ttl_secs`.
+    pub show_token_max_secs: i64,
     /// Hand back a still-fresh signed token for the same user, room and grant instead of
     /// signing again. default: `auto` (RS256 only).
     pub reuse_signed_tokens: TokenReuse,
@@ -354,6 +358,7 @@ impl Default for JitsiConfig {
             app_secret_file: None,
             token_ttl_secs: 600,
             nbf_skew_secs: 30,
+            show_token_max_secs: 0,
             reuse_signed_tokens: TokenReuse::Auto,
         }
     }
@@ -537,6 +542,18 @@ impl Config {
         }
         if !(0..=300).contains(&self.jitsi.nbf_skew_secs) {
             return Err(bad("jitsi.nbf_skew_secs", "must be between 0 and 300"));
+        }
+        if !(0..=86_400).contains(&self.jitsi.show_token_max_secs) {
+            return Err(bad(
+                "jitsi.show_token_max_secs",
+                "must be between 0 and 86400",
+            ));
+        }
+        if self.jitsi.show_token_max_secs > 0 && self.prosody.shards.is_empty() {
+            return Err(bad(
+                "jitsi.show_token_max_secs",
+                "needs prosody.shards: a token that outlives token_ttl_secs is only safe where roomkey can remove people from running rooms",
+            ));
         }
         if self.jitsi.signing == SigningMode::Hs256
             && !self.jitsi.app_secret.is_empty()

@@ -83,6 +83,8 @@ pub struct JitsiTokenSettings {
     pub subject: String,
     pub ttl_secs: i64,
     pub nbf_skew_secs: i64,
+    /// `0`, or how long a token may cover a scheduled show (live enforcement is on).
+    pub show_token_max_secs: i64,
 }
 
 pub struct JitsiTokens {
@@ -134,9 +136,7 @@ impl JitsiTokens {
         now: UnixSeconds,
     ) -> (IssuedToken, Freshness) {
         let keys = self.keyring.current();
-        let expires_at = grant.until.map_or(now + self.settings.ttl_secs, |until| {
-            until.min(now + self.settings.ttl_secs)
-        });
+        let expires_at = self.expiry(room, grant, now);
         let shape = Shape {
             kid: keys.signer.kid().map(str::to_owned),
             moderator: grant.moderator,
@@ -163,6 +163,18 @@ impl JitsiTokens {
             );
         }
         (token, Freshness::Signed)
+    }
+
+    /// `now + TTL`, or with live enforcement the show's scheduled end (capped); never past
+    /// the entitlement's end.
+    fn expiry(&self, room: &Room, grant: &Grant, now: UnixSeconds) -> UnixSeconds {
+        let mut horizon = now + self.settings.ttl_secs;
+        if self.settings.show_token_max_secs > 0 {
+            if let Some(show_end) = room.ends_at {
+                horizon = horizon.max(show_end.min(now + self.settings.show_token_max_secs));
+            }
+        }
+        grant.until.map_or(horizon, |until| until.min(horizon))
     }
 
     fn sign(

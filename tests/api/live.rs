@@ -502,3 +502,49 @@ async fn a_shard_that_is_down_gets_the_command_when_it_answers_again() {
     assert_eq!(command["type"], "revalidate");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn with_live_enforcement_a_token_covers_the_show_but_not_past_the_ticket() {
+    let backend = &backends()[0];
+    let app = spawn_app_with(backend, |c| {
+        c.prosody.shards = vec!["http://127.0.0.1:9/roomkey".into()];
+        c.jitsi.show_token_max_secs = 6 * 3600;
+    })
+    .await;
+    let (performer, _) = app.user_with_role("alex", "performer").await;
+    let (viewer, session) = app.register("viewer").await;
+    let (late, late_session) = app.register("late").await;
+    let room = json!({"name": "tonight", "title": "Tonight", "owner_id": performer, "access": "paid",
+        "price": {"amount_minor": 500, "currency": "USD"},
+        "starts_at": roomkey::clock::rfc3339(START - 600), "ends_at": roomkey::clock::rfc3339(START + 7200)});
+    assert_eq!(
+        app.admin("/api/admin/rooms", room).await.status,
+        StatusCode::CREATED
+    );
+    app.grant(&viewer, json!({"kind": "room", "room": "tonight"}), None)
+        .await;
+    app.grant(
+        &late,
+        json!({"kind": "room", "room": "tonight"}),
+        Some(START + 1800),
+    )
+    .await;
+
+    let claims = |reply: Reply| decode_jwt(reply.body["jwt"].as_str().unwrap()).1;
+    assert_eq!(
+        claims(app.token("tonight", &session).await)["exp"],
+        START + 7200,
+        "a reconnect mid-show still holds a valid token"
+    );
+    assert_eq!(
+        claims(app.token("tonight", &late_session).await)["exp"],
+        START + 1800,
+        "never past the entitlement"
+    );
+    app.shutdown().await;
+
+    let mut config = roomkey::config::Config::default();
+    config.jitsi.show_token_max_secs = 3600;
+    let refused = config.validate().unwrap_err().to_string();
+    assert!(refused.contains("jitsi.show_token_max_secs"), "{refused}");
+}
