@@ -12,7 +12,12 @@
 //!   for a random room that viewer holds an entitlement to, with the data set hot in the
 //!   caches (RS256 reuses still-fresh signed tokens; the share reused is reported);
 //! - `cold`: the token path with the caches disabled, so every request reads SQL (user,
-//!   room, bans, entitlements).
+//!   room, bans, entitlements);
+//! - `webhooks`: ePayco confirmations (form-encoded, signed as ePayco signs them), each
+//!   accepting a different seeded checkout intent: one transaction per payment (intent,
+//!   dedupe record, entitlement, ledger) and an invalidation — sustained webhook throughput;
+//! - `webhook-to-grant`: a confirmation, then the paying viewer's token request for that
+//!   room, which must succeed: the latency from the webhook's arrival to usable access.
 //!
 //! Each reports throughput, p50/p99/p99.9 latency from every request's latency, errors
 //! (anything but 200), the server's resident memory at the end of the scenario, and the CPU
@@ -42,7 +47,8 @@ use tokio::process::{Child, Command};
 
 use roomkey::clock::{Clock as _, SystemClock, UnixSeconds};
 use roomkey::domain::{
-    Entitlement, EntitlementScope, EntitlementSource, Money, Role, Room, RoomAccess, RoomName, User,
+    Entitlement, EntitlementScope, EntitlementSource, Money, PaymentIntent, PaymentState,
+    PurchaseKind, Role, Room, RoomAccess, RoomName, User,
 };
 use roomkey::identity::SessionTokens;
 use roomkey::store::Store;
@@ -75,9 +81,12 @@ Load:
                        than --max-other-cpu cores, keeping the quietest measurement
                        (default 3)
   --max-other-cpu C    cores other processes may use during a measurement (default 0.2)
-  --scenario LIST      comma-separated, from: sign-only-hs256, token-hs256, sign-only-rs256,
-                       token-rs256, cold (default: all, in that order; `sign-only` means both
-                       sign-only scenarios, `token` both token ones)
+  --scenario LIST      comma-separated, from: sign-only-hs256, token-hs256, webhooks,
+                       webhook-to-grant, sign-only-rs256, token-rs256, cold (default: all, in
+                       that order; `sign-only` means both sign-only scenarios, `token` both
+                       token ones, `payments` both webhook ones)
+  --webhooks N         checkout intents seeded for the webhook scenarios, each confirmed
+                       at most once (default 100000)
   --server-env K=V     extra environment for the server, after the bench's own settings
                        (repeatable; e.g. ROOMKEY_DATABASE__MAX_CONNECTIONS=32)
   --json               print the results as JSON instead of a table
@@ -103,12 +112,16 @@ enum Scenario {
     SignRs256,
     TokenRs256,
     Cold,
+    Webhooks,
+    WebhookToGrant,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 5] = [
+    const ALL: [Scenario; 7] = [
         Scenario::SignHs256,
         Scenario::TokenHs256,
+        Scenario::Webhooks,
+        Scenario::WebhookToGrant,
         Scenario::SignRs256,
         Scenario::TokenRs256,
         Scenario::Cold,
@@ -121,12 +134,17 @@ impl Scenario {
             Scenario::SignRs256 => "sign-only-rs256",
             Scenario::TokenRs256 => "token-rs256",
             Scenario::Cold => "cold",
+            Scenario::Webhooks => "webhooks",
+            Scenario::WebhookToGrant => "webhook-to-grant",
         }
     }
 
     fn server(self) -> ServerSpec {
         match self {
-            Scenario::SignHs256 | Scenario::TokenHs256 => ServerSpec::HOT_HS256,
+            Scenario::SignHs256
+            | Scenario::TokenHs256
+            | Scenario::Webhooks
+            | Scenario::WebhookToGrant => ServerSpec::HOT_HS256,
             Scenario::SignRs256 | Scenario::TokenRs256 => ServerSpec::HOT_RS256,
             Scenario::Cold => ServerSpec::COLD_HS256,
         }
@@ -135,6 +153,8 @@ impl Scenario {
     fn kind(self) -> RequestKind {
         match self {
             Scenario::SignHs256 | Scenario::SignRs256 => RequestKind::SignOnly,
+            Scenario::Webhooks => RequestKind::Webhook,
+            Scenario::WebhookToGrant => RequestKind::WebhookThenToken,
             _ => RequestKind::Token,
         }
     }
@@ -159,6 +179,7 @@ struct Args {
     attempts: u32,
     max_other_cpu: f64,
     scenarios: Vec<Scenario>,
+    webhooks: usize,
     json: bool,
 }
 
@@ -182,6 +203,7 @@ impl Args {
             attempts: 3,
             max_other_cpu: 0.2,
             scenarios: Scenario::ALL.to_vec(),
+            webhooks: 100_000,
             json: false,
         };
         let mut active_given = false;
@@ -213,6 +235,7 @@ impl Args {
                 "--attempts" => args.attempts = number(&flag, value()?)?,
                 "--max-other-cpu" => args.max_other_cpu = number(&flag, value()?)?,
                 "--json" => args.json = true,
+                "--webhooks" => args.webhooks = number(&flag, value()?)?,
                 "--server-env" => {
                     let pair = value()?;
                     let (key, val) = pair
@@ -268,6 +291,7 @@ fn parse_scenarios(list: &str) -> anyhow::Result<Vec<Scenario>> {
             "all" => Scenario::ALL.to_vec(),
             "sign-only" => vec![Scenario::SignHs256, Scenario::SignRs256],
             "token" => vec![Scenario::TokenHs256, Scenario::TokenRs256],
+            "payments" => vec![Scenario::Webhooks, Scenario::WebhookToGrant],
             _ => Scenario::ALL
                 .into_iter()
                 .filter(|s| s.name() == name)
@@ -418,8 +442,20 @@ fn metrics() -> Arc<Metrics> {
 
 /// What the load needs from the seeded data: room names, and for each active viewer a
 /// session and the rooms they may enter.
+/// A seeded checkout intent awaiting its confirmation, and who pays for which room.
+struct WebhookCase {
+    intent: String,
+    viewer: u32,
+    room: u32,
+}
+
+/// The ePayco account the server is configured with during a run.
+const EPAYCO_CUSTOMER: &str = "900123";
+const EPAYCO_P_KEY: &str = "bench-p-key-0123456789abcdef0123";
+
 struct DataSet {
     room_names: Vec<String>,
+    webhooks: Vec<WebhookCase>,
     viewer_ids: Vec<String>,
     /// `per_user` room indexes per active viewer, in viewer order.
     entitled: Vec<u32>,
@@ -501,6 +537,9 @@ async fn seed(args: &Args, database: &Database, now: UnixSeconds) -> anyhow::Res
             batch.clear();
         }
     }
+    let room_owners: Vec<String> = (0..args.rooms)
+        .map(|i| performers[i % performers.len()].id.clone())
+        .collect();
     drop(performers);
 
     let mut viewer_ids = Vec::with_capacity(args.active_users);
@@ -558,16 +597,111 @@ async fn seed(args: &Args, database: &Database, now: UnixSeconds) -> anyhow::Res
             progress(format_args!("  seeded {end}/{} viewers", args.users));
         }
     }
+    let webhooks = seed_intents(
+        args,
+        &store,
+        &mut rng,
+        &viewer_ids,
+        &entitled,
+        (&room_ids, &room_owners),
+        now,
+    )
+    .await?;
     store.analyze().await?;
     store.close().await;
     Ok(DataSet {
         room_names,
+        webhooks,
         viewer_ids,
         entitled,
         per_user: args.per_user,
         rows,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// One intent per webhook, for rooms the paying viewer does not hold yet, spread over the
+/// active viewers.
+async fn seed_intents(
+    args: &Args,
+    store: &Store,
+    rng: &mut StdRng,
+    viewer_ids: &[String],
+    entitled: &[u32],
+    (room_ids, room_owners): (&[String], &[String]),
+    now: UnixSeconds,
+) -> anyhow::Result<Vec<WebhookCase>> {
+    let wanted = args
+        .scenarios
+        .iter()
+        .any(|s| matches!(s, Scenario::Webhooks | Scenario::WebhookToGrant));
+    if !wanted || args.per_user >= args.rooms {
+        return Ok(Vec::new());
+    }
+    let mut cases = Vec::with_capacity(args.webhooks);
+    let mut batch = Vec::with_capacity(SEED_BATCH_USERS);
+    for i in 0..args.webhooks {
+        let viewer = i % viewer_ids.len();
+        let held = &entitled[viewer * args.per_user..(viewer + 1) * args.per_user];
+        let room = loop {
+            let room = rng.gen_range(0..args.rooms as u32);
+            if !held.contains(&room) {
+                break room;
+            }
+        };
+        let intent = PaymentIntent {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: viewer_ids[viewer].clone(),
+            kind: PurchaseKind::Room,
+            room_id: Some(room_ids[room as usize].clone()),
+            performer_id: Some(room_owners[room as usize].clone()),
+            feature: None,
+            amount_minor: 1_999,
+            currency: "USD".into(),
+            provider: "epayco".into(),
+            provider_ref: None,
+            state: PaymentState::Created,
+            entitlement_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        cases.push(WebhookCase {
+            intent: intent.id.clone(),
+            viewer: viewer as u32,
+            room,
+        });
+        batch.push(intent);
+        if batch.len() == SEED_BATCH_USERS || i + 1 == args.webhooks {
+            store.seed_payment_intents(&batch).await?;
+            batch.clear();
+        }
+    }
+    Ok(cases)
+}
+
+/// The form body ePayco posts to the confirmation URL for an accepted payment.
+fn epayco_confirmation(number: usize, intent: &str) -> Vec<u8> {
+    let ref_payco = format!("{}", 50_000_000 + number);
+    let transaction = format!("bench-tx-{number}");
+    let signature = roomkey::payments::epayco::signature(
+        EPAYCO_CUSTOMER,
+        EPAYCO_P_KEY,
+        &ref_payco,
+        &transaction,
+        "19.99",
+        "USD",
+    );
+    let body = format!(
+        "x_cust_id_cliente={EPAYCO_CUSTOMER}&x_ref_payco={ref_payco}&x_transaction_id={transaction}\
+         &x_amount=19.99&x_currency_code=USD&x_signature={signature}&x_cod_transaction_state=1\
+         &x_transaction_state=Aceptada&x_test_request=FALSE&x_extra1={intent}"
+    );
+    format!(
+        "POST /api/webhooks/epayco HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -644,6 +778,8 @@ impl Server {
             .env("ROOMKEY_JITSI__SIGNING", spec.signing)
             .env("ROOMKEY_SESSION__SECRET", env.session_secret)
             .env("ROOMKEY_RATE_LIMIT__TOKEN_PER_MINUTE", "1000000000")
+            .env("ROOMKEY_PAYMENTS__EPAYCO__CUSTOMER_ID", EPAYCO_CUSTOMER)
+            .env("ROOMKEY_PAYMENTS__EPAYCO__P_KEY", EPAYCO_P_KEY)
             .env("RUST_LOG", "warn")
             .current_dir(env.work_dir)
             .stdin(Stdio::null())
@@ -939,6 +1075,8 @@ impl std::fmt::Write for Bytes<'_> {
 enum RequestKind {
     SignOnly,
     Token,
+    Webhook,
+    WebhookThenToken,
 }
 
 /// Everything a worker needs to build requests, shared read-only.
@@ -950,6 +1088,10 @@ struct Plan {
     authorizations: Vec<Vec<u8>>,
     entitled: Vec<u32>,
     per_user: usize,
+    /// Complete confirmation requests, each to be sent once, and who then asks for a token.
+    webhooks: Vec<(Vec<u8>, u32, u32)>,
+    /// The next unsent confirmation, shared by every worker of every webhook scenario.
+    next_webhook: AtomicUsize,
 }
 
 impl Plan {
@@ -968,14 +1110,16 @@ impl Plan {
                 out.extend_from_slice(room.as_bytes());
                 out.extend_from_slice(b" HTTP/1.1\r\n");
             }
-            RequestKind::Token => {
-                out.extend_from_slice(b"POST /api/rooms/");
-                out.extend_from_slice(room.as_bytes());
-                out.extend_from_slice(b"/token HTTP/1.1\r\n");
-                out.extend_from_slice(&self.authorizations[pair / self.per_user]);
-            }
+            _ => self.write_token(pair / self.per_user, room, out),
         }
         out.extend_from_slice(&self.tail);
+    }
+
+    fn write_token(&self, viewer: usize, room: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"POST /api/rooms/");
+        out.extend_from_slice(room.as_bytes());
+        out.extend_from_slice(b"/token HTTP/1.1\r\n");
+        out.extend_from_slice(&self.authorizations[viewer]);
     }
 }
 
@@ -1048,6 +1192,73 @@ async fn worker(
         }
         if result.is_err() {
             // Do not spin on a dead server.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    tally
+}
+
+/// Sends each confirmation once (shared cursor) until `end` or until none are left; with
+/// `then_token`, follows each with the payer's token request, which must succeed, and times
+/// the pair: webhook arrival to usable access.
+async fn webhook_worker(
+    addr: SocketAddr,
+    plan: Arc<Plan>,
+    then_token: bool,
+    measure_from: Instant,
+    end: Instant,
+) -> WorkerTally {
+    let mut tally = WorkerTally {
+        latencies_ns: Vec::with_capacity(16 * 1024),
+        ..WorkerTally::default()
+    };
+    let mut connection = Connection::new(addr);
+    loop {
+        let started = Instant::now();
+        if started >= end {
+            break;
+        }
+        let index = plan.next_webhook.fetch_add(1, Ordering::Relaxed);
+        let Some((request, viewer, room)) = plan.webhooks.get(index) else {
+            tally.first_error.get_or_insert_with(|| {
+                "ran out of seeded checkout intents (raise --webhooks)".to_owned()
+            });
+            tally.errors += 1;
+            break;
+        };
+        connection.request.clear();
+        connection.request.extend_from_slice(request);
+        let mut result = connection.round_trip().await;
+        if then_token && matches!(&result, Ok(answer) if answer.status == 200) {
+            connection.request.clear();
+            plan.write_token(
+                *viewer as usize,
+                &plan.rooms[*room as usize],
+                &mut connection.request,
+            );
+            connection.request.extend_from_slice(&plan.tail);
+            result = connection.round_trip().await;
+        }
+        let done = Instant::now();
+        let failure = match &result {
+            Ok(answer) if answer.status == 200 => None,
+            Ok(answer) => Some(format!(
+                "HTTP {}: {}",
+                answer.status,
+                String::from_utf8_lossy(connection.body(answer))
+            )),
+            Err(error) => Some(format!("I/O: {error}")),
+        };
+        if done >= measure_from && done <= end {
+            tally
+                .latencies_ns
+                .push(done.duration_since(started).as_nanos() as u64);
+            if let Some(failure) = failure {
+                tally.errors += 1;
+                tally.first_error.get_or_insert(failure);
+            }
+        }
+        if result.is_err() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -1202,15 +1413,22 @@ async fn measure(
     let end = measure_from + Duration::from_secs(args.seconds);
     let base_seed = args.seed ^ (scenario as u64).wrapping_mul(0x1234_5678_9ABC_DEF1);
     let tasks: Vec<_> = (0..args.connections)
-        .map(|i| {
-            tokio::spawn(worker(
+        .map(|i| match kind {
+            RequestKind::Webhook | RequestKind::WebhookThenToken => tokio::spawn(webhook_worker(
+                server.addr,
+                plan.clone(),
+                kind == RequestKind::WebhookThenToken,
+                measure_from,
+                end,
+            )),
+            RequestKind::SignOnly | RequestKind::Token => tokio::spawn(worker(
                 server.addr,
                 plan.clone(),
                 kind,
                 base_seed.wrapping_add(i as u64 * 0x9E37_79B9),
                 measure_from,
                 end,
-            ))
+            )),
         })
         .collect();
 
@@ -1325,6 +1543,13 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
         rooms: data.room_names,
         entitled: data.entitled,
         per_user: data.per_user,
+        webhooks: data
+            .webhooks
+            .iter()
+            .enumerate()
+            .map(|(n, case)| (epayco_confirmation(n, &case.intent), case.viewer, case.room))
+            .collect(),
+        next_webhook: AtomicUsize::new(0),
     });
 
     let env = ServerEnv {
@@ -1525,6 +1750,29 @@ impl Report<'_> {
                 note: rs
                     .reused_share
                     .map(|s| format!("{:.1}% of RS256 tokens were reused", s * 100.0)),
+            });
+        }
+        if let Some(webhooks) = self.get(Scenario::Webhooks) {
+            targets.push(Target {
+                name: "sustained webhooks (PostgreSQL)",
+                goal: "≥ 1000 /s".into(),
+                actual: format!("{:.0} /s", webhooks.throughput),
+                met: webhooks.throughput >= 1000.0,
+                note: (self.backend != "postgres").then(|| {
+                    "the target is stated for PostgreSQL; this run used SQLite".to_owned()
+                }),
+            });
+        }
+        if let Some(grant) = self.get(Scenario::WebhookToGrant) {
+            targets.push(Target {
+                name: "webhook-to-grant p99",
+                goal: "≤ 50 ms".into(),
+                actual: format!("{:.3} ms (p50 {:.3} ms)", grant.p99_ms, grant.p50_ms),
+                met: grant.p99_ms <= 50.0,
+                note: Some(format!(
+                    "confirmation, then the payer's token request, at {} connections",
+                    self.args.connections
+                )),
             });
         }
         if let Some(cold) = self.get(Scenario::Cold) {

@@ -280,7 +280,9 @@ pub struct FeaturePrice {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EpaycoConfig {
-    /// `P_CUST_ID_CLIENTE`; empty disables ePayco.
+    /// `P_CUST_ID_CLIENTE`; empty disables ePayco. ePayco's ids are digits, which an
+    /// environment variable or unquoted TOML value delivers as a number.
+    #[serde(deserialize_with = "string_or_number")]
     pub customer_id: String,
     /// `P_KEY`, the key confirmations are signed with.
     pub p_key: Secret,
@@ -686,6 +688,19 @@ impl Config {
     }
 }
 
+fn string_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        String(String),
+        Number(u64),
+    }
+    Ok(match Text::deserialize(deserializer)? {
+        Text::String(text) => text,
+        Text::Number(number) => number.to_string(),
+    })
+}
+
 fn check_url(setting: &str, url: &str) -> Result<(), ConfigError> {
     let rest = url
         .strip_prefix("https://")
@@ -727,6 +742,15 @@ mod tests {
         let secret = Secret::new("hunter2-hunter2-hunter2-hunter2");
         assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
         assert_eq!(serde_json::to_string(&secret).unwrap(), "\"\"");
+    }
+
+    #[test]
+    fn an_epayco_customer_id_may_be_written_as_a_number() {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string("[payments.epayco]\ncustomer_id = 900123\n"))
+            .extract()
+            .unwrap();
+        assert_eq!(config.payments.epayco.customer_id, "900123");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use sqlx::query::Query;
 use sqlx::Any;
 
 use super::{Backend, Store, StoreError};
-use crate::domain::{Entitlement, Room, User};
+use crate::domain::{Entitlement, PaymentIntent, Room, User};
 use crate::telemetry::metrics::StoreOp;
 
 /// SQLite's `SQLITE_MAX_VARIABLE_NUMBER` (PostgreSQL allows 65535, so this bounds both).
@@ -59,6 +59,41 @@ const ENTITLEMENT_COLUMNS: &[&str] = &[
     "granted_by",
     "created_at",
 ];
+
+const INTENT_COLUMNS: &[&str] = &[
+    "id",
+    "user_id",
+    "kind",
+    "room_id",
+    "performer_id",
+    "feature",
+    "amount_minor",
+    "currency",
+    "provider",
+    "provider_ref",
+    "state",
+    "entitlement_id",
+    "created_at",
+    "updated_at",
+];
+
+fn bind_intent<'q>(query: AnyQuery<'q>, i: &'q PaymentIntent) -> AnyQuery<'q> {
+    query
+        .bind(i.id.as_str())
+        .bind(i.user_id.as_str())
+        .bind(i.kind.as_str())
+        .bind(i.room_id.as_deref())
+        .bind(i.performer_id.as_deref())
+        .bind(i.feature.as_deref())
+        .bind(i.amount_minor)
+        .bind(i.currency.as_str())
+        .bind(i.provider.as_str())
+        .bind(i.provider_ref.as_deref())
+        .bind(i.state.as_str())
+        .bind(i.entitlement_id.as_deref())
+        .bind(i.created_at)
+        .bind(i.updated_at)
+}
 
 fn bind_user<'q>(query: AnyQuery<'q>, user: &'q User) -> AnyQuery<'q> {
     query
@@ -173,6 +208,12 @@ impl Store {
             bind_entitlement,
         )
         .await
+    }
+
+    /// Inserts checkout intents (awaiting their provider's confirmation) in one transaction.
+    pub async fn seed_payment_intents(&self, intents: &[PaymentIntent]) -> Result<u64, StoreError> {
+        self.seed_rows("payment_intents", INTENT_COLUMNS, intents, bind_intent)
+            .await
     }
 
     /// Refreshes the planner's statistics after a bulk load, as autovacuum (PostgreSQL) or
