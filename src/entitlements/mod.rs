@@ -156,6 +156,8 @@ impl EntitlementService {
         self.bus
             .publish(Invalidation::Entitlements(entitlement.user_id.clone()))
             .await;
+        // A shard may hold a refusal for this user from before; it asks again now.
+        self.live.revalidate(&entitlement.user_id, "access granted");
         Ok(entitlement)
     }
 

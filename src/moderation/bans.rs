@@ -125,6 +125,7 @@ impl BanService {
         self.bus
             .publish(Invalidation::Bans(ban.user_id.clone()))
             .await;
+        self.live.revalidate(&ban.user_id, "ban lifted");
         Ok(ban)
     }
 

@@ -761,9 +761,12 @@ impl PaymentService {
             self.bus
                 .publish(Invalidation::Entitlements(user_id.clone()))
                 .await;
-        }
-        if revoked_access {
-            self.live.revalidate(&user_id, "payment reversed");
+            let reason = if revoked_access {
+                "payment reversed"
+            } else {
+                "payment received"
+            };
+            self.live.revalidate(&user_id, reason);
         }
         Ok(applied)
     }

@@ -339,6 +339,14 @@ async fn taking_access_away_is_pushed_to_every_shard() {
                 None,
             )
             .await;
+        // a grant too: a shard drops any refusal it still holds for the viewer
+        for shard in [&mut one, &mut two] {
+            let command = shard.next_command().await;
+            assert_eq!(
+                (&command["type"], &command["reason"]),
+                (&json!("revalidate"), &json!("access granted"))
+            );
+        }
         one.nothing_more().await;
 
         let revoke = app
@@ -378,7 +386,8 @@ async fn taking_access_away_is_pushed_to_every_shard() {
             )
             .await;
         assert_eq!(paid.status, StatusCode::CREATED, "{paid:?}");
-        one.nothing_more().await;
+        assert_eq!(one.next_command().await["reason"], "payment received");
+        two.next_command().await;
         let reference = paid.body["reference"].as_str().unwrap();
         let charged_back = app
             .admin(
@@ -436,6 +445,8 @@ async fn taking_access_away_is_pushed_to_every_shard() {
             None,
         )
         .await;
+        one.next_command().await;
+        two.next_command().await;
         let end = app
             .post(
                 "/api/rooms/livealex2026/end",
