@@ -177,13 +177,23 @@ impl App {
             trust_forwarded_for: config.http.trust_forwarded_for,
         };
 
-        let background = vec![spawn_key_reloader(
+        let state = AppState(Arc::new(services));
+        let mut background = vec![spawn_key_reloader(
             keyring.clone(),
             config.keys.reload_secs,
-            shutdown_rx,
+            shutdown_rx.clone(),
         )];
+        if config.payments.reconcile_interval_secs > 0
+            && !config.payments.epayco.customer_id.is_empty()
+        {
+            background.push(spawn_payment_reconciler(
+                state.clone(),
+                config.payments.reconcile_interval_secs,
+                shutdown_rx,
+            ));
+        }
         Ok(Self {
-            state: AppState(Arc::new(services)),
+            state,
             config,
             keyring,
             shutdown,
@@ -323,6 +333,33 @@ fn spawn_key_reloader(
                         tracing::error!(error = %format!("{error:#}"), "reloading signing keys failed; keeping the current set");
                     }
                 }
+            }
+        }
+    })
+}
+
+/// Re-checks payments left pending, every `every_secs`, starting one interval after start.
+fn spawn_payment_reconciler(
+    state: AppState,
+    every_secs: u64,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(every_secs));
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = ticker.tick() => match state.payments.reconcile_pending().await {
+                    Ok(report) if report.checked > 0 => tracing::info!(
+                        checked = report.checked,
+                        changed = report.changed,
+                        failed = report.failed,
+                        "reconciled pending payments"
+                    ),
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "reconciling pending payments failed; trying again next interval"),
+                },
             }
         }
     })

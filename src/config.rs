@@ -242,6 +242,12 @@ pub struct PaymentsConfig {
     pub epayco: EpaycoConfig,
     /// Other providers, notifying `POST /api/webhooks/<name>` with signed JSON events.
     pub providers: std::collections::BTreeMap<String, SignedProviderConfig>,
+    /// How often payments left pending are re-checked with the provider; `0` never.
+    pub reconcile_interval_secs: u64,
+    /// A payment is re-checked once it has been pending this long.
+    pub reconcile_after_secs: i64,
+    /// Payments pending longer than this are no longer re-checked (abandoned checkouts).
+    pub reconcile_max_age_days: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -277,7 +283,7 @@ pub struct FeaturePrice {
     pub days: i64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EpaycoConfig {
     /// `P_CUST_ID_CLIENTE`; empty disables ePayco. ePayco's ids are digits, which an
@@ -291,6 +297,21 @@ pub struct EpaycoConfig {
     pub public_key: String,
     /// Accept test transactions (`x_test_request = TRUE`). default: `false`, as in production.
     pub test_mode: bool,
+    /// ePayco's transaction lookup; `<this>/<x_ref_payco>` answers the current state.
+    pub validation_url: String,
+}
+
+impl Default for EpaycoConfig {
+    fn default() -> Self {
+        Self {
+            customer_id: String::new(),
+            p_key: Secret::default(),
+            p_key_file: None,
+            public_key: String::new(),
+            test_mode: false,
+            validation_url: "https://secure.epayco.co/validation/v1/reference".into(),
+        }
+    }
 }
 
 impl Default for PaymentsConfig {
@@ -304,6 +325,9 @@ impl Default for PaymentsConfig {
             features: std::collections::BTreeMap::new(),
             epayco: EpaycoConfig::default(),
             providers: std::collections::BTreeMap::new(),
+            reconcile_interval_secs: 300,
+            reconcile_after_secs: 600,
+            reconcile_max_age_days: 14,
         }
     }
 }
@@ -637,6 +661,25 @@ impl Config {
             if !(1..=3600).contains(&provider.tolerance_secs) {
                 return Err(bad(&setting, "tolerance_secs must be between 1 and 3600"));
             }
+        }
+        let validation = &payments.epayco.validation_url;
+        let loopback = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"];
+        if !(validation.starts_with("https://")
+            || loopback.iter().any(|l| validation.starts_with(l)))
+            || validation.ends_with('/')
+        {
+            return Err(bad(
+                "payments.epayco.validation_url",
+                "must be an https:// URL without a trailing slash (http:// only on loopback)",
+            ));
+        }
+        if payments.reconcile_after_secs < 60
+            || !(1..=365).contains(&payments.reconcile_max_age_days)
+        {
+            return Err(bad(
+                "payments.reconcile_after_secs",
+                "must be at least 60, and reconcile_max_age_days 1 to 365",
+            ));
         }
         if !payments.epayco.customer_id.is_empty() && payments.epayco.p_key.expose().len() < 16 {
             return Err(bad(

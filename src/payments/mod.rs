@@ -8,6 +8,7 @@
 pub mod amount;
 pub mod epayco;
 pub mod ledger;
+pub mod reconcile;
 pub mod signed;
 
 use std::collections::BTreeMap;
@@ -152,7 +153,22 @@ pub struct PaymentService {
     metrics: Arc<Metrics>,
     config: PaymentsConfig,
     confirmation_url: String,
+    epayco_lookup: reconcile::EpaycoLookup,
 }
+
+/// What one reconcile pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Pending payments looked up.
+    pub checked: u32,
+    /// Of those, payments whose state moved (granted, denied, revoked).
+    pub changed: u32,
+    /// Lookups that failed or answered something unusable; retried next pass.
+    pub failed: u32,
+}
+
+/// Payments looked up per reconcile pass.
+const RECONCILE_BATCH: i64 = 200;
 
 impl PaymentService {
     pub fn new(
@@ -170,8 +186,12 @@ impl PaymentService {
             live,
             clock,
             metrics,
-            config,
             confirmation_url: format!("{public_url}/api/webhooks/epayco"),
+            epayco_lookup: reconcile::EpaycoLookup::new(
+                &config.epayco.validation_url,
+                std::time::Duration::from_secs(10),
+            ),
+            config,
         }
     }
 
@@ -426,6 +446,15 @@ impl PaymentService {
         notification
             .verify(customer_id, p_key.expose())
             .map_err(|_| PaymentError::BadSignature)?;
+        self.apply_epayco(&notification).await
+    }
+
+    /// Applies an authenticated ePayco transaction state (a verified confirmation, or a
+    /// lookup answer over TLS) to the intent it is bound to.
+    async fn apply_epayco(
+        &self,
+        notification: &epayco::Notification,
+    ) -> Result<Applied, PaymentError> {
         if notification.is_test && !self.config.epayco.test_mode {
             return Err(PaymentError::TestTransaction);
         }
@@ -469,6 +498,61 @@ impl PaymentService {
             actor: None,
         };
         self.apply(&intent, &notice).await
+    }
+
+    /// Looks up every ePayco payment pending for longer than `payments.reconcile_after_secs`
+    /// and applies what ePayco now says. Safe to run on several instances at once: each
+    /// state is applied at most once.
+    pub async fn reconcile_pending(&self) -> Result<ReconcileReport, PaymentError> {
+        self.epayco()?;
+        let now = self.clock.now();
+        let intents = self
+            .store
+            .find_stale_pending_intents(
+                "epayco",
+                now - self.config.reconcile_max_age_days * 86_400,
+                now - self.config.reconcile_after_secs,
+                RECONCILE_BATCH,
+            )
+            .await?;
+        let mut report = ReconcileReport::default();
+        for intent in intents {
+            report.checked += 1;
+            let provider_ref = intent.provider_ref.clone().unwrap_or_default();
+            let outcome = match self.epayco_lookup.transaction(&provider_ref).await {
+                Ok(mut fields) => {
+                    // Lookups carry no signature to check (see `reconcile`).
+                    fields
+                        .entry("x_signature".to_owned())
+                        .or_insert_with(|| "tls".to_owned());
+                    match epayco::Notification::from_fields(&fields) {
+                        Ok(found) if found.ref_payco == provider_ref => {
+                            self.apply_epayco(&found).await
+                        }
+                        Ok(_) => Err(PaymentError::UnknownReference),
+                        Err(error) => Err(PaymentError::Malformed(error.to_string())),
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(ref_payco = %provider_ref, %error, "ePayco lookup failed; retrying next pass");
+                    report.failed += 1;
+                    continue;
+                }
+            };
+            match outcome {
+                Ok(Applied::Granted | Applied::Denied | Applied::Revoked | Applied::Recorded) => {
+                    tracing::info!(reference = %intent.id, ref_payco = %provider_ref, "reconciled a pending payment");
+                    report.changed += 1;
+                }
+                Ok(_) => {}
+                Err(PaymentError::Store(error)) => return Err(PaymentError::Store(error)),
+                Err(error) => {
+                    tracing::warn!(reference = %intent.id, ref_payco = %provider_ref, %error, "ePayco lookup not applied");
+                    report.failed += 1;
+                }
+            }
+        }
+        Ok(report)
     }
 
     /// Applies a signed JSON event from a configured provider (`payments.providers`).

@@ -123,6 +123,34 @@ impl Store {
         .await
     }
 
+    /// Payments of `provider` still pending (bound to a provider reference) whose last change
+    /// lies between `changed_after` and `changed_before`, oldest first.
+    pub async fn find_stale_pending_intents(
+        &self,
+        provider: &str,
+        changed_after: UnixSeconds,
+        changed_before: UnixSeconds,
+        limit: i64,
+    ) -> Result<Vec<PaymentIntent>, StoreError> {
+        self.timed(StoreOp::Other, async {
+            let rows = sqlx::query(&format!(
+                "SELECT {INTENT_COLUMNS} FROM payment_intents \
+                 WHERE state = 'pending' AND provider = $1 AND provider_ref IS NOT NULL \
+                 AND updated_at > $2 AND updated_at <= $3 \
+                 ORDER BY updated_at LIMIT $4"
+            ))
+            .bind(provider)
+            .bind(changed_after)
+            .bind(changed_before)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .context("find stale pending intents")?;
+            rows.iter().map(intent_from_row).collect()
+        })
+        .await
+    }
+
     /// Opens the transaction that applies one notification to `intent_id`, holding the
     /// intent's row lock. `None` if there is no such intent.
     pub async fn begin_payment(

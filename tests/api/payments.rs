@@ -16,6 +16,14 @@ const MERU_SECRET: &str = "whsec_MDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA=";
 const CARDS_SECRET: &str = "whsec_cards_current_secret";
 
 async fn payments_app(backend: &Backend, test_mode: bool) -> TestApp {
+    payments_app_with(backend, test_mode, |_| {}).await
+}
+
+async fn payments_app_with(
+    backend: &Backend,
+    test_mode: bool,
+    tweak: impl FnOnce(&mut roomkey::config::Config),
+) -> TestApp {
     spawn_app_with(backend, |c| {
         c.payments.epayco.customer_id = CUSTOMER.into();
         c.payments.epayco.p_key = roomkey::config::Secret::new(P_KEY);
@@ -48,6 +56,7 @@ async fn payments_app(backend: &Backend, test_mode: bool) -> TestApp {
                 days: 30,
             },
         );
+        tweak(c);
     })
     .await
 }
@@ -961,6 +970,118 @@ async fn admins_record_link_payments_and_emailed_chargebacks_through_the_same_pa
         assert_eq!(totals["currency"], "USD");
         assert_eq!(totals["gross_minor"], 2_500);
         assert_eq!(totals["refunded_minor"], 2_500);
+        assert_books_balance(&app).await;
+        app.shutdown().await;
+    }
+}
+
+/// ePayco's transaction lookup (`GET /validation/v1/reference/{ref}`), answering what the
+/// test sets for each reference in the shape the real API uses.
+struct EpaycoLookupStandIn {
+    base_url: String,
+    answers: std::sync::Arc<std::sync::Mutex<BTreeMap<String, Value>>>,
+}
+
+async fn epayco_lookup() -> EpaycoLookupStandIn {
+    use axum::extract::Path;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!(
+        "http://{}/validation/v1/reference",
+        listener.local_addr().unwrap()
+    );
+    let answers = std::sync::Arc::new(std::sync::Mutex::new(BTreeMap::<String, Value>::new()));
+    let shared = answers.clone();
+    let router = axum::Router::new().route(
+        "/validation/v1/reference/{reference}",
+        axum::routing::get(move |Path(reference): Path<String>| {
+            let answer = shared.lock().unwrap().get(&reference).cloned();
+            async move {
+                axum::Json(answer.unwrap_or_else(
+                    || json!({"success": false, "title_response": "Error", "text_response": "Referencia no encontrada", "data": {}}),
+                ))
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    EpaycoLookupStandIn { base_url, answers }
+}
+
+impl EpaycoLookupStandIn {
+    /// What the lookup says about `ref_payco` from now on (numbers as the real API sends them).
+    fn set(&self, ref_payco: &str, state: u32, amount: f64, currency: &str) {
+        self.answers.lock().unwrap().insert(
+            ref_payco.to_owned(),
+            json!({"success": true, "title_response": "Transaccion consultada", "data": {
+                "x_ref_payco": ref_payco.parse::<u64>().unwrap(), "x_transaction_id": format!("tx{ref_payco}"),
+                "x_amount": amount, "x_currency_code": currency, "x_cod_transaction_state": state,
+                "x_cod_response": state, "x_response": "Aceptada", "x_test_request": "FALSE",
+                "x_signature": "0000", "x_franchise": "VS"}}),
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_payment_left_pending_is_settled_by_the_reconcile_pass() {
+    for backend in backends() {
+        let lookup = epayco_lookup().await;
+        let url = lookup.base_url.clone();
+        let app = payments_app_with(&backend, false, move |c| {
+            c.payments.epayco.validation_url = url;
+        })
+        .await;
+        let cast = stage(&app, "paid").await;
+        let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+        let held = confirm(
+            &app,
+            &notification(Some(&reference), "7001", 3, "50000.00", "COP"),
+        )
+        .await;
+        assert_eq!(held.body["status"], "held", "{}: {held:?}", backend.label);
+        let (_, other_session) = app.register("other").await;
+        let other_reference = pay(&app, &other_session, &cast.room).await;
+        confirm(
+            &app,
+            &notification(Some(&other_reference), "7002", 3, "50000.00", "COP"),
+        )
+        .await;
+
+        // ePayco's final confirmation never arrives; the lookup knows better
+        lookup.set("7001", 1, 50000.0, "COP");
+        lookup.set("7002", 1, 1.0, "COP");
+        let report = app.app.state().payments.reconcile_pending().await.unwrap();
+        assert_eq!(report.checked, 0, "too recent to look up yet");
+
+        app.clock.advance(601);
+        let report = app.app.state().payments.reconcile_pending().await.unwrap();
+        assert_eq!(
+            (report.checked, report.changed, report.failed),
+            (2, 1, 1),
+            "{}: the lookup whose amount differs grants nothing",
+            backend.label
+        );
+        assert_eq!(
+            app.token(&cast.room, &cast.viewer_session).await.status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            app.token(&cast.room, &other_session).await.status,
+            StatusCode::PAYMENT_REQUIRED
+        );
+
+        // the same answer again, or the late confirmation, changes nothing
+        let report = app.app.state().payments.reconcile_pending().await.unwrap();
+        assert_eq!((report.checked, report.changed), (1, 0));
+        let late = confirm(
+            &app,
+            &notification(Some(&reference), "7001", 1, "50000.00", "COP"),
+        )
+        .await;
+        assert_eq!(late.body["status"], "duplicate", "{late:?}");
+        assert_eq!(
+            earnings(&app, &cast.performer_id).await[0]["gross_minor"],
+            5_000_000,
+            "booked once"
+        );
         assert_books_balance(&app).await;
         app.shutdown().await;
     }
