@@ -475,12 +475,15 @@ impl PaymentService {
                     .await?
                     .ok_or(PaymentError::UnknownReference)?;
                 // An intent already bound to another provider reference is not this one's
-                // (it may have been bound to this one since the lookup above).
+                // (it may have been bound to this one since the lookup above), unless that
+                // attempt failed: the payer tried again (a declined card, then another).
                 let bound_elsewhere = intent
                     .provider_ref
                     .as_deref()
                     .is_some_and(|bound| bound != notification.ref_payco);
-                if intent.provider != "epayco" || bound_elsewhere {
+                if intent.provider != "epayco"
+                    || (bound_elsewhere && intent.state != PaymentState::Denied)
+                {
                     return Err(PaymentError::UnknownReference);
                 }
                 intent
@@ -770,6 +773,15 @@ impl PaymentService {
                         StoreError::Conflict(_) => PaymentError::UnknownReference,
                         other => other.into(),
                     })?,
+                // A new attempt after a failed one takes the reference over.
+                Some(bound) if bound != provider_ref && tx.intent.state == PaymentState::Denied => {
+                    tx.bind_provider_ref(provider_ref)
+                        .await
+                        .map_err(|e| match e {
+                            StoreError::Conflict(_) => PaymentError::UnknownReference,
+                            other => other.into(),
+                        })?
+                }
                 Some(bound) if bound != provider_ref => return Err(PaymentError::UnknownReference),
                 Some(_) => {}
             }

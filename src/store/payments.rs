@@ -161,22 +161,17 @@ impl Store {
         let mut tx = self.pool.begin().await.context("begin payment")?;
         // The first statement writes, so SQLite takes its write lock before reading and
         // PostgreSQL locks the row: concurrent notifications for one intent queue here.
-        let touched = sqlx::query("UPDATE payment_intents SET updated_at = $2 WHERE id = $1")
-            .bind(intent_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .context("lock intent")?;
-        if touched.rows_affected() == 0 {
-            return Ok(None);
-        }
         let row = sqlx::query(&format!(
-            "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1"
+            "UPDATE payment_intents SET updated_at = $2 WHERE id = $1 RETURNING {INTENT_COLUMNS}"
         ))
         .bind(intent_id)
-        .fetch_one(&mut *tx)
+        .bind(now)
+        .fetch_optional(&mut *tx)
         .await
-        .context("read locked intent")?;
+        .context("lock intent")?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
         Ok(Some(PaymentTx {
             intent: intent_from_row(&row)?,
             tx,
@@ -390,25 +385,51 @@ impl PaymentTx {
         context: &LedgerContext<'_>,
         lines: &[LedgerLine],
     ) -> Result<(), StoreError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        // One statement for the whole balanced set: one round trip however many lines.
+        let mut sql = String::from(
+            "INSERT INTO ledger_entries (id, transaction_id, intent_id, kind, account, performer_id, room_id, \
+             amount_minor, currency, created_at) VALUES ",
+        );
+        for (n, _) in lines.iter().enumerate() {
+            let p = n * 10;
+            if n > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6,
+                p + 7,
+                p + 8,
+                p + 9,
+                p + 10
+            ));
+        }
+        let mut query = sqlx::query(&sql);
         for line in lines {
-            sqlx::query(
-                "INSERT INTO ledger_entries (id, transaction_id, intent_id, kind, account, performer_id, room_id, \
-                 amount_minor, currency, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(context.transaction_id)
-            .bind(&self.intent.id)
-            .bind(context.kind)
-            .bind(&line.account)
-            .bind(context.performer_id)
-            .bind(context.room_id)
-            .bind(line.amount_minor)
-            .bind(context.currency)
-            .bind(context.now)
+            query = query
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(context.transaction_id)
+                .bind(&self.intent.id)
+                .bind(context.kind)
+                .bind(&line.account)
+                .bind(context.performer_id)
+                .bind(context.room_id)
+                .bind(line.amount_minor)
+                .bind(context.currency)
+                .bind(context.now);
+        }
+        query
             .execute(&mut *self.tx)
             .await
-            .context("insert ledger entry")?;
-        }
+            .context("insert ledger entries")?;
         Ok(())
     }
 

@@ -1086,3 +1086,42 @@ async fn a_payment_left_pending_is_settled_by_the_reconcile_pass() {
         app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_second_attempt_after_a_declined_card_grants_the_same_checkout() {
+    for backend in backends() {
+        let app = payments_app(&backend, false).await;
+        let cast = stage(&app, "paid").await;
+        let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+        let declined = confirm(
+            &app,
+            &notification(Some(&reference), "8001", 2, "50000.00", "COP"),
+        )
+        .await;
+        assert_eq!(
+            declined.body["status"], "denied",
+            "{}: {declined:?}",
+            backend.label
+        );
+        let retried = confirm(
+            &app,
+            &notification(Some(&reference), "8002", 1, "50000.00", "COP"),
+        )
+        .await;
+        assert_eq!(retried.status, StatusCode::OK, "{retried:?}");
+        assert_eq!(retried.body["status"], "granted");
+        assert_eq!(
+            app.token(&cast.room, &cast.viewer_session).await.status,
+            StatusCode::OK
+        );
+        // a second successful attempt for a paid checkout is not silently taken
+        let twice = confirm(
+            &app,
+            &notification(Some(&reference), "8003", 1, "50000.00", "COP"),
+        )
+        .await;
+        assert_eq!(twice.status, StatusCode::NOT_FOUND, "{twice:?}");
+        assert_books_balance(&app).await;
+        app.shutdown().await;
+    }
+}
