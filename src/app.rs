@@ -317,49 +317,63 @@ impl App {
     }
 }
 
-fn spawn_key_reloader(
-    keyring: Arc<Keyring>,
+/// Runs `task` every `every_secs`, first one interval after start, until shutdown.
+fn spawn_every<F, Fut>(
     every_secs: u64,
     mut shutdown: watch::Receiver<bool>,
-) -> JoinHandle<()> {
+    mut task: F,
+) -> JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_secs(every_secs));
         ticker.tick().await;
         loop {
             tokio::select! {
                 _ = shutdown.changed() => return,
-                _ = ticker.tick() => {
-                    if let Err(error) = keyring.reload() {
-                        tracing::error!(error = %format!("{error:#}"), "reloading signing keys failed; keeping the current set");
-                    }
-                }
+                _ = ticker.tick() => task().await,
             }
         }
     })
 }
 
-/// Re-checks payments left pending, every `every_secs`, starting one interval after start.
+fn spawn_key_reloader(
+    keyring: Arc<Keyring>,
+    every_secs: u64,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    spawn_every(every_secs, shutdown, move || {
+        let keyring = keyring.clone();
+        async move {
+            if let Err(error) = keyring.reload() {
+                tracing::error!(error = %format!("{error:#}"), "reloading signing keys failed; keeping the current set");
+            }
+        }
+    })
+}
+
+/// Re-checks payments left pending with the provider.
 fn spawn_payment_reconciler(
     state: AppState,
     every_secs: u64,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(Duration::from_secs(every_secs));
-        ticker.tick().await;
-        loop {
-            tokio::select! {
-                _ = shutdown.changed() => return,
-                _ = ticker.tick() => match state.payments.reconcile_pending().await {
-                    Ok(report) if report.checked > 0 => tracing::info!(
-                        checked = report.checked,
-                        changed = report.changed,
-                        failed = report.failed,
-                        "reconciled pending payments"
-                    ),
-                    Ok(_) => {}
-                    Err(error) => tracing::warn!(%error, "reconciling pending payments failed; trying again next interval"),
-                },
+    spawn_every(every_secs, shutdown, move || {
+        let state = state.clone();
+        async move {
+            match state.payments.reconcile_pending().await {
+                Ok(report) if report.checked > 0 => tracing::info!(
+                    checked = report.checked,
+                    changed = report.changed,
+                    failed = report.failed,
+                    "reconciled pending payments"
+                ),
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "reconciling pending payments failed; trying again next interval")
+                }
             }
         }
     })
