@@ -458,22 +458,18 @@ impl PaymentService {
         if notification.is_test && !self.config.epayco.test_mode {
             return Err(PaymentError::TestTransaction);
         }
-        let intent = match self
+        let (by_ref, by_reference) = self
             .store
-            .find_intent_by_provider_ref("epayco", &notification.ref_payco)
-            .await?
-        {
+            .find_intents_for_notification(
+                "epayco",
+                &notification.ref_payco,
+                notification.our_reference.as_deref(),
+            )
+            .await?;
+        let intent = match by_ref {
             Some(intent) => intent,
             None => {
-                let reference = notification
-                    .our_reference
-                    .as_deref()
-                    .ok_or(PaymentError::UnknownReference)?;
-                let intent = self
-                    .store
-                    .find_intent(reference)
-                    .await?
-                    .ok_or(PaymentError::UnknownReference)?;
+                let intent = by_reference.ok_or(PaymentError::UnknownReference)?;
                 // An intent already bound to another provider reference is not this one's
                 // (it may have been bound to this one since the lookup above), unless that
                 // attempt failed: the payer tried again (a declined card, then another).
@@ -722,26 +718,18 @@ impl PaymentService {
         &self,
         intent: &PaymentIntent,
     ) -> Result<PurchaseContext, PaymentError> {
-        let room = match &intent.room_id {
-            Some(id) => Some(
-                self.store
-                    .find_room_by_id(id)
-                    .await?
-                    .ok_or(PaymentError::UnknownRoom)?,
-            ),
-            None => None,
-        };
-        let share_bps = match intent.performer_id.as_deref() {
-            Some(id) => self
-                .store
-                .find_performer_terms(id)
-                .await?
-                .map_or(self.config.performer_share_bps, |t| t.performer_share_bps),
-            None => self.config.performer_share_bps,
-        };
+        let facts = self
+            .store
+            .find_purchase_facts(intent.room_id.as_deref(), intent.performer_id.as_deref())
+            .await?;
+        if intent.room_id.is_some() && !facts.room_exists {
+            return Err(PaymentError::UnknownRoom);
+        }
         Ok(PurchaseContext {
-            room_ends_at: room.and_then(|r| r.ends_at),
-            share_bps,
+            room_ends_at: facts.room_ends_at,
+            share_bps: facts
+                .performer_share_bps
+                .unwrap_or(self.config.performer_share_bps),
         })
     }
 
@@ -764,28 +752,25 @@ impl PaymentService {
             .begin_payment(&intent.id, now)
             .await?
             .ok_or(PaymentError::UnknownReference)?;
-        if let Some(provider_ref) = provider_ref {
-            match tx.intent.provider_ref.as_deref() {
-                None => tx
-                    .bind_provider_ref(provider_ref)
-                    .await
-                    .map_err(|e| match e {
-                        StoreError::Conflict(_) => PaymentError::UnknownReference,
-                        other => other.into(),
-                    })?,
-                // A new attempt after a failed one takes the reference over.
-                Some(bound) if bound != provider_ref && tx.intent.state == PaymentState::Denied => {
-                    tx.bind_provider_ref(provider_ref)
-                        .await
-                        .map_err(|e| match e {
-                            StoreError::Conflict(_) => PaymentError::UnknownReference,
-                            other => other.into(),
-                        })?
-                }
-                Some(bound) if bound != provider_ref => return Err(PaymentError::UnknownReference),
-                Some(_) => {}
+        // The provider's reference is bound with the state change, in the same statement; a
+        // reference bound to another intent makes that statement fail and nothing is applied.
+        let binding = match (provider_ref, tx.intent.provider_ref.as_deref()) {
+            (Some(incoming), None) => Some(incoming),
+            // A new attempt after a failed one takes the reference over.
+            (Some(incoming), Some(bound))
+                if bound != incoming && tx.intent.state == PaymentState::Denied =>
+            {
+                Some(incoming)
             }
-        }
+            (Some(incoming), Some(bound)) if bound != incoming => {
+                return Err(PaymentError::UnknownReference)
+            }
+            _ => None,
+        };
+        let not_ours = |error: StoreError| match error {
+            StoreError::Conflict(_) => PaymentError::UnknownReference,
+            other => other.into(),
+        };
         let next = transition(tx.intent.state, class);
         let applied = match (next, class) {
             (None, _) => Applied::Ignored,
@@ -811,6 +796,9 @@ impl PaymentService {
             return Ok(Applied::Duplicate);
         }
         let Some(next) = next else {
+            if let Some(provider_ref) = binding {
+                tx.bind_provider_ref(provider_ref).await.map_err(not_ours)?;
+            }
             tx.commit().await?;
             return Ok(Applied::Ignored);
         };
@@ -851,7 +839,9 @@ impl PaymentService {
             }
             _ => {}
         }
-        tx.set_state(next, entitlement_id.as_deref(), now).await?;
+        tx.set_state(next, entitlement_id.as_deref(), binding, now)
+            .await
+            .map_err(not_ours)?;
         tx.commit().await?;
         if changed_access {
             self.bus

@@ -26,7 +26,7 @@ use anyhow::Context as _;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row as _};
 
-pub use payments::{LedgerContext, PaymentTx};
+pub use payments::{LedgerContext, PaymentTx, PurchaseFacts};
 pub use users::NewUser;
 
 use crate::telemetry::metrics::{Metrics, StoreOp};

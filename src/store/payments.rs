@@ -123,6 +123,44 @@ impl Store {
         .await
     }
 
+    /// In one round trip: the intent already bound to `provider_ref`, and the intent whose
+    /// id is `our_reference` (the same one, another, or none).
+    pub async fn find_intents_for_notification(
+        &self,
+        provider: &str,
+        provider_ref: &str,
+        our_reference: Option<&str>,
+    ) -> Result<(Option<PaymentIntent>, Option<PaymentIntent>), StoreError> {
+        self.timed(StoreOp::Other, async {
+            let rows = sqlx::query(&format!(
+                "SELECT {INTENT_COLUMNS} FROM payment_intents \
+                 WHERE provider = $1 AND provider_ref = $2 \
+                 UNION SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $3"
+            ))
+            .bind(provider)
+            .bind(provider_ref)
+            .bind(our_reference)
+            .fetch_all(&self.pool)
+            .await
+            .context("find intents for a notification")?;
+            let mut by_ref = None;
+            let mut by_id = None;
+            for row in &rows {
+                let intent = intent_from_row(row)?;
+                if Some(intent.id.as_str()) == our_reference {
+                    by_id = Some(intent.clone());
+                }
+                if intent.provider == provider
+                    && intent.provider_ref.as_deref() == Some(provider_ref)
+                {
+                    by_ref = Some(intent);
+                }
+            }
+            Ok((by_ref, by_id))
+        })
+        .await
+    }
+
     /// Payments of `provider` still pending (bound to a provider reference) whose last change
     /// lies between `changed_after` and `changed_before`, oldest first.
     pub async fn find_stale_pending_intents(
@@ -176,6 +214,33 @@ impl Store {
             intent: intent_from_row(&row)?,
             tx,
         }))
+    }
+
+    /// What applying a payment needs besides the intent, in one round trip: whether its
+    /// room exists and when it ends, and the performer's own revenue share if they have one.
+    pub async fn find_purchase_facts(
+        &self,
+        room_id: Option<&str>,
+        performer_id: Option<&str>,
+    ) -> Result<PurchaseFacts, StoreError> {
+        self.timed(StoreOp::Other, async {
+            let row = sqlx::query(
+                "SELECT (SELECT COUNT(*) FROM rooms WHERE id = $1) AS rooms_found, \
+                 (SELECT ends_at FROM rooms WHERE id = $1) AS room_ends_at, \
+                 (SELECT performer_share_bps FROM performer_terms WHERE performer_id = $2) AS share_bps",
+            )
+            .bind(room_id)
+            .bind(performer_id)
+            .fetch_one(&self.pool)
+            .await
+            .context("find purchase facts")?;
+            Ok(PurchaseFacts {
+                room_exists: int(&row, "rooms_found")? > 0,
+                room_ends_at: opt_int(&row, "room_ends_at")?,
+                performer_share_bps: opt_int(&row, "share_bps")?,
+            })
+        })
+        .await
     }
 
     pub async fn find_performer_terms(
@@ -297,6 +362,14 @@ fn terms_from_row(row: &AnyRow) -> Result<PerformerTerms, StoreError> {
         subscription_price: price,
         updated_at: int(row, "updated_at")?,
     })
+}
+
+/// See [`Store::find_purchase_facts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurchaseFacts {
+    pub room_exists: bool,
+    pub room_ends_at: Option<UnixSeconds>,
+    pub performer_share_bps: Option<i64>,
 }
 
 impl PaymentTx {
@@ -452,21 +525,31 @@ impl PaymentTx {
             .collect()
     }
 
+    /// Moves the intent to `state`, recording the entitlement it granted and binding the
+    /// provider's reference when given (a reference bound to another intent is a conflict).
     pub async fn set_state(
         &mut self,
         state: PaymentState,
         entitlement_id: Option<&str>,
+        provider_ref: Option<&str>,
         now: UnixSeconds,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE payment_intents SET state = $2, entitlement_id = COALESCE($3, entitlement_id), updated_at = $4 WHERE id = $1")
-            .bind(&self.intent.id)
-            .bind(state.as_str())
-            .bind(entitlement_id)
-            .bind(now)
-            .execute(&mut *self.tx)
-            .await
-            .context("update intent state")?;
+        sqlx::query(
+            "UPDATE payment_intents SET state = $2, entitlement_id = COALESCE($3, entitlement_id), \
+             provider_ref = COALESCE($5, provider_ref), updated_at = $4 WHERE id = $1",
+        )
+        .bind(&self.intent.id)
+        .bind(state.as_str())
+        .bind(entitlement_id)
+        .bind(now)
+        .bind(provider_ref)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|e| classify_write_error(e, &["provider_ref"]))?;
         self.intent.state = state;
+        if let Some(provider_ref) = provider_ref {
+            self.intent.provider_ref = Some(provider_ref.to_owned());
+        }
         Ok(())
     }
 
