@@ -3,10 +3,14 @@
 //! Prosody keeps MUC room JIDs lowercase and stores non-ASCII names percent-encoded
 //! (`täst` → `t%c3%a4st`, jitsi-meet PR #10529); token_verification compares the
 //! `room` claim after lowering ASCII only. So roomkey stores and signs the one canonical
-//! form: Unicode-lowercased, every byte that `encodeURIComponent` escapes percent-encoded
-//! with lowercase hex (the web client's `getBackendSafeRoomName` does the same). Input may arrive raw or already encoded; both map to the same name.
+//! form the web client's `getBackendSafeRoomName` makes of the address bar: decoded, NFKC
+//! normalised (so `ﬁ`, full-width letters and decomposed accents name the same room),
+//! Unicode-lowercased, and every byte that `encodeURIComponent` escapes percent-encoded
+//! with lowercase hex. Input may arrive raw or already encoded; both map to the same name.
 
 use std::fmt;
+
+use unicode_normalization::UnicodeNormalization as _;
 
 const MAX_ENCODED_LEN: usize = 200;
 
@@ -30,14 +34,15 @@ pub enum RoomNameError {
 
 impl RoomName {
     pub fn parse(input: &str) -> Result<Self, RoomNameError> {
-        let decoded = percent_decode(input.trim())?;
-        if decoded.is_empty() {
+        // Normalised before the checks: NFKC turns full-width `＠` or `／` into `@` or `/`.
+        let normalised: String = percent_decode(input.trim())?.nfkc().collect();
+        if normalised.is_empty() {
             return Err(RoomNameError::Empty);
         }
-        if let Some(c) = decoded.chars().find(|c| is_forbidden(*c)) {
+        if let Some(c) = normalised.chars().find(|c| is_forbidden(*c)) {
             return Err(RoomNameError::ForbiddenCharacter(c));
         }
-        let lowered = decoded.to_lowercase();
+        let lowered = normalised.to_lowercase();
         let mut encoded = String::with_capacity(lowered.len());
         for byte in lowered.bytes() {
             if byte.is_ascii_lowercase() || byte.is_ascii_digit() || b"._-~!*()".contains(&byte) {
@@ -116,6 +121,19 @@ mod tests {
     fn encodes_non_ascii_with_lowercase_hex_after_unicode_lowercasing() {
         assert_eq!(canonical("Täst"), "t%c3%a4st");
         assert_eq!(canonical("ПРИВЕТ"), canonical("привет"));
+    }
+
+    #[test]
+    fn compatibility_forms_name_the_same_room_as_the_web_client_makes_them() {
+        // String.prototype.normalize('NFKC') then toLowerCase(), as getBackendSafeRoomName.
+        assert_eq!(canonical("ﬁesta"), "fiesta");
+        assert_eq!(canonical("Ｌｉｖｅ２０２６"), "live2026");
+        assert_eq!(canonical("ta\u{308}st"), canonical("täst"));
+        assert_eq!(canonical("ta%CC%88st"), "t%c3%a4st");
+        assert_eq!(
+            RoomName::parse("a＠b"),
+            Err(RoomNameError::ForbiddenCharacter('@'))
+        );
     }
 
     #[test]
