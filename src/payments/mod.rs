@@ -749,7 +749,7 @@ impl PaymentService {
         let now = self.clock.now();
         let mut tx = self
             .store
-            .begin_payment(&intent.id, now)
+            .begin_payment(&intent.id)
             .await?
             .ok_or(PaymentError::UnknownReference)?;
         // The provider's reference is bound with the state change, in the same statement; a

@@ -191,19 +191,15 @@ impl Store {
 
     /// Opens the transaction that applies one notification to `intent_id`, holding the
     /// intent's row lock. `None` if there is no such intent.
-    pub async fn begin_payment(
-        &self,
-        intent_id: &str,
-        now: UnixSeconds,
-    ) -> Result<Option<PaymentTx>, StoreError> {
+    pub async fn begin_payment(&self, intent_id: &str) -> Result<Option<PaymentTx>, StoreError> {
         let mut tx = self.pool.begin().await.context("begin payment")?;
         // The first statement writes, so SQLite takes its write lock before reading and
-        // PostgreSQL locks the row: concurrent notifications for one intent queue here.
+        // PostgreSQL locks the row: concurrent notifications for one intent queue here. It
+        // changes no indexed column, so PostgreSQL can update in place (a HOT update).
         let row = sqlx::query(&format!(
-            "UPDATE payment_intents SET updated_at = $2 WHERE id = $1 RETURNING {INTENT_COLUMNS}"
+            "UPDATE payment_intents SET state = state WHERE id = $1 RETURNING {INTENT_COLUMNS}"
         ))
         .bind(intent_id)
-        .bind(now)
         .fetch_optional(&mut *tx)
         .await
         .context("lock intent")?;
