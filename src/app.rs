@@ -23,6 +23,7 @@ use crate::http::rate_limit::RateLimiter;
 use crate::http::state::{AppState, Services};
 use crate::identity::{IdentityService, SessionTokens};
 use crate::live::{LiveEnforcer, RequestSigner};
+use crate::matrix::MatrixService;
 use crate::moderation::BanService;
 use crate::rooms::RoomService;
 use crate::store::{Backend, Store};
@@ -137,26 +138,48 @@ impl App {
                 .reuses_signed_tokens()
                 .then_some(config.cache.signed_token_entries),
         );
+        let matrix = Arc::new(MatrixService::new(
+            &config.matrix,
+            store.clone(),
+            access.clone(),
+            clock.clone(),
+            metrics.clone(),
+        ));
         let services = Services {
             tokens: TokenAuthority::new(access.clone(), jitsi, metrics.clone()),
             identity: IdentityService::new(
                 store.clone(),
                 SessionTokens::new(session_secret.as_bytes(), config.session.ttl_secs),
                 bus.clone(),
+                matrix.clone(),
                 clock.clone(),
             ),
-            rooms: RoomService::new(store.clone(), bus.clone(), live.clone(), clock.clone()),
+            rooms: RoomService::new(
+                store.clone(),
+                bus.clone(),
+                live.clone(),
+                matrix.clone(),
+                clock.clone(),
+            ),
             entitlements: EntitlementService::new(
                 store.clone(),
                 bus.clone(),
                 live.clone(),
+                matrix.clone(),
                 clock.clone(),
             ),
-            bans: BanService::new(store.clone(), bus.clone(), live.clone(), clock.clone()),
+            bans: BanService::new(
+                store.clone(),
+                bus.clone(),
+                live.clone(),
+                matrix.clone(),
+                clock.clone(),
+            ),
             payments: crate::payments::PaymentService::new(
                 store.clone(),
                 bus.clone(),
                 live.clone(),
+                matrix.clone(),
                 clock.clone(),
                 metrics.clone(),
                 config.payments.clone(),
@@ -164,6 +187,7 @@ impl App {
             ),
             attendance: AttendanceService::new(store.clone(), clock.clone()),
             live,
+            matrix: matrix.clone(),
             clock: clock.clone(),
             access,
             store,
@@ -189,8 +213,11 @@ impl App {
             background.push(spawn_payment_reconciler(
                 state.clone(),
                 config.payments.reconcile_interval_secs,
-                shutdown_rx,
+                shutdown_rx.clone(),
             ));
+        }
+        if matrix.is_enabled() {
+            background.push(tokio::spawn(matrix.run(shutdown_rx)));
         }
         Ok(Self {
             state,

@@ -61,6 +61,7 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     pub payments: PaymentsConfig,
     pub prosody: ProsodyConfig,
+    pub matrix: MatrixConfig,
     pub log: LogConfig,
 }
 
@@ -190,6 +191,68 @@ pub struct ProsodyConfig {
     pub command_timeout_ms: u64,
     /// How far a signed request's timestamp may be from this host's clock.
     pub max_clock_skew_secs: i64,
+}
+
+/// Matrix chat rooms that follow entitlements, through Synapse as an application service
+/// (`docs/matrix.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MatrixConfig {
+    /// Client-server API base of the homeserver, e.g. `http://127.0.0.1:8008`; empty turns
+    /// Matrix off (nothing is queued). default: empty; env `ROOMKEY_MATRIX__HOMESERVER_URL`.
+    pub homeserver_url: String,
+    /// The homeserver's `server_name`: the part after `:` in user ids and aliases.
+    pub server_name: String,
+    /// Token roomkey presents to Synapse (the registration's `as_token`), ≥ 32 characters.
+    pub as_token: Secret,
+    pub as_token_file: Option<PathBuf>,
+    /// Token Synapse would present to roomkey (the registration's `hs_token`), ≥ 32 characters.
+    pub hs_token: Secret,
+    pub hs_token_file: Option<PathBuf>,
+    /// The application service's id in the registration file. default: `roomkey`.
+    pub appservice_id: String,
+    /// Localpart of the bot that creates rooms and invites, kicks and bans. default: `roomkey`.
+    pub bot_localpart: String,
+    /// Users roomkey provisions are `@<user_prefix><handle>:<server_name>`; the prefix is the
+    /// application service's exclusive user namespace. default: `rk_`.
+    pub user_prefix: String,
+    /// A room's alias is `#<alias_prefix><room name>:<server_name>`; the exclusive alias
+    /// namespace. An empty prefix claims every alias on the homeserver. default: empty.
+    pub alias_prefix: String,
+    /// A server-admin access token, for admin-only calls; optional and unused so far.
+    pub admin_token: Secret,
+    pub admin_token_file: Option<PathBuf>,
+    /// Per-request timeout towards the homeserver. default: `5000`.
+    pub request_timeout_ms: u64,
+    /// How often room membership is compared with entitlements and mended. default: `300`.
+    pub reconcile_secs: u64,
+}
+
+impl MatrixConfig {
+    pub fn is_enabled(&self) -> bool {
+        !self.homeserver_url.is_empty()
+    }
+}
+
+impl Default for MatrixConfig {
+    fn default() -> Self {
+        Self {
+            homeserver_url: String::new(),
+            server_name: String::new(),
+            as_token: Secret::default(),
+            as_token_file: None,
+            hs_token: Secret::default(),
+            hs_token_file: None,
+            appservice_id: "roomkey".into(),
+            bot_localpart: "roomkey".into(),
+            user_prefix: "rk_".into(),
+            alias_prefix: String::new(),
+            admin_token: Secret::default(),
+            admin_token_file: None,
+            request_timeout_ms: 5_000,
+            reconcile_secs: 300,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -517,6 +580,22 @@ impl Config {
             &self.prosody.secret_file,
             &mut self.prosody.secret,
         )?;
+        let matrix = &mut self.matrix;
+        read(
+            "matrix.as_token_file",
+            &matrix.as_token_file,
+            &mut matrix.as_token,
+        )?;
+        read(
+            "matrix.hs_token_file",
+            &matrix.hs_token_file,
+            &mut matrix.hs_token,
+        )?;
+        read(
+            "matrix.admin_token_file",
+            &matrix.admin_token_file,
+            &mut matrix.admin_token,
+        )?;
         Ok(())
     }
 
@@ -715,8 +794,94 @@ impl Config {
                 "must be between 5 and 600",
             ));
         }
+        self.validate_matrix()?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(bad("log.format", "must be `text` or `json`"));
+        }
+        Ok(())
+    }
+
+    fn validate_matrix(&self) -> Result<(), ConfigError> {
+        let matrix = &self.matrix;
+        if !matrix.is_enabled() {
+            return Ok(());
+        }
+        check_url("matrix.homeserver_url", &matrix.homeserver_url)?;
+        if !matrix.homeserver_url.starts_with("http://") {
+            return Err(bad(
+                "matrix.homeserver_url",
+                "must start with http:// (roomkey speaks plain HTTP to Synapse: use its loopback or private-network listener, or a TLS-terminating proxy next to roomkey)",
+            ));
+        }
+        matrix
+            .homeserver_url
+            .parse::<hyper::Uri>()
+            .map_err(|e| bad("matrix.homeserver_url", format!("not a URL: {e}")))?;
+        let name_ok = !matrix.server_name.is_empty()
+            && matrix
+                .server_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+        if !name_ok {
+            return Err(bad(
+                "matrix.server_name",
+                "is required with matrix.homeserver_url: the homeserver's server_name, e.g. example.com",
+            ));
+        }
+        for (setting, token) in [
+            ("matrix.as_token", &matrix.as_token),
+            ("matrix.hs_token", &matrix.hs_token),
+        ] {
+            if token.expose().len() < 32 {
+                return Err(bad(
+                    setting,
+                    "is required with matrix.homeserver_url (at least 32 characters)",
+                ));
+            }
+        }
+        if matrix.as_token == matrix.hs_token {
+            return Err(bad("matrix.hs_token", "must differ from matrix.as_token"));
+        }
+        let localpart_ok = |s: &str| {
+            s.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '=' | '-')
+            })
+        };
+        if matrix.bot_localpart.is_empty() || !localpart_ok(&matrix.bot_localpart) {
+            return Err(bad(
+                "matrix.bot_localpart",
+                "must be a non-empty Matrix localpart (a-z, 0-9, . _ = -)",
+            ));
+        }
+        if matrix.user_prefix.is_empty() || !localpart_ok(&matrix.user_prefix) {
+            return Err(bad(
+                "matrix.user_prefix",
+                "must be a non-empty Matrix localpart prefix (a-z, 0-9, . _ = -)",
+            ));
+        }
+        if matrix.bot_localpart.starts_with(&matrix.user_prefix) {
+            return Err(bad(
+                "matrix.bot_localpart",
+                "must not start with matrix.user_prefix",
+            ));
+        }
+        if !localpart_ok(&matrix.alias_prefix) {
+            return Err(bad(
+                "matrix.alias_prefix",
+                "may hold only a-z, 0-9, . _ = -",
+            ));
+        }
+        if matrix.appservice_id.trim().is_empty() {
+            return Err(bad("matrix.appservice_id", "must not be empty"));
+        }
+        if !(100..=60_000).contains(&matrix.request_timeout_ms) {
+            return Err(bad(
+                "matrix.request_timeout_ms",
+                "must be between 100 and 60000",
+            ));
+        }
+        if !(1..=86_400).contains(&matrix.reconcile_secs) {
+            return Err(bad("matrix.reconcile_secs", "must be between 1 and 86400"));
         }
         Ok(())
     }

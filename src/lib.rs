@@ -11,6 +11,8 @@
 //! - [`payments`]: checkout intents, provider notifications, the ledger.
 //! - [`live`]: enforcement in running video rooms: commands to the Prosody shards
 //!   (kick, revalidate, end) and the verdicts `mod_roomkey` asks for.
+//! - [`matrix`]: the chat rooms in Synapse that follow entitlements: the outbox of invites,
+//!   kicks and bans, its worker, the reconcile, the application service client.
 //! - [`attendance`]: who was in a room and for how long, as Prosody reports it.
 //! - [`cache`]: the in-process → Redis → SQL tiers and the invalidation bus.
 //! - [`store`]: the SQL source of truth (PostgreSQL or embedded SQLite); all SQL lives here.
@@ -29,6 +31,7 @@ pub mod http;
 pub mod identity;
 pub mod ids;
 pub mod live;
+pub mod matrix;
 pub mod moderation;
 pub mod payments;
 pub mod rooms;

@@ -22,6 +22,8 @@ COMMANDS:
   keys rotate    add an RS256 signing key (published now, signing after keys.publish_before_use_secs)
   keys list      list the RS256 keys in force
   config check   validate the configuration and print it (secrets hidden)
+  matrix appservice-registration [FILE]
+                 print (or write to FILE) Synapse's application service registration
 
 Configuration: defaults, then the TOML file (--config or ROOMKEY_CONFIG), then environment
 variables ROOMKEY_<SECTION>__<KEY>, DATABASE_URL and REDIS_URL. See README.md.";
@@ -110,12 +112,40 @@ async fn run(command: &[&str], config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        ["matrix", "appservice-registration", rest @ ..] if rest.len() <= 1 => {
+            let yaml = roomkey::matrix::registration_yaml(&config.matrix)?;
+            match rest.first() {
+                Some(path) => {
+                    write_private(path, &yaml)?;
+                    println!(
+                        "wrote {path}; list it in homeserver.yaml under app_service_config_files"
+                    );
+                }
+                None => print!("{yaml}"),
+            }
+            Ok(())
+        }
         ["config", "check"] => {
             println!("{}", toml_like(&config));
             Ok(())
         }
         other => anyhow::bail!("unknown command {:?}\n\n{USAGE}", other.join(" ")),
     }
+}
+
+/// Writes a file only its owner can read: it holds the application service's tokens.
+fn write_private(path: &str, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot write {path}: {e}"))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
 }
 
 fn open_keyring(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Keyring> {

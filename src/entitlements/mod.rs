@@ -12,6 +12,7 @@ use crate::domain::{
     Entitlement, EntitlementScope, EntitlementSource, Revocation, RoomName, UserId,
 };
 use crate::live::LiveEnforcer;
+use crate::matrix::MatrixService;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +53,7 @@ pub struct EntitlementService {
     store: Store,
     bus: Arc<Bus>,
     live: Arc<LiveEnforcer>,
+    matrix: Arc<MatrixService>,
     clock: Arc<dyn Clock>,
 }
 
@@ -60,12 +62,14 @@ impl EntitlementService {
         store: Store,
         bus: Arc<Bus>,
         live: Arc<LiveEnforcer>,
+        matrix: Arc<MatrixService>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             store,
             bus,
             live,
+            matrix,
             clock,
         }
     }
@@ -158,6 +162,7 @@ impl EntitlementService {
             .await;
         // A shard may hold a refusal for this user from before; it asks again now.
         self.live.revalidate(&entitlement.user_id, "access granted");
+        self.matrix.entitlement_granted(&entitlement).await;
         Ok(entitlement)
     }
 
@@ -187,6 +192,9 @@ impl EntitlementService {
             .publish(Invalidation::Entitlements(entitlement.user_id.clone()))
             .await;
         self.live.revalidate(&entitlement.user_id, "access revoked");
+        self.matrix
+            .entitlement_revoked(&entitlement, "access revoked")
+            .await;
         Ok(entitlement)
     }
 

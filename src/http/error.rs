@@ -351,6 +351,19 @@ impl From<EntitlementError> for ApiError {
     }
 }
 
+/// Matrix errors; a denial needs the pay link, so the handler maps that one itself.
+impl From<crate::matrix::MatrixServiceError> for ApiError {
+    fn from(error: crate::matrix::MatrixServiceError) -> Self {
+        use crate::matrix::MatrixServiceError as E;
+        match error {
+            E::NotConfigured => ApiError::not_found("this deployment has no Matrix chat"),
+            E::Denied(denial) => denial_error(denial, String::new()),
+            E::Access(error) => error.into(),
+            E::Store(error) => error.into(),
+        }
+    }
+}
+
 impl From<BanError> for ApiError {
     fn from(error: BanError) -> Self {
         match error {

@@ -21,6 +21,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/me"),
     ("GET", "/api/rooms/{room}"),
     ("POST", "/api/rooms/{room}/token"),
+    ("POST", "/api/rooms/{room}/matrix-invite"),
     ("POST", "/api/tokens/introspect"),
     ("POST", "/api/admin/users"),
     ("POST", "/api/admin/users/{id}/role"),
@@ -67,6 +68,10 @@ pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router 
         .route("/api/me", get(auth::me))
         .route("/api/rooms/{room}", get(rooms::show))
         .route("/api/rooms/{room}/token", post(rooms::issue_token))
+        .route(
+            "/api/rooms/{room}/matrix-invite",
+            post(rooms::matrix_invite),
+        )
         .route("/api/tokens/introspect", post(keys::introspect))
         .route("/api/admin/users", post(admin::provision_user))
         .route("/api/admin/users/{id}/role", post(admin::set_role))

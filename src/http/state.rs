@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::entitlements::EntitlementService;
 use crate::identity::IdentityService;
 use crate::live::LiveEnforcer;
+use crate::matrix::MatrixService;
 use crate::moderation::BanService;
 use crate::rooms::RoomService;
 use crate::store::Store;
@@ -29,6 +30,7 @@ pub struct Services {
     pub bans: BanService,
     pub payments: crate::payments::PaymentService,
     pub live: Arc<LiveEnforcer>,
+    pub matrix: Arc<MatrixService>,
     pub attendance: AttendanceService,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::cache::{Bus, Invalidation};
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{parse_email, parse_handle, Role, User};
+use crate::matrix::MatrixService;
 use crate::store::{NewUser, Store, StoreError};
 
 pub use session::SessionTokens;
@@ -55,6 +56,7 @@ pub struct IdentityService {
     store: Store,
     sessions: SessionTokens,
     bus: Arc<Bus>,
+    matrix: Arc<MatrixService>,
     clock: Arc<dyn Clock>,
 }
 
@@ -66,12 +68,14 @@ impl IdentityService {
         store: Store,
         sessions: SessionTokens,
         bus: Arc<Bus>,
+        matrix: Arc<MatrixService>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             store,
             sessions,
             bus,
+            matrix,
             clock,
         }
     }
@@ -159,7 +163,9 @@ impl IdentityService {
             role,
             now: self.clock.now(),
         };
-        let user = self.store.insert_user(&new).await.map_err(taken)?;
+        let mut user = self.store.insert_user(&new).await.map_err(taken)?;
+        // Records the user's Matrix id (when Matrix is on) before the cache can hold the user.
+        self.matrix.user_created(&mut user).await;
         // Every user write invalidates, even of an id nobody could have cached yet.
         self.bus.publish(Invalidation::User(user.id.clone())).await;
         Ok(user)

@@ -7,6 +7,7 @@ use crate::cache::{Bus, Invalidation};
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{Ban, BanLift, BanScope, RoomName, UserId};
 use crate::live::LiveEnforcer;
+use crate::matrix::MatrixService;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,7 @@ pub struct BanService {
     store: Store,
     bus: Arc<Bus>,
     live: Arc<LiveEnforcer>,
+    matrix: Arc<MatrixService>,
     clock: Arc<dyn Clock>,
 }
 
@@ -50,12 +52,14 @@ impl BanService {
         store: Store,
         bus: Arc<Bus>,
         live: Arc<LiveEnforcer>,
+        matrix: Arc<MatrixService>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             store,
             bus,
             live,
+            matrix,
             clock,
         }
     }
@@ -102,6 +106,7 @@ impl BanService {
             .await;
         // After the invalidation is acknowledged, so the shards' fresh verdicts see the ban.
         self.live.revalidate(&ban.user_id, "banned");
+        self.matrix.banned(&ban).await;
         Ok(ban)
     }
 
@@ -126,6 +131,7 @@ impl BanService {
             .publish(Invalidation::Bans(ban.user_id.clone()))
             .await;
         self.live.revalidate(&ban.user_id, "ban lifted");
+        self.matrix.ban_lifted(&ban).await;
         Ok(ban)
     }
 

@@ -23,6 +23,7 @@ use crate::domain::{
     RoomAccess, RoomName, UserId,
 };
 use crate::live::LiveEnforcer;
+use crate::matrix::MatrixService;
 use crate::store::{LedgerContext, PaymentTx, Store, StoreError};
 use crate::telemetry::metrics::{Metrics, WebhookOutcome};
 
@@ -149,6 +150,7 @@ pub struct PaymentService {
     store: Store,
     bus: Arc<Bus>,
     live: Arc<LiveEnforcer>,
+    matrix: Arc<MatrixService>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     config: PaymentsConfig,
@@ -175,6 +177,7 @@ impl PaymentService {
         store: Store,
         bus: Arc<Bus>,
         live: Arc<LiveEnforcer>,
+        matrix: Arc<MatrixService>,
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
         config: PaymentsConfig,
@@ -184,6 +187,7 @@ impl PaymentService {
             store,
             bus,
             live,
+            matrix,
             clock,
             metrics,
             confirmation_url: format!("{public_url}/api/webhooks/epayco"),
@@ -806,12 +810,14 @@ impl PaymentService {
         let mut entitlement_id = None;
         let mut changed_access = false;
         let mut revoked_access = false;
+        let mut granted = None;
         match applied {
             Applied::Granted | Applied::Recorded => {
                 if applied == Applied::Granted {
                     let entitlement = self.entitlement_for(&mut tx, &context, now).await?;
                     tx.insert_entitlement(&entitlement).await?;
-                    entitlement_id = Some(entitlement.id);
+                    entitlement_id = Some(entitlement.id.clone());
+                    granted = Some(entitlement);
                     changed_access = true;
                 }
                 self.book_receipt(&mut tx, &context, now).await?;
@@ -839,6 +845,7 @@ impl PaymentService {
             }
             _ => {}
         }
+        let tx_entitlement_id = tx.intent.entitlement_id.clone();
         tx.set_state(next, entitlement_id.as_deref(), binding, now)
             .await
             .map_err(not_ours)?;
@@ -854,7 +861,33 @@ impl PaymentService {
             };
             self.live.revalidate(&user_id, reason);
         }
+        if let Some(entitlement) = &granted {
+            self.matrix.entitlement_granted(entitlement).await;
+        }
+        if revoked_access {
+            self.revoked_in_matrix(&user_id, tx_entitlement_id.as_deref())
+                .await;
+        }
         Ok(applied)
+    }
+
+    /// Queues the removal from Matrix rooms the reversed payment's entitlement covered.
+    async fn revoked_in_matrix(&self, user_id: &str, entitlement_id: Option<&str>) {
+        let (Some(id), true) = (entitlement_id, self.matrix.is_enabled()) else {
+            return;
+        };
+        match self.store.find_all_entitlements(user_id).await {
+            Ok(all) => {
+                if let Some(entitlement) = all.iter().find(|e| e.id == id) {
+                    self.matrix
+                        .entitlement_revoked(entitlement, "payment reversed")
+                        .await;
+                }
+            }
+            Err(error) => {
+                tracing::error!(user = %user_id, error = %error, "cannot queue the Matrix removal of a reversed payment; the reconcile will mend it");
+            }
+        }
     }
 
     /// The entitlement a paid intent grants, and for how long.

@@ -6,6 +6,7 @@ use crate::cache::{Bus, Invalidation};
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{is_currency_code, Money, Room, RoomAccess, RoomName, UserId};
 use crate::live::LiveEnforcer;
+use crate::matrix::MatrixService;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,7 @@ pub struct RoomService {
     store: Store,
     bus: Arc<Bus>,
     live: Arc<LiveEnforcer>,
+    matrix: Arc<MatrixService>,
     clock: Arc<dyn Clock>,
 }
 
@@ -58,12 +60,14 @@ impl RoomService {
         store: Store,
         bus: Arc<Bus>,
         live: Arc<LiveEnforcer>,
+        matrix: Arc<MatrixService>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             store,
             bus,
             live,
+            matrix,
             clock,
         }
     }
@@ -134,6 +138,7 @@ impl RoomService {
         self.bus
             .publish(Invalidation::Room(room.name.as_str().to_owned()))
             .await;
+        self.matrix.room_created(&room).await;
         Ok(room)
     }
 

@@ -8,12 +8,13 @@ use crate::clock::UnixSeconds;
 use crate::domain::{Entitlement, EntitlementScope, EntitlementSource, Revocation};
 use crate::telemetry::metrics::StoreOp;
 
-const ENTITLEMENT_SELECT: &str = "SELECT e.id, e.user_id, e.scope_kind, e.scope_ref, e.quantity, \
+pub(super) const ENTITLEMENT_SELECT: &str =
+    "SELECT e.id, e.user_id, e.scope_kind, e.scope_ref, e.quantity, \
      e.valid_from, e.valid_until, e.source, e.source_ref, e.granted_by, e.created_at, \
      r.revoked_at, r.revoked_by, r.reason AS revoke_reason \
      FROM entitlements e LEFT JOIN entitlement_revocations r ON r.entitlement_id = e.id";
 
-fn entitlement_from_row(row: &AnyRow) -> Result<Entitlement, StoreError> {
+pub(super) fn entitlement_from_row(row: &AnyRow) -> Result<Entitlement, StoreError> {
     let kind = text(row, "scope_kind")?;
     let source = text(row, "source")?;
     let revocation = match opt_int(row, "revoked_at")? {

@@ -29,6 +29,11 @@ const SQLITE: &[Migration] = &[
         name: "attendance",
         sql: include_str!("../../migrations/sqlite/0003_attendance.sql"),
     },
+    Migration {
+        version: 4,
+        name: "matrix",
+        sql: include_str!("../../migrations/sqlite/0004_matrix.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -46,6 +51,11 @@ const POSTGRES: &[Migration] = &[
         version: 3,
         name: "attendance",
         sql: include_str!("../../migrations/postgres/0003_attendance.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "matrix",
+        sql: include_str!("../../migrations/postgres/0004_matrix.sql"),
     },
 ];
 

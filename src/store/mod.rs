@@ -10,6 +10,7 @@
 mod attendance;
 mod bans;
 mod entitlements;
+mod matrix;
 mod migrate;
 mod payments;
 mod rooms;
@@ -26,6 +27,7 @@ use anyhow::Context as _;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row as _};
 
+pub use matrix::{NewOutboxItem, OutboxItem};
 pub use payments::{LedgerContext, PaymentTx, PurchaseFacts};
 pub use users::NewUser;
 

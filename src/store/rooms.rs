@@ -7,10 +7,10 @@ use super::{classify_write_error, corrupt, int, opt_int, opt_text, text, Store, 
 use crate::domain::{Money, Room, RoomAccess, RoomName};
 use crate::telemetry::metrics::StoreOp;
 
-const ROOM_COLUMNS: &str =
+pub(super) const ROOM_COLUMNS: &str =
     "id, name, title, owner_id, access, price_minor, currency, plans, starts_at, ends_at, created_at, updated_at";
 
-fn room_from_row(row: &AnyRow) -> Result<Room, StoreError> {
+pub(super) fn room_from_row(row: &AnyRow) -> Result<Room, StoreError> {
     let access = text(row, "access")?;
     let price = match (opt_int(row, "price_minor")?, opt_text(row, "currency")?) {
         (Some(amount_minor), Some(currency)) => Some(Money {

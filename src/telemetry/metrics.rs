@@ -142,6 +142,29 @@ label_enum!(
 );
 
 label_enum!(
+    /// A change delivered to the Matrix homeserver.
+    MatrixAction {
+        CreateRoom => "create_room",
+        Provision => "provision",
+        Invite => "invite",
+        Kick => "kick",
+        Ban => "ban",
+        Unban => "unban",
+    }
+);
+
+impl MatrixAction {
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|a| a.as_str() == text)
+    }
+}
+
+label_enum!(
+    /// How one delivery attempt of a Matrix change ended.
+    MatrixOutcome { Delivered => "delivered", Skipped => "skipped", Retried => "retried", Failed => "failed" }
+);
+
+label_enum!(
     /// What roomkey answered Prosody about one occupant.
     ProsodyVerdict { Allow => "allow", Deny => "deny" }
 );
@@ -170,6 +193,7 @@ pub struct Metrics {
     invalidations_received: AtomicU64,
     live_commands: Vec<AtomicU64>,
     prosody_verdicts: Vec<AtomicU64>,
+    matrix_changes: Vec<AtomicU64>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -219,6 +243,9 @@ impl Metrics {
                 .collect(),
             prosody_verdicts: ProsodyVerdict::ALL
                 .iter()
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            matrix_changes: (0..MatrixAction::ALL.len() * MatrixOutcome::ALL.len())
                 .map(|_| AtomicU64::new(0))
                 .collect(),
         }
@@ -290,6 +317,16 @@ impl Metrics {
 
     pub fn live_commands(&self, command: LiveCommand, outcome: CommandOutcome) -> u64 {
         self.live_commands[command.index() * CommandOutcome::ALL.len() + outcome.index()]
+            .load(Ordering::Relaxed)
+    }
+
+    pub fn matrix_change(&self, action: MatrixAction, outcome: MatrixOutcome) {
+        self.matrix_changes[action.index() * MatrixOutcome::ALL.len() + outcome.index()]
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn matrix_changes(&self, action: MatrixAction, outcome: MatrixOutcome) -> u64 {
+        self.matrix_changes[action.index() * MatrixOutcome::ALL.len() + outcome.index()]
             .load(Ordering::Relaxed)
     }
 
@@ -443,6 +480,24 @@ impl Metrics {
                     command.as_str(),
                     outcome.as_str(),
                     self.live_commands(*command, *outcome)
+                );
+            }
+        }
+
+        header(
+            &mut out,
+            "roomkey_matrix_changes_total",
+            "counter",
+            "Delivery attempts of changes to the Matrix homeserver, by action and outcome.",
+        );
+        for action in MatrixAction::ALL {
+            for outcome in MatrixOutcome::ALL {
+                let _ = writeln!(
+                    out,
+                    "roomkey_matrix_changes_total{{action=\"{}\",outcome=\"{}\"}} {}",
+                    action.as_str(),
+                    outcome.as_str(),
+                    self.matrix_changes(*action, *outcome)
                 );
             }
         }

@@ -9,6 +9,7 @@ use crate::domain::{Room, RoomName};
 use crate::http::error::{denial_error, ApiError};
 use crate::http::extract::{OptionalJson, UserPrincipal};
 use crate::http::state::AppState;
+use crate::matrix::{ChatStatus, MatrixServiceError};
 use crate::tokens::TokenRefusal;
 
 #[derive(Serialize)]
@@ -60,6 +61,9 @@ pub struct TokenView {
     /// The Jitsi room with the token in the fragment, which browsers never send to servers.
     join_url: String,
     moderator: bool,
+    /// The room's chat, when Matrix is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    matrix: Option<ChatStatus>,
 }
 
 pub fn parse_room(room: &str) -> Result<RoomName, ApiError> {
@@ -108,12 +112,44 @@ pub async fn issue_token(
                 ),
                 TokenRefusal::Access(error) => error.into(),
             })?;
+    let matrix = state.matrix.status(&caller.user_id, &issued.room).await?;
     let jwt = issued.token.jwt.to_string();
     Ok(Json(TokenView {
+        matrix,
         join_url: format!("{}/{}#jwt={}", state.meet_url, issued.room.name, jwt),
         jwt,
         expires_at: rfc3339(issued.token.expires_at),
         room: issued.room.name.to_string(),
         moderator: issued.token.moderator,
     }))
+}
+
+/// # `POST /api/rooms/{room}/matrix-invite`
+/// Queues the caller's invite to the room's Matrix chat again (for a lost or declined
+/// invite); 202 with the alias. Refused like the token endpoint when the caller may not
+/// enter; 404 when this deployment has no Matrix chat.
+/// **Permissions**: a session, or a service key naming the user; rate-limited per user.
+#[tracing::instrument(level = "debug", skip_all, fields(room = %room))]
+pub async fn matrix_invite(
+    State(state): State<AppState>,
+    caller: UserPrincipal,
+    Path(room): Path<String>,
+) -> Result<(axum::http::StatusCode, Json<ChatStatus>), ApiError> {
+    state
+        .token_limit
+        .check(&caller.user_id)
+        .map_err(ApiError::rate_limited)?;
+    let name = parse_room(&room)?;
+    let status = state
+        .matrix
+        .invite_again(&caller.user_id, &name)
+        .await
+        .map_err(|error| match error {
+            MatrixServiceError::Denied(denial) => denial_error(
+                denial,
+                format!("{}/api/rooms/{}/pay", state.public_url, name),
+            ),
+            other => other.into(),
+        })?;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(status)))
 }

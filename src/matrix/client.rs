@@ -1,0 +1,298 @@
+//! A thin client for the few client-server API calls roomkey makes as an application
+//! service, with Synapse's idempotency quirks folded into success (measured against
+//! Synapse 1.163: already invited, not in the room, not banned, alias already taken).
+
+use std::time::Duration;
+
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode, Uri};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use serde_json::{json, Value};
+
+type Body = http_body_util::Full<Bytes>;
+
+/// A failed call: `retryable` ones (network, timeouts, 429, 5xx) are tried again later.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {detail}")]
+pub struct MatrixError {
+    pub what: &'static str,
+    pub detail: String,
+    pub retryable: bool,
+}
+
+impl MatrixError {
+    fn transient(what: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            what,
+            detail: detail.into(),
+            retryable: true,
+        }
+    }
+}
+
+/// A homeserver answer that was not 2xx.
+struct Refusal {
+    status: StatusCode,
+    errcode: String,
+    message: String,
+}
+
+impl Refusal {
+    fn into_error(self, what: &'static str) -> MatrixError {
+        MatrixError {
+            what,
+            retryable: self.status == StatusCode::TOO_MANY_REQUESTS
+                || self.status.is_server_error(),
+            detail: format!("{} {} {}", self.status.as_u16(), self.errcode, self.message),
+        }
+    }
+}
+
+/// Membership of one user in a room, as the room's state says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user_id: String,
+    pub membership: String,
+}
+
+#[derive(Clone)]
+pub struct SynapseClient {
+    base: String,
+    as_token: String,
+    client: Client<HttpConnector, Body>,
+    timeout: Duration,
+}
+
+impl SynapseClient {
+    pub fn new(base: &str, as_token: &str, timeout: Duration) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(timeout));
+        connector.set_nodelay(true);
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            as_token: as_token.to_owned(),
+            client: Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(30))
+                .build(connector),
+            timeout,
+        }
+    }
+
+    /// Registers `localpart` in the application service's namespace; an existing user is success.
+    pub async fn register(&self, localpart: &str) -> Result<(), MatrixError> {
+        let body = json!({"type": "m.login.application_service", "username": localpart, "inhibit_login": true});
+        match self
+            .call(Method::POST, "/_matrix/client/v3/register", Some(body))
+            .await?
+        {
+            Ok(_) => Ok(()),
+            Err(refusal) if refusal.errcode == "M_USER_IN_USE" => Ok(()),
+            Err(refusal) => Err(refusal.into_error("register")),
+        }
+    }
+
+    /// The room an alias (`#name:server`) points at, if any.
+    pub async fn resolve_alias(&self, alias: &str) -> Result<Option<String>, MatrixError> {
+        let path = format!("/_matrix/client/v3/directory/room/{}", encode(alias));
+        match self.call(Method::GET, &path, None).await? {
+            Ok(body) => Ok(body["room_id"].as_str().map(str::to_owned)),
+            Err(refusal) if refusal.status == StatusCode::NOT_FOUND => Ok(None),
+            Err(refusal) => Err(refusal.into_error("resolve alias")),
+        }
+    }
+
+    /// Creates a private, invite-only room with the alias `#<alias_localpart>:server`; if the
+    /// alias is taken (an earlier attempt succeeded), the room it points at is adopted.
+    pub async fn create_room(
+        &self,
+        alias_localpart: &str,
+        alias: &str,
+        name: &str,
+        moderators: &[String],
+    ) -> Result<String, MatrixError> {
+        let users: serde_json::Map<String, Value> =
+            moderators.iter().map(|m| (m.clone(), json!(50))).collect();
+        let body = json!({
+            "preset": "private_chat",
+            "visibility": "private",
+            "room_alias_name": alias_localpart,
+            "name": name,
+            "invite": moderators,
+            "power_level_content_override": {"invite": 100, "kick": 50, "ban": 50, "redact": 50, "users": users},
+            "initial_state": [{"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": "joined"}}],
+        });
+        match self
+            .call(Method::POST, "/_matrix/client/v3/createRoom", Some(body))
+            .await?
+        {
+            Ok(body) => body["room_id"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| MatrixError::transient("create room", "no room_id in the answer")),
+            Err(refusal) if refusal.errcode == "M_ROOM_IN_USE" => {
+                self.resolve_alias(alias).await?.ok_or_else(|| {
+                    MatrixError::transient("create room", "alias in use but unresolvable")
+                })
+            }
+            Err(refusal) => Err(refusal.into_error("create room")),
+        }
+    }
+
+    /// Invites; already invited or joined is success.
+    pub async fn invite(&self, room: &str, user: &str, reason: &str) -> Result<(), MatrixError> {
+        let path = format!("/_matrix/client/v3/rooms/{}/invite", encode(room));
+        match self
+            .call(
+                Method::POST,
+                &path,
+                Some(json!({"user_id": user, "reason": reason})),
+            )
+            .await?
+        {
+            Ok(_) => Ok(()),
+            Err(refusal)
+                if refusal.status == StatusCode::FORBIDDEN
+                    && refusal.message.contains("already in the room") =>
+            {
+                Ok(())
+            }
+            Err(refusal) => Err(refusal.into_error("invite")),
+        }
+    }
+
+    /// Kicks (also withdraws a pending invite); not being in the room is success.
+    pub async fn kick(&self, room: &str, user: &str, reason: &str) -> Result<(), MatrixError> {
+        let path = format!("/_matrix/client/v3/rooms/{}/kick", encode(room));
+        match self
+            .call(
+                Method::POST,
+                &path,
+                Some(json!({"user_id": user, "reason": reason})),
+            )
+            .await?
+        {
+            Ok(_) => Ok(()),
+            Err(refusal)
+                if refusal.status == StatusCode::FORBIDDEN
+                    && refusal.message.contains("not in the room") =>
+            {
+                Ok(())
+            }
+            Err(refusal) => Err(refusal.into_error("kick")),
+        }
+    }
+
+    /// Bans; works for users never in the room, and a second ban is success.
+    pub async fn ban(&self, room: &str, user: &str, reason: &str) -> Result<(), MatrixError> {
+        let path = format!("/_matrix/client/v3/rooms/{}/ban", encode(room));
+        match self
+            .call(
+                Method::POST,
+                &path,
+                Some(json!({"user_id": user, "reason": reason})),
+            )
+            .await?
+        {
+            Ok(_) => Ok(()),
+            Err(refusal) => Err(refusal.into_error("ban")),
+        }
+    }
+
+    /// Unbans (membership becomes `leave`); not being banned is success.
+    pub async fn unban(&self, room: &str, user: &str, reason: &str) -> Result<(), MatrixError> {
+        let path = format!("/_matrix/client/v3/rooms/{}/unban", encode(room));
+        match self
+            .call(
+                Method::POST,
+                &path,
+                Some(json!({"user_id": user, "reason": reason})),
+            )
+            .await?
+        {
+            Ok(_) => Ok(()),
+            Err(refusal) if refusal.errcode == "M_BAD_STATE" => Ok(()),
+            Err(refusal) => Err(refusal.into_error("unban")),
+        }
+    }
+
+    /// Every membership event of the room's current state (join, invite, leave, ban).
+    pub async fn members(&self, room: &str) -> Result<Vec<Member>, MatrixError> {
+        let path = format!("/_matrix/client/v3/rooms/{}/members", encode(room));
+        let body = self
+            .call(Method::GET, &path, None)
+            .await?
+            .map_err(|refusal| refusal.into_error("members"))?;
+        Ok(body["chunk"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|event| {
+                Some(Member {
+                    user_id: event["state_key"].as_str()?.to_owned(),
+                    membership: event["content"]["membership"].as_str()?.to_owned(),
+                })
+            })
+            .collect())
+    }
+
+    /// One call; `Ok(Err(_))` is an answer that was not 2xx, `Err` a failure to get one.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Result<Value, Refusal>, MatrixError> {
+        let uri: Uri = format!("{}{path}", self.base)
+            .parse()
+            .map_err(|e| MatrixError::transient("request", format!("bad URL: {e}")))?;
+        let bytes = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(
+                hyper::header::AUTHORIZATION,
+                format!("Bearer {}", self.as_token),
+            )
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Body::new(bytes))
+            .map_err(|e| MatrixError::transient("request", e.to_string()))?;
+        let response = match tokio::time::timeout(self.timeout, self.client.request(request)).await
+        {
+            Err(_) => return Err(MatrixError::transient("request", "timed out")),
+            Ok(Err(error)) => return Err(MatrixError::transient("request", error.to_string())),
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        let bytes = tokio::time::timeout(
+            self.timeout,
+            http_body_util::BodyExt::collect(response.into_body()),
+        )
+        .await
+        .map_err(|_| MatrixError::transient("response", "timed out"))?
+        .map_err(|e| MatrixError::transient("response", e.to_string()))?
+        .to_bytes();
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(Ok(value));
+        }
+        Ok(Err(Refusal {
+            status,
+            errcode: value["errcode"].as_str().unwrap_or_default().to_owned(),
+            message: value["error"].as_str().unwrap_or_default().to_owned(),
+        }))
+    }
+}
+
+/// Percent-encodes a path segment (room ids, aliases, user ids).
+pub fn encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len() * 3);
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}

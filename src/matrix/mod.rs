@@ -1,0 +1,846 @@
+//! Matrix chat rooms that follow entitlements, through Synapse as an application service.
+//!
+//! Every change that should reach the homeserver (a room created, a user signed up, an
+//! entitlement granted or revoked, a ban or its lift) is written to a durable outbox right
+//! after the change itself. A worker ([`MatrixService::run`], or [`MatrixService::try_once`]
+//! in tests) delivers it with retries and exponential backoff, so a homeserver outage
+//! delays an invite or a kick but never drops it. Changes with the same order key (one
+//! user in one room) are delivered one at a time in the order they were written; different
+//! keys go in parallel.
+//!
+//! The worker re-reads the access rule before acting, so a stale change does no harm: an
+//! invite for someone whose access has gone since is skipped, and a kick for someone still
+//! entitled through another ticket or subscription is skipped too. A periodic reconcile
+//! ([`MatrixService::reconcile_once`]) compares each room's membership with the access rule
+//! and mends what a lost change or an entitlement's expiry left behind.
+
+pub mod client;
+pub mod registration;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use tokio::sync::{watch, Notify};
+
+use crate::access::{AccessError, AccessService, Denial, Verdict};
+use crate::clock::{Clock, UnixSeconds};
+use crate::config::MatrixConfig;
+use crate::domain::{Ban, BanScope, Entitlement, EntitlementScope, Room, RoomName, User};
+use crate::store::{NewOutboxItem, OutboxItem, Store, StoreError};
+use crate::telemetry::metrics::{MatrixAction, MatrixOutcome, Metrics};
+
+pub use client::{MatrixError, SynapseClient};
+pub use registration::registration_yaml;
+
+/// How long a worker holds a change it is delivering.
+const CLAIM_SECS: i64 = 60;
+/// Longest pause between attempts at one change.
+const MAX_BACKOFF_SECS: i64 = 300;
+/// Changes delivered at once (each for a different user and room).
+const PARALLEL: usize = 32;
+/// Pending changes looked at per pass.
+const PASS_LIMIT: i64 = 2_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MatrixServiceError {
+    #[error("Matrix is not configured")]
+    NotConfigured,
+    #[error("access refused")]
+    Denied(Denial),
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A room's chat as a client sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChatStatus {
+    pub alias: String,
+    /// Whether roomkey has invited the user (their latest change there was an invite).
+    pub invited: bool,
+}
+
+/// What one reconcile pass found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    pub rooms: usize,
+    pub removals: usize,
+    pub invites_queued: usize,
+}
+
+struct Enabled {
+    client: SynapseClient,
+    server_name: String,
+    bot: String,
+    user_prefix: String,
+    alias_prefix: String,
+    reconcile_every: Duration,
+    /// roomkey room id → Matrix room id.
+    rooms: Mutex<HashMap<String, String>>,
+    /// Users known to exist on the homeserver.
+    registered: Mutex<HashSet<String>>,
+    /// Serialises room creation, so two deliveries never create two rooms for one alias.
+    creating: tokio::sync::Mutex<()>,
+}
+
+pub struct MatrixService {
+    enabled: Option<Enabled>,
+    store: Store,
+    access: Arc<AccessService>,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+    wake: Notify,
+    pass: tokio::sync::Mutex<()>,
+}
+
+/// The outcome of delivering one change.
+enum Delivery {
+    Done(MatrixOutcome),
+    Failed(MatrixError),
+}
+
+impl MatrixService {
+    pub fn new(
+        config: &MatrixConfig,
+        store: Store,
+        access: Arc<AccessService>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let enabled = config.is_enabled().then(|| Enabled {
+            client: SynapseClient::new(
+                &config.homeserver_url,
+                config.as_token.expose(),
+                Duration::from_millis(config.request_timeout_ms),
+            ),
+            server_name: config.server_name.clone(),
+            bot: format!("@{}:{}", config.bot_localpart, config.server_name),
+            user_prefix: config.user_prefix.clone(),
+            alias_prefix: config.alias_prefix.clone(),
+            reconcile_every: Duration::from_secs(config.reconcile_secs),
+            rooms: Mutex::new(HashMap::new()),
+            registered: Mutex::new(HashSet::new()),
+            creating: tokio::sync::Mutex::new(()),
+        });
+        Self {
+            enabled,
+            store,
+            access,
+            clock,
+            metrics,
+            wake: Notify::new(),
+            pass: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.is_some()
+    }
+
+    /// `#<alias_prefix><room>:<server>`, if Matrix is configured.
+    pub fn alias(&self, room: &RoomName) -> Option<String> {
+        let m = self.enabled.as_ref()?;
+        Some(format!(
+            "#{}:{}",
+            alias_localpart(&m.alias_prefix, room),
+            m.server_name
+        ))
+    }
+
+    /// The Matrix id of a user: the one on record, or `@<user_prefix><handle>:<server>`.
+    pub fn matrix_id(&self, user: &User) -> Option<String> {
+        let m = self.enabled.as_ref()?;
+        Some(
+            user.matrix_user_id
+                .clone()
+                .unwrap_or_else(|| format!("@{}{}:{}", m.user_prefix, user.handle, m.server_name)),
+        )
+    }
+
+    // ---- what the other services call -------------------------------------------------
+
+    /// A user signed up (or was provisioned): record their Matrix id and create the account.
+    pub async fn user_created(&self, user: &mut User) {
+        let Some(id) = self.matrix_id(user) else {
+            return;
+        };
+        if user.matrix_user_id.is_none() {
+            match self
+                .store
+                .update_user_matrix_id(&user.id, &id, self.clock.now())
+                .await
+            {
+                Ok(()) => user.matrix_user_id = Some(id),
+                Err(error) => {
+                    tracing::error!(user = %user.id, error = %error, "cannot record the user's Matrix id");
+                }
+            }
+        }
+        self.enqueue(vec![NewOutboxItem {
+            order_key: format!("user/{}", user.id),
+            action: "provision",
+            user_id: Some(&user.id),
+            room_id: None,
+            reason: "",
+        }])
+        .await;
+    }
+
+    /// A room was created: create its Matrix room.
+    pub async fn room_created(&self, room: &Room) {
+        if !self.is_enabled() {
+            return;
+        }
+        self.enqueue(vec![NewOutboxItem {
+            order_key: format!("room/{}", room.id),
+            action: "create_room",
+            user_id: None,
+            room_id: Some(&room.id),
+            reason: "",
+        }])
+        .await;
+    }
+
+    /// An entitlement was granted: invite its holder to every open room it covers.
+    pub async fn entitlement_granted(&self, entitlement: &Entitlement) {
+        self.for_rooms_of_scope(entitlement, "invite", "access granted")
+            .await;
+    }
+
+    /// An entitlement was revoked (by an admin, a refund or a chargeback): remove its
+    /// holder from the rooms it covered, unless something else still lets them in.
+    pub async fn entitlement_revoked(&self, entitlement: &Entitlement, reason: &str) {
+        self.for_rooms_of_scope(entitlement, "kick", reason).await;
+    }
+
+    /// A ban: ban the user in every open room it covers.
+    pub async fn banned(&self, ban: &Ban) {
+        self.for_rooms_of_ban(ban, "ban", &ban.reason).await;
+    }
+
+    /// A ban was lifted: unban (and invite again where the user is entitled).
+    pub async fn ban_lifted(&self, ban: &Ban) {
+        self.for_rooms_of_ban(ban, "unban", "ban lifted").await;
+    }
+
+    /// An entitled user asks again for their invite to `room`.
+    pub async fn invite_again(
+        &self,
+        user_id: &str,
+        room: &RoomName,
+    ) -> Result<ChatStatus, MatrixServiceError> {
+        let alias = self.alias(room).ok_or(MatrixServiceError::NotConfigured)?;
+        let decision = self.access.decide(user_id, room).await?;
+        if let Verdict::Deny(denial) = decision.verdict {
+            return Err(MatrixServiceError::Denied(denial));
+        }
+        let item = NewOutboxItem {
+            order_key: order_key(user_id, &decision.room.id),
+            action: "invite",
+            user_id: Some(user_id),
+            room_id: Some(&decision.room.id),
+            reason: "invite requested",
+        };
+        self.store
+            .insert_outbox_items(&[item], self.clock.now())
+            .await?;
+        self.wake.notify_one();
+        let invited = self
+            .store
+            .find_matrix_member(&decision.room.id, user_id)
+            .await?
+            .as_deref()
+            == Some("invite");
+        Ok(ChatStatus { alias, invited })
+    }
+
+    /// The room's chat for a user who may enter it; `None` when Matrix is off.
+    pub async fn status(
+        &self,
+        user_id: &str,
+        room: &Room,
+    ) -> Result<Option<ChatStatus>, StoreError> {
+        let Some(alias) = self.alias(&room.name) else {
+            return Ok(None);
+        };
+        let invited = self
+            .store
+            .find_matrix_member(&room.id, user_id)
+            .await?
+            .as_deref()
+            == Some("invite");
+        Ok(Some(ChatStatus { alias, invited }))
+    }
+
+    async fn for_rooms_of_scope(
+        &self,
+        entitlement: &Entitlement,
+        action: &'static str,
+        reason: &str,
+    ) {
+        if !self.is_enabled() {
+            return;
+        }
+        let rooms = match &entitlement.scope {
+            EntitlementScope::Room(id) => self
+                .store
+                .find_room_by_id(id)
+                .await
+                .map(|r| r.into_iter().collect()),
+            EntitlementScope::Performer(owner) => self.open_rooms(|r| r.owner_id == *owner).await,
+            EntitlementScope::Plan(plan) => self.open_rooms(|r| r.plans.contains(plan)).await,
+            EntitlementScope::Credit(_) => Ok(Vec::new()),
+        };
+        self.enqueue_for_rooms(rooms, &entitlement.user_id, action, reason)
+            .await;
+    }
+
+    async fn for_rooms_of_ban(&self, ban: &Ban, action: &'static str, reason: &str) {
+        if !self.is_enabled() {
+            return;
+        }
+        let rooms = match &ban.scope {
+            BanScope::Room(id) => self
+                .store
+                .find_room_by_id(id)
+                .await
+                .map(|r| r.into_iter().collect()),
+            BanScope::Performer(owner) => self.open_rooms(|r| r.owner_id == *owner).await,
+            BanScope::Global => self.open_rooms(|_| true).await,
+        };
+        self.enqueue_for_rooms(rooms, &ban.user_id, action, reason)
+            .await;
+    }
+
+    async fn open_rooms(&self, keep: impl Fn(&Room) -> bool) -> Result<Vec<Room>, StoreError> {
+        let rooms = self.store.find_open_rooms(self.clock.now()).await?;
+        Ok(rooms.into_iter().filter(|r| keep(r)).collect())
+    }
+
+    async fn enqueue_for_rooms(
+        &self,
+        rooms: Result<Vec<Room>, StoreError>,
+        user_id: &str,
+        action: &'static str,
+        reason: &str,
+    ) {
+        let rooms = match rooms {
+            Ok(rooms) => rooms,
+            Err(error) => {
+                tracing::error!(user = %user_id, action, error = %error, "cannot find the rooms a Matrix change covers; the reconcile will mend it");
+                return;
+            }
+        };
+        let items = rooms
+            .iter()
+            .map(|room| NewOutboxItem {
+                order_key: order_key(user_id, &room.id),
+                action,
+                user_id: Some(user_id),
+                room_id: Some(&room.id),
+                reason,
+            })
+            .collect();
+        self.enqueue(items).await;
+    }
+
+    /// Writes changes to the outbox and wakes the worker. A failed write is logged: the
+    /// change it announces is already stored, and the periodic reconcile mends the room.
+    async fn enqueue(&self, items: Vec<NewOutboxItem<'_>>) {
+        if items.is_empty() {
+            return;
+        }
+        if let Err(error) = self
+            .store
+            .insert_outbox_items(&items, self.clock.now())
+            .await
+        {
+            tracing::error!(error = %error, "cannot queue Matrix changes; the reconcile will mend them");
+            return;
+        }
+        self.wake.notify_one();
+    }
+
+    // ---- the worker ---------------------------------------------------------------------
+
+    /// Delivers changes until `shutdown`: at once when one is queued here, every second
+    /// for retries and other instances' changes, and reconciles every `reconcile_secs`.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let Some(enabled) = self.enabled.as_ref() else {
+            return;
+        };
+        let mut reconcile = tokio::time::interval(enabled.reconcile_every);
+        reconcile.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        reconcile.tick().await;
+        loop {
+            match self.try_once().await {
+                Ok(delivered) if delivered > 0 => continue,
+                Ok(_) => {}
+                Err(error) => tracing::warn!(error = %error, "reading the Matrix outbox failed"),
+            }
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = reconcile.tick() => {
+                    if let Err(error) = self.reconcile_once().await {
+                        tracing::warn!(error = %error, "Matrix reconcile failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// One pass: the first due change of every order key, delivered in parallel. Returns
+    /// how many changes were settled (delivered or found unnecessary).
+    pub async fn try_once(&self) -> Result<usize, StoreError> {
+        if !self.is_enabled() {
+            return Ok(0);
+        }
+        let _pass = self.pass.lock().await;
+        let now = self.clock.now();
+        let pending = self.store.find_pending_outbox(PASS_LIMIT).await?;
+        let mut keys = HashSet::new();
+        let mut batch = Vec::new();
+        for item in pending {
+            // Only the oldest change of a key may go; later ones wait for it.
+            if !keys.insert(item.order_key.clone()) {
+                continue;
+            }
+            if item.next_attempt_at > now || item.claimed_until > now {
+                continue;
+            }
+            if self
+                .store
+                .claim_outbox_item(item.seq, now, now + CLAIM_SECS)
+                .await?
+            {
+                batch.push(item);
+            }
+        }
+        let results: Vec<Result<bool, StoreError>> = futures_util::stream::iter(batch)
+            .map(|item| self.settle(item, now))
+            .buffer_unordered(PARALLEL)
+            .collect()
+            .await;
+        let mut settled = 0;
+        for result in results {
+            if result? {
+                settled += 1;
+            }
+        }
+        Ok(settled)
+    }
+
+    async fn settle(&self, item: OutboxItem, now: UnixSeconds) -> Result<bool, StoreError> {
+        let action = MatrixAction::parse(&item.action);
+        match self.deliver(&item).await {
+            Delivery::Done(outcome) => {
+                self.store.delete_outbox_item(item.seq).await?;
+                if let Some(action) = action {
+                    self.metrics.matrix_change(action, outcome);
+                }
+                Ok(true)
+            }
+            Delivery::Failed(error) => {
+                let (next, failed_at, outcome) = if error.retryable {
+                    let backoff = 1_i64 << item.attempts.clamp(0, 9);
+                    (
+                        now + backoff.min(MAX_BACKOFF_SECS),
+                        None,
+                        MatrixOutcome::Retried,
+                    )
+                } else {
+                    (now, Some(now), MatrixOutcome::Failed)
+                };
+                tracing::warn!(seq = item.seq, action = %item.action, attempts = item.attempts + 1, retry = error.retryable, error = %error, "a Matrix change was not delivered");
+                self.store
+                    .update_outbox_failure(item.seq, &error.to_string(), next, failed_at)
+                    .await?;
+                if let Some(action) = action {
+                    self.metrics.matrix_change(action, outcome);
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    async fn deliver(&self, item: &OutboxItem) -> Delivery {
+        match self.apply(item).await {
+            Ok(outcome) => Delivery::Done(outcome),
+            Err(error) => Delivery::Failed(error),
+        }
+    }
+
+    async fn apply(&self, item: &OutboxItem) -> Result<MatrixOutcome, MatrixError> {
+        let m = self
+            .enabled
+            .as_ref()
+            .expect("only enabled services deliver");
+        let room = match &item.room_id {
+            Some(id) => match self.store.find_room_by_id(id).await.map_err(store_error)? {
+                Some(room) => Some(room),
+                None => return Ok(MatrixOutcome::Skipped),
+            },
+            None => None,
+        };
+        let user = match &item.user_id {
+            Some(id) => match self.store.find_user(id).await.map_err(store_error)? {
+                Some(user) => Some(user),
+                None => return Ok(MatrixOutcome::Skipped),
+            },
+            None => None,
+        };
+        match (item.action.as_str(), room, user) {
+            ("provision", _, Some(user)) => {
+                let id = self.matrix_id(&user).unwrap_or_default();
+                self.ensure_user(m, &id).await?;
+                Ok(MatrixOutcome::Delivered)
+            }
+            ("create_room", Some(room), _) => {
+                self.ensure_room(m, &room).await?;
+                Ok(MatrixOutcome::Delivered)
+            }
+            (action @ ("invite" | "kick" | "ban" | "unban"), Some(room), Some(user)) => {
+                let verdict = match self.access.decide(&user.id, &room.name).await {
+                    Ok(decision) => decision.verdict,
+                    Err(AccessError::Unavailable(error)) => return Err(store_error(error)),
+                    Err(_) => return Ok(MatrixOutcome::Skipped),
+                };
+                let banned = matches!(verdict, Verdict::Deny(Denial::Banned { .. }));
+                let allowed = matches!(verdict, Verdict::Allow(_));
+                let matrix_user = self.recorded_matrix_id(&user).await?;
+                match action {
+                    "invite" if allowed => {
+                        self.invite(m, &room, &user.id, &matrix_user, &item.reason)
+                            .await?;
+                    }
+                    "kick" if !allowed => {
+                        let Some(matrix_room) = self.known_room(m, &room).await? else {
+                            return Ok(MatrixOutcome::Skipped);
+                        };
+                        m.client
+                            .kick(&matrix_room, &matrix_user, &item.reason)
+                            .await?;
+                        self.remember(&room.id, &user.id, "kick").await?;
+                    }
+                    "ban" if banned => {
+                        let Some(matrix_room) = self.known_room(m, &room).await? else {
+                            return Ok(MatrixOutcome::Skipped);
+                        };
+                        m.client
+                            .ban(&matrix_room, &matrix_user, &item.reason)
+                            .await?;
+                        self.remember(&room.id, &user.id, "ban").await?;
+                    }
+                    "unban" if !banned => {
+                        let Some(matrix_room) = self.known_room(m, &room).await? else {
+                            return Ok(MatrixOutcome::Skipped);
+                        };
+                        m.client
+                            .unban(&matrix_room, &matrix_user, &item.reason)
+                            .await?;
+                        self.remember(&room.id, &user.id, "unban").await?;
+                        if allowed {
+                            self.invite(m, &room, &user.id, &matrix_user, "ban lifted")
+                                .await?;
+                        }
+                    }
+                    _ => return Ok(MatrixOutcome::Skipped),
+                }
+                Ok(MatrixOutcome::Delivered)
+            }
+            _ => Ok(MatrixOutcome::Skipped),
+        }
+    }
+
+    async fn invite(
+        &self,
+        m: &Enabled,
+        room: &Room,
+        user_id: &str,
+        matrix_user: &str,
+        reason: &str,
+    ) -> Result<(), MatrixError> {
+        self.ensure_user(m, matrix_user).await?;
+        let matrix_room = self.ensure_room(m, room).await?;
+        m.client.invite(&matrix_room, matrix_user, reason).await?;
+        self.remember(&room.id, user_id, "invite").await
+    }
+
+    async fn remember(&self, room_id: &str, user_id: &str, state: &str) -> Result<(), MatrixError> {
+        self.store
+            .upsert_matrix_member(room_id, user_id, state, self.clock.now())
+            .await
+            .map_err(store_error)
+    }
+
+    /// The user's Matrix id, recorded on the user the first time it is derived, so the
+    /// reconcile can map room members back to users.
+    async fn recorded_matrix_id(&self, user: &User) -> Result<String, MatrixError> {
+        let id = self.matrix_id(user).unwrap_or_default();
+        if user.matrix_user_id.is_none() {
+            self.store
+                .update_user_matrix_id(&user.id, &id, self.clock.now())
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(id)
+    }
+
+    /// Registers users of roomkey's namespace that the homeserver may not know yet
+    /// (Synapse accepts invites for local users that do not exist).
+    async fn ensure_user(&self, m: &Enabled, matrix_user: &str) -> Result<(), MatrixError> {
+        let suffix = format!(":{}", m.server_name);
+        let Some(localpart) = matrix_user
+            .strip_prefix('@')
+            .and_then(|rest| rest.strip_suffix(&suffix))
+            .filter(|local| local.starts_with(&m.user_prefix))
+        else {
+            return Ok(());
+        };
+        if lock(&m.registered).contains(matrix_user) {
+            return Ok(());
+        }
+        m.client.register(localpart).await?;
+        lock(&m.registered).insert(matrix_user.to_owned());
+        Ok(())
+    }
+
+    /// The room's Matrix room if it has been made (recorded, or found by its alias).
+    async fn known_room(&self, m: &Enabled, room: &Room) -> Result<Option<String>, MatrixError> {
+        if let Some(id) = lock(&m.rooms).get(&room.id) {
+            return Ok(Some(id.clone()));
+        }
+        if let Some(id) = self
+            .store
+            .find_matrix_room(&room.id)
+            .await
+            .map_err(store_error)?
+        {
+            lock(&m.rooms).insert(room.id.clone(), id.clone());
+            return Ok(Some(id));
+        }
+        let alias = self.alias(&room.name).unwrap_or_default();
+        match m.client.resolve_alias(&alias).await? {
+            Some(id) => {
+                self.record_room(m, room, &id, &alias).await?;
+                Ok(Some(id))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The room's Matrix room, created if there is none: private, invite-only, the bot as
+    /// creator and the performer invited at moderator power. An existing alias is adopted,
+    /// so retries and concurrent deliveries never make two rooms.
+    async fn ensure_room(&self, m: &Enabled, room: &Room) -> Result<String, MatrixError> {
+        if let Some(id) = self.known_room(m, room).await? {
+            return Ok(id);
+        }
+        let _creating = m.creating.lock().await;
+        if let Some(id) = self.known_room(m, room).await? {
+            return Ok(id);
+        }
+        let owner = self
+            .store
+            .find_user(&room.owner_id)
+            .await
+            .map_err(store_error)?;
+        let mut moderators = Vec::new();
+        if let Some(owner) = &owner {
+            let id = self.recorded_matrix_id(owner).await?;
+            self.ensure_user(m, &id).await?;
+            moderators.push(id);
+        }
+        let alias = self.alias(&room.name).unwrap_or_default();
+        let id = m
+            .client
+            .create_room(
+                &alias_localpart(&m.alias_prefix, &room.name),
+                &alias,
+                &room.title,
+                &moderators,
+            )
+            .await?;
+        self.record_room(m, room, &id, &alias).await?;
+        if let Some(owner) = owner {
+            self.remember(&room.id, &owner.id, "invite").await?;
+        }
+        tracing::info!(room = %room.name, matrix_room = %id, %alias, "Matrix room ready");
+        Ok(id)
+    }
+
+    async fn record_room(
+        &self,
+        m: &Enabled,
+        room: &Room,
+        id: &str,
+        alias: &str,
+    ) -> Result<(), MatrixError> {
+        self.store
+            .upsert_matrix_room(&room.id, id, alias, self.clock.now())
+            .await
+            .map_err(store_error)?;
+        lock(&m.rooms).insert(room.id.clone(), id.to_owned());
+        Ok(())
+    }
+
+    // ---- the reconcile ----------------------------------------------------------------
+
+    /// Compares every Matrix room with the access rule: members who may not be there are
+    /// removed (through the outbox for roomkey users, at once for strangers), and users
+    /// entitled by a ticket, subscription or plan who hold no invite get one queued.
+    pub async fn reconcile_once(&self) -> Result<ReconcileReport, MatrixServiceError> {
+        let Some(m) = self.enabled.as_ref() else {
+            return Ok(ReconcileReport::default());
+        };
+        let mut report = ReconcileReport::default();
+        for (room_id, matrix_room) in self.store.find_all_matrix_rooms().await? {
+            let Some(room) = self.store.find_room_by_id(&room_id).await? else {
+                continue;
+            };
+            let members = match m.client.members(&matrix_room).await {
+                Ok(members) => members,
+                Err(error) => {
+                    tracing::warn!(room = %room.name, error = %error, "cannot read a Matrix room's members");
+                    continue;
+                }
+            };
+            report.rooms += 1;
+            let mut present = HashMap::new();
+            for member in &members {
+                present.insert(member.user_id.as_str(), member.membership.as_str());
+            }
+            let mut queued = Vec::new();
+            for member in &members {
+                if !matches!(member.membership.as_str(), "join" | "invite")
+                    || member.user_id == m.bot
+                {
+                    continue;
+                }
+                match self.store.find_user_by_matrix_id(&member.user_id).await? {
+                    Some(user_id) => {
+                        if !self.may_enter(&user_id, &room.name).await? {
+                            queued.push((user_id, "kick", "no access"));
+                        }
+                    }
+                    None => {
+                        if let Err(error) = m
+                            .client
+                            .kick(
+                                &matrix_room,
+                                &member.user_id,
+                                "not a member of this platform",
+                            )
+                            .await
+                        {
+                            tracing::warn!(room = %room.name, error = %error, "cannot remove a stranger from a Matrix room");
+                            continue;
+                        }
+                        report.removals += 1;
+                    }
+                }
+            }
+            let now = self.clock.now();
+            let mut holders: Vec<String> = self
+                .store
+                .find_entitlements_covering(&room, now)
+                .await?
+                .into_iter()
+                .map(|e| e.user_id)
+                .collect();
+            holders.dedup();
+            for user_id in holders {
+                let Some(user) = self.store.find_user(&user_id).await? else {
+                    continue;
+                };
+                let matrix_user = self.matrix_id(&user).unwrap_or_default();
+                let membership = present.get(matrix_user.as_str()).copied();
+                if matches!(membership, Some("join" | "invite" | "ban")) {
+                    continue;
+                }
+                if self.may_enter(&user_id, &room.name).await?
+                    && !self
+                        .store
+                        .has_pending_outbox(&order_key(&user_id, &room.id), "invite")
+                        .await?
+                {
+                    queued.push((user_id, "invite", "access granted"));
+                }
+            }
+            for (user_id, action, reason) in &queued {
+                if *action == "kick" {
+                    report.removals += 1;
+                } else {
+                    report.invites_queued += 1;
+                }
+                self.enqueue(vec![NewOutboxItem {
+                    order_key: order_key(user_id, &room.id),
+                    action,
+                    user_id: Some(user_id),
+                    room_id: Some(&room.id),
+                    reason,
+                }])
+                .await;
+            }
+        }
+        Ok(report)
+    }
+
+    async fn may_enter(&self, user_id: &str, room: &RoomName) -> Result<bool, MatrixServiceError> {
+        match self.access.decide(user_id, room).await {
+            Ok(decision) => Ok(matches!(decision.verdict, Verdict::Allow(_))),
+            Err(AccessError::UnknownUser | AccessError::RoomNotFound) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+fn order_key(user_id: &str, room_id: &str) -> String {
+    format!("{user_id}/{room_id}")
+}
+
+/// The alias localpart of a room: its name with anything outside `a-z 0-9 . _ -` written
+/// as `=xx`, after the prefix.
+fn alias_localpart(prefix: &str, room: &RoomName) -> String {
+    let mut out = prefix.to_owned();
+    for byte in room.as_str().bytes() {
+        if byte.is_ascii_lowercase() || byte.is_ascii_digit() || b"._-".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("={byte:02x}"));
+        }
+    }
+    out
+}
+
+fn store_error(error: StoreError) -> MatrixError {
+    MatrixError {
+        what: "store",
+        detail: error.to_string(),
+        retryable: true,
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alias_localparts_keep_plain_names_and_escape_the_rest() {
+        let name = RoomName::parse("LiveAlex2026").unwrap();
+        assert_eq!(alias_localpart("", &name), "livealex2026");
+        let name = RoomName::parse("show(1)").unwrap();
+        assert_eq!(alias_localpart("live_", &name), "live_show=281=29");
+    }
+}
