@@ -38,8 +38,9 @@ pub use registration::registration_yaml;
 const CLAIM_SECS: i64 = 60;
 /// Longest pause between attempts at one change.
 const MAX_BACKOFF_SECS: i64 = 300;
-/// Changes delivered at once (each for a different user and room).
-const PARALLEL: usize = 32;
+/// Changes delivered at once (each for a different user and room). Synapse persists the
+/// events of one room one at a time, so more only queues requests there and risks timeouts.
+const PARALLEL: usize = 8;
 /// Pending changes looked at per pass.
 const PASS_LIMIT: i64 = 2_000;
 
@@ -392,6 +393,11 @@ impl MatrixService {
                 }
             }
         }
+    }
+
+    /// How many changes wait to be delivered.
+    pub async fn pending(&self) -> Result<i64, StoreError> {
+        self.store.count_pending_outbox().await
     }
 
     /// One pass: the first due change of every order key, delivered in parallel. Returns

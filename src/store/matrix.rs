@@ -95,6 +95,19 @@ impl Store {
         .await
     }
 
+    /// How many changes are waiting (including ones being retried).
+    pub async fn count_pending_outbox(&self) -> Result<i64, StoreError> {
+        self.timed(StoreOp::Other, async {
+            let row =
+                sqlx::query("SELECT COUNT(*) AS n FROM matrix_outbox WHERE failed_at IS NULL")
+                    .fetch_one(&self.pool)
+                    .await
+                    .context("count pending outbox")?;
+            int(&row, "n")
+        })
+        .await
+    }
+
     /// Takes a due change for this worker until `until`; false if another worker holds it.
     pub async fn claim_outbox_item(
         &self,

@@ -7,12 +7,14 @@
 //! Redis when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set).
 
 mod helpers;
+mod synapse;
 
 mod admin;
 mod auth;
 mod caching;
 mod keys;
 mod live;
+mod matrix;
 mod ops;
 mod payments;
 mod tokens;

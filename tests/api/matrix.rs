@@ -1,0 +1,334 @@
+//! Matrix chat rooms following entitlements, against a real Synapse (see `synapse.rs`).
+//! Each backend gets its own user and alias prefixes, so both share one homeserver.
+
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use roomkey::config::Secret;
+use serde_json::json;
+
+use crate::helpers::{backends, spawn_app_with, stage, Backend, TestApp};
+use crate::synapse::{Synapse, AS_TOKEN, HS_TOKEN, SERVER_NAME};
+
+/// `(user prefix, alias prefix)` of the `index`th backend.
+fn prefixes(index: usize) -> (&'static str, &'static str) {
+    match index {
+        0 => ("rk_", ""),
+        _ => ("rkpg_", "pg_"),
+    }
+}
+
+async fn matrix_app(backend: &Backend, index: usize, synapse: &Synapse) -> TestApp {
+    let url = synapse.url();
+    let (user_prefix, alias_prefix) = prefixes(index);
+    spawn_app_with(backend, move |config| {
+        config.matrix.homeserver_url = url;
+        config.matrix.server_name = SERVER_NAME.into();
+        config.matrix.as_token = Secret::new(AS_TOKEN);
+        config.matrix.hs_token = Secret::new(HS_TOKEN);
+        config.matrix.user_prefix = user_prefix.into();
+        config.matrix.alias_prefix = alias_prefix.into();
+        // The tests call the reconcile themselves.
+        config.matrix.reconcile_secs = 86_400;
+    })
+    .await
+}
+
+fn mxid(index: usize, handle: &str) -> String {
+    format!("@{}{handle}:{SERVER_NAME}", prefixes(index).0)
+}
+
+fn alias(index: usize, room: &str) -> String {
+    format!("#{}{room}:{SERVER_NAME}", prefixes(index).1)
+}
+
+/// Delivers the outbox until it is empty (the background worker may help).
+async fn settle(app: &TestApp) {
+    let matrix = &app.app.state().matrix;
+    let started = Instant::now();
+    loop {
+        let settled = matrix.try_once().await.unwrap();
+        if matrix.pending().await.unwrap() == 0 {
+            return;
+        }
+        if settled == 0 {
+            // The clock is manual: let a retry's backoff pass.
+            app.clock.advance(1);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "the Matrix outbox did not drain: {} left",
+            matrix.pending().await.unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_rooms_follow_entitlements_bans_and_expiry() {
+    let Some(synapse) = Synapse::start("matrix_rooms_follow_entitlements_bans_and_expiry").await
+    else {
+        return;
+    };
+    for (index, backend) in backends().iter().enumerate() {
+        let app = matrix_app(backend, index, &synapse).await;
+        let cast = stage(&app, "paid").await;
+        settle(&app).await;
+
+        // The room exists under its alias, with the performer invited.
+        let room = synapse
+            .resolve(&alias(index, &cast.room))
+            .await
+            .expect("the Matrix room was created");
+        assert_eq!(
+            synapse
+                .membership(&room, &mxid(index, "alex"))
+                .await
+                .as_deref(),
+            Some("invite")
+        );
+
+        // Idempotent: a repeated creation, and another roomkey database creating the
+        // same room, both adopt the existing room.
+        let stored = app
+            .app
+            .state()
+            .store
+            .find_room_by_name(&roomkey::domain::RoomName::parse(&cast.room).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        app.app.state().matrix.room_created(&stored).await;
+        settle(&app).await;
+        let other = matrix_app(backend, index, &synapse).await;
+        stage(&other, "paid").await;
+        settle(&other).await;
+        assert_eq!(
+            synapse.resolve(&alias(index, &cast.room)).await.as_deref(),
+            Some(room.as_str())
+        );
+        assert_eq!(
+            other
+                .app
+                .state()
+                .store
+                .find_matrix_room(
+                    &other
+                        .app
+                        .state()
+                        .store
+                        .find_room_by_name(&roomkey::domain::RoomName::parse(&cast.room).unwrap())
+                        .await
+                        .unwrap()
+                        .unwrap()
+                        .id
+                )
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(room.as_str())
+        );
+        other.shutdown().await;
+
+        // Before a grant: no invite, and asking for one is refused with the price.
+        let viewer = mxid(index, "viewer");
+        let reply = app
+            .post(
+                &format!("/api/rooms/{}/matrix-invite", cast.room),
+                Some(&cast.viewer_session),
+                json!({}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::PAYMENT_REQUIRED, "{reply:?}");
+
+        // Grant → invite, seen in the viewer's own /sync.
+        let until = app.clock_now() + 3_600;
+        let grant = app
+            .grant(
+                &cast.viewer_id,
+                json!({"kind": "room", "room": cast.room}),
+                Some(until),
+            )
+            .await;
+        settle(&app).await;
+        assert!(synapse.invites_seen_by(&viewer).await.contains(&room));
+        let token = app.token(&cast.room, &cast.viewer_session).await;
+        assert_eq!(token.status, StatusCode::OK, "{token:?}");
+        assert_eq!(
+            token.body["matrix"],
+            json!({"alias": alias(index, &cast.room), "invited": true})
+        );
+        assert!(token.body["jwt"].is_string());
+
+        // Revoke → kicked.
+        synapse.join_as(&viewer, &room).await;
+        let reply = app
+            .admin(
+                &format!(
+                    "/api/admin/entitlements/{}/revoke",
+                    grant["id"].as_str().unwrap()
+                ),
+                json!({"reason": "refund"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        settle(&app).await;
+        assert_eq!(
+            synapse.membership(&room, &viewer).await.as_deref(),
+            Some("leave")
+        );
+
+        // Grant again; the user asks for the invite again; ban → banned; lift → unbanned
+        // and invited again.
+        app.grant(
+            &cast.viewer_id,
+            json!({"kind": "room", "room": cast.room}),
+            Some(until),
+        )
+        .await;
+        settle(&app).await;
+        let reply = app
+            .post(
+                &format!("/api/rooms/{}/matrix-invite", cast.room),
+                Some(&cast.viewer_session),
+                json!({}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{reply:?}");
+        assert_eq!(reply.body["alias"], alias(index, &cast.room));
+        settle(&app).await;
+        assert_eq!(
+            synapse.membership(&room, &viewer).await.as_deref(),
+            Some("invite")
+        );
+        synapse.join_as(&viewer, &room).await;
+        let ban = app
+            .admin(
+                "/api/admin/bans",
+                json!({"user_id": cast.viewer_id, "scope": {"kind": "room", "room": cast.room}, "reason": "spam"}),
+            )
+            .await;
+        assert_eq!(ban.status, StatusCode::CREATED, "{ban:?}");
+        settle(&app).await;
+        assert_eq!(
+            synapse.membership(&room, &viewer).await.as_deref(),
+            Some("ban")
+        );
+        let lift = app
+            .admin(
+                &format!("/api/admin/bans/{}/lift", ban.body["id"].as_str().unwrap()),
+                json!({"reason": "appeal"}),
+            )
+            .await;
+        assert_eq!(lift.status, StatusCode::OK, "{lift:?}");
+        settle(&app).await;
+        assert_eq!(
+            synapse.membership(&room, &viewer).await.as_deref(),
+            Some("invite")
+        );
+
+        // Expiry: nothing is queued when an entitlement ends; the reconcile removes the
+        // member whose access is gone.
+        synapse.join_as(&viewer, &room).await;
+        app.clock.advance(7_200);
+        let report = app.app.state().matrix.reconcile_once().await.unwrap();
+        assert_eq!(report.removals, 1, "{report:?}");
+        settle(&app).await;
+        assert_eq!(
+            synapse.membership(&room, &viewer).await.as_deref(),
+            Some("leave")
+        );
+        assert_eq!(
+            synapse
+                .membership(&room, &mxid(index, "alex"))
+                .await
+                .as_deref(),
+            Some("invite"),
+            "the performer stays"
+        );
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_invite_waits_for_synapse_to_come_back() {
+    let Some(mut synapse) = Synapse::start("matrix_invite_waits_for_synapse_to_come_back").await
+    else {
+        return;
+    };
+    for (index, backend) in backends().iter().enumerate() {
+        let app = matrix_app(backend, index, &synapse).await;
+        let cast = stage(&app, "paid").await;
+        settle(&app).await;
+        let room = synapse.resolve(&alias(index, &cast.room)).await.unwrap();
+
+        synapse.stop();
+        app.grant(
+            &cast.viewer_id,
+            json!({"kind": "room", "room": cast.room}),
+            None,
+        )
+        .await;
+        let matrix = &app.app.state().matrix;
+        assert_eq!(matrix.try_once().await.unwrap(), 0);
+        assert_eq!(matrix.pending().await.unwrap(), 1, "the invite is kept");
+
+        synapse.resume().await;
+        // Backoff: not retried before it is due.
+        assert_eq!(matrix.try_once().await.unwrap(), 0);
+        app.clock.advance(5);
+        settle(&app).await;
+        assert!(synapse
+            .invites_seen_by(&mxid(index, "viewer"))
+            .await
+            .contains(&room));
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_burst_of_100_grants_all_arrive() {
+    let Some(synapse) = Synapse::start("matrix_burst_of_100_grants_all_arrive").await else {
+        return;
+    };
+    for (index, backend) in backends().iter().enumerate() {
+        let app = matrix_app(backend, index, &synapse).await;
+        let cast = stage(&app, "paid").await;
+        let mut ids = Vec::new();
+        for n in 0..100 {
+            let reply = app
+                .admin(
+                    "/api/admin/users",
+                    json!({"handle": format!("fan{n:03}"), "email": format!("fan{n:03}@example.com")}),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+            ids.push(reply.body["id"].as_str().unwrap().to_owned());
+        }
+        settle(&app).await;
+        let room = synapse.resolve(&alias(index, &cast.room)).await.unwrap();
+        let started = Instant::now();
+        for id in &ids {
+            app.grant(id, json!({"kind": "room", "room": cast.room}), None)
+                .await;
+        }
+        settle(&app).await;
+        println!(
+            "100 grants delivered as invites in {:?} ({})",
+            started.elapsed(),
+            backend.label
+        );
+        let invited = synapse.members(&room, "invite").await;
+        for n in 0..100 {
+            assert!(
+                invited.contains(&mxid(index, &format!("fan{n:03}"))),
+                "fan{n:03} was not invited"
+            );
+        }
+        assert!(synapse
+            .invites_seen_by(&mxid(index, "fan099"))
+            .await
+            .contains(&room));
+        app.shutdown().await;
+    }
+}

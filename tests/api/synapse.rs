@@ -1,0 +1,286 @@
+//! A real Synapse for the Matrix tests: a generated config (SQLite, a loopback listener on
+//! a free port, client API only, no key servers, roomkey's application service), started
+//! from the Python environment `SYNAPSE_PYTHON` names and stopped by PID when dropped, also
+//! when a test panics. Without `SYNAPSE_PYTHON` the tests that need it print "skipped".
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use http_body_util::BodyExt as _;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use serde_json::Value;
+
+pub const SERVER_NAME: &str = "localhost";
+pub const AS_TOKEN: &str = "test-as-token-0123456789abcdef0123456789";
+pub const HS_TOKEN: &str = "test-hs-token-0123456789abcdef0123456789";
+
+type Body = http_body_util::Full<hyper::body::Bytes>;
+
+pub struct Synapse {
+    python: PathBuf,
+    dir: tempfile::TempDir,
+    pub port: u16,
+    child: Option<Child>,
+    client: Client<HttpConnector, Body>,
+}
+
+impl Synapse {
+    /// Starts a Synapse, or `None` (after printing why) when `SYNAPSE_PYTHON` is not set.
+    pub async fn start(test: &str) -> Option<Synapse> {
+        let Some(python) = std::env::var_os("SYNAPSE_PYTHON").filter(|p| !p.is_empty()) else {
+            println!("skipped {test}: SYNAPSE_PYTHON is not set (see .ci/run)");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let path = dir.path();
+        // Any namespace prefix starting with `rk` belongs to roomkey, so apps with
+        // different prefixes can share one homeserver.
+        std::fs::write(
+            path.join("roomkey.yaml"),
+            format!(
+                "id: roomkey\nurl: null\nas_token: '{AS_TOKEN}'\nhs_token: '{HS_TOKEN}'\n\
+                 sender_localpart: roomkey\nrate_limited: false\nnamespaces:\n  users:\n    \
+                 - exclusive: true\n      regex: '@rk.*:{SERVER_NAME}'\n  aliases:\n    \
+                 - exclusive: true\n      regex: '#.*:{SERVER_NAME}'\n  rooms: []\n"
+            ),
+        )
+        .unwrap();
+        let seed: [u8; 32] = rand::random();
+        std::fs::write(
+            path.join("signing.key"),
+            format!(
+                "ed25519 a_test {}\n",
+                base64::engine::general_purpose::STANDARD_NO_PAD.encode(seed)
+            ),
+        )
+        .unwrap();
+        let d = path.display();
+        std::fs::write(
+            path.join("homeserver.yaml"),
+            format!(
+                "server_name: {SERVER_NAME}\n\
+                 pid_file: {d}/homeserver.pid\n\
+                 listeners:\n  - port: {port}\n    bind_addresses: ['127.0.0.1']\n    type: http\n    \
+                 tls: false\n    x_forwarded: false\n    resources:\n      - names: [client]\n        compress: false\n\
+                 database:\n  name: sqlite3\n  args:\n    database: {d}/homeserver.db\n\
+                 media_store_path: {d}/media\n\
+                 signing_key_path: {d}/signing.key\n\
+                 registration_shared_secret: 'test-registration-secret-0123456789'\n\
+                 report_stats: false\n\
+                 trusted_key_servers: []\n\
+                 suppress_key_server_warning: true\n\
+                 presence:\n  enabled: false\n\
+                 app_service_config_files: ['{d}/roomkey.yaml']\n"
+            ),
+        )
+        .unwrap();
+        let mut synapse = Synapse {
+            python: python.into(),
+            dir,
+            port,
+            child: None,
+            client: Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(HttpConnector::new()),
+        };
+        synapse.resume().await;
+        Some(synapse)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the process (again, on the same data) and waits until the client API answers.
+    pub async fn resume(&mut self) {
+        assert!(self.child.is_none(), "Synapse is already running");
+        let log = std::fs::File::create(self.dir.path().join("synapse.log")).unwrap();
+        let child = Command::new(&self.python)
+            .args(["-m", "synapse.app.homeserver", "-c"])
+            .arg(self.dir.path().join("homeserver.yaml"))
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("SYNAPSE_PYTHON runs");
+        self.child = Some(child);
+        let started = Instant::now();
+        loop {
+            if let Ok((200, _)) = self.request("GET", "/_matrix/client/versions", None).await {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("Synapse exited with {status}: {}", self.log_tail());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "Synapse did not answer within 90 s: {}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops the process by its PID (SIGTERM, then SIGKILL after 10 s) and waits for it.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.path().join("synapse.log")).unwrap_or_default();
+        log.lines()
+            .rev()
+            .take(30)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// A client-server call with the application service's token; `as_user` masquerades.
+    pub async fn request(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), String> {
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path_and_query}", self.url()))
+            .header("authorization", format!("Bearer {AS_TOKEN}"))
+            .header("content-type", "application/json")
+            .body(Body::new(
+                body.map(|b| b.to_string()).unwrap_or_default().into(),
+            ))
+            .unwrap();
+        let response = tokio::time::timeout(Duration::from_secs(30), self.client.request(request))
+            .await
+            .map_err(|_| "timed out".to_string())?
+            .map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ))
+    }
+
+    /// `request` that must succeed with 200.
+    pub async fn ok(&self, method: &str, path_and_query: &str, body: Option<Value>) -> Value {
+        let (status, value) = self.request(method, path_and_query, body).await.unwrap();
+        assert_eq!(status, 200, "{method} {path_and_query}: {value}");
+        value
+    }
+
+    pub async fn resolve(&self, alias: &str) -> Option<String> {
+        let (status, body) = self
+            .request(
+                "GET",
+                &format!("/_matrix/client/v3/directory/room/{}", enc(alias)),
+                None,
+            )
+            .await
+            .unwrap();
+        (status == 200).then(|| body["room_id"].as_str().unwrap().to_owned())
+    }
+
+    /// The user's membership in the room, read from the room's state as the bot.
+    pub async fn membership(&self, room: &str, user: &str) -> Option<String> {
+        let (status, body) = self
+            .request(
+                "GET",
+                &format!(
+                    "/_matrix/client/v3/rooms/{}/state/m.room.member/{}",
+                    enc(room),
+                    enc(user)
+                ),
+                None,
+            )
+            .await
+            .unwrap();
+        (status == 200).then(|| body["membership"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// `user`'s own `/sync` (masqueraded): the rooms they are invited to.
+    pub async fn invites_seen_by(&self, user: &str) -> Vec<String> {
+        let body = self
+            .ok(
+                "GET",
+                &format!("/_matrix/client/v3/sync?timeout=0&user_id={}", enc(user)),
+                None,
+            )
+            .await;
+        body["rooms"]["invite"]
+            .as_object()
+            .map(|rooms| rooms.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub async fn join_as(&self, user: &str, room: &str) {
+        self.ok(
+            "POST",
+            &format!(
+                "/_matrix/client/v3/join/{}?user_id={}",
+                enc(room),
+                enc(user)
+            ),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    }
+
+    /// Members by membership (`join`, `invite`, `leave`, `ban`), as the bot reads them.
+    pub async fn members(&self, room: &str, membership: &str) -> Vec<String> {
+        let body = self
+            .ok(
+                "GET",
+                &format!("/_matrix/client/v3/rooms/{}/members", enc(room)),
+                None,
+            )
+            .await;
+        body["chunk"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["content"]["membership"] == membership)
+            .map(|e| e["state_key"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+impl Drop for Synapse {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn enc(segment: &str) -> String {
+    roomkey::matrix::client::encode(segment)
+}
