@@ -962,6 +962,30 @@ mod tests {
     }
 
     #[test]
+    fn matrix_is_off_by_default_and_checked_when_on() {
+        let mut config = Config::default();
+        assert!(!config.matrix.is_enabled());
+        config.matrix.homeserver_url = "http://127.0.0.1:8008".into();
+        assert_eq!(config.validate().unwrap_err().setting, "matrix.server_name");
+        config.matrix.server_name = "example.com".into();
+        assert_eq!(config.validate().unwrap_err().setting, "matrix.as_token");
+        config.matrix.as_token = Secret::new("a".repeat(32));
+        config.matrix.hs_token = Secret::new("b".repeat(32));
+        config.validate().unwrap();
+        config.matrix.homeserver_url = "https://matrix.example.com".into();
+        assert_eq!(
+            config.validate().unwrap_err().setting,
+            "matrix.homeserver_url"
+        );
+        config.matrix.homeserver_url = "http://127.0.0.1:8008".into();
+        config.matrix.bot_localpart = "rk_bot".into();
+        assert_eq!(
+            config.validate().unwrap_err().setting,
+            "matrix.bot_localpart"
+        );
+    }
+
+    #[test]
     fn token_reuse_follows_the_signing_mode() {
         let mut config = Config::default();
         assert!(!config.reuses_signed_tokens());

@@ -171,3 +171,63 @@ fn migrate_runs_on_its_own_and_is_idempotent() {
         assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), expected);
     }
 }
+
+#[test]
+fn matrix_appservice_registration_is_printed_and_written_from_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("as.token"),
+        "as-token-from-a-file-0123456789abcdef\n",
+    )
+    .unwrap();
+    let with_matrix = |command: &mut std::process::Command| {
+        command
+            .env("ROOMKEY_MATRIX__HOMESERVER_URL", "http://127.0.0.1:8008")
+            .env("ROOMKEY_MATRIX__SERVER_NAME", "chat.example.com")
+            .env("ROOMKEY_MATRIX__AS_TOKEN_FILE", dir.path().join("as.token"))
+            .env(
+                "ROOMKEY_MATRIX__HS_TOKEN",
+                "hs-token-0123456789abcdef0123456789ab",
+            );
+    };
+    let mut command = roomkey(dir.path());
+    with_matrix(&mut command);
+    let output = command
+        .args(["matrix", "appservice-registration"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let yaml = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        yaml.contains("as_token: 'as-token-from-a-file-0123456789abcdef'"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("hs_token: 'hs-token-0123456789abcdef0123456789ab'"));
+    assert!(yaml.contains("regex: '@rk_.*:chat\\.example\\.com'"));
+    assert!(yaml.contains("exclusive: true"));
+    assert!(yaml.contains("rate_limited: false"));
+
+    let mut command = roomkey(dir.path());
+    with_matrix(&mut command);
+    let output = command
+        .args([
+            "matrix",
+            "appservice-registration",
+            "roomkey-registration.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let written = std::fs::read_to_string(dir.path().join("roomkey-registration.yaml")).unwrap();
+    assert_eq!(written, yaml);
+
+    // Matrix on without its tokens is refused by name.
+    let output = roomkey(dir.path())
+        .env("ROOMKEY_MATRIX__HOMESERVER_URL", "http://127.0.0.1:8008")
+        .env("ROOMKEY_MATRIX__SERVER_NAME", "chat.example.com")
+        .args(["matrix", "appservice-registration"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("matrix.as_token"));
+}

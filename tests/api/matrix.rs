@@ -332,3 +332,73 @@ async fn matrix_burst_of_100_grants_all_arrive() {
         app.shutdown().await;
     }
 }
+
+/// Benchmark: entitlement written → invite visible in the user's own `/sync`, one grant at a
+/// time, over 100 grants, delivered by the background worker. Run with
+/// `SYNAPSE_PYTHON=… cargo test --test api matrix_grant_to_invite_latency -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark; see bench/README.md"]
+async fn matrix_grant_to_invite_latency() {
+    let Some(synapse) = Synapse::start("matrix_grant_to_invite_latency").await else {
+        return;
+    };
+    for (index, backend) in backends().iter().enumerate() {
+        let app = matrix_app(backend, index, &synapse).await;
+        let cast = stage(&app, "paid").await;
+        let mut users = Vec::new();
+        for n in 0..100 {
+            let reply = app
+                .admin(
+                    "/api/admin/users",
+                    json!({"handle": format!("bench{n:03}"), "email": format!("bench{n:03}@example.com")}),
+                )
+                .await;
+            users.push(reply.body["id"].as_str().unwrap().to_owned());
+        }
+        settle(&app).await;
+        let room = synapse.resolve(&alias(index, &cast.room)).await.unwrap();
+        let mut samples = Vec::new();
+        for (n, id) in users.iter().enumerate() {
+            let user = crate::synapse::enc(&mxid(index, &format!("bench{n:03}")));
+            let first = synapse
+                .ok(
+                    "GET",
+                    &format!("/_matrix/client/v3/sync?timeout=0&user_id={user}"),
+                    None,
+                )
+                .await;
+            let mut since = first["next_batch"].as_str().unwrap().to_owned();
+            let started = Instant::now();
+            app.grant(id, json!({"kind": "room", "room": cast.room}), None)
+                .await;
+            loop {
+                let body = synapse
+                    .ok(
+                        "GET",
+                        &format!(
+                            "/_matrix/client/v3/sync?timeout=10000&since={since}&user_id={user}"
+                        ),
+                        None,
+                    )
+                    .await;
+                if body["rooms"]["invite"].get(&room).is_some() {
+                    break;
+                }
+                since = body["next_batch"].as_str().unwrap().to_owned();
+                assert!(started.elapsed() < Duration::from_secs(30), "no invite");
+            }
+            samples.push(started.elapsed());
+        }
+        samples.sort();
+        let pct = |p: usize| samples[(samples.len() * p / 100).min(samples.len() - 1)];
+        println!(
+            "grant-to-invite ({}, {} grants): p50 {:?}  p99 {:?}  max {:?}",
+            backend.label,
+            samples.len(),
+            pct(50),
+            pct(99),
+            samples[samples.len() - 1]
+        );
+        app.shutdown().await;
+    }
+}
