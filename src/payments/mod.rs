@@ -173,6 +173,10 @@ pub struct ReconcileReport {
 const RECONCILE_BATCH: i64 = 200;
 
 impl PaymentService {
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one handle per collaborator, all wired once in App::build"
+    )]
     pub fn new(
         store: Store,
         bus: Arc<Bus>,
