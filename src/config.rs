@@ -198,7 +198,8 @@ pub struct ProsodyConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MatrixConfig {
-    /// Client-server API base of the homeserver, e.g. `http://127.0.0.1:8008`; empty turns
+    /// Client-server API base of the homeserver (`http://` or `https://`), e.g.
+    /// `http://127.0.0.1:8008`; empty turns
     /// Matrix off (nothing is queued). default: empty; env `ROOMKEY_MATRIX__HOMESERVER_URL`.
     pub homeserver_url: String,
     /// The homeserver's `server_name`: the part after `:` in user ids and aliases.
@@ -807,12 +808,6 @@ impl Config {
             return Ok(());
         }
         check_url("matrix.homeserver_url", &matrix.homeserver_url)?;
-        if !matrix.homeserver_url.starts_with("http://") {
-            return Err(bad(
-                "matrix.homeserver_url",
-                "must start with http:// (roomkey speaks plain HTTP to Synapse: use its loopback or private-network listener, or a TLS-terminating proxy next to roomkey)",
-            ));
-        }
         matrix
             .homeserver_url
             .parse::<hyper::Uri>()
@@ -973,6 +968,8 @@ mod tests {
         config.matrix.hs_token = Secret::new("b".repeat(32));
         config.validate().unwrap();
         config.matrix.homeserver_url = "https://matrix.example.com".into();
+        config.validate().unwrap();
+        config.matrix.homeserver_url = "matrix.example.com".into();
         assert_eq!(
             config.validate().unwrap_err().setting,
             "matrix.homeserver_url"

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use hyper::body::Bytes;
 use hyper::{Method, Request, StatusCode, Uri};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use serde_json::{json, Value};
 
@@ -59,15 +60,22 @@ pub struct Member {
 pub struct SynapseClient {
     base: String,
     as_token: String,
-    client: Client<HttpConnector, Body>,
+    client: Client<HttpsConnector<HttpConnector>, Body>,
     timeout: Duration,
 }
 
 impl SynapseClient {
     pub fn new(base: &str, as_token: &str, timeout: Duration) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(timeout));
-        connector.set_nodelay(true);
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(timeout));
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        // Plain HTTP for a loopback or private-network listener, HTTPS (webpki roots) otherwise.
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
         Self {
             base: base.trim_end_matches('/').to_owned(),
             as_token: as_token.to_owned(),

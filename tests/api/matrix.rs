@@ -30,6 +30,14 @@ async fn matrix_app(backend: &Backend, index: usize, synapse: &Synapse) -> TestA
         config.matrix.alias_prefix = alias_prefix.into();
         // The tests call the reconcile themselves.
         config.matrix.reconcile_secs = 86_400;
+        config.payments.providers.insert(
+            "meru".into(),
+            roomkey::config::SignedProviderConfig {
+                scheme: roomkey::config::WebhookScheme::Standard,
+                secrets: vec![Secret::new("whsec_bWF0cml4LXRlc3Qtc2VjcmV0")],
+                tolerance_secs: 300,
+            },
+        );
     })
     .await
 }
@@ -246,6 +254,63 @@ async fn matrix_rooms_follow_entitlements_bans_and_expiry() {
             Some("invite"),
             "the performer stays"
         );
+
+        // A payment invites; its chargeback removes.
+        let (payer_id, _) = app.register("payer").await;
+        let payer = mxid(index, "payer");
+        let paid = app
+            .admin(
+                "/api/admin/payments",
+                json!({"user_id": payer_id, "purchase": {"kind": "room", "room": cast.room},
+                    "provider": "meru", "provider_ref": "link-1", "amount_minor": 2_500, "currency": "USD"}),
+            )
+            .await;
+        assert_eq!(paid.status, StatusCode::CREATED, "{paid:?}");
+        settle(&app).await;
+        assert!(synapse.invites_seen_by(&payer).await.contains(&room));
+        synapse.join_as(&payer, &room).await;
+        let reply = app
+            .admin(
+                &format!(
+                    "/api/admin/payments/{}/chargeback",
+                    paid.body["reference"].as_str().unwrap()
+                ),
+                json!({}),
+            )
+            .await;
+        assert_eq!(reply.body["status"], "revoked", "{reply:?}");
+        settle(&app).await;
+        assert_eq!(
+            synapse.membership(&room, &payer).await.as_deref(),
+            Some("leave")
+        );
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn matrix_off_queues_nothing_and_answers_as_before() {
+    for backend in backends() {
+        let app = crate::helpers::spawn_app(&backend).await;
+        let cast = stage(&app, "paid").await;
+        app.grant(
+            &cast.viewer_id,
+            json!({"kind": "room", "room": cast.room}),
+            None,
+        )
+        .await;
+        assert_eq!(app.app.state().matrix.pending().await.unwrap(), 0);
+        let token = app.token(&cast.room, &cast.viewer_session).await;
+        assert_eq!(token.status, StatusCode::OK);
+        assert!(token.body.get("matrix").is_none(), "{token:?}");
+        let reply = app
+            .post(
+                &format!("/api/rooms/{}/matrix-invite", cast.room),
+                Some(&cast.viewer_session),
+                json!({}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{reply:?}");
         app.shutdown().await;
     }
 }
