@@ -766,16 +766,23 @@ impl MatrixService {
                 };
                 let matrix_user = self.matrix_id(&user).unwrap_or_default();
                 let membership = present.get(matrix_user.as_str()).copied();
-                if matches!(membership, Some("join" | "invite" | "ban")) {
+                if matches!(membership, Some("join" | "invite")) {
                     continue;
                 }
+                // A Matrix ban outliving roomkey's (one that ran out) is lifted, which
+                // invites again; anyone else entitled and absent is invited.
+                let action = if membership == Some("ban") {
+                    "unban"
+                } else {
+                    "invite"
+                };
                 if self.may_enter(&user_id, &room.name).await?
                     && !self
                         .store
-                        .has_pending_outbox(&order_key(&user_id, &room.id), "invite")
+                        .has_pending_outbox(&order_key(&user_id, &room.id), action)
                         .await?
                 {
-                    queued.push((user_id, "invite", "access granted"));
+                    queued.push((user_id, action, "access granted"));
                 }
             }
             for (user_id, action, reason) in &queued {
