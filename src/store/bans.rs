@@ -70,16 +70,11 @@ impl Store {
     ) -> Result<Option<Ban>, StoreError> {
         self.timed(StoreOp::Write, async {
             let mut tx = self.pool.begin().await.context("begin")?;
-            let exists = sqlx::query("SELECT id FROM bans WHERE id = $1")
-                .bind(ban_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .context("find ban")?;
-            if exists.is_none() {
-                return Ok(None);
-            }
+            // The first statement writes, so SQLite takes its write lock before reading: a
+            // read first could not be upgraded once another connection had committed.
             sqlx::query(
-                "INSERT INTO ban_lifts (ban_id, lifted_at, lifted_by, reason) VALUES ($1, $2, $3, $4) \
+                "INSERT INTO ban_lifts (ban_id, lifted_at, lifted_by, reason) \
+                 SELECT id, $2, $3, $4 FROM bans WHERE id = $1 \
                  ON CONFLICT (ban_id) DO NOTHING",
             )
             .bind(ban_id)
@@ -91,11 +86,11 @@ impl Store {
             .context("insert ban lift")?;
             let row = sqlx::query(&format!("{BAN_SELECT} WHERE b.id = $1"))
                 .bind(ban_id)
-                .fetch_one(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await
                 .context("read back ban")?;
             tx.commit().await.context("commit")?;
-            ban_from_row(&row).map(Some)
+            row.as_ref().map(ban_from_row).transpose()
         })
         .await
     }

@@ -106,22 +106,27 @@ impl Store {
     ) -> Result<Option<Entitlement>, StoreError> {
         self.timed(StoreOp::Write, async {
             let mut tx = self.pool.begin().await.context("begin")?;
-            let exists = sqlx::query("SELECT id FROM entitlements WHERE id = $1")
+            // The first statement writes, so SQLite takes its write lock before reading: a
+            // read first could not be upgraded once another connection had committed.
+            sqlx::query(
+                "INSERT INTO entitlement_revocations (entitlement_id, revoked_at, revoked_by, reason) \
+                 SELECT id, $2, $3, $4 FROM entitlements WHERE id = $1 \
+                 ON CONFLICT (entitlement_id) DO NOTHING",
+            )
+            .bind(entitlement_id)
+            .bind(revocation.revoked_at)
+            .bind(revocation.revoked_by.as_deref())
+            .bind(&revocation.reason)
+            .execute(&mut *tx)
+            .await
+            .context("insert revocation")?;
+            let row = sqlx::query(&format!("{ENTITLEMENT_SELECT} WHERE e.id = $1"))
                 .bind(entitlement_id)
                 .fetch_optional(&mut *tx)
                 .await
-                .context("find entitlement")?;
-            if exists.is_none() {
-                return Ok(None);
-            }
-            write_revocation(&mut *tx, entitlement_id, revocation).await?;
-            let row = sqlx::query(&format!("{ENTITLEMENT_SELECT} WHERE e.id = $1"))
-                .bind(entitlement_id)
-                .fetch_one(&mut *tx)
-                .await
                 .context("read back entitlement")?;
             tx.commit().await.context("commit")?;
-            entitlement_from_row(&row).map(Some)
+            row.as_ref().map(entitlement_from_row).transpose()
         })
         .await
     }

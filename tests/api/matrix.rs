@@ -368,9 +368,9 @@ async fn matrix_invite_waits_for_synapse_to_come_back() {
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
         let matrix = &app.app.state().matrix;
-        assert_eq!(matrix.try_once().await.unwrap(), 0);
+        matrix.try_once().await.unwrap();
         // The viewer's invite and the second user's kick wait (the second's invite may
-        // already be settled as unnecessary: the worker saw the revocation first).
+        // already be settled as unnecessary, when the worker saw the revocation first).
         let pending = matrix.pending().await.unwrap();
         assert!((2..=3).contains(&pending), "changes kept: {pending}");
 
