@@ -45,6 +45,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/admin/payments"),
     ("POST", "/api/admin/payments/{reference}/chargeback"),
     ("POST", "/api/rooms/{room}/kick"),
+    ("POST", "/api/rooms/{room}/ban"),
     ("POST", "/api/rooms/{room}/end"),
     ("GET", "/api/rooms/{room}/participants"),
     ("POST", "/api/admin/rooms/{room}/kick"),
@@ -106,6 +107,7 @@ pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router 
             post(payments::record_chargeback),
         )
         .route("/api/rooms/{room}/kick", post(live::kick))
+        .route("/api/rooms/{room}/ban", post(live::ban))
         .route("/api/rooms/{room}/end", post(live::end))
         .route("/api/rooms/{room}/participants", get(live::participants))
         // The same two under the admin prefix, where operators' scripts look for them.

@@ -559,3 +559,48 @@ async fn with_live_enforcement_a_token_covers_the_show_but_not_past_the_ticket()
     let refused = config.validate().unwrap_err().to_string();
     assert!(refused.contains("jitsi.show_token_max_secs"), "{refused}");
 }
+
+#[tokio::test]
+async fn a_performer_bans_from_their_own_room_and_the_shards_hear_of_it() {
+    let backend = &backends()[0];
+    let mut shard = shard().await;
+    let app = live_app(backend, &[&shard]).await;
+    let cast = stage(&app, "free").await;
+    let (moderator_id, _) = app.user_with_role("mod", "moderator").await;
+    let ban = |session: String, user: String| {
+        let app = &app;
+        async move {
+            app.post(
+                "/api/rooms/livealex2026/ban",
+                Some(&session),
+                json!({"user_id": user, "reason": "spam in chat"}),
+            )
+            .await
+        }
+    };
+
+    let refused = ban(cast.viewer_session.clone(), cast.performer_id.clone()).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::FORBIDDEN,
+        "a viewer moderates nothing"
+    );
+    for target in [moderator_id, cast.performer_id.clone()] {
+        let refused = ban(cast.performer_session.clone(), target).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+    }
+
+    let banned = ban(cast.performer_session.clone(), cast.viewer_id.clone()).await;
+    assert_eq!(banned.status, StatusCode::CREATED, "{banned:?}");
+    assert_eq!(banned.body["scope"]["kind"], "room");
+    assert_eq!(banned.body["banned_by"], cast.performer_id.as_str());
+    let command = shard.next_command().await;
+    assert_eq!(
+        (&command["type"], &command["user_id"]),
+        (&json!("revalidate"), &json!(cast.viewer_id))
+    );
+    let token = app.token(&cast.room, &cast.viewer_session).await;
+    assert_eq!(token.status, StatusCode::FORBIDDEN);
+    assert_eq!(token.body["error"]["code"], "banned");
+    app.shutdown().await;
+}

@@ -24,7 +24,7 @@ fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-fn time(field: &str, value: Option<&str>) -> Result<Option<UnixSeconds>, ApiError> {
+pub(super) fn time(field: &str, value: Option<&str>) -> Result<Option<UnixSeconds>, ApiError> {
     value
         .map(|text| {
             parse_rfc3339(text).ok_or_else(|| {

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::admin::{time, BanView};
 use super::rooms::parse_room;
 use crate::attendance::Participants;
 use crate::clock::rfc3339;
@@ -17,11 +18,14 @@ use crate::domain::Room;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, Caller};
 use crate::http::state::AppState;
+use crate::moderation::{BanRequest, BanScopeRequest};
 
 /// Someone who may moderate one room, and the room.
 pub struct RoomModerator {
     pub actor: String,
     pub room: Arc<Room>,
+    /// Platform staff (or the admin key), not only this room's performer.
+    pub staff: bool,
 }
 
 /// The admin key; staff; or the performer who owns the room. Nobody else, whatever they paid.
@@ -34,8 +38,8 @@ async fn require_room_moderator(
     let room = state.access.room(&name).await?.ok_or_else(|| {
         ApiError::new(crate::http::error::ErrorCode::RoomNotFound, "no such room")
     })?;
-    let actor = match caller {
-        Caller::AdminKey => "admin-key".to_owned(),
+    let (actor, staff) = match caller {
+        Caller::AdminKey => ("admin-key".to_owned(), true),
         Caller::User(principal) => {
             let user = state
                 .access
@@ -47,10 +51,10 @@ async fn require_room_moderator(
                     "only the room's performer, moderators and admins may do this",
                 ));
             }
-            user.id.clone()
+            (user.id.clone(), user.role.is_staff())
         }
     };
-    Ok(RoomModerator { actor, room })
+    Ok(RoomModerator { actor, room, staff })
 }
 
 #[derive(Deserialize)]
@@ -94,6 +98,49 @@ pub async fn kick(
             shards: state.live.shard_count(),
         }),
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomBanBody {
+    user_id: String,
+    reason: String,
+    /// RFC 3339; absent bans until lifted.
+    until: Option<String>,
+}
+
+/// # `POST /api/rooms/{room}/ban`
+/// Bans a user from this room: refused from now on whatever token they hold, and removed
+/// from the running video room and its chat. A performer may not ban staff or
+/// themselves; platform-wide bans are `POST /api/admin/bans`.
+#[tracing::instrument(skip_all, fields(room = %room))]
+pub async fn ban(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(room): Path<String>,
+    ApiJson(body): ApiJson<RoomBanBody>,
+) -> Result<(StatusCode, Json<BanView>), ApiError> {
+    let moderator = require_room_moderator(&state, &caller, &room).await?;
+    if !moderator.staff {
+        let target = state.access.user(&body.user_id).await?;
+        if target.is_some_and(|t| t.role.is_staff() || t.id == moderator.room.owner_id) {
+            return Err(ApiError::forbidden(
+                "a performer may not ban staff or themselves from their room",
+            ));
+        }
+    }
+    tracing::info!(actor = %moderator.actor, user_id = %body.user_id, "room ban");
+    let ban = state
+        .bans
+        .ban(BanRequest {
+            user_id: body.user_id,
+            scope: BanScopeRequest::Room(moderator.room.name.clone()),
+            reason: body.reason,
+            until: time("until", body.until.as_deref())?,
+            banned_by: Some(moderator.actor),
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(BanView::from(&ban))))
 }
 
 #[derive(Deserialize)]
