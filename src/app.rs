@@ -24,7 +24,7 @@ use crate::http::state::{AppState, Services};
 use crate::identity::{IdentityService, SessionTokens};
 use crate::live::{LiveEnforcer, RequestSigner};
 use crate::matrix::MatrixService;
-use crate::moderation::BanService;
+use crate::moderation::{AuditLog, BanService};
 use crate::rooms::RoomService;
 use crate::store::{Backend, Store};
 use crate::telemetry::metrics::Metrics;
@@ -145,6 +145,7 @@ impl App {
             clock.clone(),
             metrics.clone(),
         ));
+        let audit = Arc::new(AuditLog::new(store.clone(), clock.clone()));
         let services = Services {
             tokens: TokenAuthority::new(access.clone(), jitsi, metrics.clone()),
             identity: IdentityService::new(
@@ -152,6 +153,7 @@ impl App {
                 SessionTokens::new(session_secret.as_bytes(), config.session.ttl_secs),
                 bus.clone(),
                 matrix.clone(),
+                audit.clone(),
                 clock.clone(),
             ),
             rooms: RoomService::new(
@@ -159,6 +161,7 @@ impl App {
                 bus.clone(),
                 live.clone(),
                 matrix.clone(),
+                audit.clone(),
                 clock.clone(),
             ),
             entitlements: EntitlementService::new(
@@ -166,6 +169,7 @@ impl App {
                 bus.clone(),
                 live.clone(),
                 matrix.clone(),
+                audit.clone(),
                 clock.clone(),
             ),
             bans: BanService::new(
@@ -173,6 +177,7 @@ impl App {
                 bus.clone(),
                 live.clone(),
                 matrix.clone(),
+                audit.clone(),
                 clock.clone(),
             ),
             payments: crate::payments::PaymentService::new(
@@ -186,6 +191,7 @@ impl App {
                 &config.http.public_url,
             ),
             attendance: AttendanceService::new(store.clone(), clock.clone()),
+            audit,
             live,
             matrix: matrix.clone(),
             clock: clock.clone(),

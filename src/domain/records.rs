@@ -218,3 +218,57 @@ pub struct AttendanceSegment {
     /// `None` while still in the room.
     pub left_at: Option<UnixSeconds>,
 }
+
+/// What a moderator or admin did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModerationAction {
+    Ban,
+    Unban,
+    Kick,
+    EndRoom,
+    Grant,
+    Revoke,
+    SetRole,
+}
+
+impl ModerationAction {
+    pub const ALL: [ModerationAction; 7] = [
+        ModerationAction::Ban,
+        ModerationAction::Unban,
+        ModerationAction::Kick,
+        ModerationAction::EndRoom,
+        ModerationAction::Grant,
+        ModerationAction::Revoke,
+        ModerationAction::SetRole,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModerationAction::Ban => "ban",
+            ModerationAction::Unban => "unban",
+            ModerationAction::Kick => "kick",
+            ModerationAction::EndRoom => "end_room",
+            ModerationAction::Grant => "grant",
+            ModerationAction::Revoke => "revoke",
+            ModerationAction::SetRole => "set_role",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+}
+
+/// One line of the moderation audit trail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub id: String,
+    pub at: UnixSeconds,
+    /// A user id, `admin-key`, or whoever the service names.
+    pub actor: String,
+    pub action: ModerationAction,
+    pub user_id: Option<UserId>,
+    pub room: Option<String>,
+    pub reason: Option<String>,
+    pub details: serde_json::Value,
+}

@@ -9,10 +9,12 @@ use std::sync::Arc;
 use crate::cache::{Bus, Invalidation};
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{
-    Entitlement, EntitlementScope, EntitlementSource, Revocation, RoomName, UserId,
+    Entitlement, EntitlementScope, EntitlementSource, ModerationAction, Revocation, RoomName,
+    UserId,
 };
 use crate::live::LiveEnforcer;
 use crate::matrix::MatrixService;
+use crate::moderation::audit::{Action, AuditLog};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +56,7 @@ pub struct EntitlementService {
     bus: Arc<Bus>,
     live: Arc<LiveEnforcer>,
     matrix: Arc<MatrixService>,
+    audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
 }
 
@@ -63,6 +66,7 @@ impl EntitlementService {
         bus: Arc<Bus>,
         live: Arc<LiveEnforcer>,
         matrix: Arc<MatrixService>,
+        audit: Arc<AuditLog>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -70,6 +74,7 @@ impl EntitlementService {
             bus,
             live,
             matrix,
+            audit,
             clock,
         }
     }
@@ -163,6 +168,15 @@ impl EntitlementService {
         // A shard may hold a refusal for this user from before; it asks again now.
         self.live.revalidate(&entitlement.user_id, "access granted");
         self.matrix.entitlement_granted(&entitlement).await;
+        if entitlement.source == EntitlementSource::AdminGrant {
+            self.audit_entitlement(
+                ModerationAction::Grant,
+                &entitlement,
+                entitlement.granted_by.as_deref(),
+                entitlement.source_ref.as_deref(),
+            )
+            .await;
+        }
         Ok(entitlement)
     }
 
@@ -195,7 +209,49 @@ impl EntitlementService {
         self.matrix
             .entitlement_revoked(&entitlement, "access revoked")
             .await;
+        if let Some(revocation) = &entitlement.revocation {
+            self.audit_entitlement(
+                ModerationAction::Revoke,
+                &entitlement,
+                revocation.revoked_by.as_deref(),
+                Some(&revocation.reason),
+            )
+            .await;
+        }
         Ok(entitlement)
+    }
+
+    async fn audit_entitlement(
+        &self,
+        action: ModerationAction,
+        entitlement: &Entitlement,
+        actor: Option<&str>,
+        reason: Option<&str>,
+    ) {
+        let room = match &entitlement.scope {
+            EntitlementScope::Room(room_id) => self
+                .store
+                .find_room_by_id(room_id)
+                .await
+                .ok()
+                .flatten()
+                .map(|room| room.name.as_str().to_owned()),
+            _ => None,
+        };
+        self.audit
+            .record(Action {
+                actor,
+                action,
+                user_id: Some(&entitlement.user_id),
+                room: room.as_deref(),
+                reason,
+                details: serde_json::json!({
+                    "entitlement_id": entitlement.id,
+                    "scope": {"kind": entitlement.scope.kind(), "ref": entitlement.scope.reference()},
+                    "valid_until": entitlement.valid_until,
+                }),
+            })
+            .await;
     }
 
     pub async fn list(&self, user_id: &str) -> Result<Vec<Entitlement>, EntitlementError> {

@@ -32,6 +32,7 @@ pub struct Services {
     pub live: Arc<LiveEnforcer>,
     pub matrix: Arc<MatrixService>,
     pub attendance: AttendanceService,
+    pub audit: Arc<crate::moderation::AuditLog>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub api_keys: ApiKeys,

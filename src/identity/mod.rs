@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use crate::cache::{Bus, Invalidation};
 use crate::clock::{Clock, UnixSeconds};
-use crate::domain::{parse_email, parse_handle, Role, User};
+use crate::domain::{parse_email, parse_handle, ModerationAction, Role, User};
 use crate::matrix::MatrixService;
+use crate::moderation::audit::{Action, AuditLog};
 use crate::store::{NewUser, Store, StoreError};
 
 pub use session::SessionTokens;
@@ -57,6 +58,7 @@ pub struct IdentityService {
     sessions: SessionTokens,
     bus: Arc<Bus>,
     matrix: Arc<MatrixService>,
+    audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
 }
 
@@ -69,6 +71,7 @@ impl IdentityService {
         sessions: SessionTokens,
         bus: Arc<Bus>,
         matrix: Arc<MatrixService>,
+        audit: Arc<AuditLog>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -76,6 +79,7 @@ impl IdentityService {
             sessions,
             bus,
             matrix,
+            audit,
             clock,
         }
     }
@@ -171,13 +175,28 @@ impl IdentityService {
         Ok(user)
     }
 
-    pub async fn set_role(&self, user_id: &str, role: Role) -> Result<User, IdentityError> {
+    pub async fn set_role(
+        &self,
+        user_id: &str,
+        role: Role,
+        actor: &str,
+    ) -> Result<User, IdentityError> {
         let user = self
             .store
             .update_user_role(user_id, role, self.clock.now())
             .await?
             .ok_or(IdentityError::UnknownUser)?;
         self.bus.publish(Invalidation::User(user.id.clone())).await;
+        self.audit
+            .record(Action {
+                actor: Some(actor),
+                action: ModerationAction::SetRole,
+                user_id: Some(&user.id),
+                room: None,
+                reason: None,
+                details: serde_json::json!({"role": role.as_str()}),
+            })
+            .await;
         Ok(user)
     }
 }

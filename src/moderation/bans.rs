@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use super::audit::{Action, AuditLog};
 use crate::cache::{Bus, Invalidation};
 use crate::clock::{Clock, UnixSeconds};
-use crate::domain::{Ban, BanLift, BanScope, RoomName, UserId};
+use crate::domain::{Ban, BanLift, BanScope, ModerationAction, RoomName, UserId};
 use crate::live::LiveEnforcer;
 use crate::matrix::MatrixService;
 use crate::store::{Store, StoreError};
@@ -44,6 +45,7 @@ pub struct BanService {
     bus: Arc<Bus>,
     live: Arc<LiveEnforcer>,
     matrix: Arc<MatrixService>,
+    audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
 }
 
@@ -53,6 +55,7 @@ impl BanService {
         bus: Arc<Bus>,
         live: Arc<LiveEnforcer>,
         matrix: Arc<MatrixService>,
+        audit: Arc<AuditLog>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -60,6 +63,7 @@ impl BanService {
             bus,
             live,
             matrix,
+            audit,
             clock,
         }
     }
@@ -107,6 +111,13 @@ impl BanService {
         // After the invalidation is acknowledged, so the shards' fresh verdicts see the ban.
         self.live.revalidate(&ban.user_id, "banned");
         self.matrix.banned(&ban).await;
+        self.audit_ban(
+            ModerationAction::Ban,
+            &ban,
+            ban.banned_by.as_deref(),
+            &ban.reason,
+        )
+        .await;
         Ok(ban)
     }
 
@@ -132,7 +143,49 @@ impl BanService {
             .await;
         self.live.revalidate(&ban.user_id, "ban lifted");
         self.matrix.ban_lifted(&ban).await;
+        if let Some(lift) = &ban.lift {
+            self.audit_ban(
+                ModerationAction::Unban,
+                &ban,
+                lift.lifted_by.as_deref(),
+                &lift.reason,
+            )
+            .await;
+        }
         Ok(ban)
+    }
+
+    async fn audit_ban(
+        &self,
+        action: ModerationAction,
+        ban: &Ban,
+        actor: Option<&str>,
+        reason: &str,
+    ) {
+        let room = match &ban.scope {
+            BanScope::Room(room_id) => self
+                .store
+                .find_room_by_id(room_id)
+                .await
+                .ok()
+                .flatten()
+                .map(|room| room.name.as_str().to_owned()),
+            _ => None,
+        };
+        self.audit
+            .record(Action {
+                actor,
+                action,
+                user_id: Some(&ban.user_id),
+                room: room.as_deref(),
+                reason: Some(reason),
+                details: serde_json::json!({
+                    "ban_id": ban.id,
+                    "scope": {"kind": ban.scope.kind(), "ref": ban.scope.reference()},
+                    "until": ban.until,
+                }),
+            })
+            .await;
     }
 
     pub async fn list(&self, user_id: &str) -> Result<Vec<Ban>, BanError> {

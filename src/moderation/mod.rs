@@ -1,6 +1,8 @@
-//! Moderation: bans and their lifts. (The ban *check* is part of the access rule, in
-//! `access::policy::active_ban`.)
+//! Moderation: bans and their lifts, and the audit trail of every moderation action. (The
+//! ban *check* is part of the access rule, in `access::policy::active_ban`.)
 
+pub mod audit;
 pub mod bans;
 
+pub use audit::AuditLog;
 pub use bans::{BanError, BanRequest, BanScopeRequest, BanService};

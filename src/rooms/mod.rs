@@ -4,9 +4,12 @@ use std::sync::Arc;
 
 use crate::cache::{Bus, Invalidation};
 use crate::clock::{Clock, UnixSeconds};
-use crate::domain::{is_currency_code, Money, Room, RoomAccess, RoomName, UserId};
+use crate::domain::{
+    is_currency_code, ModerationAction, Money, Room, RoomAccess, RoomName, UserId,
+};
 use crate::live::LiveEnforcer;
 use crate::matrix::MatrixService;
+use crate::moderation::audit::{Action, AuditLog};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +55,7 @@ pub struct RoomService {
     bus: Arc<Bus>,
     live: Arc<LiveEnforcer>,
     matrix: Arc<MatrixService>,
+    audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
 }
 
@@ -61,6 +65,7 @@ impl RoomService {
         bus: Arc<Bus>,
         live: Arc<LiveEnforcer>,
         matrix: Arc<MatrixService>,
+        audit: Arc<AuditLog>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -68,19 +73,45 @@ impl RoomService {
             bus,
             live,
             matrix,
+            audit,
             clock,
         }
     }
 
-    /// Ends the show now: new joins are refused (`room_ended`) and every Prosody shard
-    /// closes the video room. Ending a show that has not started cancels it.
-    pub async fn end(&self, name: &RoomName, reason: &str) -> Result<Room, RoomError> {
-        if reason.trim().is_empty() || reason.chars().count() > 500 {
+    /// Removes `user_id` from the running video room now, on every shard; they may come
+    /// back while entitled (a ban keeps them out).
+    pub async fn kick(
+        &self,
+        room: &RoomName,
+        user_id: &str,
+        reason: &str,
+        actor: &str,
+    ) -> Result<(), RoomError> {
+        check_reason(reason)?;
+        if user_id.trim().is_empty() || user_id.len() > 100 {
             return Err(RoomError::Invalid(
-                "reason",
-                "reason must be 1 to 500 characters",
+                "user_id",
+                "user_id must be 1 to 100 bytes",
             ));
         }
+        self.live.kick(room, user_id, reason);
+        self.audit
+            .record(Action {
+                actor: Some(actor),
+                action: ModerationAction::Kick,
+                user_id: Some(user_id),
+                room: Some(room.as_str()),
+                reason: Some(reason),
+                details: serde_json::json!({}),
+            })
+            .await;
+        Ok(())
+    }
+
+    /// Ends the show now: new joins are refused (`room_ended`) and every Prosody shard
+    /// closes the video room. Ending a show that has not started cancels it.
+    pub async fn end(&self, name: &RoomName, reason: &str, actor: &str) -> Result<Room, RoomError> {
+        check_reason(reason)?;
         let now = self.clock.now();
         let current = self
             .store
@@ -102,6 +133,16 @@ impl RoomService {
             .await?
         };
         self.live.end_room(&room.name, reason);
+        self.audit
+            .record(Action {
+                actor: Some(actor),
+                action: ModerationAction::EndRoom,
+                user_id: None,
+                room: Some(room.name.as_str()),
+                reason: Some(reason),
+                details: serde_json::json!({"ends_at": room.ends_at}),
+            })
+            .await;
         Ok(room)
     }
 
@@ -178,6 +219,16 @@ impl RoomService {
             .await;
         Ok(room)
     }
+}
+
+fn check_reason(reason: &str) -> Result<(), RoomError> {
+    if reason.trim().is_empty() || reason.chars().count() > 500 {
+        return Err(RoomError::Invalid(
+            "reason",
+            "reason must be 1 to 500 characters",
+        ));
+    }
+    Ok(())
 }
 
 fn validate(room: &Room) -> Result<(), RoomError> {

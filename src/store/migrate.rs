@@ -34,6 +34,11 @@ const SQLITE: &[Migration] = &[
         name: "matrix",
         sql: include_str!("../../migrations/sqlite/0004_matrix.sql"),
     },
+    Migration {
+        version: 5,
+        name: "moderation_audit",
+        sql: include_str!("../../migrations/sqlite/0005_moderation_audit.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -56,6 +61,11 @@ const POSTGRES: &[Migration] = &[
         version: 4,
         name: "matrix",
         sql: include_str!("../../migrations/postgres/0004_matrix.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "moderation_audit",
+        sql: include_str!("../../migrations/postgres/0005_moderation_audit.sql"),
     },
 ];
 

@@ -8,6 +8,7 @@
 //! All SQL of the crate lives under this module, and every value is a bound parameter.
 
 mod attendance;
+mod audit;
 mod bans;
 mod entitlements;
 mod matrix;
@@ -27,6 +28,7 @@ use anyhow::Context as _;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row as _};
 
+pub use audit::AuditQuery;
 pub use matrix::{NewOutboxItem, OutboxItem};
 pub use payments::{LedgerContext, PaymentTx, PurchaseFacts};
 pub use users::NewUser;

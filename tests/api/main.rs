@@ -15,6 +15,7 @@ mod caching;
 mod keys;
 mod live;
 mod matrix;
+mod moderation;
 mod ops;
 mod payments;
 mod tokens;

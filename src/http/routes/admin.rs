@@ -107,11 +107,14 @@ pub struct RoleBody {
 /// **Permissions**: admin.
 pub async fn set_role(
     State(state): State<AppState>,
-    _admin: AdminPrincipal,
+    admin: AdminPrincipal,
     Path(user_id): Path<String>,
     ApiJson(body): ApiJson<RoleBody>,
 ) -> Result<Json<UserView>, ApiError> {
-    let user = state.identity.set_role(&user_id, role(&body.role)?).await?;
+    let user = state
+        .identity
+        .set_role(&user_id, role(&body.role)?, &admin.actor)
+        .await?;
     Ok(Json(UserView::from(&user)))
 }
 

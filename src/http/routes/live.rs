@@ -81,17 +81,16 @@ pub async fn kick(
     ApiJson(body): ApiJson<KickBody>,
 ) -> Result<(StatusCode, Json<SentView>), ApiError> {
     let moderator = require_room_moderator(&state, &caller, &room).await?;
-    if body.user_id.trim().is_empty() || body.user_id.len() > 100 {
-        return Err(ApiError::validation(
-            "user_id",
-            "user_id must be 1 to 100 bytes",
-        ));
-    }
-    check_reason(&body.reason)?;
     tracing::info!(actor = %moderator.actor, user_id = %body.user_id, "kick");
     state
-        .live
-        .kick(&moderator.room.name, &body.user_id, &body.reason);
+        .rooms
+        .kick(
+            &moderator.room.name,
+            &body.user_id,
+            &body.reason,
+            &moderator.actor,
+        )
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(SentView {
@@ -165,9 +164,11 @@ pub async fn end(
     ApiJson(body): ApiJson<EndBody>,
 ) -> Result<Json<EndedView>, ApiError> {
     let moderator = require_room_moderator(&state, &caller, &room).await?;
-    check_reason(&body.reason)?;
     tracing::info!(actor = %moderator.actor, room = %moderator.room.name, "ending the show");
-    let room = state.rooms.end(&moderator.room.name, &body.reason).await?;
+    let room = state
+        .rooms
+        .end(&moderator.room.name, &body.reason, &moderator.actor)
+        .await?;
     Ok(Json(EndedView {
         room: room.name.to_string(),
         ends_at: room.ends_at.map(rfc3339),
@@ -253,14 +254,4 @@ pub async fn participants(
         room: moderator.room.name.to_string(),
         ..participants.into()
     }))
-}
-
-fn check_reason(reason: &str) -> Result<(), ApiError> {
-    if reason.trim().is_empty() || reason.chars().count() > 500 {
-        return Err(ApiError::validation(
-            "reason",
-            "reason must be 1 to 500 characters",
-        ));
-    }
-    Ok(())
 }
