@@ -167,11 +167,52 @@ def http_json(port: int, method: str, path: str, body: Any = None, bearer: str |
         return resp.status, text.decode(errors="replace")
 
 
+class Backends:
+    """PostgreSQL and Redis for roomkey when TEST_DATABASE_URL / TEST_REDIS_URL are set
+    (a fresh schema and key prefix per run, dropped at the end); else its SQLite file."""
+
+    def __init__(self) -> None:
+        self.env: dict[str, str] = {}
+        self.schema: str | None = None
+        self.database = os.environ.get("TEST_DATABASE_URL")
+        tag = f"rk_live_{os.getpid()}_{int(time.time())}"
+        if self.database:
+            if shutil.which("psql") is None:
+                raise HarnessError("TEST_DATABASE_URL is set but psql is not installed")
+            self._psql(f"CREATE SCHEMA {tag}")
+            self.schema = tag
+            sep = "&" if "?" in self.database else "?"
+            self.env["DATABASE_URL"] = f"{self.database}{sep}options=-c%20search_path%3D{tag}"
+        redis = os.environ.get("TEST_REDIS_URL")
+        if redis:
+            self.env["REDIS_URL"] = redis
+            self.env["ROOMKEY_REDIS__KEY_PREFIX"] = f"{tag}:"
+
+    def label(self) -> str:
+        return "+".join(["postgres" if "DATABASE_URL" in self.env else "sqlite"]
+                        + (["redis"] if "REDIS_URL" in self.env else []))
+
+    def _psql(self, sql: str) -> None:
+        assert self.database is not None
+        subprocess.run(["psql", self.database, "-v", "ON_ERROR_STOP=1", "-qc", sql],
+                       check=True, capture_output=True, timeout=30)
+
+    def close(self) -> None:
+        if self.schema:
+            try:
+                self._psql(f"DROP SCHEMA {self.schema} CASCADE")
+            except (subprocess.SubprocessError, OSError):
+                pass
+            self.schema = None
+
+
 class Roomkey:
     """The real binary, restartable on the same port and data dir."""
 
-    def __init__(self, binary: Path, run_dir: Path, secret: str, verbose: bool):
+    def __init__(self, binary: Path, run_dir: Path, secret: str, verbose: bool,
+                 backends: Backends):
         self.binary, self.dir, self.secret, self.verbose = binary, run_dir, secret, verbose
+        self.backends = backends
         self.port, self.ops_port = free_port(), free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -186,6 +227,7 @@ class Roomkey:
             "ROOMKEY_PROSODY__SECRET": self.secret,
             "RUST_LOG": env.get("RUST_LOG", "info" if self.verbose else "warn"),
         })
+        env.update(self.backends.env)
         if shards:
             env["ROOMKEY_PROSODY__SHARDS"] = json.dumps(shards)
         self.starts += 1
@@ -273,7 +315,9 @@ class World:
         self.args, self.tools, self.run_dir = args, tools, run_dir
         self.secret = secrets.token_hex(24)
         (run_dir / "roomkey").mkdir()
-        self.roomkey = Roomkey(args.roomkey, run_dir / "roomkey", self.secret, args.verbose)
+        self.backends = Backends()
+        self.roomkey = Roomkey(args.roomkey, run_dir / "roomkey", self.secret, args.verbose,
+                               self.backends)
         self.prosody: Prosody | None = None
         self.users: dict[str, str] = {}  # handle -> roomkey user id
         self.grants: dict[str, str] = {}  # handle -> latest entitlement id
@@ -657,13 +701,16 @@ def run(args: argparse.Namespace, tools: Tools) -> int:
         if w.prosody:
             w.prosody.stop()
         w.roomkey.stop()
+        w.backends.close()
         if args.keep_tmp:
             print(f"kept run dir {run_dir}", file=sys.stderr)
         else:
             shutil.rmtree(run_dir, ignore_errors=True)
     elapsed = round(time.monotonic() - started, 1)
-    print(json.dumps({"checks": w.report.checks, "failed": failed, "seconds": elapsed}, indent=2))
-    print(f"{len(w.report.checks) - failed} passed, {failed} failed in {elapsed} s", file=sys.stderr)
+    print(json.dumps({"backend": w.backends.label(), "checks": w.report.checks, "failed": failed,
+                      "seconds": elapsed}, indent=2))
+    print(f"{len(w.report.checks) - failed} passed, {failed} failed in {elapsed} s "
+          f"({w.backends.label()})", file=sys.stderr)
     return EXIT_OK if failed == 0 else EXIT_MISMATCH
 
 
