@@ -115,8 +115,15 @@ pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router 
         // The same two under the admin prefix, where operators' scripts look for them.
         .route("/api/admin/rooms/{room}/kick", post(live::kick))
         .route("/api/admin/rooms/{room}/end", post(live::end))
-        .route("/api/prosody/verdicts", post(prosody::verdicts))
-        .route("/api/prosody/events", post(prosody::events))
+        // A full batch from a shard (500 checks or events) is larger than a user's request.
+        .route(
+            "/api/prosody/verdicts",
+            post(prosody::verdicts).layer(DefaultBodyLimit::max(prosody::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/api/prosody/events",
+            post(prosody::events).layer(DefaultBodyLimit::max(prosody::MAX_BODY_BYTES)),
+        )
         .route("/.well-known/jwks.json", get(keys::jwks))
         .route("/jitsi/keys/{file}", get(keys::pem))
         .route("/healthz", get(routes::ops::healthz));

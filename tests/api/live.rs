@@ -604,3 +604,34 @@ async fn a_performer_bans_from_their_own_room_and_the_shards_hear_of_it() {
     assert_eq!(token.body["error"]["code"], "banned");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_full_batch_from_a_big_show_is_taken_whole() {
+    let backend = &backends()[0];
+    let app = live_app(backend, &[]).await;
+    let cast = stage(&app, "free").await;
+    // 500 occupants with Jitsi token ids: well over the 64 KiB a user's request may have.
+    let checks: Vec<Value> = (0..500)
+        .map(|i| json!({"user_id": cast.viewer_id, "room": "livealex2026", "jti": format!("{i:0>72}")}))
+        .collect();
+    let body = json!({"shard": "prosody-1", "checks": checks});
+    assert!(body.to_string().len() > 64 * 1024);
+    let v = verdicts(&app, body["checks"].clone()).await;
+    assert_eq!(v.len(), 500);
+    assert!(v.iter().all(|v| v["allow"] == true));
+    let events: Vec<Value> = (0..500)
+        .map(|i| json!({"id": format!("e{i:0>35}"), "type": "joined", "room": "livealex2026",
+                        "user_id": cast.viewer_id, "occupant": format!("o{i:0>35}"),
+                        "nick": format!("viewer number {i} with a long display name"), "at": START - 10}))
+        .collect();
+    let reply = from_prosody(
+        &app,
+        "/api/prosody/events",
+        "events",
+        json!({"shard": "prosody-1", "events": events}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body["recorded"], 500);
+    app.shutdown().await;
+}

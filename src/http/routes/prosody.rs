@@ -16,6 +16,9 @@ use crate::telemetry::metrics::ProsodyVerdict;
 /// Largest batch either endpoint takes.
 const MAX_BATCH: usize = 500;
 
+/// Largest body either endpoint reads: a full batch with long ids and nicks fits easily.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
 #[derive(Deserialize)]
 pub struct VerdictsBody {
     shard: String,
