@@ -109,28 +109,44 @@ impl Signer {
     }
 
     pub fn sign<T: Serialize>(&self, claims: &T) -> String {
+        let input = self.signing_input(claims);
+        let signature = self.signature(&input);
+        Self::assemble(input, &signature)
+    }
+
+    /// `base64url(header).base64url(claims)`, with room left for the signature.
+    pub fn signing_input<T: Serialize>(&self, claims: &T) -> String {
         let payload = serde_json::to_vec(claims).expect("claims serialise");
-        let mut token = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 360);
-        token.push_str(&self.header_b64);
-        token.push('.');
-        URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
-        let signature = match &self.key {
-            Key::Hmac(key) => ring::hmac::sign(key, token.as_bytes()).as_ref().to_vec(),
+        let mut input = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 360);
+        input.push_str(&self.header_b64);
+        input.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut input);
+        input
+    }
+
+    /// The raw signature over `input`.
+    pub fn signature(&self, input: &str) -> Vec<u8> {
+        match &self.key {
+            Key::Hmac(key) => ring::hmac::sign(key, input.as_bytes()).as_ref().to_vec(),
             Key::Rsa(pair) => {
                 let mut signature = vec![0; pair.public().modulus_len()];
                 pair.sign(
                     &RSA_PKCS1_SHA256,
                     &self.rng,
-                    token.as_bytes(),
+                    input.as_bytes(),
                     &mut signature,
                 )
                 .expect("RSA signing with a validated key does not fail");
                 signature
             }
-        };
-        token.push('.');
-        URL_SAFE_NO_PAD.encode_string(&signature, &mut token);
-        token
+        }
+    }
+
+    /// The compact token from its signing input and raw signature.
+    pub fn assemble(mut input: String, signature: &[u8]) -> String {
+        input.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut input);
+        input
     }
 }
 
