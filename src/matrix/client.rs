@@ -148,67 +148,42 @@ impl SynapseClient {
 
     /// Invites; already invited or joined is success.
     pub async fn invite(&self, room: &str, user: &str, reason: &str) -> Result<(), MatrixError> {
-        let path = format!("/_matrix/client/v3/rooms/{}/invite", encode(room));
-        match self
-            .call(
-                Method::POST,
-                &path,
-                Some(json!({"user_id": user, "reason": reason})),
-            )
-            .await?
-        {
-            Ok(_) => Ok(()),
-            Err(refusal)
-                if refusal.status == StatusCode::FORBIDDEN
-                    && refusal.message.contains("already in the room") =>
-            {
-                Ok(())
-            }
-            Err(refusal) => Err(refusal.into_error("invite")),
-        }
+        self.membership("invite", room, user, reason, |r| {
+            r.status == StatusCode::FORBIDDEN && r.message.contains("already in the room")
+        })
+        .await
     }
 
     /// Kicks (also withdraws a pending invite); not being in the room is success.
     pub async fn kick(&self, room: &str, user: &str, reason: &str) -> Result<(), MatrixError> {
-        let path = format!("/_matrix/client/v3/rooms/{}/kick", encode(room));
-        match self
-            .call(
-                Method::POST,
-                &path,
-                Some(json!({"user_id": user, "reason": reason})),
-            )
-            .await?
-        {
-            Ok(_) => Ok(()),
-            Err(refusal)
-                if refusal.status == StatusCode::FORBIDDEN
-                    && refusal.message.contains("not in the room") =>
-            {
-                Ok(())
-            }
-            Err(refusal) => Err(refusal.into_error("kick")),
-        }
+        self.membership("kick", room, user, reason, |r| {
+            r.status == StatusCode::FORBIDDEN && r.message.contains("not in the room")
+        })
+        .await
     }
 
     /// Bans; works for users never in the room, and a second ban is success.
     pub async fn ban(&self, room: &str, user: &str, reason: &str) -> Result<(), MatrixError> {
-        let path = format!("/_matrix/client/v3/rooms/{}/ban", encode(room));
-        match self
-            .call(
-                Method::POST,
-                &path,
-                Some(json!({"user_id": user, "reason": reason})),
-            )
-            .await?
-        {
-            Ok(_) => Ok(()),
-            Err(refusal) => Err(refusal.into_error("ban")),
-        }
+        self.membership("ban", room, user, reason, |_| false).await
     }
 
     /// Unbans (membership becomes `leave`); not being banned is success.
     pub async fn unban(&self, room: &str, user: &str, reason: &str) -> Result<(), MatrixError> {
-        let path = format!("/_matrix/client/v3/rooms/{}/unban", encode(room));
+        self.membership("unban", room, user, reason, |r| r.errcode == "M_BAD_STATE")
+            .await
+    }
+
+    /// `POST /rooms/{room}/{action}` for `user`; a refusal that `already_so` recognises
+    /// means the membership is already what was asked, which counts as success.
+    async fn membership(
+        &self,
+        action: &'static str,
+        room: &str,
+        user: &str,
+        reason: &str,
+        already_so: impl Fn(&Refusal) -> bool,
+    ) -> Result<(), MatrixError> {
+        let path = format!("/_matrix/client/v3/rooms/{}/{action}", encode(room));
         match self
             .call(
                 Method::POST,
@@ -218,8 +193,8 @@ impl SynapseClient {
             .await?
         {
             Ok(_) => Ok(()),
-            Err(refusal) if refusal.errcode == "M_BAD_STATE" => Ok(()),
-            Err(refusal) => Err(refusal.into_error("unban")),
+            Err(refusal) if already_so(&refusal) => Ok(()),
+            Err(refusal) => Err(refusal.into_error(action)),
         }
     }
 
