@@ -35,7 +35,13 @@ pub enum RoomNameError {
 impl RoomName {
     pub fn parse(input: &str) -> Result<Self, RoomNameError> {
         // Normalised before the checks: NFKC turns full-width `＠` or `／` into `@` or `/`.
-        let normalised: String = percent_decode(input.trim())?.nfkc().collect();
+        // ASCII is its own NFKC form, and the token path's room names usually are ASCII.
+        let decoded = percent_decode(input.trim())?;
+        let normalised: String = if decoded.is_ascii() {
+            decoded
+        } else {
+            decoded.nfkc().collect()
+        };
         if normalised.is_empty() {
             return Err(RoomNameError::Empty);
         }
