@@ -480,6 +480,7 @@ fn user(id: String, handle: String, display_name: String, role: Role, now: UnixS
         role,
         matrix_user_id: None,
         avatar_url: None,
+        verified: false,
         created_at: now,
         updated_at: now,
     }

@@ -23,9 +23,12 @@ use crate::http::rate_limit::RateLimiter;
 use crate::http::state::{AppState, Services};
 use crate::identity::{IdentityService, SessionTokens};
 use crate::live::{LiveEnforcer, RequestSigner};
+use crate::mastodon::MastodonService;
 use crate::matrix::MatrixService;
 use crate::moderation::{AuditLog, BanService};
+use crate::performers::VerificationService;
 use crate::rooms::RoomService;
+use crate::shows::ShowService;
 use crate::store::{Backend, Store};
 use crate::telemetry::metrics::Metrics;
 use crate::tokens::keys::load_or_create_named_secret;
@@ -146,6 +149,22 @@ impl App {
             metrics.clone(),
         ));
         let audit = Arc::new(AuditLog::new(store.clone(), clock.clone()));
+        let mastodon = Arc::new(MastodonService::new(
+            &config.mastodon,
+            store.clone(),
+            matrix.clone(),
+            &config.http.public_url,
+            clock.clone(),
+            metrics.clone(),
+        ));
+        let rooms = Arc::new(RoomService::new(
+            store.clone(),
+            bus.clone(),
+            live.clone(),
+            matrix.clone(),
+            audit.clone(),
+            clock.clone(),
+        ));
         let services = Services {
             tokens: TokenAuthority::new(access.clone(), jitsi, metrics.clone()),
             identity: IdentityService::new(
@@ -156,14 +175,21 @@ impl App {
                 audit.clone(),
                 clock.clone(),
             ),
-            rooms: RoomService::new(
+            shows: ShowService::new(
+                store.clone(),
+                rooms.clone(),
+                matrix.clone(),
+                mastodon.clone(),
+                bus.clone(),
+                clock.clone(),
+            ),
+            performers: VerificationService::new(
                 store.clone(),
                 bus.clone(),
-                live.clone(),
-                matrix.clone(),
                 audit.clone(),
                 clock.clone(),
             ),
+            rooms,
             entitlements: EntitlementService::new(
                 store.clone(),
                 bus.clone(),
@@ -177,6 +203,7 @@ impl App {
                 bus.clone(),
                 live.clone(),
                 matrix.clone(),
+                mastodon.clone(),
                 audit.clone(),
                 clock.clone(),
             ),
@@ -194,6 +221,7 @@ impl App {
             audit,
             live,
             matrix: matrix.clone(),
+            mastodon: mastodon.clone(),
             clock: clock.clone(),
             access,
             store,
@@ -221,6 +249,9 @@ impl App {
                 config.payments.reconcile_interval_secs,
                 shutdown_rx.clone(),
             ));
+        }
+        if mastodon.is_enabled() {
+            background.push(tokio::spawn(mastodon.run(shutdown_rx.clone())));
         }
         if matrix.is_enabled() {
             background.push(tokio::spawn(matrix.run(shutdown_rx)));

@@ -14,6 +14,11 @@
 //! - [`matrix`]: the chat rooms in Synapse that follow entitlements: the outbox of invites,
 //!   kicks and bans, its worker, the reconcile, the application service client.
 //! - [`attendance`]: who was in a room and for how long, as Prosody reports it.
+//! - [`shows`]: `/api/events`: one call makes the room, its chat and its announcement;
+//!   reschedule, reprice, end.
+//! - [`mastodon`]: announcements and account actions on the platform's Mastodon, through
+//!   an outbox and its worker.
+//! - [`performers`]: performer verification (apply, approve, reject, revoke).
 //! - [`cache`]: the in-process → Redis → SQL tiers and the invalidation bus.
 //! - [`store`]: the SQL source of truth (PostgreSQL or embedded SQLite); all SQL lives here.
 //! - [`http`]: router, extractors, the error table, thin handlers.
@@ -31,10 +36,13 @@ pub mod http;
 pub mod identity;
 pub mod ids;
 pub mod live;
+pub mod mastodon;
 pub mod matrix;
 pub mod moderation;
 pub mod payments;
+pub mod performers;
 pub mod rooms;
+pub mod shows;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;

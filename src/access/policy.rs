@@ -162,6 +162,7 @@ mod tests {
             role,
             matrix_user_id: None,
             avatar_url: None,
+            verified: false,
             created_at: 0,
             updated_at: 0,
         }

@@ -14,6 +14,9 @@ pub struct User {
     pub role: Role,
     pub matrix_user_id: Option<String>,
     pub avatar_url: Option<String>,
+    /// A performer staff have verified (`context.user.verified` in Jitsi tokens); only a
+    /// verified performer may create shows.
+    pub verified: bool,
     pub created_at: UnixSeconds,
     /// Changes whenever the profile does; part of the key under which a signed token is reused.
     pub updated_at: UnixSeconds,
@@ -229,10 +232,12 @@ pub enum ModerationAction {
     Grant,
     Revoke,
     SetRole,
+    VerifyPerformer,
+    UnverifyPerformer,
 }
 
 impl ModerationAction {
-    pub const ALL: [ModerationAction; 7] = [
+    pub const ALL: [ModerationAction; 9] = [
         ModerationAction::Ban,
         ModerationAction::Unban,
         ModerationAction::Kick,
@@ -240,6 +245,8 @@ impl ModerationAction {
         ModerationAction::Grant,
         ModerationAction::Revoke,
         ModerationAction::SetRole,
+        ModerationAction::VerifyPerformer,
+        ModerationAction::UnverifyPerformer,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -251,6 +258,8 @@ impl ModerationAction {
             ModerationAction::Grant => "grant",
             ModerationAction::Revoke => "revoke",
             ModerationAction::SetRole => "set_role",
+            ModerationAction::VerifyPerformer => "verify_performer",
+            ModerationAction::UnverifyPerformer => "unverify_performer",
         }
     }
 
@@ -271,4 +280,90 @@ pub struct AuditEntry {
     pub room: Option<String>,
     pub reason: Option<String>,
     pub details: serde_json::Value,
+}
+
+/// A show (`/api/events`): the public face of one room, which carries its name, access,
+/// price and schedule; the show adds what its announcement needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Show {
+    pub id: String,
+    pub room: Room,
+    pub performer_id: UserId,
+    /// The performer, or the staff member (`admin-key`) who created it on their behalf.
+    pub created_by: String,
+    pub description: String,
+    /// Without `#`.
+    pub hashtags: Vec<String>,
+    /// The Mastodon announcement, once posted.
+    pub status_id: Option<String>,
+    pub status_url: Option<String>,
+    pub ended_at: Option<UnixSeconds>,
+    pub created_at: UnixSeconds,
+    pub updated_at: UnixSeconds,
+}
+
+/// Where a show stands, from its room's schedule and whether it was ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShowState {
+    Scheduled,
+    Live,
+    Ended,
+}
+
+impl ShowState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShowState::Scheduled => "scheduled",
+            ShowState::Live => "live",
+            ShowState::Ended => "ended",
+        }
+    }
+}
+
+impl Show {
+    pub fn state(&self, now: UnixSeconds) -> ShowState {
+        if self.ended_at.is_some() || self.room.ends_at.is_some_and(|end| end <= now) {
+            ShowState::Ended
+        } else if self.room.starts_at.is_some_and(|start| start > now) {
+            ShowState::Scheduled
+        } else {
+            ShowState::Live
+        }
+    }
+}
+
+/// One step of a performer's verification, as recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerificationStep {
+    Apply,
+    Approve,
+    Reject,
+    Revoke,
+}
+
+impl VerificationStep {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerificationStep::Apply => "apply",
+            VerificationStep::Approve => "approve",
+            VerificationStep::Reject => "reject",
+            VerificationStep::Revoke => "revoke",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Apply, Self::Approve, Self::Reject, Self::Revoke]
+            .into_iter()
+            .find(|step| step.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerificationFact {
+    pub id: String,
+    pub user_id: UserId,
+    pub step: VerificationStep,
+    pub actor: String,
+    pub note: String,
+    pub created_at: UnixSeconds,
 }

@@ -16,7 +16,9 @@ use crate::domain::RoomNameError;
 use crate::entitlements::EntitlementError;
 use crate::identity::IdentityError;
 use crate::moderation::BanError;
+use crate::performers::VerificationError;
 use crate::rooms::RoomError;
+use crate::shows::ShowError;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +50,8 @@ pub enum ErrorCode {
     ProviderNotConfigured,
     NotForSale,
     BadSignature,
+    PerformerNotVerified,
+    IdempotencyKeyReused,
 }
 
 impl ErrorCode {
@@ -77,6 +81,8 @@ impl ErrorCode {
             }
             ErrorCode::NotForSale => StatusCode::CONFLICT,
             ErrorCode::BadSignature => StatusCode::UNAUTHORIZED,
+            ErrorCode::PerformerNotVerified => StatusCode::FORBIDDEN,
+            ErrorCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
@@ -109,6 +115,8 @@ impl ErrorCode {
             ErrorCode::ProviderNotConfigured => "provider_not_configured",
             ErrorCode::NotForSale => "not_for_sale",
             ErrorCode::BadSignature => "bad_signature",
+            ErrorCode::PerformerNotVerified => "performer_not_verified",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
         }
     }
 }
@@ -335,6 +343,46 @@ impl From<RoomError> for ApiError {
             }
             RoomError::NotFound => ApiError::new(ErrorCode::RoomNotFound, "no such room"),
             RoomError::Store(e) => store_error(e),
+        }
+    }
+}
+
+impl From<ShowError> for ApiError {
+    fn from(error: ShowError) -> Self {
+        match error {
+            ShowError::Invalid(field, message) => ApiError::validation(field, message),
+            ShowError::NotFound => ApiError::not_found("no such show"),
+            ShowError::PerformerNotFound => {
+                ApiError::validation("performer_id", "no such performer")
+            }
+            ShowError::NotVerified => ApiError::new(
+                ErrorCode::PerformerNotVerified,
+                "only a verified performer may create shows; apply at POST /api/performers/verification",
+            ),
+            ShowError::NotYourShow => {
+                ApiError::forbidden("a performer may create shows only for themselves")
+            }
+            ShowError::KeyReused => ApiError::new(
+                ErrorCode::IdempotencyKeyReused,
+                "this Idempotency-Key was used with a different request",
+            ),
+            ShowError::Ended => ApiError::new(ErrorCode::RoomEnded, "the show has ended"),
+            ShowError::Room(e) => e.into(),
+            ShowError::Store(e) => store_error(e),
+        }
+    }
+}
+
+impl From<VerificationError> for ApiError {
+    fn from(error: VerificationError) -> Self {
+        match error {
+            VerificationError::Invalid(message) => ApiError::validation("note", message),
+            VerificationError::UserNotFound => ApiError::not_found("no such user"),
+            VerificationError::Staff => {
+                ApiError::new(ErrorCode::Conflict, "staff are not verified as performers")
+            }
+            VerificationError::Conflict(message) => ApiError::new(ErrorCode::Conflict, message),
+            VerificationError::Store(e) => store_error(e),
         }
     }
 }

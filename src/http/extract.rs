@@ -443,3 +443,46 @@ mod tests {
         assert!(parse_urlencoded("a=%c3").is_err());
     }
 }
+
+/// Platform staff: a moderator or admin by session, or the admin key. `actor` names them
+/// in the records.
+#[derive(Debug, Clone)]
+pub struct StaffPrincipal {
+    pub actor: String,
+}
+
+impl StaffPrincipal {
+    /// Staff from an already identified caller; 403 for anyone else.
+    pub async fn of(state: &AppState, caller: &Caller) -> Result<Self, ApiError> {
+        match caller {
+            Caller::AdminKey => Ok(StaffPrincipal {
+                actor: "admin-key".into(),
+            }),
+            Caller::User(principal) => {
+                let user = state
+                    .access
+                    .user(&principal.user_id)
+                    .await?
+                    .ok_or_else(|| ApiError::unauthenticated("the session's user no longer exists"))?;
+                if !user.role.is_staff() {
+                    return Err(ApiError::forbidden("this needs a moderator or an admin"));
+                }
+                Ok(StaffPrincipal {
+                    actor: user.id.clone(),
+                })
+            }
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for StaffPrincipal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Self::of(state, &caller).await
+    }
+}

@@ -49,6 +49,22 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/rooms/{room}/end"),
     ("GET", "/api/rooms/{room}/participants"),
     ("GET", "/api/moderation/audit"),
+    ("POST", "/api/moderation/ban"),
+    ("POST", "/api/moderation/unban"),
+    ("POST", "/api/events"),
+    ("GET", "/api/events"),
+    ("POST", "/api/events/create"),
+    ("GET", "/api/events/{id}"),
+    ("PATCH", "/api/events/{id}"),
+    ("POST", "/api/events/{id}/end"),
+    ("POST", "/api/events/{id}/pay"),
+    ("GET", "/api/events/{id}/participants"),
+    ("POST", "/api/performers/verification"),
+    ("GET", "/api/performers/{id}/verification"),
+    ("GET", "/api/admin/performers/applications"),
+    ("POST", "/api/admin/performers/{id}/verification/approve"),
+    ("POST", "/api/admin/performers/{id}/verification/reject"),
+    ("POST", "/api/admin/performers/{id}/verification/revoke"),
     ("POST", "/api/admin/rooms/{room}/kick"),
     ("POST", "/api/admin/rooms/{room}/end"),
     ("POST", "/api/prosody/verdicts"),
@@ -63,7 +79,9 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// The public API. With `with_ops`, `/metrics`, `/healthz` and `/readyz` are served here too.
 pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router {
-    use routes::{admin, auth, keys, live, moderation, payments, prosody, rooms};
+    use routes::{
+        admin, auth, events, keys, live, moderation, payments, performers, prosody, rooms,
+    };
     let mut router = Router::new()
         .route("/api/auth/register", post(auth::register))
         .route("/api/auth/login", post(auth::login))
@@ -112,6 +130,38 @@ pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router 
         .route("/api/rooms/{room}/end", post(live::end))
         .route("/api/rooms/{room}/participants", get(live::participants))
         .route("/api/moderation/audit", get(moderation::audit))
+        .route("/api/moderation/ban", post(moderation::ban))
+        .route("/api/moderation/unban", post(moderation::unban))
+        .route("/api/events", post(events::create).get(events::list))
+        .route("/api/events/create", post(events::create))
+        .route(
+            "/api/events/{id}",
+            get(events::show).patch(events::update),
+        )
+        .route("/api/events/{id}/end", post(events::end))
+        .route("/api/events/{id}/pay", post(events::pay))
+        .route("/api/events/{id}/participants", get(events::participants))
+        .route("/api/performers/verification", post(performers::apply))
+        .route(
+            "/api/performers/{id}/verification",
+            get(performers::status),
+        )
+        .route(
+            "/api/admin/performers/applications",
+            get(performers::applications),
+        )
+        .route(
+            "/api/admin/performers/{id}/verification/approve",
+            post(performers::approve),
+        )
+        .route(
+            "/api/admin/performers/{id}/verification/reject",
+            post(performers::reject),
+        )
+        .route(
+            "/api/admin/performers/{id}/verification/revoke",
+            post(performers::revoke),
+        )
         // The same two under the admin prefix, where operators' scripts look for them.
         .route("/api/admin/rooms/{room}/kick", post(live::kick))
         .route("/api/admin/rooms/{room}/end", post(live::end))

@@ -184,6 +184,7 @@ mod tests {
                 role: Role::Viewer,
                 matrix_user_id: None,
                 avatar_url: None,
+                verified: false,
                 created_at: 0,
                 updated_at: 0,
             }),

@@ -8,6 +8,7 @@ use crate::cache::{Bus, Invalidation};
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{Ban, BanLift, BanScope, ModerationAction, RoomName, UserId};
 use crate::live::LiveEnforcer;
+use crate::mastodon::MastodonService;
 use crate::matrix::MatrixService;
 use crate::store::{Store, StoreError};
 
@@ -45,6 +46,7 @@ pub struct BanService {
     bus: Arc<Bus>,
     live: Arc<LiveEnforcer>,
     matrix: Arc<MatrixService>,
+    mastodon: Arc<MastodonService>,
     audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
 }
@@ -55,6 +57,7 @@ impl BanService {
         bus: Arc<Bus>,
         live: Arc<LiveEnforcer>,
         matrix: Arc<MatrixService>,
+        mastodon: Arc<MastodonService>,
         audit: Arc<AuditLog>,
         clock: Arc<dyn Clock>,
     ) -> Self {
@@ -63,6 +66,7 @@ impl BanService {
             bus,
             live,
             matrix,
+            mastodon,
             audit,
             clock,
         }
@@ -111,6 +115,7 @@ impl BanService {
         // After the invalidation is acknowledged, so the shards' fresh verdicts see the ban.
         self.live.revalidate(&ban.user_id, "banned");
         self.matrix.banned(&ban).await;
+        self.mastodon.banned(&ban).await;
         self.audit_ban(
             ModerationAction::Ban,
             &ban,
@@ -142,6 +147,7 @@ impl BanService {
             .publish(Invalidation::Bans(ban.user_id.clone()))
             .await;
         self.live.revalidate(&ban.user_id, "ban lifted");
+        self.mastodon.ban_lifted(&ban).await;
         self.matrix.ban_lifted(&ban).await;
         if let Some(lift) = &ban.lift {
             self.audit_ban(

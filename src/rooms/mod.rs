@@ -221,7 +221,7 @@ impl RoomService {
     }
 }
 
-fn check_reason(reason: &str) -> Result<(), RoomError> {
+pub(crate) fn check_reason(reason: &str) -> Result<(), RoomError> {
     if reason.trim().is_empty() || reason.chars().count() > 500 {
         return Err(RoomError::Invalid(
             "reason",
@@ -231,7 +231,7 @@ fn check_reason(reason: &str) -> Result<(), RoomError> {
     Ok(())
 }
 
-fn validate(room: &Room) -> Result<(), RoomError> {
+pub(crate) fn validate(room: &Room) -> Result<(), RoomError> {
     let title_len = room.title.trim().chars().count();
     if title_len == 0 || title_len > 200 {
         return Err(RoomError::Invalid(

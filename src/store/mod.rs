@@ -11,13 +11,16 @@ mod attendance;
 mod audit;
 mod bans;
 mod entitlements;
+mod mastodon;
 mod matrix;
 mod migrate;
 mod payments;
 mod rooms;
 #[cfg(feature = "bench")]
 mod seed;
+mod shows;
 mod users;
+mod verification;
 
 use std::future::Future;
 use std::path::Path;
@@ -29,8 +32,10 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row as _};
 
 pub use audit::AuditQuery;
+pub use mastodon::{MastodonCall, NewMastodonCall};
 pub use matrix::{NewOutboxItem, OutboxItem};
 pub use payments::{LedgerContext, PaymentTx, PurchaseFacts};
+pub use shows::{ShowInsert, ShowRequestKey};
 pub use users::NewUser;
 
 use crate::telemetry::metrics::{Metrics, StoreOp};

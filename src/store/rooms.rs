@@ -42,26 +42,8 @@ pub(super) fn room_from_row(row: &AnyRow) -> Result<Room, StoreError> {
 impl Store {
     pub async fn insert_room(&self, room: &Room) -> Result<Room, StoreError> {
         self.timed(StoreOp::Write, async {
-            let row = sqlx::query(&format!(
-                "INSERT INTO rooms ({ROOM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                 RETURNING {ROOM_COLUMNS}"
-            ))
-            .bind(&room.id)
-            .bind(room.name.as_str())
-            .bind(&room.title)
-            .bind(&room.owner_id)
-            .bind(room.access.as_str())
-            .bind(room.price.as_ref().map(|p| p.amount_minor))
-            .bind(room.price.as_ref().map(|p| p.currency.clone()))
-            .bind(room.plans.join(","))
-            .bind(room.starts_at)
-            .bind(room.ends_at)
-            .bind(room.created_at)
-            .bind(room.updated_at)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| classify_write_error(e, &["name"]))?;
-            room_from_row(&row)
+            let mut conn = self.pool.acquire().await.context("acquire")?;
+            insert_room_on(&mut conn, room).await
         })
         .await
     }
@@ -69,23 +51,8 @@ impl Store {
     /// Rewrites a room's mutable fields (everything but id, name, owner and creation time).
     pub async fn update_room(&self, room: &Room) -> Result<Option<Room>, StoreError> {
         self.timed(StoreOp::Write, async {
-            let row = sqlx::query(&format!(
-                "UPDATE rooms SET title = $2, access = $3, price_minor = $4, currency = $5, plans = $6, \
-                 starts_at = $7, ends_at = $8, updated_at = $9 WHERE id = $1 RETURNING {ROOM_COLUMNS}"
-            ))
-            .bind(&room.id)
-            .bind(&room.title)
-            .bind(room.access.as_str())
-            .bind(room.price.as_ref().map(|p| p.amount_minor))
-            .bind(room.price.as_ref().map(|p| p.currency.clone()))
-            .bind(room.plans.join(","))
-            .bind(room.starts_at)
-            .bind(room.ends_at)
-            .bind(room.updated_at)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| classify_write_error(e, &[]))?;
-            row.as_ref().map(room_from_row).transpose()
+            let mut conn = self.pool.acquire().await.context("acquire")?;
+            update_room_on(&mut conn, room).await
         })
         .await
     }
@@ -113,4 +80,55 @@ impl Store {
         })
         .await
     }
+}
+
+/// Inserts `room` on `conn`, which may be inside a caller's transaction.
+pub(super) async fn insert_room_on(
+    conn: &mut sqlx::AnyConnection,
+    room: &Room,
+) -> Result<Room, StoreError> {
+    let row = sqlx::query(&format!(
+        "INSERT INTO rooms ({ROOM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         RETURNING {ROOM_COLUMNS}"
+    ))
+    .bind(&room.id)
+    .bind(room.name.as_str())
+    .bind(&room.title)
+    .bind(&room.owner_id)
+    .bind(room.access.as_str())
+    .bind(room.price.as_ref().map(|p| p.amount_minor))
+    .bind(room.price.as_ref().map(|p| p.currency.clone()))
+    .bind(room.plans.join(","))
+    .bind(room.starts_at)
+    .bind(room.ends_at)
+    .bind(room.created_at)
+    .bind(room.updated_at)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| classify_write_error(e, &["name"]))?;
+    room_from_row(&row)
+}
+
+/// [`Store::update_room`] on `conn`, which may be inside a caller's transaction.
+pub(super) async fn update_room_on(
+    conn: &mut sqlx::AnyConnection,
+    room: &Room,
+) -> Result<Option<Room>, StoreError> {
+    let row = sqlx::query(&format!(
+        "UPDATE rooms SET title = $2, access = $3, price_minor = $4, currency = $5, plans = $6, \
+         starts_at = $7, ends_at = $8, updated_at = $9 WHERE id = $1 RETURNING {ROOM_COLUMNS}"
+    ))
+    .bind(&room.id)
+    .bind(&room.title)
+    .bind(room.access.as_str())
+    .bind(room.price.as_ref().map(|p| p.amount_minor))
+    .bind(room.price.as_ref().map(|p| p.currency.clone()))
+    .bind(room.plans.join(","))
+    .bind(room.starts_at)
+    .bind(room.ends_at)
+    .bind(room.updated_at)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| classify_write_error(e, &[]))?;
+    row.as_ref().map(room_from_row).transpose()
 }

@@ -3,13 +3,13 @@
 use anyhow::Context as _;
 use sqlx::any::AnyRow;
 
-use super::{classify_write_error, corrupt, int, opt_text, text, Store, StoreError};
+use super::{classify_write_error, corrupt, int, opt_int, opt_text, text, Store, StoreError};
 use crate::clock::UnixSeconds;
 use crate::domain::{Role, User};
 use crate::telemetry::metrics::StoreOp;
 
 const USER_COLUMNS: &str =
-    "id, handle, email, display_name, role, matrix_user_id, avatar_url, created_at, updated_at";
+    "id, handle, email, display_name, role, matrix_user_id, avatar_url, verified_at, created_at, updated_at";
 
 pub struct NewUser<'a> {
     pub id: &'a str,
@@ -32,6 +32,7 @@ fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
         role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
         matrix_user_id: opt_text(row, "matrix_user_id")?,
         avatar_url: opt_text(row, "avatar_url")?,
+        verified: opt_int(row, "verified_at")?.is_some(),
         created_at: int(row, "created_at")?,
         updated_at: int(row, "updated_at")?,
     })

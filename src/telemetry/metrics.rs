@@ -165,6 +165,22 @@ label_enum!(
 );
 
 label_enum!(
+    /// A call made to the platform's Mastodon.
+    MastodonAction {
+        Announce => "announce",
+        Edit => "edit",
+        Reply => "reply",
+        AccountAction => "account_action",
+    }
+);
+
+impl MastodonAction {
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|a| a.as_str() == text)
+    }
+}
+
+label_enum!(
     /// What roomkey answered Prosody about one occupant.
     ProsodyVerdict { Allow => "allow", Deny => "deny" }
 );
@@ -194,6 +210,7 @@ pub struct Metrics {
     live_commands: Vec<AtomicU64>,
     prosody_verdicts: Vec<AtomicU64>,
     matrix_changes: Vec<AtomicU64>,
+    mastodon_calls: Vec<AtomicU64>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -246,6 +263,9 @@ impl Metrics {
                 .map(|_| AtomicU64::new(0))
                 .collect(),
             matrix_changes: (0..MatrixAction::ALL.len() * MatrixOutcome::ALL.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            mastodon_calls: (0..MastodonAction::ALL.len() * MatrixOutcome::ALL.len())
                 .map(|_| AtomicU64::new(0))
                 .collect(),
         }
@@ -327,6 +347,17 @@ impl Metrics {
 
     pub fn matrix_changes(&self, action: MatrixAction, outcome: MatrixOutcome) -> u64 {
         self.matrix_changes[action.index() * MatrixOutcome::ALL.len() + outcome.index()]
+            .load(Ordering::Relaxed)
+    }
+
+    /// Outcomes are the same as for Matrix changes: delivered, skipped, retried, failed.
+    pub fn mastodon_call(&self, action: MastodonAction, outcome: MatrixOutcome) {
+        self.mastodon_calls[action.index() * MatrixOutcome::ALL.len() + outcome.index()]
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn mastodon_calls(&self, action: MastodonAction, outcome: MatrixOutcome) -> u64 {
+        self.mastodon_calls[action.index() * MatrixOutcome::ALL.len() + outcome.index()]
             .load(Ordering::Relaxed)
     }
 
@@ -498,6 +529,24 @@ impl Metrics {
                     action.as_str(),
                     outcome.as_str(),
                     self.matrix_changes(*action, *outcome)
+                );
+            }
+        }
+
+        header(
+            &mut out,
+            "roomkey_mastodon_calls_total",
+            "counter",
+            "Attempts of calls to the platform's Mastodon, by action and outcome.",
+        );
+        for action in MastodonAction::ALL {
+            for outcome in MatrixOutcome::ALL {
+                let _ = writeln!(
+                    out,
+                    "roomkey_mastodon_calls_total{{action=\"{}\",outcome=\"{}\"}} {}",
+                    action.as_str(),
+                    outcome.as_str(),
+                    self.mastodon_calls(*action, *outcome)
                 );
             }
         }

@@ -51,6 +51,8 @@ struct ContextUser<'a> {
     avatar: &'a str,
     moderator: &'static str,
     affiliation: &'static str,
+    /// A staff-verified performer.
+    verified: &'static str,
 }
 
 #[derive(Debug, Clone)]
@@ -246,6 +248,7 @@ impl JitsiTokens {
                     avatar: user.avatar_url.as_deref().unwrap_or(""),
                     moderator: if moderator { "true" } else { "false" },
                     affiliation: if moderator { "owner" } else { "member" },
+                    verified: if user.verified { "true" } else { "false" },
                 },
             },
         }

@@ -18,7 +18,7 @@ use crate::moderation::{BanRequest, BanScopeRequest};
 use crate::rooms::{NewRoom, RoomChanges};
 
 /// Distinguishes a field that is absent (`None`) from one set to null (`Some(None)`).
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+pub(super) fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
@@ -40,7 +40,7 @@ fn role(value: &str) -> Result<Role, ApiError> {
     })
 }
 
-fn access(value: &str) -> Result<RoomAccess, ApiError> {
+pub(super) fn access(value: &str) -> Result<RoomAccess, ApiError> {
     RoomAccess::parse(value)
         .ok_or_else(|| ApiError::validation("access", "access must be free, paid or invite_only"))
 }

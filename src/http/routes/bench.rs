@@ -35,6 +35,7 @@ pub async fn sign_only(
         role: Role::Viewer,
         matrix_user_id: None,
         avatar_url: None,
+        verified: false,
         created_at: 0,
         updated_at: 0,
     };

@@ -29,7 +29,7 @@ pub struct RoomModerator {
 }
 
 /// The admin key; staff; or the performer who owns the room. Nobody else, whatever they paid.
-async fn require_room_moderator(
+pub(super) async fn require_room_moderator(
     state: &AppState,
     caller: &Caller,
     room: &str,
@@ -120,26 +120,38 @@ pub async fn ban(
     ApiJson(body): ApiJson<RoomBanBody>,
 ) -> Result<(StatusCode, Json<BanView>), ApiError> {
     let moderator = require_room_moderator(&state, &caller, &room).await?;
+    let until = time("until", body.until.as_deref())?;
+    let ban = ban_from_room(&state, moderator, body.user_id, body.reason, until).await?;
+    Ok((StatusCode::CREATED, Json(BanView::from(&ban))))
+}
+
+/// Bans `user_id` from the moderator's room. A performer may not ban staff or themselves.
+pub(super) async fn ban_from_room(
+    state: &AppState,
+    moderator: RoomModerator,
+    user_id: String,
+    reason: String,
+    until: Option<crate::clock::UnixSeconds>,
+) -> Result<crate::domain::Ban, ApiError> {
     if !moderator.staff {
-        let target = state.access.user(&body.user_id).await?;
+        let target = state.access.user(&user_id).await?;
         if target.is_some_and(|t| t.role.is_staff() || t.id == moderator.room.owner_id) {
             return Err(ApiError::forbidden(
                 "a performer may not ban staff or themselves from their room",
             ));
         }
     }
-    tracing::info!(actor = %moderator.actor, user_id = %body.user_id, "room ban");
-    let ban = state
+    tracing::info!(actor = %moderator.actor, user_id = %user_id, "room ban");
+    Ok(state
         .bans
         .ban(BanRequest {
-            user_id: body.user_id,
+            user_id,
             scope: BanScopeRequest::Room(moderator.room.name.clone()),
-            reason: body.reason,
-            until: time("until", body.until.as_deref())?,
+            reason,
+            until,
             banned_by: Some(moderator.actor),
         })
-        .await?;
-    Ok((StatusCode::CREATED, Json(BanView::from(&ban))))
+        .await?)
 }
 
 #[derive(Deserialize)]

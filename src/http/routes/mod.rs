@@ -4,10 +4,12 @@ pub mod admin;
 pub mod auth;
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod events;
 pub mod keys;
 pub mod live;
 pub mod moderation;
 pub mod ops;
 pub mod payments;
+pub mod performers;
 pub mod prosody;
 pub mod rooms;

@@ -1,14 +1,18 @@
-//! The moderation audit trail, for the people who moderate.
+//! Bans for everyone who moderates (`/api/moderation/ban`, `/unban`) and the audit trail.
 
 use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::admin::{time, BanScopeBody, BanView};
+use super::live::{ban_from_room, require_room_moderator};
 use super::rooms::parse_room;
 use crate::clock::rfc3339;
 use crate::domain::{AuditEntry, ModerationAction};
 use crate::http::error::{ApiError, ErrorCode};
-use crate::http::extract::{parse_urlencoded, Caller};
+use crate::http::extract::{parse_urlencoded, ApiJson, Caller, StaffPrincipal};
+use crate::moderation::{BanRequest, BanScopeRequest};
 use crate::http::state::AppState;
 use crate::moderation::audit::MAX_PAGE;
 use crate::store::AuditQuery;
@@ -147,4 +151,116 @@ async fn require_moderator_of(
             "only moderators and admins, or a room's performer for that room, may read the audit trail",
         ))
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModerationBanBody {
+    user_id: String,
+    scope: BanScopeBody,
+    reason: String,
+    /// RFC 3339; or give `duration_secs`; neither bans until lifted.
+    until: Option<String>,
+    duration_secs: Option<i64>,
+}
+
+/// Longest timed ban: ten years (longer is "until lifted").
+const MAX_BAN_SECS: i64 = 10 * 365 * 86_400;
+
+/// # `POST /api/moderation/ban`
+/// Bans a user globally, from one room, or from one performer's rooms, for a duration or
+/// until lifted. The ban reaches the running video rooms, the chat rooms and (for a
+/// global ban, when configured) the user's Mastodon account.
+/// **Permissions**: moderators and admins for any scope; a performer for their own rooms
+/// (`room`) or all of them (`performer` with their own id), never against staff.
+#[tracing::instrument(skip_all)]
+pub async fn ban(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ModerationBanBody>,
+) -> Result<(StatusCode, Json<BanView>), ApiError> {
+    let until = match (body.until.as_deref(), body.duration_secs) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::validation(
+                "duration_secs",
+                "give until or duration_secs, not both",
+            ))
+        }
+        (Some(_), None) => time("until", body.until.as_deref())?,
+        (None, Some(secs)) if (1..=MAX_BAN_SECS).contains(&secs) => {
+            Some(state.clock.now() + secs)
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::validation(
+                "duration_secs",
+                "duration_secs must be 1 second to 10 years",
+            ))
+        }
+        (None, None) => None,
+    };
+    let (scope, actor) = match body.scope {
+        BanScopeBody::Room { room } => {
+            let moderator = require_room_moderator(&state, &caller, &room).await?;
+            let ban = ban_from_room(&state, moderator, body.user_id, body.reason, until).await?;
+            return Ok((StatusCode::CREATED, Json(BanView::from(&ban))));
+        }
+        BanScopeBody::Global => (BanScopeRequest::Global, StaffPrincipal::of(&state, &caller).await?.actor),
+        BanScopeBody::Performer { performer_id } => {
+            let actor = match StaffPrincipal::of(&state, &caller).await {
+                Ok(staff) => staff.actor,
+                Err(refused) => {
+                    // Not staff: a performer may ban someone from all of their own rooms.
+                    let Caller::User(principal) = &caller else {
+                        return Err(refused);
+                    };
+                    if principal.user_id != performer_id {
+                        return Err(refused);
+                    }
+                    let target = state.access.user(&body.user_id).await?;
+                    if target.is_some_and(|t| t.role.is_staff() || t.id == performer_id) {
+                        return Err(ApiError::forbidden(
+                            "a performer may not ban staff or themselves",
+                        ));
+                    }
+                    principal.user_id.clone()
+                }
+            };
+            (BanScopeRequest::Performer(performer_id), actor)
+        }
+    };
+    tracing::info!(actor = %actor, user_id = %body.user_id, "ban");
+    let ban = state
+        .bans
+        .ban(BanRequest {
+            user_id: body.user_id,
+            scope,
+            reason: body.reason,
+            until,
+            banned_by: Some(actor),
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(BanView::from(&ban))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnbanBody {
+    ban_id: String,
+    reason: String,
+}
+
+/// # `POST /api/moderation/unban`
+/// Lifts a ban and undoes what it did (chat ban, Mastodon limit); repeating it changes
+/// nothing.
+/// **Permissions**: moderators and admins.
+pub async fn unban(
+    State(state): State<AppState>,
+    staff: StaffPrincipal,
+    ApiJson(body): ApiJson<UnbanBody>,
+) -> Result<Json<BanView>, ApiError> {
+    let ban = state
+        .bans
+        .lift(&body.ban_id, body.reason, Some(staff.actor))
+        .await?;
+    Ok(Json(BanView::from(&ban)))
 }

@@ -5,7 +5,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::rfc3339;
-use crate::domain::{Room, RoomName};
+use crate::domain::{Money, Room, RoomName};
 use crate::http::error::{denial_error, ApiError};
 use crate::http::extract::{OptionalJson, UserPrincipal};
 use crate::http::state::AppState;
@@ -30,6 +30,15 @@ pub struct PriceView {
     currency: String,
 }
 
+impl From<&Money> for PriceView {
+    fn from(price: &Money) -> Self {
+        Self {
+            amount_minor: price.amount_minor,
+            currency: price.currency.clone(),
+        }
+    }
+}
+
 impl From<&Room> for RoomView {
     fn from(room: &Room) -> Self {
         Self {
@@ -37,10 +46,7 @@ impl From<&Room> for RoomView {
             title: room.title.clone(),
             owner_id: room.owner_id.clone(),
             access: room.access.as_str(),
-            price: room.price.as_ref().map(|p| PriceView {
-                amount_minor: p.amount_minor,
-                currency: p.currency.clone(),
-            }),
+            price: room.price.as_ref().map(PriceView::from),
             plans: room.plans.clone(),
             starts_at: room.starts_at.map(rfc3339),
             ends_at: room.ends_at.map(rfc3339),

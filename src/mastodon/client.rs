@@ -1,0 +1,260 @@
+//! The few Mastodon REST calls roomkey makes, with their documented parameters
+//! (docs.joinmastodon.org/methods/statuses, /methods/admin/accounts).
+
+use std::time::Duration;
+
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode, Uri};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use serde_json::{json, Value};
+
+use crate::matrix::client::encode;
+
+type Body = http_body_util::Full<Bytes>;
+
+/// A failed call; `retryable` ones (network, timeouts, 429, 5xx) are tried again later.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {detail}")]
+pub struct MastodonError {
+    pub what: &'static str,
+    pub detail: String,
+    pub retryable: bool,
+}
+
+impl MastodonError {
+    fn transient(what: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            what,
+            detail: detail.into(),
+            retryable: true,
+        }
+    }
+
+    fn refused(what: &'static str, status: StatusCode, body: &Value) -> Self {
+        Self {
+            what,
+            detail: format!(
+                "{} {}",
+                status.as_u16(),
+                body["error"].as_str().unwrap_or_default()
+            ),
+            retryable: status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error(),
+        }
+    }
+}
+
+/// A posted status: its id and public URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedStatus {
+    pub id: String,
+    pub url: Option<String>,
+}
+
+/// A status to post.
+pub struct NewStatus<'a> {
+    pub text: &'a str,
+    pub visibility: &'a str,
+    pub language: &'a str,
+    pub in_reply_to_id: Option<&'a str>,
+}
+
+#[derive(Clone)]
+pub struct MastodonClient {
+    base: String,
+    client: Client<HttpsConnector<HttpConnector>, Body>,
+    timeout: Duration,
+}
+
+impl MastodonClient {
+    pub fn new(base: &str, timeout: Duration) -> Self {
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(timeout));
+        http.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            client: Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(30))
+                .build(connector),
+            timeout,
+        }
+    }
+
+    /// `POST /api/v1/statuses` with an `Idempotency-Key`: Mastodon answers a repeat of the
+    /// same key (within an hour) with the status it already made.
+    pub async fn post_status(
+        &self,
+        token: &str,
+        status: &NewStatus<'_>,
+        idempotency_key: &str,
+    ) -> Result<PostedStatus, MastodonError> {
+        let mut body = json!({
+            "status": status.text,
+            "visibility": status.visibility,
+            "language": status.language,
+        });
+        if let Some(parent) = status.in_reply_to_id {
+            body["in_reply_to_id"] = json!(parent);
+        }
+        let answer = self
+            .call(
+                Method::POST,
+                "/api/v1/statuses",
+                token,
+                Some(body),
+                Some(idempotency_key),
+            )
+            .await?
+            .map_err(|(code, body)| MastodonError::refused("post status", code, &body))?;
+        posted(&answer, "post status")
+    }
+
+    /// `PUT /api/v1/statuses/{id}`: replaces the text of an earlier status.
+    pub async fn edit_status(
+        &self,
+        token: &str,
+        id: &str,
+        text: &str,
+        language: &str,
+    ) -> Result<(), MastodonError> {
+        let path = format!("/api/v1/statuses/{}", encode(id));
+        self.call(
+            Method::PUT,
+            &path,
+            token,
+            Some(json!({"status": text, "language": language})),
+            None,
+        )
+        .await?
+        .map_err(|(code, body)| MastodonError::refused("edit status", code, &body))?;
+        Ok(())
+    }
+
+    /// The local account whose username is exactly `username`, by the admin accounts list
+    /// (which also finds suspended accounts, unlike the public lookup).
+    pub async fn find_local_account(
+        &self,
+        admin_token: &str,
+        username: &str,
+    ) -> Result<Option<String>, MastodonError> {
+        let path = format!(
+            "/api/v1/admin/accounts?local=true&username={}",
+            encode(username)
+        );
+        let answer = self
+            .call(Method::GET, &path, admin_token, None, None)
+            .await?
+            .map_err(|(code, body)| MastodonError::refused("find account", code, &body))?;
+        // The filter matches by prefix: keep only the exact username.
+        Ok(answer
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .find(|account| account["username"].as_str() == Some(username))
+            .and_then(|account| account["id"].as_str())
+            .map(str::to_owned))
+    }
+
+    /// `POST /api/v1/admin/accounts/{id}/action` with `type` `silence` or `suspend`.
+    pub async fn moderate_account(
+        &self,
+        admin_token: &str,
+        account_id: &str,
+        action: &str,
+        text: &str,
+    ) -> Result<(), MastodonError> {
+        let path = format!("/api/v1/admin/accounts/{}/action", encode(account_id));
+        self.call(
+            Method::POST,
+            &path,
+            admin_token,
+            Some(json!({"type": action, "text": text, "send_email_notification": false})),
+            None,
+        )
+        .await?
+        .map_err(|(code, body)| MastodonError::refused("moderate account", code, &body))?;
+        Ok(())
+    }
+
+    /// `POST /api/v1/admin/accounts/{id}/unsilence` or `/unsuspend`.
+    pub async fn undo_account_action(
+        &self,
+        admin_token: &str,
+        account_id: &str,
+        undo: &str,
+    ) -> Result<(), MastodonError> {
+        let path = format!("/api/v1/admin/accounts/{}/{undo}", encode(account_id));
+        self.call(Method::POST, &path, admin_token, None, None)
+            .await?
+            .map_err(|(code, body)| MastodonError::refused("undo account action", code, &body))?;
+        Ok(())
+    }
+
+    /// One call; `Ok(Err(_))` is an answer that was not 2xx, `Err` a failure to get one.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Result<Value, (StatusCode, Value)>, MastodonError> {
+        let uri: Uri = format!("{}{path}", self.base)
+            .parse()
+            .map_err(|e| MastodonError::transient("request", format!("bad URL: {e}")))?;
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(hyper::header::USER_AGENT, "roomkey");
+        if body.is_some() {
+            request = request.header(hyper::header::CONTENT_TYPE, "application/json");
+        }
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let bytes = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        let request = request
+            .body(Body::new(bytes))
+            .map_err(|e| MastodonError::transient("request", e.to_string()))?;
+        let response = match tokio::time::timeout(self.timeout, self.client.request(request)).await
+        {
+            Err(_) => return Err(MastodonError::transient("request", "timed out")),
+            Ok(Err(error)) => return Err(MastodonError::transient("request", error.to_string())),
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        let bytes = tokio::time::timeout(
+            self.timeout,
+            http_body_util::BodyExt::collect(response.into_body()),
+        )
+        .await
+        .map_err(|_| MastodonError::transient("response", "timed out"))?
+        .map_err(|e| MastodonError::transient("response", e.to_string()))?
+        .to_bytes();
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok(if status.is_success() {
+            Ok(value)
+        } else {
+            Err((status, value))
+        })
+    }
+}
+
+fn posted(answer: &Value, what: &'static str) -> Result<PostedStatus, MastodonError> {
+    let id = answer["id"].as_str().ok_or_else(|| MastodonError {
+        what,
+        detail: "the answer has no status id".into(),
+        retryable: true,
+    })?;
+    Ok(PostedStatus {
+        id: id.to_owned(),
+        url: answer["url"].as_str().map(str::to_owned),
+    })
+}
