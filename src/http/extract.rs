@@ -463,7 +463,9 @@ impl StaffPrincipal {
                     .access
                     .user(&principal.user_id)
                     .await?
-                    .ok_or_else(|| ApiError::unauthenticated("the session's user no longer exists"))?;
+                    .ok_or_else(|| {
+                        ApiError::unauthenticated("the session's user no longer exists")
+                    })?;
                 if !user.role.is_staff() {
                     return Err(ApiError::forbidden("this needs a moderator or an admin"));
                 }

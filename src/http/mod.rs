@@ -134,18 +134,12 @@ pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router 
         .route("/api/moderation/unban", post(moderation::unban))
         .route("/api/events", post(events::create).get(events::list))
         .route("/api/events/create", post(events::create))
-        .route(
-            "/api/events/{id}",
-            get(events::show).patch(events::update),
-        )
+        .route("/api/events/{id}", get(events::show).patch(events::update))
         .route("/api/events/{id}/end", post(events::end))
         .route("/api/events/{id}/pay", post(events::pay))
         .route("/api/events/{id}/participants", get(events::participants))
         .route("/api/performers/verification", post(performers::apply))
-        .route(
-            "/api/performers/{id}/verification",
-            get(performers::status),
-        )
+        .route("/api/performers/{id}/verification", get(performers::status))
         .route(
             "/api/admin/performers/applications",
             get(performers::applications),

@@ -135,22 +135,24 @@ impl MastodonClient {
         Ok(())
     }
 
-    /// The local account whose username is exactly `username`, by the admin accounts list
-    /// (which also finds suspended accounts, unlike the public lookup).
+    /// The local account whose username is exactly `username` and whose moderation status
+    /// is `status` (`active`, `silenced`, `suspended`), by `GET /api/v2/admin/accounts`,
+    /// which (unlike the public lookup) also lists limited and suspended accounts.
     pub async fn find_local_account(
         &self,
         admin_token: &str,
         username: &str,
+        status: &str,
     ) -> Result<Option<String>, MastodonError> {
         let path = format!(
-            "/api/v1/admin/accounts?local=true&username={}",
+            "/api/v2/admin/accounts?origin=local&status={status}&username={}",
             encode(username)
         );
         let answer = self
             .call(Method::GET, &path, admin_token, None, None)
             .await?
             .map_err(|(code, body)| MastodonError::refused("find account", code, &body))?;
-        // The filter matches by prefix: keep only the exact username.
+        // The username filter is a partial match: keep only the exact one.
         Ok(answer
             .as_array()
             .map(Vec::as_slice)

@@ -167,7 +167,11 @@ impl MastodonService {
             event_id: None,
             user_id: Some(ban.user_id.clone()),
             payload: json!({"type": kind, "undo": undo, "text": ban.reason}).to_string(),
-            idempotency_key: format!("roomkey-ban-{}-{}", ban.id, if undo { "lift" } else { "ban" }),
+            idempotency_key: format!(
+                "roomkey-ban-{}-{}",
+                ban.id,
+                if undo { "lift" } else { "ban" }
+            ),
         };
         // The ban itself is already stored; a lost account action is logged, not fatal.
         if let Err(error) = self
@@ -273,7 +277,11 @@ impl MastodonService {
         Ok(outcome)
     }
 
-    async fn deliver(&self, enabled: &Enabled, call: &MastodonCall) -> Result<Delivery, StoreError> {
+    async fn deliver(
+        &self,
+        enabled: &Enabled,
+        call: &MastodonCall,
+    ) -> Result<Delivery, StoreError> {
         let result = match MastodonAction::parse(&call.action) {
             Some(MastodonAction::AccountAction) => self.moderate(enabled, call).await,
             Some(action) => self.deliver_show_call(enabled, call, action).await?,
@@ -385,14 +393,8 @@ impl MastodonService {
             return Ok(MatrixOutcome::Skipped);
         };
         let client = &enabled.client;
-        let Some(account) = client
-            .find_local_account(&enabled.admin_token, &user.handle)
-            .await?
-        else {
-            // No account of that name on the platform's server: nothing to do.
-            return Ok(MatrixOutcome::Skipped);
-        };
-        if payload["undo"].as_bool().unwrap_or(false) {
+        let undo = payload["undo"].as_bool().unwrap_or(false);
+        if undo {
             // Another global ban still in force keeps the account limited.
             let still_banned = self
                 .store
@@ -408,18 +410,28 @@ impl MastodonService {
             if still_banned {
                 return Ok(MatrixOutcome::Skipped);
             }
-            let undo = if kind == "suspend" {
-                "unsuspend"
-            } else {
-                "unsilence"
-            };
+        }
+        // A ban acts on an active account; its lift on one in the state the ban left.
+        let (status, call) = match (kind, undo) {
+            ("suspend", true) => ("suspended", "unsuspend"),
+            (_, true) => ("silenced", "unsilence"),
+            (_, false) => ("active", kind),
+        };
+        let Some(account) = client
+            .find_local_account(&enabled.admin_token, &user.handle, status)
+            .await?
+        else {
+            // No such account there (or already as wanted): nothing to do.
+            return Ok(MatrixOutcome::Skipped);
+        };
+        if undo {
             client
-                .undo_account_action(&enabled.admin_token, &account, undo)
+                .undo_account_action(&enabled.admin_token, &account, call)
                 .await?;
         } else {
             let text = payload["text"].as_str().unwrap_or_default();
             client
-                .moderate_account(&enabled.admin_token, &account, kind, text)
+                .moderate_account(&enabled.admin_token, &account, call, text)
                 .await?;
         }
         Ok(MatrixOutcome::Delivered)
@@ -434,4 +446,3 @@ impl MastodonService {
             .len())
     }
 }
-

@@ -112,7 +112,11 @@ impl VerificationService {
     }
 
     /// A user asks to be verified. Asking again while waiting changes nothing.
-    pub async fn apply(&self, user_id: &str, note: &str) -> Result<Verification, VerificationError> {
+    pub async fn apply(
+        &self,
+        user_id: &str,
+        note: &str,
+    ) -> Result<Verification, VerificationError> {
         let current = self.status(user_id).await?;
         match current.state {
             VerificationState::Applied => return Ok(current),
@@ -233,4 +237,3 @@ impl VerificationService {
             .await;
     }
 }
-

@@ -244,7 +244,11 @@ mod tests {
         }
     }
 
-    fn facts<'a>(show: &'a Show, performer: &'a User, defaults: &'a [String]) -> AnnouncementFacts<'a> {
+    fn facts<'a>(
+        show: &'a Show,
+        performer: &'a User,
+        defaults: &'a [String],
+    ) -> AnnouncementFacts<'a> {
         AnnouncementFacts {
             show,
             performer,

@@ -362,10 +362,7 @@ pub fn parse_hashtag(tag: &str) -> Option<&str> {
 
 fn parse_hashtags(tags: &[String]) -> Result<Vec<String>, ShowError> {
     if tags.len() > 10 {
-        return Err(ShowError::Invalid(
-            "hashtags",
-            "at most 10 hashtags".into(),
-        ));
+        return Err(ShowError::Invalid("hashtags", "at most 10 hashtags".into()));
     }
     tags.iter()
         .map(|tag| {
@@ -397,7 +394,10 @@ fn room_name_for(title: &str, show_id: &str) -> RoomName {
     for c in title.nfkd() {
         if c.is_ascii_alphanumeric() {
             slug.push(c.to_ascii_lowercase());
-        } else if (c.is_whitespace() || c == '-' || c == '_') && !slug.ends_with('-') && !slug.is_empty() {
+        } else if (c.is_whitespace() || c == '-' || c == '_')
+            && !slug.ends_with('-')
+            && !slug.is_empty()
+        {
             slug.push('-');
         }
         if slug.len() >= 40 {

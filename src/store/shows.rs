@@ -47,7 +47,10 @@ pub struct ShowRequestKey<'a> {
 pub enum ShowInsert {
     Created(Show),
     /// The same creator already used this idempotency key; `digest` is what it came with.
-    Existing { show: Show, digest: String },
+    Existing {
+        show: Show,
+        digest: String,
+    },
 }
 
 impl Store {
@@ -61,7 +64,8 @@ impl Store {
     ) -> Result<ShowInsert, StoreError> {
         self.timed(StoreOp::Write, async {
             if let Some(request) = &request {
-                if let Some(existing) = self.find_show_by_key(&show.created_by, request.key).await? {
+                if let Some(existing) = self.find_show_by_key(&show.created_by, request.key).await?
+                {
                     return Ok(existing);
                 }
             }

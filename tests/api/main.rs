@@ -7,11 +7,13 @@
 //! Redis when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set).
 
 mod helpers;
+mod mastodon_mock;
 mod synapse;
 
 mod admin;
 mod auth;
 mod caching;
+mod events;
 mod keys;
 mod live;
 mod matrix;

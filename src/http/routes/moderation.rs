@@ -12,9 +12,9 @@ use crate::clock::rfc3339;
 use crate::domain::{AuditEntry, ModerationAction};
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::extract::{parse_urlencoded, ApiJson, Caller, StaffPrincipal};
-use crate::moderation::{BanRequest, BanScopeRequest};
 use crate::http::state::AppState;
 use crate::moderation::audit::MAX_PAGE;
+use crate::moderation::{BanRequest, BanScopeRequest};
 use crate::store::AuditQuery;
 
 #[derive(Serialize)]
@@ -187,9 +187,7 @@ pub async fn ban(
             ))
         }
         (Some(_), None) => time("until", body.until.as_deref())?,
-        (None, Some(secs)) if (1..=MAX_BAN_SECS).contains(&secs) => {
-            Some(state.clock.now() + secs)
-        }
+        (None, Some(secs)) if (1..=MAX_BAN_SECS).contains(&secs) => Some(state.clock.now() + secs),
         (None, Some(_)) => {
             return Err(ApiError::validation(
                 "duration_secs",
@@ -204,7 +202,10 @@ pub async fn ban(
             let ban = ban_from_room(&state, moderator, body.user_id, body.reason, until).await?;
             return Ok((StatusCode::CREATED, Json(BanView::from(&ban))));
         }
-        BanScopeBody::Global => (BanScopeRequest::Global, StaffPrincipal::of(&state, &caller).await?.actor),
+        BanScopeBody::Global => (
+            BanScopeRequest::Global,
+            StaffPrincipal::of(&state, &caller).await?.actor,
+        ),
         BanScopeBody::Performer { performer_id } => {
             let actor = match StaffPrincipal::of(&state, &caller).await {
                 Ok(staff) => staff.actor,
