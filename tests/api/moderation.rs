@@ -149,3 +149,193 @@ async fn every_moderation_action_is_in_the_trail_with_who_and_why() {
         app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn moderators_ban_anywhere_performers_only_in_their_own_rooms_viewers_never() {
+    for backend in backends() {
+        let app = spawn_app(&backend).await;
+        let cast = stage(&app, "paid").await;
+        let (other_performer, other_session) = app.user_with_role("bea", "performer").await;
+        let (moderator_id, moderator) = app.user_with_role("mod", "moderator").await;
+        let (troll, _) = app.register("troll").await;
+        let ban = |scope: Value| json!({"user_id": troll, "scope": scope, "reason": "spam", "duration_secs": 3600});
+
+        // Viewers never; a performer not in someone else's room, nor platform-wide.
+        let room_scope = json!({"kind": "room", "room": cast.room});
+        let reply = app
+            .post(
+                "/api/moderation/ban",
+                Some(&cast.viewer_session),
+                ban(room_scope.clone()),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
+        let reply = app
+            .post(
+                "/api/moderation/ban",
+                Some(&other_session),
+                ban(room_scope.clone()),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
+        let reply = app
+            .post(
+                "/api/moderation/ban",
+                Some(&cast.performer_session),
+                ban(json!({"kind": "global"})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
+        let reply = app
+            .post(
+                "/api/moderation/ban",
+                Some(&cast.performer_session),
+                ban(json!({"kind": "performer", "performer_id": other_performer})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
+        // …nor against staff.
+        let mut against_staff = ban(room_scope.clone());
+        against_staff["user_id"] = json!(moderator_id);
+        let reply = app
+            .post(
+                "/api/moderation/ban",
+                Some(&cast.performer_session),
+                against_staff,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
+
+        // The performer bans from their room and from all their rooms; for an hour.
+        let reply = app
+            .post(
+                "/api/moderation/ban",
+                Some(&cast.performer_session),
+                ban(room_scope),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        assert_eq!(
+            reply.body["until"],
+            roomkey::clock::rfc3339(app.clock_now() + 3600)
+        );
+        let reply = app
+            .post(
+                "/api/moderation/ban",
+                Some(&cast.performer_session),
+                ban(json!({"kind": "performer", "performer_id": cast.performer_id})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        // Moderators anywhere; until and duration together are refused.
+        let mut both = ban(json!({"kind": "global"}));
+        both["until"] = json!("2030-01-01T00:00:00Z");
+        let reply = app
+            .post("/api/moderation/ban", Some(&moderator), both)
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
+        let reply = app
+            .post(
+                "/api/moderation/ban",
+                Some(&moderator),
+                ban(json!({"kind": "global"})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        let global = reply.body["id"].as_str().unwrap().to_owned();
+
+        // Unban is for staff.
+        let lift = json!({"ban_id": global, "reason": "appeal accepted"});
+        let reply = app
+            .post(
+                "/api/moderation/unban",
+                Some(&cast.performer_session),
+                lift.clone(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
+        let reply = app
+            .post("/api/moderation/unban", Some(&moderator), lift)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        assert_eq!(reply.body["lifted"]["reason"], "appeal accepted");
+
+        let trail = audit(&app, &format!("?user_id={troll}"), &moderator).await;
+        assert_eq!(actions(&trail), ["unban", "ban", "ban", "ban"], "{trail:?}");
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_global_ban_limits_the_mastodon_account_and_its_lift_restores_it() {
+    use crate::mastodon_mock::{MastodonMock, ANNOUNCER_TOKEN, MODERATOR_TOKEN};
+    let Some(mastodon) = MastodonMock::start(
+        "a_global_ban_limits_the_mastodon_account_and_its_lift_restores_it",
+        &["troll", "trolley"],
+    )
+    .await
+    else {
+        return;
+    };
+    let url = mastodon.url();
+    let app = spawn_app_with(&backends()[0], move |c| {
+        c.mastodon.base_url = url;
+        c.mastodon.access_token = roomkey::config::Secret::new(ANNOUNCER_TOKEN);
+        c.mastodon.admin_token = roomkey::config::Secret::new(MODERATOR_TOKEN);
+    })
+    .await;
+    let (troll, _) = app.register("troll").await;
+    let (_, moderator) = app.user_with_role("mod", "moderator").await;
+    let worker = app.app.state().mastodon.clone();
+    let settle = || async {
+        for _ in 0..200 {
+            worker.try_once().await.unwrap();
+            if worker.pending().await.unwrap() == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("Mastodon calls still pending");
+    };
+
+    // A room ban leaves the account alone.
+    let cast_room = app
+        .create_room(
+            "quiet",
+            &app.user_with_role("alex", "performer").await.0,
+            "free",
+        )
+        .await;
+    let reply = app
+        .post("/api/moderation/ban", Some(&moderator), json!({"user_id": troll, "scope": {"kind": "room", "room": cast_room["name"]}, "reason": "spam"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    settle().await;
+    assert_eq!(mastodon.admin_account("troll").await["silenced"], false);
+
+    let reply = app
+        .post(
+            "/api/moderation/ban",
+            Some(&moderator),
+            json!({"user_id": troll, "scope": {"kind": "global"}, "reason": "harassment"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    let ban_id = reply.body["id"].as_str().unwrap().to_owned();
+    settle().await;
+    assert_eq!(mastodon.admin_account("troll").await["silenced"], true);
+    // Only the exact username: `trolley` is someone else.
+    assert_eq!(mastodon.admin_account("trolley").await["silenced"], false);
+
+    let reply = app
+        .post(
+            "/api/moderation/unban",
+            Some(&moderator),
+            json!({"ban_id": ban_id, "reason": "appeal"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    settle().await;
+    assert_eq!(mastodon.admin_account("troll").await["silenced"], false);
+    app.shutdown().await;
+}
