@@ -38,7 +38,7 @@ async fn a_free_room_token_carries_every_claim_stock_prosody_checks() {
         assert_eq!(claims["jti"].as_str().unwrap().len(), 36);
         assert_eq!(
             claims["context"]["user"],
-            json!({"id": cast.viewer_id, "name": "VIEWER", "email": "viewer@example.com", "avatar": "", "moderator": "false", "affiliation": "member"})
+            json!({"id": cast.viewer_id, "name": "VIEWER", "email": "viewer@example.com", "avatar": "", "moderator": "false", "affiliation": "member", "verified": "false"})
         );
 
         assert_eq!(reply.body["room"], "livealex2026");
