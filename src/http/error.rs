@@ -321,6 +321,12 @@ impl From<IdentityError> for ApiError {
                 ApiError::new(ErrorCode::InvalidCredentials, "wrong login or password")
             }
             IdentityError::UnknownUser => ApiError::not_found("no such user"),
+            IdentityError::FeatureRequired(feature) => ApiError::new(
+                ErrorCode::EntitlementRequired,
+                format!("this needs the {feature} feature"),
+            )
+            .with("feature", feature)
+            .with("pay", format!("/api/features/{feature}/pay")),
             IdentityError::Store(e) => store_error(e),
             IdentityError::Unexpected(e) => ApiError::internal(format!("{e:#}")),
         }

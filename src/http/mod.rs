@@ -19,6 +19,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/auth/register"),
     ("POST", "/api/auth/login"),
     ("GET", "/api/me"),
+    ("PATCH", "/api/me"),
     ("GET", "/api/rooms/{room}"),
     ("POST", "/api/rooms/{room}/token"),
     ("POST", "/api/rooms/{room}/matrix-invite"),
@@ -85,7 +86,7 @@ pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router 
     let mut router = Router::new()
         .route("/api/auth/register", post(auth::register))
         .route("/api/auth/login", post(auth::login))
-        .route("/api/me", get(auth::me))
+        .route("/api/me", get(auth::me).patch(auth::update_me))
         .route("/api/rooms/{room}", get(rooms::show))
         .route("/api/rooms/{room}/token", post(rooms::issue_token))
         .route(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::cache::{Bus, Invalidation};
 use crate::clock::{Clock, UnixSeconds};
-use crate::domain::{parse_email, parse_handle, ModerationAction, Role, User};
+use crate::domain::{parse_email, parse_handle, EntitlementScope, ModerationAction, Role, User};
 use crate::matrix::MatrixService;
 use crate::moderation::audit::{Action, AuditLog};
 use crate::store::{NewUser, Store, StoreError};
@@ -26,10 +26,24 @@ pub enum IdentityError {
     BadCredentials,
     #[error("no such user")]
     UnknownUser,
+    /// The change needs a premium feature the user has not bought (or whose period ended).
+    #[error("this needs the {0} feature")]
+    FeatureRequired(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+/// The premium feature (a plan entitlement sold through payments) that unlocks a custom
+/// avatar on the profile and in Jitsi tokens.
+pub const CUSTOM_PROFILE_FEATURE: &str = "custom_profile";
+
+/// Profile fields to change; `None` leaves a field, `Some(None)` clears the avatar.
+#[derive(Debug, Default)]
+pub struct ProfileChanges {
+    pub display_name: Option<String>,
+    pub avatar_url: Option<Option<String>>,
 }
 
 pub struct Registration {
@@ -197,6 +211,63 @@ impl IdentityService {
                 details: serde_json::json!({"role": role.as_str()}),
             })
             .await;
+        Ok(user)
+    }
+
+    /// Changes the caller's display name and avatar. A custom avatar needs an active
+    /// [`CUSTOM_PROFILE_FEATURE`]; clearing it never does.
+    pub async fn update_profile(
+        &self,
+        user_id: &str,
+        changes: ProfileChanges,
+    ) -> Result<User, IdentityError> {
+        let mut user = self
+            .store
+            .find_user(user_id)
+            .await?
+            .ok_or(IdentityError::UnknownUser)?;
+        if let Some(name) = changes.display_name {
+            user.display_name = parse_display_name(Some(&name), &user.handle)?;
+        }
+        if let Some(avatar) = changes.avatar_url {
+            if let Some(url) = &avatar {
+                let valid = url.len() <= 500
+                    && url.starts_with("https://")
+                    && url.len() > "https://".len()
+                    && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+                if !valid {
+                    return Err(IdentityError::Invalid(
+                        "avatar_url",
+                        "avatar_url must be an https:// URL of at most 500 characters",
+                    ));
+                }
+                let now = self.clock.now();
+                let has_feature =
+                    self.store
+                        .find_all_entitlements(user_id)
+                        .await?
+                        .iter()
+                        .any(|e| {
+                            e.is_active_at(now)
+                                && e.scope == EntitlementScope::Plan(CUSTOM_PROFILE_FEATURE.into())
+                        });
+                if !has_feature {
+                    return Err(IdentityError::FeatureRequired(CUSTOM_PROFILE_FEATURE));
+                }
+            }
+            user.avatar_url = avatar;
+        }
+        let user = self
+            .store
+            .update_user_profile(
+                &user.id,
+                &user.display_name,
+                user.avatar_url.as_deref(),
+                self.clock.now(),
+            )
+            .await?
+            .ok_or(IdentityError::UnknownUser)?;
+        self.bus.publish(Invalidation::User(user.id.clone())).await;
         Ok(user)
     }
 }

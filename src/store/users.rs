@@ -116,4 +116,29 @@ impl Store {
         })
         .await
     }
+
+    /// Rewrites the display name and avatar.
+    pub async fn update_user_profile(
+        &self,
+        id: &str,
+        display_name: &str,
+        avatar_url: Option<&str>,
+        now: UnixSeconds,
+    ) -> Result<Option<User>, StoreError> {
+        self.timed(StoreOp::Write, async {
+            let row = sqlx::query(&format!(
+                "UPDATE users SET display_name = $2, avatar_url = $3, updated_at = $4 WHERE id = $1 \
+                 RETURNING {USER_COLUMNS}"
+            ))
+            .bind(id)
+            .bind(display_name)
+            .bind(avatar_url)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .context("update profile")?;
+            row.as_ref().map(user_from_row).transpose()
+        })
+        .await
+    }
 }

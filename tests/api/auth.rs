@@ -292,3 +292,59 @@ async fn hs256_tokens_forged_with_the_rs256_public_key_are_refused() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_custom_avatar_needs_the_custom_profile_feature_and_reaches_the_token() {
+    for backend in backends() {
+        let app = spawn_app(&backend).await;
+        let cast = stage(&app, "free").await;
+        let me = "/api/me";
+        let patch = |body: serde_json::Value| {
+            app.call(
+                axum::http::Method::PATCH,
+                me,
+                Some(&cast.viewer_session),
+                Some(body),
+            )
+        };
+        // A display name is anyone's to change; an avatar is a premium feature.
+        let reply = patch(json!({"display_name": "Vee"})).await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        assert_eq!(reply.body["display_name"], "Vee");
+        let avatar = "https://cdn.example.com/vee.png";
+        let reply = patch(json!({"avatar_url": avatar})).await;
+        assert_eq!(reply.status, StatusCode::PAYMENT_REQUIRED, "{reply:?}");
+        assert_eq!(reply.body["error"]["feature"], "custom_profile");
+        assert_eq!(
+            reply.body["error"]["pay"],
+            "/api/features/custom_profile/pay"
+        );
+        let reply = patch(json!({"avatar_url": "http://plain.example.com/x.png"})).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
+
+        // Bought (here granted as the payment would): the avatar is kept and signed in.
+        app.grant(
+            &cast.viewer_id,
+            json!({"kind": "plan", "plan": "custom_profile"}),
+            Some(app.clock_now() + 30 * 86_400),
+        )
+        .await;
+        let reply = patch(json!({"avatar_url": avatar})).await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        let profile = app.get(me, Some(&cast.viewer_session)).await;
+        assert_eq!(profile.body["avatar_url"], avatar);
+        assert_eq!(profile.body["verified"], false);
+        assert_eq!(
+            profile.body["plans"][0]["name"], "custom_profile",
+            "{profile:?}"
+        );
+        let token = app.token(&cast.room, &cast.viewer_session).await;
+        let (_, claims, _, _) = decode_jwt(token.body["jwt"].as_str().unwrap());
+        assert_eq!(claims["context"]["user"]["avatar"], avatar);
+        assert_eq!(claims["context"]["user"]["name"], "Vee");
+        // Clearing never needs the feature.
+        let reply = patch(json!({"avatar_url": null})).await;
+        assert_eq!(reply.body["avatar_url"], serde_json::Value::Null);
+        app.shutdown().await;
+    }
+}

@@ -6,11 +6,11 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::rfc3339;
-use crate::domain::User;
+use crate::domain::{EntitlementScope, User};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ClientIp, UserPrincipal};
 use crate::http::state::AppState;
-use crate::identity::{Registration, SignedIn};
+use crate::identity::{ProfileChanges, Registration, SignedIn};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +38,8 @@ pub struct UserView {
     role: &'static str,
     matrix_user_id: Option<String>,
     avatar_url: Option<String>,
+    /// A performer staff have verified.
+    verified: bool,
 }
 
 impl From<&User> for UserView {
@@ -50,6 +52,7 @@ impl From<&User> for UserView {
             role: user.role.as_str(),
             matrix_user_id: user.matrix_user_id.clone(),
             avatar_url: user.avatar_url.clone(),
+            verified: user.verified,
         }
     }
 }
@@ -118,11 +121,72 @@ pub async fn login(
 pub async fn me(
     State(state): State<AppState>,
     caller: UserPrincipal,
-) -> Result<Json<UserView>, ApiError> {
+) -> Result<Json<MeView>, ApiError> {
     let user = state
         .access
         .user(&caller.user_id)
         .await?
         .ok_or_else(|| ApiError::unauthenticated("the session's user no longer exists"))?;
-    Ok(Json(UserView::from(user.as_ref())))
+    let now = state.clock.now();
+    let mut plans: Vec<PlanView> = Vec::new();
+    for entitlement in state.entitlements.list(&user.id).await? {
+        if let EntitlementScope::Plan(name) = &entitlement.scope {
+            if entitlement.is_active_at(now) {
+                plans.push(PlanView {
+                    name: name.clone(),
+                    until: entitlement.valid_until.map(rfc3339),
+                });
+            }
+        }
+    }
+    Ok(Json(MeView {
+        user: UserView::from(user.as_ref()),
+        plans,
+    }))
+}
+
+#[derive(Serialize)]
+pub struct MeView {
+    #[serde(flatten)]
+    user: UserView,
+    /// Active plans and premium features (`verified_badge`, `custom_profile`,
+    /// `advanced_analytics`, `member`, …), each with its end.
+    plans: Vec<PlanView>,
+}
+
+#[derive(Serialize)]
+pub struct PlanView {
+    name: String,
+    until: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileBody {
+    display_name: Option<String>,
+    /// `null` clears it; a new one needs the `custom_profile` feature.
+    #[serde(default, deserialize_with = "super::admin::nullable")]
+    avatar_url: Option<Option<String>>,
+}
+
+/// # `PATCH /api/me`
+/// Changes the caller's display name and avatar (shown in Jitsi through the token). A
+/// custom avatar needs the `custom_profile` feature: 402 with where to buy it otherwise.
+/// **Permissions**: a session, or a service key naming the user.
+pub async fn update_me(
+    State(state): State<AppState>,
+    caller: UserPrincipal,
+    ApiJson(body): ApiJson<ProfileBody>,
+) -> Result<Json<UserView>, ApiError> {
+    let user = state
+        .identity
+        .update_profile(
+            &caller.user_id,
+            ProfileChanges {
+                display_name: body.display_name,
+                avatar_url: body.avatar_url,
+            },
+        )
+        .await?;
+    Ok(Json(UserView::from(&user)))
 }
