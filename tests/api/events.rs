@@ -593,3 +593,66 @@ async fn verification_is_applied_for_approved_revoked_and_carried_in_the_token()
         app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_new_price_is_for_buyers_from_then_on() {
+    use crate::payments::{confirm, notification, payments_app_with};
+    for backend in backends() {
+        let app = payments_app_with(&backend, false, |_| {}).await;
+        let (_, alex) = verified_performer(&app, "alex").await;
+        let (_, early) = app.register("early").await;
+        let (_, late) = app.register("late").await;
+        let soon = json!({
+            "title": "Repriced",
+            "starts_at": roomkey::clock::rfc3339(app.clock_now() + 60),
+            "ends_at": roomkey::clock::rfc3339(app.clock_now() + 7_200),
+            "price": {"amount_minor": 5_000_000, "currency": "COP"},
+        });
+        let show = create(&app, &alex, None, soon).await.body;
+        let id = show["id"].as_str().unwrap();
+        let room = show["room"].as_str().unwrap();
+        let early_checkout = app
+            .post(&format!("/api/events/{id}/pay"), Some(&early), json!({}))
+            .await;
+        assert_eq!(early_checkout.body["amount_minor"], 5_000_000);
+
+        let reply = patch(
+            &app,
+            &format!("/api/events/{id}"),
+            &alex,
+            json!({"price": {"amount_minor": 7_000_000, "currency": "COP"}}),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        let late_checkout = app
+            .post(&format!("/api/events/{id}/pay"), Some(&late), json!({}))
+            .await;
+        assert_eq!(late_checkout.body["amount_minor"], 7_000_000);
+
+        // The early buyer pays what they were asked; the late one must pay the new price.
+        let early_ref = early_checkout.body["reference"].as_str().unwrap();
+        let reply = confirm(
+            &app,
+            &notification(Some(early_ref), "9001", 1, "50000.00", "COP"),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        let late_ref = late_checkout.body["reference"].as_str().unwrap();
+        let reply = confirm(
+            &app,
+            &notification(Some(late_ref), "9002", 1, "50000.00", "COP"),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
+        let reply = confirm(
+            &app,
+            &notification(Some(late_ref), "9003", 1, "70000.00", "COP"),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        app.clock.advance(120);
+        assert_eq!(app.token(room, &early).await.status, StatusCode::OK);
+        assert_eq!(app.token(room, &late).await.status, StatusCode::OK);
+        app.shutdown().await;
+    }
+}

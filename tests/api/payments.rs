@@ -19,7 +19,7 @@ async fn payments_app(backend: &Backend, test_mode: bool) -> TestApp {
     payments_app_with(backend, test_mode, |_| {}).await
 }
 
-async fn payments_app_with(
+pub(crate) async fn payments_app_with(
     backend: &Backend,
     test_mode: bool,
     tweak: impl FnOnce(&mut roomkey::config::Config),
@@ -62,7 +62,7 @@ async fn payments_app_with(
 }
 
 /// A confirmation as ePayco sends it, signed the way its plugins check it.
-fn notification(
+pub(crate) fn notification(
     reference: Option<&str>,
     ref_payco: &str,
     state: u32,
@@ -111,7 +111,7 @@ fn form(fields: &BTreeMap<String, String>) -> String {
         .join("&")
 }
 
-async fn confirm(app: &TestApp, fields: &BTreeMap<String, String>) -> Reply {
+pub(crate) async fn confirm(app: &TestApp, fields: &BTreeMap<String, String>) -> Reply {
     let request = Request::post("/api/webhooks/epayco")
         .header("content-type", "application/x-www-form-urlencoded")
         .body(Body::from(form(fields)))
