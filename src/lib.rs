@@ -22,6 +22,7 @@
 //! - [`cache`]: the in-process → Redis → SQL tiers and the invalidation bus.
 //! - [`store`]: the SQL source of truth (PostgreSQL or embedded SQLite); all SQL lives here.
 //! - [`http`]: router, extractors, the error table, thin handlers.
+//! - [`outbound`]: the HTTP client for calls to other services.
 //! - [`app`]: wiring and serving; [`config`], [`clock`], [`ids`], [`telemetry`]: plumbing.
 
 pub mod access;
@@ -39,6 +40,7 @@ pub mod live;
 pub mod mastodon;
 pub mod matrix;
 pub mod moderation;
+pub mod outbound;
 pub mod payments;
 pub mod performers;
 pub mod rooms;

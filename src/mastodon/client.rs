@@ -3,15 +3,11 @@
 
 use std::time::Duration;
 
-use hyper::body::Bytes;
-use hyper::{Method, Request, StatusCode, Uri};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::matrix::client::encode;
-
-type Body = http_body_util::Full<Bytes>;
+use crate::outbound::JsonClient;
 
 /// A failed call; `retryable` ones (network, timeouts, 429, 5xx) are tried again later.
 #[derive(Debug, thiserror::Error)]
@@ -62,26 +58,14 @@ pub struct NewStatus<'a> {
 #[derive(Clone)]
 pub struct MastodonClient {
     base: String,
-    client: Client<HttpsConnector<HttpConnector>, Body>,
-    timeout: Duration,
+    http: JsonClient,
 }
 
 impl MastodonClient {
     pub fn new(base: &str, timeout: Duration) -> Self {
-        let mut http = HttpConnector::new();
-        http.set_connect_timeout(Some(timeout));
-        http.enforce_http(false);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
         Self {
             base: base.trim_end_matches('/').to_owned(),
-            client: Client::builder(hyper_util::rt::TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(30))
-                .build(connector),
-            timeout,
+            http: JsonClient::new(timeout),
         }
     }
 
@@ -207,44 +191,28 @@ impl MastodonClient {
         body: Option<Value>,
         idempotency_key: Option<&str>,
     ) -> Result<Result<Value, (StatusCode, Value)>, MastodonError> {
-        let uri: Uri = format!("{}{path}", self.base)
-            .parse()
-            .map_err(|e| MastodonError::transient("request", format!("bad URL: {e}")))?;
-        let mut request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
-            .header(hyper::header::USER_AGENT, "roomkey");
-        if body.is_some() {
-            request = request.header(hyper::header::CONTENT_TYPE, "application/json");
-        }
+        let authorization = format!("Bearer {token}");
+        let mut headers = vec![
+            ("authorization", authorization.as_str()),
+            ("user-agent", "roomkey"),
+        ];
         if let Some(key) = idempotency_key {
-            request = request.header("Idempotency-Key", key);
+            headers.push(("idempotency-key", key));
         }
-        let bytes = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
-        let request = request
-            .body(Body::new(bytes))
+        let answer = self
+            .http
+            .send(
+                method,
+                &format!("{}{path}", self.base),
+                &headers,
+                body.as_ref(),
+            )
+            .await
             .map_err(|e| MastodonError::transient("request", e.to_string()))?;
-        let response = match tokio::time::timeout(self.timeout, self.client.request(request)).await
-        {
-            Err(_) => return Err(MastodonError::transient("request", "timed out")),
-            Ok(Err(error)) => return Err(MastodonError::transient("request", error.to_string())),
-            Ok(Ok(response)) => response,
-        };
-        let status = response.status();
-        let bytes = tokio::time::timeout(
-            self.timeout,
-            http_body_util::BodyExt::collect(response.into_body()),
-        )
-        .await
-        .map_err(|_| MastodonError::transient("response", "timed out"))?
-        .map_err(|e| MastodonError::transient("response", e.to_string()))?
-        .to_bytes();
-        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Ok(if status.is_success() {
-            Ok(value)
+        Ok(if answer.status.is_success() {
+            Ok(answer.body)
         } else {
-            Err((status, value))
+            Err((answer.status, answer.body))
         })
     }
 }

@@ -16,14 +16,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use http_body_util::{BodyExt as _, Empty, Limited};
-use hyper::body::Bytes;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper::Method;
 use serde_json::Value;
 
-/// Largest lookup answer read; real ones are a few kilobytes.
-const MAX_ANSWER_BYTES: usize = 256 * 1024;
+use crate::outbound::{JsonClient, OutboundError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
@@ -40,21 +36,14 @@ pub enum LookupError {
 /// ePayco's transaction lookup.
 pub struct EpaycoLookup {
     base_url: String,
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
-    timeout: Duration,
+    http: JsonClient,
 }
 
 impl EpaycoLookup {
     pub fn new(base_url: &str, timeout: Duration) -> Self {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .build();
         Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
-            client: Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector),
-            timeout,
+            http: JsonClient::new(timeout),
         }
     }
 
@@ -66,31 +55,26 @@ impl EpaycoLookup {
         if ref_payco.is_empty() || !ref_payco.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(LookupError::Malformed("x_ref_payco"));
         }
-        let uri: hyper::Uri = format!("{}/{ref_payco}", self.base_url)
-            .parse()
-            .map_err(|e: hyper::http::uri::InvalidUri| LookupError::Transport(e.to_string()))?;
-        let exchange = async {
-            let response = self
-                .client
-                .get(uri)
-                .await
-                .map_err(|e| LookupError::Transport(e.to_string()))?;
-            let status = response.status();
-            if !status.is_success() {
-                return Err(LookupError::Status(status.as_u16()));
-            }
-            let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
-                .collect()
-                .await
-                .map_err(|e| LookupError::Transport(e.to_string()))?
-                .to_bytes();
-            let answer: Value =
-                serde_json::from_slice(&body).map_err(|_| LookupError::Malformed("not JSON"))?;
-            fields_of(&answer)
-        };
-        tokio::time::timeout(self.timeout, exchange)
+        let answer = self
+            .http
+            .send(
+                Method::GET,
+                &format!("{}/{ref_payco}", self.base_url),
+                &[],
+                None,
+            )
             .await
-            .map_err(|_| LookupError::Timeout)?
+            .map_err(|e| match e {
+                OutboundError::Timeout => LookupError::Timeout,
+                OutboundError::Transport(detail) => LookupError::Transport(detail),
+            })?;
+        if !answer.status.is_success() {
+            return Err(LookupError::Status(answer.status.as_u16()));
+        }
+        if answer.body.is_null() {
+            return Err(LookupError::Malformed("not JSON"));
+        }
+        fields_of(&answer.body)
     }
 }
 
