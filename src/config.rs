@@ -62,6 +62,7 @@ pub struct Config {
     pub payments: PaymentsConfig,
     pub prosody: ProsodyConfig,
     pub matrix: MatrixConfig,
+    pub join: JoinConfig,
     pub log: LogConfig,
 }
 
@@ -363,6 +364,10 @@ pub struct EpaycoConfig {
     pub test_mode: bool,
     /// ePayco's transaction lookup; `<this>/<x_ref_payco>` answers the current state.
     pub validation_url: String,
+    /// Where the join page's "pay" form posts the checkout fields (ePayco's form
+    /// checkout, which needs no script on our page).
+    /// default: `https://secure.payco.co/checkout.php`.
+    pub checkout_url: String,
 }
 
 impl Default for EpaycoConfig {
@@ -374,6 +379,7 @@ impl Default for EpaycoConfig {
             public_key: String::new(),
             test_mode: false,
             validation_url: "https://secure.epayco.co/validation/v1/reference".into(),
+            checkout_url: "https://secure.payco.co/checkout.php".into(),
         }
     }
 }
@@ -392,6 +398,23 @@ impl Default for PaymentsConfig {
             reconcile_interval_secs: 300,
             reconcile_after_secs: 600,
             reconcile_max_age_days: 14,
+        }
+    }
+}
+
+/// The join page Jitsi Meet's `tokenAuthUrl` sends visitors to (`docs/join-page.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JoinConfig {
+    /// The page's language when `Accept-Language` names neither Spanish nor English:
+    /// `es` or `en`. default: `es`; env `ROOMKEY_JOIN__DEFAULT_LANGUAGE`.
+    pub default_language: crate::join::Lang,
+}
+
+impl Default for JoinConfig {
+    fn default() -> Self {
+        Self {
+            default_language: crate::join::Lang::Es,
         }
     }
 }
@@ -742,16 +765,22 @@ impl Config {
                 return Err(bad(&setting, "tolerance_secs must be between 1 and 3600"));
             }
         }
-        let validation = &payments.epayco.validation_url;
         let loopback = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"];
-        if !(validation.starts_with("https://")
-            || loopback.iter().any(|l| validation.starts_with(l)))
-            || validation.ends_with('/')
-        {
-            return Err(bad(
+        for (setting, url) in [
+            (
                 "payments.epayco.validation_url",
-                "must be an https:// URL without a trailing slash (http:// only on loopback)",
-            ));
+                &payments.epayco.validation_url,
+            ),
+            ("payments.epayco.checkout_url", &payments.epayco.checkout_url),
+        ] {
+            if !(url.starts_with("https://") || loopback.iter().any(|l| url.starts_with(l)))
+                || url.ends_with('/')
+            {
+                return Err(bad(
+                    setting,
+                    "must be an https:// URL without a trailing slash (http:// only on loopback)",
+                ));
+            }
         }
         if payments.reconcile_after_secs < 60
             || !(1..=365).contains(&payments.reconcile_max_age_days)

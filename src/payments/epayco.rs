@@ -28,6 +28,21 @@ pub enum StateClass {
     ChargedBack,
 }
 
+/// The form checkout's `p_signature`: `md5(p_cust_id_cliente^p_key^p_id_invoice^p_amount^p_currency_code)`,
+/// lowercase hex, as ePayco's form checkout checks it.
+pub fn checkout_signature(
+    customer_id: &str,
+    p_key: &str,
+    invoice: &str,
+    amount: &str,
+    currency: &str,
+) -> String {
+    use md5::Digest as _;
+    hex::encode(md5::Md5::digest(
+        format!("{customer_id}^{p_key}^{invoice}^{amount}^{currency}").as_bytes(),
+    ))
+}
+
 pub fn classify(code: u32) -> StateClass {
     match code {
         1 => StateClass::Accepted,

@@ -12,6 +12,7 @@ mod synapse;
 mod admin;
 mod auth;
 mod caching;
+mod join;
 mod keys;
 mod live;
 mod matrix;

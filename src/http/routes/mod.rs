@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod join;
 pub mod keys;
 pub mod live;
 pub mod moderation;
