@@ -222,6 +222,7 @@ async fn a_visitor_without_a_session_is_asked_to_sign_in_in_their_language() {
             assert_eq!(page.headers["content-language"], lang);
         }
 
+        browser.language = Some("en");
         let missing = browser.get("/join/nosuchroom").await;
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
         assert!(html(&missing).contains("<h1>Room not found</h1>"));
