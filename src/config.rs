@@ -771,7 +771,10 @@ impl Config {
                 "payments.epayco.validation_url",
                 &payments.epayco.validation_url,
             ),
-            ("payments.epayco.checkout_url", &payments.epayco.checkout_url),
+            (
+                "payments.epayco.checkout_url",
+                &payments.epayco.checkout_url,
+            ),
         ] {
             if !(url.starts_with("https://") || loopback.iter().any(|l| url.starts_with(l)))
                 || url.ends_with('/')

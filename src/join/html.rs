@@ -99,12 +99,12 @@ label{display:block;font-weight:600;margin-top:.8rem}.hint{display:block;color:#
 input{font:inherit;width:100%;box-sizing:border-box;padding:.5rem;border:1px solid #555;border-radius:4px}\
 button,.button{display:inline-block;font:inherit;font-weight:600;margin-top:1rem;padding:.6rem 1.2rem;\
 border:0;border-radius:4px;background:#0b4f8a;color:#fff;text-decoration:none;cursor:pointer}\
-.link{background:none;color:#0b4f8a;padding:0;text-decoration:underline}\
+.link{background:none;color:#0b4f8a;padding:0;margin:0;text-decoration:underline}\
 :focus-visible{outline:3px solid #b35900;outline-offset:2px}\
 .alert{background:#fdecea;color:#7a1010;border-left:4px solid #b3261e;padding:.6rem .8rem}\
 .stop{border-left:4px solid #b3261e;padding-left:.8rem}\
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}dt{font-weight:600}dd{margin:0}\
-footer{margin-top:2rem;padding-top:.8rem;border-top:1px solid #ccc;color:#444}footer form{display:inline}";
+footer{margin-top:2rem;padding-top:.8rem;border-top:1px solid #ccc;color:#444}";
 
 impl Page<'_> {
     pub fn render(&self) -> String {
@@ -113,9 +113,11 @@ impl Page<'_> {
         let mut html = String::with_capacity(4096);
         html.push_str("<!doctype html>\n<html lang=\"");
         html.push_str(self.lang.tag());
-        html.push_str("\"><head><meta charset=\"utf-8\">\
+        html.push_str(
+            "\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<meta name=\"referrer\" content=\"no-referrer\"><title>");
+<meta name=\"referrer\" content=\"no-referrer\"><title>",
+        );
         html.push_str(&escape(heading));
         if !self.room_title.is_empty() {
             html.push_str(" · ");
@@ -141,12 +143,12 @@ impl Page<'_> {
         html.push_str(&content);
         if let Some(handle) = self.signed_in_as {
             html.push_str(&format!(
-                "<footer><p>{} <strong>{}</strong>. <form method=\"post\" action=\"{}/sign-out\">{}\
-<button class=\"link\" type=\"submit\">{}</button></form></p></footer>\n",
-                t.signed_in_as,
-                escape(handle),
+                "<footer><form method=\"post\" action=\"{}/sign-out\">{}<p>{} <strong>{}</strong>. \
+<button class=\"link\" type=\"submit\">{}</button></p></form></footer>\n",
                 self.base(),
                 self.csrf_field(),
+                t.signed_in_as,
+                escape(handle),
                 t.sign_out_button
             ));
         }
@@ -185,7 +187,9 @@ impl Page<'_> {
                     ),
                 )
             }
-            Body::Checkout { price, form } => return (t.checkout_heading, self.checkout(t, price, form)),
+            Body::Checkout { price, form } => {
+                return (t.checkout_heading, self.checkout(t, price, form))
+            }
             Body::Scene(scene) => scene,
         };
         match scene {
@@ -319,7 +323,11 @@ impl Page<'_> {
     fn checkout(&self, t: &Text, price: &Money, form: &CheckoutForm) -> String {
         let mut html = format!(
             "<p class=\"price\">{}</p>\n<p>{}</p>\n<form method=\"post\" action=\"{}\">",
-            escape(&format_price(price.amount_minor, &price.currency, self.lang)),
+            escape(&format_price(
+                price.amount_minor,
+                &price.currency,
+                self.lang
+            )),
             t.checkout_intro,
             escape(&form.action)
         );

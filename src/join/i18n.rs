@@ -291,7 +291,10 @@ mod tests {
     fn the_highest_q_wins_and_ties_go_to_the_first() {
         let en = Some("en-US,en;q=0.9,es;q=0.8");
         assert_eq!(negotiate(en, Lang::Es), Lang::En);
-        assert_eq!(negotiate(Some("fr-FR, es-CO;q=0.7, en;q=0.5"), Lang::En), Lang::Es);
+        assert_eq!(
+            negotiate(Some("fr-FR, es-CO;q=0.7, en;q=0.5"), Lang::En),
+            Lang::Es
+        );
         assert_eq!(negotiate(Some("en;q=0.5, es;q=0.5"), Lang::Es), Lang::En);
         assert_eq!(negotiate(Some("es;q=0.2, EN-gb;q=0.3"), Lang::Es), Lang::En);
     }
@@ -329,7 +332,10 @@ mod tests {
         assert_eq!(format_price(990, "USD", Lang::Es), "9,90 USD");
         assert_eq!(format_price(1_500_000, "JPY", Lang::En), "1,500,000 JPY");
         assert_eq!(format_price(5, "CLP", Lang::Es), "5 CLP");
-        assert_eq!(format_price(123_456_789, "EUR", Lang::Es), "1.234.567,89 EUR");
+        assert_eq!(
+            format_price(123_456_789, "EUR", Lang::Es),
+            "1.234.567,89 EUR"
+        );
     }
 
     #[test]

@@ -38,16 +38,24 @@ pub enum Scene {
     /// Not signed in: the sign-in and sign-up forms.
     SignIn,
     /// May enter: send the browser to this URL (the token is in its fragment).
-    Enter { join_url: String },
+    Enter {
+        join_url: String,
+    },
     /// A paid room without a ticket.
-    Pay { price: Option<Money> },
+    Pay {
+        price: Option<Money>,
+    },
     Banned {
         reason: String,
         until: Option<UnixSeconds>,
     },
-    Ended { ended_at: UnixSeconds },
+    Ended {
+        ended_at: UnixSeconds,
+    },
     InviteOnly,
-    NotYet { starts_at: UnixSeconds },
+    NotYet {
+        starts_at: UnixSeconds,
+    },
 }
 
 impl From<Denial> for Scene {
@@ -83,10 +91,7 @@ pub async fn visit(
     room: &RoomName,
     now: UnixSeconds,
 ) -> Result<Visit, AccessError> {
-    let loaded = access
-        .room(room)
-        .await?
-        .ok_or(AccessError::RoomNotFound)?;
+    let loaded = access.room(room).await?.ok_or(AccessError::RoomNotFound)?;
     let scene = match user {
         None => anonymous_scene(&loaded, now),
         Some(user) => match tokens.issue(user, room).await {
@@ -98,9 +103,7 @@ pub async fn visit(
                 ),
             },
             Err(TokenRefusal::Denied(denial)) => denial.into(),
-            Err(TokenRefusal::Access(AccessError::UnknownUser)) => {
-                anonymous_scene(&loaded, now)
-            }
+            Err(TokenRefusal::Access(AccessError::UnknownUser)) => anonymous_scene(&loaded, now),
             Err(TokenRefusal::Access(error)) => return Err(error),
         },
     };

@@ -31,7 +31,12 @@ impl<'a> Browser<'a> {
         }
     }
 
-    async fn request(&mut self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Reply {
+    async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> Reply {
         let mut request = Request::builder().method(method).uri(path);
         if !self.cookies.is_empty() {
             let header = self
@@ -123,7 +128,9 @@ fn html(reply: &Reply) -> &str {
 /// The CSRF token the page's forms carry.
 fn csrf(reply: &Reply) -> String {
     let html = html(reply);
-    let start = html.find("name=\"csrf\" value=\"").expect("a form with a CSRF token")
+    let start = html
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token")
         + "name=\"csrf\" value=\"".len();
     html[start..start + html[start..].find('"').unwrap()].to_owned()
 }
@@ -203,11 +210,18 @@ async fn a_visitor_without_a_session_is_asked_to_sign_in_in_their_language() {
         assert!(html(&page).contains("Inicia sesión para entrar"));
         assert!(html(&page).contains("<strong>Show livealex2026</strong>"));
         let nonce = set_cookie(&page, "roomkey_csrf");
-        assert!(nonce.ends_with("; Path=/join; HttpOnly; SameSite=Lax"), "{nonce}");
+        assert!(
+            nonce.ends_with("; Path=/join; HttpOnly; SameSite=Lax"),
+            "{nonce}"
+        );
 
         for (header, lang, heading) in [
             ("en-US,en;q=0.9", "en", "Sign in to enter"),
-            ("fr-FR, es-CO;q=0.7, en;q=0.5", "es", "Inicia sesión para entrar"),
+            (
+                "fr-FR, es-CO;q=0.7, en;q=0.5",
+                "es",
+                "Inicia sesión para entrar",
+            ),
             ("es;q=0.2, en;q=0.8", "en", "Sign in to enter"),
             ("de, fr;q=0.5", "es", "Inicia sesión para entrar"),
         ] {
@@ -244,8 +258,8 @@ async fn the_default_language_is_configurable() {
 }
 
 #[tokio::test]
-async fn signing_up_on_the_page_sends_the_visitor_into_a_free_room_with_the_token_in_the_fragment(
-) {
+async fn signing_up_on_the_page_sends_the_visitor_into_a_free_room_with_the_token_in_the_fragment()
+{
     for backend in backends() {
         let app = spawn_app(&backend).await;
         stage(&app, "free").await;
@@ -283,10 +297,7 @@ async fn signing_in_sets_a_session_cookie_and_forms_without_a_valid_csrf_token_a
         let mut browser = Browser::new(&app);
         let page = browser.get("/join/livealex2026").await;
         let token = csrf(&page);
-        let login = [
-            ("login", "viewer"),
-            ("password", "correct horse battery"),
-        ];
+        let login = [("login", "viewer"), ("password", "correct horse battery")];
 
         // No token, a forged one, and another browser's token are all refused.
         let missing = browser.post("/join/livealex2026/sign-in", &login).await;
@@ -309,7 +320,11 @@ async fn signing_in_sets_a_session_cookie_and_forms_without_a_valid_csrf_token_a
         assert!(!browser.cookies.contains_key("roomkey_session"));
 
         // A wrong password: 401, the form again with the login kept, no session.
-        let wrong = [("csrf", token.as_str()), ("login", "viewer"), ("password", "wrong password!")];
+        let wrong = [
+            ("csrf", token.as_str()),
+            ("login", "viewer"),
+            ("password", "wrong password!"),
+        ];
         let reply = browser.post("/join/livealex2026/sign-in", &wrong).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
         assert!(html(&reply).contains("Usuario o contraseña incorrectos."));
@@ -327,7 +342,10 @@ async fn signing_in_sets_a_session_cookie_and_forms_without_a_valid_csrf_token_a
         let me = app
             .send(
                 Request::get("/api/me")
-                    .header("cookie", format!("roomkey_session={}", browser.cookies["roomkey_session"]))
+                    .header(
+                        "cookie",
+                        format!("roomkey_session={}", browser.cookies["roomkey_session"]),
+                    )
                     .body(Body::empty())
                     .unwrap(),
             )
@@ -392,7 +410,12 @@ async fn a_paid_room_shows_the_price_and_the_checkout_and_lets_the_visitor_in_on
         browser.sign_up("livealex2026", "payer").await;
 
         let pay = browser.get("/join/livealex2026").await;
-        assert_eq!(pay.status, StatusCode::PAYMENT_REQUIRED, "{}", backend.label);
+        assert_eq!(
+            pay.status,
+            StatusCode::PAYMENT_REQUIRED,
+            "{}",
+            backend.label
+        );
         assert!(html(&pay).contains("<h1>Paga para entrar</h1>"));
         assert!(html(&pay).contains("<p class=\"price\">50.000,00 COP</p>"));
         browser.language = Some("en");
@@ -401,7 +424,9 @@ async fn a_paid_room_shows_the_price_and_the_checkout_and_lets_the_visitor_in_on
         assert!(html(&pay).contains("Signed in as <strong>payer</strong>"));
 
         // A pay form without the session-bound token is refused.
-        let reply = browser.post("/join/livealex2026/pay", &[("csrf", "x")]).await;
+        let reply = browser
+            .post("/join/livealex2026/pay", &[("csrf", "x")])
+            .await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN);
 
         let checkout = browser
@@ -420,7 +445,10 @@ async fn a_paid_room_shows_the_price_and_the_checkout_and_lets_the_visitor_in_on
         assert_eq!(field("p_amount"), "50000.00");
         assert_eq!(field("p_currency_code"), "COP");
         assert_eq!(field("p_cust_id_cliente"), CUSTOMER);
-        assert_eq!(field("p_url_response"), "http://127.0.0.1:8080/join/livealex2026");
+        assert_eq!(
+            field("p_url_response"),
+            "http://127.0.0.1:8080/join/livealex2026"
+        );
         assert_eq!(
             field("p_url_confirmation"),
             "http://127.0.0.1:8080/api/webhooks/epayco"
@@ -442,7 +470,9 @@ async fn a_paid_room_shows_the_price_and_the_checkout_and_lets_the_visitor_in_on
         let jwt = fragment_jwt(&location(&enter));
         assert!(verify_hs256(&jwt, &hs256_secret(&app)));
         // Entitled now: the pay button sends them to the room's page, not to a new checkout.
-        let again = browser.post("/join/livealex2026/pay", &[("csrf", &csrf(&pay))]).await;
+        let again = browser
+            .post("/join/livealex2026/pay", &[("csrf", &csrf(&pay))])
+            .await;
         assert_eq!(again.status, StatusCode::SEE_OTHER);
         assert_eq!(location(&again), "/join/livealex2026");
         app.shutdown().await;
@@ -540,6 +570,9 @@ async fn signing_out_clears_the_session_cookie() {
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
     assert!(set_cookie(&reply, "roomkey_session").contains("Max-Age=0"));
     assert!(!browser.cookies.contains_key("roomkey_session"));
-    assert_eq!(browser.get("/join/livealex2026").await.status, StatusCode::OK);
+    assert_eq!(
+        browser.get("/join/livealex2026").await.status,
+        StatusCode::OK
+    );
     app.shutdown().await;
 }

@@ -90,7 +90,8 @@ for (const part of location.hash.substring(1).split('&')) {
 }
 if (typeof jwt === 'string') {
   const body = jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-  const claims = JSON.parse(atob(body));
+  const bytes = Uint8Array.from(atob(body), c => c.charCodeAt(0));
+  const claims = JSON.parse(new TextDecoder().decode(bytes));
   document.getElementById('room').textContent = claims.room;
   document.getElementById('user').textContent = claims.context.user.name;
   document.getElementById('moderator').textContent = claims.context.user.moderator;
@@ -371,6 +372,7 @@ def main():
         walk.submit("/sign-up")
         claims = walk.entered("freeshow", secret)
         assert claims["context"]["user"]["name"] == "Ana María", claims
+        assert driver.find_element(By.ID, "user").text == "Ana María"
         walk.shot("02-free-room-entered")
         log("free room: signed up and entered with a valid token")
 

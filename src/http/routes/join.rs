@@ -32,7 +32,8 @@ pub const SESSION_COOKIE: &str = "roomkey_session";
 /// The browser's CSRF nonce.
 pub const CSRF_COOKIE: &str = "roomkey_csrf";
 
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
+const CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Who is asking, as the cookies and headers say.
 struct Visitor {
@@ -114,13 +115,21 @@ fn cookie_attributes(state: &AppState) -> &'static str {
 }
 
 /// Adds the headers every join answer carries, and the cookies this visitor needs.
-fn finish(state: &AppState, visitor: &Visitor, mut response: Response, cookies: &[String]) -> Response {
+fn finish(
+    state: &AppState,
+    visitor: &Visitor,
+    mut response: Response,
+    cookies: &[String],
+) -> Response {
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    headers.insert(CONTENT_LANGUAGE, HeaderValue::from_static(visitor.lang.tag()));
+    headers.insert(
+        CONTENT_LANGUAGE,
+        HeaderValue::from_static(visitor.lang.tag()),
+    );
     headers.insert(VARY, HeaderValue::from_static("Accept-Language, Cookie"));
     let attributes = cookie_attributes(state);
     let mut set = Vec::new();
@@ -201,7 +210,11 @@ fn retry_later(
     error: ApiError,
 ) -> Response {
     if error.code.status().is_server_error() {
-        tracing::error!(code = error.code.as_str(), cause = error.cause.as_deref().unwrap_or(""), "join page failed");
+        tracing::error!(
+            code = error.code.as_str(),
+            cause = error.cause.as_deref().unwrap_or(""),
+            "join page failed"
+        );
     }
     let filled = Filled::default();
     let mut response = render(
@@ -241,7 +254,11 @@ async fn handle(state: &AppState, visitor: &Visitor) -> Result<Option<String>, A
     let Some(user) = &visitor.user else {
         return Ok(None);
     };
-    Ok(state.access.user(user).await?.map(|user| user.handle.clone()))
+    Ok(state
+        .access
+        .user(user)
+        .await?
+        .map(|user| user.handle.clone()))
 }
 
 /// Shows the room's page to `visitor`, or sends them into the room. `notice`, `filled`
@@ -387,11 +404,23 @@ pub async fn sign_in(
     if let Err(seconds) = state.auth_limit.check(&ip.0.to_string()) {
         return retry_later(&state, &visitor, None, ApiError::rate_limited(seconds));
     }
-    match state.identity.login(&filled.login, field(&form, "password")).await {
+    match state
+        .identity
+        .login(&filled.login, field(&form, "password"))
+        .await
+    {
         Ok(session) => signed_in(&state, &visitor, &room, &session.session_token),
         Err(IdentityError::BadCredentials) => {
             let status = ErrorCode::InvalidCredentials.status();
-            show(&state, &visitor, &room, Some(Notice::BadCredentials), &filled, Some(status)).await
+            show(
+                &state,
+                &visitor,
+                &room,
+                Some(Notice::BadCredentials),
+                &filled,
+                Some(status),
+            )
+            .await
         }
         Err(error) => retry_later(&state, &visitor, None, error.into()),
     }
@@ -432,11 +461,21 @@ pub async fn sign_up(
     };
     let (notice, code) = match state.identity.register(registration).await {
         Ok(session) => return signed_in(&state, &visitor, &room, &session.session_token),
-        Err(IdentityError::Invalid(field, _)) => (Notice::Invalid(field), ErrorCode::ValidationFailed),
+        Err(IdentityError::Invalid(field, _)) => {
+            (Notice::Invalid(field), ErrorCode::ValidationFailed)
+        }
         Err(IdentityError::Taken(field)) => (Notice::Taken(field), ErrorCode::Conflict),
         Err(error) => return retry_later(&state, &visitor, None, error.into()),
     };
-    show(&state, &visitor, &room, Some(notice), &filled, Some(code.status())).await
+    show(
+        &state,
+        &visitor,
+        &room,
+        Some(notice),
+        &filled,
+        Some(code.status()),
+    )
+    .await
 }
 
 /// # `POST /join/{room}/pay`
@@ -498,7 +537,15 @@ pub async fn pay(
         ),
         Err(error @ PaymentError::ProviderNotConfigured(_)) => {
             let status = ApiError::from(error).code.status();
-            show(&state, &visitor, &room, Some(Notice::PaymentUnavailable), &filled, Some(status)).await
+            show(
+                &state,
+                &visitor,
+                &room,
+                Some(Notice::PaymentUnavailable),
+                &filled,
+                Some(status),
+            )
+            .await
         }
         Err(error) => retry_later(&state, &visitor, Some(&room_record), error.into()),
     }
