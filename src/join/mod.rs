@@ -99,7 +99,7 @@ pub async fn visit(
                 join_url: crate::tokens::join_url(
                     meet_url,
                     &issued.room.name,
-                    &issued.token.jwt.to_string(),
+                    &issued.token.jwt,
                 ),
             },
             Err(TokenRefusal::Denied(denial)) => denial.into(),
