@@ -970,6 +970,37 @@ mod tests {
         let mut config = Config::default();
         config.jitsi.subject = "*".into();
         assert_eq!(config.validate().unwrap_err().setting, "jitsi.subject");
+        for bad in [
+            "http://checkout.example.com/pay",
+            "https://secure.payco.co/",
+        ] {
+            let mut config = Config::default();
+            config.payments.epayco.checkout_url = bad.into();
+            assert_eq!(
+                config.validate().unwrap_err().setting,
+                "payments.epayco.checkout_url",
+                "{bad}"
+            );
+        }
+        let mut config = Config::default();
+        config.payments.epayco.checkout_url = "http://127.0.0.1:9000/checkout".into();
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn the_join_page_language_is_es_or_en() {
+        let parse = |text: &str| {
+            Figment::from(Serialized::defaults(Config::default()))
+                .merge(Toml::string(text))
+                .extract::<Config>()
+        };
+        let parsed = parse("[join]\ndefault_language = \"en\"\n").unwrap();
+        assert_eq!(parsed.join.default_language, crate::join::Lang::En);
+        assert!(parse("[join]\ndefault_language = \"fr\"\n").is_err());
+        assert_eq!(
+            Config::default().join.default_language,
+            crate::join::Lang::Es
+        );
     }
 
     #[test]

@@ -96,11 +96,7 @@ pub async fn visit(
         None => anonymous_scene(&loaded, now),
         Some(user) => match tokens.issue(user, room).await {
             Ok(issued) => Scene::Enter {
-                join_url: crate::tokens::join_url(
-                    meet_url,
-                    &issued.room.name,
-                    &issued.token.jwt,
-                ),
+                join_url: crate::tokens::join_url(meet_url, &issued.room.name, &issued.token.jwt),
             },
             Err(TokenRefusal::Denied(denial)) => denial.into(),
             Err(TokenRefusal::Access(AccessError::UnknownUser)) => anonymous_scene(&loaded, now),

@@ -160,6 +160,21 @@ pub fn signature(
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_form_checkout_signature_is_md5_over_the_caret_joined_fields() {
+        // md5("12345^0123456789abcdef0123456789abcdef^inv1^50000.00^COP"), computed with Python's hashlib.
+        assert_eq!(
+            checkout_signature(
+                "12345",
+                "0123456789abcdef0123456789abcdef",
+                "inv1",
+                "50000.00",
+                "COP"
+            ),
+            "b5e31da8c51c9d371d6cec47c6e8494e"
+        );
+    }
+
     /// The research notes' vectors, computed with Python's hashlib.
     #[test]
     fn signature_matches_the_independent_vectors() {
