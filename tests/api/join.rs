@@ -576,3 +576,63 @@ async fn signing_out_clears_the_session_cookie() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn invite_only_rooms_and_tickets_not_yet_valid_say_so_with_403() {
+    let backend = &backends()[0];
+    let app = spawn_app(backend).await;
+    let cast = stage(&app, "invite_only").await;
+    let mut browser = Browser::new(&app);
+    browser.language = Some("en");
+    let page = browser.get("/join/livealex2026").await;
+    assert_eq!(page.status, StatusCode::OK, "anonymous: sign in first");
+    let token = csrf(&page);
+    let login = [
+        ("csrf", token.as_str()),
+        ("login", "viewer@example.com"),
+        ("password", "correct horse battery"),
+    ];
+    let reply = browser.post("/join/livealex2026/sign-in", &login).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let page = browser.get("/join/livealex2026").await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(html(&page).contains("<h1>Invitation-only room</h1>"));
+
+    // An invitation that starts in an hour: not yet, with when.
+    let reply = app
+        .admin(
+            "/api/admin/entitlements",
+            json!({"user_id": cast.viewer_id, "scope": {"kind": "room", "room": "livealex2026"},
+                   "valid_from": roomkey::clock::rfc3339(START + 3_600)}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    let page = browser.get("/join/livealex2026").await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(html(&page).contains("<h1>Not open to you yet</h1>"));
+    assert!(html(&page).contains("2027-01-15 09:00 UTC"));
+    app.clock.advance(3_600);
+    let enter = browser.get("/join/livealex2026").await;
+    assert_eq!(enter.status, StatusCode::SEE_OTHER);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn sign_in_attempts_share_the_apis_per_address_limit() {
+    let backend = &backends()[0];
+    let app = spawn_app_with(backend, |c| c.rate_limit.auth_per_minute = 2).await;
+    stage(&app, "free").await;
+    let mut browser = Browser::new(&app);
+    let token = csrf(&browser.get("/join/livealex2026").await);
+    let wrong = [
+        ("csrf", token.as_str()),
+        ("login", "viewer"),
+        ("password", "not the password"),
+    ];
+    // The stage's two sign-ups already used this minute's allowance.
+    let reply = browser.post("/join/livealex2026/sign-in", &wrong).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(reply.headers.contains_key("retry-after"));
+    assert!(html(&reply).contains("role=\"alert\""));
+    app.shutdown().await;
+}
