@@ -74,7 +74,8 @@ pub struct HttpConfig {
     /// Listener for `/metrics`, `/healthz`, `/readyz`; empty serves them on `listen`.
     /// default: `127.0.0.1:9464`; env `ROOMKEY_HTTP__OPS_LISTEN`.
     pub ops_listen: String,
-    /// Base URL clients reach roomkey at, used in join links and the key-server URL.
+    /// Base URL clients reach roomkey at, used in join links and the key-server URL;
+    /// when it is `https://`, the join page's cookies are `Secure`.
     /// default: `http://127.0.0.1:8080`; env `ROOMKEY_HTTP__PUBLIC_URL`.
     pub public_url: String,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
