@@ -994,6 +994,7 @@ mod tests {
             Figment::from(Serialized::defaults(Config::default()))
                 .merge(Toml::string(text))
                 .extract::<Config>()
+                .map_err(|error| error.to_string())
         };
         let parsed = parse("[join]\ndefault_language = \"en\"\n").unwrap();
         assert_eq!(parsed.join.default_language, crate::join::Lang::En);

@@ -288,6 +288,20 @@ class Walk:
     def h1(self):
         return self.driver.find_element(By.TAG_NAME, "h1").text
 
+    def expect_h1(self, expected):
+        """Waits for the page with this heading: a click that submits a form returns
+        before the next page has loaded."""
+        try:
+            WebDriverWait(self.driver, 10).until(lambda _: self._h1_or_none() == expected)
+        except Exception:
+            raise AssertionError(f"expected the heading {expected!r}, got {self._h1_or_none()!r}")
+
+    def _h1_or_none(self):
+        try:
+            return self.h1()
+        except Exception:
+            return None
+
     def fill(self, fields):
         for name, value in fields.items():
             element = self.driver.find_element(By.ID, name)
@@ -358,7 +372,7 @@ def main():
         drivers.append(driver)
         walk = Walk(driver, port, meet_port, args.screenshots)
         walk.open("/join/FreeShow")
-        assert walk.h1() == "Inicia sesión para entrar", walk.h1()
+        walk.expect_h1("Inicia sesión para entrar")
         assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "es"
         walk.shot("01-sign-in-es")
         walk.fill(
@@ -378,12 +392,12 @@ def main():
 
         # 2. The same visitor, a paid room: pay page, checkout, confirmation, in.
         walk.open("/join/PaidShow")
-        assert walk.h1() == "Paga para entrar", walk.h1()
+        walk.expect_h1("Paga para entrar")
         price = driver.find_element(By.CSS_SELECTOR, ".price").text
         assert price == "50.000,00 COP", price
         walk.shot("03-pay-to-enter")
         walk.submit("/pay")
-        assert walk.h1() == "Completa el pago", walk.h1()
+        walk.expect_h1("Completa el pago")
         walk.shot("04-checkout")
         checkout_form = driver.find_element(By.CSS_SELECTOR, "form[action$='/checkout']")
         checkout_form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
@@ -394,7 +408,7 @@ def main():
         walk.shot("05-provider-checkout-stand-in")
         # Before the confirmation the page still asks to pay ("check again" finds nothing).
         walk.open("/join/paidshow")
-        assert walk.h1() == "Paga para entrar", walk.h1()
+        walk.expect_h1("Paga para entrar")
         confirm_epayco(port, fields["p_id_invoice"], fields["p_amount"], fields["p_currency_code"])
         # Where the checkout's "back to the shop" link leads: the join page again.
         assert fields["p_url_response"] == f"{walk.base}/join/paidshow", fields
@@ -408,7 +422,7 @@ def main():
         drivers.append(driver)
         walk = Walk(driver, port, meet_port, args.screenshots)
         walk.open("/join/freeshow")
-        assert walk.h1() == "Sign in to enter", walk.h1()
+        walk.expect_h1("Sign in to enter")
         walk.fill(
             {"handle": "troll", "email": "troll@example.com", "new_password": "correct horse battery"}
         )
@@ -428,7 +442,7 @@ def main():
         )
         assert status == 201, ban
         walk.open("/join/freeshow")
-        assert walk.h1() == "You cannot enter this room", walk.h1()
+        walk.expect_h1("You cannot enter this room")
         page = driver.find_element(By.TAG_NAME, "main").text
         assert "Spam in the chat" in page and until[:10] in page, page
         assert driver.current_url == f"{walk.base}/join/freeshow", driver.current_url
@@ -441,10 +455,10 @@ def main():
         assert status == 200, body
         time.sleep(3)
         walk.open("/join/endedshow")
-        assert walk.h1() == "The show has ended", walk.h1()
+        walk.expect_h1("The show has ended")
         walk.shot("08-show-ended")
         walk.open("/join/nosuchshow")
-        assert walk.h1() == "Room not found", walk.h1()
+        walk.expect_h1("Room not found")
         walk.shot("09-unknown-room")
         log("ended show and unknown room: shown")
     finally:
