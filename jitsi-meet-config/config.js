@@ -19,6 +19,8 @@ var config = {
     // normalises it the way the client does for the XMPP room
     // (getBackendSafeRoomName: decode, NFKC, lowercase, encodeURIComponent,
     // lowercase). Other placeholders: {state} (JSON: room, roomSafe, tenant,
-    // config overrides) and {code_challenge} (PKCE, web only).
+    // config overrides) and {code_challenge} (PKCE, web only); roomkey's join
+    // page needs neither. It sends the visitor back to
+    // https://meet.example.com/<room>#jwt=%22<token>%22 (docs/join-page.md).
     tokenAuthUrl: 'https://roomkey.example.com/join/{room}',
 };

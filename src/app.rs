@@ -232,6 +232,12 @@ impl App {
             token_limit: RateLimiter::per_minute(config.rate_limit.token_per_minute, clock.clone()),
             public_url: config.http.public_url.clone(),
             meet_url: config.jitsi.meet_url.clone(),
+            join: crate::join::JoinSettings {
+                csrf: crate::join::CsrfKey::derive(session_secret.as_bytes()),
+                secure_cookies: config.http.public_url.starts_with("https://"),
+                default_lang: config.join.default_language,
+                session_ttl_secs: config.session.ttl_secs,
+            },
             trust_forwarded_for: config.http.trust_forwarded_for,
         };
 

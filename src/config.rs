@@ -63,6 +63,7 @@ pub struct Config {
     pub prosody: ProsodyConfig,
     pub matrix: MatrixConfig,
     pub mastodon: MastodonConfig,
+    pub join: JoinConfig,
     pub log: LogConfig,
 }
 
@@ -74,7 +75,8 @@ pub struct HttpConfig {
     /// Listener for `/metrics`, `/healthz`, `/readyz`; empty serves them on `listen`.
     /// default: `127.0.0.1:9464`; env `ROOMKEY_HTTP__OPS_LISTEN`.
     pub ops_listen: String,
-    /// Base URL clients reach roomkey at, used in join links and the key-server URL.
+    /// Base URL clients reach roomkey at, used in join links and the key-server URL;
+    /// when it is `https://`, the join page's cookies are `Secure`.
     /// default: `http://127.0.0.1:8080`; env `ROOMKEY_HTTP__PUBLIC_URL`.
     pub public_url: String,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
@@ -427,6 +429,10 @@ pub struct EpaycoConfig {
     pub test_mode: bool,
     /// ePayco's transaction lookup; `<this>/<x_ref_payco>` answers the current state.
     pub validation_url: String,
+    /// Where the join page's "pay" form posts the checkout fields (ePayco's form
+    /// checkout, which needs no script on our page).
+    /// default: `https://secure.payco.co/checkout.php`.
+    pub checkout_url: String,
 }
 
 impl Default for EpaycoConfig {
@@ -438,6 +444,7 @@ impl Default for EpaycoConfig {
             public_key: String::new(),
             test_mode: false,
             validation_url: "https://secure.epayco.co/validation/v1/reference".into(),
+            checkout_url: "https://secure.payco.co/checkout.php".into(),
         }
     }
 }
@@ -456,6 +463,23 @@ impl Default for PaymentsConfig {
             reconcile_interval_secs: 300,
             reconcile_after_secs: 600,
             reconcile_max_age_days: 14,
+        }
+    }
+}
+
+/// The join page Jitsi Meet's `tokenAuthUrl` sends visitors to (`docs/join-page.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JoinConfig {
+    /// The page's language when `Accept-Language` names neither Spanish nor English:
+    /// `es` or `en`. default: `es`; env `ROOMKEY_JOIN__DEFAULT_LANGUAGE`.
+    pub default_language: crate::join::Lang,
+}
+
+impl Default for JoinConfig {
+    fn default() -> Self {
+        Self {
+            default_language: crate::join::Lang::Es,
         }
     }
 }
@@ -817,16 +841,25 @@ impl Config {
                 return Err(bad(&setting, "tolerance_secs must be between 1 and 3600"));
             }
         }
-        let validation = &payments.epayco.validation_url;
         let loopback = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"];
-        if !(validation.starts_with("https://")
-            || loopback.iter().any(|l| validation.starts_with(l)))
-            || validation.ends_with('/')
-        {
-            return Err(bad(
+        for (setting, url) in [
+            (
                 "payments.epayco.validation_url",
-                "must be an https:// URL without a trailing slash (http:// only on loopback)",
-            ));
+                &payments.epayco.validation_url,
+            ),
+            (
+                "payments.epayco.checkout_url",
+                &payments.epayco.checkout_url,
+            ),
+        ] {
+            if !(url.starts_with("https://") || loopback.iter().any(|l| url.starts_with(l)))
+                || url.ends_with('/')
+            {
+                return Err(bad(
+                    setting,
+                    "must be an https:// URL without a trailing slash (http:// only on loopback)",
+                ));
+            }
         }
         if payments.reconcile_after_secs < 60
             || !(1..=365).contains(&payments.reconcile_max_age_days)
@@ -1054,6 +1087,38 @@ mod tests {
         let mut config = Config::default();
         config.jitsi.subject = "*".into();
         assert_eq!(config.validate().unwrap_err().setting, "jitsi.subject");
+        for bad in [
+            "http://checkout.example.com/pay",
+            "https://secure.payco.co/",
+        ] {
+            let mut config = Config::default();
+            config.payments.epayco.checkout_url = bad.into();
+            assert_eq!(
+                config.validate().unwrap_err().setting,
+                "payments.epayco.checkout_url",
+                "{bad}"
+            );
+        }
+        let mut config = Config::default();
+        config.payments.epayco.checkout_url = "http://127.0.0.1:9000/checkout".into();
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn the_join_page_language_is_es_or_en() {
+        let parse = |text: &str| {
+            Figment::from(Serialized::defaults(Config::default()))
+                .merge(Toml::string(text))
+                .extract::<Config>()
+                .map_err(|error| error.to_string())
+        };
+        let parsed = parse("[join]\ndefault_language = \"en\"\n").unwrap();
+        assert_eq!(parsed.join.default_language, crate::join::Lang::En);
+        assert!(parse("[join]\ndefault_language = \"fr\"\n").is_err());
+        assert_eq!(
+            Config::default().join.default_language,
+            crate::join::Lang::Es
+        );
     }
 
     #[test]

@@ -13,6 +13,9 @@
 //!   (kick, revalidate, end) and the verdicts `mod_roomkey` asks for.
 //! - [`matrix`]: the chat rooms in Synapse that follow entitlements: the outbox of invites,
 //!   kicks and bans, its worker, the reconcile, the application service client.
+//! - [`join`]: the join page Jitsi Meet's `tokenAuthUrl` sends a visitor without a token
+//!   to: sign in or up, pay, or be sent back to the room with a token; its languages and
+//!   its HTML.
 //! - [`attendance`]: who was in a room and for how long, as Prosody reports it.
 //! - [`shows`]: `/api/events`: one call makes the room, its chat and its announcement;
 //!   reschedule, reprice, end.
@@ -36,6 +39,7 @@ pub mod entitlements;
 pub mod http;
 pub mod identity;
 pub mod ids;
+pub mod join;
 pub mod live;
 pub mod mastodon;
 pub mod matrix;

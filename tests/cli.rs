@@ -73,7 +73,7 @@ fn serve_on_a_bare_machine_and_walk_from_sign_up_to_a_token() {
     assert!(token["join_url"]
         .as_str()
         .unwrap()
-        .starts_with("https://meet.example.com/livealex2026#jwt=ey"));
+        .starts_with("https://meet.example.com/livealex2026#jwt=%22ey"));
 
     // The embedded defaults: an SQLite file and generated keys under ./roomkey-data.
     assert!(dir.path().join("roomkey-data/roomkey.db").exists());

@@ -72,6 +72,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/prosody/events"),
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/jitsi/keys/{file}"),
+    ("GET", "/join/{room}"),
+    ("POST", "/join/{room}/sign-in"),
+    ("POST", "/join/{room}/sign-up"),
+    ("POST", "/join/{room}/pay"),
+    ("POST", "/join/{room}/sign-out"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
@@ -81,7 +86,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// The public API. With `with_ops`, `/metrics`, `/healthz` and `/readyz` are served here too.
 pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router {
     use routes::{
-        admin, auth, events, keys, live, moderation, payments, performers, prosody, rooms,
+        admin, auth, events, join, keys, live, moderation, payments, performers, prosody, rooms,
     };
     let mut router = Router::new()
         .route("/api/auth/register", post(auth::register))
@@ -171,6 +176,11 @@ pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router 
         )
         .route("/.well-known/jwks.json", get(keys::jwks))
         .route("/jitsi/keys/{file}", get(keys::pem))
+        .route("/join/{room}", get(join::page))
+        .route("/join/{room}/sign-in", post(join::sign_in))
+        .route("/join/{room}/sign-up", post(join::sign_up))
+        .route("/join/{room}/pay", post(join::pay))
+        .route("/join/{room}/sign-out", post(join::sign_out))
         .route("/healthz", get(routes::ops::healthz));
     #[cfg(feature = "bench")]
     {

@@ -43,6 +43,7 @@ pub struct Services {
     pub token_limit: RateLimiter,
     pub public_url: String,
     pub meet_url: String,
+    pub join: crate::join::JoinSettings,
     pub trust_forwarded_for: bool,
 }
 

@@ -28,6 +28,21 @@ pub enum StateClass {
     ChargedBack,
 }
 
+/// The form checkout's `p_signature`: `md5(p_cust_id_cliente^p_key^p_id_invoice^p_amount^p_currency_code)`,
+/// lowercase hex, as ePayco's form checkout checks it.
+pub fn checkout_signature(
+    customer_id: &str,
+    p_key: &str,
+    invoice: &str,
+    amount: &str,
+    currency: &str,
+) -> String {
+    use md5::Digest as _;
+    hex::encode(md5::Md5::digest(
+        format!("{customer_id}^{p_key}^{invoice}^{amount}^{currency}").as_bytes(),
+    ))
+}
+
 pub fn classify(code: u32) -> StateClass {
     match code {
         1 => StateClass::Accepted,
@@ -144,6 +159,21 @@ pub fn signature(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_form_checkout_signature_is_md5_over_the_caret_joined_fields() {
+        // md5("12345^0123456789abcdef0123456789abcdef^inv1^50000.00^COP"), computed with Python's hashlib.
+        assert_eq!(
+            checkout_signature(
+                "12345",
+                "0123456789abcdef0123456789abcdef",
+                "inv1",
+                "50000.00",
+                "COP"
+            ),
+            "b5e31da8c51c9d371d6cec47c6e8494e"
+        );
+    }
 
     /// The research notes' vectors, computed with Python's hashlib.
     #[test]

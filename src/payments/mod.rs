@@ -82,6 +82,13 @@ pub struct Checkout {
     pub parameters: BTreeMap<String, String>,
 }
 
+/// A checkout a browser submits without script: where to post, and the fields.
+#[derive(Debug, Clone)]
+pub struct CheckoutForm {
+    pub action: String,
+    pub fields: Vec<(String, String)>,
+}
+
 struct Resolved {
     kind: PurchaseKind,
     room_id: Option<String>,
@@ -268,6 +275,60 @@ impl PaymentService {
             amount_minor: price.amount_minor,
             currency: price.currency,
             parameters,
+        })
+    }
+
+    /// ePayco's form checkout for an ePayco `checkout`: the fields a plain HTML form posts
+    /// to `payments.epayco.checkout_url`, signed with `md5(cust^p_key^invoice^amount^currency)`
+    /// as that checkout expects. `P_KEY` itself is never among them (it would let anyone
+    /// who reads the page forge confirmations). The visitor comes back to `response_url`;
+    /// the confirmation goes to the webhook, as with the script checkout.
+    pub fn epayco_form(
+        &self,
+        checkout: &Checkout,
+        response_url: &str,
+    ) -> Result<CheckoutForm, PaymentError> {
+        let (customer_id, p_key) = self.epayco()?;
+        let amount = amount::format_major(checkout.amount_minor, &checkout.currency);
+        let currency = checkout.currency.to_ascii_uppercase();
+        let description = checkout
+            .parameters
+            .get("description")
+            .cloned()
+            .unwrap_or_default();
+        let signature = epayco::checkout_signature(
+            customer_id,
+            p_key.expose(),
+            &checkout.reference,
+            &amount,
+            &currency,
+        );
+        let test = if self.config.epayco.test_mode {
+            "TRUE"
+        } else {
+            "FALSE"
+        };
+        let fields = [
+            ("p_cust_id_cliente", customer_id.to_owned()),
+            ("p_id_invoice", checkout.reference.clone()),
+            ("p_description", description),
+            ("p_amount", amount),
+            ("p_amount_base", "0".to_owned()),
+            ("p_tax", "0".to_owned()),
+            ("p_currency_code", currency),
+            ("p_signature", signature),
+            ("p_extra1", checkout.reference.clone()),
+            ("p_test_request", test.to_owned()),
+            ("p_url_response", response_url.to_owned()),
+            ("p_url_confirmation", self.confirmation_url.clone()),
+            ("p_confirm_method", "POST".to_owned()),
+        ];
+        Ok(CheckoutForm {
+            action: self.config.epayco.checkout_url.clone(),
+            fields: fields
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value))
+                .collect(),
         })
     }
 

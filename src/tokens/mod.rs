@@ -9,3 +9,14 @@ pub mod verify;
 pub use authority::{RoomToken, TokenAuthority, TokenRefusal};
 pub use jitsi::{Freshness, IssuedToken, JitsiTokenSettings, JitsiTokens};
 pub use keys::Keyring;
+
+/// The Jitsi room's address with `jwt` in the fragment, as jitsi-meet reads it.
+///
+/// The fragment never reaches a server, so the token stays out of access logs and
+/// `Referer` headers. jitsi-meet parses each fragment value as JSON
+/// (`parseURLParams(url, false, 'hash')` in `react/features/base/jwt/functions.ts`), so
+/// the token is a JSON string: `#jwt=%22<token>%22`. A bare `#jwt=<token>` is not valid
+/// JSON; the client drops it and falls back to `?jwt=` in the query, which is empty.
+pub fn join_url(meet_url: &str, room: &crate::domain::RoomName, jwt: &str) -> String {
+    format!("{meet_url}/{room}#jwt=%22{jwt}%22")
+}

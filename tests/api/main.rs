@@ -14,6 +14,7 @@ mod admin;
 mod auth;
 mod caching;
 mod events;
+mod join;
 mod keys;
 mod live;
 mod matrix;

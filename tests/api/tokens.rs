@@ -48,7 +48,7 @@ async fn a_free_room_token_carries_every_claim_stock_prosody_checks() {
         );
         assert_eq!(
             reply.body["join_url"],
-            format!("https://meet.example.com/livealex2026#jwt={jwt}")
+            format!("https://meet.example.com/livealex2026#jwt=%22{jwt}%22")
         );
         app.shutdown().await;
     }

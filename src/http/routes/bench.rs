@@ -58,7 +58,7 @@ pub async fn sign_only(
         .unsafe_sign_without_checks(&user, &room, state.identity.now());
     let jwt = token.jwt.to_string();
     Ok(Json(SignedView {
-        join_url: format!("{}/{}#jwt={}", state.meet_url, room.name, jwt),
+        join_url: crate::tokens::join_url(&state.meet_url, &room.name, &jwt),
         jwt,
         expires_at: rfc3339(token.expires_at),
         room: room.name.to_string(),

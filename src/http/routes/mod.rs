@@ -5,6 +5,7 @@ pub mod auth;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod events;
+pub mod join;
 pub mod keys;
 pub mod live;
 pub mod moderation;

@@ -122,7 +122,7 @@ pub async fn issue_token(
     let jwt = issued.token.jwt.to_string();
     Ok(Json(TokenView {
         matrix,
-        join_url: format!("{}/{}#jwt={}", state.meet_url, issued.room.name, jwt),
+        join_url: crate::tokens::join_url(&state.meet_url, &issued.room.name, &jwt),
         jwt,
         expires_at: rfc3339(issued.token.expires_at),
         room: issued.room.name.to_string(),
