@@ -141,6 +141,7 @@ impl App {
         let matrix = Arc::new(MatrixService::new(
             &config.matrix,
             store.clone(),
+            bus.clone(),
             access.clone(),
             clock.clone(),
             metrics.clone(),

@@ -48,6 +48,7 @@ pub enum ErrorCode {
     ProviderNotConfigured,
     NotForSale,
     BadSignature,
+    MatrixProofRejected,
 }
 
 impl ErrorCode {
@@ -77,6 +78,7 @@ impl ErrorCode {
             }
             ErrorCode::NotForSale => StatusCode::CONFLICT,
             ErrorCode::BadSignature => StatusCode::UNAUTHORIZED,
+            ErrorCode::MatrixProofRejected => StatusCode::FORBIDDEN,
         }
     }
 
@@ -109,6 +111,7 @@ impl ErrorCode {
             ErrorCode::ProviderNotConfigured => "provider_not_configured",
             ErrorCode::NotForSale => "not_for_sale",
             ErrorCode::BadSignature => "bad_signature",
+            ErrorCode::MatrixProofRejected => "matrix_proof_rejected",
         }
     }
 }
@@ -360,6 +363,13 @@ impl From<crate::matrix::MatrixServiceError> for ApiError {
             E::Denied(denial) => denial_error(denial, String::new()),
             E::Access(error) => error.into(),
             E::Store(error) => error.into(),
+            E::Invalid(field, message) => ApiError::validation(field, message),
+            E::ProofRejected(message) => ApiError::new(ErrorCode::MatrixProofRejected, message),
+            E::NameTaken => {
+                ApiError::new(ErrorCode::Conflict, "a live room already has this alias")
+                    .with("field", "name")
+            }
+            E::Homeserver(error) => ApiError::unavailable(error),
         }
     }
 }

@@ -187,6 +187,7 @@ impl IdentityService {
             .await?
             .ok_or(IdentityError::UnknownUser)?;
         self.bus.publish(Invalidation::User(user.id.clone())).await;
+        self.matrix.role_changed(&user).await;
         self.audit
             .record(Action {
                 actor: Some(actor),

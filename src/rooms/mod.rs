@@ -133,6 +133,7 @@ impl RoomService {
             .await?
         };
         self.live.end_room(&room.name, reason);
+        self.matrix.room_ended(&room).await;
         self.audit
             .record(Action {
                 actor: Some(actor),

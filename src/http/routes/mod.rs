@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bench;
 pub mod keys;
 pub mod live;
+pub mod matrix;
 pub mod moderation;
 pub mod ops;
 pub mod payments;
