@@ -2,6 +2,9 @@
 -- the rule for who may be in them, and the outbox actions that came with them, with live
 -- rooms' power levels and archiving, and with linking an existing Matrix account.
 
+-- When a live room's chat was made read-only because its show ended.
+ALTER TABLE matrix_rooms ADD COLUMN archived_at INTEGER;
+
 CREATE TABLE matrix_community_rooms (
     -- The alias localpart after `matrix.alias_prefix`, e.g. `general`.
     name           TEXT PRIMARY KEY,

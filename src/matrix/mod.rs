@@ -316,14 +316,18 @@ impl MatrixService {
                 }
             }
         }
+        let before = self.store.find_community_room(name).await?;
         let community = self
             .store
             .upsert_community_room(name, title, rule, self.clock.now())
             .await?;
-        let members = self
-            .store
-            .find_user_ids_with_matrix_id(rule_roles(rule))
-            .await?;
+        // Everyone the rule admits; after a change of rule, everyone, so that those the
+        // new rule leaves out are removed now rather than by the next reconcile.
+        let roles = match before {
+            Some(before) if before.rule != rule => None,
+            _ => rule_roles(rule),
+        };
+        let members = self.store.find_user_ids_with_matrix_id(roles).await?;
         let mut items = vec![NewOutboxItem {
             order_key: community_key(name),
             action: "create_community",
@@ -341,6 +345,18 @@ impl MatrixService {
         self.wake.notify_one();
         let alias = format!("#{}{}:{}", m.alias_prefix, name, m.server_name);
         Ok((community, alias))
+    }
+
+    /// Whether a live room named `room` would take a community room's alias.
+    pub async fn is_community_alias(&self, room: &RoomName) -> Result<bool, StoreError> {
+        if !self.is_enabled() {
+            return Ok(false);
+        }
+        Ok(self
+            .store
+            .find_community_room(&alias_localpart("", room))
+            .await?
+            .is_some())
     }
 
     /// Links an existing Matrix account to a user, once its homeserver confirms (through
@@ -871,12 +887,20 @@ impl MatrixService {
                     return Ok(MatrixOutcome::Skipped);
                 };
                 let mut levels = m.client.power_levels(&matrix_room).await?;
-                if !archive_levels(&mut levels) {
-                    return Ok(MatrixOutcome::Skipped);
+                let changed = archive_levels(&mut levels);
+                if changed {
+                    m.client.set_power_levels(&matrix_room, &levels).await?;
+                    tracing::info!(room = %room.name, %matrix_room, "Matrix room archived (read-only)");
                 }
-                m.client.set_power_levels(&matrix_room, &levels).await?;
-                tracing::info!(room = %room.name, %matrix_room, "Matrix room archived (read-only)");
-                Ok(MatrixOutcome::Delivered)
+                self.store
+                    .update_matrix_room_archived(&room.id, self.clock.now())
+                    .await
+                    .map_err(store_error)?;
+                Ok(if changed {
+                    MatrixOutcome::Delivered
+                } else {
+                    MatrixOutcome::Skipped
+                })
             }
             ("power_levels", Some(room), _) => {
                 let Some(matrix_room) = self.known_room(m, &room).await? else {
@@ -1297,7 +1321,14 @@ impl MatrixService {
             };
             // An ended show's chat is archived: its members keep the history, so nobody
             // is removed for the show being over (bans and refunds still act as they come).
+            // A show that ended by its schedule, not `end`, is archived here.
             if room.ends_at.is_some_and(|end| end <= self.clock.now()) {
+                let key = format!("room/{}", room.id);
+                if !self.store.is_matrix_room_archived(&room.id).await?
+                    && !self.store.has_pending_outbox(&key, "archive").await?
+                {
+                    self.room_ended(&room).await;
+                }
                 continue;
             }
             let members = match m.client.members(&matrix_room).await {

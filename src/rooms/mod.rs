@@ -156,6 +156,10 @@ impl RoomService {
         if !(owner.role == crate::domain::Role::Performer || owner.role.is_staff()) {
             return Err(RoomError::OwnerNotPerformer);
         }
+        // The room's chat alias must not be a community room's.
+        if self.matrix.is_community_alias(&new.name).await? {
+            return Err(RoomError::NameTaken);
+        }
         let now = self.clock.now();
         let room = Room {
             id: uuid::Uuid::now_v7().to_string(),

@@ -267,6 +267,38 @@ impl Store {
         .await
     }
 
+    /// Whether `room_id`'s Matrix room has been archived (made read-only).
+    pub async fn is_matrix_room_archived(&self, room_id: &str) -> Result<bool, StoreError> {
+        self.timed(StoreOp::Other, async {
+            let row = sqlx::query(
+                "SELECT room_id FROM matrix_rooms WHERE room_id = $1 AND archived_at IS NOT NULL",
+            )
+            .bind(room_id)
+            .fetch_optional(&self.pool)
+            .await
+            .context("find archived matrix room")?;
+            Ok(row.is_some())
+        })
+        .await
+    }
+
+    pub async fn update_matrix_room_archived(
+        &self,
+        room_id: &str,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        self.timed(StoreOp::Write, async {
+            sqlx::query("UPDATE matrix_rooms SET archived_at = $2 WHERE room_id = $1")
+                .bind(room_id)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .context("record archived matrix room")?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Every room with a Matrix room, as `(room id, Matrix room id)`.
     pub async fn find_all_matrix_rooms(&self) -> Result<Vec<(String, String)>, StoreError> {
         self.timed(StoreOp::Other, async {

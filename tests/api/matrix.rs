@@ -754,6 +754,15 @@ async fn matrix_community_rooms_follow_their_rules_roles_and_global_bans() {
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
         assert_eq!(bad.body["error"]["field"], "rule");
 
+        // A live room cannot take a community room's alias either.
+        let reply = app
+            .admin(
+                "/api/admin/rooms",
+                json!({"name": "general", "title": "Show", "owner_id": cast.performer_id, "access": "free"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CONFLICT, "{reply:?}");
+
         // A new user is invited where the rule admits them.
         app.register("newcomer").await;
         settle(&app).await;
@@ -845,6 +854,18 @@ async fn matrix_community_rooms_follow_their_rules_roles_and_global_bans() {
         assert_eq!(
             membership(&general, &viewer).await.as_deref(),
             Some("invite")
+        );
+
+        // A change of rule removes those the new rule leaves out at once.
+        synapse.join_as(&alex, &performers).await;
+        assert_eq!(
+            put_community(&app, "performers", "staff").await.status,
+            StatusCode::ACCEPTED
+        );
+        settle(&app).await;
+        assert_eq!(
+            membership(&performers, &alex).await.as_deref(),
+            Some("leave")
         );
         app.shutdown().await;
     }
@@ -939,6 +960,25 @@ async fn matrix_staff_moderate_and_an_ended_show_is_archived_read_only() {
             synapse.membership(&room, &viewer).await.as_deref(),
             Some("join")
         );
+
+        // A show that ends by its schedule is archived by the reconcile.
+        let ends_at = roomkey::clock::rfc3339(app.clock_now() + 600);
+        let reply = app
+            .admin(
+                "/api/admin/rooms",
+                json!({"name": "latenight", "title": "Late", "owner_id": cast.performer_id, "access": "free", "ends_at": ends_at}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        settle(&app).await;
+        let late = synapse.resolve(&alias(index, "latenight")).await.unwrap();
+        assert_eq!(synapse.power_levels(&late).await["events_default"], 0);
+        app.clock.advance(601);
+        app.app.state().matrix.reconcile_once().await.unwrap();
+        settle(&app).await;
+        assert_eq!(synapse.power_levels(&late).await["events_default"], 100);
+        app.app.state().matrix.reconcile_once().await.unwrap();
+        assert_eq!(app.app.state().matrix.pending().await.unwrap(), 0);
         app.shutdown().await;
     }
 }
