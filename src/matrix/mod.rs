@@ -1,8 +1,13 @@
 //! Matrix chat rooms that follow entitlements, through Synapse as an application service.
 //!
+//! Besides each live room's chat, roomkey keeps community rooms (`#general`, performers
+//! only, staff only) to their membership rule, gives the performer and staff moderator
+//! power, archives a show's chat read-only when it ends, and lets a user link a Matrix
+//! account of their own once its homeserver vouches for it (an OpenID token).
+//!
 //! Every change that should reach the homeserver (a room created, a user signed up, an
-//! entitlement granted or revoked, a ban or its lift) is written to a durable outbox right
-//! after the change itself. A worker ([`MatrixService::run`], or [`MatrixService::try_once`]
+//! entitlement granted or revoked, a ban or its lift, a role change, a show's end) is
+//! written to a durable outbox right after the change itself. A worker ([`MatrixService::run`], or [`MatrixService::try_once`]
 //! in tests) delivers it with retries and exponential backoff, so a homeserver outage
 //! delays an invite or a kick but never drops it. Changes with the same order key (one
 //! user in one room) are delivered one at a time in the order they were written; different
@@ -237,17 +242,21 @@ impl MatrixService {
         self.enqueue(items).await;
     }
 
-    /// A user's role changed: staff moderate every live room, and community rooms'
-    /// rules may now admit or exclude them.
-    pub async fn role_changed(&self, user: &User) {
-        if !self.is_enabled() {
+    /// A user's role changed from `before`: staff moderate every live room, and community
+    /// rooms' rules may now admit or exclude them.
+    pub async fn role_changed(&self, user: &User, before: Role) {
+        if !self.is_enabled() || user.role == before {
             return;
         }
-        let rooms = match self.rooms_with_chat().await {
-            Ok(rooms) => rooms,
-            Err(error) => {
-                tracing::error!(user = %user.id, error = %error, "cannot find the Matrix rooms a role change touches; the reconcile will mend them");
-                Vec::new()
+        let rooms = if user.role.is_staff() == before.is_staff() {
+            Vec::new()
+        } else {
+            match self.rooms_with_chat().await {
+                Ok(rooms) => rooms,
+                Err(error) => {
+                    tracing::error!(user = %user.id, error = %error, "cannot find the Matrix rooms a role change touches");
+                    Vec::new()
+                }
             }
         };
         let mut items: Vec<NewOutboxItem<'_>> = rooms
