@@ -20,6 +20,9 @@
 //! and mends what a lost change or an entitlement's expiry left behind.
 
 pub mod client;
+mod community;
+mod levels;
+mod link;
 pub mod registration;
 
 use std::collections::{HashMap, HashSet};
@@ -29,21 +32,18 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use tokio::sync::{watch, Notify};
 
-use serde_json::Value;
-
 use crate::access::{AccessError, AccessService, Denial, Verdict};
-use crate::cache::{Bus, Invalidation};
+use crate::cache::Bus;
 use crate::clock::{Clock, UnixSeconds};
 use crate::config::MatrixConfig;
-use crate::domain::{
-    is_community_name, Ban, BanScope, CommunityRoom, CommunityRule, Entitlement, EntitlementScope,
-    Role, Room, RoomName, User,
-};
+use crate::domain::{Ban, BanScope, Entitlement, EntitlementScope, Role, Room, RoomName, User};
 use crate::store::{NewOutboxItem, OutboxItem, Store, StoreError};
 use crate::telemetry::metrics::{MatrixAction, MatrixOutcome, Metrics};
 
+use client::RoomSpec;
 pub use client::{MatrixError, SynapseClient};
-use client::{RoomSpec, MODERATOR_POWER};
+use community::community_syncs;
+use levels::{archive_levels, set_moderators};
 pub use registration::registration_yaml;
 
 /// How long a worker holds a change it is delivering.
@@ -55,8 +55,6 @@ const MAX_BACKOFF_SECS: i64 = 300;
 const PARALLEL: usize = 8;
 /// Pending changes looked at per pass.
 const PASS_LIMIT: i64 = 2_000;
-/// `events_default` of an archived room: above everyone but the bot, so nobody else posts.
-const ARCHIVED_EVENTS_DEFAULT: i64 = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MatrixServiceError {
@@ -292,242 +290,6 @@ impl MatrixService {
         .await;
     }
 
-    /// Registers a community room (or changes its title and rule): the room is created or
-    /// adopted by its alias, and everyone the rule admits is invited.
-    pub async fn register_community(
-        &self,
-        name: &str,
-        title: &str,
-        rule: CommunityRule,
-    ) -> Result<(CommunityRoom, String), MatrixServiceError> {
-        let m = self
-            .enabled
-            .as_ref()
-            .ok_or(MatrixServiceError::NotConfigured)?;
-        if !is_community_name(name) {
-            return Err(MatrixServiceError::Invalid(
-                "name",
-                "name must be 1 to 64 of a-z, 0-9, '.', '_', '-'".into(),
-            ));
-        }
-        let title = title.trim();
-        if title.is_empty() || title.chars().count() > 200 {
-            return Err(MatrixServiceError::Invalid(
-                "title",
-                "title must be 1 to 200 characters".into(),
-            ));
-        }
-        // A live room whose alias would be the same owns it already.
-        if let Ok(room_name) = RoomName::parse(name) {
-            if let Some(room) = self.store.find_room_by_name(&room_name).await? {
-                if alias_localpart("", &room.name) == name {
-                    return Err(MatrixServiceError::NameTaken);
-                }
-            }
-        }
-        let before = self.store.find_community_room(name).await?;
-        let community = self
-            .store
-            .upsert_community_room(name, title, rule, self.clock.now())
-            .await?;
-        // Everyone the rule admits; after a change of rule, everyone, so that those the
-        // new rule leaves out are removed now rather than by the next reconcile.
-        let roles = match before {
-            Some(before) if before.rule != rule => None,
-            _ => rule_roles(rule),
-        };
-        let members = self.store.find_user_ids_with_matrix_id(roles).await?;
-        let mut items = vec![NewOutboxItem {
-            order_key: community_key(name),
-            action: "create_community",
-            user_id: None,
-            room_id: Some(name),
-            matrix_user_id: None,
-            reason: "",
-        }];
-        items.extend(members.iter().flat_map(|user_id| {
-            community_syncs(std::slice::from_ref(&community), user_id, "room rule")
-        }));
-        self.store
-            .insert_outbox_items(&items, self.clock.now())
-            .await?;
-        self.wake.notify_one();
-        let alias = format!("#{}{}:{}", m.alias_prefix, name, m.server_name);
-        Ok((community, alias))
-    }
-
-    /// Whether a live room named `room` would take a community room's alias.
-    pub async fn is_community_alias(&self, room: &RoomName) -> Result<bool, StoreError> {
-        if !self.is_enabled() {
-            return Ok(false);
-        }
-        Ok(self
-            .store
-            .find_community_room(&alias_localpart("", room))
-            .await?
-            .is_some())
-    }
-
-    /// Links an existing Matrix account to a user, once its homeserver confirms (through
-    /// an OpenID token) that the caller owns it. The user's chat moves to that account:
-    /// invites to the rooms they may enter, community rooms by their rules, and the
-    /// account used before is removed from roomkey's rooms.
-    ///
-    /// Only accounts on the configured homeserver can be linked: asking another server
-    /// would need federation discovery (`.well-known`, SRV, certificates for the server
-    /// name) and would let any caller make roomkey contact any host.
-    pub async fn link(
-        &self,
-        user_id: &str,
-        matrix_user_id: &str,
-        proof: &OpenIdProof,
-    ) -> Result<LinkedAccount, MatrixServiceError> {
-        let m = self
-            .enabled
-            .as_ref()
-            .ok_or(MatrixServiceError::NotConfigured)?;
-        let Some((_, server)) = parse_matrix_user_id(matrix_user_id) else {
-            return Err(MatrixServiceError::Invalid(
-                "matrix_user_id",
-                "matrix_user_id must look like @name:server".into(),
-            ));
-        };
-        if proof.matrix_server_name != m.server_name {
-            return Err(MatrixServiceError::Invalid(
-                "openid.matrix_server_name",
-                format!("only Matrix accounts on {} can be linked", m.server_name),
-            ));
-        }
-        if server != proof.matrix_server_name {
-            return Err(MatrixServiceError::Invalid(
-                "matrix_user_id",
-                "the Matrix id is not on the server that issued the OpenID token".into(),
-            ));
-        }
-        if in_namespace(m, matrix_user_id) {
-            return Err(MatrixServiceError::Invalid(
-                "matrix_user_id",
-                "accounts in roomkey's namespace are provisioned, not linked".into(),
-            ));
-        }
-        if proof.access_token.is_empty() || proof.access_token.len() > 1_024 {
-            return Err(MatrixServiceError::Invalid(
-                "openid.access_token",
-                "access_token must be 1 to 1024 bytes".into(),
-            ));
-        }
-        let owner = m
-            .client
-            .openid_userinfo(&proof.access_token)
-            .await
-            .map_err(MatrixServiceError::Homeserver)?;
-        match owner {
-            None => Err(MatrixServiceError::ProofRejected(
-                "the homeserver did not accept the OpenID token (unknown or expired)",
-            )),
-            Some(owner) if owner != matrix_user_id => Err(MatrixServiceError::ProofRejected(
-                "the OpenID token was issued to another Matrix user",
-            )),
-            Some(_) => self.switch_account(user_id, matrix_user_id, false).await,
-        }
-    }
-
-    /// Goes back to the account roomkey provisions, leaving the linked one.
-    pub async fn unlink(&self, user_id: &str) -> Result<LinkedAccount, MatrixServiceError> {
-        let m = self
-            .enabled
-            .as_ref()
-            .ok_or(MatrixServiceError::NotConfigured)?;
-        let user = self
-            .store
-            .find_user(user_id)
-            .await?
-            .ok_or(AccessError::UnknownUser)?;
-        let provisioned = Self::provisioned_id(m, &user);
-        self.switch_account(user_id, &provisioned, true).await
-    }
-
-    async fn switch_account(
-        &self,
-        user_id: &str,
-        matrix_user_id: &str,
-        provisioned: bool,
-    ) -> Result<LinkedAccount, MatrixServiceError> {
-        let user = self
-            .store
-            .find_user(user_id)
-            .await?
-            .ok_or(AccessError::UnknownUser)?;
-        let linked = LinkedAccount {
-            matrix_user_id: matrix_user_id.to_owned(),
-            provisioned,
-        };
-        // Linking the id already on record changes nothing but queues the invites again,
-        // so a retry after a failed queueing completes the link.
-        let previous = user
-            .matrix_user_id
-            .clone()
-            .filter(|previous| previous != matrix_user_id);
-        let user_key = format!("user/{user_id}");
-        let mut items = Vec::new();
-        if user.matrix_user_id.as_deref() != Some(matrix_user_id) {
-            self.store
-                .update_user_matrix_id(user_id, matrix_user_id, self.clock.now())
-                .await?;
-            self.bus
-                .publish(Invalidation::User(user_id.to_owned()))
-                .await;
-            tracing::info!(user = %user_id, provisioned, "Matrix account changed");
-        }
-        if let Some(previous) = previous.as_deref() {
-            items.push(NewOutboxItem {
-                order_key: user_key.clone(),
-                action: "forget",
-                user_id: Some(user_id),
-                room_id: None,
-                matrix_user_id: Some(previous),
-                reason: "",
-            });
-        }
-        if provisioned {
-            items.push(NewOutboxItem {
-                order_key: user_key.clone(),
-                action: "provision",
-                user_id: Some(user_id),
-                room_id: None,
-                matrix_user_id: None,
-                reason: "",
-            });
-        }
-        let mut rooms = Vec::new();
-        for room in self.rooms_with_chat().await? {
-            if self.may_enter(user_id, &room.name).await? {
-                rooms.push(room);
-            }
-        }
-        items.extend(rooms.iter().map(|room| NewOutboxItem {
-            order_key: order_key(user_id, &room.id),
-            action: "invite",
-            user_id: Some(user_id),
-            room_id: Some(&room.id),
-            matrix_user_id: None,
-            reason: "Matrix account linked",
-        }));
-        let communities = self.store.find_community_rooms().await?;
-        items.extend(community_syncs(
-            &communities,
-            user_id,
-            "Matrix account linked",
-        ));
-        // The invites follow the account change: a failure to queue them is the caller's to
-        // see (and to retry), not something left for the reconcile alone.
-        self.store
-            .insert_outbox_items(&items, self.clock.now())
-            .await?;
-        self.wake.notify_one();
-        Ok(linked)
-    }
-
     /// Open rooms that have a Matrix room.
     async fn rooms_with_chat(&self) -> Result<Vec<Room>, StoreError> {
         let with_chat: HashSet<String> = self
@@ -538,17 +300,6 @@ impl MatrixService {
             .map(|(room_id, _)| room_id)
             .collect();
         self.open_rooms(|r| with_chat.contains(&r.id)).await
-    }
-
-    /// Community rooms, or none (logged) when they cannot be read: the reconcile mends.
-    async fn community_rooms(&self) -> Vec<CommunityRoom> {
-        match self.store.find_community_rooms().await {
-            Ok(rooms) => rooms,
-            Err(error) => {
-                tracing::error!(error = %error, "cannot read community rooms; the reconcile will mend them");
-                Vec::new()
-            }
-        }
     }
 
     /// A room was created: create its Matrix room.
@@ -589,16 +340,6 @@ impl MatrixService {
     pub async fn ban_lifted(&self, ban: &Ban) {
         self.for_rooms_of_ban(ban, "unban", "ban lifted").await;
         self.community_ban_changed(ban, "ban lifted").await;
-    }
-
-    /// Community rooms follow global bans only (a room or performer ban is about shows).
-    async fn community_ban_changed(&self, ban: &Ban, reason: &str) {
-        if !self.is_enabled() || ban.scope != BanScope::Global {
-            return;
-        }
-        let communities = self.community_rooms().await;
-        self.enqueue(community_syncs(&communities, &ban.user_id, reason))
-            .await;
     }
 
     /// An entitled user asks again for their invite to `room`.
@@ -1119,186 +860,6 @@ impl MatrixService {
 
     // ---- community rooms ----------------------------------------------------------------
 
-    async fn apply_community(
-        &self,
-        m: &Enabled,
-        item: &OutboxItem,
-    ) -> Result<MatrixOutcome, MatrixError> {
-        let Some(name) = item.room_id.as_deref() else {
-            return Ok(MatrixOutcome::Skipped);
-        };
-        let Some(community) = self
-            .store
-            .find_community_room(name)
-            .await
-            .map_err(store_error)?
-        else {
-            return Ok(MatrixOutcome::Skipped);
-        };
-        let matrix_room = self.ensure_community(m, &community).await?;
-        let Some(user_id) = item.user_id.as_deref() else {
-            return Ok(MatrixOutcome::Delivered);
-        };
-        let Some(user) = self.store.find_user(user_id).await.map_err(store_error)? else {
-            return Ok(MatrixOutcome::Skipped);
-        };
-        let matrix_user = self.recorded_matrix_id(&user).await?;
-        let banned = self
-            .is_banned_globally(&user.id)
-            .await
-            .map_err(store_error)?;
-        let admitted = !banned && community.rule.admits(&user);
-        let membership = m.client.membership_of(&matrix_room, &matrix_user).await?;
-        let membership = membership.as_deref();
-        let present = matches!(membership, Some("join" | "invite"));
-        let mut changed = false;
-        if banned {
-            if membership != Some("ban") {
-                m.client
-                    .ban(&matrix_room, &matrix_user, &item.reason)
-                    .await?;
-                changed = true;
-            }
-        } else {
-            if membership == Some("ban") {
-                m.client
-                    .unban(&matrix_room, &matrix_user, &item.reason)
-                    .await?;
-                changed = true;
-            }
-            if admitted && !present {
-                self.ensure_user(m, &matrix_user).await?;
-                m.client
-                    .invite(&matrix_room, &matrix_user, &item.reason)
-                    .await?;
-                changed = true;
-            } else if !admitted && present {
-                m.client
-                    .kick(
-                        &matrix_room,
-                        &matrix_user,
-                        "not admitted by this room's rule",
-                    )
-                    .await?;
-                changed = true;
-            }
-        }
-        // Staff moderate community rooms too.
-        let mut levels = m.client.power_levels(&matrix_room).await?;
-        if set_moderator(&mut levels, &matrix_user, admitted && user.role.is_staff()) {
-            m.client.set_power_levels(&matrix_room, &levels).await?;
-            changed = true;
-        }
-        Ok(if changed {
-            MatrixOutcome::Delivered
-        } else {
-            MatrixOutcome::Skipped
-        })
-    }
-
-    /// The community room's Matrix room, created (or adopted by its alias) if there is none:
-    /// private and invite-only like live rooms, history readable by every member, staff at
-    /// moderator power.
-    async fn ensure_community(
-        &self,
-        m: &Enabled,
-        community: &CommunityRoom,
-    ) -> Result<String, MatrixError> {
-        if let Some(id) = &community.matrix_room_id {
-            return Ok(id.clone());
-        }
-        let _creating = m.creating.lock().await;
-        if let Some(id) = self
-            .store
-            .find_community_room(&community.name)
-            .await
-            .map_err(store_error)?
-            .and_then(|c| c.matrix_room_id)
-        {
-            return Ok(id);
-        }
-        let localpart = format!("{}{}", m.alias_prefix, community.name);
-        let alias = format!("#{localpart}:{}", m.server_name);
-        let id = match m.client.resolve_alias(&alias).await? {
-            Some(id) => id,
-            None => {
-                let mut moderators = self
-                    .store
-                    .find_staff_matrix_ids()
-                    .await
-                    .map_err(store_error)?;
-                moderators.retain(|id| *id != m.bot);
-                m.client
-                    .create_room(&RoomSpec {
-                        alias_localpart: &localpart,
-                        alias: &alias,
-                        name: &community.title,
-                        invite: &[],
-                        moderators: &moderators,
-                        history_visibility: "shared",
-                    })
-                    .await?
-            }
-        };
-        self.store
-            .update_community_matrix_room(&community.name, &id, self.clock.now())
-            .await
-            .map_err(store_error)?;
-        tracing::info!(community = %community.name, matrix_room = %id, %alias, "Matrix community room ready");
-        Ok(id)
-    }
-
-    async fn is_banned_globally(&self, user_id: &str) -> Result<bool, StoreError> {
-        let bans = self
-            .store
-            .find_active_bans(user_id, self.clock.now())
-            .await?;
-        Ok(bans.iter().any(|ban| ban.scope == BanScope::Global))
-    }
-
-    /// Removes a Matrix id the user no longer uses from every room roomkey keeps, unless
-    /// it has become someone's again since.
-    async fn apply_forget(
-        &self,
-        m: &Enabled,
-        item: &OutboxItem,
-    ) -> Result<MatrixOutcome, MatrixError> {
-        let Some(old) = item.matrix_user_id.as_deref() else {
-            return Ok(MatrixOutcome::Skipped);
-        };
-        if self
-            .store
-            .find_user_by_matrix_id(old)
-            .await
-            .map_err(store_error)?
-            .is_some()
-        {
-            return Ok(MatrixOutcome::Skipped);
-        }
-        let mut rooms: Vec<String> = self
-            .store
-            .find_all_matrix_rooms()
-            .await
-            .map_err(store_error)?
-            .into_iter()
-            .map(|(_, matrix_room)| matrix_room)
-            .collect();
-        rooms.extend(
-            self.store
-                .find_community_rooms()
-                .await
-                .map_err(store_error)?
-                .into_iter()
-                .filter_map(|c| c.matrix_room_id),
-        );
-        for matrix_room in rooms {
-            m.client
-                .kick(&matrix_room, old, "Matrix account no longer linked")
-                .await?;
-        }
-        Ok(MatrixOutcome::Delivered)
-    }
-
     async fn record_room(
         &self,
         m: &Enabled,
@@ -1439,112 +1000,6 @@ impl MatrixService {
         Ok(report)
     }
 
-    /// One community room: members the rule no longer admits (or who are banned) get a
-    /// sync queued, which removes them; strangers are removed at once; admitted users
-    /// who are not there (and not banned) get a sync, which invites them.
-    async fn reconcile_community(
-        &self,
-        m: &Enabled,
-        community: &CommunityRoom,
-        report: &mut ReconcileReport,
-    ) -> Result<(), MatrixServiceError> {
-        let Some(matrix_room) = &community.matrix_room_id else {
-            return Ok(());
-        };
-        let members = match m.client.members(matrix_room).await {
-            Ok(members) => members,
-            Err(error) => {
-                tracing::warn!(community = %community.name, error = %error, "cannot read a Matrix room's members");
-                return Ok(());
-            }
-        };
-        report.rooms += 1;
-        let key = community_key(&community.name);
-        let mut present = HashMap::new();
-        for member in &members {
-            present.insert(member.user_id.as_str(), member.membership.as_str());
-        }
-        let mut queued: Vec<(String, bool)> = Vec::new();
-        for member in &members {
-            if !matches!(member.membership.as_str(), "join" | "invite") || member.user_id == m.bot {
-                continue;
-            }
-            let user = match self.store.find_user_by_matrix_id(&member.user_id).await? {
-                Some(user_id) => self.store.find_user(&user_id).await?,
-                None => None,
-            };
-            match user {
-                Some(user) => {
-                    let banned = self.is_banned_globally(&user.id).await?;
-                    if banned || !community.rule.admits(&user) {
-                        queued.push((user.id, true));
-                    }
-                }
-                None => {
-                    if let Err(error) = m
-                        .client
-                        .kick(
-                            matrix_room,
-                            &member.user_id,
-                            "not a member of this platform",
-                        )
-                        .await
-                    {
-                        tracing::warn!(community = %community.name, error = %error, "cannot remove a stranger from a Matrix room");
-                        continue;
-                    }
-                    report.removals += 1;
-                }
-            }
-        }
-        for user_id in self
-            .store
-            .find_user_ids_with_matrix_id(rule_roles(community.rule))
-            .await?
-        {
-            let Some(user) = self.store.find_user(&user_id).await? else {
-                continue;
-            };
-            let matrix_user = self.matrix_id(&user).unwrap_or_default();
-            if matches!(
-                present.get(matrix_user.as_str()).copied(),
-                Some("join" | "invite")
-            ) || !community.rule.admits(&user)
-            {
-                continue;
-            }
-            let banned = self.is_banned_globally(&user.id).await?;
-            if !banned {
-                queued.push((user.id, false));
-            }
-        }
-        for (user_id, removal) in queued {
-            if self
-                .store
-                .has_pending_outbox_for_user(&key, "sync_community", &user_id)
-                .await?
-            {
-                continue;
-            }
-            if removal {
-                report.removals += 1;
-            } else {
-                report.invites_queued += 1;
-            }
-            self.enqueue(community_syncs(
-                std::slice::from_ref(community),
-                &user_id,
-                if removal {
-                    "no access"
-                } else {
-                    "access granted"
-                },
-            ))
-            .await;
-        }
-        Ok(())
-    }
-
     async fn may_enter(&self, user_id: &str, room: &RoomName) -> Result<bool, MatrixServiceError> {
         match self.access.decide(user_id, room).await {
             Ok(decision) => Ok(matches!(decision.verdict, Verdict::Allow(_))),
@@ -1552,127 +1007,6 @@ impl MatrixService {
             Err(error) => Err(error.into()),
         }
     }
-}
-
-/// The order key of every change to one community room: one at a time, so the
-/// read-modify-write of its power levels never loses an update.
-fn community_key(name: &str) -> String {
-    format!("community/{name}")
-}
-
-/// A `sync_community` per community room for `user_id`.
-fn community_syncs<'a>(
-    communities: &'a [CommunityRoom],
-    user_id: &'a str,
-    reason: &'a str,
-) -> Vec<NewOutboxItem<'a>> {
-    communities
-        .iter()
-        .map(|c| NewOutboxItem {
-            order_key: community_key(&c.name),
-            action: "sync_community",
-            user_id: Some(user_id),
-            room_id: Some(&c.name),
-            matrix_user_id: None,
-            reason,
-        })
-        .collect()
-}
-
-/// The roles a rule admits, for finding its members in the store (`None`: every role).
-fn rule_roles(rule: CommunityRule) -> Option<&'static [Role]> {
-    const ROLES: [Role; 4] = [Role::Viewer, Role::Performer, Role::Moderator, Role::Admin];
-    match rule {
-        CommunityRule::SignedIn => None,
-        CommunityRule::VerifiedPerformers => Some(&ROLES[1..]),
-        CommunityRule::Staff => Some(&ROLES[2..]),
-    }
-}
-
-/// `@localpart:server` split in two; `None` if it is not a plausible Matrix user id.
-fn parse_matrix_user_id(id: &str) -> Option<(&str, &str)> {
-    let (local, server) = id.strip_prefix('@')?.split_once(':')?;
-    let local_ok = !local.is_empty()
-        && local
-            .bytes()
-            .all(|b| (0x21..=0x7e).contains(&b) && b != b':');
-    let server_ok = !server.is_empty()
-        && server
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
-    (id.len() <= 255 && local_ok && server_ok).then_some((local, server))
-}
-
-/// Whether `id` is in roomkey's exclusive user namespace (provisioned users and the bot).
-fn in_namespace(m: &Enabled, id: &str) -> bool {
-    id == m.bot
-        || parse_matrix_user_id(id).is_some_and(|(local, server)| {
-            server == m.server_name && local.starts_with(&m.user_prefix)
-        })
-}
-
-/// Gives `user` moderator power (unless they already have more), or takes it away (only
-/// from someone at exactly moderator power, which is what roomkey gives). Whether the
-/// power levels changed.
-fn set_moderator(levels: &mut Value, user: &str, moderator: bool) -> bool {
-    if !levels["users"].is_object() {
-        levels["users"] = Value::Object(serde_json::Map::new());
-    }
-    let users = levels["users"]
-        .as_object_mut()
-        .expect("made an object above");
-    let current = users.get(user).and_then(Value::as_i64);
-    if moderator {
-        if current.is_some_and(|level| level >= MODERATOR_POWER) {
-            return false;
-        }
-        users.insert(user.to_owned(), MODERATOR_POWER.into());
-        true
-    } else if current == Some(MODERATOR_POWER) {
-        users.remove(user);
-        true
-    } else {
-        false
-    }
-}
-
-/// Puts `moderators` at moderator power and, when `exclusive`, takes it from anyone else
-/// at exactly that power. Whether the power levels changed.
-fn set_moderators(levels: &mut Value, moderators: &[String], exclusive: bool) -> bool {
-    let mut changed = false;
-    if exclusive {
-        let stale: Vec<String> = levels["users"]
-            .as_object()
-            .map(|users| {
-                users
-                    .iter()
-                    .filter(|(id, level)| {
-                        level.as_i64() == Some(MODERATOR_POWER) && !moderators.contains(id)
-                    })
-                    .map(|(id, _)| id.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        for id in stale {
-            changed |= set_moderator(levels, &id, false);
-        }
-    }
-    for id in moderators {
-        changed |= set_moderator(levels, id, true);
-    }
-    changed
-}
-
-/// Makes the room read-only for everyone below the bot; whether anything changed.
-fn archive_levels(levels: &mut Value) -> bool {
-    if levels["events_default"]
-        .as_i64()
-        .is_some_and(|level| level >= ARCHIVED_EVENTS_DEFAULT)
-    {
-        return false;
-    }
-    levels["events_default"] = ARCHIVED_EVENTS_DEFAULT.into();
-    true
 }
 
 fn order_key(user_id: &str, room_id: &str) -> String {
@@ -1710,59 +1044,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn moderators_are_raised_and_stale_ones_dropped() {
-        let mut levels = serde_json::json!({"users": {"@bot:hs": 100, "@old:hs": 50, "@low:hs": 10}, "events_default": 0});
-        let moderators = vec![
-            "@new:hs".to_owned(),
-            "@bot:hs".to_owned(),
-            "@low:hs".to_owned(),
-        ];
-        assert!(set_moderators(&mut levels, &moderators, true));
-        assert_eq!(
-            levels["users"],
-            serde_json::json!({"@bot:hs": 100, "@new:hs": 50, "@low:hs": 50})
-        );
-        assert!(
-            !set_moderators(&mut levels, &moderators, true),
-            "idempotent"
-        );
-        assert!(set_moderator(&mut levels, "@new:hs", false));
-        assert!(
-            !set_moderator(&mut levels, "@bot:hs", false),
-            "the bot keeps 100"
-        );
-    }
-
-    #[test]
-    fn archiving_raises_events_default_once() {
-        let mut levels = serde_json::json!({"users": {"@bot:hs": 100}, "events_default": 0});
-        assert!(archive_levels(&mut levels));
-        assert_eq!(levels["events_default"], 100);
-        assert!(!archive_levels(&mut levels));
-    }
-
-    #[test]
-    fn matrix_user_ids_are_checked() {
-        assert_eq!(
-            parse_matrix_user_id("@alice:example.com"),
-            Some(("alice", "example.com"))
-        );
-        assert_eq!(
-            parse_matrix_user_id("@a:localhost:8448"),
-            Some(("a", "localhost:8448"))
-        );
-        for bad in [
-            "alice:example.com",
-            "@:example.com",
-            "@alice",
-            "@alice:",
-            "@al ice:x",
-        ] {
-            assert_eq!(parse_matrix_user_id(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn alias_localparts_keep_plain_names_and_escape_the_rest() {
