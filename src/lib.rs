@@ -12,7 +12,8 @@
 //! - [`live`]: enforcement in running video rooms: commands to the Prosody shards
 //!   (kick, revalidate, end) and the verdicts `mod_roomkey` asks for.
 //! - [`matrix`]: the chat rooms in Synapse that follow entitlements: the outbox of invites,
-//!   kicks and bans, its worker, the reconcile, the application service client.
+//!   kicks and bans, its worker, the reconcile, the application service client; community
+//!   rooms kept to a membership rule, linked Matrix accounts, moderators' power levels.
 //! - [`attendance`]: who was in a room and for how long, as Prosody reports it.
 //! - [`cache`]: the in-process → Redis → SQL tiers and the invalidation bus.
 //! - [`store`]: the SQL source of truth (PostgreSQL or embedded SQLite); all SQL lives here.
