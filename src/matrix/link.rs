@@ -156,6 +156,21 @@ impl MatrixService {
             matrix_user_id: None,
             reason: "Matrix account linked",
         }));
+        // Where the user moderates (their own rooms; every room for staff), the new id
+        // takes the old one's power level.
+        items.extend(
+            rooms
+                .iter()
+                .filter(|room| room.owner_id == user_id || user.role.is_staff())
+                .map(|room| NewOutboxItem {
+                    order_key: format!("room/{}", room.id),
+                    action: "power_levels",
+                    user_id: None,
+                    room_id: Some(&room.id),
+                    matrix_user_id: None,
+                    reason: "Matrix account linked",
+                }),
+        );
         let communities = self.store.find_community_rooms().await?;
         items.extend(community_syncs(
             &communities,

@@ -669,6 +669,28 @@ async fn matrix_link_an_existing_account_with_openid_proof() {
             synapse.membership(&room, &provisioned).await.as_deref(),
             Some("invite")
         );
+
+        // A performer who links their account moderates their room with it.
+        let (carol, carol_token) = synapse.register_user(&format!("carol{index}")).await;
+        let linked = app
+            .post(
+                "/api/me/matrix",
+                Some(&cast.performer_session),
+                json!({"matrix_user_id": carol, "openid": synapse.openid_token(&carol, &carol_token).await}),
+            )
+            .await;
+        assert_eq!(linked.status, StatusCode::OK, "{linked:?}");
+        settle(&app).await;
+        let levels = synapse.power_levels(&room).await;
+        assert_eq!(levels["users"][&carol], 50, "{levels}");
+        assert!(
+            levels["users"].get(mxid(index, "alex")).is_none(),
+            "{levels}"
+        );
+        assert!(synapse
+            .invites_seen_with(&carol_token)
+            .await
+            .contains(&room));
         app.shutdown().await;
     }
 }

@@ -80,6 +80,8 @@ impl Synapse {
                  trusted_key_servers: []\n\
                  suppress_key_server_warning: true\n\
                  presence:\n  enabled: false\n\
+                 rc_login:\n  address:\n    per_second: 1000\n    burst_count: 1000\n  \
+                 account:\n    per_second: 1000\n    burst_count: 1000\n\
                  app_service_config_files: ['{d}/roomkey.yaml']\n"
             ),
         )
