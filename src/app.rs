@@ -144,6 +144,7 @@ impl App {
         let matrix = Arc::new(MatrixService::new(
             &config.matrix,
             store.clone(),
+            bus.clone(),
             access.clone(),
             clock.clone(),
             metrics.clone(),
@@ -186,6 +187,7 @@ impl App {
             performers: VerificationService::new(
                 store.clone(),
                 bus.clone(),
+                matrix.clone(),
                 audit.clone(),
                 clock.clone(),
             ),

@@ -223,9 +223,6 @@ pub struct MatrixConfig {
     /// A room's alias is `#<alias_prefix><room name>:<server_name>`; the exclusive alias
     /// namespace. An empty prefix claims every alias on the homeserver. default: empty.
     pub alias_prefix: String,
-    /// A server-admin access token, for admin-only calls; optional and unused so far.
-    pub admin_token: Secret,
-    pub admin_token_file: Option<PathBuf>,
     /// Per-request timeout towards the homeserver. default: `5000`.
     pub request_timeout_ms: u64,
     /// How often room membership is compared with entitlements and mended. default: `300`.
@@ -251,8 +248,6 @@ impl Default for MatrixConfig {
             bot_localpart: "roomkey".into(),
             user_prefix: "rk_".into(),
             alias_prefix: String::new(),
-            admin_token: Secret::default(),
-            admin_token_file: None,
             request_timeout_ms: 5_000,
             reconcile_secs: 300,
         }
@@ -679,11 +674,6 @@ impl Config {
             "matrix.hs_token_file",
             &matrix.hs_token_file,
             &mut matrix.hs_token,
-        )?;
-        read(
-            "matrix.admin_token_file",
-            &matrix.admin_token_file,
-            &mut matrix.admin_token,
         )?;
         let mastodon = &mut self.mastodon;
         read(

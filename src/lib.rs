@@ -12,7 +12,8 @@
 //! - [`live`]: enforcement in running video rooms: commands to the Prosody shards
 //!   (kick, revalidate, end) and the verdicts `mod_roomkey` asks for.
 //! - [`matrix`]: the chat rooms in Synapse that follow entitlements: the outbox of invites,
-//!   kicks and bans, its worker, the reconcile, the application service client.
+//!   kicks and bans, its worker, the reconcile, the application service client; community
+//!   rooms kept to a membership rule, linked Matrix accounts, moderators' power levels.
 //! - [`join`]: the join page Jitsi Meet's `tokenAuthUrl` sends a visitor without a token
 //!   to: sign in or up, pay, or be sent back to the room with a token; its languages and
 //!   its HTML.

@@ -3,10 +3,12 @@
 //! Values are parsed once at the edge into these types ("parse, don't validate"), so the
 //! services below never see an unchecked room name or an empty handle.
 
+mod community;
 mod payments;
 mod records;
 mod room_name;
 
+pub use community::*;
 pub use payments::*;
 pub use records::*;
 pub use room_name::{RoomName, RoomNameError};

@@ -52,6 +52,7 @@ pub enum ErrorCode {
     BadSignature,
     PerformerNotVerified,
     IdempotencyKeyReused,
+    MatrixProofRejected,
 }
 
 impl ErrorCode {
@@ -83,6 +84,7 @@ impl ErrorCode {
             ErrorCode::BadSignature => StatusCode::UNAUTHORIZED,
             ErrorCode::PerformerNotVerified => StatusCode::FORBIDDEN,
             ErrorCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::MatrixProofRejected => StatusCode::FORBIDDEN,
         }
     }
 
@@ -117,6 +119,7 @@ impl ErrorCode {
             ErrorCode::BadSignature => "bad_signature",
             ErrorCode::PerformerNotVerified => "performer_not_verified",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorCode::MatrixProofRejected => "matrix_proof_rejected",
         }
     }
 }
@@ -414,6 +417,13 @@ impl From<crate::matrix::MatrixServiceError> for ApiError {
             E::Denied(denial) => denial_error(denial, String::new()),
             E::Access(error) => error.into(),
             E::Store(error) => error.into(),
+            E::Invalid(field, message) => ApiError::validation(field, message),
+            E::ProofRejected(message) => ApiError::new(ErrorCode::MatrixProofRejected, message),
+            E::NameTaken => {
+                ApiError::new(ErrorCode::Conflict, "a live room already has this alias")
+                    .with("field", "name")
+            }
+            E::Homeserver(error) => ApiError::unavailable(error),
         }
     }
 }

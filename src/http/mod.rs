@@ -23,6 +23,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/rooms/{room}"),
     ("POST", "/api/rooms/{room}/token"),
     ("POST", "/api/rooms/{room}/matrix-invite"),
+    ("POST", "/api/me/matrix"),
+    ("DELETE", "/api/me/matrix"),
     ("POST", "/api/tokens/introspect"),
     ("POST", "/api/admin/users"),
     ("POST", "/api/admin/users/{id}/role"),
@@ -33,6 +35,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/admin/entitlements/{id}/revoke"),
     ("POST", "/api/admin/bans"),
     ("POST", "/api/admin/bans/{id}/lift"),
+    ("PUT", "/api/admin/matrix/rooms/{name}"),
     ("POST", "/api/rooms/{room}/pay"),
     ("POST", "/api/rooms/{room}/tip"),
     ("GET", "/api/rooms/{room}/revenue"),
@@ -86,7 +89,8 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// The public API. With `with_ops`, `/metrics`, `/healthz` and `/readyz` are served here too.
 pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router {
     use routes::{
-        admin, auth, events, join, keys, live, moderation, payments, performers, prosody, rooms,
+        admin, auth, events, join, keys, live, matrix, moderation, payments, performers, prosody,
+        rooms,
     };
     let mut router = Router::new()
         .route("/api/auth/register", post(auth::register))
@@ -97,6 +101,11 @@ pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router 
         .route(
             "/api/rooms/{room}/matrix-invite",
             post(rooms::matrix_invite),
+        )
+        .route("/api/me/matrix", post(matrix::link).delete(matrix::unlink))
+        .route(
+            "/api/admin/matrix/rooms/{name}",
+            axum::routing::put(matrix::put_community),
         )
         .route("/api/tokens/introspect", post(keys::introspect))
         .route("/api/admin/users", post(admin::provision_user))

@@ -195,12 +195,18 @@ impl IdentityService {
         role: Role,
         actor: &str,
     ) -> Result<User, IdentityError> {
+        let before = self
+            .store
+            .find_user(user_id)
+            .await?
+            .ok_or(IdentityError::UnknownUser)?;
         let user = self
             .store
             .update_user_role(user_id, role, self.clock.now())
             .await?
             .ok_or(IdentityError::UnknownUser)?;
         self.bus.publish(Invalidation::User(user.id.clone())).await;
+        self.matrix.role_changed(&user, before.role).await;
         self.audit
             .record(Action {
                 actor: Some(actor),

@@ -49,6 +49,22 @@ impl Refusal {
     }
 }
 
+/// The power level roomkey gives performers and staff: enough to kick, ban and redact.
+pub const MODERATOR_POWER: i64 = 50;
+
+/// A room to create.
+pub struct RoomSpec<'a> {
+    pub alias_localpart: &'a str,
+    pub alias: &'a str,
+    pub name: &'a str,
+    /// Invited at creation.
+    pub invite: &'a [String],
+    /// At [`MODERATOR_POWER`].
+    pub moderators: &'a [String],
+    /// `joined` (members read from their join) or `shared` (members read everything).
+    pub history_visibility: &'static str,
+}
+
 /// Membership of one user in a room, as the room's state says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
@@ -111,23 +127,21 @@ impl SynapseClient {
 
     /// Creates a private, invite-only room with the alias `#<alias_localpart>:server`; if the
     /// alias is taken (an earlier attempt succeeded), the room it points at is adopted.
-    pub async fn create_room(
-        &self,
-        alias_localpart: &str,
-        alias: &str,
-        name: &str,
-        moderators: &[String],
-    ) -> Result<String, MatrixError> {
-        let users: serde_json::Map<String, Value> =
-            moderators.iter().map(|m| (m.clone(), json!(50))).collect();
+    /// Only the bot (the creator) may invite; `moderators` get power 50 (kick, ban, redact).
+    pub async fn create_room(&self, spec: &RoomSpec<'_>) -> Result<String, MatrixError> {
+        let users: serde_json::Map<String, Value> = spec
+            .moderators
+            .iter()
+            .map(|m| (m.clone(), json!(MODERATOR_POWER)))
+            .collect();
         let body = json!({
             "preset": "private_chat",
             "visibility": "private",
-            "room_alias_name": alias_localpart,
-            "name": name,
-            "invite": moderators,
+            "room_alias_name": spec.alias_localpart,
+            "name": spec.name,
+            "invite": spec.invite,
             "power_level_content_override": {"invite": 100, "kick": 50, "ban": 50, "redact": 50, "users": users},
-            "initial_state": [{"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": "joined"}}],
+            "initial_state": [{"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": spec.history_visibility}}],
         });
         match self
             .call(Method::POST, "/_matrix/client/v3/createRoom", Some(body))
@@ -138,11 +152,76 @@ impl SynapseClient {
                 .map(str::to_owned)
                 .ok_or_else(|| MatrixError::transient("create room", "no room_id in the answer")),
             Err(refusal) if refusal.errcode == "M_ROOM_IN_USE" => {
-                self.resolve_alias(alias).await?.ok_or_else(|| {
+                self.resolve_alias(spec.alias).await?.ok_or_else(|| {
                     MatrixError::transient("create room", "alias in use but unresolvable")
                 })
             }
             Err(refusal) => Err(refusal.into_error("create room")),
+        }
+    }
+
+    /// The room's `m.room.power_levels` content.
+    pub async fn power_levels(&self, room: &str) -> Result<Value, MatrixError> {
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/state/m.room.power_levels/",
+            encode(room)
+        );
+        self.call(Method::GET, &path, None)
+            .await?
+            .map_err(|refusal| refusal.into_error("read power levels"))
+    }
+
+    /// Replaces the room's `m.room.power_levels` content.
+    pub async fn set_power_levels(&self, room: &str, content: &Value) -> Result<(), MatrixError> {
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/state/m.room.power_levels/",
+            encode(room)
+        );
+        self.call(Method::PUT, &path, Some(content.clone()))
+            .await?
+            .map(drop)
+            .map_err(|refusal| refusal.into_error("set power levels"))
+    }
+
+    /// `user`'s membership in `room` (`join`, `invite`, `leave`, `ban`), if they have one.
+    pub async fn membership_of(
+        &self,
+        room: &str,
+        user: &str,
+    ) -> Result<Option<String>, MatrixError> {
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/state/m.room.member/{}",
+            encode(room),
+            encode(user)
+        );
+        match self.call(Method::GET, &path, None).await? {
+            Ok(body) => Ok(body["membership"].as_str().map(str::to_owned)),
+            Err(refusal) if refusal.status == StatusCode::NOT_FOUND => Ok(None),
+            Err(refusal) => Err(refusal.into_error("read membership")),
+        }
+    }
+
+    /// The Matrix user an OpenID token (from `/user/{userId}/openid/request_token`) was
+    /// issued to, asked of the homeserver that issued it; `None` when it refuses the token
+    /// (unknown, forged or expired). The token goes in the query, as the spec has it, and
+    /// roomkey's own token is not sent.
+    pub async fn openid_userinfo(&self, access_token: &str) -> Result<Option<String>, MatrixError> {
+        let path = format!(
+            "/_matrix/federation/v1/openid/userinfo?access_token={}",
+            encode(access_token)
+        );
+        match self.request(Method::GET, &path, None, false).await? {
+            Ok(body) => body["sub"]
+                .as_str()
+                .map(|sub| Some(sub.to_owned()))
+                .ok_or_else(|| MatrixError::transient("openid userinfo", "no sub in the answer")),
+            Err(refusal)
+                if refusal.status == StatusCode::UNAUTHORIZED
+                    || refusal.status == StatusCode::FORBIDDEN =>
+            {
+                Ok(None)
+            }
+            Err(refusal) => Err(refusal.into_error("openid userinfo")),
         }
     }
 
@@ -219,24 +298,36 @@ impl SynapseClient {
             .collect())
     }
 
-    /// One call; `Ok(Err(_))` is an answer that was not 2xx, `Err` a failure to get one.
+    /// One call as the application service; `Ok(Err(_))` is an answer that was not 2xx,
+    /// `Err` a failure to get one.
     async fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<Value>,
     ) -> Result<Result<Value, Refusal>, MatrixError> {
+        self.request(method, path, body, true).await
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        as_appservice: bool,
+    ) -> Result<Result<Value, Refusal>, MatrixError> {
         let uri: Uri = format!("{}{path}", self.base)
             .parse()
             .map_err(|e| MatrixError::transient("request", format!("bad URL: {e}")))?;
         let bytes = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(
+        let mut request = Request::builder().method(method).uri(uri);
+        if as_appservice {
+            request = request.header(
                 hyper::header::AUTHORIZATION,
                 format!("Bearer {}", self.as_token),
-            )
+            );
+        }
+        let request = request
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Body::new(bytes))
             .map_err(|e| MatrixError::transient("request", e.to_string()))?;

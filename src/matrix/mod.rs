@@ -1,8 +1,13 @@
 //! Matrix chat rooms that follow entitlements, through Synapse as an application service.
 //!
+//! Besides each live room's chat, roomkey keeps community rooms (`#general`, performers
+//! only, staff only) to their membership rule, gives the performer and staff moderator
+//! power, archives a show's chat read-only when it ends, and lets a user link a Matrix
+//! account of their own once its homeserver vouches for it (an OpenID token).
+//!
 //! Every change that should reach the homeserver (a room created, a user signed up, an
-//! entitlement granted or revoked, a ban or its lift) is written to a durable outbox right
-//! after the change itself. A worker ([`MatrixService::run`], or [`MatrixService::try_once`]
+//! entitlement granted or revoked, a ban or its lift, a role change, a show's end) is
+//! written to a durable outbox right after the change itself. A worker ([`MatrixService::run`], or [`MatrixService::try_once`]
 //! in tests) delivers it with retries and exponential backoff, so a homeserver outage
 //! delays an invite or a kick but never drops it. Changes with the same order key (one
 //! user in one room) are delivered one at a time in the order they were written; different
@@ -15,6 +20,9 @@
 //! and mends what a lost change or an entitlement's expiry left behind.
 
 pub mod client;
+mod community;
+mod levels;
+mod link;
 pub mod registration;
 
 use std::collections::{HashMap, HashSet};
@@ -25,13 +33,17 @@ use futures_util::StreamExt as _;
 use tokio::sync::{watch, Notify};
 
 use crate::access::{AccessError, AccessService, Denial, Verdict};
+use crate::cache::Bus;
 use crate::clock::{Clock, UnixSeconds};
 use crate::config::MatrixConfig;
-use crate::domain::{Ban, BanScope, Entitlement, EntitlementScope, Room, RoomName, User};
+use crate::domain::{Ban, BanScope, Entitlement, EntitlementScope, Role, Room, RoomName, User};
 use crate::store::{NewOutboxItem, OutboxItem, Store, StoreError};
 use crate::telemetry::metrics::{MatrixAction, MatrixOutcome, Metrics};
 
+use client::RoomSpec;
 pub use client::{MatrixError, SynapseClient};
+use community::community_syncs;
+use levels::{archive_levels, set_moderators};
 pub use registration::registration_yaml;
 
 /// How long a worker holds a change it is delivering.
@@ -54,6 +66,32 @@ pub enum MatrixServiceError {
     Access(#[from] AccessError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A request field is unusable; `.0` names it.
+    #[error("{1}")]
+    Invalid(&'static str, String),
+    /// The homeserver did not vouch for the Matrix id (token refused, or issued to another).
+    #[error("{0}")]
+    ProofRejected(&'static str),
+    /// A community room's alias is already a live room's.
+    #[error("a live room already has this alias")]
+    NameTaken,
+    /// The homeserver could not be asked.
+    #[error(transparent)]
+    Homeserver(MatrixError),
+}
+
+/// Proof that the caller owns a Matrix id: an OpenID token its homeserver issued.
+pub struct OpenIdProof {
+    pub access_token: String,
+    pub matrix_server_name: String,
+}
+
+/// The Matrix id a user now has.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LinkedAccount {
+    pub matrix_user_id: String,
+    /// Whether it is the account roomkey provisions (`@<user_prefix><handle>`), not a linked one.
+    pub provisioned: bool,
 }
 
 /// A room's chat as a client sees it.
@@ -67,6 +105,7 @@ pub struct ChatStatus {
 /// What one reconcile pass found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReconcileReport {
+    /// Live and community rooms whose members were read.
     pub rooms: usize,
     pub removals: usize,
     pub invites_queued: usize,
@@ -90,6 +129,7 @@ struct Enabled {
 pub struct MatrixService {
     enabled: Option<Enabled>,
     store: Store,
+    bus: Arc<Bus>,
     access: Arc<AccessService>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
@@ -107,6 +147,7 @@ impl MatrixService {
     pub fn new(
         config: &MatrixConfig,
         store: Store,
+        bus: Arc<Bus>,
         access: Arc<AccessService>,
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
@@ -129,6 +170,7 @@ impl MatrixService {
         Self {
             enabled,
             store,
+            bus,
             access,
             clock,
             metrics,
@@ -161,6 +203,11 @@ impl MatrixService {
         )
     }
 
+    /// The account roomkey provisions for a user: `@<user_prefix><handle>:<server>`.
+    fn provisioned_id(m: &Enabled, user: &User) -> String {
+        format!("@{}{}:{}", m.user_prefix, user.handle, m.server_name)
+    }
+
     // ---- what the other services call -------------------------------------------------
 
     /// A user signed up (or was provisioned): record their Matrix id and create the account.
@@ -180,14 +227,93 @@ impl MatrixService {
                 }
             }
         }
-        self.enqueue(vec![NewOutboxItem {
+        let mut items = vec![NewOutboxItem {
             order_key: format!("user/{}", user.id),
             action: "provision",
             user_id: Some(&user.id),
             room_id: None,
+            matrix_user_id: None,
             reason: "",
+        }];
+        let communities = self.community_rooms().await;
+        items.extend(community_syncs(&communities, &user.id, "signed up"));
+        self.enqueue(items).await;
+    }
+
+    /// A user's role changed from `before`: staff moderate every live room, and community
+    /// rooms' rules may now admit or exclude them.
+    pub async fn role_changed(&self, user: &User, before: Role) {
+        if !self.is_enabled() || user.role == before {
+            return;
+        }
+        let rooms = if user.role.is_staff() == before.is_staff() {
+            Vec::new()
+        } else {
+            match self.rooms_with_chat().await {
+                Ok(rooms) => rooms,
+                Err(error) => {
+                    tracing::error!(user = %user.id, error = %error, "cannot find the Matrix rooms a role change touches");
+                    Vec::new()
+                }
+            }
+        };
+        let mut items: Vec<NewOutboxItem<'_>> = rooms
+            .iter()
+            .map(|room| NewOutboxItem {
+                order_key: format!("room/{}", room.id),
+                action: "power_levels",
+                user_id: None,
+                room_id: Some(&room.id),
+                matrix_user_id: None,
+                reason: "role changed",
+            })
+            .collect();
+        let communities = self.community_rooms().await;
+        items.extend(community_syncs(&communities, &user.id, "role changed"));
+        self.enqueue(items).await;
+    }
+
+    /// A performer was verified or lost it: community rooms for verified performers follow.
+    pub async fn verification_changed(&self, user: &User) {
+        if !self.is_enabled() {
+            return;
+        }
+        let communities = self.community_rooms().await;
+        self.enqueue(community_syncs(
+            &communities,
+            &user.id,
+            "verification changed",
+        ))
+        .await;
+    }
+
+    /// A show ended: its chat becomes read-only. Members keep the history; nobody but the
+    /// bot can post. Idempotent.
+    pub async fn room_ended(&self, room: &Room) {
+        if !self.is_enabled() {
+            return;
+        }
+        self.enqueue(vec![NewOutboxItem {
+            order_key: format!("room/{}", room.id),
+            action: "archive",
+            user_id: None,
+            room_id: Some(&room.id),
+            matrix_user_id: None,
+            reason: "show ended",
         }])
         .await;
+    }
+
+    /// Open rooms that have a Matrix room.
+    async fn rooms_with_chat(&self) -> Result<Vec<Room>, StoreError> {
+        let with_chat: HashSet<String> = self
+            .store
+            .find_all_matrix_rooms()
+            .await?
+            .into_iter()
+            .map(|(room_id, _)| room_id)
+            .collect();
+        self.open_rooms(|r| with_chat.contains(&r.id)).await
     }
 
     /// A room was created: create its Matrix room.
@@ -200,6 +326,7 @@ impl MatrixService {
             action: "create_room",
             user_id: None,
             room_id: Some(&room.id),
+            matrix_user_id: None,
             reason: "",
         }])
         .await;
@@ -220,11 +347,13 @@ impl MatrixService {
     /// A ban: ban the user in every open room it covers.
     pub async fn banned(&self, ban: &Ban) {
         self.for_rooms_of_ban(ban, "ban", &ban.reason).await;
+        self.community_ban_changed(ban, &ban.reason).await;
     }
 
     /// A ban was lifted: unban (and invite again where the user is entitled).
     pub async fn ban_lifted(&self, ban: &Ban) {
         self.for_rooms_of_ban(ban, "unban", "ban lifted").await;
+        self.community_ban_changed(ban, "ban lifted").await;
     }
 
     /// An entitled user asks again for their invite to `room`.
@@ -243,6 +372,7 @@ impl MatrixService {
             action: "invite",
             user_id: Some(user_id),
             room_id: Some(&decision.room.id),
+            matrix_user_id: None,
             reason: "invite requested",
         };
         self.store
@@ -342,6 +472,7 @@ impl MatrixService {
                 action,
                 user_id: Some(user_id),
                 room_id: Some(&room.id),
+                matrix_user_id: None,
                 reason,
             })
             .collect();
@@ -486,6 +617,11 @@ impl MatrixService {
             .enabled
             .as_ref()
             .expect("only enabled services deliver");
+        match item.action.as_str() {
+            "create_community" | "sync_community" => return self.apply_community(m, item).await,
+            "forget" => return self.apply_forget(m, item).await,
+            _ => {}
+        }
         let room = match &item.room_id {
             Some(id) => match self.store.find_room_by_id(id).await.map_err(store_error)? {
                 Some(room) => Some(room),
@@ -508,6 +644,38 @@ impl MatrixService {
             }
             ("create_room", Some(room), _) => {
                 self.ensure_room(m, &room).await?;
+                Ok(MatrixOutcome::Delivered)
+            }
+            ("archive", Some(room), _) => {
+                let Some(matrix_room) = self.known_room(m, &room).await? else {
+                    return Ok(MatrixOutcome::Skipped);
+                };
+                let mut levels = m.client.power_levels(&matrix_room).await?;
+                let changed = archive_levels(&mut levels);
+                if changed {
+                    m.client.set_power_levels(&matrix_room, &levels).await?;
+                    tracing::info!(room = %room.name, %matrix_room, "Matrix room archived (read-only)");
+                }
+                self.store
+                    .update_matrix_room_archived(&room.id, self.clock.now())
+                    .await
+                    .map_err(store_error)?;
+                Ok(if changed {
+                    MatrixOutcome::Delivered
+                } else {
+                    MatrixOutcome::Skipped
+                })
+            }
+            ("power_levels", Some(room), _) => {
+                let Some(matrix_room) = self.known_room(m, &room).await? else {
+                    return Ok(MatrixOutcome::Skipped);
+                };
+                let moderators = self.room_moderators(m, &room).await?;
+                let mut levels = m.client.power_levels(&matrix_room).await?;
+                if !set_moderators(&mut levels, &moderators, true) {
+                    return Ok(MatrixOutcome::Skipped);
+                }
+                m.client.set_power_levels(&matrix_room, &levels).await?;
                 Ok(MatrixOutcome::Delivered)
             }
             (action @ ("invite" | "kick" | "ban" | "unban"), Some(room), Some(user)) => {
@@ -656,21 +824,24 @@ impl MatrixService {
             .find_user(&room.owner_id)
             .await
             .map_err(store_error)?;
-        let mut moderators = Vec::new();
+        let mut invite = Vec::new();
         if let Some(owner) = &owner {
             let id = self.recorded_matrix_id(owner).await?;
             self.ensure_user(m, &id).await?;
-            moderators.push(id);
+            invite.push(id);
         }
+        let moderators = self.room_moderators(m, room).await?;
         let alias = self.alias(&room.name).unwrap_or_default();
         let id = m
             .client
-            .create_room(
-                &alias_localpart(&m.alias_prefix, &room.name),
-                &alias,
-                &room.title,
-                &moderators,
-            )
+            .create_room(&RoomSpec {
+                alias_localpart: &alias_localpart(&m.alias_prefix, &room.name),
+                alias: &alias,
+                name: &room.title,
+                invite: &invite,
+                moderators: &moderators,
+                history_visibility: "joined",
+            })
             .await?;
         self.record_room(m, room, &id, &alias).await?;
         if let Some(owner) = owner {
@@ -679,6 +850,29 @@ impl MatrixService {
         tracing::info!(room = %room.name, matrix_room = %id, %alias, "Matrix room ready");
         Ok(id)
     }
+
+    /// Who moderates a live room's chat (power 50): its performer and platform staff.
+    async fn room_moderators(&self, m: &Enabled, room: &Room) -> Result<Vec<String>, MatrixError> {
+        let mut moderators = self
+            .store
+            .find_staff_matrix_ids()
+            .await
+            .map_err(store_error)?;
+        if let Some(owner) = self
+            .store
+            .find_user(&room.owner_id)
+            .await
+            .map_err(store_error)?
+        {
+            moderators.push(self.recorded_matrix_id(&owner).await?);
+        }
+        moderators.retain(|id| *id != m.bot);
+        moderators.sort();
+        moderators.dedup();
+        Ok(moderators)
+    }
+
+    // ---- community rooms ----------------------------------------------------------------
 
     async fn record_room(
         &self,
@@ -709,6 +903,18 @@ impl MatrixService {
             let Some(room) = self.store.find_room_by_id(&room_id).await? else {
                 continue;
             };
+            // An ended show's chat is archived: its members keep the history, so nobody
+            // is removed for the show being over (bans and refunds still act as they come).
+            // A show that ended by its schedule, not `end`, is archived here.
+            if room.ends_at.is_some_and(|end| end <= self.clock.now()) {
+                let key = format!("room/{}", room.id);
+                if !self.store.is_matrix_room_archived(&room.id).await?
+                    && !self.store.has_pending_outbox(&key, "archive").await?
+                {
+                    self.room_ended(&room).await;
+                }
+                continue;
+            }
             let members = match m.client.members(&matrix_room).await {
                 Ok(members) => members,
                 Err(error) => {
@@ -796,10 +1002,14 @@ impl MatrixService {
                     action,
                     user_id: Some(user_id),
                     room_id: Some(&room.id),
+                    matrix_user_id: None,
                     reason,
                 }])
                 .await;
             }
+        }
+        for community in self.store.find_community_rooms().await? {
+            self.reconcile_community(m, &community, &mut report).await?;
         }
         Ok(report)
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::cache::{Bus, Invalidation};
 use crate::clock::Clock;
 use crate::domain::{ModerationAction, VerificationFact, VerificationStep};
+use crate::matrix::MatrixService;
 use crate::moderation::audit::{Action, AuditLog};
 use crate::store::{Store, StoreError};
 
@@ -73,15 +74,23 @@ pub struct Verification {
 pub struct VerificationService {
     store: Store,
     bus: Arc<Bus>,
+    matrix: Arc<MatrixService>,
     audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
 }
 
 impl VerificationService {
-    pub fn new(store: Store, bus: Arc<Bus>, audit: Arc<AuditLog>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: Store,
+        bus: Arc<Bus>,
+        matrix: Arc<MatrixService>,
+        audit: Arc<AuditLog>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             store,
             bus,
+            matrix,
             audit,
             clock,
         }
@@ -220,6 +229,9 @@ impl VerificationService {
             self.bus
                 .publish(Invalidation::User(user_id.to_owned()))
                 .await;
+            if let Some(user) = self.store.find_user(user_id).await? {
+                self.matrix.verification_changed(&user).await;
+            }
         }
         self.status(user_id).await
     }

@@ -133,6 +133,7 @@ impl RoomService {
             .await?
         };
         self.live.end_room(&room.name, reason);
+        self.matrix.room_ended(&room).await;
         self.audit
             .record(Action {
                 actor: Some(actor),
@@ -154,6 +155,10 @@ impl RoomService {
             .ok_or(RoomError::OwnerNotFound)?;
         if !(owner.role == crate::domain::Role::Performer || owner.role.is_staff()) {
             return Err(RoomError::OwnerNotPerformer);
+        }
+        // The room's chat alias must not be a community room's.
+        if self.matrix.is_community_alias(&new.name).await? {
+            return Err(RoomError::NameTaken);
         }
         let now = self.clock.now();
         let room = Room {

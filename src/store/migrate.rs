@@ -44,6 +44,11 @@ const SQLITE: &[Migration] = &[
         name: "events",
         sql: include_str!("../../migrations/sqlite/0006_events.sql"),
     },
+    Migration {
+        version: 7,
+        name: "matrix_community",
+        sql: include_str!("../../migrations/sqlite/0007_matrix_community.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -76,6 +81,11 @@ const POSTGRES: &[Migration] = &[
         version: 6,
         name: "events",
         sql: include_str!("../../migrations/postgres/0006_events.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "matrix_community",
+        sql: include_str!("../../migrations/postgres/0007_matrix_community.sql"),
     },
 ];
 
@@ -143,4 +153,68 @@ async fn apply(
         names.push(format!("{:04}_{}", migration.version, migration.name));
     }
     Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 0007 rebuilds SQLite's outbox: every pending change survives with its `seq`, and a
+    /// `seq` once used (even by a deleted row) is never handed out again.
+    #[tokio::test]
+    async fn the_outbox_rebuild_keeps_pending_changes_and_their_order() {
+        sqlx::any::install_default_drivers();
+        let mut conn: sqlx::AnyConnection =
+            sqlx::Connection::connect("sqlite::memory:").await.unwrap();
+        let before_0007 = SQLITE.iter().position(|m| m.version == 7).unwrap();
+        apply(&mut conn, &SQLITE[..before_0007]).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO matrix_outbox (order_key, action, user_id, room_id, reason, attempts, \
+             next_attempt_at, created_at) VALUES ('u/r', 'invite', 'u', 'r', 'paid', 2, 10, 1), \
+             ('u/r', 'kick', 'u', 'r', 'refund', 0, 11, 2), ('v/r', 'ban', 'v', 'r', 'spam', 0, 12, 3); \
+             DELETE FROM matrix_outbox WHERE seq = 3;",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let applied = apply(&mut conn, SQLITE).await.unwrap();
+        assert_eq!(applied, ["0007_matrix_community"]);
+        sqlx::raw_sql(
+            "INSERT INTO matrix_outbox (order_key, action, user_id, matrix_user_id, \
+             next_attempt_at, created_at) VALUES ('user/u', 'forget', 'u', '@old:hs', 13, 4)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let rows: Vec<(i64, String, String, i64)> =
+            sqlx::query("SELECT seq, action, reason, attempts FROM matrix_outbox ORDER BY seq")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r.try_get("seq").unwrap(),
+                        r.try_get("action").unwrap(),
+                        r.try_get("reason").unwrap(),
+                        r.try_get("attempts").unwrap(),
+                    )
+                })
+                .collect();
+        assert_eq!(
+            rows,
+            [
+                (1, "invite".into(), "paid".into(), 2),
+                (2, "kick".into(), "refund".into(), 0),
+                (4, "forget".into(), String::new(), 0),
+            ]
+        );
+        let refused = sqlx::raw_sql(
+            "INSERT INTO matrix_outbox (order_key, action, next_attempt_at, created_at) \
+             VALUES ('x', 'bogus', 1, 1)",
+        )
+        .execute(&mut conn)
+        .await;
+        assert!(refused.is_err(), "the action list is still checked");
+    }
 }

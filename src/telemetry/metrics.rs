@@ -150,6 +150,11 @@ label_enum!(
         Kick => "kick",
         Ban => "ban",
         Unban => "unban",
+        Archive => "archive",
+        PowerLevels => "power_levels",
+        CreateCommunity => "create_community",
+        SyncCommunity => "sync_community",
+        Forget => "forget",
     }
 );
 

@@ -507,3 +507,523 @@ async fn matrix_grant_to_invite_latency() {
         app.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_link_an_existing_account_with_openid_proof() {
+    let Some(synapse) = Synapse::start("matrix_link_an_existing_account_with_openid_proof").await
+    else {
+        return;
+    };
+    for (index, backend) in backends().iter().enumerate() {
+        let app = matrix_app(backend, index, &synapse).await;
+        let cast = stage(&app, "paid").await;
+        app.grant(
+            &cast.viewer_id,
+            json!({"kind": "room", "room": cast.room}),
+            None,
+        )
+        .await;
+        settle(&app).await;
+        let room = synapse.resolve(&alias(index, &cast.room)).await.unwrap();
+        let provisioned = mxid(index, "viewer");
+        assert_eq!(
+            synapse.membership(&room, &provisioned).await.as_deref(),
+            Some("invite")
+        );
+
+        // An account of its own on the homeserver, with an OpenID token from it.
+        let (alice, alice_token) = synapse.register_user(&format!("alice{index}")).await;
+        let openid = synapse.openid_token(&alice, &alice_token).await;
+        assert_eq!(openid["matrix_server_name"], SERVER_NAME);
+
+        // A forged token, another server, another user's token, a malformed id: refused.
+        let forged = app
+            .post(
+                "/api/me/matrix",
+                Some(&cast.viewer_session),
+                json!({"matrix_user_id": alice, "openid": {"access_token": "forged-token", "token_type": "Bearer", "matrix_server_name": SERVER_NAME, "expires_in": 3600}}),
+            )
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "{forged:?}");
+        assert_eq!(forged.body["error"]["code"], "matrix_proof_rejected");
+        let elsewhere = app
+            .post(
+                "/api/me/matrix",
+                Some(&cast.viewer_session),
+                json!({"matrix_user_id": "@alice:elsewhere.example", "openid": {"access_token": "x", "matrix_server_name": "elsewhere.example"}}),
+            )
+            .await;
+        assert_eq!(
+            elsewhere.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{elsewhere:?}"
+        );
+        assert_eq!(
+            elsewhere.body["error"]["field"],
+            "openid.matrix_server_name"
+        );
+        let (bob, bob_token) = synapse.register_user(&format!("bob{index}")).await;
+        let bobs = synapse.openid_token(&bob, &bob_token).await;
+        let stolen = app
+            .post(
+                "/api/me/matrix",
+                Some(&cast.viewer_session),
+                json!({"matrix_user_id": alice, "openid": bobs}),
+            )
+            .await;
+        assert_eq!(stolen.status, StatusCode::FORBIDDEN, "{stolen:?}");
+        let malformed = app
+            .post(
+                "/api/me/matrix",
+                Some(&cast.viewer_session),
+                json!({"matrix_user_id": "alice", "openid": openid}),
+            )
+            .await;
+        assert_eq!(
+            malformed.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{malformed:?}"
+        );
+
+        // Linked: the entitled room's invite goes to the linked account, seen in its own
+        // /sync, and the provisioned account leaves the room.
+        let linked = app
+            .post(
+                "/api/me/matrix",
+                Some(&cast.viewer_session),
+                json!({"matrix_user_id": alice, "openid": openid}),
+            )
+            .await;
+        assert_eq!(linked.status, StatusCode::OK, "{linked:?}");
+        assert_eq!(
+            linked.body,
+            json!({"matrix_user_id": alice, "provisioned": false})
+        );
+        let me = app.get("/api/me", Some(&cast.viewer_session)).await;
+        assert_eq!(me.body["matrix_user_id"], alice.as_str(), "{me:?}");
+        settle(&app).await;
+        assert!(synapse
+            .invites_seen_with(&alice_token)
+            .await
+            .contains(&room));
+        assert_eq!(
+            synapse.membership(&room, &provisioned).await.as_deref(),
+            Some("leave")
+        );
+
+        // Linking it again is no change; another user cannot link the same account.
+        let again = app
+            .post(
+                "/api/me/matrix",
+                Some(&cast.viewer_session),
+                json!({"matrix_user_id": alice, "openid": synapse.openid_token(&alice, &alice_token).await}),
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::OK, "{again:?}");
+        let (_, other_session) = app.register("other").await;
+        let taken = app
+            .post(
+                "/api/me/matrix",
+                Some(&other_session),
+                json!({"matrix_user_id": alice, "openid": synapse.openid_token(&alice, &alice_token).await}),
+            )
+            .await;
+        assert_eq!(taken.status, StatusCode::CONFLICT, "{taken:?}");
+        assert_eq!(taken.body["error"]["field"], "matrix_user_id");
+
+        // The linked account joins.
+        synapse
+            .request_with(
+                &alice_token,
+                "POST",
+                &format!("/_matrix/client/v3/join/{}", crate::synapse::enc(&room)),
+                Some(json!({})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            synapse.membership(&room, &alice).await.as_deref(),
+            Some("join")
+        );
+
+        // Unlinked: back to the provisioned account, and the linked one leaves.
+        let unlinked = app
+            .call(
+                axum::http::Method::DELETE,
+                "/api/me/matrix",
+                Some(&cast.viewer_session),
+                None,
+            )
+            .await;
+        assert_eq!(unlinked.status, StatusCode::OK, "{unlinked:?}");
+        assert_eq!(
+            unlinked.body,
+            json!({"matrix_user_id": provisioned, "provisioned": true})
+        );
+        settle(&app).await;
+        assert_eq!(
+            synapse.membership(&room, &alice).await.as_deref(),
+            Some("leave")
+        );
+        assert_eq!(
+            synapse.membership(&room, &provisioned).await.as_deref(),
+            Some("invite")
+        );
+
+        // A performer who links their account moderates their room with it.
+        let (carol, carol_token) = synapse.register_user(&format!("carol{index}")).await;
+        let linked = app
+            .post(
+                "/api/me/matrix",
+                Some(&cast.performer_session),
+                json!({"matrix_user_id": carol, "openid": synapse.openid_token(&carol, &carol_token).await}),
+            )
+            .await;
+        assert_eq!(linked.status, StatusCode::OK, "{linked:?}");
+        settle(&app).await;
+        let levels = synapse.power_levels(&room).await;
+        assert_eq!(levels["users"][&carol], 50, "{levels}");
+        assert!(
+            levels["users"].get(mxid(index, "alex")).is_none(),
+            "{levels}"
+        );
+        assert!(synapse
+            .invites_seen_with(&carol_token)
+            .await
+            .contains(&room));
+        app.shutdown().await;
+    }
+}
+
+async fn put_community(app: &TestApp, name: &str, rule: &str) -> crate::helpers::Reply {
+    app.call(
+        axum::http::Method::PUT,
+        &format!("/api/admin/matrix/rooms/{name}"),
+        Some(crate::helpers::ADMIN_KEY),
+        Some(json!({"title": format!("The {name} room"), "rule": rule})),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_community_rooms_follow_their_rules_roles_and_global_bans() {
+    let Some(synapse) =
+        Synapse::start("matrix_community_rooms_follow_their_rules_roles_and_global_bans").await
+    else {
+        return;
+    };
+    for (index, backend) in backends().iter().enumerate() {
+        let app = matrix_app(backend, index, &synapse).await;
+        let cast = stage(&app, "paid").await;
+        let (moderator_id, _) = app.user_with_role("mod", "moderator").await;
+        let verify = |user: &str, step: &str, note: &str| {
+            let path = format!("/api/admin/performers/{user}/verification/{step}");
+            let body = json!({"note": note});
+            let app = &app;
+            async move {
+                let reply = app.admin(&path, body).await;
+                assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+            }
+        };
+        verify(&cast.performer_id, "approve", "id checked").await;
+        for (name, rule) in [
+            ("general", "signed_in"),
+            ("performers", "verified_performers"),
+            ("staffroom", "staff"),
+        ] {
+            let reply = put_community(&app, name, rule).await;
+            assert_eq!(reply.status, StatusCode::ACCEPTED, "{reply:?}");
+            assert_eq!(reply.body["alias"], alias(index, name));
+            assert_eq!(reply.body["rule"], rule);
+        }
+        settle(&app).await;
+        let general = synapse.resolve(&alias(index, "general")).await.unwrap();
+        let performers = synapse.resolve(&alias(index, "performers")).await.unwrap();
+        let staffroom = synapse.resolve(&alias(index, "staffroom")).await.unwrap();
+        let (viewer, alex, moderator) = (
+            mxid(index, "viewer"),
+            mxid(index, "alex"),
+            mxid(index, "mod"),
+        );
+        let membership = |room: &str, user: &str| {
+            let (room, user) = (room.to_owned(), user.to_owned());
+            let synapse = &synapse;
+            async move { synapse.membership(&room, &user).await }
+        };
+        assert_eq!(
+            membership(&general, &viewer).await.as_deref(),
+            Some("invite")
+        );
+        assert_eq!(membership(&performers, &viewer).await, None);
+        assert_eq!(
+            membership(&performers, &alex).await.as_deref(),
+            Some("invite")
+        );
+        assert_eq!(membership(&staffroom, &alex).await, None);
+        assert_eq!(
+            membership(&staffroom, &moderator).await.as_deref(),
+            Some("invite")
+        );
+        assert_eq!(
+            synapse.power_levels(&general).await["users"][&moderator],
+            50
+        );
+
+        // Registering again changes nothing on the homeserver; a live room's alias and
+        // an unknown rule are refused.
+        assert_eq!(
+            put_community(&app, "general", "signed_in").await.status,
+            StatusCode::ACCEPTED
+        );
+        settle(&app).await;
+        assert_eq!(
+            synapse.resolve(&alias(index, "general")).await.as_deref(),
+            Some(general.as_str())
+        );
+        let taken = put_community(&app, &cast.room, "signed_in").await;
+        assert_eq!(taken.status, StatusCode::CONFLICT, "{taken:?}");
+        let bad = put_community(&app, "general", "everyone").await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+        assert_eq!(bad.body["error"]["field"], "rule");
+
+        // A live room cannot take a community room's alias either.
+        let reply = app
+            .admin(
+                "/api/admin/rooms",
+                json!({"name": "general", "title": "Show", "owner_id": cast.performer_id, "access": "free"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CONFLICT, "{reply:?}");
+
+        // A new user is invited where the rule admits them.
+        app.register("newcomer").await;
+        settle(&app).await;
+        assert_eq!(
+            membership(&general, &mxid(index, "newcomer"))
+                .await
+                .as_deref(),
+            Some("invite")
+        );
+
+        // Roles move people in and out.
+        let role = |user: &str, role: &str| {
+            let path = format!("/api/admin/users/{user}/role");
+            let body = json!({"role": role});
+            let app = &app;
+            async move {
+                let reply = app.admin(&path, body).await;
+                assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+            }
+        };
+        role(&cast.viewer_id, "performer").await;
+        settle(&app).await;
+        assert_eq!(
+            membership(&performers, &viewer).await,
+            None,
+            "a performer staff have not verified stays out"
+        );
+        verify(&cast.viewer_id, "approve", "ok").await;
+        settle(&app).await;
+        assert_eq!(
+            membership(&performers, &viewer).await.as_deref(),
+            Some("invite")
+        );
+        synapse.join_as(&viewer, &performers).await;
+        verify(&cast.viewer_id, "revoke", "impersonation").await;
+        settle(&app).await;
+        assert_eq!(
+            membership(&performers, &viewer).await.as_deref(),
+            Some("leave")
+        );
+        role(&cast.viewer_id, "viewer").await;
+        settle(&app).await;
+        assert_eq!(
+            membership(&performers, &viewer).await.as_deref(),
+            Some("leave")
+        );
+        role(&moderator_id, "viewer").await;
+        settle(&app).await;
+        assert_eq!(
+            membership(&staffroom, &moderator).await.as_deref(),
+            Some("leave")
+        );
+        assert!(synapse.power_levels(&general).await["users"]
+            .get(&moderator)
+            .is_none());
+
+        // A global ban is a Matrix ban; its lift invites again.
+        synapse.join_as(&viewer, &general).await;
+        let ban = app
+            .admin(
+                "/api/admin/bans",
+                json!({"user_id": cast.viewer_id, "scope": {"kind": "global"}, "reason": "spam"}),
+            )
+            .await;
+        assert_eq!(ban.status, StatusCode::CREATED, "{ban:?}");
+        settle(&app).await;
+        assert_eq!(membership(&general, &viewer).await.as_deref(), Some("ban"));
+        let lift = app
+            .admin(
+                &format!("/api/admin/bans/{}/lift", ban.body["id"].as_str().unwrap()),
+                json!({"reason": "appeal"}),
+            )
+            .await;
+        assert_eq!(lift.status, StatusCode::OK, "{lift:?}");
+        settle(&app).await;
+        assert_eq!(
+            membership(&general, &viewer).await.as_deref(),
+            Some("invite")
+        );
+
+        // The reconcile finds nothing to mend, then mends a member who left.
+        let report = app.app.state().matrix.reconcile_once().await.unwrap();
+        assert_eq!(
+            (report.removals, report.invites_queued),
+            (0, 0),
+            "{report:?}"
+        );
+        synapse
+            .ok(
+                "POST",
+                &format!(
+                    "/_matrix/client/v3/rooms/{}/leave?user_id={}",
+                    crate::synapse::enc(&general),
+                    crate::synapse::enc(&viewer)
+                ),
+                Some(json!({})),
+            )
+            .await;
+        let report = app.app.state().matrix.reconcile_once().await.unwrap();
+        assert_eq!(report.invites_queued, 1, "{report:?}");
+        settle(&app).await;
+        assert_eq!(
+            membership(&general, &viewer).await.as_deref(),
+            Some("invite")
+        );
+
+        // A change of rule removes those the new rule leaves out at once.
+        synapse.join_as(&alex, &performers).await;
+        assert_eq!(
+            put_community(&app, "performers", "staff").await.status,
+            StatusCode::ACCEPTED
+        );
+        settle(&app).await;
+        assert_eq!(
+            membership(&performers, &alex).await.as_deref(),
+            Some("leave")
+        );
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_staff_moderate_and_an_ended_show_is_archived_read_only() {
+    let Some(synapse) =
+        Synapse::start("matrix_staff_moderate_and_an_ended_show_is_archived_read_only").await
+    else {
+        return;
+    };
+    for (index, backend) in backends().iter().enumerate() {
+        let app = matrix_app(backend, index, &synapse).await;
+        app.user_with_role("mod", "moderator").await;
+        let cast = stage(&app, "paid").await;
+        settle(&app).await;
+        let room = synapse.resolve(&alias(index, &cast.room)).await.unwrap();
+
+        // At creation: the performer and staff at moderator power.
+        let levels = synapse.power_levels(&room).await;
+        assert_eq!(levels["users"][mxid(index, "alex")], 50, "{levels}");
+        assert_eq!(levels["users"][mxid(index, "mod")], 50, "{levels}");
+
+        // Kept in step with role changes.
+        let (helper_id, _) = app.user_with_role("helper", "admin").await;
+        settle(&app).await;
+        assert_eq!(
+            synapse.power_levels(&room).await["users"][mxid(index, "helper")],
+            50
+        );
+        let reply = app
+            .admin(
+                &format!("/api/admin/users/{helper_id}/role"),
+                json!({"role": "viewer"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        settle(&app).await;
+        let levels = synapse.power_levels(&room).await;
+        assert!(
+            levels["users"].get(mxid(index, "helper")).is_none(),
+            "{levels}"
+        );
+        assert_eq!(levels["users"][mxid(index, "alex")], 50, "{levels}");
+
+        // A member talks during the show.
+        let viewer = mxid(index, "viewer");
+        app.grant(
+            &cast.viewer_id,
+            json!({"kind": "room", "room": cast.room}),
+            None,
+        )
+        .await;
+        settle(&app).await;
+        synapse.join_as(&viewer, &room).await;
+        synapse.join_as(&mxid(index, "alex"), &room).await;
+        assert_eq!(synapse.say(&viewer, &room, "great show").await, 200);
+
+        // The show ends: read-only, with the history kept.
+        let reply = app
+            .admin(
+                &format!("/api/rooms/{}/end", cast.room),
+                json!({"reason": "the show is over"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        settle(&app).await;
+        assert_eq!(synapse.power_levels(&room).await["events_default"], 100);
+        assert_eq!(synapse.say(&viewer, &room, "still here?").await, 403);
+        assert_eq!(synapse.say(&mxid(index, "alex"), &room, "bye").await, 403);
+        assert!(synapse
+            .history_seen_by(&viewer, &room)
+            .await
+            .contains(&"great show".to_owned()));
+
+        // Ending again, and the reconcile, leave it as it is: members stay.
+        let stored = app
+            .app
+            .state()
+            .store
+            .find_room_by_name(&roomkey::domain::RoomName::parse(&cast.room).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        app.app.state().matrix.room_ended(&stored).await;
+        settle(&app).await;
+        let report = app.app.state().matrix.reconcile_once().await.unwrap();
+        assert_eq!(report.removals, 0, "{report:?}");
+        settle(&app).await;
+        assert_eq!(
+            synapse.membership(&room, &viewer).await.as_deref(),
+            Some("join")
+        );
+
+        // A show that ends by its schedule is archived by the reconcile.
+        let ends_at = roomkey::clock::rfc3339(app.clock_now() + 600);
+        let reply = app
+            .admin(
+                "/api/admin/rooms",
+                json!({"name": "latenight", "title": "Late", "owner_id": cast.performer_id, "access": "free", "ends_at": ends_at}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        settle(&app).await;
+        let late = synapse.resolve(&alias(index, "latenight")).await.unwrap();
+        assert_eq!(synapse.power_levels(&late).await["events_default"], 0);
+        app.clock.advance(601);
+        app.app.state().matrix.reconcile_once().await.unwrap();
+        settle(&app).await;
+        assert_eq!(synapse.power_levels(&late).await["events_default"], 100);
+        app.app.state().matrix.reconcile_once().await.unwrap();
+        assert_eq!(app.app.state().matrix.pending().await.unwrap(), 0);
+        app.shutdown().await;
+    }
+}

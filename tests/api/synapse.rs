@@ -2,6 +2,8 @@
 //! a free port, client API only, no key servers, roomkey's application service), started
 //! from the Python environment `SYNAPSE_PYTHON` names and stopped by PID when dropped, also
 //! when a test panics. Without `SYNAPSE_PYTHON` the tests that need it print "skipped".
+//! The listener serves the client API and the `openid` resource (the federation API's
+//! OpenID userinfo endpoint, which roomkey asks when a user links their account).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -15,6 +17,7 @@ use serde_json::Value;
 pub const SERVER_NAME: &str = "localhost";
 pub const AS_TOKEN: &str = "test-as-token-0123456789abcdef0123456789";
 pub const HS_TOKEN: &str = "test-hs-token-0123456789abcdef0123456789";
+const REGISTRATION_SECRET: &str = "test-registration-secret-0123456789";
 
 type Body = http_body_util::Full<hyper::body::Bytes>;
 
@@ -68,15 +71,17 @@ impl Synapse {
                 "server_name: {SERVER_NAME}\n\
                  pid_file: {d}/homeserver.pid\n\
                  listeners:\n  - port: {port}\n    bind_addresses: ['127.0.0.1']\n    type: http\n    \
-                 tls: false\n    x_forwarded: false\n    resources:\n      - names: [client]\n        compress: false\n\
+                 tls: false\n    x_forwarded: false\n    resources:\n      - names: [client, openid]\n        compress: false\n\
                  database:\n  name: sqlite3\n  args:\n    database: {d}/homeserver.db\n\
                  media_store_path: {d}/media\n\
                  signing_key_path: {d}/signing.key\n\
-                 registration_shared_secret: 'test-registration-secret-0123456789'\n\
+                 registration_shared_secret: '{REGISTRATION_SECRET}'\n\
                  report_stats: false\n\
                  trusted_key_servers: []\n\
                  suppress_key_server_warning: true\n\
                  presence:\n  enabled: false\n\
+                 rc_login:\n  address:\n    per_second: 1000\n    burst_count: 1000\n  \
+                 account:\n    per_second: 1000\n    burst_count: 1000\n\
                  app_service_config_files: ['{d}/roomkey.yaml']\n"
             ),
         )
@@ -159,17 +164,33 @@ impl Synapse {
             .join("\n")
     }
 
-    /// A client-server call with the application service's token; `as_user` masquerades.
+    /// A client-server call with the application service's token (`?user_id=` masquerades
+    /// as a user of its namespace).
     pub async fn request(
         &self,
         method: &str,
         path_and_query: &str,
         body: Option<Value>,
     ) -> Result<(u16, Value), String> {
-        let request = hyper::Request::builder()
+        self.request_with(AS_TOKEN, method, path_and_query, body)
+            .await
+    }
+
+    /// A client-server call with `token` (a user's own access token).
+    pub async fn request_with(
+        &self,
+        token: &str,
+        method: &str,
+        path_and_query: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), String> {
+        let mut request = hyper::Request::builder()
             .method(method)
-            .uri(format!("{}{path_and_query}", self.url()))
-            .header("authorization", format!("Bearer {AS_TOKEN}"))
+            .uri(format!("{}{path_and_query}", self.url()));
+        if !token.is_empty() {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request
             .header("content-type", "application/json")
             .body(Body::new(
                 body.map(|b| b.to_string()).unwrap_or_default().into(),
@@ -197,6 +218,124 @@ impl Synapse {
         let (status, value) = self.request(method, path_and_query, body).await.unwrap();
         assert_eq!(status, 200, "{method} {path_and_query}: {value}");
         value
+    }
+
+    /// Registers an ordinary user (outside roomkey's namespace) with Synapse's own
+    /// shared-secret script, logs in, and returns `(user id, access token)`.
+    pub async fn register_user(&self, localpart: &str) -> (String, String) {
+        let password = "a-test-password-0123456789";
+        let output = Command::new(&self.python)
+            .args(["-m", "synapse._scripts.register_new_matrix_user"])
+            .args(["-u", localpart, "-p", password, "--no-admin", "-k"])
+            .arg(REGISTRATION_SECRET)
+            .arg(self.url())
+            .stdin(Stdio::null())
+            .output()
+            .expect("SYNAPSE_PYTHON runs");
+        assert!(
+            output.status.success(),
+            "registering {localpart}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let (status, body) = self
+            .request_with(
+                "",
+                "POST",
+                "/_matrix/client/v3/login",
+                Some(serde_json::json!({
+                    "type": "m.login.password",
+                    "identifier": {"type": "m.id.user", "user": localpart},
+                    "password": password,
+                })),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "login {localpart}: {body}");
+        (
+            body["user_id"].as_str().unwrap().to_owned(),
+            body["access_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// An OpenID token for the user whose access token is `token`, as a client asks for it.
+    pub async fn openid_token(&self, user: &str, token: &str) -> Value {
+        let (status, body) = self
+            .request_with(
+                token,
+                "POST",
+                &format!("/_matrix/client/v3/user/{}/openid/request_token", enc(user)),
+                Some(serde_json::json!({})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Rooms `user` (by their own access token) is invited to, per their `/sync`.
+    pub async fn invites_seen_with(&self, token: &str) -> Vec<String> {
+        let (status, body) = self
+            .request_with(token, "GET", "/_matrix/client/v3/sync?timeout=0", None)
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{body}");
+        body["rooms"]["invite"]
+            .as_object()
+            .map(|rooms| rooms.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Sends a text message as `user` (masqueraded); the status Synapse answered.
+    pub async fn say(&self, user: &str, room: &str, text: &str) -> u16 {
+        let txn: u64 = rand::random();
+        let (status, _) = self
+            .request(
+                "PUT",
+                &format!(
+                    "/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}?user_id={}",
+                    enc(room),
+                    enc(user)
+                ),
+                Some(serde_json::json!({"msgtype": "m.text", "body": text})),
+            )
+            .await
+            .unwrap();
+        status
+    }
+
+    /// The message bodies `user` (masqueraded) can read back in the room, newest first.
+    pub async fn history_seen_by(&self, user: &str, room: &str) -> Vec<String> {
+        let body = self
+            .ok(
+                "GET",
+                &format!(
+                    "/_matrix/client/v3/rooms/{}/messages?dir=b&limit=50&user_id={}",
+                    enc(room),
+                    enc(user)
+                ),
+                None,
+            )
+            .await;
+        body["chunk"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "m.room.message")
+            .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// The room's power levels.
+    pub async fn power_levels(&self, room: &str) -> Value {
+        self.ok(
+            "GET",
+            &format!(
+                "/_matrix/client/v3/rooms/{}/state/m.room.power_levels/",
+                enc(room)
+            ),
+            None,
+        )
+        .await
     }
 
     pub async fn resolve(&self, alias: &str) -> Option<String> {

@@ -8,6 +8,7 @@ pub mod events;
 pub mod join;
 pub mod keys;
 pub mod live;
+pub mod matrix;
 pub mod moderation;
 pub mod ops;
 pub mod payments;
