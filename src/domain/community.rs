@@ -71,7 +71,7 @@ pub fn is_community_name(name: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn user(role: Role) -> User {
+    fn user(role: Role, verified: bool) -> User {
         User {
             id: "u".into(),
             handle: "h".into(),
@@ -80,23 +80,26 @@ mod tests {
             role,
             matrix_user_id: None,
             avatar_url: None,
+            verified,
             created_at: 0,
             updated_at: 0,
         }
     }
 
     #[test]
-    fn rules_admit_by_role() {
+    fn rules_admit_by_role_and_verification() {
         use CommunityRule::*;
         let table = [
-            (Role::Viewer, [true, false, false]),
-            (Role::Performer, [true, true, false]),
-            (Role::Moderator, [true, true, true]),
-            (Role::Admin, [true, true, true]),
+            (Role::Viewer, false, [true, false, false]),
+            (Role::Performer, false, [true, false, false]),
+            (Role::Performer, true, [true, true, false]),
+            (Role::Moderator, false, [true, true, true]),
+            (Role::Admin, false, [true, true, true]),
         ];
-        for (role, expected) in table {
-            let got = [SignedIn, VerifiedPerformers, Staff].map(|r| r.admits(&user(role)));
-            assert_eq!(got, expected, "{role:?}");
+        for (role, verified, expected) in table {
+            let got =
+                [SignedIn, VerifiedPerformers, Staff].map(|r| r.admits(&user(role, verified)));
+            assert_eq!(got, expected, "{role:?} verified={verified}");
         }
     }
 
