@@ -1027,3 +1027,60 @@ async fn matrix_staff_moderate_and_an_ended_show_is_archived_read_only() {
         app.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_a_show_gets_its_chat_with_its_room_and_loses_the_floor_when_it_ends() {
+    let Some(synapse) = Synapse::start(
+        "matrix_a_show_gets_its_chat_with_its_room_and_loses_the_floor_when_it_ends",
+    )
+    .await
+    else {
+        return;
+    };
+    for (index, backend) in backends().iter().enumerate() {
+        let app = matrix_app(backend, index, &synapse).await;
+        let (_, alex) = crate::events::verified_performer(&app, "alex").await;
+        let (viewer_id, _) = app.register("viewer").await;
+        let show = app
+            .post(
+                "/api/events",
+                Some(&alex),
+                json!({
+                    "title": "Chat show",
+                    "room": "chatshow",
+                    "starts_at": roomkey::clock::rfc3339(app.clock_now() + 60),
+                    "price": {"amount_minor": 5_000_000, "currency": "COP"},
+                }),
+            )
+            .await;
+        assert_eq!(show.status, StatusCode::CREATED, "{show:?}");
+        assert_eq!(show.body["chat_alias"], alias(index, "chatshow"));
+        settle(&app).await;
+        let room = synapse.resolve(&alias(index, "chatshow")).await.unwrap();
+        assert_eq!(
+            synapse.power_levels(&room).await["users"][mxid(index, "alex")],
+            50
+        );
+        app.grant(
+            &viewer_id,
+            json!({"kind": "room", "room": "chatshow"}),
+            None,
+        )
+        .await;
+        settle(&app).await;
+        let viewer = mxid(index, "viewer");
+        assert_eq!(
+            synapse.membership(&room, &viewer).await.as_deref(),
+            Some("invite")
+        );
+        synapse.join_as(&viewer, &room).await;
+        let id = show.body["id"].as_str().unwrap();
+        let ended = app
+            .post(&format!("/api/events/{id}/end"), Some(&alex), json!({}))
+            .await;
+        assert_eq!(ended.status, StatusCode::OK, "{ended:?}");
+        settle(&app).await;
+        assert_eq!(synapse.say(&viewer, &room, "hello?").await, 403);
+        app.shutdown().await;
+    }
+}
