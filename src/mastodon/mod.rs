@@ -22,7 +22,7 @@ use crate::config::{MastodonBanAction, MastodonConfig};
 use crate::domain::{Ban, BanScope, Show};
 use crate::matrix::MatrixService;
 use crate::shows::announcement::{self, AnnouncementFacts, Language};
-use crate::store::{MastodonCall, NewMastodonCall, Store, StoreError};
+use crate::store::{MastodonCall, NewMastodonCall, Outbox, Store, StoreError};
 use crate::telemetry::metrics::{MastodonAction, MatrixOutcome, Metrics};
 
 pub use client::{MastodonClient, MastodonError};
@@ -230,7 +230,7 @@ impl MastodonService {
             }
             if !self
                 .store
-                .claim_mastodon_call(call.seq, now, now + CLAIM_SECS)
+                .claim_outbox_row(Outbox::Mastodon, call.seq, now, now + CLAIM_SECS)
                 .await?
             {
                 continue;
@@ -238,7 +238,9 @@ impl MastodonService {
             let action = MastodonAction::parse(&call.action);
             let outcome = match self.deliver(enabled, &call).await {
                 Ok(Delivery::Done(outcome)) => {
-                    self.store.delete_mastodon_call(call.seq).await?;
+                    self.store
+                        .delete_outbox_row(Outbox::Mastodon, call.seq)
+                        .await?;
                     settled += 1;
                     outcome
                 }
@@ -246,7 +248,13 @@ impl MastodonService {
                 Err(error) => {
                     // Not the server's fault: release the call for a later pass.
                     self.store
-                        .update_mastodon_call_failure(call.seq, &error.to_string(), now + 5, None)
+                        .update_outbox_row_failure(
+                            Outbox::Mastodon,
+                            call.seq,
+                            &error.to_string(),
+                            now + 5,
+                            None,
+                        )
                         .await?;
                     return Err(error);
                 }
@@ -272,7 +280,13 @@ impl MastodonService {
         };
         tracing::warn!(seq = call.seq, action = %call.action, attempts = call.attempts + 1, retry = error.retryable, error = %error, "a Mastodon call was not made");
         self.store
-            .update_mastodon_call_failure(call.seq, &error.to_string(), next, failed_at)
+            .update_outbox_row_failure(
+                Outbox::Mastodon,
+                call.seq,
+                &error.to_string(),
+                next,
+                failed_at,
+            )
             .await?;
         Ok(outcome)
     }

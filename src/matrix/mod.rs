@@ -37,7 +37,7 @@ use crate::cache::Bus;
 use crate::clock::{Clock, UnixSeconds};
 use crate::config::MatrixConfig;
 use crate::domain::{Ban, BanScope, Entitlement, EntitlementScope, Role, Room, RoomName, User};
-use crate::store::{NewOutboxItem, OutboxItem, Store, StoreError};
+use crate::store::{NewOutboxItem, Outbox, OutboxItem, Store, StoreError};
 use crate::telemetry::metrics::{MatrixAction, MatrixOutcome, Metrics};
 
 use client::RoomSpec;
@@ -552,7 +552,7 @@ impl MatrixService {
             }
             if self
                 .store
-                .claim_outbox_item(item.seq, now, now + CLAIM_SECS)
+                .claim_outbox_row(Outbox::Matrix, item.seq, now, now + CLAIM_SECS)
                 .await?
             {
                 batch.push(item);
@@ -576,7 +576,9 @@ impl MatrixService {
         let action = MatrixAction::parse(&item.action);
         match self.deliver(&item).await {
             Delivery::Done(outcome) => {
-                self.store.delete_outbox_item(item.seq).await?;
+                self.store
+                    .delete_outbox_row(Outbox::Matrix, item.seq)
+                    .await?;
                 if let Some(action) = action {
                     self.metrics.matrix_change(action, outcome);
                 }
@@ -595,7 +597,13 @@ impl MatrixService {
                 };
                 tracing::warn!(seq = item.seq, action = %item.action, attempts = item.attempts + 1, retry = error.retryable, error = %error, "a Matrix change was not delivered");
                 self.store
-                    .update_outbox_failure(item.seq, &error.to_string(), next, failed_at)
+                    .update_outbox_row_failure(
+                        Outbox::Matrix,
+                        item.seq,
+                        &error.to_string(),
+                        next,
+                        failed_at,
+                    )
                     .await?;
                 if let Some(action) = action {
                     self.metrics.matrix_change(action, outcome);

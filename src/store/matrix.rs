@@ -126,66 +126,6 @@ impl Store {
         .await
     }
 
-    /// Takes a due change for this worker until `until`; false if another worker holds it.
-    pub async fn claim_outbox_item(
-        &self,
-        seq: i64,
-        now: UnixSeconds,
-        until: UnixSeconds,
-    ) -> Result<bool, StoreError> {
-        self.timed(StoreOp::Write, async {
-            let done = sqlx::query(
-                "UPDATE matrix_outbox SET claimed_until = $3 WHERE seq = $1 \
-                 AND claimed_until <= $2 AND next_attempt_at <= $2 AND failed_at IS NULL",
-            )
-            .bind(seq)
-            .bind(now)
-            .bind(until)
-            .execute(&self.pool)
-            .await
-            .context("claim outbox item")?;
-            Ok(done.rows_affected() == 1)
-        })
-        .await
-    }
-
-    pub async fn delete_outbox_item(&self, seq: i64) -> Result<(), StoreError> {
-        self.timed(StoreOp::Write, async {
-            sqlx::query("DELETE FROM matrix_outbox WHERE seq = $1")
-                .bind(seq)
-                .execute(&self.pool)
-                .await
-                .context("delete outbox item")?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Records a failed attempt: retried from `next_attempt_at`, or given up on (`failed`).
-    pub async fn update_outbox_failure(
-        &self,
-        seq: i64,
-        error: &str,
-        next_attempt_at: UnixSeconds,
-        failed_at: Option<UnixSeconds>,
-    ) -> Result<(), StoreError> {
-        self.timed(StoreOp::Write, async {
-            sqlx::query(
-                "UPDATE matrix_outbox SET attempts = attempts + 1, last_error = $2, \
-                 next_attempt_at = $3, claimed_until = 0, failed_at = $4 WHERE seq = $1",
-            )
-            .bind(seq)
-            .bind(error)
-            .bind(next_attempt_at)
-            .bind(failed_at)
-            .execute(&self.pool)
-            .await
-            .context("record outbox failure")?;
-            Ok(())
-        })
-        .await
-    }
-
     /// Whether a change of `action` for `order_key` is still waiting.
     pub async fn has_pending_outbox(
         &self,

@@ -14,6 +14,7 @@ mod entitlements;
 mod mastodon;
 mod matrix;
 mod migrate;
+mod outbox;
 mod payments;
 mod rooms;
 #[cfg(feature = "bench")]
@@ -34,6 +35,7 @@ use sqlx::{AnyPool, Row as _};
 pub use audit::AuditQuery;
 pub use mastodon::{MastodonCall, NewMastodonCall};
 pub use matrix::{NewOutboxItem, OutboxItem};
+pub use outbox::Outbox;
 pub use payments::{LedgerContext, PaymentTx, PurchaseFacts};
 pub use shows::{ShowInsert, ShowRequestKey};
 pub use users::NewUser;

@@ -1,0 +1,92 @@
+//! The bookkeeping both outboxes share (Matrix changes, Mastodon calls): a worker claims a
+//! due row for a while, deletes it when done, or records a failed attempt.
+
+use anyhow::Context as _;
+
+use super::{Store, StoreError};
+use crate::clock::UnixSeconds;
+use crate::telemetry::metrics::StoreOp;
+
+/// Which outbox. The table name comes from this closed set, never from input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outbox {
+    Matrix,
+    Mastodon,
+}
+
+impl Outbox {
+    fn table(self) -> &'static str {
+        match self {
+            Outbox::Matrix => "matrix_outbox",
+            Outbox::Mastodon => "mastodon_outbox",
+        }
+    }
+}
+
+impl Store {
+    /// Takes a due row for this worker until `until`; false when another worker holds it.
+    pub async fn claim_outbox_row(
+        &self,
+        outbox: Outbox,
+        seq: i64,
+        now: UnixSeconds,
+        until: UnixSeconds,
+    ) -> Result<bool, StoreError> {
+        self.timed(StoreOp::Write, async {
+            let done = sqlx::query(&format!(
+                "UPDATE {} SET claimed_until = $3 WHERE seq = $1 \
+                 AND claimed_until <= $2 AND next_attempt_at <= $2 AND failed_at IS NULL",
+                outbox.table()
+            ))
+            .bind(seq)
+            .bind(now)
+            .bind(until)
+            .execute(&self.pool)
+            .await
+            .context("claim outbox row")?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await
+    }
+
+    /// A row whose work is done.
+    pub async fn delete_outbox_row(&self, outbox: Outbox, seq: i64) -> Result<(), StoreError> {
+        self.timed(StoreOp::Write, async {
+            sqlx::query(&format!("DELETE FROM {} WHERE seq = $1", outbox.table()))
+                .bind(seq)
+                .execute(&self.pool)
+                .await
+                .context("delete outbox row")?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// A failed attempt: tried again from `next_attempt_at`, or given up on (`failed_at`,
+    /// kept for inspection).
+    pub async fn update_outbox_row_failure(
+        &self,
+        outbox: Outbox,
+        seq: i64,
+        error: &str,
+        next_attempt_at: UnixSeconds,
+        failed_at: Option<UnixSeconds>,
+    ) -> Result<(), StoreError> {
+        self.timed(StoreOp::Write, async {
+            sqlx::query(&format!(
+                "UPDATE {} SET attempts = attempts + 1, last_error = $2, \
+                 next_attempt_at = $3, claimed_until = 0, failed_at = $4 WHERE seq = $1",
+                outbox.table()
+            ))
+            .bind(seq)
+            .bind(error)
+            .bind(next_attempt_at)
+            .bind(failed_at)
+            .execute(&self.pool)
+            .await
+            .context("record outbox failure")?;
+            Ok(())
+        })
+        .await
+    }
+}
