@@ -14,6 +14,8 @@
 //! - [`matrix`]: the chat rooms in Synapse that follow entitlements: the outbox of invites,
 //!   kicks and bans, its worker, the reconcile, the application service client.
 //! - [`attendance`]: who was in a room and for how long, as Prosody reports it.
+//! - [`stats`]: the numbers a performer wants, per show and across shows: viewers, peak
+//!   concurrency, watch time, joins over time, revenue.
 //! - [`cache`]: the in-process → Redis → SQL tiers and the invalidation bus.
 //! - [`store`]: the SQL source of truth (PostgreSQL or embedded SQLite); all SQL lives here.
 //! - [`http`]: router, extractors, the error table, thin handlers.
@@ -35,6 +37,7 @@ pub mod matrix;
 pub mod moderation;
 pub mod payments;
 pub mod rooms;
+pub mod stats;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;

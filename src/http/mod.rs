@@ -48,6 +48,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/rooms/{room}/ban"),
     ("POST", "/api/rooms/{room}/end"),
     ("GET", "/api/rooms/{room}/participants"),
+    ("GET", "/api/rooms/{room}/stats"),
+    ("GET", "/api/performers/{id}/stats"),
     ("GET", "/api/moderation/audit"),
     ("POST", "/api/admin/rooms/{room}/kick"),
     ("POST", "/api/admin/rooms/{room}/end"),
@@ -63,7 +65,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// The public API. With `with_ops`, `/metrics`, `/healthz` and `/readyz` are served here too.
 pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router {
-    use routes::{admin, auth, keys, live, moderation, payments, prosody, rooms};
+    use routes::{admin, auth, keys, live, moderation, payments, prosody, rooms, stats};
     let mut router = Router::new()
         .route("/api/auth/register", post(auth::register))
         .route("/api/auth/login", post(auth::login))
@@ -111,6 +113,8 @@ pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router 
         .route("/api/rooms/{room}/ban", post(live::ban))
         .route("/api/rooms/{room}/end", post(live::end))
         .route("/api/rooms/{room}/participants", get(live::participants))
+        .route("/api/rooms/{room}/stats", get(stats::room_stats))
+        .route("/api/performers/{id}/stats", get(stats::performer_stats))
         .route("/api/moderation/audit", get(moderation::audit))
         // The same two under the admin prefix, where operators' scripts look for them.
         .route("/api/admin/rooms/{room}/kick", post(live::kick))

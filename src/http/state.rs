@@ -32,6 +32,7 @@ pub struct Services {
     pub live: Arc<LiveEnforcer>,
     pub matrix: Arc<MatrixService>,
     pub attendance: AttendanceService,
+    pub stats: crate::stats::StatsService,
     pub audit: Arc<crate::moderation::AuditLog>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,

@@ -39,6 +39,11 @@ const SQLITE: &[Migration] = &[
         name: "moderation_audit",
         sql: include_str!("../../migrations/sqlite/0005_moderation_audit.sql"),
     },
+    Migration {
+        version: 8,
+        name: "stats",
+        sql: include_str!("../../migrations/sqlite/0008_stats.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -66,6 +71,11 @@ const POSTGRES: &[Migration] = &[
         version: 5,
         name: "moderation_audit",
         sql: include_str!("../../migrations/postgres/0005_moderation_audit.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "stats",
+        sql: include_str!("../../migrations/postgres/0008_stats.sql"),
     },
 ];
 

@@ -1,4 +1,5 @@
-//! The SQL source of truth: users, rooms, entitlements and bans.
+//! The SQL source of truth: users, rooms, entitlements, bans, payments, attendance, and
+//! the statistics read from them.
 //!
 //! One implementation serves both backends through sqlx's `Any` driver: PostgreSQL in
 //! production and an embedded SQLite file by default. The SQL here is the portable subset
@@ -17,6 +18,7 @@ mod payments;
 mod rooms;
 #[cfg(feature = "bench")]
 mod seed;
+mod stats;
 mod users;
 
 use std::future::Future;
@@ -31,6 +33,9 @@ use sqlx::{AnyPool, Row as _};
 pub use audit::AuditQuery;
 pub use matrix::{NewOutboxItem, OutboxItem};
 pub use payments::{LedgerContext, PaymentTx, PurchaseFacts};
+#[cfg(feature = "bench")]
+pub use seed::SeedStay;
+pub use stats::{AttendanceFigures, ShowFigures};
 pub use users::NewUser;
 
 use crate::telemetry::metrics::{Metrics, StoreOp};

@@ -18,4 +18,5 @@ mod matrix;
 mod moderation;
 mod ops;
 mod payments;
+mod stats;
 mod tokens;

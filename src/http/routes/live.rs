@@ -29,7 +29,7 @@ pub struct RoomModerator {
 }
 
 /// The admin key; staff; or the performer who owns the room. Nobody else, whatever they paid.
-async fn require_room_moderator(
+pub(super) async fn require_room_moderator(
     state: &AppState,
     caller: &Caller,
     room: &str,

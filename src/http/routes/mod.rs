@@ -11,3 +11,4 @@ pub mod ops;
 pub mod payments;
 pub mod prosody;
 pub mod rooms;
+pub mod stats;
