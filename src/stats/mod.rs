@@ -21,6 +21,12 @@ pub const MAX_BUCKET_SECS: i64 = 86_400;
 /// Most buckets in one series; a longer span widens the buckets (by whole multiples of the
 /// width asked for, so bucket edges stay where the caller expects them).
 pub const MAX_BUCKETS: i64 = 2_000;
+/// Statistics computed at once; further requests wait their turn. A big show's figures
+/// take the better part of a second of database work and a performer's whole history
+/// several (see `bench/README.md`), and the pool they draw from also serves the token
+/// path's lookups, which must never wait behind a dashboard (the embedded store has only
+/// four connections).
+const CONCURRENT_COMPUTATIONS: usize = 2;
 
 /// Whether the answer includes revenue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,11 +78,23 @@ pub struct PerformerStats {
 pub struct StatsService {
     store: Store,
     clock: Arc<dyn Clock>,
+    computing: tokio::sync::Semaphore,
 }
 
 impl StatsService {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            computing: tokio::sync::Semaphore::new(CONCURRENT_COMPUTATIONS),
+        }
+    }
+
+    async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, StoreError> {
+        self.computing
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Unexpected(anyhow::Error::new(e).context("stats turn")))
     }
 
     /// `bucket_secs` must lie within [`MIN_BUCKET_SECS`]..=[`MAX_BUCKET_SECS`] (the edge
@@ -87,6 +105,7 @@ impl StatsService {
         bucket_secs: i64,
         revenue: Revenue,
     ) -> Result<RoomStats, StoreError> {
+        let _turn = self.turn().await?;
         let now = self.clock.now();
         let figures = self.store.room_attendance_figures(&room.id, now).await?;
         let width = bucket_width(bucket_secs, figures.first_join_at, figures.last_join_at);
@@ -113,6 +132,7 @@ impl StatsService {
         until: Option<UnixSeconds>,
         revenue: Revenue,
     ) -> Result<PerformerStats, StoreError> {
+        let _turn = self.turn().await?;
         let now = self.clock.now();
         let (lo, hi) = (
             from.unwrap_or(UnixSeconds::MIN),
