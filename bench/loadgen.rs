@@ -17,7 +17,11 @@
 //!   accepting a different seeded checkout intent: one transaction per payment (intent,
 //!   dedupe record, entitlement, ledger) and an invalidation — sustained webhook throughput;
 //! - `webhook-to-grant`: a confirmation, then the paying viewer's token request for that
-//!   room, which must succeed: the latency from the webhook's arrival to usable access.
+//!   room, which must succeed: the latency from the webhook's arrival to usable access;
+//! - `stats-room`, `stats-big-room`, `stats-performer` (only when named, as they seed a
+//!   million attendance rows first): `GET /api/rooms/{room}/stats` for one of a performer's
+//!   past shows, for the one big show still running, and `GET /api/performers/{id}/stats`
+//!   across all of that performer's shows, each with the performer's own session.
 //!
 //! Each reports throughput, p50/p99/p99.9 latency from every request's latency, errors
 //! (anything but 200), the server's resident memory at the end of the scenario, and the CPU
@@ -82,11 +86,17 @@ Load:
                        (default 3)
   --max-other-cpu C    cores other processes may use during a measurement (default 0.2)
   --scenario LIST      comma-separated, from: sign-only-hs256, token-hs256, webhooks,
-                       webhook-to-grant, sign-only-rs256, token-rs256, cold (default: all, in
-                       that order; `sign-only` means both sign-only scenarios, `token` both
-                       token ones, `payments` both webhook ones)
+                       webhook-to-grant, sign-only-rs256, token-rs256, cold, stats-room,
+                       stats-big-room, stats-performer (default: the first seven, in that
+                       order; `sign-only` means both sign-only scenarios, `token` both
+                       token ones, `payments` both webhook ones, `stats` the three stats
+                       ones, `all` every one)
   --webhooks N         checkout intents seeded for the webhook scenarios, each confirmed
                        at most once (default 100000)
+  --stays N            attendance rows seeded for the stats scenarios (default 1000000): a
+                       tenth in one big running show, the rest over --stats-rooms past
+                       shows of one performer, among the seeded viewers
+  --stats-rooms N      that performer's past shows (default 200)
   --server-env K=V     extra environment for the server, after the bench's own settings
                        (repeatable; e.g. ROOMKEY_DATABASE__MAX_CONNECTIONS=32)
   --json               print the results as JSON instead of a table
@@ -114,10 +124,14 @@ enum Scenario {
     Cold,
     Webhooks,
     WebhookToGrant,
+    StatsRoom,
+    StatsBigRoom,
+    StatsPerformer,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 7] = [
+    /// Every scenario, in the order they run.
+    const ALL: [Scenario; 10] = [
         Scenario::SignHs256,
         Scenario::TokenHs256,
         Scenario::Webhooks,
@@ -125,6 +139,24 @@ impl Scenario {
         Scenario::SignRs256,
         Scenario::TokenRs256,
         Scenario::Cold,
+        Scenario::StatsRoom,
+        Scenario::StatsBigRoom,
+        Scenario::StatsPerformer,
+    ];
+    /// What a run without `--scenario` measures: the stats ones need their own data set.
+    const DEFAULT: [Scenario; 7] = [
+        Scenario::SignHs256,
+        Scenario::TokenHs256,
+        Scenario::Webhooks,
+        Scenario::WebhookToGrant,
+        Scenario::SignRs256,
+        Scenario::TokenRs256,
+        Scenario::Cold,
+    ];
+    const STATS: [Scenario; 3] = [
+        Scenario::StatsRoom,
+        Scenario::StatsBigRoom,
+        Scenario::StatsPerformer,
     ];
 
     fn name(self) -> &'static str {
@@ -136,6 +168,9 @@ impl Scenario {
             Scenario::Cold => "cold",
             Scenario::Webhooks => "webhooks",
             Scenario::WebhookToGrant => "webhook-to-grant",
+            Scenario::StatsRoom => "stats-room",
+            Scenario::StatsBigRoom => "stats-big-room",
+            Scenario::StatsPerformer => "stats-performer",
         }
     }
 
@@ -144,7 +179,10 @@ impl Scenario {
             Scenario::SignHs256
             | Scenario::TokenHs256
             | Scenario::Webhooks
-            | Scenario::WebhookToGrant => ServerSpec::HOT_HS256,
+            | Scenario::WebhookToGrant
+            | Scenario::StatsRoom
+            | Scenario::StatsBigRoom
+            | Scenario::StatsPerformer => ServerSpec::HOT_HS256,
             Scenario::SignRs256 | Scenario::TokenRs256 => ServerSpec::HOT_RS256,
             Scenario::Cold => ServerSpec::COLD_HS256,
         }
@@ -155,6 +193,9 @@ impl Scenario {
             Scenario::SignHs256 | Scenario::SignRs256 => RequestKind::SignOnly,
             Scenario::Webhooks => RequestKind::Webhook,
             Scenario::WebhookToGrant => RequestKind::WebhookThenToken,
+            Scenario::StatsRoom => RequestKind::StatsRoom,
+            Scenario::StatsBigRoom => RequestKind::StatsBigRoom,
+            Scenario::StatsPerformer => RequestKind::StatsPerformer,
             _ => RequestKind::Token,
         }
     }
@@ -180,6 +221,8 @@ struct Args {
     max_other_cpu: f64,
     scenarios: Vec<Scenario>,
     webhooks: usize,
+    stays: usize,
+    stats_rooms: usize,
     json: bool,
 }
 
@@ -202,8 +245,10 @@ impl Args {
             prefill: true,
             attempts: 3,
             max_other_cpu: 0.2,
-            scenarios: Scenario::ALL.to_vec(),
+            scenarios: Scenario::DEFAULT.to_vec(),
             webhooks: 100_000,
+            stays: 1_000_000,
+            stats_rooms: 200,
             json: false,
         };
         let mut active_given = false;
@@ -236,6 +281,8 @@ impl Args {
                 "--max-other-cpu" => args.max_other_cpu = number(&flag, value()?)?,
                 "--json" => args.json = true,
                 "--webhooks" => args.webhooks = number(&flag, value()?)?,
+                "--stays" => args.stays = number(&flag, value()?)?,
+                "--stats-rooms" => args.stats_rooms = number(&flag, value()?)?,
                 "--server-env" => {
                     let pair = value()?;
                     let (key, val) = pair
@@ -259,6 +306,9 @@ impl Args {
         }
         if args.active_users == 0 || args.active_users > args.users {
             bail!("--active-users must be between 1 and --users");
+        }
+        if args.stats_rooms == 0 || args.stays < 10 * args.stats_rooms {
+            bail!("--stats-rooms must be at least 1 and --stays at least ten per room");
         }
         if args.rooms > u32::MAX as usize {
             bail!("--rooms is too large");
@@ -292,6 +342,7 @@ fn parse_scenarios(list: &str) -> anyhow::Result<Vec<Scenario>> {
             "sign-only" => vec![Scenario::SignHs256, Scenario::SignRs256],
             "token" => vec![Scenario::TokenHs256, Scenario::TokenRs256],
             "payments" => vec![Scenario::Webhooks, Scenario::WebhookToGrant],
+            "stats" => Scenario::STATS.to_vec(),
             _ => Scenario::ALL
                 .into_iter()
                 .filter(|s| s.name() == name)
@@ -455,6 +506,7 @@ const EPAYCO_P_KEY: &str = "bench-p-key-0123456789abcdef0123";
 
 struct DataSet {
     room_names: Vec<String>,
+    stats: Option<StatsSet>,
     webhooks: Vec<WebhookCase>,
     viewer_ids: Vec<String>,
     /// `per_user` room indexes per active viewer, in viewer order.
@@ -469,6 +521,7 @@ struct SeedCounts {
     users: u64,
     rooms: u64,
     entitlements: u64,
+    stays: u64,
 }
 
 fn user(id: String, handle: String, display_name: String, role: Role, now: UnixSeconds) -> User {
@@ -608,10 +661,12 @@ async fn seed(args: &Args, database: &Database, now: UnixSeconds) -> anyhow::Res
         now,
     )
     .await?;
+    let stats = seed_stats(args, &store, &mut rng, &viewer_ids, &mut rows, now).await?;
     store.analyze().await?;
     store.close().await;
     Ok(DataSet {
         room_names,
+        stats,
         webhooks,
         viewer_ids,
         entitled,
@@ -678,6 +733,153 @@ async fn seed_intents(
         }
     }
     Ok(cases)
+}
+
+/// The shows the stats scenarios ask about.
+struct StatsSet {
+    /// Owns `rooms`, past shows.
+    performer_id: String,
+    rooms: Vec<String>,
+    /// Owns `big_room`, the show still running.
+    headliner_id: String,
+    big_room: String,
+}
+
+/// `--stats-rooms` past shows of one performer, one a day for two hours each, sharing nine
+/// tenths of `--stays`; and one big show of another performer, on for the last three hours
+/// and still running, with the other tenth. Viewers are drawn from the seeded ones.
+async fn seed_stats(
+    args: &Args,
+    store: &Store,
+    rng: &mut StdRng,
+    viewer_ids: &[String],
+    rows: &mut SeedCounts,
+    now: UnixSeconds,
+) -> anyhow::Result<Option<StatsSet>> {
+    if !args.scenarios.iter().any(|s| Scenario::STATS.contains(s)) {
+        return Ok(None);
+    }
+    let new_id = || uuid::Uuid::now_v7().to_string();
+    let star = user(
+        new_id(),
+        "stats-star".into(),
+        "Stats Star".into(),
+        Role::Performer,
+        now,
+    );
+    let headliner = user(
+        new_id(),
+        "stats-headliner".into(),
+        "Stats Headliner".into(),
+        Role::Performer,
+        now,
+    );
+    rows.users += store.seed_users(&[star.clone(), headliner.clone()]).await?;
+    let room = |name: String, owner: &User| -> anyhow::Result<Room> {
+        Ok(Room {
+            id: new_id(),
+            name: RoomName::parse(&name).map_err(|e| anyhow!("room name {name}: {e}"))?,
+            title: format!("Stats {name}"),
+            owner_id: owner.id.clone(),
+            access: RoomAccess::Free,
+            price: None,
+            plans: vec![],
+            starts_at: None,
+            ends_at: None,
+            created_at: now,
+            updated_at: now,
+        })
+    };
+    let mut rooms = (0..args.stats_rooms)
+        .map(|i| room(format!("stats-show-{i:04}"), &star))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    rooms.push(room("stats-big-show".into(), &headliner)?);
+    rows.rooms += store.seed_rooms(&rooms).await?;
+
+    let big = args.stays / 10;
+    let per_room = (args.stays - big) / args.stats_rooms;
+    let mut batch = Vec::with_capacity(STAYS_PER_BATCH + 4 * per_room.max(big));
+    for (i, room) in rooms.iter().enumerate() {
+        let (count, start, length) = if i == args.stats_rooms {
+            (big, now - 3 * 3_600, 4 * 3_600)
+        } else {
+            let days_ago = (args.stats_rooms - i) as i64;
+            (per_room, now - days_ago * 86_400, 2 * 3_600)
+        };
+        let show = Show {
+            room_id: &room.id,
+            tag: i,
+            start,
+            length,
+            now,
+        };
+        show.stays(count, viewer_ids, rng, &mut batch);
+        if batch.len() >= STAYS_PER_BATCH || i == args.stats_rooms {
+            rows.stays += store.seed_attendance(&batch).await?;
+            batch.clear();
+            progress(format_args!("  seeded {} stays", rows.stays));
+        }
+    }
+    Ok(Some(StatsSet {
+        performer_id: star.id,
+        rooms: rooms[..args.stats_rooms]
+            .iter()
+            .map(|r| r.name.as_str().to_owned())
+            .collect(),
+        headliner_id: headliner.id,
+        big_room: rooms[args.stats_rooms].name.as_str().to_owned(),
+    }))
+}
+
+/// Stays inserted per transaction while seeding the stats scenarios.
+const STAYS_PER_BATCH: usize = 100_000;
+
+struct Show<'a> {
+    room_id: &'a str,
+    tag: usize,
+    start: UnixSeconds,
+    length: i64,
+    now: UnixSeconds,
+}
+
+impl Show<'_> {
+    /// `count` stays: arrivals lean early (the earlier of two uniform draws); a stay lasts
+    /// one to sixty minutes, never past the show's end; one in five is followed by a
+    /// reconnect of the same viewer that overlaps the old connection by up to 20 s (two
+    /// devices, or a leave reported late). A stay not over by `now` is still open.
+    fn stays(
+        &self,
+        count: usize,
+        viewer_ids: &[String],
+        rng: &mut StdRng,
+        out: &mut Vec<roomkey::store::SeedStay>,
+    ) {
+        let end = self.start + self.length;
+        let mut made = 0;
+        while made < count {
+            let viewer = &viewer_ids[rng.gen_range(0..viewer_ids.len())];
+            let mut at = self.start
+                + rng
+                    .gen_range(0..self.length)
+                    .min(rng.gen_range(0..self.length));
+            while made < count {
+                let leave = (at + rng.gen_range(60..3_600)).min(end);
+                let left_at = (leave <= self.now).then_some(leave);
+                out.push(roomkey::store::SeedStay {
+                    occupant_id: format!("bench-{}-{made}", self.tag),
+                    room_id: self.room_id.to_owned(),
+                    user_id: viewer.clone(),
+                    joined_at: at,
+                    left_at,
+                });
+                made += 1;
+                if left_at.is_none() || leave >= end || !rng.gen_bool(0.2) {
+                    break;
+                }
+                at = (leave - rng.gen_range(0..20)).max(at);
+            }
+        }
+    }
 }
 
 /// The form body ePayco posts to the confirmation URL for an accepted payment.
@@ -1078,6 +1280,9 @@ enum RequestKind {
     Token,
     Webhook,
     WebhookThenToken,
+    StatsRoom,
+    StatsBigRoom,
+    StatsPerformer,
 }
 
 /// Everything a worker needs to build requests, shared read-only.
@@ -1093,6 +1298,14 @@ struct Plan {
     webhooks: Vec<(Vec<u8>, u32, u32)>,
     /// The next unsent confirmation, shared by every worker of every webhook scenario.
     next_webhook: AtomicUsize,
+    stats: Option<StatsPlan>,
+}
+
+/// The stats scenarios' request lines, each with its owner's `Authorization` line.
+struct StatsPlan {
+    rooms: Vec<Vec<u8>>,
+    big_room: Vec<u8>,
+    performer: Vec<u8>,
 }
 
 impl Plan {
@@ -1105,7 +1318,16 @@ impl Plan {
     fn write(&self, kind: RequestKind, pair: usize, out: &mut Vec<u8>) {
         out.clear();
         let room = &self.rooms[self.entitled[pair] as usize];
+        let stats = self.stats.as_ref();
         match kind {
+            RequestKind::StatsRoom | RequestKind::StatsBigRoom | RequestKind::StatsPerformer => {
+                let stats = stats.expect("stats scenarios seed their shows");
+                out.extend_from_slice(match kind {
+                    RequestKind::StatsRoom => &stats.rooms[pair % stats.rooms.len()],
+                    RequestKind::StatsBigRoom => &stats.big_room,
+                    _ => &stats.performer,
+                });
+            }
             RequestKind::SignOnly => {
                 out.extend_from_slice(b"POST /bench/sign/");
                 out.extend_from_slice(room.as_bytes());
@@ -1372,7 +1594,7 @@ impl Outcome {
     /// Cores used by processes other than the server and this load generator — including
     /// PostgreSQL, unless this scenario is the one that reads SQL.
     fn disturbance(&self) -> f64 {
-        let db = if self.scenario == Scenario::Cold {
+        let db = if self.scenario == Scenario::Cold || Scenario::STATS.contains(&self.scenario) {
             0.0
         } else {
             self.db_cpu.unwrap_or(0.0)
@@ -1422,7 +1644,11 @@ async fn measure(
                 measure_from,
                 end,
             )),
-            RequestKind::SignOnly | RequestKind::Token => tokio::spawn(worker(
+            RequestKind::SignOnly
+            | RequestKind::Token
+            | RequestKind::StatsRoom
+            | RequestKind::StatsBigRoom
+            | RequestKind::StatsPerformer => tokio::spawn(worker(
                 server.addr,
                 plan.clone(),
                 kind,
@@ -1525,8 +1751,8 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
     ));
     let data = seed(args, database, now).await?;
     progress(format_args!(
-        "  {} users, {} rooms, {} entitlements in {:.1} s",
-        data.rows.users, data.rows.rooms, data.rows.entitlements, data.seconds
+        "  {} users, {} rooms, {} entitlements, {} stays in {:.1} s",
+        data.rows.users, data.rows.rooms, data.rows.entitlements, data.rows.stays, data.seconds
     ));
 
     let session_secret = format!("bench-session-{:032x}", rand::random::<u128>());
@@ -1551,6 +1777,27 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
             .map(|(n, case)| (epayco_confirmation(n, &case.intent), case.viewer, case.room))
             .collect(),
         next_webhook: AtomicUsize::new(0),
+        stats: data.stats.as_ref().map(|set| {
+            let request = |path: String, owner: &str| {
+                let (token, _) = sessions.issue(owner, now);
+                format!("GET {path} HTTP/1.1\r\nAuthorization: Bearer {token}\r\n").into_bytes()
+            };
+            StatsPlan {
+                rooms: set
+                    .rooms
+                    .iter()
+                    .map(|room| request(format!("/api/rooms/{room}/stats"), &set.performer_id))
+                    .collect(),
+                big_room: request(
+                    format!("/api/rooms/{}/stats", set.big_room),
+                    &set.headliner_id,
+                ),
+                performer: request(
+                    format!("/api/performers/{}/stats", set.performer_id),
+                    &set.performer_id,
+                ),
+            }
+        }),
     });
 
     let env = ServerEnv {
@@ -1776,6 +2023,24 @@ impl Report<'_> {
                 )),
             });
         }
+        for scenario in Scenario::STATS {
+            if let Some(stats) = self.get(scenario) {
+                targets.push(Target {
+                    name: match scenario {
+                        Scenario::StatsRoom => "stats p99: a past show",
+                        Scenario::StatsBigRoom => "stats p99: the big running show",
+                        _ => "stats p99: across a performer's shows",
+                    },
+                    goal: "≤ 100 ms".into(),
+                    actual: format!("{:.3} ms (p50 {:.3} ms)", stats.p99_ms, stats.p50_ms),
+                    met: stats.p99_ms <= 100.0,
+                    note: Some(format!(
+                        "{} attendance rows, {} connections",
+                        self.rows.stays, self.args.connections
+                    )),
+                });
+            }
+        }
         if let Some(cold) = self.get(Scenario::Cold) {
             targets.push(Target {
                 name: "cold p99 (every request reads SQL)",
@@ -1820,11 +2085,12 @@ impl Report<'_> {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "\nroomkey-bench: {} backend, {} users ({} rooms, {} entitlements) seeded in {:.1} s",
+            "\nroomkey-bench: {} backend, {} users ({} rooms, {} entitlements, {} stays) seeded in {:.1} s",
             self.backend,
             self.rows.users,
             self.rows.rooms,
             self.rows.entitlements,
+            self.rows.stays,
             self.seed_seconds
         );
         let _ = writeln!(
@@ -1948,6 +2214,7 @@ impl Report<'_> {
                 "users": self.rows.users,
                 "rooms": self.rows.rooms,
                 "entitlements": self.rows.entitlements,
+                "stays": self.rows.stays,
                 "active_users": self.args.active_users,
                 "seed_seconds": self.seed_seconds,
             },

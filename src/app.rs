@@ -220,6 +220,7 @@ impl App {
                 &config.http.public_url,
             ),
             attendance: AttendanceService::new(store.clone(), clock.clone()),
+            stats: crate::stats::StatsService::new(store.clone(), clock.clone()),
             audit,
             live,
             matrix: matrix.clone(),

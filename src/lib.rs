@@ -23,6 +23,8 @@
 //! - [`mastodon`]: announcements and account actions on the platform's Mastodon, through
 //!   an outbox and its worker.
 //! - [`performers`]: performer verification (apply, approve, reject, revoke).
+//! - [`stats`]: the numbers a performer wants, per show and across shows: viewers, peak
+//!   concurrency, watch time, joins over time, revenue.
 //! - [`cache`]: the in-process → Redis → SQL tiers and the invalidation bus.
 //! - [`store`]: the SQL source of truth (PostgreSQL or embedded SQLite); all SQL lives here.
 //! - [`http`]: router, extractors, the error table, thin handlers.
@@ -50,6 +52,7 @@ pub mod payments;
 pub mod performers;
 pub mod rooms;
 pub mod shows;
+pub mod stats;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;

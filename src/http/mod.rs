@@ -52,6 +52,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/rooms/{room}/ban"),
     ("POST", "/api/rooms/{room}/end"),
     ("GET", "/api/rooms/{room}/participants"),
+    ("GET", "/api/rooms/{room}/stats"),
+    ("GET", "/api/performers/{id}/stats"),
     ("GET", "/api/moderation/audit"),
     ("POST", "/api/moderation/ban"),
     ("POST", "/api/moderation/unban"),
@@ -63,6 +65,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/events/{id}/end"),
     ("POST", "/api/events/{id}/pay"),
     ("GET", "/api/events/{id}/participants"),
+    ("GET", "/api/events/{id}/stats"),
     ("POST", "/api/performers/verification"),
     ("GET", "/api/performers/{id}/verification"),
     ("GET", "/api/admin/performers/applications"),
@@ -90,7 +93,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router {
     use routes::{
         admin, auth, events, join, keys, live, matrix, moderation, payments, performers, prosody,
-        rooms,
+        rooms, stats,
     };
     let mut router = Router::new()
         .route("/api/auth/register", post(auth::register))
@@ -144,6 +147,8 @@ pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router 
         .route("/api/rooms/{room}/ban", post(live::ban))
         .route("/api/rooms/{room}/end", post(live::end))
         .route("/api/rooms/{room}/participants", get(live::participants))
+        .route("/api/rooms/{room}/stats", get(stats::room_stats))
+        .route("/api/performers/{id}/stats", get(stats::performer_stats))
         .route("/api/moderation/audit", get(moderation::audit))
         .route("/api/moderation/ban", post(moderation::ban))
         .route("/api/moderation/unban", post(moderation::unban))
@@ -153,6 +158,7 @@ pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router 
         .route("/api/events/{id}/end", post(events::end))
         .route("/api/events/{id}/pay", post(events::pay))
         .route("/api/events/{id}/participants", get(events::participants))
+        .route("/api/events/{id}/stats", get(events::stats))
         .route("/api/performers/verification", post(performers::apply))
         .route("/api/performers/{id}/verification", get(performers::status))
         .route(

@@ -35,6 +35,7 @@ pub struct Services {
     pub matrix: Arc<MatrixService>,
     pub mastodon: Arc<crate::mastodon::MastodonService>,
     pub attendance: AttendanceService,
+    pub stats: crate::stats::StatsService,
     pub audit: Arc<crate::moderation::AuditLog>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,

@@ -49,6 +49,11 @@ const SQLITE: &[Migration] = &[
         name: "matrix_community",
         sql: include_str!("../../migrations/sqlite/0007_matrix_community.sql"),
     },
+    Migration {
+        version: 8,
+        name: "stats",
+        sql: include_str!("../../migrations/sqlite/0008_stats.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -86,6 +91,11 @@ const POSTGRES: &[Migration] = &[
         version: 7,
         name: "matrix_community",
         sql: include_str!("../../migrations/postgres/0007_matrix_community.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "stats",
+        sql: include_str!("../../migrations/postgres/0008_stats.sql"),
     },
 ];
 
@@ -178,7 +188,7 @@ mod tests {
         .await
         .unwrap();
         let applied = apply(&mut conn, SQLITE).await.unwrap();
-        assert_eq!(applied, ["0007_matrix_community"]);
+        assert_eq!(applied, ["0007_matrix_community", "0008_stats"]);
         sqlx::raw_sql(
             "INSERT INTO matrix_outbox (order_key, action, user_id, matrix_user_id, \
              next_attempt_at, created_at) VALUES ('user/u', 'forget', 'u', '@old:hs', 13, 4)",

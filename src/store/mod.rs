@@ -1,4 +1,5 @@
-//! The SQL source of truth: users, rooms, entitlements and bans.
+//! The SQL source of truth: users, rooms, entitlements, bans, payments, attendance, and
+//! the statistics read from them.
 //!
 //! One implementation serves both backends through sqlx's `Any` driver: PostgreSQL in
 //! production and an embedded SQLite file by default. The SQL here is the portable subset
@@ -20,6 +21,7 @@ mod rooms;
 #[cfg(feature = "bench")]
 mod seed;
 mod shows;
+mod stats;
 mod users;
 mod verification;
 
@@ -37,7 +39,10 @@ pub use mastodon::{MastodonCall, NewMastodonCall};
 pub use matrix::{NewOutboxItem, OutboxItem};
 pub use outbox::Outbox;
 pub use payments::{LedgerContext, PaymentTx, PurchaseFacts};
+#[cfg(feature = "bench")]
+pub use seed::SeedStay;
 pub use shows::{ShowInsert, ShowRequestKey};
+pub use stats::{AttendanceFigures, ShowFigures};
 pub use users::NewUser;
 
 use crate::telemetry::metrics::{Metrics, StoreOp};

@@ -284,18 +284,38 @@ impl Store {
         &self,
         performer_id: &str,
     ) -> Result<Vec<RevenueTotals>, StoreError> {
-        self.revenue("performer_id", performer_id).await
+        self.revenue(
+            "performer_id",
+            performer_id,
+            UnixSeconds::MIN,
+            UnixSeconds::MAX,
+        )
+        .await
+    }
+
+    /// The same, for entries booked in `[from, until)`: a refund counts when it happened.
+    pub async fn performer_revenue_between(
+        &self,
+        performer_id: &str,
+        from: UnixSeconds,
+        until: UnixSeconds,
+    ) -> Result<Vec<RevenueTotals>, StoreError> {
+        self.revenue("performer_id", performer_id, from, until)
+            .await
     }
 
     /// Revenue per currency of one room's ledger transactions.
     pub async fn room_revenue(&self, room_id: &str) -> Result<Vec<RevenueTotals>, StoreError> {
-        self.revenue("room_id", room_id).await
+        self.revenue("room_id", room_id, UnixSeconds::MIN, UnixSeconds::MAX)
+            .await
     }
 
     async fn revenue(
         &self,
         column: &'static str,
         id: &str,
+        from: UnixSeconds,
+        until: UnixSeconds,
     ) -> Result<Vec<RevenueTotals>, StoreError> {
         self.timed(StoreOp::Other, async {
             let rows = sqlx::query(&format!(
@@ -305,9 +325,12 @@ impl Store {
                  CAST(COALESCE(SUM(CASE WHEN account = 'platform' THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS platform_share, \
                  CAST(COALESCE(SUM(CASE WHEN account LIKE 'provider:%' AND kind IN ('refund', 'chargeback') THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS refunded, \
                  CAST(COALESCE(SUM(CASE WHEN account LIKE 'provider:%' AND kind = 'tip' THEN -amount_minor ELSE 0 END), 0) AS BIGINT) AS tips \
-                 FROM ledger_entries WHERE {column} = $1 GROUP BY currency ORDER BY currency"
+                 FROM ledger_entries WHERE {column} = $1 AND created_at >= $2 AND created_at < $3 \
+                 GROUP BY currency ORDER BY currency"
             ))
             .bind(id)
+            .bind(from)
+            .bind(until)
             .fetch_all(&self.pool)
             .await
             .context("revenue")?;

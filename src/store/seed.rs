@@ -1,5 +1,5 @@
-//! Bulk loading for the load generator: users, rooms and entitlements by the hundred
-//! thousand, fast enough to seed millions of rows before a benchmark run.
+//! Bulk loading for the load generator: users, rooms, entitlements and attendance by the
+//! hundred thousand, fast enough to seed millions of rows before a benchmark run.
 //!
 //! Rows go in as multi-row `INSERT … VALUES (…), (…)` statements, each under SQLite's
 //! limit of 32766 bound variables, and every call runs inside one transaction, so a batch
@@ -59,6 +59,36 @@ const ENTITLEMENT_COLUMNS: &[&str] = &[
     "granted_by",
     "created_at",
 ];
+
+const ATTENDANCE_COLUMNS: &[&str] = &[
+    "occupant_id",
+    "shard",
+    "room_id",
+    "user_id",
+    "joined_at",
+    "left_at",
+];
+
+/// One stay in a room, as a Prosody shard would have reported it.
+#[derive(Debug, Clone)]
+pub struct SeedStay {
+    pub occupant_id: String,
+    pub room_id: String,
+    pub user_id: String,
+    pub joined_at: i64,
+    /// `None` while the viewer is still in the room.
+    pub left_at: Option<i64>,
+}
+
+fn bind_stay<'q>(query: AnyQuery<'q>, stay: &'q SeedStay) -> AnyQuery<'q> {
+    query
+        .bind(stay.occupant_id.as_str())
+        .bind("bench")
+        .bind(stay.room_id.as_str())
+        .bind(stay.user_id.as_str())
+        .bind(stay.joined_at)
+        .bind(stay.left_at)
+}
 
 const INTENT_COLUMNS: &[&str] = &[
     "id",
@@ -213,6 +243,12 @@ impl Store {
     /// Inserts checkout intents (awaiting their provider's confirmation) in one transaction.
     pub async fn seed_payment_intents(&self, intents: &[PaymentIntent]) -> Result<u64, StoreError> {
         self.seed_rows("payment_intents", INTENT_COLUMNS, intents, bind_intent)
+            .await
+    }
+
+    /// Inserts attendance stays in one transaction; rooms and users must already exist.
+    pub async fn seed_attendance(&self, stays: &[SeedStay]) -> Result<u64, StoreError> {
+        self.seed_rows("attendance", ATTENDANCE_COLUMNS, stays, bind_stay)
             .await
     }
 

@@ -108,6 +108,7 @@ label_enum!(
         FindBans => "find_bans",
         FindEntitlements => "find_entitlements",
         Write => "write",
+        Stats => "stats",
         Other => "other",
     }
 );

@@ -424,6 +424,9 @@ async fn only_the_shows_performer_and_staff_change_or_end_it() {
     assert_eq!(reply.body["price"]["amount_minor"], 7_000_000);
     let reply = app.get(&format!("{path}/participants"), Some(&alex)).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let reply = app.get(&format!("{path}/stats"), Some(&alex)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body["viewers"], 0, "{reply:?}");
     let reply = app.get("/api/events/no-such-show", None).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     app.shutdown().await;

@@ -21,4 +21,5 @@ mod matrix;
 mod moderation;
 mod ops;
 mod payments;
+mod stats;
 mod tokens;

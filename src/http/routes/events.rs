@@ -306,3 +306,16 @@ pub async fn participants(
     let room = show.room.name.to_string();
     live::participants(State(state), caller, Path(room)).await
 }
+
+/// # `GET /api/events/{id}/stats`
+/// As `GET /api/rooms/{room}/stats` for the show's room.
+pub async fn stats(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    query: axum::extract::RawQuery,
+) -> Result<Json<super::stats::RoomStatsView>, ApiError> {
+    let show = state.shows.get(&id).await?;
+    let room = show.room.name.to_string();
+    super::stats::room_stats(State(state), caller, Path(room), query).await
+}

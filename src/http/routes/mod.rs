@@ -15,3 +15,4 @@ pub mod payments;
 pub mod performers;
 pub mod prosody;
 pub mod rooms;
+pub mod stats;

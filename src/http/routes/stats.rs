@@ -1,0 +1,253 @@
+//! Statistics for performers: one show, and all of a performer's shows.
+//!
+//! **Permissions**: the performer, moderators and admins (for a room, the [`RoomModerator`]
+//! proof). Revenue follows the earnings rule: it is included for the performer themself,
+//! admins and the admin key, and is `null` for moderators.
+//!
+//! [`RoomModerator`]: super::live::RoomModerator
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::Json;
+use serde::Serialize;
+
+use super::admin::time;
+use super::live::require_room_moderator;
+use crate::clock::rfc3339;
+use crate::domain::{RevenueTotals, Role};
+use crate::http::error::{ApiError, ErrorCode};
+use crate::http::extract::{parse_urlencoded, Caller};
+use crate::http::state::AppState;
+use crate::stats::{
+    PerformerStats, Revenue, RoomStats, DEFAULT_BUCKET_SECS, MAX_BUCKET_SECS, MIN_BUCKET_SECS,
+};
+
+#[derive(Serialize)]
+pub struct RoomStatsView {
+    room: String,
+    /// When the figures were taken; open stays count up to here.
+    as_of: String,
+    viewers: i64,
+    present: i64,
+    joins: i64,
+    watch_secs: i64,
+    median_watch_secs: Option<f64>,
+    peak_concurrent: i64,
+    peak_at: Option<String>,
+    first_join_at: Option<String>,
+    last_join_at: Option<String>,
+    bucket_secs: i64,
+    joins_over_time: Vec<BucketView>,
+    revenue: Option<Vec<RevenueTotals>>,
+}
+
+#[derive(Serialize)]
+pub struct BucketView {
+    start: String,
+    joins: i64,
+}
+
+impl RoomStatsView {
+    fn new(room: String, stats: RoomStats) -> Self {
+        Self {
+            room,
+            as_of: rfc3339(stats.now),
+            viewers: stats.viewers,
+            present: stats.present,
+            joins: stats.joins,
+            watch_secs: stats.watch_secs,
+            median_watch_secs: stats.median_watch_secs,
+            peak_concurrent: stats.peak_concurrent,
+            peak_at: stats.peak_at.map(rfc3339),
+            first_join_at: stats.first_join_at.map(rfc3339),
+            last_join_at: stats.last_join_at.map(rfc3339),
+            bucket_secs: stats.bucket_secs,
+            joins_over_time: stats
+                .joins_over_time
+                .iter()
+                .map(|b| BucketView {
+                    start: rfc3339(b.start),
+                    joins: b.joins,
+                })
+                .collect(),
+            revenue: stats.revenue,
+        }
+    }
+}
+
+/// # `GET /api/rooms/{room}/stats`
+/// A show in figures: distinct viewers, who is in now, joins, total and median watch time
+/// per viewer, peak concurrency, joins per bucket (`bucket` seconds, 60–86400, default
+/// 300; widened to keep at most 2000 buckets), and revenue per currency.
+/// **Permissions**: the room's performer, moderators and admins; revenue as the module says.
+#[tracing::instrument(skip_all, fields(room = %room))]
+pub async fn room_stats(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(room): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<RoomStatsView>, ApiError> {
+    let moderator = require_room_moderator(&state, &caller, &room).await?;
+    let params = params(query.as_deref(), &["bucket"])?;
+    let bucket = bucket(params.get("bucket").map(String::as_str))?;
+    let revenue = revenue_for(&state, &caller, &moderator.room.owner_id).await?;
+    let stats = state
+        .stats
+        .room_stats(&moderator.room, bucket, revenue)
+        .await?;
+    Ok(Json(RoomStatsView::new(
+        moderator.room.name.to_string(),
+        stats,
+    )))
+}
+
+#[derive(Serialize)]
+pub struct PerformerStatsView {
+    performer_id: String,
+    from: Option<String>,
+    to: Option<String>,
+    unique_viewers: i64,
+    joins: i64,
+    watch_secs: i64,
+    shows: Vec<ShowView>,
+    revenue: Option<Vec<RevenueTotals>>,
+}
+
+#[derive(Serialize)]
+pub struct ShowView {
+    room: String,
+    title: String,
+    viewers: i64,
+    joins: i64,
+    watch_secs: i64,
+    first_join_at: String,
+    last_join_at: String,
+}
+
+impl PerformerStatsView {
+    fn new(performer_id: String, stats: PerformerStats) -> Self {
+        Self {
+            performer_id,
+            from: stats.from.map(rfc3339),
+            to: stats.until.map(rfc3339),
+            unique_viewers: stats.unique_viewers,
+            joins: stats.joins,
+            watch_secs: stats.watch_secs,
+            shows: stats
+                .shows
+                .into_iter()
+                .map(|s| ShowView {
+                    room: s.room,
+                    title: s.title,
+                    viewers: s.viewers,
+                    joins: s.joins,
+                    watch_secs: s.watch_secs,
+                    first_join_at: rfc3339(s.first_join_at),
+                    last_join_at: rfc3339(s.last_join_at),
+                })
+                .collect(),
+            revenue: stats.revenue,
+        }
+    }
+}
+
+/// # `GET /api/performers/{id}/stats`
+/// Across a performer's shows: each show's viewers, joins and watch time, distinct viewers
+/// over all of them, and revenue per currency (subscriptions and tips included). `from` and
+/// `to` (RFC 3339, optional) keep the stays begun and the ledger entries booked in
+/// `[from, to)`.
+/// **Permissions**: the performer themself, moderators and admins; revenue as the module
+/// says.
+#[tracing::instrument(skip_all, fields(performer = %performer))]
+pub async fn performer_stats(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(performer): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<PerformerStatsView>, ApiError> {
+    require_performer_or_staff(&state, &caller, &performer).await?;
+    let params = params(query.as_deref(), &["from", "to"])?;
+    let from = time("from", params.get("from").map(String::as_str))?;
+    let to = time("to", params.get("to").map(String::as_str))?;
+    if let (Some(from), Some(to)) = (from, to) {
+        if from >= to {
+            return Err(ApiError::validation("to", "to must be later than from"));
+        }
+    }
+    let revenue = revenue_for(&state, &caller, &performer).await?;
+    let stats = state
+        .stats
+        .performer_stats(&performer, from, to, revenue)
+        .await?;
+    Ok(Json(PerformerStatsView::new(performer, stats)))
+}
+
+fn params(query: Option<&str>, known: &[&str]) -> Result<BTreeMap<String, String>, ApiError> {
+    let params = parse_urlencoded(query.unwrap_or(""))?;
+    if let Some(unknown) = params.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(ApiError::validation(
+            unknown,
+            format!("unknown parameter {unknown}"),
+        ));
+    }
+    Ok(params)
+}
+
+fn bucket(value: Option<&str>) -> Result<i64, ApiError> {
+    let Some(value) = value else {
+        return Ok(DEFAULT_BUCKET_SECS);
+    };
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|b| (MIN_BUCKET_SECS..=MAX_BUCKET_SECS).contains(b))
+        .ok_or_else(|| {
+            ApiError::validation(
+                "bucket",
+                format!("bucket must be whole seconds from {MIN_BUCKET_SECS} to {MAX_BUCKET_SECS}"),
+            )
+        })
+}
+
+/// The admin key; the performer themself; staff. Anyone else is refused before the
+/// performer is looked up, so the answer says nothing about who exists.
+async fn require_performer_or_staff(
+    state: &AppState,
+    caller: &Caller,
+    performer: &str,
+) -> Result<(), ApiError> {
+    if let Caller::User(principal) = caller {
+        if principal.user_id != performer {
+            let user = state
+                .access
+                .user(&principal.user_id)
+                .await?
+                .ok_or_else(|| ApiError::unauthenticated("the session's user no longer exists"))?;
+            if !user.role.is_staff() {
+                return Err(ApiError::forbidden(
+                    "only the performer, moderators and admins may see this",
+                ));
+            }
+        }
+    }
+    if state.access.user(performer).await?.is_none() {
+        return Err(ApiError::new(ErrorCode::NotFound, "no such performer"));
+    }
+    Ok(())
+}
+
+/// Money is shown to the admin key, `owner` themself and admins (the earnings rule).
+async fn revenue_for(state: &AppState, caller: &Caller, owner: &str) -> Result<Revenue, ApiError> {
+    let principal = match caller {
+        Caller::AdminKey => return Ok(Revenue::Included),
+        Caller::User(principal) if principal.user_id == owner => return Ok(Revenue::Included),
+        Caller::User(principal) => principal,
+    };
+    let role = state.access.user(&principal.user_id).await?.map(|u| u.role);
+    Ok(if role == Some(Role::Admin) {
+        Revenue::Included
+    } else {
+        Revenue::Withheld
+    })
+}

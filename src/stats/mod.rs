@@ -1,0 +1,289 @@
+//! The numbers a performer wants: per show, who came, how many at once, for how long, when
+//! they arrived, and what it earned; and the same across a performer's shows.
+//!
+//! The figures are aggregated by the store (see `store::stats` for how stays are counted:
+//! open stays up to now, a viewer's overlapping stays once). This service picks the bucket
+//! width, fills the gaps of the joins series, turns the middle values into the median and
+//! adds the ledger's revenue. Whoever may see the money is decided by the caller's proof;
+//! the service only includes it or not.
+
+use std::sync::Arc;
+
+use crate::clock::{Clock, UnixSeconds};
+use crate::domain::{RevenueTotals, Room};
+use crate::store::{AttendanceFigures, ShowFigures, Store, StoreError};
+
+/// Bucket width of the joins series when none is asked for: five minutes.
+pub const DEFAULT_BUCKET_SECS: i64 = 300;
+/// Narrowest and widest bucket a caller may ask for: a minute, a day.
+pub const MIN_BUCKET_SECS: i64 = 60;
+pub const MAX_BUCKET_SECS: i64 = 86_400;
+/// Most buckets in one series; a longer span widens the buckets (by whole multiples of the
+/// width asked for, so bucket edges stay where the caller expects them).
+pub const MAX_BUCKETS: i64 = 2_000;
+/// Statistics computed at once; further requests wait their turn. A big show's figures
+/// take the better part of a second of database work and a performer's whole history
+/// several (see `bench/README.md`), and the pool they draw from also serves the token
+/// path's lookups, which must never wait behind a dashboard (the embedded store has only
+/// four connections).
+const CONCURRENT_COMPUTATIONS: usize = 2;
+
+/// Whether the answer includes revenue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revenue {
+    Included,
+    Withheld,
+}
+
+/// One room's statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomStats {
+    pub now: UnixSeconds,
+    pub viewers: i64,
+    pub present: i64,
+    pub joins: i64,
+    pub watch_secs: i64,
+    /// Median per-viewer watch time (the mean of the middle two for an even count); `None`
+    /// before anyone came.
+    pub median_watch_secs: Option<f64>,
+    pub peak_concurrent: i64,
+    pub peak_at: Option<UnixSeconds>,
+    pub first_join_at: Option<UnixSeconds>,
+    pub last_join_at: Option<UnixSeconds>,
+    pub bucket_secs: i64,
+    /// Every bucket from the first join's to the last join's, empty ones included.
+    pub joins_over_time: Vec<JoinBucket>,
+    pub revenue: Option<Vec<RevenueTotals>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JoinBucket {
+    pub start: UnixSeconds,
+    pub joins: i64,
+}
+
+/// A performer's statistics over the stays begun (and ledger entries booked) in a range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PerformerStats {
+    pub from: Option<UnixSeconds>,
+    pub until: Option<UnixSeconds>,
+    pub shows: Vec<ShowFigures>,
+    /// Distinct viewers over all the shows (someone at three shows is one viewer).
+    pub unique_viewers: i64,
+    pub joins: i64,
+    pub watch_secs: i64,
+    pub revenue: Option<Vec<RevenueTotals>>,
+}
+
+pub struct StatsService {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    computing: tokio::sync::Semaphore,
+}
+
+impl StatsService {
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            clock,
+            computing: tokio::sync::Semaphore::new(CONCURRENT_COMPUTATIONS),
+        }
+    }
+
+    async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, StoreError> {
+        self.computing
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Unexpected(anyhow::Error::new(e).context("stats turn")))
+    }
+
+    /// `bucket_secs` must lie within [`MIN_BUCKET_SECS`]..=[`MAX_BUCKET_SECS`] (the edge
+    /// checks it); the series may use a wider multiple of it, see [`MAX_BUCKETS`].
+    pub async fn room_stats(
+        &self,
+        room: &Room,
+        bucket_secs: i64,
+        revenue: Revenue,
+    ) -> Result<RoomStats, StoreError> {
+        let _turn = self.turn().await?;
+        let now = self.clock.now();
+        let figures = self.store.room_attendance_figures(&room.id, now).await?;
+        let width = bucket_width(bucket_secs, figures.first_join_at, figures.last_join_at);
+        let joins_over_time = match (figures.first_join_at, figures.last_join_at) {
+            (Some(first), Some(last)) => {
+                let counted = self.store.room_joins_by_bucket(&room.id, width).await?;
+                fill_buckets(&counted, width, first, last)
+            }
+            _ => Vec::new(),
+        };
+        let revenue = match revenue {
+            Revenue::Included => Some(self.store.room_revenue(&room.id).await?),
+            Revenue::Withheld => None,
+        };
+        Ok(room_stats(now, figures, width, joins_over_time, revenue))
+    }
+
+    /// Stays that began, and ledger entries booked, in `[from, until)`; absent bounds are
+    /// open.
+    pub async fn performer_stats(
+        &self,
+        performer_id: &str,
+        from: Option<UnixSeconds>,
+        until: Option<UnixSeconds>,
+        revenue: Revenue,
+    ) -> Result<PerformerStats, StoreError> {
+        let _turn = self.turn().await?;
+        let now = self.clock.now();
+        let (lo, hi) = (
+            from.unwrap_or(UnixSeconds::MIN),
+            until.unwrap_or(UnixSeconds::MAX),
+        );
+        let shows = self
+            .store
+            .performer_show_figures(performer_id, lo, hi, now)
+            .await?;
+        let unique_viewers = if shows.is_empty() {
+            0
+        } else {
+            self.store
+                .performer_unique_viewers(performer_id, lo, hi)
+                .await?
+        };
+        let revenue = match revenue {
+            Revenue::Included => Some(
+                self.store
+                    .performer_revenue_between(performer_id, lo, hi)
+                    .await?,
+            ),
+            Revenue::Withheld => None,
+        };
+        Ok(PerformerStats {
+            from,
+            until,
+            unique_viewers,
+            joins: shows.iter().map(|s| s.joins).sum(),
+            watch_secs: shows.iter().map(|s| s.watch_secs).sum(),
+            shows,
+            revenue,
+        })
+    }
+}
+
+fn room_stats(
+    now: UnixSeconds,
+    figures: AttendanceFigures,
+    bucket_secs: i64,
+    joins_over_time: Vec<JoinBucket>,
+    revenue: Option<Vec<RevenueTotals>>,
+) -> RoomStats {
+    RoomStats {
+        now,
+        viewers: figures.viewers,
+        present: figures.present,
+        joins: figures.joins,
+        watch_secs: figures.watch_secs,
+        median_watch_secs: (figures.median_count > 0)
+            .then(|| figures.median_sum_secs as f64 / figures.median_count as f64),
+        peak_concurrent: figures.peak_concurrent,
+        peak_at: figures.peak_at,
+        first_join_at: figures.first_join_at,
+        last_join_at: figures.last_join_at,
+        bucket_secs,
+        joins_over_time,
+        revenue,
+    }
+}
+
+/// The width asked for, or the smallest multiple of it that covers the span in at most
+/// [`MAX_BUCKETS`] buckets.
+fn bucket_width(asked: i64, first: Option<UnixSeconds>, last: Option<UnixSeconds>) -> i64 {
+    let (Some(first), Some(last)) = (first, last) else {
+        return asked;
+    };
+    let buckets = |width: i64| last.div_euclid(width) - first.div_euclid(width) + 1;
+    if buckets(asked) <= MAX_BUCKETS {
+        return asked;
+    }
+    // A multiple k of the width spans about k times fewer buckets; one more for alignment.
+    let mut k = (last - first) / (asked * (MAX_BUCKETS - 1)) + 1;
+    while buckets(asked * k) > MAX_BUCKETS {
+        k += 1;
+    }
+    asked * k
+}
+
+/// The counted buckets, with the empty ones between the first and last join filled in.
+fn fill_buckets(
+    counted: &[(UnixSeconds, i64)],
+    width: i64,
+    first: UnixSeconds,
+    last: UnixSeconds,
+) -> Vec<JoinBucket> {
+    let start = first.div_euclid(width) * width;
+    let end = last.div_euclid(width) * width;
+    let mut series = Vec::with_capacity(((end - start) / width + 1) as usize);
+    let mut counted = counted.iter().peekable();
+    let mut at = start;
+    while at <= end {
+        let mut joins = 0;
+        while let Some((bucket, n)) = counted.next_if(|(bucket, _)| *bucket <= at) {
+            if *bucket == at {
+                joins += n;
+            }
+        }
+        series.push(JoinBucket { start: at, joins });
+        at += width;
+    }
+    series
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_widen_by_whole_multiples_to_stay_within_the_cap() {
+        assert_eq!(bucket_width(300, None, None), 300);
+        assert_eq!(bucket_width(300, Some(1_000), Some(4_000)), 300);
+        // 2,000 five-minute buckets exactly: unchanged.
+        assert_eq!(bucket_width(300, Some(0), Some(300 * 1_999)), 300);
+        // One more needs ten-minute buckets.
+        assert_eq!(bucket_width(300, Some(0), Some(300 * 2_000)), 600);
+        // A year of joins at one-minute buckets.
+        let width = bucket_width(60, Some(1_800_000_000), Some(1_800_000_000 + 365 * 86_400));
+        assert_eq!(width % 60, 0);
+        let span = (1_800_000_000 + 365 * 86_400) / width - 1_800_000_000 / width + 1;
+        assert!(span <= MAX_BUCKETS, "{width} gives {span} buckets");
+        assert!(bucket_width(60, Some(0), Some(365 * 86_400 - 1)) >= 60 * 263);
+    }
+
+    #[test]
+    fn empty_buckets_between_the_first_and_last_join_are_zero() {
+        let series = fill_buckets(&[(600, 2), (1_500, 1)], 300, 610, 1_799);
+        assert_eq!(
+            series,
+            vec![
+                JoinBucket {
+                    start: 600,
+                    joins: 2
+                },
+                JoinBucket {
+                    start: 900,
+                    joins: 0
+                },
+                JoinBucket {
+                    start: 1_200,
+                    joins: 0
+                },
+                JoinBucket {
+                    start: 1_500,
+                    joins: 1
+                },
+            ]
+        );
+        assert_eq!(
+            fill_buckets(&[(0, 3)], 60, 5, 59),
+            vec![JoinBucket { start: 0, joins: 3 }]
+        );
+    }
+}
