@@ -318,18 +318,27 @@ impl MatrixService {
 
     /// A room was created: create its Matrix room.
     pub async fn room_created(&self, room: &Room) {
-        if !self.is_enabled() {
-            return;
+        if let Some(change) = self.room_created_change(room) {
+            self.enqueue(vec![change]).await;
         }
-        self.enqueue(vec![NewOutboxItem {
+    }
+
+    /// The change that makes `room`'s chat, for a caller that queues it in its own
+    /// transaction (then calls [`MatrixService::wake`]); none when Matrix is off.
+    pub fn room_created_change<'a>(&self, room: &'a Room) -> Option<NewOutboxItem<'a>> {
+        self.is_enabled().then(|| NewOutboxItem {
             order_key: format!("room/{}", room.id),
             action: "create_room",
             user_id: None,
             room_id: Some(&room.id),
             matrix_user_id: None,
             reason: "",
-        }])
-        .await;
+        })
+    }
+
+    /// Wakes the worker after changes were queued elsewhere.
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 
     /// An entitlement was granted: invite its holder to every open room it covers.

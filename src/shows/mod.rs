@@ -2,10 +2,9 @@
 //! announcement; the show can then be rescheduled, repriced and ended.
 //!
 //! A show is a layer over one room: the room keeps name, access, price and schedule, so the
-//! token path, payments and Prosody need to know nothing of shows. The room, the show and
-//! the announcement owed to Mastodon are written in one transaction; the chat room is
-//! queued on the Matrix outbox right after (and again on a retry of the same request), and
-//! both workers retry until done. A client's `Idempotency-Key` makes creation safe to
+//! token path, payments and Prosody need to know nothing of shows. The room, the show, the
+//! announcement owed to Mastodon and the chat room owed to Matrix are written in one
+//! transaction, and both outboxes' workers retry until done. A client's `Idempotency-Key` makes creation safe to
 //! retry: the same key with the same request returns the same show, the same key with a
 //! different request is refused.
 
@@ -213,13 +212,18 @@ impl ShowService {
             updated_at: now,
         };
         let calls: Vec<_> = self.mastodon.announce_call(&show).into_iter().collect();
+        let changes: Vec<_> = self
+            .matrix
+            .room_created_change(&show.room)
+            .into_iter()
+            .collect();
         let request = idempotency_key.map(|key| ShowRequestKey {
             key,
             digest: &digest,
         });
         let inserted = self
             .store
-            .insert_show(&show, request, &calls)
+            .insert_show(&show, request, &calls, &changes)
             .await
             .map_err(|error| match error {
                 StoreError::Conflict(_) => ShowError::Room(RoomError::NameTaken),
@@ -234,9 +238,7 @@ impl ShowService {
         self.bus
             .publish(Invalidation::Room(show.room.name.as_str().to_owned()))
             .await;
-        if created || self.store.find_matrix_room(&show.room.id).await?.is_none() {
-            self.matrix.room_created(&show.room).await;
-        }
+        self.matrix.wake();
         self.mastodon.wake();
         Ok((show, created))
     }

@@ -73,23 +73,7 @@ impl Store {
         }
         self.timed(StoreOp::Write, async {
             let mut tx = self.pool.begin().await.context("begin")?;
-            for item in items {
-                sqlx::query(
-                    "INSERT INTO matrix_outbox (order_key, action, user_id, room_id, \
-                     matrix_user_id, reason, next_attempt_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-                )
-                .bind(&item.order_key)
-                .bind(item.action)
-                .bind(item.user_id)
-                .bind(item.room_id)
-                .bind(item.matrix_user_id)
-                .bind(item.reason)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .context("insert outbox item")?;
-            }
+            insert_outbox_items_on(&mut tx, items, now).await?;
             tx.commit().await.context("commit")?;
             Ok(())
         })
@@ -504,4 +488,30 @@ impl Store {
         })
         .await
     }
+}
+
+/// Queues Matrix changes on `conn`, inside the caller's transaction.
+pub(super) async fn insert_outbox_items_on(
+    conn: &mut sqlx::AnyConnection,
+    items: &[NewOutboxItem<'_>],
+    now: UnixSeconds,
+) -> Result<(), StoreError> {
+    for item in items {
+        sqlx::query(
+            "INSERT INTO matrix_outbox (order_key, action, user_id, room_id, \
+             matrix_user_id, reason, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        )
+        .bind(&item.order_key)
+        .bind(item.action)
+        .bind(item.user_id)
+        .bind(item.room_id)
+        .bind(item.matrix_user_id)
+        .bind(item.reason)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .context("insert outbox item")?;
+    }
+    Ok(())
 }

@@ -1,11 +1,12 @@
-//! Shows (`/api/events`) and the room each one owns. A show, its room and the calls owed
-//! to Mastodon for it are written in one transaction, so a crash never leaves a room
-//! without its show or a show without its announcement queued.
+//! Shows (`/api/events`) and the room each one owns. A show, its room, the announcement
+//! owed to Mastodon and the chat room owed to Matrix are written in one transaction, so a
+//! crash never leaves a room without its show or a show without its side effects queued.
 
 use anyhow::Context as _;
 use sqlx::any::AnyRow;
 
 use super::mastodon::{insert_mastodon_calls_on, NewMastodonCall};
+use super::matrix::{insert_outbox_items_on, NewOutboxItem};
 use super::rooms::{insert_room_on, room_from_row, update_room_on};
 use super::{classify_write_error, int, opt_int, opt_text, text, Store, StoreError};
 use crate::clock::UnixSeconds;
@@ -54,13 +55,15 @@ pub enum ShowInsert {
 }
 
 impl Store {
-    /// Creates `room` and its show and queues `calls`, all or nothing. With a request key
-    /// already used by `show.created_by`, nothing is written and the earlier show returned.
+    /// Creates `room` and its show and queues the Mastodon `calls` and the Matrix
+    /// `changes`, all or nothing. With a request key already used by `show.created_by`,
+    /// nothing is written and the earlier show returned.
     pub async fn insert_show(
         &self,
         show: &Show,
         request: Option<ShowRequestKey<'_>>,
         calls: &[NewMastodonCall],
+        changes: &[NewOutboxItem<'_>],
     ) -> Result<ShowInsert, StoreError> {
         self.timed(StoreOp::Write, async {
             if let Some(request) = &request {
@@ -103,6 +106,7 @@ impl Store {
                 },
             }
             insert_mastodon_calls_on(&mut tx, calls, show.created_at).await?;
+            insert_outbox_items_on(&mut tx, changes, show.created_at).await?;
             tx.commit().await.context("commit")?;
             Ok(ShowInsert::Created(Show {
                 room,
