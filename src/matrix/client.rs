@@ -4,13 +4,10 @@
 
 use std::time::Duration;
 
-use hyper::body::Bytes;
-use hyper::{Method, Request, StatusCode, Uri};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
-type Body = http_body_util::Full<Bytes>;
+use crate::outbound::JsonClient;
 
 /// A failed call: `retryable` ones (network, timeouts, 429, 5xx) are tried again later.
 #[derive(Debug, thiserror::Error)]
@@ -76,29 +73,15 @@ pub struct Member {
 pub struct SynapseClient {
     base: String,
     as_token: String,
-    client: Client<HttpsConnector<HttpConnector>, Body>,
-    timeout: Duration,
+    http: JsonClient,
 }
 
 impl SynapseClient {
     pub fn new(base: &str, as_token: &str, timeout: Duration) -> Self {
-        let mut http = HttpConnector::new();
-        http.set_connect_timeout(Some(timeout));
-        http.set_nodelay(true);
-        http.enforce_http(false);
-        // Plain HTTP for a loopback or private-network listener, HTTPS (webpki roots) otherwise.
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
         Self {
             base: base.trim_end_matches('/').to_owned(),
             as_token: as_token.to_owned(),
-            client: Client::builder(hyper_util::rt::TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(30))
-                .build(connector),
-            timeout,
+            http: JsonClient::new(timeout),
         }
     }
 
@@ -316,44 +299,32 @@ impl SynapseClient {
         body: Option<Value>,
         as_appservice: bool,
     ) -> Result<Result<Value, Refusal>, MatrixError> {
-        let uri: Uri = format!("{}{path}", self.base)
-            .parse()
-            .map_err(|e| MatrixError::transient("request", format!("bad URL: {e}")))?;
-        let bytes = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
-        let mut request = Request::builder().method(method).uri(uri);
-        if as_appservice {
-            request = request.header(
-                hyper::header::AUTHORIZATION,
-                format!("Bearer {}", self.as_token),
-            );
-        }
-        let request = request
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .body(Body::new(bytes))
-            .map_err(|e| MatrixError::transient("request", e.to_string()))?;
-        let response = match tokio::time::timeout(self.timeout, self.client.request(request)).await
-        {
-            Err(_) => return Err(MatrixError::transient("request", "timed out")),
-            Ok(Err(error)) => return Err(MatrixError::transient("request", error.to_string())),
-            Ok(Ok(response)) => response,
+        let authorization = format!("Bearer {}", self.as_token);
+        let headers: &[(&str, &str)] = if as_appservice {
+            &[("authorization", authorization.as_str())]
+        } else {
+            &[]
         };
-        let status = response.status();
-        let bytes = tokio::time::timeout(
-            self.timeout,
-            http_body_util::BodyExt::collect(response.into_body()),
-        )
-        .await
-        .map_err(|_| MatrixError::transient("response", "timed out"))?
-        .map_err(|e| MatrixError::transient("response", e.to_string()))?
-        .to_bytes();
-        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if status.is_success() {
-            return Ok(Ok(value));
+        let answer = self
+            .http
+            .send(
+                method,
+                &format!("{}{path}", self.base),
+                headers,
+                body.as_ref(),
+            )
+            .await
+            .map_err(|e| MatrixError::transient("request", e.to_string()))?;
+        if answer.status.is_success() {
+            return Ok(Ok(answer.body));
         }
         Ok(Err(Refusal {
-            status,
-            errcode: value["errcode"].as_str().unwrap_or_default().to_owned(),
-            message: value["error"].as_str().unwrap_or_default().to_owned(),
+            status: answer.status,
+            errcode: answer.body["errcode"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            message: answer.body["error"].as_str().unwrap_or_default().to_owned(),
         }))
     }
 }
