@@ -329,25 +329,12 @@ async fn wait_for_calls(app: &TestApp, action: &str, outcome: &str, n: u64) {
 }
 
 async fn replay_with_key(mastodon: &MastodonMock, key: &str) -> Value {
-    let request = hyper::Request::builder()
-        .method("POST")
-        .uri(format!("{}/api/v1/statuses", mastodon.url()))
-        .header("authorization", format!("Bearer {ANNOUNCER_TOKEN}"))
-        .header("content-type", "application/json")
-        .header("idempotency-key", key)
-        .body(http_body_util::Full::new(hyper::body::Bytes::from(
-            json!({"status": "a retry"}).to_string(),
-        )))
-        .unwrap();
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build(hyper_util::client::legacy::connect::HttpConnector::new());
-    let response = client.request(request).await.unwrap();
-    assert_eq!(response.status(), 200);
-    let bytes = http_body_util::BodyExt::collect(response.into_body())
+    let (status, body) = mastodon
+        .post_with_key(key, json!({"status": "a retry"}))
         .await
-        .unwrap()
-        .to_bytes();
-    serde_json::from_slice(&bytes).unwrap()
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 #[tokio::test]

@@ -7,22 +7,20 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use http_body_util::BodyExt as _;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use serde_json::Value;
+
+use crate::helpers::{outside_call, outside_client, OutsideClient};
 
 /// The account roomkey posts announcements as.
 pub const ANNOUNCER_TOKEN: &str = "announcer-token-0123456789";
 /// A moderator account's token, for account actions.
 pub const MODERATOR_TOKEN: &str = "moderator-token-0123456789";
 
-type Body = http_body_util::Full<hyper::body::Bytes>;
-
 pub struct MastodonMock {
     _dir: tempfile::TempDir,
     pub port: u16,
     child: Child,
-    client: Client<HttpConnector, Body>,
+    client: OutsideClient,
 }
 
 impl MastodonMock {
@@ -63,8 +61,7 @@ impl MastodonMock {
             _dir: dir,
             port,
             child,
-            client: Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build(HttpConnector::new()),
+            client: outside_client(),
         };
         let started = Instant::now();
         loop {
@@ -93,33 +90,35 @@ impl MastodonMock {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Result<(u16, Value), String> {
-        let mut request = hyper::Request::builder()
-            .method(method)
-            .uri(format!("{}{path_and_query}", self.url()))
-            .header("content-type", "application/json");
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let request = request
-            .body(Body::new(
-                body.map(|b| b.to_string()).unwrap_or_default().into(),
-            ))
-            .unwrap();
-        let response = tokio::time::timeout(Duration::from_secs(30), self.client.request(request))
-            .await
-            .map_err(|_| "timed out".to_string())?
-            .map_err(|e| e.to_string())?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        Ok((
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        ))
+        let authorization = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = authorization
+            .iter()
+            .map(|value| ("authorization", value.as_str()))
+            .collect();
+        outside_call(
+            &self.client,
+            method,
+            &format!("{}{path_and_query}", self.url()),
+            &headers,
+            body,
+        )
+        .await
+    }
+
+    /// A post as the announcer with an `Idempotency-Key`.
+    pub async fn post_with_key(&self, key: &str, body: Value) -> Result<(u16, Value), String> {
+        let authorization = format!("Bearer {ANNOUNCER_TOKEN}");
+        outside_call(
+            &self.client,
+            "POST",
+            &format!("{}/api/v1/statuses", self.url()),
+            &[
+                ("authorization", authorization.as_str()),
+                ("idempotency-key", key),
+            ],
+            Some(body),
+        )
+        .await
     }
 
     /// `request` as the moderator that must answer 200.

@@ -10,23 +10,21 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use http_body_util::BodyExt as _;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use serde_json::Value;
+
+use crate::helpers::{outside_call, outside_client, OutsideClient};
 
 pub const SERVER_NAME: &str = "localhost";
 pub const AS_TOKEN: &str = "test-as-token-0123456789abcdef0123456789";
 pub const HS_TOKEN: &str = "test-hs-token-0123456789abcdef0123456789";
 const REGISTRATION_SECRET: &str = "test-registration-secret-0123456789";
 
-type Body = http_body_util::Full<hyper::body::Bytes>;
-
 pub struct Synapse {
     python: PathBuf,
     dir: tempfile::TempDir,
     pub port: u16,
     child: Option<Child>,
-    client: Client<HttpConnector, Body>,
+    client: OutsideClient,
 }
 
 impl Synapse {
@@ -91,8 +89,7 @@ impl Synapse {
             dir,
             port,
             child: None,
-            client: Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build(HttpConnector::new()),
+            client: outside_client(),
         };
         synapse.resume().await;
         Some(synapse)
@@ -184,33 +181,20 @@ impl Synapse {
         path_and_query: &str,
         body: Option<Value>,
     ) -> Result<(u16, Value), String> {
-        let mut request = hyper::Request::builder()
-            .method(method)
-            .uri(format!("{}{path_and_query}", self.url()));
-        if !token.is_empty() {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let request = request
-            .header("content-type", "application/json")
-            .body(Body::new(
-                body.map(|b| b.to_string()).unwrap_or_default().into(),
-            ))
-            .unwrap();
-        let response = tokio::time::timeout(Duration::from_secs(30), self.client.request(request))
-            .await
-            .map_err(|_| "timed out".to_string())?
-            .map_err(|e| e.to_string())?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        Ok((
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        ))
+        let authorization = format!("Bearer {token}");
+        let headers: &[(&str, &str)] = if token.is_empty() {
+            &[]
+        } else {
+            &[("authorization", authorization.as_str())]
+        };
+        outside_call(
+            &self.client,
+            method,
+            &format!("{}{path_and_query}", self.url()),
+            headers,
+            body,
+        )
+        .await
     }
 
     /// `request` that must succeed with 200.
