@@ -226,7 +226,7 @@ impl RoomService {
     }
 }
 
-pub(crate) fn check_reason(reason: &str) -> Result<(), RoomError> {
+fn check_reason(reason: &str) -> Result<(), RoomError> {
     if reason.trim().is_empty() || reason.chars().count() > 500 {
         return Err(RoomError::Invalid(
             "reason",

@@ -120,10 +120,6 @@ impl ShowService {
         }
     }
 
-    pub fn mastodon(&self) -> &MastodonService {
-        &self.mastodon
-    }
-
     /// Creates the show, or with a repeated `idempotency_key` returns the one it made.
     /// The flag says whether this call created it.
     pub async fn create(

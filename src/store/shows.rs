@@ -10,7 +10,7 @@ use super::matrix::{insert_outbox_items_on, NewOutboxItem};
 use super::rooms::{insert_room_on, room_from_row, update_room_on};
 use super::{classify_write_error, int, opt_int, opt_text, text, Store, StoreError};
 use crate::clock::UnixSeconds;
-use crate::domain::{Room, Show};
+use crate::domain::Show;
 use crate::telemetry::metrics::StoreOp;
 
 const SHOW_SELECT: &str = "SELECT r.id, r.name, r.title, r.owner_id, r.access, r.price_minor, \
@@ -151,7 +151,7 @@ impl Store {
     }
 
     /// Shows not yet over at `now` (upcoming and live), soonest first, optionally one
-    /// performer's; `after` is the last show id of the previous page.
+    /// performer's.
     pub async fn find_current_shows(
         &self,
         now: UnixSeconds,
@@ -224,19 +224,6 @@ impl Store {
                 .await
                 .context("record show status")?;
             Ok(())
-        })
-        .await
-    }
-
-    /// The show that owns `room`, if the room was made for one.
-    pub async fn find_show_of_room(&self, room: &Room) -> Result<Option<Show>, StoreError> {
-        self.timed(StoreOp::Other, async {
-            let row = sqlx::query(&format!("{SHOW_SELECT} WHERE e.room_id = $1"))
-                .bind(&room.id)
-                .fetch_optional(&self.pool)
-                .await
-                .context("find show of room")?;
-            row.as_ref().map(show_from_row).transpose()
         })
         .await
     }
