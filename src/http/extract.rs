@@ -331,11 +331,7 @@ impl FromRequestParts<AppState> for AdminPrincipal {
             };
         }
         let user_id = session_user(state, token)?;
-        let user = state
-            .access
-            .user(&user_id)
-            .await?
-            .ok_or_else(|| ApiError::unauthenticated("the session's user no longer exists"))?;
+        let user = signed_in_user(state, &user_id).await?;
         if user.role != crate::domain::Role::Admin {
             return Err(ApiError::forbidden("this needs an admin"));
         }
@@ -444,6 +440,19 @@ mod tests {
     }
 }
 
+/// The user a caller's session or service key names, from the access caches; 401 when the
+/// account no longer exists.
+pub async fn signed_in_user(
+    state: &AppState,
+    user_id: &str,
+) -> Result<std::sync::Arc<crate::domain::User>, ApiError> {
+    state
+        .access
+        .user(user_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthenticated("the session's user no longer exists"))
+}
+
 /// Platform staff: a moderator or admin by session, or the admin key. `actor` names them
 /// in the records.
 #[derive(Debug, Clone)]
@@ -459,13 +468,7 @@ impl StaffPrincipal {
                 actor: "admin-key".into(),
             }),
             Caller::User(principal) => {
-                let user = state
-                    .access
-                    .user(&principal.user_id)
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::unauthenticated("the session's user no longer exists")
-                    })?;
+                let user = signed_in_user(state, &principal.user_id).await?;
                 if !user.role.is_staff() {
                     return Err(ApiError::forbidden("this needs a moderator or an admin"));
                 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::rfc3339;
 use crate::domain::{EntitlementScope, User};
 use crate::http::error::ApiError;
-use crate::http::extract::{ApiJson, ClientIp, UserPrincipal};
+use crate::http::extract::{signed_in_user, ApiJson, ClientIp, UserPrincipal};
 use crate::http::state::AppState;
 use crate::identity::{ProfileChanges, Registration, SignedIn};
 
@@ -122,11 +122,7 @@ pub async fn me(
     State(state): State<AppState>,
     caller: UserPrincipal,
 ) -> Result<Json<MeView>, ApiError> {
-    let user = state
-        .access
-        .user(&caller.user_id)
-        .await?
-        .ok_or_else(|| ApiError::unauthenticated("the session's user no longer exists"))?;
+    let user = signed_in_user(&state, &caller.user_id).await?;
     let now = state.clock.now();
     let mut plans: Vec<PlanView> = Vec::new();
     for entitlement in state.entitlements.list(&user.id).await? {
