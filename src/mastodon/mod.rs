@@ -23,7 +23,7 @@ use crate::domain::{Ban, BanScope, Show};
 use crate::matrix::MatrixService;
 use crate::shows::announcement::{self, AnnouncementFacts, Language};
 use crate::store::{MastodonCall, NewMastodonCall, Outbox, Store, StoreError};
-use crate::telemetry::metrics::{MastodonAction, MatrixOutcome, Metrics};
+use crate::telemetry::metrics::{DeliveryOutcome, MastodonAction, Metrics};
 
 pub use client::{MastodonClient, MastodonError};
 
@@ -46,7 +46,7 @@ struct Enabled {
 
 /// How one attempt ended.
 enum Delivery {
-    Done(MatrixOutcome),
+    Done(DeliveryOutcome),
     Failed(MastodonError),
 }
 
@@ -271,12 +271,12 @@ impl MastodonService {
         call: &MastodonCall,
         error: &MastodonError,
         now: UnixSeconds,
-    ) -> Result<MatrixOutcome, StoreError> {
+    ) -> Result<DeliveryOutcome, StoreError> {
         let (next, failed_at, outcome) = if error.retryable {
             let backoff = (2_i64 << call.attempts.clamp(0, 10)).min(MAX_BACKOFF_SECS);
-            (now + backoff, None, MatrixOutcome::Retried)
+            (now + backoff, None, DeliveryOutcome::Retried)
         } else {
-            (now, Some(now), MatrixOutcome::Failed)
+            (now, Some(now), DeliveryOutcome::Failed)
         };
         tracing::warn!(seq = call.seq, action = %call.action, attempts = call.attempts + 1, retry = error.retryable, error = %error, "a Mastodon call was not made");
         self.store
@@ -316,15 +316,15 @@ impl MastodonService {
         enabled: &Enabled,
         call: &MastodonCall,
         action: MastodonAction,
-    ) -> Result<Result<MatrixOutcome, MastodonError>, StoreError> {
+    ) -> Result<Result<DeliveryOutcome, MastodonError>, StoreError> {
         let Some(show) = (match &call.event_id {
             Some(id) => self.store.find_show(id).await?,
             None => None,
         }) else {
-            return Ok(Ok(MatrixOutcome::Skipped));
+            return Ok(Ok(DeliveryOutcome::Skipped));
         };
         let Some(performer) = self.store.find_user(&show.performer_id).await? else {
-            return Ok(Ok(MatrixOutcome::Skipped));
+            return Ok(Ok(DeliveryOutcome::Skipped));
         };
         let language = enabled.language;
         let text = match action {
@@ -346,7 +346,7 @@ impl MastodonService {
         let token = &enabled.access_token;
         Ok(match (action, show.status_id.as_deref()) {
             // Announced already (the answer to an earlier attempt was recorded).
-            (MastodonAction::Announce, Some(_)) => Ok(MatrixOutcome::Skipped),
+            (MastodonAction::Announce, Some(_)) => Ok(DeliveryOutcome::Skipped),
             (MastodonAction::Announce, None) => {
                 let status = client::NewStatus {
                     text: &text,
@@ -362,17 +362,17 @@ impl MastodonService {
                         self.store
                             .update_show_status(&show.id, &posted.id, posted.url.as_deref())
                             .await?;
-                        Ok(MatrixOutcome::Delivered)
+                        Ok(DeliveryOutcome::Delivered)
                     }
                     Err(error) => Err(error),
                 }
             }
             // Never announced (given up on): there is nothing to edit or reply to.
-            (_, None) => Ok(MatrixOutcome::Skipped),
+            (_, None) => Ok(DeliveryOutcome::Skipped),
             (MastodonAction::Edit, Some(status_id)) => client
                 .edit_status(token, status_id, &text, language.code())
                 .await
-                .map(|()| MatrixOutcome::Delivered),
+                .map(|()| DeliveryOutcome::Delivered),
             (_, Some(status_id)) => {
                 let status = client::NewStatus {
                     text: &text,
@@ -383,7 +383,7 @@ impl MastodonService {
                 client
                     .post_status(token, &status, &call.idempotency_key)
                     .await
-                    .map(|_| MatrixOutcome::Delivered)
+                    .map(|_| DeliveryOutcome::Delivered)
             }
         })
     }
@@ -392,7 +392,7 @@ impl MastodonService {
         &self,
         enabled: &Enabled,
         call: &MastodonCall,
-    ) -> Result<MatrixOutcome, MastodonError> {
+    ) -> Result<DeliveryOutcome, MastodonError> {
         let payload: serde_json::Value = serde_json::from_str(&call.payload).unwrap_or_default();
         let kind = payload["type"].as_str().unwrap_or_default();
         let user = match &call.user_id {
@@ -404,7 +404,7 @@ impl MastodonService {
             None => None,
         };
         let Some(user) = user else {
-            return Ok(MatrixOutcome::Skipped);
+            return Ok(DeliveryOutcome::Skipped);
         };
         let client = &enabled.client;
         let undo = payload["undo"].as_bool().unwrap_or(false);
@@ -422,7 +422,7 @@ impl MastodonService {
                 .iter()
                 .any(|ban| ban.scope == BanScope::Global);
             if still_banned {
-                return Ok(MatrixOutcome::Skipped);
+                return Ok(DeliveryOutcome::Skipped);
             }
         }
         // A ban acts on an active account; its lift on one in the state the ban left.
@@ -436,7 +436,7 @@ impl MastodonService {
             .await?
         else {
             // No such account there (or already as wanted): nothing to do.
-            return Ok(MatrixOutcome::Skipped);
+            return Ok(DeliveryOutcome::Skipped);
         };
         if undo {
             client
@@ -448,7 +448,7 @@ impl MastodonService {
                 .moderate_account(&enabled.admin_token, &account, call, text)
                 .await?;
         }
-        Ok(MatrixOutcome::Delivered)
+        Ok(DeliveryOutcome::Delivered)
     }
 
     /// How many calls wait to be made.

@@ -14,7 +14,7 @@ use crate::domain::{
     is_community_name, Ban, BanScope, CommunityRoom, CommunityRule, Role, RoomName,
 };
 use crate::store::{NewOutboxItem, OutboxItem, StoreError};
-use crate::telemetry::metrics::MatrixOutcome;
+use crate::telemetry::metrics::DeliveryOutcome;
 
 impl MatrixService {
     /// Registers a community room (or changes its title and rule): the room is created or
@@ -118,9 +118,9 @@ impl MatrixService {
         &self,
         m: &Enabled,
         item: &OutboxItem,
-    ) -> Result<MatrixOutcome, MatrixError> {
+    ) -> Result<DeliveryOutcome, MatrixError> {
         let Some(name) = item.room_id.as_deref() else {
-            return Ok(MatrixOutcome::Skipped);
+            return Ok(DeliveryOutcome::Skipped);
         };
         let Some(community) = self
             .store
@@ -128,14 +128,14 @@ impl MatrixService {
             .await
             .map_err(store_error)?
         else {
-            return Ok(MatrixOutcome::Skipped);
+            return Ok(DeliveryOutcome::Skipped);
         };
         let matrix_room = self.ensure_community(m, &community).await?;
         let Some(user_id) = item.user_id.as_deref() else {
-            return Ok(MatrixOutcome::Delivered);
+            return Ok(DeliveryOutcome::Delivered);
         };
         let Some(user) = self.store.find_user(user_id).await.map_err(store_error)? else {
-            return Ok(MatrixOutcome::Skipped);
+            return Ok(DeliveryOutcome::Skipped);
         };
         let matrix_user = self.recorded_matrix_id(&user).await?;
         let banned = self
@@ -185,9 +185,9 @@ impl MatrixService {
             changed = true;
         }
         Ok(if changed {
-            MatrixOutcome::Delivered
+            DeliveryOutcome::Delivered
         } else {
-            MatrixOutcome::Skipped
+            DeliveryOutcome::Skipped
         })
     }
 

@@ -8,7 +8,7 @@ use super::{
 use crate::access::AccessError;
 use crate::cache::Invalidation;
 use crate::store::{NewOutboxItem, OutboxItem};
-use crate::telemetry::metrics::MatrixOutcome;
+use crate::telemetry::metrics::DeliveryOutcome;
 
 impl MatrixService {
     /// Links an existing Matrix account to a user, once its homeserver confirms (through
@@ -192,9 +192,9 @@ impl MatrixService {
         &self,
         m: &Enabled,
         item: &OutboxItem,
-    ) -> Result<MatrixOutcome, MatrixError> {
+    ) -> Result<DeliveryOutcome, MatrixError> {
         let Some(old) = item.matrix_user_id.as_deref() else {
-            return Ok(MatrixOutcome::Skipped);
+            return Ok(DeliveryOutcome::Skipped);
         };
         if self
             .store
@@ -203,7 +203,7 @@ impl MatrixService {
             .map_err(store_error)?
             .is_some()
         {
-            return Ok(MatrixOutcome::Skipped);
+            return Ok(DeliveryOutcome::Skipped);
         }
         let mut rooms: Vec<String> = self
             .store
@@ -226,7 +226,7 @@ impl MatrixService {
                 .kick(&matrix_room, old, "Matrix account no longer linked")
                 .await?;
         }
-        Ok(MatrixOutcome::Delivered)
+        Ok(DeliveryOutcome::Delivered)
     }
 }
 

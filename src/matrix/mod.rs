@@ -38,7 +38,7 @@ use crate::clock::{Clock, UnixSeconds};
 use crate::config::MatrixConfig;
 use crate::domain::{Ban, BanScope, Entitlement, EntitlementScope, Role, Room, RoomName, User};
 use crate::store::{NewOutboxItem, Outbox, OutboxItem, Store, StoreError};
-use crate::telemetry::metrics::{MatrixAction, MatrixOutcome, Metrics};
+use crate::telemetry::metrics::{DeliveryOutcome, MatrixAction, Metrics};
 
 use client::RoomSpec;
 pub use client::{MatrixError, SynapseClient};
@@ -139,7 +139,7 @@ pub struct MatrixService {
 
 /// The outcome of delivering one change.
 enum Delivery {
-    Done(MatrixOutcome),
+    Done(DeliveryOutcome),
     Failed(MatrixError),
 }
 
@@ -599,10 +599,10 @@ impl MatrixService {
                     (
                         now + backoff.min(MAX_BACKOFF_SECS),
                         None,
-                        MatrixOutcome::Retried,
+                        DeliveryOutcome::Retried,
                     )
                 } else {
-                    (now, Some(now), MatrixOutcome::Failed)
+                    (now, Some(now), DeliveryOutcome::Failed)
                 };
                 tracing::warn!(seq = item.seq, action = %item.action, attempts = item.attempts + 1, retry = error.retryable, error = %error, "a Matrix change was not delivered");
                 self.store
@@ -629,7 +629,7 @@ impl MatrixService {
         }
     }
 
-    async fn apply(&self, item: &OutboxItem) -> Result<MatrixOutcome, MatrixError> {
+    async fn apply(&self, item: &OutboxItem) -> Result<DeliveryOutcome, MatrixError> {
         let m = self
             .enabled
             .as_ref()
@@ -642,14 +642,14 @@ impl MatrixService {
         let room = match &item.room_id {
             Some(id) => match self.store.find_room_by_id(id).await.map_err(store_error)? {
                 Some(room) => Some(room),
-                None => return Ok(MatrixOutcome::Skipped),
+                None => return Ok(DeliveryOutcome::Skipped),
             },
             None => None,
         };
         let user = match &item.user_id {
             Some(id) => match self.store.find_user(id).await.map_err(store_error)? {
                 Some(user) => Some(user),
-                None => return Ok(MatrixOutcome::Skipped),
+                None => return Ok(DeliveryOutcome::Skipped),
             },
             None => None,
         };
@@ -657,15 +657,15 @@ impl MatrixService {
             ("provision", _, Some(user)) => {
                 let id = self.matrix_id(&user).unwrap_or_default();
                 self.ensure_user(m, &id).await?;
-                Ok(MatrixOutcome::Delivered)
+                Ok(DeliveryOutcome::Delivered)
             }
             ("create_room", Some(room), _) => {
                 self.ensure_room(m, &room).await?;
-                Ok(MatrixOutcome::Delivered)
+                Ok(DeliveryOutcome::Delivered)
             }
             ("archive", Some(room), _) => {
                 let Some(matrix_room) = self.known_room(m, &room).await? else {
-                    return Ok(MatrixOutcome::Skipped);
+                    return Ok(DeliveryOutcome::Skipped);
                 };
                 let mut levels = m.client.power_levels(&matrix_room).await?;
                 let changed = archive_levels(&mut levels);
@@ -678,28 +678,28 @@ impl MatrixService {
                     .await
                     .map_err(store_error)?;
                 Ok(if changed {
-                    MatrixOutcome::Delivered
+                    DeliveryOutcome::Delivered
                 } else {
-                    MatrixOutcome::Skipped
+                    DeliveryOutcome::Skipped
                 })
             }
             ("power_levels", Some(room), _) => {
                 let Some(matrix_room) = self.known_room(m, &room).await? else {
-                    return Ok(MatrixOutcome::Skipped);
+                    return Ok(DeliveryOutcome::Skipped);
                 };
                 let moderators = self.room_moderators(m, &room).await?;
                 let mut levels = m.client.power_levels(&matrix_room).await?;
                 if !set_moderators(&mut levels, &moderators, true) {
-                    return Ok(MatrixOutcome::Skipped);
+                    return Ok(DeliveryOutcome::Skipped);
                 }
                 m.client.set_power_levels(&matrix_room, &levels).await?;
-                Ok(MatrixOutcome::Delivered)
+                Ok(DeliveryOutcome::Delivered)
             }
             (action @ ("invite" | "kick" | "ban" | "unban"), Some(room), Some(user)) => {
                 let verdict = match self.access.decide(&user.id, &room.name).await {
                     Ok(decision) => decision.verdict,
                     Err(AccessError::Unavailable(error)) => return Err(store_error(error)),
-                    Err(_) => return Ok(MatrixOutcome::Skipped),
+                    Err(_) => return Ok(DeliveryOutcome::Skipped),
                 };
                 let banned = matches!(verdict, Verdict::Deny(Denial::Banned { .. }));
                 let allowed = matches!(verdict, Verdict::Allow(_));
@@ -711,7 +711,7 @@ impl MatrixService {
                     }
                     "kick" if !allowed => {
                         let Some(matrix_room) = self.known_room(m, &room).await? else {
-                            return Ok(MatrixOutcome::Skipped);
+                            return Ok(DeliveryOutcome::Skipped);
                         };
                         m.client
                             .kick(&matrix_room, &matrix_user, &item.reason)
@@ -720,7 +720,7 @@ impl MatrixService {
                     }
                     "ban" if banned => {
                         let Some(matrix_room) = self.known_room(m, &room).await? else {
-                            return Ok(MatrixOutcome::Skipped);
+                            return Ok(DeliveryOutcome::Skipped);
                         };
                         m.client
                             .ban(&matrix_room, &matrix_user, &item.reason)
@@ -729,7 +729,7 @@ impl MatrixService {
                     }
                     "unban" if !banned => {
                         let Some(matrix_room) = self.known_room(m, &room).await? else {
-                            return Ok(MatrixOutcome::Skipped);
+                            return Ok(DeliveryOutcome::Skipped);
                         };
                         m.client
                             .unban(&matrix_room, &matrix_user, &item.reason)
@@ -740,11 +740,11 @@ impl MatrixService {
                                 .await?;
                         }
                     }
-                    _ => return Ok(MatrixOutcome::Skipped),
+                    _ => return Ok(DeliveryOutcome::Skipped),
                 }
-                Ok(MatrixOutcome::Delivered)
+                Ok(DeliveryOutcome::Delivered)
             }
-            _ => Ok(MatrixOutcome::Skipped),
+            _ => Ok(DeliveryOutcome::Skipped),
         }
     }
 

@@ -70,6 +70,10 @@ macro_rules! label_enum {
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $value),+ }
             }
+            /// The variant whose label is `text`.
+            pub fn parse(text: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == text)
+            }
             fn index(self) -> usize { self as usize }
         }
     };
@@ -159,15 +163,9 @@ label_enum!(
     }
 );
 
-impl MatrixAction {
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|a| a.as_str() == text)
-    }
-}
-
 label_enum!(
-    /// How one delivery attempt of a Matrix change ended.
-    MatrixOutcome { Delivered => "delivered", Skipped => "skipped", Retried => "retried", Failed => "failed" }
+    /// How one delivery attempt of an outbox entry (a Matrix change, a Mastodon call) ended.
+    DeliveryOutcome { Delivered => "delivered", Skipped => "skipped", Retried => "retried", Failed => "failed" }
 );
 
 label_enum!(
@@ -179,12 +177,6 @@ label_enum!(
         AccountAction => "account_action",
     }
 );
-
-impl MastodonAction {
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|a| a.as_str() == text)
-    }
-}
 
 label_enum!(
     /// What roomkey answered Prosody about one occupant.
@@ -268,10 +260,10 @@ impl Metrics {
                 .iter()
                 .map(|_| AtomicU64::new(0))
                 .collect(),
-            matrix_changes: (0..MatrixAction::ALL.len() * MatrixOutcome::ALL.len())
+            matrix_changes: (0..MatrixAction::ALL.len() * DeliveryOutcome::ALL.len())
                 .map(|_| AtomicU64::new(0))
                 .collect(),
-            mastodon_calls: (0..MastodonAction::ALL.len() * MatrixOutcome::ALL.len())
+            mastodon_calls: (0..MastodonAction::ALL.len() * DeliveryOutcome::ALL.len())
                 .map(|_| AtomicU64::new(0))
                 .collect(),
         }
@@ -346,24 +338,23 @@ impl Metrics {
             .load(Ordering::Relaxed)
     }
 
-    pub fn matrix_change(&self, action: MatrixAction, outcome: MatrixOutcome) {
-        self.matrix_changes[action.index() * MatrixOutcome::ALL.len() + outcome.index()]
+    pub fn matrix_change(&self, action: MatrixAction, outcome: DeliveryOutcome) {
+        self.matrix_changes[action.index() * DeliveryOutcome::ALL.len() + outcome.index()]
             .fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn matrix_changes(&self, action: MatrixAction, outcome: MatrixOutcome) -> u64 {
-        self.matrix_changes[action.index() * MatrixOutcome::ALL.len() + outcome.index()]
+    pub fn matrix_changes(&self, action: MatrixAction, outcome: DeliveryOutcome) -> u64 {
+        self.matrix_changes[action.index() * DeliveryOutcome::ALL.len() + outcome.index()]
             .load(Ordering::Relaxed)
     }
 
-    /// Outcomes are the same as for Matrix changes: delivered, skipped, retried, failed.
-    pub fn mastodon_call(&self, action: MastodonAction, outcome: MatrixOutcome) {
-        self.mastodon_calls[action.index() * MatrixOutcome::ALL.len() + outcome.index()]
+    pub fn mastodon_call(&self, action: MastodonAction, outcome: DeliveryOutcome) {
+        self.mastodon_calls[action.index() * DeliveryOutcome::ALL.len() + outcome.index()]
             .fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn mastodon_calls(&self, action: MastodonAction, outcome: MatrixOutcome) -> u64 {
-        self.mastodon_calls[action.index() * MatrixOutcome::ALL.len() + outcome.index()]
+    pub fn mastodon_calls(&self, action: MastodonAction, outcome: DeliveryOutcome) -> u64 {
+        self.mastodon_calls[action.index() * DeliveryOutcome::ALL.len() + outcome.index()]
             .load(Ordering::Relaxed)
     }
 
@@ -528,7 +519,7 @@ impl Metrics {
             "Delivery attempts of changes to the Matrix homeserver, by action and outcome.",
         );
         for action in MatrixAction::ALL {
-            for outcome in MatrixOutcome::ALL {
+            for outcome in DeliveryOutcome::ALL {
                 let _ = writeln!(
                     out,
                     "roomkey_matrix_changes_total{{action=\"{}\",outcome=\"{}\"}} {}",
@@ -546,7 +537,7 @@ impl Metrics {
             "Attempts of calls to the platform's Mastodon, by action and outcome.",
         );
         for action in MastodonAction::ALL {
-            for outcome in MatrixOutcome::ALL {
+            for outcome in DeliveryOutcome::ALL {
                 let _ = writeln!(
                     out,
                     "roomkey_mastodon_calls_total{{action=\"{}\",outcome=\"{}\"}} {}",
