@@ -229,13 +229,7 @@ impl EntitlementService {
         reason: Option<&str>,
     ) {
         let room = match &entitlement.scope {
-            EntitlementScope::Room(room_id) => self
-                .store
-                .find_room_by_id(room_id)
-                .await
-                .ok()
-                .flatten()
-                .map(|room| room.name.as_str().to_owned()),
+            EntitlementScope::Room(room_id) => self.audit.room_name(room_id).await,
             _ => None,
         };
         self.audit

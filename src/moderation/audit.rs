@@ -53,6 +53,17 @@ impl AuditLog {
         }
     }
 
+    /// The name of the room with id `room_id`, for an entry that names it. A failed lookup
+    /// leaves the entry without it rather than stopping the action it records.
+    pub async fn room_name(&self, room_id: &str) -> Option<String> {
+        self.store
+            .find_room_by_id(room_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|room| room.name.as_str().to_owned())
+    }
+
     pub async fn list(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         self.store.list_audit(query).await
     }

@@ -169,13 +169,7 @@ impl BanService {
         reason: &str,
     ) {
         let room = match &ban.scope {
-            BanScope::Room(room_id) => self
-                .store
-                .find_room_by_id(room_id)
-                .await
-                .ok()
-                .flatten()
-                .map(|room| room.name.as_str().to_owned()),
+            BanScope::Room(room_id) => self.audit.room_name(room_id).await,
             _ => None,
         };
         self.audit
