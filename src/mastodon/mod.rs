@@ -323,69 +323,60 @@ impl MastodonService {
         }) else {
             return Ok(Ok(DeliveryOutcome::Skipped));
         };
-        let Some(performer) = self.store.find_user(&show.performer_id).await? else {
-            return Ok(Ok(DeliveryOutcome::Skipped));
+        let (reply_to, edit_of) = match (action, show.status_id.as_deref()) {
+            // Announced already (the answer to an earlier attempt was recorded).
+            (MastodonAction::Announce, Some(_)) => return Ok(Ok(DeliveryOutcome::Skipped)),
+            (MastodonAction::Announce, None) => (None, None),
+            // Never announced (given up on): there is nothing to edit or reply to.
+            (_, None) => return Ok(Ok(DeliveryOutcome::Skipped)),
+            (MastodonAction::Edit, Some(id)) => (None, Some(id)),
+            (_, Some(id)) => (Some(id), None),
         };
         let language = enabled.language;
-        let text = match action {
-            MastodonAction::Reply => announcement::ended_notice(&show, language),
-            _ => {
-                let join_url = self.join_url(&show);
-                let alias = self.matrix.alias(&show.room.name);
-                announcement::announcement(&AnnouncementFacts {
-                    show: &show,
-                    performer: &performer,
-                    join_url: &join_url,
-                    chat_alias: alias.as_deref(),
-                    default_hashtags: &enabled.hashtags,
-                    language,
-                })
-            }
+        let text = if action == MastodonAction::Reply {
+            announcement::ended_notice(&show, language)
+        } else {
+            let Some(performer) = self.store.find_user(&show.performer_id).await? else {
+                return Ok(Ok(DeliveryOutcome::Skipped));
+            };
+            let join_url = self.join_url(&show);
+            let alias = self.matrix.alias(&show.room.name);
+            announcement::announcement(&AnnouncementFacts {
+                show: &show,
+                performer: &performer,
+                join_url: &join_url,
+                chat_alias: alias.as_deref(),
+                default_hashtags: &enabled.hashtags,
+                language,
+            })
         };
         let client = &enabled.client;
         let token = &enabled.access_token;
-        Ok(match (action, show.status_id.as_deref()) {
-            // Announced already (the answer to an earlier attempt was recorded).
-            (MastodonAction::Announce, Some(_)) => Ok(DeliveryOutcome::Skipped),
-            (MastodonAction::Announce, None) => {
-                let status = client::NewStatus {
-                    text: &text,
-                    visibility: &enabled.visibility,
-                    language: language.code(),
-                    in_reply_to_id: None,
-                };
-                match client
-                    .post_status(token, &status, &call.idempotency_key)
-                    .await
-                {
-                    Ok(posted) => {
-                        self.store
-                            .update_show_status(&show.id, &posted.id, posted.url.as_deref())
-                            .await?;
-                        Ok(DeliveryOutcome::Delivered)
-                    }
-                    Err(error) => Err(error),
-                }
-            }
-            // Never announced (given up on): there is nothing to edit or reply to.
-            (_, None) => Ok(DeliveryOutcome::Skipped),
-            (MastodonAction::Edit, Some(status_id)) => client
+        if let Some(status_id) = edit_of {
+            return Ok(client
                 .edit_status(token, status_id, &text, language.code())
                 .await
-                .map(|()| DeliveryOutcome::Delivered),
-            (_, Some(status_id)) => {
-                let status = client::NewStatus {
-                    text: &text,
-                    visibility: &enabled.visibility,
-                    language: language.code(),
-                    in_reply_to_id: Some(status_id),
-                };
-                client
-                    .post_status(token, &status, &call.idempotency_key)
-                    .await
-                    .map(|_| DeliveryOutcome::Delivered)
-            }
-        })
+                .map(|()| DeliveryOutcome::Delivered));
+        }
+        let status = client::NewStatus {
+            text: &text,
+            visibility: &enabled.visibility,
+            language: language.code(),
+            in_reply_to_id: reply_to,
+        };
+        let posted = match client
+            .post_status(token, &status, &call.idempotency_key)
+            .await
+        {
+            Ok(posted) => posted,
+            Err(error) => return Ok(Err(error)),
+        };
+        if action == MastodonAction::Announce {
+            self.store
+                .update_show_status(&show.id, &posted.id, posted.url.as_deref())
+                .await?;
+        }
+        Ok(Ok(DeliveryOutcome::Delivered))
     }
 
     async fn moderate(
@@ -452,11 +443,7 @@ impl MastodonService {
     }
 
     /// How many calls wait to be made.
-    pub async fn pending(&self) -> Result<usize, StoreError> {
-        Ok(self
-            .store
-            .find_pending_mastodon_calls(PASS_LIMIT)
-            .await?
-            .len())
+    pub async fn pending(&self) -> Result<i64, StoreError> {
+        self.store.count_pending_outbox_rows(Outbox::Mastodon).await
     }
 }

@@ -537,7 +537,7 @@ impl MatrixService {
 
     /// How many changes wait to be delivered.
     pub async fn pending(&self) -> Result<i64, StoreError> {
-        self.store.count_pending_outbox().await
+        self.store.count_pending_outbox_rows(Outbox::Matrix).await
     }
 
     /// One pass: the first due change of every order key, delivered in parallel. Returns

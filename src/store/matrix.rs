@@ -97,19 +97,6 @@ impl Store {
         .await
     }
 
-    /// How many changes are waiting (including ones being retried).
-    pub async fn count_pending_outbox(&self) -> Result<i64, StoreError> {
-        self.timed(StoreOp::Other, async {
-            let row =
-                sqlx::query("SELECT COUNT(*) AS n FROM matrix_outbox WHERE failed_at IS NULL")
-                    .fetch_one(&self.pool)
-                    .await
-                    .context("count pending outbox")?;
-            int(&row, "n")
-        })
-        .await
-    }
-
     /// Whether a change of `action` for `order_key` is still waiting.
     pub async fn has_pending_outbox(
         &self,

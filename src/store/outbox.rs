@@ -3,7 +3,7 @@
 
 use anyhow::Context as _;
 
-use super::{Store, StoreError};
+use super::{int, Store, StoreError};
 use crate::clock::UnixSeconds;
 use crate::telemetry::metrics::StoreOp;
 
@@ -24,6 +24,21 @@ impl Outbox {
 }
 
 impl Store {
+    /// How many rows wait (including ones being retried; not the ones given up on).
+    pub async fn count_pending_outbox_rows(&self, outbox: Outbox) -> Result<i64, StoreError> {
+        self.timed(StoreOp::Other, async {
+            let row = sqlx::query(&format!(
+                "SELECT COUNT(*) AS n FROM {} WHERE failed_at IS NULL",
+                outbox.table()
+            ))
+            .fetch_one(&self.pool)
+            .await
+            .context("count pending outbox rows")?;
+            int(&row, "n")
+        })
+        .await
+    }
+
     /// Takes a due row for this worker until `until`; false when another worker holds it.
     pub async fn claim_outbox_row(
         &self,
