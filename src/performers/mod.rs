@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::cache::{Bus, Invalidation};
 use crate::clock::Clock;
-use crate::domain::{ModerationAction, VerificationFact, VerificationStep};
+use crate::domain::{ModerationAction, User, VerificationFact, VerificationStep};
 use crate::matrix::MatrixService;
 use crate::moderation::audit::{Action, AuditLog};
 use crate::store::{Store, StoreError};
@@ -97,16 +97,23 @@ impl VerificationService {
     }
 
     pub async fn status(&self, user_id: &str) -> Result<Verification, VerificationError> {
-        self.store
+        Ok(self.current(user_id).await?.1)
+    }
+
+    /// The user and their verification as it stands.
+    async fn current(&self, user_id: &str) -> Result<(User, Verification), VerificationError> {
+        let user = self
+            .store
             .find_user(user_id)
             .await?
             .ok_or(VerificationError::UserNotFound)?;
         let history = self.store.find_verification_facts(user_id).await?;
-        Ok(Verification {
+        let verification = Verification {
             user_id: user_id.to_owned(),
             state: VerificationState::of(&history),
             history,
-        })
+        };
+        Ok((user, verification))
     }
 
     /// Applications waiting for staff, oldest first.
@@ -126,7 +133,7 @@ impl VerificationService {
         user_id: &str,
         note: &str,
     ) -> Result<Verification, VerificationError> {
-        let current = self.status(user_id).await?;
+        let (user, current) = self.current(user_id).await?;
         match current.state {
             VerificationState::Applied => return Ok(current),
             VerificationState::Verified => {
@@ -134,8 +141,8 @@ impl VerificationService {
             }
             _ => {}
         }
-        self.refuse_staff(user_id).await?;
-        self.record(user_id, VerificationStep::Apply, user_id, note)
+        refuse_staff(&user)?;
+        self.record(current, VerificationStep::Apply, user_id, note)
             .await
     }
 
@@ -146,13 +153,13 @@ impl VerificationService {
         actor: &str,
         note: &str,
     ) -> Result<Verification, VerificationError> {
-        let current = self.status(user_id).await?;
+        let (user, current) = self.current(user_id).await?;
         if current.state == VerificationState::Verified {
             return Ok(current);
         }
-        self.refuse_staff(user_id).await?;
+        refuse_staff(&user)?;
         let verification = self
-            .record(user_id, VerificationStep::Approve, actor, note)
+            .record(current, VerificationStep::Approve, actor, note)
             .await?;
         self.audit(ModerationAction::VerifyPerformer, user_id, actor, note)
             .await;
@@ -166,11 +173,11 @@ impl VerificationService {
         actor: &str,
         note: &str,
     ) -> Result<Verification, VerificationError> {
-        let current = self.status(user_id).await?;
+        let (_, current) = self.current(user_id).await?;
         if current.state != VerificationState::Applied {
             return Err(VerificationError::Conflict("there is no open application"));
         }
-        self.record(user_id, VerificationStep::Reject, actor, note)
+        self.record(current, VerificationStep::Reject, actor, note)
             .await
     }
 
@@ -184,29 +191,22 @@ impl VerificationService {
         if reason.trim().is_empty() {
             return Err(VerificationError::Invalid("a revocation needs a reason"));
         }
-        let current = self.status(user_id).await?;
+        let (_, current) = self.current(user_id).await?;
         if current.state != VerificationState::Verified {
             return Err(VerificationError::Conflict("the user is not verified"));
         }
         let verification = self
-            .record(user_id, VerificationStep::Revoke, actor, reason)
+            .record(current, VerificationStep::Revoke, actor, reason)
             .await?;
         self.audit(ModerationAction::UnverifyPerformer, user_id, actor, reason)
             .await;
         Ok(verification)
     }
 
-    async fn refuse_staff(&self, user_id: &str) -> Result<(), VerificationError> {
-        match self.store.find_user(user_id).await? {
-            Some(user) if user.role.is_staff() => Err(VerificationError::Staff),
-            Some(_) => Ok(()),
-            None => Err(VerificationError::UserNotFound),
-        }
-    }
-
+    /// Appends `step` to `current` and answers with the verification it makes.
     async fn record(
         &self,
-        user_id: &str,
+        mut current: Verification,
         step: VerificationStep,
         actor: &str,
         note: &str,
@@ -218,7 +218,7 @@ impl VerificationService {
         }
         let fact = VerificationFact {
             id: uuid::Uuid::now_v7().to_string(),
-            user_id: user_id.to_owned(),
+            user_id: current.user_id.clone(),
             step,
             actor: actor.to_owned(),
             note: note.trim().to_owned(),
@@ -227,13 +227,16 @@ impl VerificationService {
         self.store.insert_verification_fact(&fact).await?;
         if matches!(step, VerificationStep::Approve | VerificationStep::Revoke) {
             self.bus
-                .publish(Invalidation::User(user_id.to_owned()))
+                .publish(Invalidation::User(fact.user_id.clone()))
                 .await;
-            if let Some(user) = self.store.find_user(user_id).await? {
+            // The stored user now carries the new flag (and, approved, the performer role).
+            if let Some(user) = self.store.find_user(&fact.user_id).await? {
                 self.matrix.verification_changed(&user).await;
             }
         }
-        self.status(user_id).await
+        current.history.push(fact);
+        current.state = VerificationState::of(&current.history);
+        Ok(current)
     }
 
     async fn audit(&self, action: ModerationAction, user_id: &str, actor: &str, note: &str) {
@@ -247,5 +250,14 @@ impl VerificationService {
                 details: serde_json::json!({}),
             })
             .await;
+    }
+}
+
+/// Staff hold their powers by role; they are never verified as performers.
+fn refuse_staff(user: &User) -> Result<(), VerificationError> {
+    if user.role.is_staff() {
+        Err(VerificationError::Staff)
+    } else {
+        Ok(())
     }
 }
