@@ -2,16 +2,22 @@
 //! they arrived, and what it earned; and the same across a performer's shows.
 //!
 //! The figures are aggregated by the store (see `store::stats` for how stays are counted:
-//! open stays up to now, a viewer's overlapping stays once). This service picks the bucket
-//! width, fills the gaps of the joins series, turns the middle values into the median and
-//! adds the ledger's revenue. Whoever may see the money is decided by the caller's proof;
-//! the service only includes it or not.
+//! open stays up to now, a viewer's overlapping stays once). This service keeps them
+//! between requests ([`kept`]: in memory, and a finished show's in the store too, so a
+//! performer's history is a read of one stored row per show), picks the bucket width, fills
+//! the gaps of the joins series, turns the middle values into the median and adds the
+//! ledger's revenue. Whoever may see the money is decided by the caller's proof; the
+//! service only includes it or not.
+
+mod kept;
 
 use std::sync::Arc;
 
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{RevenueTotals, Room};
-use crate::store::{AttendanceFigures, ShowFigures, Store, StoreError};
+use crate::store::{AttendanceFigures, AttendanceTally, ShowFigures, Store, StoreError};
+use kept::{Computed, Judgement, KeptFigures};
+pub use kept::{LIVE_FRESH_SECS, LIVE_STALE_LIMIT_SECS};
 
 /// Bucket width of the joins series when none is asked for: five minutes.
 pub const DEFAULT_BUCKET_SECS: i64 = 300;
@@ -21,11 +27,10 @@ pub const MAX_BUCKET_SECS: i64 = 86_400;
 /// Most buckets in one series; a longer span widens the buckets (by whole multiples of the
 /// width asked for, so bucket edges stay where the caller expects them).
 pub const MAX_BUCKETS: i64 = 2_000;
-/// Statistics computed at once; further requests wait their turn. A big show's figures
-/// take the better part of a second of database work and a performer's whole history
-/// several (see `bench/README.md`), and the pool they draw from also serves the token
-/// path's lookups, which must never wait behind a dashboard (the embedded store has only
-/// four connections).
+/// Figures computed at once; further computations wait their turn. A big show's figures
+/// take the better part of a second of database work (see `bench/README.md`), and the pool
+/// they draw from also serves the token path's lookups, which must never wait behind a
+/// dashboard (the embedded store has only four connections).
 const CONCURRENT_COMPUTATIONS: usize = 2;
 
 /// Whether the answer includes revenue.
@@ -75,26 +80,28 @@ pub struct PerformerStats {
     pub revenue: Option<Vec<RevenueTotals>>,
 }
 
+#[derive(Clone)]
 pub struct StatsService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     store: Store,
     clock: Arc<dyn Clock>,
     computing: tokio::sync::Semaphore,
+    kept: KeptFigures,
 }
 
 impl StatsService {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
         Self {
-            store,
-            clock,
-            computing: tokio::sync::Semaphore::new(CONCURRENT_COMPUTATIONS),
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                computing: tokio::sync::Semaphore::new(CONCURRENT_COMPUTATIONS),
+                kept: KeptFigures::default(),
+            }),
         }
-    }
-
-    async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, StoreError> {
-        self.computing
-            .acquire()
-            .await
-            .map_err(|e| StoreError::Unexpected(anyhow::Error::new(e).context("stats turn")))
     }
 
     /// `bucket_secs` must lie within [`MIN_BUCKET_SECS`]..=[`MAX_BUCKET_SECS`] (the edge
@@ -105,26 +112,32 @@ impl StatsService {
         bucket_secs: i64,
         revenue: Revenue,
     ) -> Result<RoomStats, StoreError> {
-        let _turn = self.turn().await?;
-        let now = self.clock.now();
-        let figures = self.store.room_attendance_figures(&room.id, now).await?;
+        let (computed, as_of) = self.inner.figures(&room.id).await?;
+        let figures = &computed.figures;
         let width = bucket_width(bucket_secs, figures.first_join_at, figures.last_join_at);
         let joins_over_time = match (figures.first_join_at, figures.last_join_at) {
             (Some(first), Some(last)) => {
-                let counted = self.store.room_joins_by_bucket(&room.id, width).await?;
+                let counted = fold_into_buckets(&computed.joins_per_second, width);
                 fill_buckets(&counted, width, first, last)
             }
             _ => Vec::new(),
         };
         let revenue = match revenue {
-            Revenue::Included => Some(self.store.room_revenue(&room.id).await?),
+            Revenue::Included => Some(self.inner.store.room_revenue(&room.id).await?),
             Revenue::Withheld => None,
         };
-        Ok(room_stats(now, figures, width, joins_over_time, revenue))
+        Ok(room_stats(
+            as_of,
+            figures.clone(),
+            width,
+            joins_over_time,
+            revenue,
+        ))
     }
 
     /// Stays that began, and ledger entries booked, in `[from, until)`; absent bounds are
-    /// open.
+    /// open. Over all time the shows' figures are the kept ones and the distinct viewers
+    /// the kept set; a range cuts through shows, so it is computed from the stays in it.
     pub async fn performer_stats(
         &self,
         performer_id: &str,
@@ -132,26 +145,20 @@ impl StatsService {
         until: Option<UnixSeconds>,
         revenue: Revenue,
     ) -> Result<PerformerStats, StoreError> {
-        let _turn = self.turn().await?;
-        let now = self.clock.now();
+        let inner = &self.inner;
         let (lo, hi) = (
             from.unwrap_or(UnixSeconds::MIN),
             until.unwrap_or(UnixSeconds::MAX),
         );
-        let shows = self
-            .store
-            .performer_show_figures(performer_id, lo, hi, now)
-            .await?;
-        let unique_viewers = if shows.is_empty() {
-            0
+        let (shows, unique_viewers) = if from.is_none() && until.is_none() {
+            inner.performer_all_time(performer_id).await?
         } else {
-            self.store
-                .performer_unique_viewers(performer_id, lo, hi)
-                .await?
+            inner.performer_between(performer_id, lo, hi).await?
         };
         let revenue = match revenue {
             Revenue::Included => Some(
-                self.store
+                inner
+                    .store
                     .performer_revenue_between(performer_id, lo, hi)
                     .await?,
             ),
@@ -166,6 +173,181 @@ impl StatsService {
             shows,
             revenue,
         })
+    }
+}
+
+impl Inner {
+    async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, StoreError> {
+        self.computing
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Unexpected(anyhow::Error::new(e).context("stats turn")))
+    }
+
+    /// A room's figures and the moment they describe: now when they are exact, else when
+    /// they were computed (see [`kept`]).
+    async fn figures(
+        self: &Arc<Self>,
+        room_id: &str,
+    ) -> Result<(Arc<Computed>, UnixSeconds), StoreError> {
+        let now = self.clock.now();
+        let (tally, stored) = self.store.room_tally_and_stored_figures(room_id).await?;
+        if let Some(answer) = self.answer_from_kept(room_id, tally, now) {
+            return Ok(answer);
+        }
+        let _turn = self.turn().await?;
+        // Whoever held the turn before may have just computed them.
+        if let Some(answer) = self.answer_from_kept(room_id, tally, now) {
+            return Ok(answer);
+        }
+        let computed = self.compute(room_id, tally, stored).await?;
+        let as_of = computed.as_of;
+        Ok((computed, as_of))
+    }
+
+    fn answer_from_kept(
+        self: &Arc<Self>,
+        room_id: &str,
+        tally: AttendanceTally,
+        now: UnixSeconds,
+    ) -> Option<(Arc<Computed>, UnixSeconds)> {
+        match self.kept.judge(room_id, tally, now) {
+            Judgement::Exact(computed) => Some((computed, now)),
+            Judgement::Recent(computed) => {
+                let as_of = computed.as_of;
+                Some((computed, as_of))
+            }
+            Judgement::Stale { computed, refresh } => {
+                if refresh {
+                    self.refresh_in_background(room_id, computed.clone());
+                }
+                let as_of = computed.as_of;
+                Some((computed, as_of))
+            }
+            Judgement::Missing => None,
+        }
+    }
+
+    fn refresh_in_background(self: &Arc<Self>, room_id: &str, stale: Arc<Computed>) {
+        let inner = self.clone();
+        let room_id = room_id.to_owned();
+        tokio::spawn(async move {
+            let refreshed = async {
+                let _turn = inner.turn().await?;
+                let (tally, stored) = inner.store.room_tally_and_stored_figures(&room_id).await?;
+                inner.compute(&room_id, tally, stored).await
+            };
+            if let Err(error) = refreshed.await {
+                tracing::warn!(error = %error, "refreshing a running show's figures failed");
+                stale.refresh_failed();
+            }
+        });
+    }
+
+    /// Computes a room's figures as of now (or takes the stored ones, still exact), stores
+    /// them when nobody is present, and keeps them in memory.
+    async fn compute(
+        &self,
+        room_id: &str,
+        tally: AttendanceTally,
+        stored: Option<AttendanceFigures>,
+    ) -> Result<Arc<Computed>, StoreError> {
+        let now = self.clock.now();
+        let figures = self.figures_at(room_id, tally, stored, now).await?;
+        let joins_per_second = self.store.room_joins_per_second(room_id).await?;
+        let computed = Arc::new(Computed::new(tally, now, figures, joins_per_second));
+        self.kept.keep(room_id, computed.clone());
+        Ok(computed)
+    }
+
+    /// The stored figures when there are current ones; otherwise computed, and stored when
+    /// nobody is present (the tally was read before computing: should attendance change in
+    /// between, the stored figures carry the older count and are never taken as current).
+    async fn figures_at(
+        &self,
+        room_id: &str,
+        tally: AttendanceTally,
+        stored: Option<AttendanceFigures>,
+        now: UnixSeconds,
+    ) -> Result<AttendanceFigures, StoreError> {
+        if let Some(stored) = stored {
+            return Ok(stored);
+        }
+        let figures = self.store.room_attendance_figures(room_id, now).await?;
+        if tally.open_stays == 0 && tally.changes > 0 {
+            self.store
+                .store_room_figures(room_id, tally.changes, &figures)
+                .await?;
+        }
+        Ok(figures)
+    }
+
+    async fn performer_all_time(
+        self: &Arc<Self>,
+        performer_id: &str,
+    ) -> Result<(Vec<ShowFigures>, i64), StoreError> {
+        let rooms = self
+            .store
+            .performer_rooms_with_attendance(performer_id)
+            .await?;
+        let mut shows = Vec::with_capacity(rooms.len());
+        for room in rooms {
+            let figures = match room.stored {
+                Some(stored) => stored,
+                None if room.tally.open_stays > 0 => {
+                    self.figures(&room.room_id).await?.0.figures.clone()
+                }
+                None => {
+                    let _turn = self.turn().await?;
+                    let now = self.clock.now();
+                    self.figures_at(&room.room_id, room.tally, None, now)
+                        .await?
+                }
+            };
+            let (Some(first_join_at), Some(last_join_at)) =
+                (figures.first_join_at, figures.last_join_at)
+            else {
+                continue;
+            };
+            shows.push(ShowFigures {
+                room: room.name,
+                title: room.title,
+                viewers: figures.viewers,
+                joins: figures.joins,
+                watch_secs: figures.watch_secs,
+                first_join_at,
+                last_join_at,
+            });
+        }
+        shows.sort_by(|a, b| (a.first_join_at, &a.room).cmp(&(b.first_join_at, &b.room)));
+        let unique_viewers = if shows.is_empty() {
+            0
+        } else {
+            self.store.performer_viewer_count(performer_id).await?
+        };
+        Ok((shows, unique_viewers))
+    }
+
+    async fn performer_between(
+        &self,
+        performer_id: &str,
+        from: UnixSeconds,
+        until: UnixSeconds,
+    ) -> Result<(Vec<ShowFigures>, i64), StoreError> {
+        let _turn = self.turn().await?;
+        let now = self.clock.now();
+        let shows = self
+            .store
+            .performer_show_figures(performer_id, from, until, now)
+            .await?;
+        let unique_viewers = if shows.is_empty() {
+            0
+        } else {
+            self.store
+                .performer_unique_viewers(performer_id, from, until)
+                .await?
+        };
+        Ok((shows, unique_viewers))
     }
 }
 
@@ -210,6 +392,22 @@ fn bucket_width(asked: i64, first: Option<UnixSeconds>, last: Option<UnixSeconds
         k += 1;
     }
     asked * k
+}
+
+/// Joins per second (oldest first) summed into buckets of `width`, oldest first.
+fn fold_into_buckets(
+    joins_per_second: &[(UnixSeconds, i64)],
+    width: i64,
+) -> Vec<(UnixSeconds, i64)> {
+    let mut buckets: Vec<(UnixSeconds, i64)> = Vec::new();
+    for &(at, joins) in joins_per_second {
+        let start = at.div_euclid(width) * width;
+        match buckets.last_mut() {
+            Some((last, sum)) if *last == start => *sum += joins,
+            _ => buckets.push((start, joins)),
+        }
+    }
+    buckets
 }
 
 /// The counted buckets, with the empty ones between the first and last join filled in.

@@ -54,6 +54,11 @@ const SQLITE: &[Migration] = &[
         name: "stats",
         sql: include_str!("../../migrations/sqlite/0008_stats.sql"),
     },
+    Migration {
+        version: 9,
+        name: "stats_kept",
+        sql: include_str!("../../migrations/sqlite/0009_stats_kept.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -96,6 +101,11 @@ const POSTGRES: &[Migration] = &[
         version: 8,
         name: "stats",
         sql: include_str!("../../migrations/postgres/0008_stats.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "stats_kept",
+        sql: include_str!("../../migrations/postgres/0009_stats_kept.sql"),
     },
 ];
 
@@ -188,7 +198,10 @@ mod tests {
         .await
         .unwrap();
         let applied = apply(&mut conn, SQLITE).await.unwrap();
-        assert_eq!(applied, ["0007_matrix_community", "0008_stats"]);
+        assert_eq!(
+            applied,
+            ["0007_matrix_community", "0008_stats", "0009_stats_kept"]
+        );
         sqlx::raw_sql(
             "INSERT INTO matrix_outbox (order_key, action, user_id, matrix_user_id, \
              next_attempt_at, created_at) VALUES ('user/u', 'forget', 'u', '@old:hs', 13, 4)",
@@ -226,5 +239,70 @@ mod tests {
         .execute(&mut conn)
         .await;
         assert!(refused.is_err(), "the action list is still checked");
+    }
+
+    /// 0009 counts the attendance already there, and from then on its triggers count every
+    /// change in the same statement.
+    #[tokio::test]
+    async fn the_attendance_tally_starts_from_what_is_there_and_follows_every_change() {
+        sqlx::any::install_default_drivers();
+        let mut conn: sqlx::AnyConnection =
+            sqlx::Connection::connect("sqlite::memory:").await.unwrap();
+        let before_0009 = SQLITE.iter().position(|m| m.version == 9).unwrap();
+        apply(&mut conn, &SQLITE[..before_0009]).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO users (id, handle, email, display_name, role, created_at, updated_at) \
+             VALUES ('p', 'p', 'p@x', 'P', 'performer', 0, 0), ('a', 'a', 'a@x', 'A', 'viewer', 0, 0), \
+             ('b', 'b', 'b@x', 'B', 'viewer', 0, 0); \
+             INSERT INTO rooms (id, name, title, owner_id, access, created_at, updated_at) \
+             VALUES ('r', 'show', 'Show', 'p', 'free', 0, 0); \
+             INSERT INTO attendance (occupant_id, shard, room_id, user_id, joined_at, left_at) \
+             VALUES ('o1', 's', 'r', 'a', 10, 20), ('o2', 's', 'r', 'a', 15, NULL);",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        apply(&mut conn, SQLITE).await.unwrap();
+        const TALLY: &str = "SELECT changes, open_stays FROM attendance_tally WHERE room_id = 'r'";
+        assert_eq!(
+            sqlx::query_as::<_, (i64, i64)>(TALLY)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap(),
+            (2, 1)
+        );
+        sqlx::raw_sql(
+            "UPDATE attendance SET left_at = 30 WHERE occupant_id = 'o2'; \
+             INSERT INTO attendance (occupant_id, shard, room_id, user_id, joined_at) \
+             VALUES ('o3', 's', 'r', 'b', 40);",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(
+            sqlx::query_as::<_, (i64, i64)>(TALLY)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap(),
+            (4, 1)
+        );
+        sqlx::raw_sql("DELETE FROM attendance WHERE occupant_id = 'o3'")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(
+            sqlx::query_as::<_, (i64, i64)>(TALLY)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap(),
+            (5, 0)
+        );
+        let viewers: Vec<(String,)> = sqlx::query_as(
+            "SELECT user_id FROM performer_viewers WHERE performer_id = 'p' ORDER BY user_id",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(viewers, [("a".to_owned(),), ("b".to_owned(),)]);
     }
 }

@@ -42,7 +42,7 @@ pub use payments::{LedgerContext, PaymentTx, PurchaseFacts};
 #[cfg(feature = "bench")]
 pub use seed::SeedStay;
 pub use shows::{ShowInsert, ShowRequestKey};
-pub use stats::{AttendanceFigures, ShowFigures};
+pub use stats::{AttendanceFigures, AttendanceTally, AttendedRoom, ShowFigures};
 pub use users::NewUser;
 
 use crate::telemetry::metrics::{Metrics, StoreOp};

@@ -16,6 +16,12 @@
 //! The peak is a sweep: +1 where a piece starts, −1 where it ends, summed per second first
 //! (a piece ending at `t` and another starting at `t` never overlap: stays are half-open),
 //! then a running total in time order; the peak is its maximum, first reached at `peak_at`.
+//!
+//! What is kept (migration 0009): triggers count every change to a room's attendance and
+//! its open stays in `attendance_tally`, and add each joining viewer to the owner's
+//! `performer_viewers`, in the same transaction as the change. A room's figures computed
+//! while it had no open stay are stored in `room_figures` with the count they saw: until the
+//! count moves they are still exact, whatever the time.
 
 use anyhow::Context as _;
 
@@ -42,6 +48,48 @@ pub struct AttendanceFigures {
     pub peak_at: Option<UnixSeconds>,
     pub first_join_at: Option<UnixSeconds>,
     pub last_join_at: Option<UnixSeconds>,
+}
+
+/// How often a room's attendance has changed, and how many of its stays are open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AttendanceTally {
+    pub changes: i64,
+    pub open_stays: i64,
+}
+
+/// One of a performer's rooms that has had attendance, with its stored figures when they
+/// are still current (see [`Store::performer_rooms_with_attendance`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttendedRoom {
+    pub room_id: String,
+    pub name: String,
+    pub title: String,
+    pub tally: AttendanceTally,
+    pub stored: Option<AttendanceFigures>,
+}
+
+/// The stored figures' columns, as [`stored_figures`] reads them.
+const STORED_FIGURES: &str = "f.viewers, f.joins, f.watch_secs, f.median_sum_secs, \
+    f.median_count, f.peak_concurrent, f.peak_at, f.first_join_at, f.last_join_at";
+
+/// Stored figures from a row that LEFT JOINed `room_figures f`; `None` when there was no
+/// current row. Stored figures are of a room with nobody present.
+fn stored_figures(row: &sqlx::any::AnyRow) -> Result<Option<AttendanceFigures>, StoreError> {
+    let Some(viewers) = opt_int(row, "viewers")? else {
+        return Ok(None);
+    };
+    Ok(Some(AttendanceFigures {
+        viewers,
+        present: 0,
+        joins: int(row, "joins")?,
+        watch_secs: int(row, "watch_secs")?,
+        median_sum_secs: int(row, "median_sum_secs")?,
+        median_count: int(row, "median_count")?,
+        peak_concurrent: int(row, "peak_concurrent")?,
+        peak_at: opt_int(row, "peak_at")?,
+        first_join_at: opt_int(row, "first_join_at")?,
+        last_join_at: opt_int(row, "last_join_at")?,
+    }))
 }
 
 /// One show of a performer (see [`Store::performer_show_figures`]).
@@ -135,30 +183,6 @@ impl Store {
         .await
     }
 
-    /// Joins per time bucket of `width` seconds (aligned to multiples of `width` since the
-    /// epoch), oldest first; empty buckets are absent.
-    pub async fn room_joins_by_bucket(
-        &self,
-        room_id: &str,
-        width: i64,
-    ) -> Result<Vec<(UnixSeconds, i64)>, StoreError> {
-        self.timed(StoreOp::Stats, async {
-            let rows = sqlx::query(
-                "SELECT (joined_at / $2) * $2 AS bucket, COUNT(*) AS joins \
-                 FROM attendance WHERE room_id = $1 GROUP BY 1 ORDER BY 1",
-            )
-            .bind(room_id)
-            .bind(width)
-            .fetch_all(&self.pool)
-            .await
-            .context("joins by bucket")?;
-            rows.iter()
-                .map(|row| Ok((int(row, "bucket")?, int(row, "joins")?)))
-                .collect()
-        })
-        .await
-    }
-
     /// Per show (room) of `performer_id`: viewers, stays and watch time of the stays that
     /// began in `[from, until)`, in order of the show's first join.
     pub async fn performer_show_figures(
@@ -232,4 +256,147 @@ impl Store {
         })
         .await
     }
+
+    /// The room's attendance tally (zeros before its first join) and its stored figures
+    /// when they are current.
+    pub async fn room_tally_and_stored_figures(
+        &self,
+        room_id: &str,
+    ) -> Result<(AttendanceTally, Option<AttendanceFigures>), StoreError> {
+        self.timed(StoreOp::Stats, async {
+            let sql = format!(
+                "SELECT t.changes, t.open_stays, {STORED_FIGURES} \
+                 FROM attendance_tally t \
+                 LEFT JOIN room_figures f ON f.room_id = t.room_id AND f.changes = t.changes \
+                 WHERE t.room_id = $1"
+            );
+            let row = sqlx::query(&sql)
+                .bind(room_id)
+                .fetch_optional(&self.pool)
+                .await
+                .context("room tally")?;
+            match row {
+                None => Ok((AttendanceTally::default(), None)),
+                Some(row) => Ok((tally(&row)?, stored_figures(&row)?)),
+            }
+        })
+        .await
+    }
+
+    /// Keeps a room's figures computed with nobody present, as of `changes`; an older
+    /// computation never replaces a newer one.
+    pub async fn store_room_figures(
+        &self,
+        room_id: &str,
+        changes: i64,
+        figures: &AttendanceFigures,
+    ) -> Result<(), StoreError> {
+        self.timed(StoreOp::Write, async {
+            sqlx::query(
+                "INSERT INTO room_figures (room_id, changes, viewers, joins, watch_secs, \
+                   median_sum_secs, median_count, peak_concurrent, peak_at, first_join_at, \
+                   last_join_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                 ON CONFLICT (room_id) DO UPDATE SET changes = excluded.changes, \
+                   viewers = excluded.viewers, joins = excluded.joins, \
+                   watch_secs = excluded.watch_secs, median_sum_secs = excluded.median_sum_secs, \
+                   median_count = excluded.median_count, \
+                   peak_concurrent = excluded.peak_concurrent, peak_at = excluded.peak_at, \
+                   first_join_at = excluded.first_join_at, last_join_at = excluded.last_join_at \
+                 WHERE room_figures.changes < excluded.changes",
+            )
+            .bind(room_id)
+            .bind(changes)
+            .bind(figures.viewers)
+            .bind(figures.joins)
+            .bind(figures.watch_secs)
+            .bind(figures.median_sum_secs)
+            .bind(figures.median_count)
+            .bind(figures.peak_concurrent)
+            .bind(figures.peak_at)
+            .bind(figures.first_join_at)
+            .bind(figures.last_join_at)
+            .execute(&self.pool)
+            .await
+            .context("store room figures")?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Joins per second of arrival, oldest first.
+    pub async fn room_joins_per_second(
+        &self,
+        room_id: &str,
+    ) -> Result<Vec<(UnixSeconds, i64)>, StoreError> {
+        self.timed(StoreOp::Stats, async {
+            let rows = sqlx::query(
+                "SELECT joined_at, COUNT(*) AS joins FROM attendance WHERE room_id = $1 \
+                 GROUP BY joined_at ORDER BY joined_at",
+            )
+            .bind(room_id)
+            .fetch_all(&self.pool)
+            .await
+            .context("joins per second")?;
+            rows.iter()
+                .map(|row| Ok((int(row, "joined_at")?, int(row, "joins")?)))
+                .collect()
+        })
+        .await
+    }
+
+    /// Every room of `performer_id` that has had attendance, with its tally and its stored
+    /// figures when current.
+    pub async fn performer_rooms_with_attendance(
+        &self,
+        performer_id: &str,
+    ) -> Result<Vec<AttendedRoom>, StoreError> {
+        self.timed(StoreOp::Stats, async {
+            let sql = format!(
+                "SELECT r.id, r.name, r.title, t.changes, t.open_stays, {STORED_FIGURES} \
+                 FROM rooms r JOIN attendance_tally t ON t.room_id = r.id \
+                 LEFT JOIN room_figures f ON f.room_id = r.id AND f.changes = t.changes \
+                 WHERE r.owner_id = $1 AND t.changes > 0"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(performer_id)
+                .fetch_all(&self.pool)
+                .await
+                .context("performer rooms with attendance")?;
+            rows.iter()
+                .map(|row| {
+                    Ok(AttendedRoom {
+                        room_id: text(row, "id")?,
+                        name: text(row, "name")?,
+                        title: text(row, "title")?,
+                        tally: tally(row)?,
+                        stored: stored_figures(row)?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// Distinct viewers of all of `performer_id`'s rooms, ever (the kept set).
+    pub async fn performer_viewer_count(&self, performer_id: &str) -> Result<i64, StoreError> {
+        self.timed(StoreOp::Stats, async {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS viewers FROM performer_viewers WHERE performer_id = $1",
+            )
+            .bind(performer_id)
+            .fetch_one(&self.pool)
+            .await
+            .context("performer viewer count")?;
+            int(&row, "viewers")
+        })
+        .await
+    }
+}
+
+fn tally(row: &sqlx::any::AnyRow) -> Result<AttendanceTally, StoreError> {
+    Ok(AttendanceTally {
+        changes: int(row, "changes")?,
+        open_stays: int(row, "open_stays")?,
+    })
 }

@@ -464,3 +464,95 @@ async fn a_performer_across_shows() {
         app.shutdown().await;
     }
 }
+
+/// Figures are kept between requests: a running show's for a few seconds (its `as_of` says
+/// how old they are), a finished show's for as long as its attendance does not change.
+#[tokio::test]
+async fn a_running_show_answers_recent_figures_and_a_finished_one_exact_ones() {
+    use roomkey::stats::{LIVE_FRESH_SECS, LIVE_STALE_LIMIT_SECS};
+    for backend in backends() {
+        let app = stats_app(&backend).await;
+        let (_, audience) = the_show(&app).await;
+        let path = "/api/rooms/livealex2026/stats";
+        let stats = app.get(path, Some(ADMIN_KEY)).await.body;
+        assert_eq!(
+            (stats["viewers"].as_i64(), &stats["as_of"]),
+            (Some(4), &at(3600))
+        );
+
+        // cyd is still in: a join now is in the figures only once they are recomputed.
+        let (eve, _) = app.register("eve").await;
+        report(
+            &app,
+            json!([joined("livealex2026", "o6", &eve, 3600), left("o6", 3600)]),
+        )
+        .await;
+        let stats = app.get(path, Some(ADMIN_KEY)).await.body;
+        assert_eq!(
+            (stats["viewers"].as_i64(), &stats["as_of"]),
+            (Some(4), &at(3600)),
+            "{}: recent figures are answered as they are",
+            backend.label
+        );
+
+        // Older than fresh: still answered, while newer ones are computed in the background.
+        app.clock.advance(LIVE_FRESH_SECS);
+        let stats = app.get(path, Some(ADMIN_KEY)).await.body;
+        assert_eq!(stats["as_of"], at(3600), "{}", backend.label);
+        let mut refreshed = Value::Null;
+        for _ in 0..200 {
+            refreshed = app.get(path, Some(ADMIN_KEY)).await.body;
+            if refreshed["as_of"] == at(3600 + LIVE_FRESH_SECS) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            refreshed["as_of"],
+            at(3600 + LIVE_FRESH_SECS),
+            "{}",
+            backend.label
+        );
+        assert_eq!(refreshed["viewers"], 5);
+
+        // Too old to answer with at all: the request waits for new figures.
+        app.clock.advance(LIVE_STALE_LIMIT_SECS);
+        let now = 3600 + LIVE_FRESH_SECS + LIVE_STALE_LIMIT_SECS;
+        let stats = app.get(path, Some(ADMIN_KEY)).await.body;
+        assert_eq!(stats["as_of"], at(now), "{}", backend.label);
+        assert_eq!(stats["watch_secs"], 900 + 300 + (now - 200) + 100);
+
+        // cyd leaves: nobody is present, and the figures are exact from then on.
+        report(&app, json!([left("o4", now)])).await;
+        let finished = app.get(path, Some(ADMIN_KEY)).await.body;
+        assert_eq!(finished["present"], 0, "{}", backend.label);
+        assert_eq!(finished["as_of"], at(now));
+        app.clock.advance(86_400);
+        let a_day_later = app.get(path, Some(ADMIN_KEY)).await.body;
+        assert_eq!(
+            a_day_later["as_of"],
+            at(now + 86_400),
+            "{}: exact figures are as of now",
+            backend.label
+        );
+        assert_eq!(a_day_later["watch_secs"], finished["watch_secs"]);
+        assert_eq!(a_day_later["joins_over_time"], finished["joins_over_time"]);
+
+        // A late stay of a finished show shows at once.
+        report(
+            &app,
+            json!([
+                joined("livealex2026", "o7", &audience.dee.0, now + 86_000),
+                left("o7", now + 86_100)
+            ]),
+        )
+        .await;
+        let stats = app.get(path, Some(ADMIN_KEY)).await.body;
+        assert_eq!(stats["joins"], 7, "{}", backend.label);
+        assert_eq!(
+            stats["watch_secs"],
+            a_day_later["watch_secs"].as_i64().unwrap() + 100
+        );
+        app.shutdown().await;
+    }
+}
