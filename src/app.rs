@@ -149,6 +149,7 @@ impl App {
             clock.clone(),
             metrics.clone(),
         ));
+        let stats = crate::stats::StatsService::new(store.clone(), clock.clone());
         let audit = Arc::new(AuditLog::new(store.clone(), clock.clone()));
         let mastodon = Arc::new(MastodonService::new(
             &config.mastodon,
@@ -219,8 +220,8 @@ impl App {
                 config.payments.clone(),
                 &config.http.public_url,
             ),
-            attendance: AttendanceService::new(store.clone(), clock.clone()),
-            stats: crate::stats::StatsService::new(store.clone(), clock.clone()),
+            attendance: AttendanceService::new(store.clone(), clock.clone(), stats.clone()),
+            stats,
             audit,
             live,
             matrix: matrix.clone(),

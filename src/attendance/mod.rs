@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{AttendanceSegment, Room, RoomName};
+use crate::stats::StatsService;
 use crate::store::{Store, StoreError};
 
 /// How far ahead of this host's clock a reported time may be before it is pulled back.
@@ -65,11 +66,16 @@ pub struct PersonTotal {
 pub struct AttendanceService {
     store: Store,
     clock: Arc<dyn Clock>,
+    stats: StatsService,
 }
 
 impl AttendanceService {
-    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    pub fn new(store: Store, clock: Arc<dyn Clock>, stats: StatsService) -> Self {
+        Self {
+            store,
+            clock,
+            stats,
+        }
     }
 
     /// Applies a shard's batch in order.
@@ -104,6 +110,9 @@ impl AttendanceService {
                     match (RoomName::parse(room), reported_time(*at, now)) {
                         (Ok(room), Some(at)) => {
                             self.store.close_room_attendance(shard, &room, at).await?;
+                            if let Some(room) = self.store.find_room_by_name(&room).await? {
+                                self.stats.settle_in_background(room.id);
+                            }
                             true
                         }
                         _ => false,

@@ -176,6 +176,27 @@ impl StatsService {
     }
 }
 
+impl StatsService {
+    /// Computes and stores a room's figures in the background once nobody is present (a
+    /// shard reported the room destroyed), so the first dashboard after a show finds them.
+    pub fn settle_in_background(&self, room_id: String) {
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            let settled = async {
+                let _turn = inner.turn().await?;
+                let (tally, stored) = inner.store.room_tally_and_stored_figures(&room_id).await?;
+                if tally.open_stays == 0 && tally.changes > 0 && stored.is_none() {
+                    inner.compute(&room_id, tally, None).await?;
+                }
+                Ok::<_, StoreError>(())
+            };
+            if let Err(error) = settled.await {
+                tracing::warn!(error = %error, "settling a finished show's figures failed");
+            }
+        });
+    }
+}
+
 impl Inner {
     async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, StoreError> {
         self.computing

@@ -556,3 +556,61 @@ async fn a_running_show_answers_recent_figures_and_a_finished_one_exact_ones() {
         app.shutdown().await;
     }
 }
+
+/// When a shard reports the room destroyed and nobody is left, the show's figures are
+/// computed and stored in the background: the first dashboard after the show reads them.
+#[tokio::test]
+async fn a_destroyed_room_has_its_figures_stored_for_the_first_dashboard() {
+    for backend in backends() {
+        let app = stats_app(&backend).await;
+        the_show(&app).await;
+        let state = app.app.state();
+        let room = state
+            .store
+            .find_room_by_name(&roomkey::domain::RoomName::parse("livealex2026").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        report(
+            &app,
+            json!([
+                left("o4", 3000),
+                {"id": "end", "type": "room_destroyed", "room": "livealex2026", "at": T0 + 3000}
+            ]),
+        )
+        .await;
+        let mut stored = None;
+        for _ in 0..300 {
+            let (tally, figures) = state
+                .store
+                .room_tally_and_stored_figures(&room.id)
+                .await
+                .unwrap();
+            assert_eq!(tally.open_stays, 0);
+            if figures.is_some() {
+                stored = figures;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let stored = stored.unwrap_or_else(|| panic!("{}: never stored", backend.label));
+        assert_eq!(
+            (
+                stored.viewers,
+                stored.joins,
+                stored.present,
+                stored.peak_concurrent
+            ),
+            (4, 5, 0, 3),
+            "{}",
+            backend.label
+        );
+        assert_eq!(stored.watch_secs, 900 + 300 + 2800 + 100);
+        let stats = app
+            .get("/api/rooms/livealex2026/stats", Some(ADMIN_KEY))
+            .await
+            .body;
+        assert_eq!(stats["watch_secs"], stored.watch_secs, "{}", backend.label);
+        app.shutdown().await;
+    }
+}
