@@ -245,12 +245,22 @@ mod tests {
     /// change in the same statement.
     #[tokio::test]
     async fn the_attendance_tally_starts_from_what_is_there_and_follows_every_change() {
+        async fn run(conn: &mut sqlx::AnyConnection, sql: &str) {
+            sqlx::raw_sql(sql).execute(conn).await.unwrap();
+        }
+        async fn tally(conn: &mut sqlx::AnyConnection) -> (i64, i64) {
+            sqlx::query_as("SELECT changes, open_stays FROM attendance_tally WHERE room_id = 'r'")
+                .fetch_one(conn)
+                .await
+                .unwrap()
+        }
         sqlx::any::install_default_drivers();
         let mut conn: sqlx::AnyConnection =
             sqlx::Connection::connect("sqlite::memory:").await.unwrap();
         let before_0009 = SQLITE.iter().position(|m| m.version == 9).unwrap();
         apply(&mut conn, &SQLITE[..before_0009]).await.unwrap();
-        sqlx::raw_sql(
+        run(
+            &mut conn,
             "INSERT INTO users (id, handle, email, display_name, role, created_at, updated_at) \
              VALUES ('p', 'p', 'p@x', 'P', 'performer', 0, 0), ('a', 'a', 'a@x', 'A', 'viewer', 0, 0), \
              ('b', 'b', 'b@x', 'B', 'viewer', 0, 0); \
@@ -259,44 +269,19 @@ mod tests {
              INSERT INTO attendance (occupant_id, shard, room_id, user_id, joined_at, left_at) \
              VALUES ('o1', 's', 'r', 'a', 10, 20), ('o2', 's', 'r', 'a', 15, NULL);",
         )
-        .execute(&mut conn)
-        .await
-        .unwrap();
+        .await;
         apply(&mut conn, SQLITE).await.unwrap();
-        const TALLY: &str = "SELECT changes, open_stays FROM attendance_tally WHERE room_id = 'r'";
-        assert_eq!(
-            sqlx::query_as::<_, (i64, i64)>(TALLY)
-                .fetch_one(&mut conn)
-                .await
-                .unwrap(),
-            (2, 1)
-        );
-        sqlx::raw_sql(
+        assert_eq!(tally(&mut conn).await, (2, 1));
+        run(
+            &mut conn,
             "UPDATE attendance SET left_at = 30 WHERE occupant_id = 'o2'; \
              INSERT INTO attendance (occupant_id, shard, room_id, user_id, joined_at) \
              VALUES ('o3', 's', 'r', 'b', 40);",
         )
-        .execute(&mut conn)
-        .await
-        .unwrap();
-        assert_eq!(
-            sqlx::query_as::<_, (i64, i64)>(TALLY)
-                .fetch_one(&mut conn)
-                .await
-                .unwrap(),
-            (4, 1)
-        );
-        sqlx::raw_sql("DELETE FROM attendance WHERE occupant_id = 'o3'")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        assert_eq!(
-            sqlx::query_as::<_, (i64, i64)>(TALLY)
-                .fetch_one(&mut conn)
-                .await
-                .unwrap(),
-            (5, 0)
-        );
+        .await;
+        assert_eq!(tally(&mut conn).await, (4, 1));
+        run(&mut conn, "DELETE FROM attendance WHERE occupant_id = 'o3'").await;
+        assert_eq!(tally(&mut conn).await, (5, 0));
         let viewers: Vec<(String,)> = sqlx::query_as(
             "SELECT user_id FROM performer_viewers WHERE performer_id = 'p' ORDER BY user_id",
         )
