@@ -80,6 +80,15 @@ pub struct PerformerStats {
     pub revenue: Option<Vec<RevenueTotals>>,
 }
 
+/// When a background computation goes ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recompute {
+    /// A running show's figures are stale: always.
+    Always,
+    /// A room was destroyed: only if nobody is left and no figures are stored yet.
+    WhenSettled,
+}
+
 #[derive(Clone)]
 pub struct StatsService {
     inner: Arc<Inner>,
@@ -174,23 +183,13 @@ impl StatsService {
             revenue,
         })
     }
-}
 
-impl StatsService {
     /// Computes and stores a room's figures in the background once nobody is present (a
     /// shard reported the room destroyed), so the first dashboard after a show finds them.
     pub fn settle_in_background(&self, room_id: String) {
         let inner = self.inner.clone();
         tokio::spawn(async move {
-            let settled = async {
-                let _turn = inner.turn().await?;
-                let (tally, stored) = inner.store.room_tally_and_stored_figures(&room_id).await?;
-                if tally.open_stays == 0 && tally.changes > 0 && stored.is_none() {
-                    inner.compute(&room_id, tally, None).await?;
-                }
-                Ok::<_, StoreError>(())
-            };
-            if let Err(error) = settled.await {
+            if let Err(error) = inner.recompute(&room_id, Recompute::WhenSettled).await {
                 tracing::warn!(error = %error, "settling a finished show's figures failed");
             }
         });
@@ -253,16 +252,23 @@ impl Inner {
         let inner = self.clone();
         let room_id = room_id.to_owned();
         tokio::spawn(async move {
-            let refreshed = async {
-                let _turn = inner.turn().await?;
-                let (tally, stored) = inner.store.room_tally_and_stored_figures(&room_id).await?;
-                inner.compute(&room_id, tally, stored).await
-            };
-            if let Err(error) = refreshed.await {
+            if let Err(error) = inner.recompute(&room_id, Recompute::Always).await {
                 tracing::warn!(error = %error, "refreshing a running show's figures failed");
                 stale.refresh_failed();
             }
         });
+    }
+
+    /// Reads the room's tally afresh, in its turn, and computes its figures (for
+    /// [`Recompute::WhenSettled`], only if nobody is present and none are stored yet).
+    async fn recompute(&self, room_id: &str, when: Recompute) -> Result<(), StoreError> {
+        let _turn = self.turn().await?;
+        let (tally, stored) = self.store.room_tally_and_stored_figures(room_id).await?;
+        let settled_unstored = tally.open_stays == 0 && tally.changes > 0 && stored.is_none();
+        if when == Recompute::Always || settled_unstored {
+            self.compute(room_id, tally, stored).await?;
+        }
+        Ok(())
     }
 
     /// Computes a room's figures as of now (or takes the stored ones, still exact), stores

@@ -356,7 +356,7 @@ impl Store {
                 "SELECT r.id, r.name, r.title, t.changes, t.open_stays, {STORED_FIGURES} \
                  FROM rooms r JOIN attendance_tally t ON t.room_id = r.id \
                  LEFT JOIN room_figures f ON f.room_id = r.id AND f.changes = t.changes \
-                 WHERE r.owner_id = $1 AND t.changes > 0"
+                 WHERE r.owner_id = $1"
             );
             let rows = sqlx::query(&sql)
                 .bind(performer_id)
