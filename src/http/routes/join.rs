@@ -338,6 +338,25 @@ fn field(form: &BTreeMap<String, String>, name: &str) -> String {
     form.get(name).cloned().unwrap_or_default()
 }
 
+/// The sign-in and sign-up forms' gate: a valid CSRF token (otherwise the form is shown
+/// again, refused) and the client address's sign-in budget, shared with the API's.
+async fn admit_account_form(
+    state: &AppState,
+    visitor: &Visitor,
+    room: &str,
+    form: &BTreeMap<String, String>,
+    filled: &Filled,
+    ip: &ClientIp,
+) -> Result<(), Response> {
+    if !visitor.csrf_ok(state, form) {
+        return Err(refuse_form(state, visitor, room, filled).await);
+    }
+    state
+        .auth_limit
+        .check(&ip.0.to_string())
+        .map_err(|seconds| retry_later(state, visitor, None, ApiError::rate_limited(seconds)))
+}
+
 /// A form that fails its CSRF check (or is no form at all) is shown again, refused.
 async fn refuse_form(state: &AppState, visitor: &Visitor, room: &str, filled: &Filled) -> Response {
     show(
@@ -398,11 +417,8 @@ pub async fn sign_in(
         login: field(&form, "login"),
         ..Filled::default()
     };
-    if !visitor.csrf_ok(&state, &form) {
-        return refuse_form(&state, &visitor, &room, &filled).await;
-    }
-    if let Err(seconds) = state.auth_limit.check(&ip.0.to_string()) {
-        return retry_later(&state, &visitor, None, ApiError::rate_limited(seconds));
+    if let Err(refused) = admit_account_form(&state, &visitor, &room, &form, &filled, &ip).await {
+        return refused;
     }
     match state
         .identity
@@ -447,11 +463,8 @@ pub async fn sign_up(
         display_name: field(&form, "display_name"),
         ..Filled::default()
     };
-    if !visitor.csrf_ok(&state, &form) {
-        return refuse_form(&state, &visitor, &room, &filled).await;
-    }
-    if let Err(seconds) = state.auth_limit.check(&ip.0.to_string()) {
-        return retry_later(&state, &visitor, None, ApiError::rate_limited(seconds));
+    if let Err(refused) = admit_account_form(&state, &visitor, &room, &form, &filled, &ip).await {
+        return refused;
     }
     let registration = Registration {
         handle: filled.handle.clone(),
