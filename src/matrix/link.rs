@@ -162,14 +162,7 @@ impl MatrixService {
             rooms
                 .iter()
                 .filter(|room| room.owner_id == user_id || user.role.is_staff())
-                .map(|room| NewOutboxItem {
-                    order_key: format!("room/{}", room.id),
-                    action: "power_levels",
-                    user_id: None,
-                    room_id: Some(&room.id),
-                    matrix_user_id: None,
-                    reason: "Matrix account linked",
-                }),
+                .map(|room| NewOutboxItem::power_levels(&room.id, "Matrix account linked")),
         );
         let communities = self.store.find_community_rooms().await?;
         items.extend(community_syncs(

@@ -259,14 +259,7 @@ impl MatrixService {
         };
         let mut items: Vec<NewOutboxItem<'_>> = rooms
             .iter()
-            .map(|room| NewOutboxItem {
-                order_key: format!("room/{}", room.id),
-                action: "power_levels",
-                user_id: None,
-                room_id: Some(&room.id),
-                matrix_user_id: None,
-                reason: "role changed",
-            })
+            .map(|room| NewOutboxItem::power_levels(&room.id, "role changed"))
             .collect();
         let communities = self.community_rooms().await;
         items.extend(community_syncs(&communities, &user.id, "role changed"));

@@ -34,6 +34,21 @@ pub struct NewOutboxItem<'a> {
     pub reason: &'a str,
 }
 
+impl<'a> NewOutboxItem<'a> {
+    /// Brings a room's power levels in line with who moderates it; ordered with the room's
+    /// other changes.
+    pub fn power_levels(room_id: &'a str, reason: &'a str) -> Self {
+        Self {
+            order_key: format!("room/{room_id}"),
+            action: "power_levels",
+            user_id: None,
+            room_id: Some(room_id),
+            matrix_user_id: None,
+            reason,
+        }
+    }
+}
+
 fn community_from_row(row: &AnyRow) -> Result<CommunityRoom, StoreError> {
     let rule = text(row, "rule")?;
     Ok(CommunityRoom {
