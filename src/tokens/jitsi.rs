@@ -71,7 +71,10 @@ struct Shape {
     kid: Option<String>,
     moderator: bool,
     until: Option<UnixSeconds>,
-    profile_version: UnixSeconds,
+    /// A fingerprint of what the claims take from the user. Not `updated_at`: a profile
+    /// can change twice within its one-second resolution, and a reused signature on
+    /// changed claims would not verify.
+    profile: u64,
 }
 
 /// A signed token kept for reuse, compactly: the claims are rebuilt from the same facts
@@ -146,17 +149,20 @@ impl JitsiTokens {
     ) -> (IssuedToken, Freshness) {
         let keys = self.keyring.current();
         let expires_at = self.expiry(room, grant, now);
-        let shape = Shape {
-            kid: keys.signer.kid().map(str::to_owned),
-            moderator: grant.moderator,
-            until: grant.until,
-            profile_version: user.updated_at,
-        };
-        // Ids never contain NUL, so this joins them unambiguously.
-        let key = format!("{}\0{}", user.id, room.id);
-        if let Some(reuse) = &self.reuse {
-            if let Some(previous) = reuse.get(&key) {
-                if self.still_fresh(&previous, &shape, expires_at, now) {
+        // Only signatures worth keeping (RS256) are reused; the HS256 path skips all this.
+        let reuse = self.reuse.as_ref().map(|cache| {
+            let shape = Shape {
+                kid: keys.signer.kid().map(str::to_owned),
+                moderator: grant.moderator,
+                until: grant.until,
+                profile: profile_fingerprint(user),
+            };
+            // Ids never contain NUL, so this joins them unambiguously.
+            (cache, shape, format!("{}\0{}", user.id, room.id))
+        });
+        if let Some((cache, shape, key)) = &reuse {
+            if let Some(previous) = cache.get(key) {
+                if self.still_fresh(&previous, shape, expires_at, now) {
                     let jti = previous.jti.to_string();
                     let claims = self.claims(
                         user,
@@ -193,8 +199,8 @@ impl JitsiTokens {
             expires_at,
             moderator: grant.moderator,
         };
-        if let Some(reuse) = &self.reuse {
-            reuse.insert(
+        if let Some((cache, shape, key)) = reuse {
+            cache.insert(
                 key,
                 Arc::new(Reusable {
                     shape,
@@ -269,6 +275,17 @@ impl JitsiTokens {
             && (previous.expires_at == would_expire_at
                 || previous.expires_at - now >= self.settings.ttl_secs / 2)
     }
+}
+
+/// What a token's `context.user` is built from, hashed.
+fn profile_fingerprint(user: &User) -> u64 {
+    use std::hash::BuildHasher as _;
+    foldhash::fast::FixedState::default().hash_one((
+        &user.display_name,
+        &user.email,
+        &user.avatar_url,
+        user.verified,
+    ))
 }
 
 /// The claims roomkey reads back from a Jitsi token it issued.

@@ -506,3 +506,35 @@ async fn rs256_tokens_are_reused_only_while_nothing_that_shaped_them_changed() {
     assert_eq!(claims["exp"], app.clock_now() + 90);
     app.shutdown().await;
 }
+
+/// A reused RS256 token is the old signature on claims rebuilt from the user as they are
+/// now: a profile change within the same second as the first token must still be signed
+/// anew, or the token handed out would not verify.
+#[tokio::test]
+async fn a_profile_change_in_the_same_second_is_signed_anew() {
+    let app = spawn_app_with(&backends()[0], signing(SigningMode::Rs256)).await;
+    let cast = stage(&app, "free").await;
+    let first = app.token(&cast.room, &cast.viewer_session).await;
+    let (header, _, _, _) = decode_jwt(first.body["jwt"].as_str().unwrap());
+    use sha2::Digest as _;
+    let kid = header["kid"].as_str().unwrap();
+    let file = format!("{}.pem", hex::encode(sha2::Sha256::digest(kid.as_bytes())));
+    let pem = app.get(&format!("/jitsi/keys/{file}"), None).await;
+    let pem = pem.body.as_str().unwrap().to_owned();
+
+    let reply = app
+        .call(
+            axum::http::Method::PATCH,
+            "/api/me",
+            Some(&cast.viewer_session),
+            Some(json!({"display_name": "Vee"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let second = app.token(&cast.room, &cast.viewer_session).await;
+    let jwt = second.body["jwt"].as_str().unwrap();
+    let (_, claims, _, _) = decode_jwt(jwt);
+    assert_eq!(claims["context"]["user"]["name"], "Vee");
+    assert!(verify_rs256(jwt, &pem), "the token handed out verifies");
+    app.shutdown().await;
+}
