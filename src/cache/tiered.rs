@@ -58,6 +58,21 @@ where
         }
     }
 
+    /// The in-process value for `key`, if it is held and may be trusted. Nothing is
+    /// counted: a caller that uses the value calls [`Self::count_memory_hit`], one that
+    /// does not goes on to [`Self::get_or_load`], which counts its own lookup.
+    pub fn peek_in_memory(&self, key: &str) -> Option<Arc<V>> {
+        let memory = self.memory.as_ref()?;
+        if !self.bus_healthy.is_healthy() {
+            return None;
+        }
+        memory.get(key)
+    }
+
+    pub fn count_memory_hit(&self) {
+        self.metrics.cache_lookup(self.name, CacheTier::Memory);
+    }
+
     /// The cached value for `key`, or the loader's answer (stored in every tier).
     pub async fn get_or_load<F, Fut>(&self, key: &str, load: F) -> Result<Arc<V>, StoreError>
     where

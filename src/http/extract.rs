@@ -39,6 +39,13 @@ async fn read_json<T: DeserializeOwned>(
                 .trim()
                 .eq_ignore_ascii_case("application/json")
         });
+    if let Some(default) = allow_empty {
+        // A declared empty body (`Content-Length: 0`, the common token request) is known
+        // empty without polling the body stream.
+        if axum::body::HttpBody::size_hint(req.body()).exact() == Some(0) {
+            return Ok(default());
+        }
+    }
     let bytes = axum::body::Bytes::from_request(req, state)
         .await
         .map_err(|rejection| {

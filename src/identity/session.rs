@@ -7,6 +7,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixSeconds;
@@ -16,18 +18,25 @@ use crate::tokens::verify::{TimeBounded, VerifyError};
 pub const SESSION_AUDIENCE: &str = "roomkey-session";
 pub const SESSION_ISSUER: &str = "roomkey";
 
+/// The claims of a session token. Strings borrow from the decoded payload where they can,
+/// since every authenticated request parses one.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct SessionClaims {
-    pub iss: String,
-    pub aud: String,
-    pub sub: String,
+pub struct SessionClaims<'a> {
+    #[serde(borrow)]
+    pub iss: Cow<'a, str>,
+    #[serde(borrow)]
+    pub aud: Cow<'a, str>,
+    #[serde(borrow)]
+    pub sub: Cow<'a, str>,
     pub iat: UnixSeconds,
     pub exp: UnixSeconds,
-    pub jti: String,
-    pub typ: String,
+    #[serde(borrow)]
+    pub jti: Cow<'a, str>,
+    #[serde(borrow)]
+    pub typ: Cow<'a, str>,
 }
 
-impl TimeBounded for SessionClaims {
+impl TimeBounded for SessionClaims<'_> {
     fn expires_at(&self) -> UnixSeconds {
         self.exp
     }
@@ -59,7 +68,7 @@ impl SessionTokens {
             sub: user_id.into(),
             iat: now,
             exp,
-            jti: crate::ids::random_uuid().to_string(),
+            jti: crate::ids::random_uuid().to_string().into(),
             typ: "session".into(),
         };
         (self.signer.sign(&claims), exp)
@@ -92,7 +101,7 @@ impl SessionTokens {
         let payload = URL_SAFE_NO_PAD
             .decode(payload)
             .map_err(|_| VerifyError::Malformed)?;
-        let claims: SessionClaims =
+        let claims: SessionClaims<'_> =
             serde_json::from_slice(&payload).map_err(|_| VerifyError::Malformed)?;
         if claims.iss != SESSION_ISSUER || claims.aud != SESSION_AUDIENCE || claims.typ != "session"
         {
@@ -104,7 +113,7 @@ impl SessionTokens {
         if claims.not_before().is_some_and(|nbf| now < nbf) {
             return Err(VerifyError::NotYetValid);
         }
-        Ok(claims.sub)
+        Ok(claims.sub.into_owned())
     }
 }
 
