@@ -33,6 +33,7 @@ use futures_util::StreamExt as _;
 use tokio::sync::{watch, Notify};
 
 use crate::access::{AccessError, AccessService, Denial, Verdict};
+use crate::cache::local::LocalCache;
 use crate::cache::Bus;
 use crate::clock::{Clock, UnixSeconds};
 use crate::config::MatrixConfig;
@@ -135,7 +136,18 @@ pub struct MatrixService {
     metrics: Arc<Metrics>,
     wake: Notify,
     pass: tokio::sync::Mutex<()>,
+    /// What roomkey last did to a user in a room's chat, as the token path reports it.
+    /// Every token request reads it, so it is kept briefly in process rather than read from
+    /// SQL each time. It only tells a client that an invite is waiting; this instance
+    /// forgets an entry as soon as it records a change, and another instance's change shows
+    /// within [`MEMBER_STATE_TTL`].
+    member_states: LocalCache<Option<String>>,
 }
+
+/// How long a user's recorded chat membership is answered from memory.
+const MEMBER_STATE_TTL: Duration = Duration::from_secs(5);
+/// At most this many memberships are kept in memory.
+const MEMBER_STATES_KEPT: u64 = 65_536;
 
 /// The outcome of delivering one change.
 enum Delivery {
@@ -176,7 +188,22 @@ impl MatrixService {
             metrics,
             wake: Notify::new(),
             pass: tokio::sync::Mutex::new(()),
+            member_states: LocalCache::new(MEMBER_STATES_KEPT, MEMBER_STATE_TTL),
         }
+    }
+
+    /// Whether `user_id`'s last recorded change in `room_id`'s chat was an invite.
+    async fn invite_pending(&self, room_id: &str, user_id: &str) -> Result<bool, StoreError> {
+        let key = member_state_key(room_id, user_id);
+        let state = match self.member_states.get(&key) {
+            Some(state) => state,
+            None => {
+                let state = Arc::new(self.store.find_matrix_member(room_id, user_id).await?);
+                self.member_states.insert(key, state.clone());
+                state
+            }
+        };
+        Ok(state.as_deref() == Some("invite"))
     }
 
     pub fn is_enabled(&self) -> bool {
@@ -381,12 +408,7 @@ impl MatrixService {
             .insert_outbox_items(&[item], self.clock.now())
             .await?;
         self.wake.notify_one();
-        let invited = self
-            .store
-            .find_matrix_member(&decision.room.id, user_id)
-            .await?
-            .as_deref()
-            == Some("invite");
+        let invited = self.invite_pending(&decision.room.id, user_id).await?;
         Ok(ChatStatus { alias, invited })
     }
 
@@ -399,12 +421,7 @@ impl MatrixService {
         let Some(alias) = self.alias(&room.name) else {
             return Ok(None);
         };
-        let invited = self
-            .store
-            .find_matrix_member(&room.id, user_id)
-            .await?
-            .as_deref()
-            == Some("invite");
+        let invited = self.invite_pending(&room.id, user_id).await?;
         Ok(Some(ChatStatus { alias, invited }))
     }
 
@@ -759,7 +776,10 @@ impl MatrixService {
         self.store
             .upsert_matrix_member(room_id, user_id, state, self.clock.now())
             .await
-            .map_err(store_error)
+            .map_err(store_error)?;
+        self.member_states
+            .invalidate(&member_state_key(room_id, user_id));
+        Ok(())
     }
 
     /// The user's Matrix id, recorded on the user the first time it is derived, so the
@@ -1049,6 +1069,11 @@ fn alias_localpart(prefix: &str, room: &RoomName) -> String {
         }
     }
     out
+}
+
+/// One key per (room, user); ids never contain a newline.
+fn member_state_key(room_id: &str, user_id: &str) -> String {
+    format!("{room_id}\n{user_id}")
 }
 
 fn store_error(error: StoreError) -> MatrixError {
