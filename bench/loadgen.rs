@@ -85,6 +85,10 @@ Load:
                        than --max-other-cpu cores, keeping the quietest measurement
                        (default 3)
   --max-other-cpu C    cores other processes may use during a measurement (default 0.2)
+  --interleave N       measure a sign-only scenario and its token scenario in N
+                       alternating slices each (default 5; 1 = one after the other), so
+                       that both see the same machine: a virtual CPU's speed drifts by
+                       up to a third within a minute of sustained load
   --scenario LIST      comma-separated, from: sign-only-hs256, token-hs256, webhooks,
                        webhook-to-grant, sign-only-rs256, token-rs256, cold, stats-room,
                        stats-big-room, stats-performer (default: the first seven, in that
@@ -190,6 +194,15 @@ impl Scenario {
         }
     }
 
+    /// The token scenario whose ratio to this sign-only ceiling the report prints.
+    fn token_partner(self) -> Option<Scenario> {
+        match self {
+            Scenario::SignHs256 => Some(Scenario::TokenHs256),
+            Scenario::SignRs256 => Some(Scenario::TokenRs256),
+            _ => None,
+        }
+    }
+
     fn kind(self) -> RequestKind {
         match self {
             Scenario::SignHs256 | Scenario::SignRs256 => RequestKind::SignOnly,
@@ -221,6 +234,7 @@ struct Args {
     prefill: bool,
     attempts: u32,
     max_other_cpu: f64,
+    interleave: u32,
     scenarios: Vec<Scenario>,
     webhooks: usize,
     stays: usize,
@@ -246,6 +260,7 @@ impl Args {
             server_env: Vec::new(),
             prefill: true,
             attempts: 3,
+            interleave: 5,
             max_other_cpu: 0.2,
             scenarios: Scenario::DEFAULT.to_vec(),
             webhooks: 100_000,
@@ -281,6 +296,7 @@ impl Args {
                 "--no-prefill" => args.prefill = false,
                 "--attempts" => args.attempts = number(&flag, value()?)?,
                 "--max-other-cpu" => args.max_other_cpu = number(&flag, value()?)?,
+                "--interleave" => args.interleave = number(&flag, value()?)?,
                 "--json" => args.json = true,
                 "--webhooks" => args.webhooks = number(&flag, value()?)?,
                 "--stays" => args.stays = number(&flag, value()?)?,
@@ -319,8 +335,12 @@ impl Args {
             || args.seconds == 0
             || args.client_threads == 0
             || args.attempts == 0
+            || args.interleave == 0
         {
-            bail!("--connections, --seconds, --client-threads and --attempts must be at least 1");
+            bail!(
+                "--connections, --seconds, --client-threads, --attempts and --interleave \
+                 must be at least 1"
+            );
         }
         if let Some(url) = &args.database_url {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
@@ -1647,17 +1667,32 @@ async fn sample(server: &Server, postgres: bool) -> Sample {
     }
 }
 
-async fn measure(
+/// One measured stretch of one scenario: every latency, and the CPU samples around it.
+struct Window {
+    latencies_ns: Vec<u64>,
+    errors: u64,
+    first_error: Option<String>,
+    seconds: f64,
+    before: Sample,
+    after: Sample,
+}
+
+/// Drives `scenario` for `warmup` unmeasured, then `seconds` measured.
+async fn measure_window(
     server: &Server,
     plan: &Arc<Plan>,
     scenario: Scenario,
     args: &Args,
-) -> anyhow::Result<Outcome> {
+    (warmup, seconds): (Duration, Duration),
+    slice: u64,
+) -> anyhow::Result<Window> {
     let kind = scenario.kind();
     let started = Instant::now();
-    let measure_from = started + Duration::from_secs(args.warmup);
-    let end = measure_from + Duration::from_secs(args.seconds);
-    let base_seed = args.seed ^ (scenario as u64).wrapping_mul(0x1234_5678_9ABC_DEF1);
+    let measure_from = started + warmup;
+    let end = measure_from + seconds;
+    let base_seed = args.seed
+        ^ (scenario as u64).wrapping_mul(0x1234_5678_9ABC_DEF1)
+        ^ slice.wrapping_mul(0x2545_F491_4F6C_DD1D);
     let tasks: Vec<_> = (0..args.connections)
         .map(|i| match kind {
             RequestKind::Webhook | RequestKind::WebhookThenToken => tokio::spawn(webhook_worker(
@@ -1688,65 +1723,151 @@ async fn measure(
     tokio::time::sleep_until(end.into()).await;
     let after = sample(server, postgres).await;
 
-    let mut latencies = Vec::new();
-    let (mut errors, mut first_error) = (0, None);
+    let mut window = Window {
+        latencies_ns: Vec::new(),
+        errors: 0,
+        first_error: None,
+        seconds: seconds.as_secs_f64(),
+        before,
+        after,
+    };
     for task in tasks {
         let tally = task.await?;
-        latencies.extend_from_slice(&tally.latencies_ns);
-        errors += tally.errors;
-        first_error = first_error.or(tally.first_error);
+        window.latencies_ns.extend_from_slice(&tally.latencies_ns);
+        window.errors += tally.errors;
+        window.first_error = window.first_error.or(tally.first_error);
     }
-    latencies.sort_unstable();
-    let seconds = args.seconds as f64;
-    let window = after.at.duration_since(before.at).as_secs_f64().max(1e-9);
-    let percentile = |p: f64| -> f64 {
-        if latencies.is_empty() {
-            return f64::NAN;
+    Ok(window)
+}
+
+/// One scenario measured in one window: warm-up, then `--seconds`.
+async fn measure(
+    server: &Server,
+    plan: &Arc<Plan>,
+    scenario: Scenario,
+    args: &Args,
+) -> anyhow::Result<Outcome> {
+    let durations = (
+        Duration::from_secs(args.warmup),
+        Duration::from_secs(args.seconds),
+    );
+    let window = measure_window(server, plan, scenario, args, durations, 0).await?;
+    Ok(Outcome::from_windows(scenario, vec![window], server))
+}
+
+/// Unmeasured time before every slice after the first, to open the connections again.
+const SLICE_WARMUP: Duration = Duration::from_millis(500);
+
+/// A sign-only scenario and its token scenario, measured in `--interleave` alternating
+/// slices of `--seconds / --interleave` each (after one full warm-up each), so the ratio
+/// compares the two under the same machine state rather than one minute apart.
+async fn measure_pair(
+    server: &Server,
+    plan: &Arc<Plan>,
+    pair: [Scenario; 2],
+    args: &Args,
+) -> anyhow::Result<[Outcome; 2]> {
+    let slice = Duration::from_secs(args.seconds).div_f64(f64::from(args.interleave));
+    let mut windows: [Vec<Window>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..args.interleave {
+        for (scenario, windows) in pair.iter().zip(windows.iter_mut()) {
+            let warmup = if round == 0 {
+                Duration::from_secs(args.warmup)
+            } else {
+                SLICE_WARMUP
+            };
+            windows.push(
+                measure_window(server, plan, *scenario, args, (warmup, slice), round.into())
+                    .await?,
+            );
         }
-        let rank = ((p * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
-        latencies[rank - 1] as f64 / 1e6
-    };
-    let cpu = |a: Option<f64>, b: Option<f64>| Some((b? - a?) / window);
-    let server_cpu = cpu(before.server_cpu, after.server_cpu);
-    let client_cpu = cpu(before.client_cpu, after.client_cpu);
-    let db_cpu = match (&before.db_cpu, &after.db_cpu) {
-        (Some(b), Some(a)) => Some(
-            a.iter()
-                .map(|(pid, secs)| secs - b.get(pid).copied().unwrap_or(0.0))
-                .sum::<f64>()
-                / window,
-        ),
-        _ => None,
-    };
-    let other_cpu = cpu(before.machine_cpu, after.machine_cpu)
-        .and_then(|all| Some((all - server_cpu? - client_cpu? - db_cpu.unwrap_or(0.0)).max(0.0)));
-    let reused_share = match (kind, before.tokens, after.tokens) {
-        (RequestKind::Token, Some((i0, r0)), Some((i1, r1))) => {
-            let (issued, reused) = (i1.saturating_sub(i0), r1.saturating_sub(r0));
-            (issued + reused > 0).then(|| reused as f64 / (issued + reused) as f64)
+    }
+    let [sign, token] = windows;
+    Ok([
+        Outcome::from_windows(pair[0], sign, server),
+        Outcome::from_windows(pair[1], token, server),
+    ])
+}
+
+impl Outcome {
+    /// The figures over all of a scenario's windows: every latency counts once, and CPU
+    /// is averaged over the measured time only.
+    fn from_windows(scenario: Scenario, windows: Vec<Window>, server: &Server) -> Self {
+        let mut latencies = Vec::new();
+        let (mut errors, mut first_error) = (0, None);
+        let mut seconds = 0.0;
+        let mut elapsed = 0.0;
+        let (mut server_cpu, mut client_cpu, mut machine_cpu, mut db_cpu) =
+            (Some(0.0), Some(0.0), Some(0.0), None::<f64>);
+        let (mut issued, mut reused, mut counted_tokens) = (0, 0, true);
+        for window in windows {
+            latencies.extend_from_slice(&window.latencies_ns);
+            errors += window.errors;
+            first_error = first_error.or(window.first_error);
+            seconds += window.seconds;
+            let (before, after) = (&window.before, &window.after);
+            elapsed += after.at.duration_since(before.at).as_secs_f64();
+            let add = |sum: Option<f64>, a: Option<f64>, b: Option<f64>| Some(sum? + b? - a?);
+            server_cpu = add(server_cpu, before.server_cpu, after.server_cpu);
+            client_cpu = add(client_cpu, before.client_cpu, after.client_cpu);
+            machine_cpu = add(machine_cpu, before.machine_cpu, after.machine_cpu);
+            if let (Some(b), Some(a)) = (&before.db_cpu, &after.db_cpu) {
+                let used: f64 = a
+                    .iter()
+                    .map(|(pid, secs)| secs - b.get(pid).copied().unwrap_or(0.0))
+                    .sum();
+                db_cpu = Some(db_cpu.unwrap_or(0.0) + used);
+            }
+            match (before.tokens, after.tokens) {
+                (Some((i0, r0)), Some((i1, r1))) => {
+                    issued += i1.saturating_sub(i0);
+                    reused += r1.saturating_sub(r0);
+                }
+                _ => counted_tokens = false,
+            }
         }
-        _ => None,
-    };
-    Ok(Outcome {
-        scenario,
-        requests: latencies.len() as u64,
-        errors,
-        first_error,
-        seconds,
-        throughput: latencies.len() as f64 / seconds,
-        p50_ms: percentile(0.50),
-        p99_ms: percentile(0.99),
-        p999_ms: percentile(0.999),
-        max_ms: latencies.last().map_or(f64::NAN, |ns| *ns as f64 / 1e6),
-        rss_mib: server.rss_bytes().map(|b| b as f64 / (1024.0 * 1024.0)),
-        server_cpu,
-        client_cpu,
-        db_cpu,
-        other_cpu,
-        reused_share,
-        attempts: 1,
-        first_answer_ms: None,
-    })
+        latencies.sort_unstable();
+        let elapsed = elapsed.max(1e-9);
+        let percentile = |p: f64| -> f64 {
+            if latencies.is_empty() {
+                return f64::NAN;
+            }
+            let rank = ((p * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
+            latencies[rank - 1] as f64 / 1e6
+        };
+        let per_second = |total: Option<f64>| total.map(|t| t / elapsed);
+        let (server_cpu, client_cpu, db_cpu) = (
+            per_second(server_cpu),
+            per_second(client_cpu),
+            per_second(db_cpu),
+        );
+        let other_cpu = per_second(machine_cpu).and_then(|all| {
+            Some((all - server_cpu? - client_cpu? - db_cpu.unwrap_or(0.0)).max(0.0))
+        });
+        let reused_share =
+            (scenario.kind() == RequestKind::Token && counted_tokens && issued + reused > 0)
+                .then(|| reused as f64 / (issued + reused) as f64);
+        Outcome {
+            scenario,
+            requests: latencies.len() as u64,
+            errors,
+            first_error,
+            seconds,
+            throughput: latencies.len() as f64 / seconds,
+            p50_ms: percentile(0.50),
+            p99_ms: percentile(0.99),
+            p999_ms: percentile(0.999),
+            max_ms: latencies.last().map_or(f64::NAN, |ns| *ns as f64 / 1e6),
+            rss_mib: server.rss_bytes().map(|b| b as f64 / (1024.0 * 1024.0)),
+            server_cpu,
+            client_cpu,
+            db_cpu,
+            other_cpu,
+            reused_share,
+            attempts: 1,
+            first_answer_ms: None,
+        }
+    }
 }
 
 fn progress(message: std::fmt::Arguments<'_>) {
@@ -1835,7 +1956,8 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
     };
     let mut outcomes = Vec::new();
     let mut current: Option<(ServerSpec, Server)> = None;
-    for scenario in &args.scenarios {
+    let mut queue = args.scenarios.iter().copied().peekable();
+    while let Some(scenario) = queue.next() {
         let spec = scenario.server();
         if current.as_ref().map(|(s, _)| *s) != Some(spec) {
             if let Some((_, server)) = current.take() {
@@ -1853,37 +1975,70 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
             current = Some((spec, Server::start(&env, spec).await?));
         }
         let (_, server) = current.as_ref().expect("started above");
-        if scenario.kind() == RequestKind::Token && args.prefill && !spec.cache_disabled {
+        let partner =
+            queue.next_if(|next| args.interleave > 1 && scenario.token_partner() == Some(*next));
+        let measured = [Some(scenario), partner];
+        if measured
+            .iter()
+            .flatten()
+            .any(|s| s.kind() == RequestKind::Token)
+            && args.prefill
+            && !spec.cache_disabled
+        {
             prefill(server, &plan, args.connections).await?;
         }
-        progress(format_args!(
-            "{}: {} connections, {} s warm-up + {} s measured…",
-            scenario.name(),
-            args.connections,
-            args.warmup,
-            args.seconds
-        ));
-        let first_answer_ms = if Scenario::STATS.contains(scenario) {
-            let ms = first_answer(server, &plan, *scenario).await?;
+        match partner {
+            Some(token) => progress(format_args!(
+                "{} and {}: {} connections, {} s warm-up, then {} alternating slices of {:.1} s each…",
+                scenario.name(),
+                token.name(),
+                args.connections,
+                args.warmup,
+                args.interleave,
+                args.seconds as f64 / f64::from(args.interleave)
+            )),
+            None => progress(format_args!(
+                "{}: {} connections, {} s warm-up + {} s measured…",
+                scenario.name(),
+                args.connections,
+                args.warmup,
+                args.seconds
+            )),
+        }
+        let first_answer_ms = if Scenario::STATS.contains(&scenario) {
+            let ms = first_answer(server, &plan, scenario).await?;
             progress(format_args!("  first answer, nothing kept yet: {ms:.1} ms"));
             Some(ms)
         } else {
             None
         };
-        let mut best: Option<Outcome> = None;
+        let mut best: Option<Vec<Outcome>> = None;
         let mut made = 0;
+        let disturbance =
+            |set: &[Outcome]| set.iter().map(Outcome::disturbance).fold(0.0, f64::max);
         for attempt in 1..=args.attempts {
             made = attempt;
-            let outcome = measure(server, &plan, *scenario, args).await?;
-            let disturbance = outcome.disturbance();
-            progress(format_args!(
-                "  {:.0} req/s, p99 {:.3} ms, {} errors; other processes used {:.2} cores",
-                outcome.throughput, outcome.p99_ms, outcome.errors, disturbance
-            ));
-            if best.as_ref().is_none_or(|b| disturbance < b.disturbance()) {
-                best = Some(outcome);
+            let set = match partner {
+                Some(token) => measure_pair(server, &plan, [scenario, token], args)
+                    .await?
+                    .to_vec(),
+                None => vec![measure(server, &plan, scenario, args).await?],
+            };
+            for outcome in &set {
+                progress(format_args!(
+                    "  {}: {:.0} req/s, p99 {:.3} ms, {} errors; other processes used {:.2} cores",
+                    outcome.scenario.name(),
+                    outcome.throughput,
+                    outcome.p99_ms,
+                    outcome.errors,
+                    outcome.disturbance()
+                ));
             }
-            if disturbance <= args.max_other_cpu {
+            let quiet = disturbance(&set);
+            if best.as_ref().is_none_or(|b| quiet < disturbance(b)) {
+                best = Some(set);
+            }
+            if quiet <= args.max_other_cpu {
                 break;
             }
             if attempt < args.attempts {
@@ -1893,10 +2048,11 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
                 ));
             }
         }
-        let mut outcome = best.expect("at least one attempt");
-        outcome.attempts = made;
-        outcome.first_answer_ms = first_answer_ms;
-        outcomes.push(outcome);
+        for mut outcome in best.expect("at least one attempt") {
+            outcome.attempts = made;
+            outcome.first_answer_ms = first_answer_ms;
+            outcomes.push(outcome);
+        }
     }
     if let Some((_, server)) = current.take() {
         server.stop().await;
