@@ -14,8 +14,16 @@ const WINDOW_SECS: i64 = 60;
 const SHARDS: usize = 32;
 
 /// One shard: key → (the window it counts in, the count so far).
-type Counts = Mutex<HashMap<String, (i64, u32), RandomState>>;
-/// Keys a shard tracks before it sweeps out those of past windows.
+type Counts = Mutex<Shard>;
+
+struct Shard {
+    counts: HashMap<String, (i64, u32), RandomState>,
+    /// The size at which the next sweep runs. After a sweep it is twice what is left, so a
+    /// shard full of keys still counting in this window is not swept again on every call.
+    sweep_at: usize,
+}
+
+/// Keys a shard tracks before it first sweeps out those of past windows.
 const SWEEP_AT: usize = 4096;
 
 pub struct RateLimiter {
@@ -30,7 +38,12 @@ impl RateLimiter {
         Self {
             per_window: limit,
             shards: (0..SHARDS)
-                .map(|_| Mutex::new(HashMap::with_hasher(RandomState::default())))
+                .map(|_| {
+                    Mutex::new(Shard {
+                        counts: HashMap::with_hasher(RandomState::default()),
+                        sweep_at: SWEEP_AT,
+                    })
+                })
                 .collect(),
             hasher: RandomState::default(),
             clock,
@@ -42,10 +55,12 @@ impl RateLimiter {
         let now: UnixSeconds = self.clock.now();
         let window = now.div_euclid(WINDOW_SECS);
         let shard = &self.shards[self.hasher.hash_one(key) as usize % SHARDS];
-        let mut counts = shard.lock().unwrap_or_else(|p| p.into_inner());
-        if counts.len() >= SWEEP_AT {
-            counts.retain(|_, (w, _)| *w == window);
+        let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+        if shard.counts.len() >= shard.sweep_at {
+            shard.counts.retain(|_, (w, _)| *w == window);
+            shard.sweep_at = SWEEP_AT.max(shard.counts.len() * 2);
         }
+        let counts = &mut shard.counts;
         let count = match counts.get_mut(key) {
             Some(entry) if entry.0 == window => {
                 entry.1 = entry.1.saturating_add(1);
@@ -83,5 +98,39 @@ mod tests {
         assert!(limiter.check("b").is_ok());
         clock.advance(40);
         assert!(limiter.check("a").is_ok());
+    }
+
+    #[test]
+    fn a_shard_full_of_current_keys_is_not_swept_on_every_call() {
+        let clock = ManualClock::new(1_800_000_020);
+        let limiter = RateLimiter::per_minute(5, Arc::new(clock.clone()));
+        let keys = SHARDS * SWEEP_AT * 2;
+        for i in 0..keys {
+            assert!(limiter.check(&format!("user{i}")).is_ok());
+        }
+        let lock = |shard: &Counts| {
+            let shard = shard.lock().unwrap();
+            (shard.counts.len(), shard.sweep_at)
+        };
+        // Every key is still counting, so nothing was dropped, and each full shard's next
+        // sweep waits until it has doubled.
+        let total: usize = limiter.shards.iter().map(|s| lock(s).0).sum();
+        assert_eq!(total, keys);
+        for shard in limiter.shards.iter() {
+            let (len, sweep_at) = lock(shard);
+            assert!(len < sweep_at, "{len} keys, next sweep at {sweep_at}");
+        }
+        // Counts survive those sweeps.
+        for _ in 0..4 {
+            assert!(limiter.check("user7").is_ok());
+        }
+        assert!(limiter.check("user7").is_err());
+        // In the next window a sweep drops the old keys again.
+        clock.advance(60);
+        for i in 0..2 * keys {
+            assert!(limiter.check(&format!("next{i}")).is_ok());
+        }
+        let total: usize = limiter.shards.iter().map(|s| lock(s).0).sum();
+        assert!(total < 3 * keys, "the last window's keys are swept");
     }
 }
