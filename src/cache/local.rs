@@ -4,8 +4,9 @@
 //! purpose), which is several times cheaper than SipHash for short ids. A read is one hash,
 //! one shared lock on one of 64 shards, and an `Arc` clone — cheaper
 //! than a full LRU/TinyLFU cache on a path that looks up several keys per request. When a
-//! shard is full an arbitrary entry is dropped: the tier is an accelerator in front of
-//! Redis and SQL, not the source of truth, so the eviction order only affects the hit rate.
+//! shard is full its expired entries are dropped (looked for at most once a second), else
+//! an arbitrary one: the tier is an accelerator in front of Redis and SQL, not the source
+//! of truth, so the eviction order only affects the hit rate.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -17,7 +18,17 @@ use std::time::{Duration, Instant};
 const SHARDS: usize = 64;
 
 /// One shard: key → (value, expiry).
-type Shard<V> = RwLock<HashMap<String, (Arc<V>, Instant), RandomState>>;
+type Shard<V> = RwLock<Entries<V>>;
+
+struct Entries<V> {
+    map: HashMap<String, (Arc<V>, Instant), RandomState>,
+    /// A full shard looks for expired entries to drop at most once per [`SWEEP_EVERY`]; in
+    /// between, a new entry replaces an arbitrary one. Otherwise a shard full of live
+    /// entries (a working set larger than the cache) would be scanned on every insert.
+    next_sweep: Instant,
+}
+
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 pub struct LocalCache<V> {
     shards: Box<[Shard<V>]>,
@@ -30,7 +41,12 @@ impl<V> LocalCache<V> {
     pub fn new(max_entries: u64, ttl: Duration) -> Self {
         Self {
             shards: (0..SHARDS)
-                .map(|_| RwLock::new(HashMap::with_hasher(RandomState::default())))
+                .map(|_| {
+                    RwLock::new(Entries {
+                        map: HashMap::with_hasher(RandomState::default()),
+                        next_sweep: Instant::now(),
+                    })
+                })
                 .collect(),
             hasher: RandomState::default(),
             per_shard: (max_entries as usize).div_ceil(SHARDS).max(1),
@@ -44,41 +60,45 @@ impl<V> LocalCache<V> {
 
     pub fn get(&self, key: &str) -> Option<Arc<V>> {
         let shard = self.shard(key).read().unwrap_or_else(|p| p.into_inner());
-        let (value, expires) = shard.get(key)?;
+        let (value, expires) = shard.map.get(key)?;
         (Instant::now() < *expires).then(|| value.clone())
     }
 
     pub fn insert(&self, key: String, value: Arc<V>) {
         let mut shard = self.shard(&key).write().unwrap_or_else(|p| p.into_inner());
-        if shard.len() >= self.per_shard && !shard.contains_key(&key) {
-            let now = Instant::now();
-            shard.retain(|_, (_, expires)| *expires > now);
-            if shard.len() >= self.per_shard {
-                if let Some(victim) = shard.keys().next().cloned() {
-                    shard.remove(&victim);
+        let now = Instant::now();
+        if shard.map.len() >= self.per_shard && !shard.map.contains_key(&key) {
+            if now >= shard.next_sweep {
+                shard.map.retain(|_, (_, expires)| *expires > now);
+                shard.next_sweep = now + SWEEP_EVERY;
+            }
+            if shard.map.len() >= self.per_shard {
+                if let Some(victim) = shard.map.keys().next().cloned() {
+                    shard.map.remove(&victim);
                 }
             }
         }
-        shard.insert(key, (value, Instant::now() + self.ttl));
+        shard.map.insert(key, (value, now + self.ttl));
     }
 
     pub fn invalidate(&self, key: &str) {
         self.shard(key)
             .write()
             .unwrap_or_else(|p| p.into_inner())
+            .map
             .remove(key);
     }
 
     pub fn invalidate_all(&self) {
         for shard in self.shards.iter() {
-            shard.write().unwrap_or_else(|p| p.into_inner()).clear();
+            shard.write().unwrap_or_else(|p| p.into_inner()).map.clear();
         }
     }
 
     pub fn entry_count(&self) -> u64 {
         self.shards
             .iter()
-            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).len() as u64)
+            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).map.len() as u64)
             .sum()
     }
 }
