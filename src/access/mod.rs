@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::cache::AccessCaches;
 use crate::clock::{Clock, UnixSeconds};
-use crate::domain::{Room, RoomName, User};
+use crate::domain::{Ban, Entitlement, Room, RoomName, User};
 use crate::store::{Store, StoreError};
 
 pub use policy::{Basis, Denial, Grant, Verdict};
@@ -33,6 +33,25 @@ pub struct Decision {
     pub room: Arc<Room>,
     pub verdict: Verdict,
     pub decided_at: UnixSeconds,
+}
+
+impl Decision {
+    /// Applies the policy to the facts.
+    fn made(
+        user: Arc<User>,
+        room: Arc<Room>,
+        bans: &[Ban],
+        entitlements: &[Entitlement],
+        now: UnixSeconds,
+    ) -> Self {
+        let verdict = policy::decide(&user, &room, bans, entitlements, now);
+        Self {
+            user,
+            room,
+            verdict,
+            decided_at: now,
+        }
+    }
 }
 
 pub struct AccessService {
@@ -68,13 +87,7 @@ impl AccessService {
         )?;
         let user = user.ok_or(AccessError::UnknownUser)?;
         let room = room.ok_or(AccessError::RoomNotFound)?;
-        let verdict = policy::decide(&user, &room, &bans, &entitlements, now);
-        Ok(Decision {
-            user,
-            room,
-            verdict,
-            decided_at: now,
-        })
+        Ok(Decision::made(user, room, &bans, &entitlements, now))
     }
 
     /// The decision when all four facts are held in process, as they are for nearly every
@@ -99,13 +112,7 @@ impl AccessService {
         caches.rooms.count_memory_hit();
         caches.bans.count_memory_hit();
         caches.entitlements.count_memory_hit();
-        let verdict = policy::decide(&user, &room, &bans, &entitlements, now);
-        Some(Decision {
-            user,
-            room,
-            verdict,
-            decided_at: now,
-        })
+        Some(Decision::made(user, room, &bans, &entitlements, now))
     }
 
     /// A user's profile, through the caches.

@@ -83,13 +83,11 @@ where
             self.metrics.cache_lookup(self.name, CacheTier::Sql);
             return load().await.map(Arc::new);
         };
-        let trusted = self.bus_healthy.is_healthy();
-        if trusted {
-            if let Some(value) = memory.get(key) {
-                self.metrics.cache_lookup(self.name, CacheTier::Memory);
-                return Ok(value);
-            }
+        if let Some(value) = self.peek_in_memory(key) {
+            self.count_memory_hit();
+            return Ok(value);
         }
+        let trusted = self.bus_healthy.is_healthy();
 
         let flight = {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());

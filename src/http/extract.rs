@@ -28,6 +28,13 @@ async fn read_json<T: DeserializeOwned>(
     state: &AppState,
     allow_empty: Option<fn() -> T>,
 ) -> Result<T, ApiError> {
+    if let Some(default) = allow_empty {
+        // A declared empty body (`Content-Length: 0`, the common token request) is known
+        // empty without polling the body stream or reading its content type.
+        if axum::body::HttpBody::size_hint(req.body()).exact() == Some(0) {
+            return Ok(default());
+        }
+    }
     let is_json = req
         .headers()
         .get(CONTENT_TYPE)
@@ -39,13 +46,6 @@ async fn read_json<T: DeserializeOwned>(
                 .trim()
                 .eq_ignore_ascii_case("application/json")
         });
-    if let Some(default) = allow_empty {
-        // A declared empty body (`Content-Length: 0`, the common token request) is known
-        // empty without polling the body stream.
-        if axum::body::HttpBody::size_hint(req.body()).exact() == Some(0) {
-            return Ok(default());
-        }
-    }
     let bytes = axum::body::Bytes::from_request(req, state)
         .await
         .map_err(|rejection| {

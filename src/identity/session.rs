@@ -5,10 +5,10 @@
 //! expected. They carry only the user id: role and bans are read from the store (through
 //! the caches) on every request, never trusted from a token.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use std::borrow::Cow;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixSeconds;
