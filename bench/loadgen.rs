@@ -1740,37 +1740,24 @@ async fn measure_window(
     Ok(window)
 }
 
-/// One scenario measured in one window: warm-up, then `--seconds`.
-async fn measure(
-    server: &Server,
-    plan: &Arc<Plan>,
-    scenario: Scenario,
-    args: &Args,
-) -> anyhow::Result<Outcome> {
-    let durations = (
-        Duration::from_secs(args.warmup),
-        Duration::from_secs(args.seconds),
-    );
-    let window = measure_window(server, plan, scenario, args, durations, 0).await?;
-    Ok(Outcome::from_windows(scenario, vec![window], server))
-}
-
 /// Unmeasured time before every slice after the first, to open the connections again.
 const SLICE_WARMUP: Duration = Duration::from_millis(500);
 
-/// A sign-only scenario and its token scenario, measured in `--interleave` alternating
-/// slices of `--seconds / --interleave` each (after one full warm-up each), so the ratio
-/// compares the two under the same machine state rather than one minute apart.
-async fn measure_pair(
+/// Measures `scenarios` in `rounds` alternating slices of `--seconds / rounds` each, after
+/// one full warm-up each. A sign-only ceiling and its token scenario are measured this way
+/// so their ratio compares the two under the same machine state, not one after the other;
+/// a single scenario in one round is one warm-up and `--seconds` measured.
+async fn measure(
     server: &Server,
     plan: &Arc<Plan>,
-    pair: [Scenario; 2],
+    scenarios: &[Scenario],
+    rounds: u32,
     args: &Args,
-) -> anyhow::Result<[Outcome; 2]> {
-    let slice = Duration::from_secs(args.seconds).div_f64(f64::from(args.interleave));
-    let mut windows: [Vec<Window>; 2] = [Vec::new(), Vec::new()];
-    for round in 0..args.interleave {
-        for (scenario, windows) in pair.iter().zip(windows.iter_mut()) {
+) -> anyhow::Result<Vec<Outcome>> {
+    let slice = Duration::from_secs(args.seconds).div_f64(f64::from(rounds));
+    let mut windows: Vec<Vec<Window>> = scenarios.iter().map(|_| Vec::new()).collect();
+    for round in 0..rounds {
+        for (scenario, windows) in scenarios.iter().zip(windows.iter_mut()) {
             let warmup = if round == 0 {
                 Duration::from_secs(args.warmup)
             } else {
@@ -1782,11 +1769,11 @@ async fn measure_pair(
             );
         }
     }
-    let [sign, token] = windows;
-    Ok([
-        Outcome::from_windows(pair[0], sign, server),
-        Outcome::from_windows(pair[1], token, server),
-    ])
+    Ok(scenarios
+        .iter()
+        .zip(windows)
+        .map(|(scenario, windows)| Outcome::from_windows(*scenario, windows, server))
+        .collect())
 }
 
 impl Outcome {
@@ -1977,11 +1964,13 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
         let (_, server) = current.as_ref().expect("started above");
         let partner =
             queue.next_if(|next| args.interleave > 1 && scenario.token_partner() == Some(*next));
-        let measured = [Some(scenario), partner];
-        if measured
-            .iter()
-            .flatten()
-            .any(|s| s.kind() == RequestKind::Token)
+        let measured: Vec<Scenario> = [Some(scenario), partner].into_iter().flatten().collect();
+        let rounds = if partner.is_some() {
+            args.interleave
+        } else {
+            1
+        };
+        if measured.iter().any(|s| s.kind() == RequestKind::Token)
             && args.prefill
             && !spec.cache_disabled
         {
@@ -2018,12 +2007,7 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
             |set: &[Outcome]| set.iter().map(Outcome::disturbance).fold(0.0, f64::max);
         for attempt in 1..=args.attempts {
             made = attempt;
-            let set = match partner {
-                Some(token) => measure_pair(server, &plan, [scenario, token], args)
-                    .await?
-                    .to_vec(),
-                None => vec![measure(server, &plan, scenario, args).await?],
-            };
+            let set = measure(server, &plan, &measured, rounds, args).await?;
             for outcome in &set {
                 progress(format_args!(
                     "  {}: {:.0} req/s, p99 {:.3} ms, {} errors; other processes used {:.2} cores",
