@@ -1,16 +1,16 @@
 //! Access decisions on the hot path: load the facts through the caches, apply [`policy`].
 //!
-//! The four lookups (user, room, bans, entitlements) run concurrently; each is normally an
-//! in-process cache hit. A failed lookup is an error, never an empty answer, so a store
+//! Two lookups, a room and the user's facts (profile, bans, entitlements), run
+//! concurrently; each is normally an in-process cache hit. A failed lookup is an error, never an empty answer, so a store
 //! outage refuses entry (503) instead of letting a banned user through.
 
 pub mod policy;
 
 use std::sync::Arc;
 
-use crate::cache::AccessCaches;
+use crate::cache::{AccessCaches, UserFacts};
 use crate::clock::{Clock, UnixSeconds};
-use crate::domain::{Ban, Entitlement, Room, RoomName, User};
+use crate::domain::{Room, RoomName, User};
 use crate::store::{Store, StoreError};
 
 pub use policy::{Basis, Denial, Grant, Verdict};
@@ -37,16 +37,10 @@ pub struct Decision {
 
 impl Decision {
     /// Applies the policy to the facts.
-    fn made(
-        user: Arc<User>,
-        room: Arc<Room>,
-        bans: &[Ban],
-        entitlements: &[Entitlement],
-        now: UnixSeconds,
-    ) -> Self {
-        let verdict = policy::decide(&user, &room, bans, entitlements, now);
+    fn made(facts: &UserFacts, room: Arc<Room>, now: UnixSeconds) -> Self {
+        let verdict = policy::decide(&facts.user, &room, &facts.bans, &facts.entitlements, now);
         Self {
-            user,
+            user: facts.user.clone(),
             room,
             verdict,
             decided_at: now,
@@ -75,22 +69,13 @@ impl AccessService {
         if let Some(decision) = self.decide_from_memory(user_id, room, now) {
             return Ok(decision);
         }
-        let (user, room, bans, entitlements) = tokio::try_join!(
-            self.user(user_id),
-            self.room(room),
-            self.caches
-                .bans
-                .get_or_load(user_id, || self.store.find_active_bans(user_id, now)),
-            self.caches
-                .entitlements
-                .get_or_load(user_id, || self.store.find_live_entitlements(user_id, now)),
-        )?;
-        let user = user.ok_or(AccessError::UnknownUser)?;
+        let (facts, room) = tokio::try_join!(self.user_facts(user_id, now), self.room(room))?;
+        let facts = facts.as_ref().as_ref().ok_or(AccessError::UnknownUser)?;
         let room = room.ok_or(AccessError::RoomNotFound)?;
-        Ok(Decision::made(user, room, &bans, &entitlements, now))
+        Ok(Decision::made(facts, room, now))
     }
 
-    /// The decision when all four facts are held in process, as they are for nearly every
+    /// The decision when both entries are held in process, as they are for nearly every
     /// request of a running show: no future is built and nothing waits. Anything missing
     /// (or an untrusted in-process tier) returns `None`, and [`Self::decide`] loads it.
     fn decide_from_memory(
@@ -100,31 +85,44 @@ impl AccessService {
         now: UnixSeconds,
     ) -> Option<Decision> {
         let caches = &self.caches;
-        let user = caches.users.peek_in_memory(user_id)?.as_ref().clone()?;
+        let facts = caches.users.peek_in_memory(user_id)?;
+        let facts = facts.as_ref().as_ref()?;
         let room = caches
             .rooms
             .peek_in_memory(room.as_str())?
             .as_ref()
             .clone()?;
-        let bans = caches.bans.peek_in_memory(user_id)?;
-        let entitlements = caches.entitlements.peek_in_memory(user_id)?;
         caches.users.count_memory_hit();
         caches.rooms.count_memory_hit();
-        caches.bans.count_memory_hit();
-        caches.entitlements.count_memory_hit();
-        Some(Decision::made(user, room, &bans, &entitlements, now))
+        Some(Decision::made(facts, room, now))
+    }
+
+    /// A user's profile, bans and entitlements, through the caches; loaded together, with
+    /// the three queries in flight at once.
+    async fn user_facts(
+        &self,
+        user_id: &str,
+        now: UnixSeconds,
+    ) -> Result<Arc<Option<UserFacts>>, StoreError> {
+        let load = || async {
+            let (user, bans, entitlements) = tokio::try_join!(
+                self.store.find_user(user_id),
+                self.store.find_active_bans(user_id, now),
+                self.store.find_live_entitlements(user_id, now),
+            )?;
+            Ok(user.map(|user| UserFacts {
+                user: Arc::new(user),
+                bans,
+                entitlements,
+            }))
+        };
+        self.caches.users.get_or_load(user_id, load).await
     }
 
     /// A user's profile, through the caches.
     pub async fn user(&self, user_id: &str) -> Result<Option<Arc<User>>, StoreError> {
-        let load = || async { Ok(self.store.find_user(user_id).await?.map(Arc::new)) };
-        Ok(self
-            .caches
-            .users
-            .get_or_load(user_id, load)
-            .await?
-            .as_ref()
-            .clone())
+        let facts = self.user_facts(user_id, self.clock.now()).await?;
+        Ok(facts.as_ref().as_ref().map(|facts| facts.user.clone()))
     }
 
     /// A room by its Jitsi name, through the caches.

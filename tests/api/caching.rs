@@ -37,7 +37,7 @@ async fn repeated_requests_are_answered_from_memory() {
             app.app
                 .state()
                 .metrics
-                .cache_lookups(CacheName::Bans, CacheTier::Memory)
+                .cache_lookups(CacheName::UserFacts, CacheTier::Memory)
                 >= 20
         );
         app.shutdown().await;
@@ -212,7 +212,7 @@ async fn a_second_instance_reads_the_shared_tier_before_sql() {
             b.app
                 .state()
                 .metrics
-                .cache_lookups(CacheName::Bans, CacheTier::Redis)
+                .cache_lookups(CacheName::UserFacts, CacheTier::Redis)
                 >= 1
         );
         b.shutdown().await;
