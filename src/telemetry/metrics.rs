@@ -2,15 +2,12 @@
 //!
 //! Every label value comes from a closed enum or from the router's route templates, never
 //! from a room, user, token id or raw path, so the series count is fixed at start-up.
-//! Series are counters indexed by those enums: recording on the token path is a couple of
-//! relaxed atomic adds to this thread's own stripe ([`super::striped`]), with no map
-//! lookup, no lock and no cache line shared with another core.
+//! Series are plain atomics indexed by those enums: recording on the token path is a
+//! couple of relaxed atomic adds, with no map lookup and no lock.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-
-use super::striped::StripedCounters;
 
 /// Latency buckets (seconds) fit for a sub-millisecond hot path and slow SQL alike.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -18,52 +15,45 @@ const LATENCY_BUCKETS: &[f64] = &[
     1.0, 2.5,
 ];
 
-/// Latency histograms, each laid out as its bucket counters, then its count, then its sum
-/// in nanoseconds.
 #[derive(Debug)]
-struct Histograms {
-    cells: StripedCounters,
+struct Histogram {
+    buckets: Vec<AtomicU64>,
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
 }
 
-const HISTOGRAM_CELLS: usize = LATENCY_BUCKETS.len() + 2;
-const COUNT_CELL: usize = LATENCY_BUCKETS.len();
-const SUM_CELL: usize = LATENCY_BUCKETS.len() + 1;
-
-impl Histograms {
-    fn new(histograms: usize) -> Self {
+impl Histogram {
+    fn new() -> Self {
         Self {
-            cells: StripedCounters::new(histograms * HISTOGRAM_CELLS),
+            buckets: LATENCY_BUCKETS.iter().map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum_nanos: AtomicU64::new(0),
         }
     }
 
-    fn observe(&self, histogram: usize, elapsed: Duration) {
-        let base = histogram * HISTOGRAM_CELLS;
+    fn observe(&self, elapsed: Duration) {
         let seconds = elapsed.as_secs_f64();
         if let Some(i) = LATENCY_BUCKETS.iter().position(|b| seconds <= *b) {
-            self.cells.increment(base + i);
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
-        self.cells.increment(base + COUNT_CELL);
-        self.cells.add(base + SUM_CELL, elapsed.as_nanos() as u64);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos
+            .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
     }
 
-    fn count(&self, histogram: usize) -> u64 {
-        self.cells.get(histogram * HISTOGRAM_CELLS + COUNT_CELL)
-    }
-
-    fn render(&self, histogram: usize, out: &mut String, name: &str, labels: &str) {
-        let base = histogram * HISTOGRAM_CELLS;
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
         let mut cumulative = 0;
         let sep = if labels.is_empty() { "" } else { "," };
-        for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
-            cumulative += self.cells.get(base + i);
+        for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.buckets) {
+            cumulative += bucket.load(Ordering::Relaxed);
             let _ = writeln!(
                 out,
                 "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {cumulative}"
             );
         }
-        let count = self.count(histogram);
+        let count = self.count.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
-        let sum = self.cells.get(base + SUM_CELL) as f64 / 1e9;
+        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
         let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
         let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
     }
@@ -106,7 +96,7 @@ label_enum!(
 
 label_enum!(
     /// Which cache a lookup went to.
-    CacheName { UserFacts => "user_facts", Rooms => "rooms" }
+    CacheName { Users => "users", Rooms => "rooms", Bans => "bans", Entitlements => "entitlements" }
 );
 
 label_enum!(
@@ -205,20 +195,20 @@ const STATUSES: &[u16] = &[
 
 pub struct Metrics {
     routes: Vec<(&'static str, &'static str)>,
-    http_requests: StripedCounters,
-    http_latency: Histograms,
-    tokens: StripedCounters,
-    cache_lookups: StripedCounters,
-    store_latency: Histograms,
+    http_requests: Vec<AtomicU64>,
+    http_latency: Vec<Histogram>,
+    tokens: Vec<AtomicU64>,
+    cache_lookups: Vec<AtomicU64>,
+    store_latency: Vec<Histogram>,
     store_backend: &'static str,
-    redis_latency: Histograms,
+    redis_latency: Vec<Histogram>,
     redis_errors: AtomicU64,
-    webhooks: StripedCounters,
+    webhooks: Vec<AtomicU64>,
     invalidations_received: AtomicU64,
-    live_commands: StripedCounters,
-    prosody_verdicts: StripedCounters,
-    matrix_changes: StripedCounters,
-    mastodon_calls: StripedCounters,
+    live_commands: Vec<AtomicU64>,
+    prosody_verdicts: Vec<AtomicU64>,
+    matrix_changes: Vec<AtomicU64>,
+    mastodon_calls: Vec<AtomicU64>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -240,25 +230,42 @@ impl Metrics {
         all.extend_from_slice(routes);
         let per_route = STATUSES.len() + 1;
         Self {
-            http_requests: StripedCounters::new(all.len() * per_route),
-            http_latency: Histograms::new(all.len() * HttpOutcome::ALL.len()),
+            http_requests: (0..all.len() * per_route)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            http_latency: (0..all.len() * HttpOutcome::ALL.len())
+                .map(|_| Histogram::new())
+                .collect(),
             routes: all,
-            tokens: StripedCounters::new(TokenOutcome::ALL.len()),
-            cache_lookups: StripedCounters::new(CacheName::ALL.len() * CacheTier::ALL.len()),
-            store_latency: Histograms::new(StoreOp::ALL.len()),
+            tokens: TokenOutcome::ALL
+                .iter()
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            cache_lookups: (0..CacheName::ALL.len() * CacheTier::ALL.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            store_latency: StoreOp::ALL.iter().map(|_| Histogram::new()).collect(),
             store_backend,
-            redis_latency: Histograms::new(RedisOp::ALL.len()),
+            redis_latency: RedisOp::ALL.iter().map(|_| Histogram::new()).collect(),
             redis_errors: AtomicU64::new(0),
-            webhooks: StripedCounters::new(WebhookOutcome::ALL.len()),
+            webhooks: WebhookOutcome::ALL
+                .iter()
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             invalidations_received: AtomicU64::new(0),
-            live_commands: StripedCounters::new(LiveCommand::ALL.len() * CommandOutcome::ALL.len()),
-            prosody_verdicts: StripedCounters::new(ProsodyVerdict::ALL.len()),
-            matrix_changes: StripedCounters::new(
-                MatrixAction::ALL.len() * DeliveryOutcome::ALL.len(),
-            ),
-            mastodon_calls: StripedCounters::new(
-                MastodonAction::ALL.len() * DeliveryOutcome::ALL.len(),
-            ),
+            live_commands: (0..LiveCommand::ALL.len() * CommandOutcome::ALL.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            prosody_verdicts: ProsodyVerdict::ALL
+                .iter()
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            matrix_changes: (0..MatrixAction::ALL.len() * DeliveryOutcome::ALL.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            mastodon_calls: (0..MastodonAction::ALL.len() * DeliveryOutcome::ALL.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
         }
     }
 
@@ -276,42 +283,40 @@ impl Metrics {
             .iter()
             .position(|s| *s == status)
             .unwrap_or(STATUSES.len());
-        self.http_requests
-            .increment(route.0 * per_route + status_index);
+        self.http_requests[route.0 * per_route + status_index].fetch_add(1, Ordering::Relaxed);
         let outcome = match status {
             500.. => HttpOutcome::ServerError,
             400.. => HttpOutcome::ClientError,
             _ => HttpOutcome::Success,
         };
-        self.http_latency
-            .observe(route.0 * HttpOutcome::ALL.len() + outcome.index(), elapsed);
+        self.http_latency[route.0 * HttpOutcome::ALL.len() + outcome.index()].observe(elapsed);
     }
 
     pub fn token(&self, outcome: TokenOutcome) {
-        self.tokens.increment(outcome.index());
+        self.tokens[outcome.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn cache_lookup(&self, cache: CacheName, tier: CacheTier) {
-        self.cache_lookups
-            .increment(cache.index() * CacheTier::ALL.len() + tier.index());
+        self.cache_lookups[cache.index() * CacheTier::ALL.len() + tier.index()]
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn cache_lookups(&self, cache: CacheName, tier: CacheTier) -> u64 {
-        self.cache_lookups
-            .get(cache.index() * CacheTier::ALL.len() + tier.index())
+        self.cache_lookups[cache.index() * CacheTier::ALL.len() + tier.index()]
+            .load(Ordering::Relaxed)
     }
 
     pub fn store_op(&self, op: StoreOp, elapsed: Duration) {
-        self.store_latency.observe(op.index(), elapsed);
+        self.store_latency[op.index()].observe(elapsed);
     }
 
     /// How many times `op` reached the store: what single-flight tests count.
     pub fn store_ops(&self, op: StoreOp) -> u64 {
-        self.store_latency.count(op.index())
+        self.store_latency[op.index()].count.load(Ordering::Relaxed)
     }
 
     pub fn redis_op(&self, op: RedisOp, elapsed: Duration) {
-        self.redis_latency.observe(op.index(), elapsed);
+        self.redis_latency[op.index()].observe(elapsed);
     }
 
     pub fn redis_error(&self) {
@@ -320,41 +325,41 @@ impl Metrics {
 
     /// Payment notifications are counted by outcome (ePayco is the one provider so far).
     pub fn webhook(&self, outcome: WebhookOutcome) {
-        self.webhooks.increment(outcome.index());
+        self.webhooks[outcome.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn live_command(&self, command: LiveCommand, outcome: CommandOutcome) {
-        self.live_commands
-            .increment(command.index() * CommandOutcome::ALL.len() + outcome.index());
+        self.live_commands[command.index() * CommandOutcome::ALL.len() + outcome.index()]
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn live_commands(&self, command: LiveCommand, outcome: CommandOutcome) -> u64 {
-        self.live_commands
-            .get(command.index() * CommandOutcome::ALL.len() + outcome.index())
+        self.live_commands[command.index() * CommandOutcome::ALL.len() + outcome.index()]
+            .load(Ordering::Relaxed)
     }
 
     pub fn matrix_change(&self, action: MatrixAction, outcome: DeliveryOutcome) {
-        self.matrix_changes
-            .increment(action.index() * DeliveryOutcome::ALL.len() + outcome.index());
+        self.matrix_changes[action.index() * DeliveryOutcome::ALL.len() + outcome.index()]
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn matrix_changes(&self, action: MatrixAction, outcome: DeliveryOutcome) -> u64 {
-        self.matrix_changes
-            .get(action.index() * DeliveryOutcome::ALL.len() + outcome.index())
+        self.matrix_changes[action.index() * DeliveryOutcome::ALL.len() + outcome.index()]
+            .load(Ordering::Relaxed)
     }
 
     pub fn mastodon_call(&self, action: MastodonAction, outcome: DeliveryOutcome) {
-        self.mastodon_calls
-            .increment(action.index() * DeliveryOutcome::ALL.len() + outcome.index());
+        self.mastodon_calls[action.index() * DeliveryOutcome::ALL.len() + outcome.index()]
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn mastodon_calls(&self, action: MastodonAction, outcome: DeliveryOutcome) -> u64 {
-        self.mastodon_calls
-            .get(action.index() * DeliveryOutcome::ALL.len() + outcome.index())
+        self.mastodon_calls[action.index() * DeliveryOutcome::ALL.len() + outcome.index()]
+            .load(Ordering::Relaxed)
     }
 
     pub fn prosody_verdict(&self, verdict: ProsodyVerdict) {
-        self.prosody_verdicts.increment(verdict.index());
+        self.prosody_verdicts[verdict.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn invalidation_received(&self) {
@@ -362,7 +367,7 @@ impl Metrics {
     }
 
     pub fn tokens_total(&self, outcome: TokenOutcome) -> u64 {
-        self.tokens.get(outcome.index())
+        self.tokens[outcome.index()].load(Ordering::Relaxed)
     }
 
     /// The Prometheus text exposition.
@@ -378,7 +383,7 @@ impl Metrics {
         );
         for (r, (method, route)) in self.routes.iter().enumerate() {
             for s in 0..per_route {
-                let n = self.http_requests.get(r * per_route + s);
+                let n = self.http_requests[r * per_route + s].load(Ordering::Relaxed);
                 if n > 0 {
                     let status = STATUSES
                         .get(s)
@@ -400,18 +405,13 @@ impl Metrics {
         );
         for (r, (method, route)) in self.routes.iter().enumerate() {
             for outcome in HttpOutcome::ALL {
-                let h = r * HttpOutcome::ALL.len() + outcome.index();
-                if self.http_latency.count(h) > 0 {
+                let h = &self.http_latency[r * HttpOutcome::ALL.len() + outcome.index()];
+                if h.count.load(Ordering::Relaxed) > 0 {
                     let labels = format!(
                         "method=\"{method}\",route=\"{route}\",outcome=\"{}\"",
                         outcome.as_str()
                     );
-                    self.http_latency.render(
-                        h,
-                        &mut out,
-                        "roomkey_http_request_duration_seconds",
-                        &labels,
-                    );
+                    h.render(&mut out, "roomkey_http_request_duration_seconds", &labels);
                 }
             }
         }
@@ -427,7 +427,7 @@ impl Metrics {
                 out,
                 "roomkey_tokens_total{{outcome=\"{}\"}} {}",
                 outcome.as_str(),
-                self.tokens.get(outcome.index())
+                self.tokens[outcome.index()].load(Ordering::Relaxed)
             );
         }
 
@@ -457,8 +457,7 @@ impl Metrics {
         );
         for op in StoreOp::ALL {
             let labels = format!("backend=\"{}\",op=\"{}\"", self.store_backend, op.as_str());
-            self.store_latency.render(
-                op.index(),
+            self.store_latency[op.index()].render(
                 &mut out,
                 "roomkey_store_operation_duration_seconds",
                 &labels,
@@ -473,8 +472,7 @@ impl Metrics {
         );
         for op in RedisOp::ALL {
             let labels = format!("op=\"{}\"", op.as_str());
-            self.redis_latency.render(
-                op.index(),
+            self.redis_latency[op.index()].render(
                 &mut out,
                 "roomkey_redis_operation_duration_seconds",
                 &labels,
@@ -492,7 +490,7 @@ impl Metrics {
                 out,
                 "roomkey_payment_webhooks_total{{provider=\"epayco\",outcome=\"{}\"}} {}",
                 outcome.as_str(),
-                self.webhooks.get(outcome.index())
+                self.webhooks[outcome.index()].load(Ordering::Relaxed)
             );
         }
 
@@ -561,7 +559,7 @@ impl Metrics {
                 out,
                 "roomkey_prosody_verdicts_total{{verdict=\"{}\"}} {}",
                 verdict.as_str(),
-                self.prosody_verdicts.get(verdict.index())
+                self.prosody_verdicts[verdict.index()].load(Ordering::Relaxed)
             );
         }
 

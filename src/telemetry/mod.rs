@@ -4,7 +4,6 @@
 //! such as `kid`, `jti` and user ids. Metrics live in [`metrics`].
 
 pub mod metrics;
-mod striped;
 
 use tracing_subscriber::EnvFilter;
 
