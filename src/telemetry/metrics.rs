@@ -96,7 +96,7 @@ label_enum!(
 
 label_enum!(
     /// Which cache a lookup went to.
-    CacheName { Users => "users", Rooms => "rooms", Bans => "bans", Entitlements => "entitlements" }
+    CacheName { UserFacts => "user_facts", Rooms => "rooms" }
 );
 
 label_enum!(
