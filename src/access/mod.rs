@@ -1,8 +1,9 @@
 //! Access decisions on the hot path: load the facts through the caches, apply [`policy`].
 //!
 //! Two lookups, a room and the user's facts (profile, bans, entitlements), run
-//! concurrently; each is normally an in-process cache hit. A failed lookup is an error, never an empty answer, so a store
-//! outage refuses entry (503) instead of letting a banned user through.
+//! concurrently; each is normally an in-process cache hit. A failed lookup is an error,
+//! never an empty answer, so a store outage refuses entry (503) instead of letting a
+//! banned user through.
 
 pub mod policy;
 
@@ -85,14 +86,14 @@ impl AccessService {
         now: UnixSeconds,
     ) -> Option<Decision> {
         let caches = &self.caches;
-        let facts = caches.users.peek_in_memory(user_id)?;
+        let facts = caches.user_facts.peek_in_memory(user_id)?;
         let facts = facts.as_ref().as_ref()?;
         let room = caches
             .rooms
             .peek_in_memory(room.as_str())?
             .as_ref()
             .clone()?;
-        caches.users.count_memory_hit();
+        caches.user_facts.count_memory_hit();
         caches.rooms.count_memory_hit();
         Some(Decision::made(facts, room, now))
     }
@@ -116,7 +117,7 @@ impl AccessService {
                 entitlements,
             }))
         };
-        self.caches.users.get_or_load(user_id, load).await
+        self.caches.user_facts.get_or_load(user_id, load).await
     }
 
     /// A user's profile, through the caches.

@@ -5,8 +5,9 @@
 //! user ([`UserFacts`]: profile, live bans, live entitlements). The user's three facts share
 //! one entry because every decision reads all three: one lookup per request instead of
 //! three, on a path where each lookup is mostly a wait on memory. Missing things are cached
-//! too (negative caching), so a stream of requests for an unknown room costs one query. Loads are single-flight: under a
-//! stampede one caller per key reaches Redis/SQL and the rest wait for its answer.
+//! too (negative caching), so a stream of requests for an unknown room costs one query.
+//! Loads are single-flight: under a stampede one caller per key reaches Redis/SQL and the
+//! rest wait for its answer.
 //!
 //! Any change publishes an invalidation on the [`bus`]: through Redis pub/sub to every
 //! instance when Redis is configured, in-process otherwise. While an instance is not
@@ -56,7 +57,7 @@ pub enum Invalidation {
 
 pub struct AccessCaches {
     /// By user id; `None` for a user that does not exist.
-    pub users: TieredCache<Option<UserFacts>>,
+    pub user_facts: TieredCache<Option<UserFacts>>,
     pub rooms: TieredCache<Option<Arc<Room>>>,
 }
 
@@ -81,7 +82,7 @@ impl AccessCaches {
             };
         }
         Self {
-            users: tiered!(CacheName::UserFacts),
+            user_facts: tiered!(CacheName::UserFacts),
             rooms: tiered!(CacheName::Rooms),
         }
     }
@@ -90,11 +91,11 @@ impl AccessCaches {
     pub fn apply(&self, invalidation: &Invalidation) {
         match invalidation {
             Invalidation::User(key) | Invalidation::Bans(key) | Invalidation::Entitlements(key) => {
-                self.users.invalidate_local(key)
+                self.user_facts.invalidate_local(key)
             }
             Invalidation::Room(key) => self.rooms.invalidate_local(key),
             Invalidation::All => {
-                self.users.invalidate_all_local();
+                self.user_facts.invalidate_all_local();
                 self.rooms.invalidate_all_local();
             }
         }
