@@ -86,16 +86,18 @@ impl AccessService {
         now: UnixSeconds,
     ) -> Option<Decision> {
         let caches = &self.caches;
-        let facts = caches.user_facts.peek_in_memory(user_id)?;
-        let facts = facts.as_ref().as_ref()?;
         let room = caches
             .rooms
-            .peek_in_memory(room.as_str())?
-            .as_ref()
-            .clone()?;
+            .peek_in_memory(room.as_str(), |room| room.as_ref().clone())??;
+        let decision = caches.user_facts.peek_in_memory(user_id, |facts| {
+            facts
+                .as_ref()
+                .as_ref()
+                .map(|facts| Decision::made(facts, room, now))
+        })??;
         caches.user_facts.count_memory_hit();
         caches.rooms.count_memory_hit();
-        Some(Decision::made(facts, room, now))
+        Some(decision)
     }
 
     /// A user's profile, bans and entitlements, through the caches; loaded together, with

@@ -1,9 +1,12 @@
 //! The in-process tier: a sharded map with a lifetime and a size bound.
 //!
 //! Keys are hashed with foldhash, seeded per process (so chosen keys cannot collide on
-//! purpose), which is several times cheaper than SipHash for short ids. A read is one hash,
-//! one shared lock on one of 64 shards, and an `Arc` clone — cheaper
-//! than a full LRU/TinyLFU cache on a path that looks up several keys per request. When a
+//! purpose), which is several times cheaper than SipHash for short ids. A read is one hash
+//! and one shared lock on one of 64 shards — cheaper than a full LRU/TinyLFU cache on a
+//! path that looks up several keys per request. [`LocalCache::get_with`] reads the value in
+//! place: both cores read the same hot rooms, and every `Arc` clone and drop is a write to
+//! a cache line the other core then has to fetch back. For the same reason each shard's
+//! lock sits on its own cache line. When a
 //! shard is full its expired entries are dropped (looked for at most once a second), else
 //! an arbitrary one: the tier is an accelerator in front of Redis and SQL, not the source
 //! of truth, so the eviction order only affects the hit rate.
@@ -11,6 +14,7 @@
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
+use crossbeam_utils::CachePadded;
 use foldhash::fast::RandomState;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -18,7 +22,7 @@ use std::time::{Duration, Instant};
 const SHARDS: usize = 64;
 
 /// One shard: key → (value, expiry).
-type Shard<V> = RwLock<Entries<V>>;
+type Shard<V> = CachePadded<RwLock<Entries<V>>>;
 
 struct Entries<V> {
     map: HashMap<String, (Arc<V>, Instant), RandomState>,
@@ -42,10 +46,10 @@ impl<V> LocalCache<V> {
         Self {
             shards: (0..SHARDS)
                 .map(|_| {
-                    RwLock::new(Entries {
+                    CachePadded::new(RwLock::new(Entries {
                         map: HashMap::with_hasher(RandomState::default()),
                         next_sweep: Instant::now(),
-                    })
+                    }))
                 })
                 .collect(),
             hasher: RandomState::default(),
@@ -59,9 +63,15 @@ impl<V> LocalCache<V> {
     }
 
     pub fn get(&self, key: &str) -> Option<Arc<V>> {
+        self.get_with(key, Arc::clone)
+    }
+
+    /// `read` applied to the live value for `key`, under the shard's shared lock: nothing
+    /// is cloned unless `read` clones it. Keep `read` short; writers to the shard wait.
+    pub fn get_with<R>(&self, key: &str, read: impl FnOnce(&Arc<V>) -> R) -> Option<R> {
         let shard = self.shard(key).read().unwrap_or_else(|p| p.into_inner());
         let (value, expires) = shard.map.get(key)?;
-        (Instant::now() < *expires).then(|| value.clone())
+        (Instant::now() < *expires).then(|| read(value))
     }
 
     pub fn insert(&self, key: String, value: Arc<V>) {

@@ -58,15 +58,16 @@ where
         }
     }
 
-    /// The in-process value for `key`, if it is held and may be trusted. Nothing is
-    /// counted: a caller that uses the value calls [`Self::count_memory_hit`], one that
-    /// does not goes on to [`Self::get_or_load`], which counts its own lookup.
-    pub fn peek_in_memory(&self, key: &str) -> Option<Arc<V>> {
+    /// `read` applied in place to the in-process value for `key`, if it is held and may be
+    /// trusted (see [`LocalCache::get_with`]). Nothing is counted: a caller that uses the
+    /// value calls [`Self::count_memory_hit`], one that does not goes on to
+    /// [`Self::get_or_load`], which counts its own lookup.
+    pub fn peek_in_memory<R>(&self, key: &str, read: impl FnOnce(&Arc<V>) -> R) -> Option<R> {
         let memory = self.memory.as_ref()?;
         if !self.bus_healthy.is_healthy() {
             return None;
         }
-        memory.get(key)
+        memory.get_with(key, read)
     }
 
     pub fn count_memory_hit(&self) {
@@ -83,7 +84,7 @@ where
             self.metrics.cache_lookup(self.name, CacheTier::Sql);
             return load().await.map(Arc::new);
         };
-        if let Some(value) = self.peek_in_memory(key) {
+        if let Some(value) = self.peek_in_memory(key, Arc::clone) {
             self.count_memory_hit();
             return Ok(value);
         }
