@@ -5,6 +5,7 @@
 //! never an empty answer, so a store outage refuses entry (503) instead of letting a
 //! banned user through.
 
+mod candidates;
 pub mod policy;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{Room, RoomName, User};
 use crate::store::{Store, StoreError};
 
+pub use candidates::ScopeIndex;
 pub use policy::{Basis, Denial, Grant, Verdict};
 
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +41,8 @@ pub struct Decision {
 impl Decision {
     /// Applies the policy to the facts.
     fn made(facts: &UserFacts, room: Arc<Room>, now: UnixSeconds) -> Self {
-        let verdict = policy::decide(&facts.user, &room, &facts.bans, &facts.entitlements, now);
+        let entitlements = facts.scope_index.candidates(&facts.entitlements, &room);
+        let verdict = policy::decide(&facts.user, &room, &facts.bans, entitlements, now);
         Self {
             user: facts.user.clone(),
             room,
@@ -113,11 +116,7 @@ impl AccessService {
                 self.store.find_active_bans(user_id, now),
                 self.store.find_live_entitlements(user_id, now),
             )?;
-            Ok(user.map(|user| UserFacts {
-                user: Arc::new(user),
-                bans,
-                entitlements,
-            }))
+            Ok(user.map(|user| UserFacts::new(Arc::new(user), bans, entitlements)))
         };
         self.caches.user_facts.get_or_load(user_id, load).await
     }

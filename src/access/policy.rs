@@ -53,12 +53,14 @@ pub enum Verdict {
 /// Decides whether `user` may enter `room` at `now`.
 ///
 /// Order matters: a ban beats everything, including staff and ownership; then staff and
-/// the owner enter as moderators; then the room's access rule applies.
-pub fn decide(
+/// the owner enter as moderators; then the room's access rule applies. `entitlements` may
+/// be all of the user's, or any part that holds every one covering the room (the hot path
+/// passes [`super::ScopeIndex::candidates`]); each is checked against the room here.
+pub fn decide<'a>(
     user: &User,
     room: &Room,
     bans: &[Ban],
-    entitlements: &[Entitlement],
+    entitlements: impl IntoIterator<Item = &'a Entitlement, IntoIter: Clone>,
     now: UnixSeconds,
 ) -> Verdict {
     if let Some(ban) = active_ban(room, bans, now) {
@@ -93,7 +95,7 @@ pub fn decide(
             basis: Basis::FreeRoom,
         });
     }
-    let covering = entitlements.iter().filter(|e| covers(e, room));
+    let covering = entitlements.into_iter().filter(|e| covers(e, room));
     if let Some(best) = covering
         .clone()
         .filter(|e| e.is_active_at(now))

@@ -27,11 +27,13 @@ pub use bus::Bus;
 pub use redis_tier::RedisTier;
 pub use tiered::TieredCache;
 
+use crate::access::ScopeIndex;
 use crate::domain::{Ban, Entitlement, Room, User};
 use crate::telemetry::metrics::{CacheName, Metrics};
 
 /// What the access rule needs to know about one user, cached as one entry.
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(from = "StoredUserFacts")]
 pub struct UserFacts {
     pub user: Arc<User>,
     /// Bans in force when loaded. The rule checks each again at decision time, so one
@@ -39,6 +41,34 @@ pub struct UserFacts {
     pub bans: Vec<Ban>,
     /// Entitlements live or yet to start when loaded; checked again the same way.
     pub entitlements: Vec<Entitlement>,
+    /// Derived from `entitlements` wherever facts are made, so never stored.
+    #[serde(skip)]
+    pub scope_index: ScopeIndex,
+}
+
+impl UserFacts {
+    pub fn new(user: Arc<User>, bans: Vec<Ban>, entitlements: Vec<Entitlement>) -> Self {
+        Self {
+            scope_index: ScopeIndex::of(&entitlements),
+            user,
+            bans,
+            entitlements,
+        }
+    }
+}
+
+/// [`UserFacts`] as the Redis tier holds them.
+#[derive(Deserialize)]
+struct StoredUserFacts {
+    user: Arc<User>,
+    bans: Vec<Ban>,
+    entitlements: Vec<Entitlement>,
+}
+
+impl From<StoredUserFacts> for UserFacts {
+    fn from(stored: StoredUserFacts) -> Self {
+        Self::new(stored.user, stored.bans, stored.entitlements)
+    }
 }
 
 /// Which cached fact changed, and for whom. A change to a user's profile, bans or
@@ -110,5 +140,62 @@ impl AccessCaches {
             Invalidation::Room(k) => Some((CacheName::Rooms, k)),
             Invalidation::All => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{EntitlementScope, EntitlementSource, Role, RoomAccess, RoomName};
+
+    #[test]
+    fn facts_read_back_from_redis_find_their_entitlements_again() {
+        let user = User {
+            id: "viewer".into(),
+            handle: "viewer".into(),
+            email: "viewer@example.com".into(),
+            display_name: "Viewer".into(),
+            role: Role::Viewer,
+            matrix_user_id: None,
+            avatar_url: None,
+            verified: false,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let ticket = Entitlement {
+            id: "ent-1".into(),
+            user_id: "viewer".into(),
+            scope: EntitlementScope::Room("room-1".into()),
+            quantity: None,
+            valid_from: 0,
+            valid_until: None,
+            source: EntitlementSource::Payment,
+            source_ref: None,
+            granted_by: None,
+            created_at: 0,
+            revocation: None,
+        };
+        let room = Room {
+            id: "room-1".into(),
+            name: RoomName::parse("livealex").unwrap(),
+            title: String::new(),
+            owner_id: "alex".into(),
+            access: RoomAccess::Paid,
+            price: None,
+            plans: vec![],
+            starts_at: None,
+            ends_at: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let facts = UserFacts::new(Arc::new(user), vec![], vec![ticket]);
+        let stored = serde_json::to_vec(&facts).unwrap();
+        let read: UserFacts = serde_json::from_slice(&stored).unwrap();
+        let found: Vec<&str> = read
+            .scope_index
+            .candidates(&read.entitlements, &room)
+            .map(|e| e.id.as_str())
+            .collect();
+        assert_eq!(found, ["ent-1"]);
     }
 }

@@ -1,0 +1,156 @@
+//! Which of a user's entitlements may cover a room, found without reading their scopes.
+//!
+//! The rule reads a user's entitlements on every token request. Each one's scope is a
+//! string in its own allocation, so comparing scopes against the room is one cache miss per
+//! entitlement, for entitlements that almost never match. [`ScopeIndex`] keeps a 64-bit hash
+//! of each scope side by side in one small array, built when the user's facts are loaded;
+//! the rule then compares strings only for the entitlements whose hash matches. Equal
+//! scopes have equal hashes, so no covering entitlement is ever left out: a hash only
+//! narrows the list, and [`super::policy`] still decides on the strings themselves.
+
+use std::hash::BuildHasher;
+
+use foldhash::fast::FixedState;
+
+use crate::domain::{Entitlement, EntitlementScope, Room};
+
+/// Any fixed seed: these hashes never leave the process and only ever narrow a list.
+const SEED: u64 = 0x726f_6f6d_6b65_7921;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Room,
+    Performer,
+    Plan,
+    /// Credits cover no room.
+    Credit,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ScopeKey {
+    kind: Kind,
+    hash: u64,
+}
+
+/// One [`ScopeKey`] per entitlement, in the entitlements' order.
+#[derive(Debug, Default)]
+pub struct ScopeIndex {
+    keys: Box<[ScopeKey]>,
+}
+
+fn hash(reference: &str) -> u64 {
+    FixedState::with_seed(SEED).hash_one(reference)
+}
+
+impl ScopeIndex {
+    pub fn of(entitlements: &[Entitlement]) -> Self {
+        let keys = entitlements
+            .iter()
+            .map(|entitlement| {
+                let kind = match &entitlement.scope {
+                    EntitlementScope::Room(_) => Kind::Room,
+                    EntitlementScope::Performer(_) => Kind::Performer,
+                    EntitlementScope::Plan(_) => Kind::Plan,
+                    EntitlementScope::Credit(_) => Kind::Credit,
+                };
+                ScopeKey {
+                    kind,
+                    hash: hash(entitlement.scope.reference()),
+                }
+            })
+            .collect();
+        Self { keys }
+    }
+
+    /// The entitlements that may cover `room`: every one that does, and rarely another.
+    /// `entitlements` must be the slice this index was built from.
+    pub fn candidates<'a>(
+        &'a self,
+        entitlements: &'a [Entitlement],
+        room: &'a Room,
+    ) -> impl Iterator<Item = &'a Entitlement> + Clone + 'a {
+        debug_assert_eq!(self.keys.len(), entitlements.len());
+        let room_hash = hash(&room.id);
+        let owner_hash = hash(&room.owner_id);
+        self.keys
+            .iter()
+            .zip(entitlements)
+            .filter(move |(key, _)| match key.kind {
+                Kind::Room => key.hash == room_hash,
+                Kind::Performer => key.hash == owner_hash,
+                Kind::Plan => room.plans.iter().any(|plan| key.hash == hash(plan)),
+                Kind::Credit => false,
+            })
+            .map(|(_, entitlement)| entitlement)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{EntitlementSource, RoomAccess, RoomName};
+
+    fn entitlement(scope: EntitlementScope) -> Entitlement {
+        Entitlement {
+            id: format!("ent-{}", scope.reference()),
+            user_id: "viewer".into(),
+            scope,
+            quantity: None,
+            valid_from: 0,
+            valid_until: None,
+            source: EntitlementSource::Payment,
+            source_ref: None,
+            granted_by: None,
+            created_at: 0,
+            revocation: None,
+        }
+    }
+
+    fn room(id: &str, owner: &str, plans: &[&str]) -> Room {
+        Room {
+            id: id.into(),
+            name: RoomName::parse("livealex").unwrap(),
+            title: String::new(),
+            owner_id: owner.into(),
+            access: RoomAccess::Paid,
+            price: None,
+            plans: plans.iter().map(|p| p.to_string()).collect(),
+            starts_at: None,
+            ends_at: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn narrows_to_the_entitlements_whose_scope_names_the_room() {
+        let entitlements = vec![
+            entitlement(EntitlementScope::Room("room-2".into())),
+            entitlement(EntitlementScope::Room("room-1".into())),
+            entitlement(EntitlementScope::Performer("alex".into())),
+            entitlement(EntitlementScope::Performer("sam".into())),
+            entitlement(EntitlementScope::Plan("prime".into())),
+            entitlement(EntitlementScope::Plan("member".into())),
+            // A credit whose kind name equals the room id still covers nothing.
+            entitlement(EntitlementScope::Credit("room-1".into())),
+            // A plan named like the room covers it only if the room is marked for it.
+            entitlement(EntitlementScope::Plan("room-1".into())),
+        ];
+        let index = ScopeIndex::of(&entitlements);
+        let ids = |room: &Room| -> Vec<String> {
+            index
+                .candidates(&entitlements, room)
+                .map(|e| e.id.clone())
+                .collect()
+        };
+        assert_eq!(
+            ids(&room("room-1", "alex", &["prime"])),
+            ["ent-room-1", "ent-alex", "ent-prime"]
+        );
+        assert!(ids(&room("room-9", "kim", &[])).is_empty());
+        assert_eq!(
+            ids(&room("room-2", "sam", &["member", "prime"])),
+            ["ent-room-2", "ent-sam", "ent-prime", "ent-member"]
+        );
+    }
+}
