@@ -88,53 +88,32 @@ impl ScopeIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{EntitlementSource, RoomAccess, RoomName};
+    use crate::domain::fixtures::{entitlement, room};
+    use crate::domain::RoomAccess;
 
-    fn entitlement(scope: EntitlementScope) -> Entitlement {
-        Entitlement {
-            id: format!("ent-{}", scope.reference()),
-            user_id: "viewer".into(),
-            scope,
-            quantity: None,
-            valid_from: 0,
-            valid_until: None,
-            source: EntitlementSource::Payment,
-            source_ref: None,
-            granted_by: None,
-            created_at: 0,
-            revocation: None,
-        }
-    }
-
-    fn room(id: &str, owner: &str, plans: &[&str]) -> Room {
+    fn room_of(id: &str, owner: &str, plans: &[&str]) -> Room {
         Room {
             id: id.into(),
-            name: RoomName::parse("livealex").unwrap(),
-            title: String::new(),
             owner_id: owner.into(),
-            access: RoomAccess::Paid,
-            price: None,
             plans: plans.iter().map(|p| p.to_string()).collect(),
-            starts_at: None,
-            ends_at: None,
-            created_at: 0,
-            updated_at: 0,
+            ..room(RoomAccess::Paid)
         }
     }
 
     #[test]
     fn narrows_to_the_entitlements_whose_scope_names_the_room() {
+        let scope = |scope| entitlement(scope, 0, None);
         let entitlements = vec![
-            entitlement(EntitlementScope::Room("room-2".into())),
-            entitlement(EntitlementScope::Room("room-1".into())),
-            entitlement(EntitlementScope::Performer("alex".into())),
-            entitlement(EntitlementScope::Performer("sam".into())),
-            entitlement(EntitlementScope::Plan("prime".into())),
-            entitlement(EntitlementScope::Plan("member".into())),
+            scope(EntitlementScope::Room("room-2".into())),
+            scope(EntitlementScope::Room("room-1".into())),
+            scope(EntitlementScope::Performer("alex".into())),
+            scope(EntitlementScope::Performer("sam".into())),
+            scope(EntitlementScope::Plan("prime".into())),
+            scope(EntitlementScope::Plan("member".into())),
             // A credit whose kind name equals the room id still covers nothing.
-            entitlement(EntitlementScope::Credit("room-1".into())),
+            scope(EntitlementScope::Credit("room-1".into())),
             // A plan named like the room covers it only if the room is marked for it.
-            entitlement(EntitlementScope::Plan("room-1".into())),
+            scope(EntitlementScope::Plan("room-1".into())),
         ];
         let index = ScopeIndex::of(&entitlements);
         let ids = |room: &Room| -> Vec<String> {
@@ -144,12 +123,12 @@ mod tests {
                 .collect()
         };
         assert_eq!(
-            ids(&room("room-1", "alex", &["prime"])),
+            ids(&room_of("room-1", "alex", &["prime"])),
             ["ent-room-1", "ent-alex", "ent-prime"]
         );
-        assert!(ids(&room("room-9", "kim", &[])).is_empty());
+        assert!(ids(&room_of("room-9", "kim", &[])).is_empty());
         assert_eq!(
-            ids(&room("room-2", "sam", &["member", "prime"])),
+            ids(&room_of("room-2", "sam", &["member", "prime"])),
             ["ent-room-2", "ent-sam", "ent-prime", "ent-member"]
         );
     }

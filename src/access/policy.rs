@@ -151,63 +151,10 @@ fn covers(entitlement: &Entitlement, room: &Room) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{BanLift, EntitlementSource, Revocation, Role, RoomName};
+    use crate::domain::fixtures::{entitlement, room, user};
+    use crate::domain::{BanLift, Revocation, Role};
 
     const NOW: UnixSeconds = 1_800_000_000;
-
-    fn user(id: &str, role: Role) -> User {
-        User {
-            id: id.into(),
-            handle: id.into(),
-            email: format!("{id}@example.com"),
-            display_name: id.into(),
-            role,
-            matrix_user_id: None,
-            avatar_url: None,
-            verified: false,
-            created_at: 0,
-            updated_at: 0,
-        }
-    }
-
-    fn room(access: RoomAccess) -> Room {
-        Room {
-            id: "room-1".into(),
-            name: RoomName::parse("livealex").unwrap(),
-            title: "Live".into(),
-            owner_id: "alex".into(),
-            access,
-            price: Some(Money {
-                amount_minor: 50_000,
-                currency: "COP".into(),
-            }),
-            plans: vec!["prime".into()],
-            starts_at: None,
-            ends_at: None,
-            created_at: 0,
-            updated_at: 0,
-        }
-    }
-
-    fn entitlement(
-        scope: EntitlementScope,
-        from: UnixSeconds,
-        until: Option<UnixSeconds>,
-    ) -> Entitlement {
-        Entitlement {
-            id: format!("ent-{}", scope.reference()),
-            user_id: "viewer".into(),
-            scope,
-            quantity: None,
-            valid_from: from,
-            valid_until: until,
-            source: EntitlementSource::Payment,
-            source_ref: None,
-            granted_by: None,
-            created_at: from,
-            revocation: None,
-        }
-    }
 
     fn ban(scope: BanScope, until: Option<UnixSeconds>) -> Ban {
         Ban {

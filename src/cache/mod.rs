@@ -146,56 +146,21 @@ impl AccessCaches {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{EntitlementScope, EntitlementSource, Role, RoomAccess, RoomName};
+    use crate::domain::fixtures::{entitlement, room, user};
+    use crate::domain::{EntitlementScope, Role, RoomAccess};
 
     #[test]
     fn facts_read_back_from_redis_find_their_entitlements_again() {
-        let user = User {
-            id: "viewer".into(),
-            handle: "viewer".into(),
-            email: "viewer@example.com".into(),
-            display_name: "Viewer".into(),
-            role: Role::Viewer,
-            matrix_user_id: None,
-            avatar_url: None,
-            verified: false,
-            created_at: 0,
-            updated_at: 0,
-        };
-        let ticket = Entitlement {
-            id: "ent-1".into(),
-            user_id: "viewer".into(),
-            scope: EntitlementScope::Room("room-1".into()),
-            quantity: None,
-            valid_from: 0,
-            valid_until: None,
-            source: EntitlementSource::Payment,
-            source_ref: None,
-            granted_by: None,
-            created_at: 0,
-            revocation: None,
-        };
-        let room = Room {
-            id: "room-1".into(),
-            name: RoomName::parse("livealex").unwrap(),
-            title: String::new(),
-            owner_id: "alex".into(),
-            access: RoomAccess::Paid,
-            price: None,
-            plans: vec![],
-            starts_at: None,
-            ends_at: None,
-            created_at: 0,
-            updated_at: 0,
-        };
-        let facts = UserFacts::new(Arc::new(user), vec![], vec![ticket]);
+        let ticket = entitlement(EntitlementScope::Room("room-1".into()), 0, None);
+        let facts = UserFacts::new(Arc::new(user("viewer", Role::Viewer)), vec![], vec![ticket]);
         let stored = serde_json::to_vec(&facts).unwrap();
         let read: UserFacts = serde_json::from_slice(&stored).unwrap();
+        let room = room(RoomAccess::Paid);
         let found: Vec<&str> = read
             .scope_index
             .candidates(&read.entitlements, &room)
             .map(|e| e.id.as_str())
             .collect();
-        assert_eq!(found, ["ent-1"]);
+        assert_eq!(found, ["ent-room-1"]);
     }
 }

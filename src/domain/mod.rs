@@ -4,6 +4,8 @@
 //! services below never see an unchecked room name or an empty handle.
 
 mod community;
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod payments;
 mod records;
 mod room_name;
