@@ -6,10 +6,11 @@
 //! path that looks up several keys per request. [`LocalCache::get_with`] reads the value in
 //! place: both cores read the same hot rooms, and every `Arc` clone and drop is a write to
 //! a cache line the other core then has to fetch back. For the same reason each shard's
-//! lock sits on its own cache line. When a
-//! shard is full its expired entries are dropped (looked for at most once a second), else
-//! an arbitrary one: the tier is an accelerator in front of Redis and SQL, not the source
-//! of truth, so the eviction order only affects the hit rate.
+//! lock sits on its own cache line.
+//!
+//! When a shard is full its expired entries are dropped (looked for at most once a second),
+//! else an arbitrary one: the tier is an accelerator in front of Redis and SQL, not the
+//! source of truth, so the eviction order only affects the hit rate.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
