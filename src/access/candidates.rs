@@ -32,7 +32,7 @@ struct ScopeKey {
     hash: u64,
 }
 
-/// One [`ScopeKey`] per entitlement, in the entitlements' order.
+/// One kind and hash per entitlement, in the entitlements' order.
 #[derive(Debug, Default)]
 pub struct ScopeIndex {
     keys: Box<[ScopeKey]>,
@@ -63,7 +63,8 @@ impl ScopeIndex {
     }
 
     /// The entitlements that may cover `room`: every one that does, and rarely another.
-    /// `entitlements` must be the slice this index was built from.
+    /// `entitlements` must be the slice this index was built from, which
+    /// [`crate::cache::UserFacts`] guarantees by holding both privately.
     pub fn candidates<'a>(
         &'a self,
         entitlements: &'a [Entitlement],

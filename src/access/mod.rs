@@ -41,7 +41,7 @@ pub struct Decision {
 impl Decision {
     /// Applies the policy to the facts.
     fn made(facts: &UserFacts, room: Arc<Room>, now: UnixSeconds) -> Self {
-        let entitlements = facts.scope_index.candidates(&facts.entitlements, &room);
+        let entitlements = facts.entitlements_for(&room);
         let verdict = policy::decide(&facts.user, &room, &facts.bans, entitlements, now);
         Self {
             user: facts.user.clone(),

@@ -39,11 +39,12 @@ pub struct UserFacts {
     /// Bans in force when loaded. The rule checks each again at decision time, so one
     /// that has run out since no longer counts.
     pub bans: Vec<Ban>,
-    /// Entitlements live or yet to start when loaded; checked again the same way.
-    pub entitlements: Vec<Entitlement>,
-    /// Derived from `entitlements` wherever facts are made, so never stored.
+    /// Entitlements live or yet to start when loaded; checked again the same way. Private
+    /// with `scope_index`, which is derived from it, so the two cannot drift apart.
+    entitlements: Vec<Entitlement>,
+    /// Derived wherever facts are made (from SQL or from Redis), so never stored.
     #[serde(skip)]
-    pub scope_index: ScopeIndex,
+    scope_index: ScopeIndex,
 }
 
 impl UserFacts {
@@ -54,6 +55,15 @@ impl UserFacts {
             bans,
             entitlements,
         }
+    }
+
+    /// The entitlements that may cover `room`: every one that does (see
+    /// [`ScopeIndex::candidates`]); the access rule checks each against the room.
+    pub fn entitlements_for<'a>(
+        &'a self,
+        room: &'a Room,
+    ) -> impl Iterator<Item = &'a Entitlement> + Clone + 'a {
+        self.scope_index.candidates(&self.entitlements, room)
     }
 }
 
@@ -157,8 +167,7 @@ mod tests {
         let read: UserFacts = serde_json::from_slice(&stored).unwrap();
         let room = room(RoomAccess::Paid);
         let found: Vec<&str> = read
-            .scope_index
-            .candidates(&read.entitlements, &room)
+            .entitlements_for(&room)
             .map(|e| e.id.as_str())
             .collect();
         assert_eq!(found, ["ent-room-1"]);
