@@ -69,3 +69,38 @@ async fn oversized_bodies_are_refused() {
     assert_eq!(reply.body["error"]["code"], "payload_too_large");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_database_connection_dropped_while_idle_is_replaced_without_an_error() {
+    use sqlx::Connection as _;
+    let Some(base) = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        return;
+    };
+    let backend = backends().pop().unwrap();
+    let name = format!("rk_test_{}", uuid::Uuid::new_v4().simple());
+    let app = spawn_app_with(&backend, |config| {
+        config.database.url = format!("{}&application_name={name}", config.database.url);
+        config.database.max_connections = 1;
+    })
+    .await;
+    assert_eq!(app.get("/readyz", None).await.status, StatusCode::OK);
+
+    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+    let dropped: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+    )
+    .bind(&name)
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(dropped, [true], "the app's one pooled connection");
+    tokio::time::sleep(roomkey::store::PING_IF_IDLE_FOR + std::time::Duration::from_millis(500))
+        .await;
+
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.status, StatusCode::OK, "{ready:?}");
+    app.shutdown().await;
+}
