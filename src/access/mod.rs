@@ -103,20 +103,16 @@ impl AccessService {
         Some(decision)
     }
 
-    /// A user's profile, bans and entitlements, through the caches; loaded together, with
-    /// the three queries in flight at once.
+    /// A user's profile, bans and entitlements, through the caches; on a miss, loaded
+    /// together in one statement.
     async fn user_facts(
         &self,
         user_id: &str,
         now: UnixSeconds,
     ) -> Result<Arc<Option<UserFacts>>, StoreError> {
         let load = || async {
-            let (user, bans, entitlements) = tokio::try_join!(
-                self.store.find_user(user_id),
-                self.store.find_active_bans(user_id, now),
-                self.store.find_live_entitlements(user_id, now),
-            )?;
-            Ok(user.map(|user| UserFacts::new(Arc::new(user), bans, entitlements)))
+            let records = self.store.find_user_facts(user_id, now).await?;
+            Ok(records.map(|r| UserFacts::new(Arc::new(r.user), r.bans, r.entitlements)))
         };
         self.caches.user_facts.get_or_load(user_id, load).await
     }

@@ -12,7 +12,11 @@ const BAN_SELECT: &str = "SELECT b.id, b.user_id, b.scope_kind, b.scope_ref, b.r
      b.banned_by, b.created_at, l.lifted_at, l.lifted_by, l.reason AS lift_reason \
      FROM bans b LEFT JOIN ban_lifts l ON l.ban_id = b.id";
 
-fn ban_from_row(row: &AnyRow) -> Result<Ban, StoreError> {
+/// The bans on user `$1` in force at `$2`: not lifted, not over (`b` bans, `l` their lifts).
+pub(super) const ACTIVE_BANS_OF_USER: &str =
+    "b.user_id = $1 AND l.ban_id IS NULL AND (b.until IS NULL OR b.until > $2)";
+
+pub(super) fn ban_from_row(row: &AnyRow) -> Result<Ban, StoreError> {
     let kind = text(row, "scope_kind")?;
     let lift = match opt_int(row, "lifted_at")? {
         Some(lifted_at) => Some(BanLift {
@@ -101,19 +105,26 @@ impl Store {
         user_id: &str,
         now: UnixSeconds,
     ) -> Result<Vec<Ban>, StoreError> {
-        self.timed(StoreOp::FindBans, async {
-            let rows = sqlx::query(&format!(
-                "{BAN_SELECT} WHERE b.user_id = $1 AND l.ban_id IS NULL AND (b.until IS NULL OR b.until > $2) \
-                 ORDER BY b.created_at, b.id"
-            ))
-            .bind(user_id)
-            .bind(now)
-            .fetch_all(&self.pool)
+        self.timed(StoreOp::FindBans, self.fetch_active_bans(user_id, now))
             .await
-            .context("find active bans")?;
-            rows.iter().map(ban_from_row).collect()
-        })
+    }
+
+    /// [`Self::find_active_bans`] without its own timing, for reads timed as part of a
+    /// larger one.
+    pub(super) async fn fetch_active_bans(
+        &self,
+        user_id: &str,
+        now: UnixSeconds,
+    ) -> Result<Vec<Ban>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{BAN_SELECT} WHERE {ACTIVE_BANS_OF_USER} ORDER BY b.created_at, b.id"
+        ))
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(&self.pool)
         .await
+        .context("find active bans")?;
+        rows.iter().map(ban_from_row).collect()
     }
 
     /// Every ban on a user, newest first.

@@ -14,6 +14,11 @@ pub(super) const ENTITLEMENT_SELECT: &str =
      r.revoked_at, r.revoked_by, r.reason AS revoke_reason \
      FROM entitlements e LEFT JOIN entitlement_revocations r ON r.entitlement_id = e.id";
 
+/// What can still grant access to user `$1` at or after `$2`: not revoked, not ended
+/// (including entitlements that start later); `e` entitlements, `r` their revocations.
+pub(super) const LIVE_ENTITLEMENTS_OF_USER: &str = "e.user_id = $1 AND r.entitlement_id IS NULL \
+     AND (e.valid_until IS NULL OR e.valid_until > $2)";
+
 pub(super) fn entitlement_from_row(row: &AnyRow) -> Result<Entitlement, StoreError> {
     let kind = text(row, "scope_kind")?;
     let source = text(row, "source")?;
@@ -131,26 +136,22 @@ impl Store {
         .await
     }
 
-    /// What can still grant access for `user_id` at or after `now`: not revoked, not ended
-    /// (including entitlements that start later). The hot path caches this list.
-    pub async fn find_live_entitlements(
+    /// What can still grant access for `user_id` at or after `now`; timed by its caller
+    /// (the user's facts).
+    pub(super) async fn fetch_live_entitlements(
         &self,
         user_id: &str,
         now: UnixSeconds,
     ) -> Result<Vec<Entitlement>, StoreError> {
-        self.timed(StoreOp::FindEntitlements, async {
-            let rows = sqlx::query(&format!(
-                "{ENTITLEMENT_SELECT} WHERE e.user_id = $1 AND r.entitlement_id IS NULL \
-                 AND (e.valid_until IS NULL OR e.valid_until > $2) ORDER BY e.created_at, e.id"
-            ))
-            .bind(user_id)
-            .bind(now)
-            .fetch_all(&self.pool)
-            .await
-            .context("find live entitlements")?;
-            rows.iter().map(entitlement_from_row).collect()
-        })
+        let rows = sqlx::query(&format!(
+            "{ENTITLEMENT_SELECT} WHERE {LIVE_ENTITLEMENTS_OF_USER} ORDER BY e.created_at, e.id"
+        ))
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(&self.pool)
         .await
+        .context("find live entitlements")?;
+        rows.iter().map(entitlement_from_row).collect()
     }
 
     /// Every entitlement a user ever held, newest first, for explanations and admin views.

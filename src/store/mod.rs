@@ -22,6 +22,7 @@ mod rooms;
 mod seed;
 mod shows;
 mod stats;
+mod user_facts;
 mod users;
 mod verification;
 
@@ -43,6 +44,7 @@ pub use payments::{LedgerContext, PaymentTx, PurchaseFacts};
 pub use seed::SeedStay;
 pub use shows::{ShowInsert, ShowRequestKey};
 pub use stats::{AttendanceFigures, AttendanceTally, AttendedRoom, ShowFigures};
+pub use user_facts::UserRecords;
 pub use users::NewUser;
 
 use crate::telemetry::metrics::{Metrics, StoreOp};

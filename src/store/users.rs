@@ -22,7 +22,7 @@ pub struct NewUser<'a> {
     pub now: UnixSeconds,
 }
 
-fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
+pub(super) fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
     let role = text(row, "role")?;
     Ok(User {
         id: text(row, "id")?,
@@ -61,15 +61,17 @@ impl Store {
     }
 
     pub async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError> {
-        self.timed(StoreOp::FindUser, async {
-            let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .context("find user")?;
-            row.as_ref().map(user_from_row).transpose()
-        })
-        .await
+        self.timed(StoreOp::FindUser, self.fetch_user(id)).await
+    }
+
+    /// [`Self::find_user`] without its own timing, for reads timed as part of a larger one.
+    pub(super) async fn fetch_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .context("find user")?;
+        row.as_ref().map(user_from_row).transpose()
     }
 
     /// The user whose handle or e-mail is `login`, with the stored password hash.

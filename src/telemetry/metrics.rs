@@ -110,7 +110,7 @@ label_enum!(
         FindUser => "find_user",
         FindRoom => "find_room",
         FindBans => "find_bans",
-        FindEntitlements => "find_entitlements",
+        FindUserFacts => "find_user_facts",
         Write => "write",
         Stats => "stats",
         Other => "other",

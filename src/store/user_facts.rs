@@ -1,0 +1,215 @@
+//! What the access decision needs to know about one user — the profile, the bans in force
+//! and the entitlements that can still grant access — read at once.
+//!
+//! How depends on the backend. On PostgreSQL every statement carries a round trip,
+//! executor start-up and locks, and on a cold token request those fixed costs outweigh the
+//! index lookups themselves; so the three selects are one statement, joined with
+//! `UNION ALL` into rows of one shape: a `kind` column says which record a row is, and each
+//! row fills only its own record's columns, named as the single-record readers
+//! ([`super::users`], [`super::bans`], [`super::entitlements`]) expect them, so those
+//! readers decode it. On SQLite a statement is a function call, the three run at once on
+//! three pooled connections, and the union was slower (SQLite re-plans a statement whose
+//! bound values meet an indexed column once the tables are analysed, and re-planning the
+//! union costs more than re-planning three small selects). Figures: `bench/README.md`, "a
+//! slower AMD EPYC machine". Both ways share the filters ([`ACTIVE_BANS_OF_USER`],
+//! [`LIVE_ENTITLEMENTS_OF_USER`]), and the test suite runs on both backends.
+
+use std::sync::LazyLock;
+
+use anyhow::Context as _;
+
+use super::bans::{ban_from_row, ACTIVE_BANS_OF_USER};
+use super::entitlements::{entitlement_from_row, LIVE_ENTITLEMENTS_OF_USER};
+use super::users::user_from_row;
+use super::{corrupt, text, Backend, Store, StoreError};
+use crate::clock::UnixSeconds;
+use crate::domain::{Ban, Entitlement, User};
+use crate::telemetry::metrics::StoreOp;
+
+/// A user with the bans in force and the entitlements that can still grant access.
+#[derive(Debug)]
+pub struct UserRecords {
+    pub user: User,
+    pub bans: Vec<Ban>,
+    pub entitlements: Vec<Entitlement>,
+}
+
+/// The columns only one kind of record has: (name, SQL type).
+const USER_ONLY: &[(&str, &str)] = &[
+    ("handle", "TEXT"),
+    ("email", "TEXT"),
+    ("display_name", "TEXT"),
+    ("role", "TEXT"),
+    ("matrix_user_id", "TEXT"),
+    ("avatar_url", "TEXT"),
+    ("verified_at", "BIGINT"),
+    ("updated_at", "BIGINT"),
+];
+const BAN_ONLY: &[(&str, &str)] = &[
+    ("reason", "TEXT"),
+    ("until", "BIGINT"),
+    ("banned_by", "TEXT"),
+    ("lifted_at", "BIGINT"),
+    ("lifted_by", "TEXT"),
+    ("lift_reason", "TEXT"),
+];
+const ENTITLEMENT_ONLY: &[(&str, &str)] = &[
+    ("quantity", "BIGINT"),
+    ("valid_from", "BIGINT"),
+    ("valid_until", "BIGINT"),
+    ("source", "TEXT"),
+    ("source_ref", "TEXT"),
+    ("granted_by", "TEXT"),
+    ("revoked_at", "BIGINT"),
+    ("revoked_by", "TEXT"),
+    ("revoke_reason", "TEXT"),
+];
+
+/// The three kinds' own columns, in the order every row of the union carries them.
+const OWN_COLUMNS: [&[(&str, &str)]; 3] = [USER_ONLY, BAN_ONLY, ENTITLEMENT_ONLY];
+const USER: usize = 0;
+const BAN: usize = 1;
+const ENTITLEMENT: usize = 2;
+
+/// One `SELECT` list of the union: the shared columns, then every kind's own columns, taken
+/// from `own` for kind `this` and NULL for the others. The user's branch comes first and
+/// names and types every column (`CAST(NULL AS …)` is valid in both backends).
+fn select_list(shared: &str, this: usize, own: &[&str]) -> String {
+    let first = this == USER;
+    let mut columns = vec![shared.to_owned()];
+    for (kind, kind_columns) in OWN_COLUMNS.iter().enumerate() {
+        for (i, (name, sql_type)) in kind_columns.iter().enumerate() {
+            let value = if kind == this {
+                own[i].to_owned()
+            } else if first {
+                format!("CAST(NULL AS {sql_type})")
+            } else {
+                "NULL".to_owned()
+            };
+            columns.push(if first {
+                format!("{value} AS {name}")
+            } else {
+                value
+            });
+        }
+    }
+    columns.join(", ")
+}
+
+static USER_FACTS_SQL: LazyLock<String> = LazyLock::new(|| {
+    let user = select_list(
+        "'user' AS kind, id, CAST(NULL AS TEXT) AS user_id, CAST(NULL AS TEXT) AS scope_kind, \
+         CAST(NULL AS TEXT) AS scope_ref, created_at",
+        USER,
+        &[
+            "handle",
+            "email",
+            "display_name",
+            "role",
+            "matrix_user_id",
+            "avatar_url",
+            "verified_at",
+            "updated_at",
+        ],
+    );
+    let ban = select_list(
+        "'ban', b.id, b.user_id, b.scope_kind, b.scope_ref, b.created_at",
+        BAN,
+        &[
+            "b.reason",
+            "b.until",
+            "b.banned_by",
+            "l.lifted_at",
+            "l.lifted_by",
+            "l.reason",
+        ],
+    );
+    let entitlement = select_list(
+        "'entitlement', e.id, e.user_id, e.scope_kind, e.scope_ref, e.created_at",
+        ENTITLEMENT,
+        &[
+            "e.quantity",
+            "e.valid_from",
+            "e.valid_until",
+            "e.source",
+            "e.source_ref",
+            "e.granted_by",
+            "r.revoked_at",
+            "r.revoked_by",
+            "r.reason",
+        ],
+    );
+    format!(
+        "SELECT {user} FROM users WHERE id = $1 \
+         UNION ALL SELECT {ban} FROM bans b LEFT JOIN ban_lifts l ON l.ban_id = b.id \
+         WHERE {ACTIVE_BANS_OF_USER} \
+         UNION ALL SELECT {entitlement} FROM entitlements e \
+         LEFT JOIN entitlement_revocations r ON r.entitlement_id = e.id \
+         WHERE {LIVE_ENTITLEMENTS_OF_USER} \
+         ORDER BY kind, created_at, id"
+    )
+});
+
+impl Store {
+    /// `user_id`'s profile, the bans in force at `now` and the entitlements that can still
+    /// grant access at or after it; `None` for an unknown user.
+    pub async fn find_user_facts(
+        &self,
+        user_id: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<UserRecords>, StoreError> {
+        self.timed(StoreOp::FindUserFacts, async {
+            match self.backend {
+                Backend::Postgres => self.user_facts_in_one_statement(user_id, now).await,
+                Backend::Sqlite => self.user_facts_side_by_side(user_id, now).await,
+            }
+        })
+        .await
+    }
+
+    async fn user_facts_in_one_statement(
+        &self,
+        user_id: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<UserRecords>, StoreError> {
+        let rows = sqlx::query(&USER_FACTS_SQL)
+            .bind(user_id)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .context("find user facts")?;
+        let mut user = None;
+        let mut bans = Vec::new();
+        let mut entitlements = Vec::new();
+        for row in &rows {
+            match text(row, "kind")?.as_str() {
+                "user" => user = Some(user_from_row(row)?),
+                "ban" => bans.push(ban_from_row(row)?),
+                "entitlement" => entitlements.push(entitlement_from_row(row)?),
+                other => return Err(corrupt("user facts kind", other)),
+            }
+        }
+        Ok(user.map(|user| UserRecords {
+            user,
+            bans,
+            entitlements,
+        }))
+    }
+
+    async fn user_facts_side_by_side(
+        &self,
+        user_id: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<UserRecords>, StoreError> {
+        let (user, bans, entitlements) = tokio::try_join!(
+            self.fetch_user(user_id),
+            self.fetch_active_bans(user_id, now),
+            self.fetch_live_entitlements(user_id, now),
+        )?;
+        Ok(user.map(|user| UserRecords {
+            user,
+            bans,
+            entitlements,
+        }))
+    }
+}
