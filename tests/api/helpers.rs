@@ -75,6 +75,9 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub config: Config,
     pub backend: Backend,
+    /// The PostgreSQL schema this app created, dropped at shutdown; `None` for SQLite and
+    /// for a sibling, which shares its first instance's schema.
+    schema: Option<String>,
     _dir: Arc<tempfile::TempDir>,
 }
 
@@ -90,9 +93,13 @@ impl std::fmt::Debug for Reply {
     }
 }
 
-async fn fresh_database(backend: &Backend, dir: &std::path::Path) -> String {
+/// A database URL of its own for one app, and the PostgreSQL schema it lives in.
+async fn fresh_database(backend: &Backend, dir: &std::path::Path) -> (String, Option<String>) {
     match &backend.database_base {
-        None => format!("sqlite://{}", dir.join("roomkey.db").display()),
+        None => (
+            format!("sqlite://{}", dir.join("roomkey.db").display()),
+            None,
+        ),
         Some(base) => {
             use sqlx::Connection as _;
             let schema = format!("rk_test_{}", uuid::Uuid::new_v4().simple());
@@ -104,7 +111,8 @@ async fn fresh_database(backend: &Backend, dir: &std::path::Path) -> String {
                 .await
                 .unwrap();
             let sep = if base.contains('?') { '&' } else { '?' };
-            format!("{base}{sep}options=-c%20search_path%3D{schema}")
+            let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+            (url, Some(schema))
         }
     }
 }
@@ -135,16 +143,24 @@ pub async fn spawn_app(backend: &Backend) -> TestApp {
 
 pub async fn spawn_app_with(backend: &Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().unwrap());
-    let database_url = fresh_database(backend, dir.path()).await;
+    let (database_url, schema) = fresh_database(backend, dir.path()).await;
     let mut config = base_config(dir.path(), database_url, backend);
     tweak(&mut config);
     config.validate().expect("test config is valid");
-    start(backend.clone(), config, dir, ManualClock::new(START)).await
+    start(
+        backend.clone(),
+        config,
+        schema,
+        dir,
+        ManualClock::new(START),
+    )
+    .await
 }
 
 async fn start(
     backend: Backend,
     config: Config,
+    schema: Option<String>,
     dir: Arc<tempfile::TempDir>,
     clock: ManualClock,
 ) -> TestApp {
@@ -161,6 +177,7 @@ async fn start(
         clock,
         config,
         backend,
+        schema,
         _dir: dir,
     }
 }
@@ -173,6 +190,7 @@ impl TestApp {
         start(
             self.backend.clone(),
             config,
+            None,
             self._dir.clone(),
             self.clock.clone(),
         )
@@ -300,8 +318,20 @@ impl TestApp {
         .await
     }
 
+    /// Stops the app and drops the PostgreSQL schema it created (a test that shuts down a
+    /// sibling shuts it down first).
     pub async fn shutdown(self) {
         self.app.shutdown().await;
+        if let (Some(schema), Some(base)) = (&self.schema, &self.backend.database_base) {
+            use sqlx::Connection as _;
+            let mut conn = sqlx::PgConnection::connect(base)
+                .await
+                .expect("TEST_DATABASE_URL reachable");
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
     }
 }
 

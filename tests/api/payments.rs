@@ -514,6 +514,7 @@ async fn a_database_outage_mid_webhook_answers_503_and_the_retry_loses_nothing()
         );
         assert_books_balance(&restarted).await;
         restarted.shutdown().await;
+        app.shutdown().await;
     }
 }
 
