@@ -202,8 +202,8 @@ const SQLITE_MAX_CONNECTIONS: u32 = 4;
 /// A pooled connection that sat idle this long is pinged before it is handed out.
 ///
 /// The pool's default pings every connection it hands out: one more round trip per query.
-/// A cold token request runs four queries, so at one connection against PostgreSQL it took
-/// 1.0 ms (median) with those pings and 0.74 ms without (`bench/README.md`). A connection in
+/// A cold token request, then four queries, took 1.0 ms (median) at one connection against
+/// PostgreSQL with those pings and 0.74 ms without (`bench/README.md`). A connection in
 /// steady use has just answered a query; one that sat idle may have been dropped unnoticed
 /// (a database restart, a firewall's idle timeout), and a failed ping makes the pool discard
 /// it and hand out another instead of failing the query. What this gives up: a connection

@@ -34,53 +34,54 @@ pub struct UserRecords {
     pub entitlements: Vec<Entitlement>,
 }
 
-/// The columns only one kind of record has: (name, SQL type).
-const USER_ONLY: &[(&str, &str)] = &[
-    ("handle", "TEXT"),
-    ("email", "TEXT"),
-    ("display_name", "TEXT"),
-    ("role", "TEXT"),
-    ("matrix_user_id", "TEXT"),
-    ("avatar_url", "TEXT"),
-    ("verified_at", "BIGINT"),
-    ("updated_at", "BIGINT"),
+/// The columns only one kind of record has: (name, SQL type, where that kind's branch
+/// reads it).
+const USER_ONLY: &[(&str, &str, &str)] = &[
+    ("handle", "TEXT", "handle"),
+    ("email", "TEXT", "email"),
+    ("display_name", "TEXT", "display_name"),
+    ("role", "TEXT", "role"),
+    ("matrix_user_id", "TEXT", "matrix_user_id"),
+    ("avatar_url", "TEXT", "avatar_url"),
+    ("verified_at", "BIGINT", "verified_at"),
+    ("updated_at", "BIGINT", "updated_at"),
 ];
-const BAN_ONLY: &[(&str, &str)] = &[
-    ("reason", "TEXT"),
-    ("until", "BIGINT"),
-    ("banned_by", "TEXT"),
-    ("lifted_at", "BIGINT"),
-    ("lifted_by", "TEXT"),
-    ("lift_reason", "TEXT"),
+const BAN_ONLY: &[(&str, &str, &str)] = &[
+    ("reason", "TEXT", "b.reason"),
+    ("until", "BIGINT", "b.until"),
+    ("banned_by", "TEXT", "b.banned_by"),
+    ("lifted_at", "BIGINT", "l.lifted_at"),
+    ("lifted_by", "TEXT", "l.lifted_by"),
+    ("lift_reason", "TEXT", "l.reason"),
 ];
-const ENTITLEMENT_ONLY: &[(&str, &str)] = &[
-    ("quantity", "BIGINT"),
-    ("valid_from", "BIGINT"),
-    ("valid_until", "BIGINT"),
-    ("source", "TEXT"),
-    ("source_ref", "TEXT"),
-    ("granted_by", "TEXT"),
-    ("revoked_at", "BIGINT"),
-    ("revoked_by", "TEXT"),
-    ("revoke_reason", "TEXT"),
+const ENTITLEMENT_ONLY: &[(&str, &str, &str)] = &[
+    ("quantity", "BIGINT", "e.quantity"),
+    ("valid_from", "BIGINT", "e.valid_from"),
+    ("valid_until", "BIGINT", "e.valid_until"),
+    ("source", "TEXT", "e.source"),
+    ("source_ref", "TEXT", "e.source_ref"),
+    ("granted_by", "TEXT", "e.granted_by"),
+    ("revoked_at", "BIGINT", "r.revoked_at"),
+    ("revoked_by", "TEXT", "r.revoked_by"),
+    ("revoke_reason", "TEXT", "r.reason"),
 ];
 
 /// The three kinds' own columns, in the order every row of the union carries them.
-const OWN_COLUMNS: [&[(&str, &str)]; 3] = [USER_ONLY, BAN_ONLY, ENTITLEMENT_ONLY];
+const OWN_COLUMNS: [&[(&str, &str, &str)]; 3] = [USER_ONLY, BAN_ONLY, ENTITLEMENT_ONLY];
 const USER: usize = 0;
 const BAN: usize = 1;
 const ENTITLEMENT: usize = 2;
 
-/// One `SELECT` list of the union: the shared columns, then every kind's own columns, taken
-/// from `own` for kind `this` and NULL for the others. The user's branch comes first and
-/// names and types every column (`CAST(NULL AS …)` is valid in both backends).
-fn select_list(shared: &str, this: usize, own: &[&str]) -> String {
+/// One `SELECT` list of the union: the shared columns, then every kind's own columns, read
+/// for kind `this` and NULL for the others. The user's branch comes first and names and
+/// types every column (`CAST(NULL AS …)` is valid in both backends).
+fn select_list(shared: &str, this: usize) -> String {
     let first = this == USER;
     let mut columns = vec![shared.to_owned()];
     for (kind, kind_columns) in OWN_COLUMNS.iter().enumerate() {
-        for (i, (name, sql_type)) in kind_columns.iter().enumerate() {
+        for (name, sql_type, source) in kind_columns.iter() {
             let value = if kind == this {
-                own[i].to_owned()
+                source.to_string()
             } else if first {
                 format!("CAST(NULL AS {sql_type})")
             } else {
@@ -101,43 +102,14 @@ static USER_FACTS_SQL: LazyLock<String> = LazyLock::new(|| {
         "'user' AS kind, id, CAST(NULL AS TEXT) AS user_id, CAST(NULL AS TEXT) AS scope_kind, \
          CAST(NULL AS TEXT) AS scope_ref, created_at",
         USER,
-        &[
-            "handle",
-            "email",
-            "display_name",
-            "role",
-            "matrix_user_id",
-            "avatar_url",
-            "verified_at",
-            "updated_at",
-        ],
     );
     let ban = select_list(
         "'ban', b.id, b.user_id, b.scope_kind, b.scope_ref, b.created_at",
         BAN,
-        &[
-            "b.reason",
-            "b.until",
-            "b.banned_by",
-            "l.lifted_at",
-            "l.lifted_by",
-            "l.reason",
-        ],
     );
     let entitlement = select_list(
         "'entitlement', e.id, e.user_id, e.scope_kind, e.scope_ref, e.created_at",
         ENTITLEMENT,
-        &[
-            "e.quantity",
-            "e.valid_from",
-            "e.valid_until",
-            "e.source",
-            "e.source_ref",
-            "e.granted_by",
-            "r.revoked_at",
-            "r.revoked_by",
-            "r.reason",
-        ],
     );
     format!(
         "SELECT {user} FROM users WHERE id = $1 \

@@ -35,6 +35,20 @@ impl Backend {
     pub fn has_redis(&self) -> bool {
         self.redis.is_some()
     }
+
+    /// `TEST_DATABASE_URL`, when this backend is PostgreSQL.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.database_base.as_deref()
+    }
+}
+
+/// Runs one statement on the PostgreSQL test database itself (not in an app's schema).
+pub async fn on_test_database(base: &str, statement: &str) {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(base)
+        .await
+        .expect("TEST_DATABASE_URL reachable");
+    sqlx::query(statement).execute(&mut conn).await.unwrap();
 }
 
 /// The embedded default always; PostgreSQL and Redis when the environment names them.
@@ -101,15 +115,8 @@ async fn fresh_database(backend: &Backend, dir: &std::path::Path) -> (String, Op
             None,
         ),
         Some(base) => {
-            use sqlx::Connection as _;
             let schema = format!("rk_test_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(base)
-                .await
-                .expect("TEST_DATABASE_URL reachable");
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            on_test_database(base, &format!("CREATE SCHEMA {schema}")).await;
             let sep = if base.contains('?') { '&' } else { '?' };
             let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
             (url, Some(schema))
@@ -323,14 +330,7 @@ impl TestApp {
     pub async fn shutdown(self) {
         self.app.shutdown().await;
         if let (Some(schema), Some(base)) = (&self.schema, &self.backend.database_base) {
-            use sqlx::Connection as _;
-            let mut conn = sqlx::PgConnection::connect(base)
-                .await
-                .expect("TEST_DATABASE_URL reachable");
-            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            on_test_database(base, &format!("DROP SCHEMA {schema} CASCADE")).await;
         }
     }
 }

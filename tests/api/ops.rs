@@ -73,13 +73,12 @@ async fn oversized_bodies_are_refused() {
 #[tokio::test]
 async fn a_database_connection_dropped_while_idle_is_replaced_without_an_error() {
     use sqlx::Connection as _;
-    let Some(base) = std::env::var("TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
+    let Some(backend) = backends()
+        .into_iter()
+        .find(|backend| backend.postgres_url().is_some())
     else {
         return;
     };
-    let backend = backends().pop().unwrap();
     let name = format!("rk_test_{}", uuid::Uuid::new_v4().simple());
     let app = spawn_app_with(&backend, |config| {
         config.database.url = format!("{}&application_name={name}", config.database.url);
@@ -88,7 +87,9 @@ async fn a_database_connection_dropped_while_idle_is_replaced_without_an_error()
     .await;
     assert_eq!(app.get("/readyz", None).await.status, StatusCode::OK);
 
-    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+    let mut admin = sqlx::PgConnection::connect(backend.postgres_url().unwrap())
+        .await
+        .unwrap();
     let dropped: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
     )
