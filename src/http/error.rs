@@ -46,6 +46,7 @@ pub enum ErrorCode {
     InvalidSignature,
     UnknownReference,
     AmountMismatch,
+    RecordMismatch,
     TestTransactionRefused,
     ProviderNotConfigured,
     NotForSale,
@@ -77,9 +78,9 @@ impl ErrorCode {
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::InvalidSignature => StatusCode::BAD_REQUEST,
             ErrorCode::UnknownReference | ErrorCode::ProviderNotConfigured => StatusCode::NOT_FOUND,
-            ErrorCode::AmountMismatch | ErrorCode::TestTransactionRefused => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ErrorCode::AmountMismatch
+            | ErrorCode::RecordMismatch
+            | ErrorCode::TestTransactionRefused => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::NotForSale => StatusCode::CONFLICT,
             ErrorCode::BadSignature => StatusCode::UNAUTHORIZED,
             ErrorCode::PerformerNotVerified => StatusCode::FORBIDDEN,
@@ -113,6 +114,7 @@ impl ErrorCode {
             ErrorCode::InvalidSignature => "invalid_signature",
             ErrorCode::UnknownReference => "unknown_reference",
             ErrorCode::AmountMismatch => "amount_mismatch",
+            ErrorCode::RecordMismatch => "record_mismatch",
             ErrorCode::TestTransactionRefused => "test_transaction_refused",
             ErrorCode::ProviderNotConfigured => "provider_not_configured",
             ErrorCode::NotForSale => "not_for_sale",
@@ -453,6 +455,8 @@ impl From<crate::payments::PaymentError> for ApiError {
             E::Malformed(_) => ApiError::new(ErrorCode::InvalidRequest, message),
             E::BadSignature => ApiError::new(ErrorCode::InvalidSignature, message),
             E::UnknownReference => ApiError::new(ErrorCode::UnknownReference, message),
+            E::LookupUnavailable(cause) => ApiError::unavailable(cause),
+            E::RecordMismatch => ApiError::new(ErrorCode::RecordMismatch, message),
             E::AmountMismatch => ApiError::new(ErrorCode::AmountMismatch, message),
             E::TestTransaction => ApiError::new(ErrorCode::TestTransactionRefused, message),
             E::BadWebhookSignature(_) => ApiError::new(ErrorCode::InvalidSignature, message),

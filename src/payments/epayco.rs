@@ -4,8 +4,10 @@
 //! (query string), whenever a transaction changes state. The signature is a plain SHA-256
 //! (not an HMAC) over `p_cust_id_cliente^p_key^x_ref_payco^x_transaction_id^x_amount^x_currency_code`
 //! as received — the official plugins compute it so — and it does not cover the state,
-//! the extras, or a timestamp. So a state alone never grants: the reference must bind to
-//! an intent we created, with the same amount and currency.
+//! the test flag, the extras, or a timestamp. So the fields a notification carries beyond
+//! the signed ones are never applied: the payment service reads the transaction's state
+//! from ePayco's own lookup ([`super::reconcile`]) and binds the reference to an intent we
+//! created, with the same amount and currency.
 
 use std::collections::BTreeMap;
 
@@ -42,6 +44,9 @@ pub fn checkout_signature(
         format!("{customer_id}^{p_key}^{invoice}^{amount}^{currency}").as_bytes(),
     ))
 }
+
+/// 3 Pendiente.
+pub const PENDING: u32 = 3;
 
 pub fn classify(code: u32) -> StateClass {
     match code {

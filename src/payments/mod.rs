@@ -47,6 +47,14 @@ pub enum PaymentError {
     BadSignature,
     #[error("the notification names no payment we asked for")]
     UnknownReference,
+    /// ePayco's transaction lookup could not be reached or gave no usable answer, so the
+    /// transaction's state is unknown: the provider is asked to retry (and the reconcile
+    /// pass looks the payment up later).
+    #[error("the payment provider's transaction lookup is unavailable: {0}")]
+    LookupUnavailable(String),
+    /// ePayco's own record of the transaction contradicts the signed notification.
+    #[error("the notification does not match the provider's record of the transaction")]
+    RecordMismatch,
     #[error("the notification's amount or currency differs from what was asked")]
     AmountMismatch,
     #[error("test transactions are refused in production mode")]
@@ -151,6 +159,47 @@ pub fn transition(current: PaymentState, incoming: StateClass) -> Option<Payment
         }
         _ => None,
     }
+}
+
+/// The state to apply for a signed ePayco notification: ePayco's own record of the
+/// transaction (`record`, from its lookup), provided it is the same transaction — the same
+/// reference, transaction id, amount and currency as the signed fields. Our reference comes
+/// from the record too; the notification's (unsigned) copy is used only when the record
+/// carries none.
+/// A lookup answer read as a notification. Lookups carry no signature of their own: the
+/// answer is authenticated by TLS to ePayco's host (see [`reconcile`]).
+fn record_as_notification(
+    record: &mut BTreeMap<String, String>,
+) -> Result<epayco::Notification, epayco::NotificationError> {
+    record
+        .entry("x_signature".to_owned())
+        .or_insert_with(|| "lookup".to_owned());
+    epayco::Notification::from_fields(record)
+}
+
+fn settled_by_record(
+    claimed: &epayco::Notification,
+    mut record: BTreeMap<String, String>,
+) -> Result<epayco::Notification, PaymentError> {
+    let found = record_as_notification(&mut record)
+        .map_err(|e| PaymentError::LookupUnavailable(format!("unusable record: {e}")))?;
+    let same_amount = amount::parse_major(&found.amount, &found.currency).is_some()
+        && amount::parse_major(&found.amount, &found.currency)
+            == amount::parse_major(&claimed.amount, &claimed.currency);
+    if found.ref_payco != claimed.ref_payco
+        || found.transaction_id != claimed.transaction_id
+        || found.currency != claimed.currency
+        || !same_amount
+    {
+        return Err(PaymentError::RecordMismatch);
+    }
+    Ok(epayco::Notification {
+        our_reference: found
+            .our_reference
+            .clone()
+            .or_else(|| claimed.our_reference.clone()),
+        ..found
+    })
 }
 
 pub struct PaymentService {
@@ -496,7 +545,9 @@ impl PaymentService {
         let result = self.confirm_epayco_inner(fields).await;
         self.metrics.webhook(match &result {
             Ok(applied) => applied.metric(),
-            Err(PaymentError::Store(_)) => WebhookOutcome::Failed,
+            Err(PaymentError::Store(_) | PaymentError::LookupUnavailable(_)) => {
+                WebhookOutcome::Failed
+            }
             Err(_) => WebhookOutcome::Rejected,
         });
         if let Err(error) = &result {
@@ -510,12 +561,38 @@ impl PaymentService {
         fields: &BTreeMap<String, String>,
     ) -> Result<Applied, PaymentError> {
         let (customer_id, p_key) = self.epayco()?;
-        let notification = epayco::Notification::from_fields(fields)
+        let claimed = epayco::Notification::from_fields(fields)
             .map_err(|e| PaymentError::Malformed(e.to_string()))?;
-        notification
+        claimed
             .verify(customer_id, p_key.expose())
             .map_err(|_| PaymentError::BadSignature)?;
-        self.apply_epayco(&notification).await
+        // The signature covers the reference, transaction, amount and currency only: the
+        // state, the test flag and the extras are whatever the sender wrote. So the
+        // signature only earns the notification a lookup (an unsigned request never makes
+        // roomkey call ePayco), and what is applied is ePayco's own record.
+        match self.epayco_lookup.transaction(&claimed.ref_payco).await {
+            Ok(record) => {
+                let settled = settled_by_record(&claimed, record)?;
+                self.apply_epayco(&settled).await
+            }
+            Err(error) => {
+                tracing::warn!(ref_payco = %claimed.ref_payco, %error, "ePayco lookup failed; asking ePayco to retry");
+                self.hold_for_lookup(&claimed).await?;
+                Err(PaymentError::LookupUnavailable(error.to_string()))
+            }
+        }
+    }
+
+    /// Binds a signed notification whose state could not be looked up to its intent as
+    /// pending (which grants and revokes nothing), so the reconcile pass finds it even if
+    /// ePayco stops retrying. A notification that cannot bind is refused as usual.
+    async fn hold_for_lookup(&self, claimed: &epayco::Notification) -> Result<(), PaymentError> {
+        let held = epayco::Notification {
+            state_code: epayco::PENDING,
+            is_test: false,
+            ..claimed.clone()
+        };
+        self.apply_epayco(&held).await.map(|_| ())
     }
 
     /// Applies an authenticated ePayco transaction state (a verified confirmation, or a
@@ -588,19 +665,11 @@ impl PaymentService {
             report.checked += 1;
             let provider_ref = intent.provider_ref.clone().unwrap_or_default();
             let outcome = match self.epayco_lookup.transaction(&provider_ref).await {
-                Ok(mut fields) => {
-                    // Lookups carry no signature to check (see `reconcile`).
-                    fields
-                        .entry("x_signature".to_owned())
-                        .or_insert_with(|| "tls".to_owned());
-                    match epayco::Notification::from_fields(&fields) {
-                        Ok(found) if found.ref_payco == provider_ref => {
-                            self.apply_epayco(&found).await
-                        }
-                        Ok(_) => Err(PaymentError::UnknownReference),
-                        Err(error) => Err(PaymentError::Malformed(error.to_string())),
-                    }
-                }
+                Ok(mut fields) => match record_as_notification(&mut fields) {
+                    Ok(found) if found.ref_payco == provider_ref => self.apply_epayco(&found).await,
+                    Ok(_) => Err(PaymentError::UnknownReference),
+                    Err(error) => Err(PaymentError::Malformed(error.to_string())),
+                },
                 Err(error) => {
                     tracing::warn!(ref_payco = %provider_ref, %error, "ePayco lookup failed; retrying next pass");
                     report.failed += 1;

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::json;
-use sha2::Digest as _;
 
 use crate::helpers::*;
 
@@ -160,36 +159,19 @@ fn fragment_jwt(url: &str) -> String {
 }
 
 async fn payments_app(backend: &Backend) -> TestApp {
-    spawn_app_with(backend, |c| {
-        c.payments.epayco.customer_id = CUSTOMER.into();
-        c.payments.epayco.p_key = roomkey::config::Secret::new(P_KEY);
-        c.payments.epayco.public_key = "pk_test_491d6a0b6e992cf924edd8d3d088aff1".into();
-    })
-    .await
+    crate::payments::payments_app_with(backend, false, |_| {}).await
 }
 
-/// An accepted ePayco confirmation for `reference`, signed with the test keys.
+/// An accepted ePayco confirmation for `reference`, as ePayco sends it.
 async fn confirm_payment(app: &TestApp, reference: &str, amount: &str) {
-    let txid = format!("tx{reference}");
-    let signature = hex::encode(sha2::Sha256::digest(format!(
-        "{CUSTOMER}^{P_KEY}^ref{reference}^{txid}^{amount}^COP"
-    )));
-    let fields = [
-        ("x_cust_id_cliente", CUSTOMER),
-        ("x_ref_payco", &format!("ref{reference}")),
-        ("x_transaction_id", &txid),
-        ("x_amount", amount),
-        ("x_currency_code", "COP"),
-        ("x_signature", &signature),
-        ("x_cod_transaction_state", "1"),
-        ("x_test_request", "FALSE"),
-        ("x_extra1", reference),
-    ];
-    let request = Request::post("/api/webhooks/epayco")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from(encode(&fields)))
-        .unwrap();
-    let reply = app.send(request).await;
+    let fields = crate::payments::notification(
+        Some(reference),
+        &format!("ref{reference}"),
+        1,
+        amount,
+        "COP",
+    );
+    let reply = crate::payments::confirm(app, &fields).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
 }
 

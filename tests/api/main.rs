@@ -6,6 +6,7 @@
 //! Black-box tests of the HTTP API against real stores (SQLite always; PostgreSQL and
 //! Redis when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set).
 
+mod epayco_server;
 mod helpers;
 mod mastodon_mock;
 mod synapse;

@@ -8,6 +8,7 @@ use axum::http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 use sha2::Digest as _;
 
+use crate::epayco_server;
 use crate::helpers::*;
 
 const CUSTOMER: &str = "12345";
@@ -25,6 +26,7 @@ pub(crate) async fn payments_app_with(
     tweak: impl FnOnce(&mut roomkey::config::Config),
 ) -> TestApp {
     spawn_app_with(backend, |c| {
+        c.payments.epayco.validation_url = epayco_server::new_validation_url();
         c.payments.epayco.customer_id = CUSTOMER.into();
         c.payments.epayco.p_key = roomkey::config::Secret::new(P_KEY);
         c.payments.epayco.public_key = "pk_test_491d6a0b6e992cf924edd8d3d088aff1".into();
@@ -111,7 +113,19 @@ fn form(fields: &BTreeMap<String, String>) -> String {
         .join("&")
 }
 
+/// A genuine confirmation: ePayco's records say what the notification says.
 pub(crate) async fn confirm(app: &TestApp, fields: &BTreeMap<String, String>) -> Reply {
+    epayco_records(app).record(fields);
+    confirm_forged(app, fields).await
+}
+
+/// ePayco's records behind `app`.
+pub(crate) fn epayco_records(app: &TestApp) -> epayco_server::Records<'_> {
+    epayco_server::Records::behind(&app.config.payments.epayco.validation_url)
+}
+
+/// A notification posted as it is, whatever ePayco's records say.
+pub(crate) async fn confirm_forged(app: &TestApp, fields: &BTreeMap<String, String>) -> Reply {
     let request = Request::post("/api/webhooks/epayco")
         .header("content-type", "application/x-www-form-urlencoded")
         .body(Body::from(form(fields)))
@@ -439,6 +453,172 @@ async fn forged_mismatched_unknown_and_test_notifications_change_nothing() {
     app.shutdown().await;
 }
 
+/// ePayco signs the reference, transaction, amount and currency, not the state: a genuine
+/// declined confirmation re-sent as accepted keeps the signature. What counts is ePayco's
+/// own record of the transaction.
+#[tokio::test]
+async fn a_declined_confirmation_re_sent_as_accepted_grants_nothing() {
+    for backend in backends() {
+        let app = payments_app(&backend, false).await;
+        let cast = stage(&app, "paid").await;
+        let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+        let declined = notification(Some(&reference), "5101", 2, "50000.00", "COP");
+        assert_eq!(confirm(&app, &declined).await.body["status"], "denied");
+
+        let mut edited = declined.clone();
+        edited.insert("x_cod_transaction_state".into(), "1".into());
+        edited.insert("x_cod_response".into(), "1".into());
+        let reply = confirm_forged(&app, &edited).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}: {reply:?}", backend.label);
+        assert_eq!(
+            reply.body["status"], "duplicate",
+            "ePayco's record still says declined"
+        );
+        assert_eq!(
+            app.token(&cast.room, &cast.viewer_session).await.status,
+            StatusCode::PAYMENT_REQUIRED,
+            "{}",
+            backend.label
+        );
+        assert_eq!(earnings(&app, &cast.performer_id).await, json!([]));
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn an_accepted_confirmation_re_sent_as_reversed_revokes_nothing() {
+    for backend in backends() {
+        let app = payments_app(&backend, false).await;
+        let cast = stage(&app, "paid").await;
+        let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+        let accepted = notification(Some(&reference), "5201", 1, "50000.00", "COP");
+        assert_eq!(confirm(&app, &accepted).await.body["status"], "granted");
+
+        let mut edited = accepted.clone();
+        edited.insert("x_cod_transaction_state".into(), "6".into());
+        let reply = confirm_forged(&app, &edited).await;
+        assert_eq!(
+            reply.body["status"], "duplicate",
+            "{}: {reply:?}",
+            backend.label
+        );
+        assert_eq!(
+            app.token(&cast.room, &cast.viewer_session).await.status,
+            StatusCode::OK,
+            "{}: the buyer keeps the room",
+            backend.label
+        );
+        let books = earnings(&app, &cast.performer_id).await;
+        assert_eq!(books[0]["refunded_minor"], 0, "{books}");
+        assert_books_balance(&app).await;
+        app.shutdown().await;
+    }
+}
+
+/// `x_test_request` and the extras are unsigned too: a sandbox payment relabelled as a
+/// production one is still a test transaction, and our reference is ePayco's copy.
+#[tokio::test]
+async fn unsigned_fields_are_read_from_epaycos_record() {
+    let app = payments_app(&backends()[0], false).await;
+    let cast = stage(&app, "paid").await;
+    let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+    let mut sandbox = notification(Some(&reference), "5301", 1, "50000.00", "COP");
+    sandbox.insert("x_test_request".into(), "TRUE".into());
+    epayco_records(&app).record(&sandbox);
+    let mut relabelled = sandbox.clone();
+    relabelled.insert("x_test_request".into(), "FALSE".into());
+    let reply = confirm_forged(&app, &relabelled).await;
+    assert_eq!(
+        reply.body["error"]["code"], "test_transaction_refused",
+        "{reply:?}"
+    );
+
+    // A signed notification for a transaction ePayco's record describes differently
+    let (_, other_session) = app.register("other").await;
+    let other = pay(&app, &other_session, &cast.room).await;
+    let genuine = notification(Some(&other), "5302", 1, "50000.00", "COP");
+    let mut record = genuine.clone();
+    record.insert("x_transaction_id".into(), "another".into());
+    epayco_records(&app).record(&record);
+    let reply = confirm_forged(&app, &genuine).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
+    assert_eq!(reply.body["error"]["code"], "record_mismatch");
+    assert_eq!(
+        app.token(&cast.room, &other_session).await.status,
+        StatusCode::PAYMENT_REQUIRED
+    );
+    app.shutdown().await;
+}
+
+/// Without ePayco's record nothing is granted: the notification is answered 503 so that
+/// ePayco sends it again, and the payment waits as pending for the reconcile pass.
+#[tokio::test]
+async fn a_confirmation_whose_state_cannot_be_looked_up_is_retried_and_settled_later() {
+    for backend in backends() {
+        let app = payments_app(&backend, false).await;
+        let cast = stage(&app, "paid").await;
+        let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+        let accepted = notification(Some(&reference), "5401", 1, "50000.00", "COP");
+        let reply = confirm_forged(&app, &accepted).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}: {reply:?}",
+            backend.label
+        );
+        assert_eq!(reply.body["error"]["code"], "unavailable");
+        assert!(reply.headers.contains_key("retry-after"));
+        assert_eq!(
+            app.token(&cast.room, &cast.viewer_session).await.status,
+            StatusCode::PAYMENT_REQUIRED
+        );
+
+        // ePayco's retries stop; its record now answers, and the reconcile pass settles it
+        epayco_records(&app).record(&accepted);
+        app.clock.advance(601);
+        let report = app.app.state().payments.reconcile_pending().await.unwrap();
+        assert_eq!(
+            (report.checked, report.changed),
+            (1, 1),
+            "{}",
+            backend.label
+        );
+        assert_eq!(
+            app.token(&cast.room, &cast.viewer_session).await.status,
+            StatusCode::OK
+        );
+        assert_eq!(confirm(&app, &accepted).await.body["status"], "duplicate");
+        assert_books_balance(&app).await;
+        app.shutdown().await;
+    }
+}
+
+/// A lookup that cannot connect answers at once, not after the provider's timeout.
+#[tokio::test]
+async fn an_unreachable_lookup_answers_503_promptly() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/validation/v1/reference",
+        closed.local_addr().unwrap()
+    );
+    drop(closed);
+    let app = payments_app_with(&backends()[0], false, |c| {
+        c.payments.epayco.validation_url = url;
+    })
+    .await;
+    let cast = stage(&app, "paid").await;
+    let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+    let started = std::time::Instant::now();
+    let reply = confirm_forged(
+        &app,
+        &notification(Some(&reference), "5501", 1, "50000.00", "COP"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{reply:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn test_transactions_are_accepted_in_test_mode() {
     let app = payments_app(&backends()[0], true).await;
@@ -455,19 +635,16 @@ async fn get_and_json_confirmations_work_like_the_form() {
     let app = payments_app(&backends()[0], false).await;
     let cast = stage(&app, "paid").await;
     let reference = pay(&app, &cast.viewer_session, &cast.room).await;
-    let query = form(&notification(
-        Some(&reference),
-        "7001",
-        3,
-        "50000.00",
-        "COP",
-    ));
+    let pending = notification(Some(&reference), "7001", 3, "50000.00", "COP");
+    epayco_records(&app).record(&pending);
+    let query = form(&pending);
     let reply = app
         .get(&format!("/api/webhooks/epayco?{query}"), None)
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     assert_eq!(reply.body["status"], "held");
     let fields = notification(None, "7001", 1, "50000.00", "COP");
+    epayco_records(&app).record(&fields);
     let reply = app
         .post(
             "/api/webhooks/epayco",
@@ -976,60 +1153,11 @@ async fn admins_record_link_payments_and_emailed_chargebacks_through_the_same_pa
     }
 }
 
-/// ePayco's transaction lookup (`GET /validation/v1/reference/{ref}`), answering what the
-/// test sets for each reference in the shape the real API uses.
-struct EpaycoLookupStandIn {
-    base_url: String,
-    answers: std::sync::Arc<std::sync::Mutex<BTreeMap<String, Value>>>,
-}
-
-async fn epayco_lookup() -> EpaycoLookupStandIn {
-    use axum::extract::Path;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base_url = format!(
-        "http://{}/validation/v1/reference",
-        listener.local_addr().unwrap()
-    );
-    let answers = std::sync::Arc::new(std::sync::Mutex::new(BTreeMap::<String, Value>::new()));
-    let shared = answers.clone();
-    let router = axum::Router::new().route(
-        "/validation/v1/reference/{reference}",
-        axum::routing::get(move |Path(reference): Path<String>| {
-            let answer = shared.lock().unwrap().get(&reference).cloned();
-            async move {
-                axum::Json(answer.unwrap_or_else(
-                    || json!({"success": false, "title_response": "Error", "text_response": "Referencia no encontrada", "data": {}}),
-                ))
-            }
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    EpaycoLookupStandIn { base_url, answers }
-}
-
-impl EpaycoLookupStandIn {
-    /// What the lookup says about `ref_payco` from now on (numbers as the real API sends them).
-    fn set(&self, ref_payco: &str, state: u32, amount: f64, currency: &str) {
-        self.answers.lock().unwrap().insert(
-            ref_payco.to_owned(),
-            json!({"success": true, "title_response": "Transaccion consultada", "data": {
-                "x_ref_payco": ref_payco.parse::<u64>().unwrap(), "x_transaction_id": format!("tx{ref_payco}"),
-                "x_amount": amount, "x_currency_code": currency, "x_cod_transaction_state": state,
-                "x_cod_response": state, "x_response": "Aceptada", "x_test_request": "FALSE",
-                "x_signature": "0000", "x_franchise": "VS"}}),
-        );
-    }
-}
-
 #[tokio::test]
 async fn a_payment_left_pending_is_settled_by_the_reconcile_pass() {
     for backend in backends() {
-        let lookup = epayco_lookup().await;
-        let url = lookup.base_url.clone();
-        let app = payments_app_with(&backend, false, move |c| {
-            c.payments.epayco.validation_url = url;
-        })
-        .await;
+        let app = payments_app(&backend, false).await;
+        let lookup = epayco_records(&app);
         let cast = stage(&app, "paid").await;
         let reference = pay(&app, &cast.viewer_session, &cast.room).await;
         let held = confirm(

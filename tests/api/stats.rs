@@ -14,13 +14,11 @@
 //! Viewers 4, joins 5, present 1, watch 4700 s, median (300 + 900) / 2 = 600 s, peak 3 at
 //! 200 (ada, bob, cyd: ada's second device does not make it 4 at 300).
 
-use std::collections::BTreeMap;
-
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::{Digest as _, Sha256};
+use sha2::Sha256;
 
 use crate::helpers::*;
 
@@ -32,6 +30,7 @@ const T0: i64 = START - 3600;
 async fn stats_app(backend: &Backend) -> TestApp {
     spawn_app_with(backend, |c| {
         c.prosody.secret = roomkey::config::Secret::new(PROSODY_SECRET);
+        c.payments.epayco.validation_url = crate::epayco_server::new_validation_url();
         c.payments.epayco.customer_id = CUSTOMER.into();
         c.payments.epayco.p_key = roomkey::config::Secret::new(P_KEY);
         c.payments.epayco.public_key = "pk_test_491d6a0b6e992cf924edd8d3d088aff1".into();
@@ -80,36 +79,8 @@ async fn epayco(
     amount: &str,
     currency: &str,
 ) {
-    let txid = format!("tx{ref_payco}");
-    let signature = hex::encode(Sha256::digest(format!(
-        "{CUSTOMER}^{P_KEY}^{ref_payco}^{txid}^{amount}^{currency}"
-    )));
-    let mut fields = BTreeMap::from([
-        ("x_cust_id_cliente", CUSTOMER.to_owned()),
-        ("x_ref_payco", ref_payco.to_owned()),
-        ("x_transaction_id", txid),
-        ("x_amount", amount.to_owned()),
-        ("x_currency_code", currency.to_owned()),
-        ("x_signature", signature),
-        ("x_cod_transaction_state", state.to_string()),
-        ("x_test_request", "FALSE".to_owned()),
-    ]);
-    if let Some(reference) = reference {
-        fields.insert("x_extra1", reference.to_owned());
-    }
-    let form = fields
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
-    let reply = app
-        .send(
-            Request::post("/api/webhooks/epayco")
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(Body::from(form))
-                .unwrap(),
-        )
-        .await;
+    let fields = crate::payments::notification(reference, ref_payco, state, amount, currency);
+    let reply = crate::payments::confirm(app, &fields).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
 }
 

@@ -103,7 +103,10 @@ if (typeof jwt === 'string') {
 
 
 class StandIn(BaseHTTPRequestHandler):
+    """The Jitsi page, ePayco's checkout form and ePayco's transaction lookup."""
+
     checkouts = []
+    transactions = {}
 
     def log_message(self, *args):
         pass
@@ -117,6 +120,17 @@ class StandIn(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):
+        prefix = "/validation/v1/reference/"
+        if self.path.startswith(prefix):
+            record = StandIn.transactions.get(self.path[len(prefix):])
+            answer = {"success": True, "data": record} if record else {"success": False, "data": {}}
+            data = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         self._send(MEET_PAGE)
 
     def do_POST(self):
@@ -162,6 +176,7 @@ def start_roomkey(binary, workdir, port, meet_port):
             "ROOMKEY_PAYMENTS__EPAYCO__P_KEY": P_KEY,
             "ROOMKEY_PAYMENTS__EPAYCO__PUBLIC_KEY": "pk_test_491d6a0b6e992cf924edd8d3d088aff1",
             "ROOMKEY_PAYMENTS__EPAYCO__CHECKOUT_URL": f"http://127.0.0.1:{meet_port}/checkout",
+            "ROOMKEY_PAYMENTS__EPAYCO__VALIDATION_URL": f"http://127.0.0.1:{meet_port}/validation/v1/reference",
         }
     )
     process = subprocess.Popen(
@@ -206,23 +221,21 @@ def confirm_epayco(port, reference, amount, currency):
     signature = hashlib.sha256(
         f"{CUSTOMER}^{P_KEY}^{ref_payco}^{txid}^{amount}^{currency}".encode()
     ).hexdigest()
-    status, body = api(
-        port,
-        "POST",
-        "/api/webhooks/epayco",
-        form={
-            "x_cust_id_cliente": CUSTOMER,
-            "x_ref_payco": ref_payco,
-            "x_transaction_id": txid,
-            "x_amount": amount,
-            "x_currency_code": currency,
-            "x_signature": signature,
-            "x_cod_transaction_state": "1",
-            "x_transaction_state": "Aceptada",
-            "x_test_request": "FALSE",
-            "x_extra1": reference,
-        },
-    )
+    fields = {
+        "x_cust_id_cliente": CUSTOMER,
+        "x_ref_payco": ref_payco,
+        "x_transaction_id": txid,
+        "x_amount": amount,
+        "x_currency_code": currency,
+        "x_signature": signature,
+        "x_cod_transaction_state": "1",
+        "x_transaction_state": "Aceptada",
+        "x_test_request": "FALSE",
+        "x_extra1": reference,
+    }
+    # ePayco's own record, which roomkey looks up before granting
+    StandIn.transactions[ref_payco] = {k: v for k, v in fields.items() if k != "x_signature"}
+    status, body = api(port, "POST", "/api/webhooks/epayco", form=fields)
     assert status == 200, (status, body)
 
 
