@@ -558,6 +558,7 @@ fn user(id: String, handle: String, display_name: String, role: Role, now: UnixS
         verified: false,
         created_at: now,
         updated_at: now,
+        session_generation: 0,
     }
 }
 
@@ -1895,7 +1896,7 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
             .viewer_ids
             .iter()
             .map(|id| {
-                let (token, _) = sessions.issue(id, now);
+                let (token, _) = sessions.issue(id, 0, now);
                 format!("Authorization: Bearer {token}\r\n").into_bytes()
             })
             .collect(),
@@ -1911,7 +1912,7 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
         next_webhook: AtomicUsize::new(0),
         stats: data.stats.as_ref().map(|set| {
             let request = |path: String, owner: &str| {
-                let (token, _) = sessions.issue(owner, now);
+                let (token, _) = sessions.issue(owner, 0, now);
                 format!("GET {path} HTTP/1.1\r\nAuthorization: Bearer {token}\r\n").into_bytes()
             };
             StatsPlan {

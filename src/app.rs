@@ -171,6 +171,7 @@ impl App {
             tokens: TokenAuthority::new(access.clone(), jitsi, metrics.clone()),
             identity: IdentityService::new(
                 store.clone(),
+                access.clone(),
                 SessionTokens::new(session_secret.as_bytes(), config.session.ttl_secs),
                 bus.clone(),
                 matrix.clone(),

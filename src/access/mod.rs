@@ -13,10 +13,22 @@ use std::sync::Arc;
 use crate::cache::{AccessCaches, UserFacts};
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{Room, RoomName, User};
+use crate::identity::session::VerifiedSession;
 use crate::store::{Store, StoreError};
 
 pub use candidates::ScopeIndex;
 pub use policy::{Basis, Denial, Grant, Verdict};
+
+/// Where a verified session stands.
+#[derive(Debug, Clone)]
+pub enum SessionStanding {
+    Current(Arc<User>),
+    /// Signed out, signed out everywhere, a password change, an admin's revocation or a
+    /// global ban ended it.
+    Ended,
+    /// The session's user no longer exists.
+    UnknownUser,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
@@ -112,9 +124,34 @@ impl AccessService {
     ) -> Result<Arc<Option<UserFacts>>, StoreError> {
         let load = || async {
             let records = self.store.find_user_facts(user_id, now).await?;
-            Ok(records.map(|r| UserFacts::new(Arc::new(r.user), r.bans, r.entitlements)))
+            Ok(records.map(|r| {
+                UserFacts::new(Arc::new(r.user), r.bans, r.entitlements)
+                    .with_ended_sessions(r.ended_sessions)
+            }))
         };
         self.caches.user_facts.get_or_load(user_id, load).await
+    }
+
+    /// Whether a verified session still stands, and its user's profile if so; from memory
+    /// when held, as on the hot path, else through the caches.
+    pub async fn session_standing(
+        &self,
+        session: &VerifiedSession,
+    ) -> Result<SessionStanding, StoreError> {
+        let standing = |facts: &Option<UserFacts>| match facts {
+            None => SessionStanding::UnknownUser,
+            Some(facts) if facts.session_stands(session.generation, &session.jti) => {
+                SessionStanding::Current(facts.user.clone())
+            }
+            Some(_) => SessionStanding::Ended,
+        };
+        let facts = &self.caches.user_facts;
+        if let Some(found) = facts.peek_in_memory(&session.user_id, |held| standing(held)) {
+            facts.count_memory_hit();
+            return Ok(found);
+        }
+        let loaded = self.user_facts(&session.user_id, self.clock.now()).await?;
+        Ok(standing(&loaded))
     }
 
     /// A user's profile, through the caches.

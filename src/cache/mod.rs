@@ -45,6 +45,9 @@ pub struct UserFacts {
     /// Derived wherever facts are made (from SQL or from Redis), so never stored.
     #[serde(skip)]
     scope_index: ScopeIndex,
+    /// Sessions ended one by one (sign-out) whose tokens have not expired yet; usually
+    /// none. Sessions ended all at once are older generations (`user.session_generation`).
+    pub ended_sessions: Vec<String>,
 }
 
 impl UserFacts {
@@ -54,7 +57,19 @@ impl UserFacts {
             user,
             bans,
             entitlements,
+            ended_sessions: Vec::new(),
         }
+    }
+
+    pub fn with_ended_sessions(mut self, ended_sessions: Vec<String>) -> Self {
+        self.ended_sessions = ended_sessions;
+        self
+    }
+
+    /// Whether the session `jti`, issued under session generation `generation`, still
+    /// stands: neither ended with all the user's sessions nor on its own.
+    pub fn session_stands(&self, generation: i64, jti: &str) -> bool {
+        generation == self.user.session_generation && !self.ended_sessions.iter().any(|j| j == jti)
     }
 
     /// The entitlements that may cover `room`: every one that does (see
@@ -73,11 +88,14 @@ struct StoredUserFacts {
     user: Arc<User>,
     bans: Vec<Ban>,
     entitlements: Vec<Entitlement>,
+    #[serde(default)]
+    ended_sessions: Vec<String>,
 }
 
 impl From<StoredUserFacts> for UserFacts {
     fn from(stored: StoredUserFacts) -> Self {
         Self::new(stored.user, stored.bans, stored.entitlements)
+            .with_ended_sessions(stored.ended_sessions)
     }
 }
 

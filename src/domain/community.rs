@@ -83,6 +83,7 @@ mod tests {
             verified,
             created_at: 0,
             updated_at: 0,
+            session_generation: 0,
         }
     }
 

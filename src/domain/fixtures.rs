@@ -19,6 +19,7 @@ pub(crate) fn user(id: &str, role: Role) -> User {
         verified: false,
         created_at: 0,
         updated_at: 0,
+        session_generation: 0,
     }
 }
 

@@ -20,6 +20,9 @@ pub struct User {
     pub created_at: UnixSeconds,
     /// Changes whenever the profile does; part of the key under which a signed token is reused.
     pub updated_at: UnixSeconds,
+    /// Sessions issued under an older generation have ended (see [`crate::identity`]).
+    #[serde(default)]
+    pub session_generation: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,10 +237,12 @@ pub enum ModerationAction {
     SetRole,
     VerifyPerformer,
     UnverifyPerformer,
+    /// Staff ended every session of a user.
+    EndSessions,
 }
 
 impl ModerationAction {
-    pub const ALL: [ModerationAction; 9] = [
+    pub const ALL: [ModerationAction; 10] = [
         ModerationAction::Ban,
         ModerationAction::Unban,
         ModerationAction::Kick,
@@ -247,6 +252,7 @@ impl ModerationAction {
         ModerationAction::SetRole,
         ModerationAction::VerifyPerformer,
         ModerationAction::UnverifyPerformer,
+        ModerationAction::EndSessions,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -260,6 +266,7 @@ impl ModerationAction {
             ModerationAction::SetRole => "set_role",
             ModerationAction::VerifyPerformer => "verify_performer",
             ModerationAction::UnverifyPerformer => "unverify_performer",
+            ModerationAction::EndSessions => "end_sessions",
         }
     }
 

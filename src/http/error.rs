@@ -315,6 +315,7 @@ pub fn denial_error(denial: Denial, pay_url: String) -> ApiError {
 
 impl From<IdentityError> for ApiError {
     fn from(error: IdentityError) -> Self {
+        let message = error.to_string();
         match error {
             IdentityError::Invalid(field, message) => ApiError::validation(field, message),
             IdentityError::Taken(field) => ApiError::new(
@@ -326,6 +327,10 @@ impl From<IdentityError> for ApiError {
                 ApiError::new(ErrorCode::InvalidCredentials, "wrong login or password")
             }
             IdentityError::UnknownUser => ApiError::not_found("no such user"),
+            IdentityError::InvalidSession(_) | IdentityError::SessionEnded => {
+                ApiError::unauthenticated(message)
+            }
+            IdentityError::NoPassword => ApiError::new(ErrorCode::Conflict, message),
             IdentityError::FeatureRequired(feature) => ApiError::new(
                 ErrorCode::EntitlementRequired,
                 format!("this needs the {feature} feature"),

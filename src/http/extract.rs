@@ -15,6 +15,7 @@ use subtle::ConstantTimeEq;
 use super::error::{ApiError, ErrorCode};
 use super::state::AppState;
 use crate::config::Secret;
+use crate::identity::{Authenticated, IdentityError, VerifiedSession};
 use crate::live::signature::{self, RequestKind};
 
 /// A JSON body; syntax errors answer 400 `invalid_json`, shape errors 422 `validation_failed`.
@@ -163,6 +164,8 @@ pub enum Via {
 pub struct UserPrincipal {
     pub user_id: String,
     pub via: Via,
+    /// The session the caller presented (`None` for a service key).
+    pub session: Option<VerifiedSession>,
 }
 
 /// Someone allowed to administer roomkey; `actor` names them in the records.
@@ -222,13 +225,18 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     Ok(token)
 }
 
-/// The user a session token names, or 401.
-fn session_user(state: &AppState, token: &str) -> Result<String, ApiError> {
+/// The session a token names, if it still stands; 401 otherwise.
+async fn session_of(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {
     state
         .identity
-        .sessions()
-        .verify(token, state.identity.now())
-        .map_err(|e| ApiError::unauthenticated(format!("invalid session token: {e}")))
+        .authenticate(token)
+        .await
+        .map_err(|error| match error {
+            IdentityError::UnknownUser => {
+                ApiError::unauthenticated("the session's user no longer exists")
+            }
+            other => other.into(),
+        })
 }
 
 /// Session tokens are JWTs; API keys are not.
@@ -291,10 +299,11 @@ impl FromRequestParts<AppState> for UserPrincipal {
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
         if looks_like_jwt(token) {
-            let user_id = session_user(state, token)?;
+            let signed_in = session_of(state, token).await?;
             return Ok(UserPrincipal {
-                user_id,
+                user_id: signed_in.session.user_id.clone(),
                 via: Via::Session,
+                session: Some(signed_in.session),
             });
         }
         if state.api_keys.is_service(token) || state.api_keys.is_admin(token) {
@@ -310,6 +319,7 @@ impl FromRequestParts<AppState> for UserPrincipal {
             return Ok(UserPrincipal {
                 user_id: user_id.to_owned(),
                 via: Via::ServiceKey,
+                session: None,
             });
         }
         Err(ApiError::unauthenticated("unknown credentials"))
@@ -337,8 +347,7 @@ impl FromRequestParts<AppState> for AdminPrincipal {
                 Err(ApiError::unauthenticated("unknown credentials"))
             };
         }
-        let user_id = session_user(state, token)?;
-        let user = signed_in_user(state, &user_id).await?;
+        let user = session_of(state, token).await?.user;
         if user.role != crate::domain::Role::Admin {
             return Err(ApiError::forbidden("this needs an admin"));
         }

@@ -18,6 +18,9 @@ use state::AppState;
 pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/auth/register"),
     ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/logout"),
+    ("POST", "/api/auth/logout-all"),
+    ("POST", "/api/auth/password"),
     ("GET", "/api/me"),
     ("PATCH", "/api/me"),
     ("GET", "/api/rooms/{room}"),
@@ -29,6 +32,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/admin/users"),
     ("POST", "/api/admin/users/{id}/role"),
     ("GET", "/api/admin/users/{id}/access"),
+    ("POST", "/api/admin/users/{id}/sessions/end"),
     ("POST", "/api/admin/rooms"),
     ("PATCH", "/api/admin/rooms/{room}"),
     ("POST", "/api/admin/entitlements"),
@@ -98,6 +102,9 @@ pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router 
     let mut router = Router::new()
         .route("/api/auth/register", post(auth::register))
         .route("/api/auth/login", post(auth::login))
+        .route("/api/auth/logout", post(auth::logout))
+        .route("/api/auth/logout-all", post(auth::logout_all))
+        .route("/api/auth/password", post(auth::change_password))
         .route("/api/me", get(auth::me).patch(auth::update_me))
         .route("/api/rooms/{room}", get(rooms::show))
         .route("/api/rooms/{room}/token", post(rooms::issue_token))
@@ -114,6 +121,10 @@ pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router 
         .route("/api/admin/users", post(admin::provision_user))
         .route("/api/admin/users/{id}/role", post(admin::set_role))
         .route("/api/admin/users/{id}/access", get(admin::access_record))
+        .route(
+            "/api/admin/users/{id}/sessions/end",
+            post(admin::end_sessions),
+        )
         .route("/api/admin/rooms", post(admin::create_room))
         .route(
             "/api/admin/rooms/{room}",

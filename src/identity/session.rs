@@ -2,8 +2,10 @@
 //!
 //! They are deliberately unlike Jitsi tokens — another key, `aud = "roomkey-session"`, a
 //! `typ` of "session" in the claims — so neither is ever accepted where the other is
-//! expected. They carry only the user id: role and bans are read from the store (through
-//! the caches) on every request, never trusted from a token.
+//! expected. They carry only the user id, the session's id (`jti`) and the user's session
+//! generation when it was issued (`gen`): role and bans are read from the store (through
+//! the caches) on every request, never trusted from a token, and so is whether the session
+//! has been ended (see [`super::IdentityService::authenticate`]).
 
 use std::borrow::Cow;
 
@@ -34,6 +36,19 @@ pub struct SessionClaims<'a> {
     pub jti: Cow<'a, str>,
     #[serde(borrow)]
     pub typ: Cow<'a, str>,
+    /// The user's session generation at issue; a session from an older one has ended.
+    /// Absent (0) in sessions issued before generations existed.
+    #[serde(default)]
+    pub r#gen: i64,
+}
+
+/// A session token that verified: who, which session, under which generation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedSession {
+    pub user_id: String,
+    pub jti: String,
+    pub generation: i64,
+    pub expires_at: UnixSeconds,
 }
 
 impl TimeBounded for SessionClaims<'_> {
@@ -59,8 +74,9 @@ impl SessionTokens {
         }
     }
 
-    /// A session for `user_id`; returns the token and when it expires.
-    pub fn issue(&self, user_id: &str, now: UnixSeconds) -> (String, UnixSeconds) {
+    /// A session for `user_id` under the user's current session `generation`; returns the
+    /// token and when it expires.
+    pub fn issue(&self, user_id: &str, generation: i64, now: UnixSeconds) -> (String, UnixSeconds) {
         let exp = now + self.ttl_secs;
         let claims = SessionClaims {
             iss: SESSION_ISSUER.into(),
@@ -70,18 +86,19 @@ impl SessionTokens {
             exp,
             jti: crate::ids::random_uuid().to_string().into(),
             typ: "session".into(),
+            r#gen: generation,
         };
         (self.signer.sign(&claims), exp)
     }
 
-    /// The user id a valid session token names.
+    /// The session a valid token names. Whether it has been ended is not known here.
     ///
     /// Sessions are verified on every request, so this is a direct check rather than a
     /// general JWT library call: the header must be byte-for-byte the one roomkey writes
     /// (`{"alg":"HS256","typ":"JWT"}`, so `alg: none` or any other algorithm cannot pass),
     /// the HMAC is checked in constant time before the claims are parsed, and issuer,
     /// audience, type and expiry are then required.
-    pub fn verify(&self, token: &str, now: UnixSeconds) -> Result<String, VerifyError> {
+    pub fn verify(&self, token: &str, now: UnixSeconds) -> Result<VerifiedSession, VerifyError> {
         let (signing_input, signature) = token.rsplit_once('.').ok_or(VerifyError::Malformed)?;
         let (header, payload) = signing_input
             .split_once('.')
@@ -113,7 +130,12 @@ impl SessionTokens {
         if claims.not_before().is_some_and(|nbf| now < nbf) {
             return Err(VerifyError::NotYetValid);
         }
-        Ok(claims.sub.into_owned())
+        Ok(VerifiedSession {
+            user_id: claims.sub.into_owned(),
+            jti: claims.jti.into_owned(),
+            generation: claims.r#gen,
+            expires_at: claims.exp,
+        })
     }
 }
 
@@ -126,9 +148,17 @@ mod tests {
     #[test]
     fn a_session_verifies_until_it_expires() {
         let sessions = SessionTokens::new(&[7; 32], 3600);
-        let (token, exp) = sessions.issue("user-1", NOW);
+        let (token, exp) = sessions.issue("user-1", 3, NOW);
         assert_eq!(exp, NOW + 3600);
-        assert_eq!(sessions.verify(&token, NOW + 10).unwrap(), "user-1");
+        let verified = sessions.verify(&token, NOW + 10).unwrap();
+        assert_eq!(
+            (
+                verified.user_id.as_str(),
+                verified.generation,
+                verified.expires_at
+            ),
+            ("user-1", 3, exp)
+        );
         assert_eq!(
             sessions.verify(&token, NOW + 3600),
             Err(VerifyError::Expired)
@@ -139,9 +169,9 @@ mod tests {
     fn another_key_or_a_tampered_token_is_refused() {
         let sessions = SessionTokens::new(&[7; 32], 3600);
         let other = SessionTokens::new(&[8; 32], 3600);
-        let (token, _) = other.issue("user-1", NOW);
+        let (token, _) = other.issue("user-1", 0, NOW);
         assert_eq!(sessions.verify(&token, NOW), Err(VerifyError::BadSignature));
-        let (token, _) = sessions.issue("user-1", NOW);
+        let (token, _) = sessions.issue("user-1", 0, NOW);
         let mut tampered = token.clone();
         tampered.insert(token.find('.').unwrap() + 5, 'x');
         assert!(sessions.verify(&tampered, NOW).is_err());

@@ -187,6 +187,7 @@ mod tests {
                 verified: false,
                 created_at: 0,
                 updated_at: 0,
+                session_generation: 0,
             }),
             room: Arc::new(Room {
                 id: "r1".into(),

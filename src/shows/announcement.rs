@@ -241,6 +241,7 @@ mod tests {
             verified: true,
             created_at: 0,
             updated_at: 0,
+            session_generation: 0,
         }
     }
 

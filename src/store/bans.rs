@@ -40,8 +40,11 @@ pub(super) fn ban_from_row(row: &AnyRow) -> Result<Ban, StoreError> {
 }
 
 impl Store {
+    /// Appends a ban. A global ban also ends every session of the user, in the same
+    /// transaction: no session outlives the ban, and lifting it later revives none.
     pub async fn insert_ban(&self, ban: &Ban) -> Result<(), StoreError> {
         self.timed(StoreOp::Write, async {
+            let mut tx = self.pool.begin().await.context("begin")?;
             sqlx::query(
                 "INSERT INTO bans (id, user_id, scope_kind, scope_ref, reason, until, banned_by, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -54,12 +57,22 @@ impl Store {
             .bind(ban.until)
             .bind(ban.banned_by.as_deref())
             .bind(ban.created_at)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(|err| match classify_write_error(err, &[]) {
                 StoreError::MissingReference(_) => StoreError::MissingReference("user"),
                 other => other,
             })?;
+            if ban.scope == BanScope::Global {
+                sqlx::query(
+                    "UPDATE users SET session_generation = session_generation + 1 WHERE id = $1",
+                )
+                .bind(&ban.user_id)
+                .execute(&mut *tx)
+                .await
+                .context("end the banned user's sessions")?;
+            }
+            tx.commit().await.context("commit")?;
             Ok(())
         })
         .await

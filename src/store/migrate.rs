@@ -59,6 +59,11 @@ const SQLITE: &[Migration] = &[
         name: "stats_kept",
         sql: include_str!("../../migrations/sqlite/0009_stats_kept.sql"),
     },
+    Migration {
+        version: 10,
+        name: "sessions",
+        sql: include_str!("../../migrations/sqlite/0010_sessions.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -106,6 +111,11 @@ const POSTGRES: &[Migration] = &[
         version: 9,
         name: "stats_kept",
         sql: include_str!("../../migrations/postgres/0009_stats_kept.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "sessions",
+        sql: include_str!("../../migrations/postgres/0010_sessions.sql"),
     },
 ];
 
@@ -200,7 +210,12 @@ mod tests {
         let applied = apply(&mut conn, SQLITE).await.unwrap();
         assert_eq!(
             applied,
-            ["0007_matrix_community", "0008_stats", "0009_stats_kept"]
+            [
+                "0007_matrix_community",
+                "0008_stats",
+                "0009_stats_kept",
+                "0010_sessions"
+            ]
         );
         sqlx::raw_sql(
             "INSERT INTO matrix_outbox (order_key, action, user_id, matrix_user_id, \
@@ -239,6 +254,42 @@ mod tests {
         .execute(&mut conn)
         .await;
         assert!(refused.is_err(), "the action list is still checked");
+    }
+
+    /// 0010 rebuilds SQLite's audit trail to accept `end_sessions`: every row survives, and
+    /// the action list is still checked.
+    #[tokio::test]
+    async fn the_audit_rebuild_keeps_every_row_and_learns_end_sessions() {
+        sqlx::any::install_default_drivers();
+        let mut conn: sqlx::AnyConnection =
+            sqlx::Connection::connect("sqlite::memory:").await.unwrap();
+        let before_0010 = SQLITE.iter().position(|m| m.version == 10).unwrap();
+        apply(&mut conn, &SQLITE[..before_0010]).await.unwrap();
+        let insert = |id: &str, action: &str| {
+            format!(
+                "INSERT INTO moderation_audit (id, at, actor, action, user_id, details) \
+                 VALUES ('{id}', 1, 'admin-key', '{action}', 'u', '{{}}')"
+            )
+        };
+        sqlx::raw_sql(&insert("a1", "ban"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(apply(&mut conn, SQLITE).await.unwrap(), ["0010_sessions"]);
+        sqlx::raw_sql(&insert("a2", "end_sessions"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let actions: Vec<String> =
+            sqlx::query_scalar("SELECT action FROM moderation_audit ORDER BY id")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(actions, ["ban", "end_sessions"]);
+        assert!(sqlx::raw_sql(&insert("a3", "bogus"))
+            .execute(&mut conn)
+            .await
+            .is_err());
     }
 
     /// 0009 counts the attendance already there, and from then on its triggers count every

@@ -20,18 +20,20 @@ use anyhow::Context as _;
 
 use super::bans::{ban_from_row, ACTIVE_BANS_OF_USER};
 use super::entitlements::{entitlement_from_row, LIVE_ENTITLEMENTS_OF_USER};
-use super::users::user_from_row;
+use super::users::{user_from_row, REVOKED_SESSIONS_OF_USER};
 use super::{corrupt, text, Backend, Store, StoreError};
 use crate::clock::UnixSeconds;
 use crate::domain::{Ban, Entitlement, User};
 use crate::telemetry::metrics::StoreOp;
 
-/// A user with the bans in force and the entitlements that can still grant access.
+/// A user with the bans in force, the entitlements that can still grant access, and the
+/// sessions ended one by one whose tokens have not expired yet.
 #[derive(Debug)]
 pub struct UserRecords {
     pub user: User,
     pub bans: Vec<Ban>,
     pub entitlements: Vec<Entitlement>,
+    pub ended_sessions: Vec<String>,
 }
 
 /// The columns only one kind of record has: (name, SQL type, where that kind's branch
@@ -45,6 +47,7 @@ const USER_ONLY: &[(&str, &str, &str)] = &[
     ("avatar_url", "TEXT", "avatar_url"),
     ("verified_at", "BIGINT", "verified_at"),
     ("updated_at", "BIGINT", "updated_at"),
+    ("session_generation", "BIGINT", "session_generation"),
 ];
 const BAN_ONLY: &[(&str, &str, &str)] = &[
     ("reason", "TEXT", "b.reason"),
@@ -66,11 +69,16 @@ const ENTITLEMENT_ONLY: &[(&str, &str, &str)] = &[
     ("revoke_reason", "TEXT", "r.reason"),
 ];
 
-/// The three kinds' own columns, in the order every row of the union carries them.
-const OWN_COLUMNS: [&[(&str, &str, &str)]; 3] = [USER_ONLY, BAN_ONLY, ENTITLEMENT_ONLY];
+/// An ended session's id is the shared `id` column; it has no columns of its own.
+const ENDED_SESSION_ONLY: &[(&str, &str, &str)] = &[];
+
+/// The kinds' own columns, in the order every row of the union carries them.
+const OWN_COLUMNS: [&[(&str, &str, &str)]; 4] =
+    [USER_ONLY, BAN_ONLY, ENTITLEMENT_ONLY, ENDED_SESSION_ONLY];
 const USER: usize = 0;
 const BAN: usize = 1;
 const ENTITLEMENT: usize = 2;
+const ENDED_SESSION: usize = 3;
 
 /// One `SELECT` list of the union: the shared columns, then every kind's own columns, read
 /// for kind `this` and NULL for the others. The user's branch comes first and names and
@@ -111,6 +119,10 @@ static USER_FACTS_SQL: LazyLock<String> = LazyLock::new(|| {
         "'entitlement', e.id, e.user_id, e.scope_kind, e.scope_ref, e.created_at",
         ENTITLEMENT,
     );
+    let ended_session = select_list(
+        "'session', s.jti, s.user_id, NULL, NULL, s.revoked_at",
+        ENDED_SESSION,
+    );
     format!(
         "SELECT {user} FROM users WHERE id = $1 \
          UNION ALL SELECT {ban} FROM bans b LEFT JOIN ban_lifts l ON l.ban_id = b.id \
@@ -118,6 +130,8 @@ static USER_FACTS_SQL: LazyLock<String> = LazyLock::new(|| {
          UNION ALL SELECT {entitlement} FROM entitlements e \
          LEFT JOIN entitlement_revocations r ON r.entitlement_id = e.id \
          WHERE {LIVE_ENTITLEMENTS_OF_USER} \
+         UNION ALL SELECT {ended_session} FROM session_revocations s \
+         WHERE {REVOKED_SESSIONS_OF_USER} \
          ORDER BY kind, created_at, id"
     )
 });
@@ -153,11 +167,13 @@ impl Store {
         let mut user = None;
         let mut bans = Vec::new();
         let mut entitlements = Vec::new();
+        let mut ended_sessions = Vec::new();
         for row in &rows {
             match text(row, "kind")?.as_str() {
                 "user" => user = Some(user_from_row(row)?),
                 "ban" => bans.push(ban_from_row(row)?),
                 "entitlement" => entitlements.push(entitlement_from_row(row)?),
+                "session" => ended_sessions.push(text(row, "id")?),
                 other => return Err(corrupt("user facts kind", other)),
             }
         }
@@ -165,6 +181,7 @@ impl Store {
             user,
             bans,
             entitlements,
+            ended_sessions,
         }))
     }
 
@@ -173,15 +190,17 @@ impl Store {
         user_id: &str,
         now: UnixSeconds,
     ) -> Result<Option<UserRecords>, StoreError> {
-        let (user, bans, entitlements) = tokio::try_join!(
+        let (user, bans, entitlements, ended_sessions) = tokio::try_join!(
             self.fetch_user(user_id),
             self.fetch_active_bans(user_id, now),
             self.fetch_live_entitlements(user_id, now),
+            self.fetch_revoked_sessions(user_id, now),
         )?;
         Ok(user.map(|user| UserRecords {
             user,
             bans,
             entitlements,
+            ended_sessions,
         }))
     }
 }

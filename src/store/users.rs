@@ -9,7 +9,8 @@ use crate::domain::{Role, User};
 use crate::telemetry::metrics::StoreOp;
 
 const USER_COLUMNS: &str =
-    "id, handle, email, display_name, role, matrix_user_id, avatar_url, verified_at, created_at, updated_at";
+    "id, handle, email, display_name, role, matrix_user_id, avatar_url, verified_at, \
+     created_at, updated_at, session_generation";
 
 pub struct NewUser<'a> {
     pub id: &'a str,
@@ -35,6 +36,7 @@ pub(super) fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
         verified: opt_int(row, "verified_at")?.is_some(),
         created_at: int(row, "created_at")?,
         updated_at: int(row, "updated_at")?,
+        session_generation: int(row, "session_generation")?,
     })
 }
 
@@ -143,4 +145,112 @@ impl Store {
         })
         .await
     }
+
+    /// Ends every session `id` holds: bumps the session generation sessions carry.
+    pub async fn bump_session_generation(
+        &self,
+        id: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<User>, StoreError> {
+        self.timed(StoreOp::Write, async {
+            let row = sqlx::query(&format!(
+                "UPDATE users SET session_generation = session_generation + 1, updated_at = $2 \
+                 WHERE id = $1 RETURNING {USER_COLUMNS}"
+            ))
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .context("end sessions")?;
+            row.as_ref().map(user_from_row).transpose()
+        })
+        .await
+    }
+
+    /// Replaces the password and ends every session in the same statement, so no session
+    /// issued under the old password outlives the change.
+    pub async fn update_password(
+        &self,
+        id: &str,
+        password_hash: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<User>, StoreError> {
+        self.timed(StoreOp::Write, async {
+            let row = sqlx::query(&format!(
+                "UPDATE users SET password_hash = $2, session_generation = session_generation + 1, \
+                 updated_at = $3 WHERE id = $1 RETURNING {USER_COLUMNS}"
+            ))
+            .bind(id)
+            .bind(password_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .context("update password")?;
+            row.as_ref().map(user_from_row).transpose()
+        })
+        .await
+    }
+
+    /// The stored password hash of `id` (`None` for a provisioned user without one).
+    pub async fn find_password_hash(&self, id: &str) -> Result<Option<String>, StoreError> {
+        self.timed(StoreOp::Other, async {
+            let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .context("find password hash")?;
+            match row {
+                Some(row) => opt_text(&row, "password_hash"),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    /// Ends one session by its id; kept until `expires_at`, when the token dies anyway.
+    /// Ending it twice is not an error.
+    pub async fn insert_session_revocation(
+        &self,
+        jti: &str,
+        user_id: &str,
+        expires_at: UnixSeconds,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        self.timed(StoreOp::Write, async {
+            sqlx::query(
+                "INSERT INTO session_revocations (jti, user_id, expires_at, revoked_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
+            )
+            .bind(jti)
+            .bind(user_id)
+            .bind(expires_at)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .context("end a session")?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The ids of `user_id`'s ended sessions whose tokens have not expired yet.
+    pub(super) async fn fetch_revoked_sessions(
+        &self,
+        user_id: &str,
+        now: UnixSeconds,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT jti FROM session_revocations s WHERE {REVOKED_SESSIONS_OF_USER} ORDER BY jti"
+        ))
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .context("find ended sessions")?;
+        rows.iter().map(|row| text(row, "jti")).collect()
+    }
 }
+
+/// The filter for a user's ended sessions still worth remembering, with `$1` the user and
+/// `$2` now; shared with the one-statement facts read.
+pub(super) const REVOKED_SESSIONS_OF_USER: &str = "s.user_id = $1 AND s.expires_at > $2";

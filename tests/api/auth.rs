@@ -154,7 +154,7 @@ async fn missing_forged_and_expired_sessions_are_refused() {
 
     // Signed with another key.
     let other = roomkey::identity::SessionTokens::new(&[9; 32], 3600);
-    let (forged, _) = other.issue(&cast.viewer_id, START);
+    let (forged, _) = other.issue(&cast.viewer_id, 0, START);
     assert_eq!(
         app.token(&cast.room, &forged).await.status,
         StatusCode::UNAUTHORIZED

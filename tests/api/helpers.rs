@@ -344,6 +344,19 @@ pub struct Stage {
     pub room: String,
 }
 
+/// A new session for the user registered as `handle` (by [`TestApp::register`]).
+pub async fn sign_in(app: &TestApp, handle: &str) -> String {
+    let reply = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"login": handle, "password": "correct horse battery"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    reply.body["session_token"].as_str().unwrap().to_owned()
+}
+
 pub async fn stage(app: &TestApp, access: &str) -> Stage {
     let (performer_id, performer_session) = app.user_with_role("alex", "performer").await;
     let (viewer_id, viewer_session) = app.register("viewer").await;

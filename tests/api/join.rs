@@ -537,13 +537,16 @@ async fn cookies_are_secure_when_the_public_url_is_https() {
     app.shutdown().await;
 }
 
+/// Signing out ends the session itself, not only the cookie: a copy of the cookie taken
+/// before (another tab, a stolen copy) no longer signs anyone in.
 #[tokio::test]
-async fn signing_out_clears_the_session_cookie() {
+async fn signing_out_ends_the_session_and_clears_its_cookie() {
     let backend = &backends()[0];
     let app = spawn_app(backend).await;
     stage(&app, "paid").await;
     let mut browser = Browser::new(&app);
     browser.sign_up("livealex2026", "leaver").await;
+    let copy = browser.cookies["roomkey_session"].clone();
     let pay = browser.get("/join/livealex2026").await;
     assert_eq!(pay.status, StatusCode::PAYMENT_REQUIRED);
     let reply = browser
@@ -555,6 +558,16 @@ async fn signing_out_clears_the_session_cookie() {
     assert_eq!(
         browser.get("/join/livealex2026").await.status,
         StatusCode::OK
+    );
+
+    let mut other_tab = Browser::new(&app);
+    other_tab.cookies.insert("roomkey_session".into(), copy.clone());
+    let page = other_tab.get("/join/livealex2026").await;
+    assert_eq!(page.status, StatusCode::OK, "asked to sign in, not to pay");
+    assert!(set_cookie(&page, "roomkey_session").contains("Max-Age=0"));
+    assert_eq!(
+        app.get("/api/me", Some(&copy)).await.status,
+        StatusCode::UNAUTHORIZED
     );
     app.shutdown().await;
 }

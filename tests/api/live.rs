@@ -377,7 +377,7 @@ async fn taking_access_away_is_pushed_to_every_shard() {
         assert_eq!(two.next_command().await["type"], "revalidate");
 
         // a refund or chargeback of the payment that granted access
-        let (buyer_id, _) = app.register("buyer").await;
+        let (buyer_id, buyer_session) = app.register("buyer").await;
         let paid = app
             .admin(
                 "/api/admin/payments",
@@ -423,7 +423,7 @@ async fn taking_access_away_is_pushed_to_every_shard() {
         let refused = app
             .post(
                 "/api/rooms/livealex2026/kick",
-                Some(&cast.viewer_session),
+                Some(&buyer_session),
                 json!({"user_id": cast.performer_id, "reason": "revenge"}),
             )
             .await;

@@ -22,5 +22,6 @@ mod matrix;
 mod moderation;
 mod ops;
 mod payments;
+mod sessions;
 mod stats;
 mod tokens;

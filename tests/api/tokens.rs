@@ -308,6 +308,7 @@ async fn each_ban_scope_refuses_with_reason_and_until_and_lifting_restores_acces
         )
         .await;
         let until = roomkey::clock::rfc3339(START + 3600);
+        let mut session = cast.viewer_session.clone();
         for (scope, kind) in [
             (json!({"kind": "global"}), "global"),
             (json!({"kind": "room", "room": "LiveAlex2026"}), "room"),
@@ -316,16 +317,21 @@ async fn each_ban_scope_refuses_with_reason_and_until_and_lifting_restores_acces
                 "performer",
             ),
         ] {
-            assert_eq!(
-                app.token(&cast.room, &cast.viewer_session).await.status,
-                StatusCode::OK
-            );
+            assert_eq!(app.token(&cast.room, &session).await.status, StatusCode::OK);
             let ban = app
                 .admin("/api/admin/bans", json!({"user_id": cast.viewer_id, "scope": scope, "reason": "harassment", "until": until}))
                 .await;
             assert_eq!(ban.status, StatusCode::CREATED, "{ban:?}");
+            if kind == "global" {
+                // a global ban ends the user's sessions; signed in again, they learn why
+                assert_eq!(
+                    app.token(&cast.room, &session).await.status,
+                    StatusCode::UNAUTHORIZED
+                );
+                session = sign_in(&app, "viewer").await;
+            }
 
-            let reply = app.token(&cast.room, &cast.viewer_session).await;
+            let reply = app.token(&cast.room, &session).await;
             assert_eq!(
                 reply.status,
                 StatusCode::FORBIDDEN,
@@ -347,10 +353,7 @@ async fn each_ban_scope_refuses_with_reason_and_until_and_lifting_restores_acces
             assert_eq!(lifted.status, StatusCode::OK);
             assert_eq!(lifted.body["lifted"]["reason"], "appeal granted");
         }
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::OK
-        );
+        assert_eq!(app.token(&cast.room, &session).await.status, StatusCode::OK);
         app.shutdown().await;
     }
 }
@@ -365,15 +368,13 @@ async fn a_timed_ban_ends_by_itself() {
         app.admin("/api/admin/bans", body).await.status,
         StatusCode::CREATED
     );
+    let session = sign_in(&app, "viewer").await;
     assert_eq!(
-        app.token(&cast.room, &cast.viewer_session).await.status,
+        app.token(&cast.room, &session).await.status,
         StatusCode::FORBIDDEN
     );
     app.clock.advance(60);
-    assert_eq!(
-        app.token(&cast.room, &cast.viewer_session).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(app.token(&cast.room, &session).await.status, StatusCode::OK);
     app.shutdown().await;
 }
 

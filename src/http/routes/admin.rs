@@ -11,7 +11,7 @@ use crate::clock::{parse_rfc3339, rfc3339, UnixSeconds};
 use crate::domain::{Ban, Entitlement, EntitlementSource, Money, Role, RoomAccess};
 use crate::entitlements::{GrantRequest, ScopeRequest};
 use crate::http::error::ApiError;
-use crate::http::extract::{AdminPrincipal, ApiJson};
+use crate::http::extract::{AdminPrincipal, ApiJson, OptionalJson};
 use crate::http::state::AppState;
 use crate::identity::Provisioning;
 use crate::moderation::{BanRequest, BanScopeRequest};
@@ -116,6 +116,29 @@ pub async fn set_role(
         .set_role(&user_id, role(&body.role)?, &admin.actor)
         .await?;
     Ok(Json(UserView::from(&user)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EndSessionsBody {
+    reason: Option<String>,
+}
+
+/// # `POST /api/admin/users/{id}/sessions/end`
+/// Ends every session the user holds (a stolen device, a compromised account): their
+/// session tokens stop working on every instance; they can sign in again. Audited.
+/// **Permissions**: admin.
+pub async fn end_sessions(
+    State(state): State<AppState>,
+    admin: AdminPrincipal,
+    Path(user_id): Path<String>,
+    OptionalJson(body): OptionalJson<EndSessionsBody>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .identity
+        .end_sessions_for(&user_id, &admin.actor, body.reason.as_deref())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Serialize)]

@@ -10,7 +10,7 @@ use crate::domain::{EntitlementScope, User};
 use crate::http::error::ApiError;
 use crate::http::extract::{signed_in_user, ApiJson, ClientIp, UserPrincipal};
 use crate::http::state::AppState;
-use crate::identity::{ProfileChanges, Registration, SignedIn};
+use crate::identity::{ProfileChanges, Registration, SignedIn, VerifiedSession};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,6 +112,66 @@ pub async fn login(
 ) -> Result<Json<SessionView>, ApiError> {
     limit(&state, &ip)?;
     let signed_in = state.identity.login(&body.login, body.password).await?;
+    Ok(Json(signed_in.into()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+/// The session the caller presented; a service key has none to end or to re-issue.
+fn own_session(caller: &UserPrincipal) -> Result<&VerifiedSession, ApiError> {
+    caller
+        .session
+        .as_ref()
+        .ok_or_else(|| ApiError::forbidden("this needs the user's own session, not a service key"))
+}
+
+/// # `POST /api/auth/logout`
+/// Ends the caller's session: its token stops working on every instance. 204.
+/// **Permissions**: a session.
+#[tracing::instrument(skip_all)]
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: UserPrincipal,
+) -> Result<StatusCode, ApiError> {
+    state.identity.end_session(own_session(&caller)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// # `POST /api/auth/logout-all`
+/// Ends every session of the caller, on every device. 204.
+/// **Permissions**: a session, or a service key naming the user.
+#[tracing::instrument(skip_all)]
+pub async fn logout_all(
+    State(state): State<AppState>,
+    caller: UserPrincipal,
+) -> Result<StatusCode, ApiError> {
+    state.identity.end_all_sessions(&caller.user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// # `POST /api/auth/password`
+/// Changes the caller's password after checking the current one; every session ends and
+/// the caller gets a fresh one. 401 for a wrong current password; 409 for an account
+/// without a password.
+/// **Permissions**: a session; rate-limited per client address.
+#[tracing::instrument(skip_all)]
+pub async fn change_password(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    caller: UserPrincipal,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> Result<Json<SessionView>, ApiError> {
+    limit(&state, &ip)?;
+    own_session(&caller)?;
+    let signed_in = state
+        .identity
+        .change_password(&caller.user_id, body.current_password, body.new_password)
+        .await?;
     Ok(Json(signed_in.into()))
 }
 

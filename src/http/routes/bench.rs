@@ -38,6 +38,7 @@ pub async fn sign_only(
         verified: false,
         created_at: 0,
         updated_at: 0,
+        session_generation: 0,
     };
     let room = Room {
         id: "bench-room".into(),

@@ -21,7 +21,7 @@ use crate::domain::{Room, RoomName};
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::extract::{parse_urlencoded, ClientIp};
 use crate::http::state::AppState;
-use crate::identity::{IdentityError, Registration};
+use crate::identity::{IdentityError, Registration, VerifiedSession};
 use crate::join::html::{Body, Filled, Notice, Page};
 use crate::join::i18n::negotiate;
 use crate::join::{self, CsrfKey, Lang, Scene};
@@ -43,7 +43,9 @@ struct Visitor {
     new_nonce: bool,
     /// The user a valid session cookie names.
     user: Option<String>,
-    /// A session cookie was sent but is no longer valid: clear it.
+    /// That cookie's session.
+    session: Option<VerifiedSession>,
+    /// A session cookie was sent but is no longer valid (expired or ended): clear it.
     stale_session: bool,
 }
 
@@ -59,7 +61,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 impl Visitor {
-    fn new(state: &AppState, headers: &HeaderMap) -> Self {
+    async fn new(state: &AppState, headers: &HeaderMap) -> Self {
         let lang = negotiate(
             headers
                 .get(ACCEPT_LANGUAGE)
@@ -71,20 +73,28 @@ impl Visitor {
             Some(nonce) => (nonce.to_owned(), false),
             None => (CsrfKey::new_nonce(), true),
         };
-        let session = cookie(headers, SESSION_COOKIE).filter(|token| !token.is_empty());
-        let user = session.and_then(|token| {
-            state
-                .identity
-                .sessions()
-                .verify(token, state.identity.now())
-                .ok()
-        });
+        let token = cookie(headers, SESSION_COOKIE).filter(|token| !token.is_empty());
+        let session = match token {
+            None => None,
+            Some(token) => match state.identity.authenticate(token).await {
+                Ok(signed_in) => Some(signed_in.session),
+                // Whether the session stands is unknown while the store is away; the page
+                // itself then answers "retry shortly", so the cookie is kept.
+                Err(IdentityError::Store(_) | IdentityError::Unexpected(_)) => state
+                    .identity
+                    .sessions()
+                    .verify(token, state.identity.now())
+                    .ok(),
+                Err(_) => None,
+            },
+        };
         Self {
             lang,
             nonce,
             new_nonce,
-            stale_session: session.is_some() && user.is_none(),
-            user,
+            stale_session: token.is_some() && session.is_none(),
+            user: session.as_ref().map(|s| s.user_id.clone()),
+            session,
         }
     }
 
@@ -395,7 +405,7 @@ pub async fn page(
     Path(room): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let visitor = Visitor::new(&state, &headers);
+    let visitor = Visitor::new(&state, &headers).await;
     show(&state, &visitor, &room, None, &Filled::default(), None).await
 }
 
@@ -411,7 +421,7 @@ pub async fn sign_in(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let visitor = Visitor::new(&state, &headers);
+    let visitor = Visitor::new(&state, &headers).await;
     let form = read_form(&headers, &body).unwrap_or_default();
     let filled = Filled {
         login: field(&form, "login"),
@@ -455,7 +465,7 @@ pub async fn sign_up(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let visitor = Visitor::new(&state, &headers);
+    let visitor = Visitor::new(&state, &headers).await;
     let form = read_form(&headers, &body).unwrap_or_default();
     let filled = Filled {
         handle: field(&form, "handle"),
@@ -504,7 +514,7 @@ pub async fn pay(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let visitor = Visitor::new(&state, &headers);
+    let visitor = Visitor::new(&state, &headers).await;
     let form = read_form(&headers, &body).unwrap_or_default();
     if !visitor.csrf_ok(&state, &form) {
         return refuse_form(&state, &visitor, &room, &Filled::default()).await;
@@ -565,7 +575,8 @@ pub async fn pay(
 }
 
 /// # `POST /join/{room}/sign-out`
-/// Clears the session cookie (`csrf` bound to the session) and answers 303 to the page.
+/// Ends the session (its token stops working everywhere), clears the cookie (`csrf` bound
+/// to the session) and answers 303 to the page.
 /// **Permissions**: a session cookie.
 pub async fn sign_out(
     State(state): State<AppState>,
@@ -573,7 +584,7 @@ pub async fn sign_out(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let visitor = Visitor::new(&state, &headers);
+    let visitor = Visitor::new(&state, &headers).await;
     let form = read_form(&headers, &body).unwrap_or_default();
     if !visitor.csrf_ok(&state, &form) {
         return refuse_form(&state, &visitor, &room, &Filled::default()).await;
@@ -581,6 +592,11 @@ pub async fn sign_out(
     let Ok(name) = RoomName::parse(&room) else {
         return not_found(&state, &visitor, ErrorCode::InvalidRequest);
     };
+    if let Some(session) = &visitor.session {
+        if let Err(error) = state.identity.end_session(session).await {
+            return retry_later(&state, &visitor, None, error.into());
+        }
+    }
     let clear = format!("{SESSION_COOKIE}=; Max-Age=0{}", cookie_attributes(&state));
     see_other(&state, &visitor, &format!("/join/{name}"), &[clear])
 }
