@@ -21,7 +21,7 @@ use crate::entitlements::EntitlementService;
 use crate::http::extract::ApiKeys;
 use crate::http::rate_limit::RateLimiter;
 use crate::http::state::{AppState, Services};
-use crate::identity::{IdentityService, SessionTokens};
+use crate::identity::{IdentityService, LoginThrottle, SessionTokens};
 use crate::live::{LiveEnforcer, RequestSigner};
 use crate::mastodon::MastodonService;
 use crate::matrix::MatrixService;
@@ -72,6 +72,9 @@ impl App {
             .context("cannot connect to Redis (redis.url)")?;
             Some((tier, redis::Client::open(config.redis.url.as_str())?))
         };
+        let throttle_redis = redis
+            .as_ref()
+            .map(|(tier, _)| (tier.connection(), tier.prefix().to_owned()));
         let health = Health::new(redis.is_none());
         let caches = Arc::new(AccessCaches::new(
             config.cache.max_entries,
@@ -173,6 +176,7 @@ impl App {
                 store.clone(),
                 access.clone(),
                 SessionTokens::new(session_secret.as_bytes(), config.session.ttl_secs),
+                LoginThrottle::new(session_secret.as_bytes(), throttle_redis),
                 bus.clone(),
                 matrix.clone(),
                 audit.clone(),

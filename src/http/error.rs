@@ -331,6 +331,11 @@ impl From<IdentityError> for ApiError {
                 ApiError::unauthenticated(message)
             }
             IdentityError::NoPassword => ApiError::new(ErrorCode::Conflict, message),
+            IdentityError::Throttled(seconds) => {
+                let mut error = ApiError::rate_limited(seconds);
+                error.message = message;
+                error
+            }
             IdentityError::FeatureRequired(feature) => ApiError::new(
                 ErrorCode::EntitlementRequired,
                 format!("this needs the {feature} feature"),

@@ -10,7 +10,9 @@
 
 pub mod password;
 pub mod session;
+pub mod throttle;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::access::{AccessService, SessionStanding};
@@ -22,6 +24,7 @@ use crate::moderation::audit::{Action, AuditLog};
 use crate::store::{NewUser, Store, StoreError};
 
 pub use session::{SessionTokens, VerifiedSession};
+pub use throttle::LoginThrottle;
 
 use crate::tokens::verify::VerifyError;
 
@@ -44,6 +47,9 @@ pub enum IdentityError {
     /// revoked by staff, or the user was banned from the platform).
     #[error("this session has ended; sign in again")]
     SessionEnded,
+    /// Too many password attempts on this account: wait this many seconds.
+    #[error("too many sign-in attempts for this account; retry in {0} s")]
+    Throttled(u64),
     /// The account has no password to change (a platform backend provisioned it).
     #[error("this account has no password; it signs in through the platform")]
     NoPassword,
@@ -99,6 +105,7 @@ pub struct IdentityService {
     store: Store,
     access: Arc<AccessService>,
     sessions: SessionTokens,
+    throttle: LoginThrottle,
     bus: Arc<Bus>,
     matrix: Arc<MatrixService>,
     audit: Arc<AuditLog>,
@@ -117,6 +124,7 @@ impl IdentityService {
         store: Store,
         access: Arc<AccessService>,
         sessions: SessionTokens,
+        throttle: LoginThrottle,
         bus: Arc<Bus>,
         matrix: Arc<MatrixService>,
         audit: Arc<AuditLog>,
@@ -126,6 +134,7 @@ impl IdentityService {
             store,
             access,
             sessions,
+            throttle,
             bus,
             matrix,
             audit,
@@ -141,7 +150,13 @@ impl IdentityService {
         self.clock.now()
     }
 
-    pub async fn register(&self, registration: Registration) -> Result<SignedIn, IdentityError> {
+    /// Creates a viewer account and signs it in; `address` becomes one the account is
+    /// known to sign in from.
+    pub async fn register(
+        &self,
+        registration: Registration,
+        address: IpAddr,
+    ) -> Result<SignedIn, IdentityError> {
         let profile = Profile::parse(
             &registration.handle,
             &registration.email,
@@ -150,9 +165,12 @@ impl IdentityService {
         check_password_length(&registration.password)?;
         let hash = password::hash(registration.password).await?;
         let user = self.create(&profile, Some(&hash), Role::Viewer).await?;
+        let now = self.clock.now();
+        self.throttle
+            .succeeded(&format!("user:{}", user.id), address, now)
+            .await;
         let (session_token, expires_at) =
-            self.sessions
-                .issue(&user.id, user.session_generation, self.clock.now());
+            self.sessions.issue(&user.id, user.session_generation, now);
         Ok(SignedIn {
             user,
             session_token,
@@ -160,7 +178,15 @@ impl IdentityService {
         })
     }
 
-    pub async fn login(&self, login: &str, password: String) -> Result<SignedIn, IdentityError> {
+    /// Signs in with a handle or e-mail and password, from `address`. Attempts on one
+    /// account are throttled across addresses ([`throttle`]); an unknown login is throttled
+    /// the same way, so the answer says nothing about whether the account exists.
+    pub async fn login(
+        &self,
+        login: &str,
+        password: String,
+        address: IpAddr,
+    ) -> Result<SignedIn, IdentityError> {
         let login = login.trim().to_ascii_lowercase();
         let found = if login.is_empty() || login.len() > 254 {
             None
@@ -171,12 +197,21 @@ impl IdentityService {
             Some((user, stored)) => (Some(user), stored),
             None => (None, None),
         };
+        let account = match &user {
+            Some(user) => format!("user:{}", user.id),
+            None => format!("login:{login}"),
+        };
+        let now = self.clock.now();
+        self.throttle
+            .admit(&account, address, now)
+            .await
+            .map_err(IdentityError::Throttled)?;
         let password_ok = password::verify(password, stored).await?;
         match user {
             Some(user) if password_ok => {
+                self.throttle.succeeded(&account, address, now).await;
                 let (session_token, expires_at) =
-                    self.sessions
-                        .issue(&user.id, user.session_generation, self.clock.now());
+                    self.sessions.issue(&user.id, user.session_generation, now);
                 Ok(SignedIn {
                     user,
                     session_token,
@@ -256,15 +291,25 @@ impl IdentityService {
         user_id: &str,
         current: String,
         new: String,
+        address: IpAddr,
     ) -> Result<SignedIn, IdentityError> {
         check_password_length(&new)?;
         let stored = self.store.find_password_hash(user_id).await?;
         if stored.is_none() {
             return Err(IdentityError::NoPassword);
         }
+        // A stolen session must not become a way to guess the password.
+        let account = format!("user:{user_id}");
+        self.throttle
+            .admit(&account, address, self.clock.now())
+            .await
+            .map_err(IdentityError::Throttled)?;
         if !password::verify(current, stored).await? {
             return Err(IdentityError::BadCredentials);
         }
+        self.throttle
+            .succeeded(&account, address, self.clock.now())
+            .await;
         let hash = password::hash(new).await?;
         let user = self
             .store

@@ -136,6 +136,103 @@ async fn sign_up_and_login_are_rate_limited_per_address() {
     app.shutdown().await;
 }
 
+async fn login_from(app: &TestApp, address: &str, login: &str, password: &str) -> Reply {
+    let request = axum::http::Request::post("/api/auth/login")
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", address)
+        .body(axum::body::Body::from(
+            json!({"login": login, "password": password}).to_string(),
+        ))
+        .unwrap();
+    app.send(request).await
+}
+
+/// One account guessed at from many addresses: the per-address limit never trips, the
+/// per-account one does, and it slows the guessing without locking the owner out.
+#[tokio::test]
+async fn guessing_one_accounts_password_from_many_addresses_is_slowed_not_banned() {
+    for backend in backends() {
+        let app = spawn_app_with(&backend, |c| c.http.trust_forwarded_for = true).await;
+        let sibling = if backend.has_redis() {
+            Some(app.sibling().await)
+        } else {
+            None
+        };
+        let register = axum::http::Request::post("/api/auth/register")
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", "198.51.100.7")
+            .body(axum::body::Body::from(
+                json!({"handle": "victim", "email": "victim@example.com", "password": "correct horse battery"}).to_string(),
+            ))
+            .unwrap();
+        assert_eq!(app.send(register).await.status, StatusCode::CREATED);
+
+        let mut statuses = Vec::new();
+        for attempt in 0..100 {
+            let address = format!("203.0.113.{}", attempt % 10);
+            // alternate instances: with Redis the count is shared
+            let target = match (&sibling, attempt % 2) {
+                (Some(sibling), 1) => sibling,
+                _ => &app,
+            };
+            statuses.push(login_from(target, &address, "victim", "wrong guess 123").await);
+        }
+        let unauthorized = statuses
+            .iter()
+            .filter(|r| r.status == StatusCode::UNAUTHORIZED)
+            .count();
+        let limited: Vec<&Reply> = statuses
+            .iter()
+            .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+            .collect();
+        assert_eq!(
+            (unauthorized, limited.len()),
+            (5, 95),
+            "{}: five free guesses, then a wait",
+            backend.label
+        );
+        assert_eq!(limited[0].body["error"]["code"], "rate_limited");
+        assert_eq!(limited[0].headers["retry-after"], "1");
+
+        // the owner's own address is not held up, even now
+        let owner = login_from(&app, "198.51.100.7", "victim", "correct horse battery").await;
+        assert_eq!(owner.status, StatusCode::OK, "{}: {owner:?}", backend.label);
+        // and the right password from a new address works once the wait is over
+        for _ in 0..6 {
+            let _ = login_from(&app, "192.0.2.1", "victim", "wrong guess 123").await;
+            app.clock.advance(60);
+        }
+        app.clock.advance(60);
+        let new_device = login_from(&app, "192.0.2.99", "victim", "correct horse battery").await;
+        assert_eq!(
+            new_device.status,
+            StatusCode::OK,
+            "{}: {new_device:?}",
+            backend.label
+        );
+
+        // an unknown login is slowed the same way, so 429 does not reveal an account
+        for _ in 0..5 {
+            assert_eq!(
+                login_from(&app, "203.0.113.50", "nobody", "wrong guess 123")
+                    .await
+                    .status,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_eq!(
+            login_from(&app, "203.0.113.51", "nobody", "wrong guess 123")
+                .await
+                .status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        if let Some(sibling) = sibling {
+            sibling.shutdown().await;
+        }
+        app.shutdown().await;
+    }
+}
+
 #[tokio::test]
 async fn missing_forged_and_expired_sessions_are_refused() {
     let app = spawn_app(&backends()[0]).await;

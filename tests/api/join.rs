@@ -561,7 +561,9 @@ async fn signing_out_ends_the_session_and_clears_its_cookie() {
     );
 
     let mut other_tab = Browser::new(&app);
-    other_tab.cookies.insert("roomkey_session".into(), copy.clone());
+    other_tab
+        .cookies
+        .insert("roomkey_session".into(), copy.clone());
     let page = other_tab.get("/join/livealex2026").await;
     assert_eq!(page.status, StatusCode::OK, "asked to sign in, not to pay");
     assert!(set_cookie(&page, "roomkey_session").contains("Max-Age=0"));

@@ -97,13 +97,14 @@ pub async fn register(
         password: body.password,
         display_name: body.display_name,
     };
-    let signed_in = state.identity.register(registration).await?;
+    let signed_in = state.identity.register(registration, ip.0).await?;
     Ok((StatusCode::CREATED, Json(signed_in.into())))
 }
 
 /// # `POST /api/auth/login`
 /// Exchanges a handle or e-mail and password for a session token.
-/// **Permissions**: anyone; rate-limited per client address.
+/// **Permissions**: anyone; rate-limited per client address, and per account across
+/// addresses with a growing wait (429 with `Retry-After`).
 #[tracing::instrument(skip_all)]
 pub async fn login(
     State(state): State<AppState>,
@@ -111,7 +112,10 @@ pub async fn login(
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Json<SessionView>, ApiError> {
     limit(&state, &ip)?;
-    let signed_in = state.identity.login(&body.login, body.password).await?;
+    let signed_in = state
+        .identity
+        .login(&body.login, body.password, ip.0)
+        .await?;
     Ok(Json(signed_in.into()))
 }
 
@@ -170,7 +174,12 @@ pub async fn change_password(
     own_session(&caller)?;
     let signed_in = state
         .identity
-        .change_password(&caller.user_id, body.current_password, body.new_password)
+        .change_password(
+            &caller.user_id,
+            body.current_password,
+            body.new_password,
+            ip.0,
+        )
         .await?;
     Ok(Json(signed_in.into()))
 }

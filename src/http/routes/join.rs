@@ -432,7 +432,7 @@ pub async fn sign_in(
     }
     match state
         .identity
-        .login(&filled.login, field(&form, "password"))
+        .login(&filled.login, field(&form, "password"), ip.0)
         .await
     {
         Ok(session) => signed_in(&state, &visitor, &room, &session.session_token),
@@ -482,7 +482,7 @@ pub async fn sign_up(
         password: field(&form, "password"),
         display_name: Some(filled.display_name.clone()).filter(|name| !name.trim().is_empty()),
     };
-    let (notice, code) = match state.identity.register(registration).await {
+    let (notice, code) = match state.identity.register(registration, ip.0).await {
         Ok(session) => return signed_in(&state, &visitor, &room, &session.session_token),
         Err(IdentityError::Invalid(field, _)) => {
             (Notice::Invalid(field), ErrorCode::ValidationFailed)
