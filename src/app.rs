@@ -2,7 +2,6 @@
 //! shuts down cleanly. Tests build the same [`App`] with a manual clock and drive its
 //! router directly.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +18,8 @@ use crate::clock::Clock;
 use crate::config::{Config, SigningMode};
 use crate::entitlements::EntitlementService;
 use crate::http::extract::ApiKeys;
+use crate::http::server::{self, ConnectionLimits};
+use crate::http::RequestLimits;
 use crate::http::rate_limit::RateLimiter;
 use crate::http::state::{AppState, Services};
 use crate::identity::{IdentityService, LoginThrottle, SessionTokens};
@@ -30,9 +31,13 @@ use crate::performers::VerificationService;
 use crate::rooms::RoomService;
 use crate::shows::ShowService;
 use crate::store::{Backend, Store};
-use crate::telemetry::metrics::Metrics;
+use crate::telemetry::metrics::{ListenerName, Metrics};
 use crate::tokens::keys::load_or_create_named_secret;
 use crate::tokens::{JitsiTokenSettings, JitsiTokens, Keyring, TokenAuthority};
+
+/// Connections the ops listener (health, readiness, metrics) keeps open at most: a few
+/// scrapers and probes, never crowded out by the public listener's clients.
+const OPS_MAX_CONNECTIONS: usize = 64;
 
 pub struct App {
     state: AppState,
@@ -292,7 +297,7 @@ impl App {
     pub fn router(&self) -> axum::Router {
         crate::http::router(
             self.state(),
-            self.config.http.max_body_bytes,
+            RequestLimits::of(&self.config.http),
             self.config.http.ops_listen.is_empty(),
         )
     }
@@ -322,40 +327,57 @@ impl App {
         self.serve(public, ops, shutdown_signal()).await
     }
 
-    /// Serves on already-bound listeners until `stop` resolves.
+    /// Serves on already-bound listeners until `stop` resolves, then drains open
+    /// connections for at most `http.shutdown_grace_secs`.
     pub async fn serve(
         self,
         public: TcpListener,
         ops: Option<TcpListener>,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let router = self.router();
+        let http = &self.config.http;
+        let limits = ConnectionLimits {
+            header_read_timeout: Duration::from_secs(http.header_read_timeout_secs),
+            max_connections: http.max_connections,
+            drain: Duration::from_secs(http.shutdown_grace_secs),
+        };
+        let metrics = self.state.metrics.clone();
         let (stopped_tx, stopped_rx) = watch::channel(false);
         let ops_task = ops.map(|listener| {
             let router = crate::http::ops_router(self.state());
             let mut stopped = stopped_rx.clone();
-            tokio::spawn(async move {
-                let _ = axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.changed().await;
-                    })
-                    .await;
-            })
+            let limits = ConnectionLimits {
+                max_connections: OPS_MAX_CONNECTIONS,
+                ..limits
+            };
+            tokio::spawn(server::serve(
+                listener,
+                router,
+                limits,
+                metrics.clone(),
+                ListenerName::Ops,
+                async move {
+                    let _ = stopped.changed().await;
+                },
+            ))
         });
-        let result = axum::serve(
+        server::serve(
             public,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
+            self.router(),
+            limits,
+            metrics,
+            ListenerName::Public,
+            async move {
+                stop.await;
+                let _ = stopped_tx.send(true);
+            },
         )
-        .with_graceful_shutdown(async move {
-            stop.await;
-            let _ = stopped_tx.send(true);
-        })
         .await;
         if let Some(task) = ops_task {
             let _ = task.await;
         }
         self.shutdown().await;
-        result.context("the HTTP server failed")
+        Ok(())
     }
 
     pub async fn shutdown(self) {

@@ -84,6 +84,24 @@ pub struct HttpConfig {
     pub trust_forwarded_for: bool,
     /// Largest accepted request body in bytes. default: `65536`.
     pub max_body_bytes: usize,
+    /// A connection must send a request's headers within this many seconds of opening or
+    /// of its previous response, or it is closed (so slow or idle connections cannot pile
+    /// up). default: `10`; env `ROOMKEY_HTTP__HEADER_READ_TIMEOUT_SECS`.
+    pub header_read_timeout_secs: u64,
+    /// A request not answered within this many seconds (body upload included) is answered
+    /// 503. default: `15`; env `ROOMKEY_HTTP__REQUEST_TIMEOUT_SECS`.
+    pub request_timeout_secs: u64,
+    /// Connections open at once on the public listener; beyond it new connections are
+    /// answered 503 and closed (the ops listener has its own small cap, so health checks and
+    /// metrics keep answering). Keep it below the process's open-file limit.
+    /// default: `2048`; env `ROOMKEY_HTTP__MAX_CONNECTIONS`.
+    pub max_connections: usize,
+    /// Requests being handled at once; beyond it new requests are answered 503 at once
+    /// rather than queued. default: `1024`; env `ROOMKEY_HTTP__MAX_REQUESTS_IN_FLIGHT`.
+    pub max_requests_in_flight: usize,
+    /// On SIGTERM, open connections get this many seconds to finish their requests before
+    /// the process exits anyway. default: `10`; env `ROOMKEY_HTTP__SHUTDOWN_GRACE_SECS`.
+    pub shutdown_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -496,6 +514,11 @@ impl Default for HttpConfig {
             public_url: "http://127.0.0.1:8080".into(),
             trust_forwarded_for: false,
             max_body_bytes: 64 * 1024,
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 15,
+            max_connections: 2048,
+            max_requests_in_flight: 1024,
+            shutdown_grace_secs: 10,
         }
     }
 }
@@ -705,6 +728,23 @@ impl Config {
         check_url("jitsi.meet_url", &self.jitsi.meet_url)?;
         if self.http.max_body_bytes < 1024 {
             return Err(bad("http.max_body_bytes", "must be at least 1024"));
+        }
+        for (name, value) in [
+            ("http.header_read_timeout_secs", self.http.header_read_timeout_secs),
+            ("http.request_timeout_secs", self.http.request_timeout_secs),
+            ("http.shutdown_grace_secs", self.http.shutdown_grace_secs),
+        ] {
+            if !(1..=3600).contains(&value) {
+                return Err(bad(name, "must be 1 to 3600 seconds"));
+            }
+        }
+        for (name, value) in [
+            ("http.max_connections", self.http.max_connections),
+            ("http.max_requests_in_flight", self.http.max_requests_in_flight),
+        ] {
+            if !(1..=1_000_000).contains(&value) {
+                return Err(bad(name, "must be 1 to 1000000"));
+            }
         }
         let db = &self.database.url;
         if !(db.starts_with("sqlite:")

@@ -5,7 +5,11 @@ pub mod extract;
 pub mod middleware;
 pub mod rate_limit;
 pub mod routes;
+pub mod server;
 pub mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -13,6 +17,8 @@ use axum::Router;
 
 use error::{ApiError, ErrorCode};
 use state::AppState;
+
+use crate::telemetry::metrics::{Metrics, RequestCut};
 
 /// Every route as `(method, template)`: the metric catalogue's closed `route` label set.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -93,8 +99,28 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/bench/sign/{room}"),
 ];
 
+/// What the router allows one request.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    pub max_body_bytes: usize,
+    /// Answered 503 when not done by then.
+    pub timeout: Duration,
+    /// Requests handled at once; more are answered 503 at once.
+    pub max_in_flight: usize,
+}
+
+impl RequestLimits {
+    pub fn of(http: &crate::config::HttpConfig) -> Self {
+        Self {
+            max_body_bytes: http.max_body_bytes,
+            timeout: Duration::from_secs(http.request_timeout_secs),
+            max_in_flight: http.max_requests_in_flight,
+        }
+    }
+}
+
 /// The public API. With `with_ops`, `/metrics`, `/healthz` and `/readyz` are served here too.
-pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router {
+pub fn router(state: AppState, limits: RequestLimits, with_ops: bool) -> Router {
     use routes::{
         admin, auth, events, join, keys, live, matrix, moderation, payments, performers, prosody,
         rooms, stats,
@@ -215,7 +241,7 @@ pub fn router(state: AppState, max_body_bytes: usize, with_ops: bool) -> Router 
     if with_ops {
         router = router.merge(ops_routes());
     }
-    finish(router, state, max_body_bytes)
+    finish(router, state, limits)
 }
 
 /// `/metrics`, `/healthz` and `/readyz` on their own listener.
@@ -223,7 +249,11 @@ pub fn ops_router(state: AppState) -> Router {
     finish(
         ops_routes().route("/healthz", get(routes::ops::healthz)),
         state,
-        1024,
+        RequestLimits {
+            max_body_bytes: 1024,
+            timeout: Duration::from_secs(10),
+            max_in_flight: 64,
+        },
     )
 }
 
@@ -233,16 +263,45 @@ fn ops_routes() -> Router<AppState> {
         .route("/metrics", get(routes::ops::metrics))
 }
 
-fn finish(router: Router<AppState>, state: AppState, max_body_bytes: usize) -> Router {
+fn finish(router: Router<AppState>, state: AppState, limits: RequestLimits) -> Router {
+    let metrics = state.metrics.clone();
+    // One semaphore for the whole router: `Router::layer` makes one service per route.
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight));
+    let cut = tower::ServiceBuilder::new()
+        .layer(axum::error_handling::HandleErrorLayer::new(
+            move |error: tower::BoxError| {
+                let metrics = metrics.clone();
+                async move { cut_short(&metrics, &error) }
+            },
+        ))
+        .load_shed()
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(
+            in_flight,
+        ))
+        .timeout(limits.timeout);
     router
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed here")
         })
+        .layer(cut)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::observe,
         ))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .with_state(state)
+}
+
+/// A request the in-flight cap shed or the timeout cut: 503, so clients retry elsewhere.
+fn cut_short(metrics: &Metrics, error: &tower::BoxError) -> ApiError {
+    if error.is::<tower::load_shed::error::Overloaded>() {
+        metrics.request_cut(RequestCut::Shed);
+        ApiError::unavailable("too many requests in flight (http.max_requests_in_flight)")
+    } else if error.is::<tower::timeout::error::Elapsed>() {
+        metrics.request_cut(RequestCut::TimedOut);
+        ApiError::unavailable("the request took longer than http.request_timeout_secs")
+    } else {
+        ApiError::internal(error)
+    }
 }

@@ -184,6 +184,16 @@ label_enum!(
 );
 
 label_enum!(
+    /// Which listener a connection came to.
+    ListenerName { Public => "public", Ops => "ops" }
+);
+
+label_enum!(
+    /// Why a request was answered 503 before its handler finished.
+    RequestCut { Shed => "shed", TimedOut => "timed_out" }
+);
+
+label_enum!(
     /// Coarse outcome of an HTTP request, for latency histograms.
     HttpOutcome { Success => "success", ClientError => "client_error", ServerError => "server_error" }
 );
@@ -209,6 +219,9 @@ pub struct Metrics {
     prosody_verdicts: Vec<AtomicU64>,
     matrix_changes: Vec<AtomicU64>,
     mastodon_calls: Vec<AtomicU64>,
+    connections_open: Vec<AtomicU64>,
+    connections_refused: Vec<AtomicU64>,
+    requests_cut: Vec<AtomicU64>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -266,7 +279,26 @@ impl Metrics {
             mastodon_calls: (0..MastodonAction::ALL.len() * DeliveryOutcome::ALL.len())
                 .map(|_| AtomicU64::new(0))
                 .collect(),
+            connections_open: ListenerName::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
+            connections_refused: ListenerName::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
+            requests_cut: RequestCut::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
         }
+    }
+
+    pub fn connection_opened(&self, listener: ListenerName) {
+        self.connections_open[listener.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn connection_closed(&self, listener: ListenerName) {
+        self.connections_open[listener.index()].fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn connection_refused(&self, listener: ListenerName) {
+        self.connections_refused[listener.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn request_cut(&self, why: RequestCut) {
+        self.requests_cut[why.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn route_id(&self, method: &str, template: &str) -> RouteId {
@@ -585,7 +617,53 @@ impl Metrics {
             "roomkey_cache_invalidations_received_total {}",
             self.invalidations_received.load(Ordering::Relaxed)
         );
+        self.render_connections(&mut out);
         out
+    }
+
+    fn render_connections(&self, out: &mut String) {
+        header(
+            out,
+            "roomkey_http_connections",
+            "gauge",
+            "Connections open, by listener.",
+        );
+        for listener in ListenerName::ALL {
+            let _ = writeln!(
+                out,
+                "roomkey_http_connections{{listener=\"{}\"}} {}",
+                listener.as_str(),
+                self.connections_open[listener.index()].load(Ordering::Relaxed)
+            );
+        }
+        header(
+            out,
+            "roomkey_http_connections_refused_total",
+            "counter",
+            "Connections answered 503 and closed because the listener had http.max_connections open.",
+        );
+        for listener in ListenerName::ALL {
+            let _ = writeln!(
+                out,
+                "roomkey_http_connections_refused_total{{listener=\"{}\"}} {}",
+                listener.as_str(),
+                self.connections_refused[listener.index()].load(Ordering::Relaxed)
+            );
+        }
+        header(
+            out,
+            "roomkey_http_requests_cut_total",
+            "counter",
+            "Requests answered 503 before their handler finished: shed (http.max_requests_in_flight reached) or timed out (http.request_timeout_secs).",
+        );
+        for why in RequestCut::ALL {
+            let _ = writeln!(
+                out,
+                "roomkey_http_requests_cut_total{{reason=\"{}\"}} {}",
+                why.as_str(),
+                self.requests_cut[why.index()].load(Ordering::Relaxed)
+            );
+        }
     }
 }
 

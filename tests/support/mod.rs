@@ -36,8 +36,9 @@ pub fn roomkey(dir: &Path) -> Command {
 }
 
 pub struct Server {
-    child: Child,
+    pub child: Child,
     pub port: u16,
+    pub ops_port: u16,
 }
 
 impl Drop for Server {
@@ -68,6 +69,7 @@ pub fn serve(dir: &Path, extra: &[(&str, &str)]) -> Server {
     let server = Server {
         child: command.spawn().unwrap(),
         port,
+        ops_port: ops,
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
