@@ -930,6 +930,37 @@ fn epayco_confirmation(number: usize, intent: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// ePayco's transaction lookup for the seeded confirmations: roomkey reads every
+/// confirmation's state from it before granting, as it does from ePayco's own. It answers
+/// confirmation `n` (reference `50_000_000 + n`) as accepted, for its intent.
+async fn start_epayco_lookup(intents: Arc<Vec<String>>) -> anyhow::Result<String> {
+    use axum::extract::Path as UrlPath;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/validation/v1/reference", listener.local_addr()?);
+    let router = axum::Router::new().route(
+        "/validation/v1/reference/{reference}",
+        axum::routing::get(move |UrlPath(reference): UrlPath<u64>| {
+            let intent = reference
+                .checked_sub(50_000_000)
+                .and_then(|n| intents.get(usize::try_from(n).ok()?))
+                .cloned();
+            async move {
+                axum::Json(match intent {
+                    Some(intent) => serde_json::json!({"success": true, "data": {
+                        "x_ref_payco": reference,
+                        "x_transaction_id": format!("bench-tx-{}", reference - 50_000_000),
+                        "x_amount": "19.99", "x_currency_code": "USD",
+                        "x_cod_transaction_state": 1, "x_test_request": "FALSE",
+                        "x_extra1": intent}}),
+                    None => serde_json::json!({"success": false, "data": {}}),
+                })
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(url)
+}
+
 // ---------------------------------------------------------------------------------------
 // The server
 
@@ -967,6 +998,7 @@ struct ServerEnv<'a> {
     database_url: &'a str,
     redis_url: Option<&'a str>,
     session_secret: &'a str,
+    epayco_lookup_url: &'a str,
     tag: &'a str,
     extra: &'a [(String, String)],
 }
@@ -1006,6 +1038,10 @@ impl Server {
             .env("ROOMKEY_RATE_LIMIT__TOKEN_PER_MINUTE", "1000000000")
             .env("ROOMKEY_PAYMENTS__EPAYCO__CUSTOMER_ID", EPAYCO_CUSTOMER)
             .env("ROOMKEY_PAYMENTS__EPAYCO__P_KEY", EPAYCO_P_KEY)
+            .env(
+                "ROOMKEY_PAYMENTS__EPAYCO__VALIDATION_URL",
+                env.epayco_lookup_url,
+            )
             .env("RUST_LOG", "warn")
             .current_dir(env.work_dir)
             .stdin(Stdio::null())
@@ -1866,10 +1902,10 @@ fn progress(message: std::fmt::Arguments<'_>) {
 // The run
 
 async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> anyhow::Result<()> {
-    let exe = std::env::current_exe()?.with_file_name("roomkey");
+    let exe = std::env::current_exe()?.with_file_name("roomkey-bench-server");
     if !exe.exists() {
         bail!(
-            "{} not found: build it with `cargo build --release --features bench --bin roomkey --bin roomkey-bench`",
+            "{} not found: build it with `cargo build --release --features bench --bin roomkey-bench-server --bin roomkey-bench`",
             exe.display()
         );
     }
@@ -1933,12 +1969,20 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
         }),
     });
 
+    let epayco_lookup_url = start_epayco_lookup(Arc::new(
+        data.webhooks
+            .iter()
+            .map(|case| case.intent.clone())
+            .collect(),
+    ))
+    .await?;
     let env = ServerEnv {
         exe: &exe,
         work_dir,
         database_url: database.url(),
         redis_url: args.redis_url.as_deref(),
         session_secret: &session_secret,
+        epayco_lookup_url: &epayco_lookup_url,
         tag,
         extra: &args.server_env,
     };

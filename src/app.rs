@@ -18,10 +18,10 @@ use crate::clock::Clock;
 use crate::config::{Config, SigningMode};
 use crate::entitlements::EntitlementService;
 use crate::http::extract::ApiKeys;
-use crate::http::server::{self, ConnectionLimits};
-use crate::http::RequestLimits;
 use crate::http::rate_limit::RateLimiter;
+use crate::http::server::{self, ConnectionLimits};
 use crate::http::state::{AppState, Services};
+use crate::http::{Extras, RequestLimits};
 use crate::identity::{IdentityService, LoginThrottle, SessionTokens};
 use crate::live::{LiveEnforcer, RequestSigner};
 use crate::mastodon::MastodonService;
@@ -45,6 +45,8 @@ pub struct App {
     keyring: Arc<Keyring>,
     shutdown: watch::Sender<bool>,
     background: Vec<JoinHandle<()>>,
+    /// Serve the benchmark's unauthenticated sign-only endpoint (see `roomkey-bench-server`).
+    bench_sign: bool,
 }
 
 impl App {
@@ -282,7 +284,16 @@ impl App {
             keyring,
             shutdown,
             background,
+            bench_sign: false,
         })
+    }
+
+    /// Adds the benchmark's sign-only endpoint, which hands a token to anyone: for
+    /// `roomkey-bench-server` on loopback only, never for a real deployment.
+    #[cfg(feature = "bench")]
+    pub fn with_bench_sign_endpoint(mut self) -> Self {
+        self.bench_sign = true;
+        self
     }
 
     pub fn state(&self) -> AppState {
@@ -298,7 +309,10 @@ impl App {
         crate::http::router(
             self.state(),
             RequestLimits::of(&self.config.http),
-            self.config.http.ops_listen.is_empty(),
+            Extras {
+                ops: self.config.http.ops_listen.is_empty(),
+                bench_sign: self.bench_sign,
+            },
         )
     }
 

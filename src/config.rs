@@ -730,7 +730,10 @@ impl Config {
             return Err(bad("http.max_body_bytes", "must be at least 1024"));
         }
         for (name, value) in [
-            ("http.header_read_timeout_secs", self.http.header_read_timeout_secs),
+            (
+                "http.header_read_timeout_secs",
+                self.http.header_read_timeout_secs,
+            ),
             ("http.request_timeout_secs", self.http.request_timeout_secs),
             ("http.shutdown_grace_secs", self.http.shutdown_grace_secs),
         ] {
@@ -740,7 +743,10 @@ impl Config {
         }
         for (name, value) in [
             ("http.max_connections", self.http.max_connections),
-            ("http.max_requests_in_flight", self.http.max_requests_in_flight),
+            (
+                "http.max_requests_in_flight",
+                self.http.max_requests_in_flight,
+            ),
         ] {
             if !(1..=1_000_000).contains(&value) {
                 return Err(bad(name, "must be 1 to 1000000"));

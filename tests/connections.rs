@@ -34,7 +34,10 @@ fn connect(port: u16) -> TcpStream {
 #[test]
 fn a_connection_that_never_finishes_its_headers_is_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(dir.path(), &[("ROOMKEY_HTTP__HEADER_READ_TIMEOUT_SECS", "1")]);
+    let server = serve(
+        dir.path(),
+        &[("ROOMKEY_HTTP__HEADER_READ_TIMEOUT_SECS", "1")],
+    );
     let mut half_open = connect(server.port);
     half_open
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
@@ -42,13 +45,20 @@ fn a_connection_that_never_finishes_its_headers_is_closed() {
     let started = Instant::now();
     let (_, closed) = read_until_closed(&mut half_open, Duration::from_secs(10));
     assert!(closed, "the server keeps a half-sent request open");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
 fn an_idle_keep_alive_connection_is_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(dir.path(), &[("ROOMKEY_HTTP__HEADER_READ_TIMEOUT_SECS", "1")]);
+    let server = serve(
+        dir.path(),
+        &[("ROOMKEY_HTTP__HEADER_READ_TIMEOUT_SECS", "1")],
+    );
     let mut stream = connect(server.port);
     stream
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -146,5 +156,9 @@ fn sigterm_exits_within_the_drain_even_with_connections_open() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
-    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
 }

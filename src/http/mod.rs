@@ -119,8 +119,18 @@ impl RequestLimits {
     }
 }
 
-/// The public API. With `with_ops`, `/metrics`, `/healthz` and `/readyz` are served here too.
-pub fn router(state: AppState, limits: RequestLimits, with_ops: bool) -> Router {
+/// Which optional endpoints the public router serves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras {
+    /// `/metrics`, `/healthz` and `/readyz`, when they have no listener of their own.
+    pub ops: bool,
+    /// The benchmark's unauthenticated sign-only endpoint: only `roomkey-bench-server`
+    /// (feature `bench`) ever sets it, and only on loopback.
+    pub bench_sign: bool,
+}
+
+/// The public API.
+pub fn router(state: AppState, limits: RequestLimits, extras: Extras) -> Router {
     use routes::{
         admin, auth, events, join, keys, live, matrix, moderation, payments, performers, prosody,
         rooms, stats,
@@ -235,10 +245,10 @@ pub fn router(state: AppState, limits: RequestLimits, with_ops: bool) -> Router 
         .route("/join/{room}/sign-out", post(join::sign_out))
         .route("/healthz", get(routes::ops::healthz));
     #[cfg(feature = "bench")]
-    {
+    if extras.bench_sign {
         router = router.route("/bench/sign/{room}", post(routes::bench::sign_only));
     }
-    if with_ops {
+    if extras.ops {
         router = router.merge(ops_routes());
     }
     finish(router, state, limits)

@@ -104,7 +104,8 @@ pub async fn serve(
 
 /// The answer to a connection over the cap, in the API's error envelope.
 fn over_capacity() -> String {
-    let body = r#"{"error":{"code":"unavailable","message":"too many open connections; retry shortly"}}"#;
+    let body =
+        r#"{"error":{"code":"unavailable","message":"too many open connections; retry shortly"}}"#;
     format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
          connection: close\r\ncontent-length: {}\r\n\r\n{body}",

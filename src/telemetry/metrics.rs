@@ -279,8 +279,14 @@ impl Metrics {
             mastodon_calls: (0..MastodonAction::ALL.len() * DeliveryOutcome::ALL.len())
                 .map(|_| AtomicU64::new(0))
                 .collect(),
-            connections_open: ListenerName::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
-            connections_refused: ListenerName::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
+            connections_open: ListenerName::ALL
+                .iter()
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            connections_refused: ListenerName::ALL
+                .iter()
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             requests_cut: RequestCut::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
         }
     }
