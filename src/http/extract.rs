@@ -160,12 +160,36 @@ pub enum Via {
 }
 
 /// A platform user: by their own session, or by a trusted backend acting for them.
+///
+/// A service key acts for a user in what the user does as a member of the platform —
+/// tokens, payments, their profile, their own rooms and shows as a performer — and never
+/// with a staff role: [`UserPrincipal::acting_user`] drops a moderator's or an admin's
+/// role, and [`StaffPrincipal`] refuses a service key outright. Staff act through their own
+/// session, or the admin key. (A key that leaked must not become every admin at once.)
 #[derive(Debug, Clone)]
 pub struct UserPrincipal {
     pub user_id: String,
     pub via: Via,
     /// The session the caller presented (`None` for a service key).
     pub session: Option<VerifiedSession>,
+}
+
+impl UserPrincipal {
+    /// The user as this caller may act: as they are, through their own session; without a
+    /// staff role, through a service key.
+    pub async fn acting_user(
+        &self,
+        state: &AppState,
+    ) -> Result<std::sync::Arc<crate::domain::User>, ApiError> {
+        let user = signed_in_user(state, &self.user_id).await?;
+        if self.via == Via::ServiceKey && user.role.is_staff() {
+            return Ok(std::sync::Arc::new(crate::domain::User {
+                role: crate::domain::Role::Viewer,
+                ..user.as_ref().clone()
+            }));
+        }
+        Ok(user)
+    }
 }
 
 /// Someone allowed to administer roomkey; `actor` names them in the records.
@@ -483,6 +507,11 @@ impl StaffPrincipal {
             Caller::AdminKey => Ok(StaffPrincipal {
                 actor: "admin-key".into(),
             }),
+            Caller::User(principal) if principal.via == Via::ServiceKey => Err(
+                ApiError::forbidden(
+                    "a service key acts for users, never with staff powers; staff use their own session",
+                ),
+            ),
             Caller::User(principal) => {
                 let user = signed_in_user(state, &principal.user_id).await?;
                 if !user.role.is_staff() {

@@ -22,6 +22,7 @@ mod matrix;
 mod moderation;
 mod ops;
 mod payments;
+mod service_keys;
 mod sessions;
 mod stats;
 mod tokens;

@@ -14,7 +14,7 @@ use super::rooms::{parse_room, PriceView};
 use crate::clock::rfc3339;
 use crate::domain::{Money, RoomAccess, Show};
 use crate::http::error::ApiError;
-use crate::http::extract::{signed_in_user, ApiJson, Caller, OptionalJson, UserPrincipal};
+use crate::http::extract::{ApiJson, Caller, OptionalJson, UserPrincipal};
 use crate::http::state::AppState;
 use crate::payments::Checkout;
 use crate::shows::{NewShow, ShowChanges, ShowCreator};
@@ -158,7 +158,7 @@ async fn show_creator(state: &AppState, caller: &Caller) -> Result<ShowCreator, 
             actor: "admin-key".into(),
         }),
         Caller::User(principal) => {
-            let user = signed_in_user(state, &principal.user_id).await?;
+            let user = principal.acting_user(state).await?;
             Ok(if user.role.is_staff() {
                 ShowCreator::Staff {
                     actor: user.id.clone(),

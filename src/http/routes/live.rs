@@ -16,7 +16,7 @@ use crate::attendance::Participants;
 use crate::clock::rfc3339;
 use crate::domain::Room;
 use crate::http::error::ApiError;
-use crate::http::extract::{signed_in_user, ApiJson, Caller};
+use crate::http::extract::{ApiJson, Caller};
 use crate::http::state::AppState;
 use crate::moderation::{BanRequest, BanScopeRequest};
 
@@ -41,7 +41,7 @@ pub(super) async fn require_room_moderator(
     let (actor, staff) = match caller {
         Caller::AdminKey => ("admin-key".to_owned(), true),
         Caller::User(principal) => {
-            let user = signed_in_user(state, &principal.user_id).await?;
+            let user = principal.acting_user(state).await?;
             if !(user.role.is_staff() || user.id == room.owner_id) {
                 return Err(ApiError::forbidden(
                     "only the room's performer, moderators and admins may do this",

@@ -11,7 +11,7 @@ use super::rooms::parse_room;
 use crate::clock::rfc3339;
 use crate::domain::{AuditEntry, ModerationAction};
 use crate::http::error::{ApiError, ErrorCode};
-use crate::http::extract::{parse_urlencoded, signed_in_user, ApiJson, Caller, StaffPrincipal};
+use crate::http::extract::{parse_urlencoded, ApiJson, Caller, StaffPrincipal};
 use crate::http::state::AppState;
 use crate::moderation::audit::MAX_PAGE;
 use crate::moderation::{BanRequest, BanScopeRequest};
@@ -124,7 +124,7 @@ async fn require_moderator_of(
     let Caller::User(principal) = caller else {
         return Ok(());
     };
-    let user = signed_in_user(state, &principal.user_id).await?;
+    let user = principal.acting_user(state).await?;
     if user.role.is_staff() {
         return Ok(());
     }

@@ -12,7 +12,7 @@ use super::rooms::parse_room;
 use crate::domain::{Money, PerformerTerms, RevenueTotals, Role};
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::extract::{
-    parse_urlencoded, signed_in_user, AdminPrincipal, ApiJson, Caller, OptionalJson, UserPrincipal,
+    parse_urlencoded, AdminPrincipal, ApiJson, Caller, OptionalJson, UserPrincipal,
 };
 use crate::http::state::AppState;
 use crate::payments::{Applied, Checkout, Purchase};
@@ -233,7 +233,7 @@ async fn require_self_or_admin(
         Caller::User(user) if user.user_id == owner => return Ok(()),
         Caller::User(user) => user,
     };
-    let user = signed_in_user(state, &caller.user_id).await?;
+    let user = caller.acting_user(state).await?;
     if user.role == Role::Admin {
         Ok(())
     } else {

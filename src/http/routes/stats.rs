@@ -17,7 +17,7 @@ use super::live::require_room_moderator;
 use crate::clock::rfc3339;
 use crate::domain::{RevenueTotals, Role};
 use crate::http::error::{ApiError, ErrorCode};
-use crate::http::extract::{parse_urlencoded, signed_in_user, Caller};
+use crate::http::extract::{parse_urlencoded, Caller};
 use crate::http::state::AppState;
 use crate::stats::{
     PerformerStats, Revenue, RoomStats, DEFAULT_BUCKET_SECS, MAX_BUCKET_SECS, MIN_BUCKET_SECS,
@@ -219,7 +219,7 @@ async fn require_performer_or_staff(
 ) -> Result<(), ApiError> {
     if let Caller::User(principal) = caller {
         if principal.user_id != performer {
-            let user = signed_in_user(state, &principal.user_id).await?;
+            let user = principal.acting_user(state).await?;
             if !user.role.is_staff() {
                 return Err(ApiError::forbidden(
                     "only the performer, moderators and admins may see this",
