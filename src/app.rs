@@ -121,6 +121,20 @@ impl App {
         } else {
             config.prosody.secret.expose().to_owned()
         };
+        // The configured secrets were compared by `Config::validate`; generated ones live in
+        // keys.dir and may have been paired with a configured one by hand.
+        let jitsi_secret = match config.jitsi.signing {
+            SigningMode::Hs256 if config.jitsi.app_secret.is_empty() => {
+                load_or_create_named_secret(&config.keys.dir, "hs256.secret")?
+            }
+            SigningMode::Hs256 => config.jitsi.app_secret.expose().to_owned(),
+            SigningMode::Rs256 => String::new(),
+        };
+        crate::config::distinct_secrets(&[
+            ("jitsi.app_secret".to_owned(), &jitsi_secret),
+            ("session.secret".to_owned(), &session_secret),
+            ("prosody.secret".to_owned(), &prosody_secret),
+        ])?;
         let live = Arc::new(LiveEnforcer::new(
             RequestSigner::new(
                 prosody_secret.as_bytes(),

@@ -628,6 +628,31 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+/// Refuses one secret held by two settings: each guards its own trust boundary (who may
+/// sign sessions, Jitsi tokens, Prosody's requests, act as a backend or an admin), and a
+/// secret shared between two lets whoever holds one side forge the other — a session token
+/// signed with Prosody's `app_secret` would open the admin API. Empty (unset) secrets are
+/// skipped; compared in constant time.
+pub fn distinct_secrets(secrets: &[(String, &str)]) -> Result<(), ConfigError> {
+    use subtle::ConstantTimeEq as _;
+    for (i, (setting, secret)) in secrets.iter().enumerate() {
+        if secret.is_empty() {
+            continue;
+        }
+        for (other, earlier) in &secrets[..i] {
+            if other != setting && bool::from(earlier.as_bytes().ct_eq(secret.as_bytes())) {
+                return Err(bad(
+                    setting,
+                    format!(
+                        "is the same secret as {other}; each trust boundary needs its own secret"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn bad(setting: &str, problem: impl Into<String>) -> ConfigError {
     ConfigError {
         setting: setting.into(),
@@ -852,11 +877,11 @@ impl Config {
         }
         for (name, price) in &payments.features {
             if crate::domain::parse_handle(name).as_deref() != Some(name.as_str())
-                || price.amount_minor <= 0
+                || !crate::domain::is_amount(price.amount_minor)
                 || !crate::domain::is_currency_code(&price.currency)
                 || !(1..=3660).contains(&price.days)
             {
-                return Err(bad(&format!("payments.features.{name}"), "needs a lowercase name, a positive amount_minor, an ISO currency and 1-3660 days"));
+                return Err(bad(&format!("payments.features.{name}"), "needs a lowercase name, a positive amount_minor (at most 10^12), an ISO currency and 1-3660 days"));
             }
         }
         for (name, provider) in &payments.providers {
@@ -941,10 +966,52 @@ impl Config {
         }
         self.validate_matrix()?;
         self.validate_mastodon()?;
+        distinct_secrets(&self.configured_secrets())?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(bad("log.format", "must be `text` or `json`"));
         }
         Ok(())
+    }
+
+    /// Every configured secret with the setting that holds it.
+    fn configured_secrets(&self) -> Vec<(String, &str)> {
+        let mut secrets = vec![
+            (
+                "jitsi.app_secret".to_owned(),
+                self.jitsi.app_secret.expose(),
+            ),
+            ("session.secret".to_owned(), self.session.secret.expose()),
+            ("prosody.secret".to_owned(), self.prosody.secret.expose()),
+            ("matrix.as_token".to_owned(), self.matrix.as_token.expose()),
+            ("matrix.hs_token".to_owned(), self.matrix.hs_token.expose()),
+            (
+                "mastodon.access_token".to_owned(),
+                self.mastodon.access_token.expose(),
+            ),
+            (
+                "mastodon.admin_token".to_owned(),
+                self.mastodon.admin_token.expose(),
+            ),
+            (
+                "payments.epayco.p_key".to_owned(),
+                self.payments.epayco.p_key.expose(),
+            ),
+        ];
+        for key in &self.auth.service_keys {
+            secrets.push(("auth.service_keys".to_owned(), key.expose()));
+        }
+        for key in &self.auth.admin_keys {
+            secrets.push(("auth.admin_keys".to_owned(), key.expose()));
+        }
+        for (name, provider) in &self.payments.providers {
+            for secret in &provider.secrets {
+                secrets.push((
+                    format!("payments.providers.{name}.secrets"),
+                    secret.expose(),
+                ));
+            }
+        }
+        secrets
     }
 
     fn validate_mastodon(&self) -> Result<(), ConfigError> {
@@ -1107,6 +1174,48 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         Config::default().validate().unwrap();
+    }
+
+    /// With the session secret equal to Jitsi's `app_secret`, whoever configures Prosody
+    /// could sign session tokens — an admin's among them.
+    #[test]
+    fn one_secret_across_two_trust_boundaries_is_refused() {
+        let shared = "a-secret-of-at-least-thirty-two-characters";
+        type Share = fn(&mut Config, &str);
+        let cases: [(&str, Share); 4] = [
+            ("session.secret", |c, s| {
+                c.jitsi.app_secret = Secret::new(s);
+                c.session.secret = Secret::new(s);
+            }),
+            ("prosody.secret", |c, s| {
+                c.session.secret = Secret::new(s);
+                c.prosody.secret = Secret::new(s);
+            }),
+            ("auth.admin_keys", |c, s| {
+                c.auth.service_keys = vec![Secret::new(s)];
+                c.auth.admin_keys = vec![Secret::new(s)];
+            }),
+            ("auth.service_keys", |c, s| {
+                c.jitsi.app_secret = Secret::new(s);
+                c.auth.service_keys = vec![Secret::new(s)];
+            }),
+        ];
+        for (setting, share) in cases {
+            let mut config = Config::default();
+            share(&mut config, shared);
+            let error = config.validate().unwrap_err();
+            assert_eq!(error.setting, setting);
+            assert!(error.to_string().contains("same secret"), "{error}");
+            assert!(
+                !error.to_string().contains(shared),
+                "the secret itself is never shown"
+            );
+        }
+        let mut config = Config::default();
+        config.jitsi.app_secret = Secret::new(shared);
+        config.session.secret = Secret::new(format!("{shared}-session"));
+        config.auth.admin_keys = vec![Secret::new("admin-key-0123456789abcdef"); 2];
+        config.validate().unwrap();
     }
 
     #[test]

@@ -143,6 +143,52 @@ fn a_bad_setting_stops_start_up_and_is_named() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("database.url"));
 }
 
+/// `config check` and `serve` refuse one secret for two trust boundaries, whether both
+/// are configured or one was generated into keys.dir; the secret itself is never printed.
+#[test]
+fn one_secret_for_two_trust_boundaries_stops_config_check_and_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = "shared-secret-0123456789abcdefghijkl";
+    let output = roomkey(dir.path())
+        .args(["config", "check"])
+        .env("ROOMKEY_JITSI__APP_SECRET", shared)
+        .env("ROOMKEY_SESSION__SECRET", shared)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("session.secret") && stderr.contains("jitsi.app_secret"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(shared) && output.stdout.is_empty());
+
+    // Prosody's generated secret, reused by hand as the session secret
+    let keys = dir.path().join("roomkey-data/keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::write(keys.join("prosody.secret"), shared).unwrap();
+    let output = roomkey(dir.path())
+        .arg("serve")
+        .env(
+            "ROOMKEY_HTTP__LISTEN",
+            format!("127.0.0.1:{}", support::free_port()),
+        )
+        .env(
+            "ROOMKEY_HTTP__OPS_LISTEN",
+            format!("127.0.0.1:{}", support::free_port()),
+        )
+        .env("ROOMKEY_SESSION__SECRET", shared)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("prosody.secret") && stderr.contains("same secret"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(shared));
+}
+
 #[test]
 fn migrate_runs_on_its_own_and_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();

@@ -27,6 +27,11 @@ fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, bool) 
     (String::from_utf8_lossy(&received).into_owned(), closed)
 }
 
+fn metrics(ops_port: u16) -> String {
+    let (_, body) = http(ops_port, "GET", "/metrics", None, None);
+    body.as_str().unwrap_or_default().to_owned()
+}
+
 fn connect(port: u16) -> TcpStream {
     TcpStream::connect(("127.0.0.1", port)).unwrap()
 }
@@ -74,6 +79,20 @@ fn an_idle_keep_alive_connection_is_closed() {
 fn connections_over_the_cap_get_503_and_the_ops_listener_keeps_answering() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(dir.path(), &[("ROOMKEY_HTTP__MAX_CONNECTIONS", "20")]);
+    let open_public = |count: usize| {
+        let expected = format!("roomkey_http_connections{{listener=\"public\"}} {count}\n");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let scraped = metrics(server.ops_port);
+            if scraped.contains(&expected) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never {count} open: {scraped}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    // the start-up probe's connection is gone
+    open_public(0);
     // twenty half-sent requests hold every slot
     let mut held: Vec<TcpStream> = (0..20)
         .map(|_| {
@@ -82,7 +101,7 @@ fn connections_over_the_cap_get_503_and_the_ops_listener_keeps_answering() {
             stream
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    open_public(20);
     let mut extra = connect(server.port);
     let (answer, closed) = read_until_closed(&mut extra, Duration::from_secs(5));
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
@@ -93,11 +112,10 @@ fn connections_over_the_cap_get_503_and_the_ops_listener_keeps_answering() {
     let (status, _) = http(server.ops_port, "GET", "/healthz", None, None);
     assert_eq!(status, 200);
     assert!(started.elapsed() < Duration::from_secs(1));
-    let (_, metrics) = http(server.ops_port, "GET", "/metrics", None, None);
-    let metrics = metrics.as_str().unwrap().to_owned();
+    let scraped = metrics(server.ops_port);
     assert!(
-        metrics.contains("roomkey_http_connections_refused_total{listener=\"public\"} 1"),
-        "{metrics}"
+        scraped.contains("roomkey_http_connections_refused_total{listener=\"public\"} 1"),
+        "{scraped}"
     );
 
     // a slot freed is a slot to use

@@ -94,6 +94,16 @@ pub struct Money {
     pub currency: String,
 }
 
+/// The largest amount of money roomkey accepts anywhere, in minor units (10^12: ten billion
+/// in a two-decimal currency). Every sum of amounts is then far inside `i64`: overflowing it
+/// would take over nine million payments of this size in one total.
+pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
+
+/// A positive amount no larger than [`MAX_AMOUNT_MINOR`].
+pub fn is_amount(minor: i64) -> bool {
+    (1..=MAX_AMOUNT_MINOR).contains(&minor)
+}
+
 /// Checks an ISO 4217 alphabetic code's shape (three uppercase ASCII letters).
 pub fn is_currency_code(code: &str) -> bool {
     code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())

@@ -73,8 +73,34 @@ async fn read_json<T: DeserializeOwned>(
     decode_json(&bytes)
 }
 
-/// Syntax errors are 400 `invalid_json`, shape errors 422 `validation_failed`.
-fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+/// Whether JSON text escapes a NUL character (`\u0000`): valid JSON, but no text roomkey
+/// stores may hold one, and PostgreSQL refuses it with an error rather than a clean answer.
+pub fn json_has_nul(bytes: &[u8]) -> bool {
+    let mut backslashes = 0_usize;
+    for (i, byte) in bytes.iter().enumerate() {
+        if *byte == b'\\' {
+            backslashes += 1;
+            continue;
+        }
+        if backslashes % 2 == 1 && *byte == b'u' && bytes.get(i + 1..i + 5) == Some(&b"0000"[..]) {
+            return true;
+        }
+        backslashes = 0;
+    }
+    bytes.contains(&0)
+}
+
+/// 422 for input that carries a NUL character.
+pub fn nul_refused() -> ApiError {
+    ApiError::validation("body", "text must not contain NUL characters")
+}
+
+/// Syntax errors are 400 `invalid_json`, shape errors and NUL characters 422
+/// `validation_failed`.
+pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if json_has_nul(bytes) {
+        return Err(nul_refused());
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
@@ -429,7 +455,8 @@ impl FromRequestParts<AppState> for ClientIp {
 }
 
 /// Parses `application/x-www-form-urlencoded` (and query strings) into raw string values:
-/// `+` is a space, `%XX` a byte, the result must be UTF-8. A repeated key keeps its first value.
+/// `+` is a space, `%XX` a byte, the result must be UTF-8 without NUL characters (422). A
+/// repeated key keeps its first value.
 pub fn parse_urlencoded(
     text: &str,
 ) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
@@ -457,6 +484,9 @@ pub fn parse_urlencoded(
         let malformed = || ApiError::new(ErrorCode::InvalidRequest, "malformed form encoding");
         let key = decode(key).ok_or_else(malformed)?;
         let value = decode(value).ok_or_else(malformed)?;
+        if key.contains('\0') || value.contains('\0') {
+            return Err(nul_refused());
+        }
         fields.entry(key).or_insert(value);
     }
     Ok(fields)
@@ -477,6 +507,18 @@ mod tests {
         assert_eq!(fields["x_extra1"], "a/b");
         assert!(parse_urlencoded("a=%zz").is_err());
         assert!(parse_urlencoded("a=%c3").is_err());
+        let nul = parse_urlencoded("login=ad%00min").unwrap_err();
+        assert_eq!(nul.code, ErrorCode::ValidationFailed);
+    }
+
+    #[test]
+    fn a_nul_escape_is_found_and_an_escaped_backslash_is_not_one() {
+        assert!(json_has_nul(br#"{"handle":"a\u0000b"}"#));
+        assert!(json_has_nul(br#"{"handle":"a\\\u0000b"}"#));
+        assert!(!json_has_nul(br#"{"handle":"a\\u0000b"}"#));
+        assert!(!json_has_nul(br#"{"handle":"u0000"}"#));
+        assert!(json_has_nul(br#"{"handle":"\u00001"}"#));
+        assert!(json_has_nul(b"{\"a\":\"\0\"}"));
     }
 }
 

@@ -1,5 +1,10 @@
-//! Around every request: a request id, the error envelope, latency metrics, and a log line
-//! for failures (with the hidden cause of 5xx answers).
+//! Around every request: a request id, the error envelope, latency metrics, a log line for
+//! failures (with the hidden cause of 5xx answers), and the headers every answer carries:
+//! `X-Content-Type-Options: nosniff`, and `Cache-Control: no-store` unless a handler chose
+//! otherwise (session tokens and Jitsi tokens are in answers; no cache may keep them).
+//! A NUL character in the path or query is refused here (422), before any handler could
+//! pass it to the store, and the plain-text rejections of axum's own extractors (a path
+//! segment that is not UTF-8, say) are rewritten into the error envelope.
 
 use std::time::Instant;
 
@@ -8,7 +13,10 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::error::RenderedError;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use axum::http::{StatusCode, Uri};
+
+use super::error::{ApiError, ErrorCode, RenderedError};
 use super::state::AppState;
 use crate::telemetry::metrics::Metrics;
 
@@ -37,7 +45,18 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
 
-    let mut response = next.run(request).await;
+    let mut response = if has_nul(request.uri()) {
+        ApiError::validation("path", "the path or query must not contain NUL characters")
+            .into_response()
+    } else {
+        next.run(request).await
+    };
+    if response.extensions().get::<RenderedError>().is_none()
+        && response.status().is_client_error()
+        && is_plain_text(&response)
+    {
+        response = into_envelope(response).await;
+    }
     if let Some(error) = response.extensions_mut().remove::<RenderedError>() {
         let status = response.status();
         if status.is_server_error() {
@@ -51,11 +70,55 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
             response.headers_mut().insert(name.clone(), value.clone());
         }
     }
+    let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", value);
+        headers.insert("x-request-id", value);
+    }
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     state
         .metrics
         .observe_http(route, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// `%00` anywhere in the path or query.
+fn has_nul(uri: &Uri) -> bool {
+    let target = uri.path_and_query().map_or("", |p| p.as_str()).as_bytes();
+    target
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
+}
+
+fn is_plain_text(response: &Response) -> bool {
+    response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"))
+}
+
+/// An extractor's plain-text refusal as an [`ApiError`], its text as the message.
+async fn into_envelope(response: Response) -> Response {
+    let status = response.status();
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let code = match status {
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::ValidationFailed,
+        _ => ErrorCode::InvalidRequest,
+    };
+    let message = if text.is_empty() {
+        "the request is malformed".to_owned()
+    } else {
+        text
+    };
+    ApiError::new(code, message).into_response()
 }

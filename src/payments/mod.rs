@@ -18,9 +18,9 @@ use crate::cache::{Bus, Invalidation};
 use crate::clock::{Clock, UnixSeconds};
 use crate::config::{FeaturePrice, PaymentsConfig, Secret};
 use crate::domain::{
-    is_currency_code, Entitlement, EntitlementScope, EntitlementSource, LedgerLine, Money,
-    PaymentIntent, PaymentState, PerformerTerms, PurchaseKind, RevenueTotals, Revocation, Role,
-    RoomAccess, RoomName, UserId,
+    is_amount, is_currency_code, Entitlement, EntitlementScope, EntitlementSource, LedgerLine,
+    Money, PaymentIntent, PaymentState, PerformerTerms, PurchaseKind, RevenueTotals, Revocation,
+    Role, RoomAccess, RoomName, UserId,
 };
 use crate::live::LiveEnforcer;
 use crate::matrix::MatrixService;
@@ -478,11 +478,11 @@ impl PaymentService {
                     .find_room_by_name(&room)
                     .await?
                     .ok_or(PaymentError::UnknownRoom)?;
-                if amount_minor < self.config.min_tip_minor || amount_minor > 100_000_000_000 {
+                if amount_minor < self.config.min_tip_minor || !is_amount(amount_minor) {
                     return Err(PaymentError::Invalid(
                         "amount_minor",
                         format!(
-                            "a tip is at least {} minor units",
+                            "a tip is at least {} and at most 10^12 minor units",
                             self.config.min_tip_minor
                         ),
                     ));
@@ -795,10 +795,10 @@ impl PaymentService {
                 "provider_ref must be 1 to 128 characters".into(),
             ));
         }
-        if paid.amount_minor <= 0 || !is_currency_code(&paid.currency) {
+        if !is_amount(paid.amount_minor) || !is_currency_code(&paid.currency) {
             return Err(PaymentError::Invalid(
                 "amount_minor",
-                "needs a positive amount_minor and an ISO currency".into(),
+                "needs a positive amount_minor (at most 10^12) and an ISO currency".into(),
             ));
         }
         let resolved = self.resolve(purchase).await?;
@@ -1156,10 +1156,10 @@ impl PaymentService {
             ));
         }
         if let Some(price) = &subscription_price {
-            if price.amount_minor <= 0 || !is_currency_code(&price.currency) {
+            if !is_amount(price.amount_minor) || !is_currency_code(&price.currency) {
                 return Err(PaymentError::Invalid(
                     "subscription_price",
-                    "needs a positive amount_minor and an ISO currency".into(),
+                    "needs a positive amount_minor (at most 10^12) and an ISO currency".into(),
                 ));
             }
         }

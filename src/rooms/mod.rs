@@ -248,10 +248,10 @@ pub(crate) fn validate(room: &Room) -> Result<(), RoomError> {
         (None, RoomAccess::Paid) => {
             return Err(RoomError::Invalid("price", "a paid room needs a price"))
         }
-        (Some(price), _) if price.amount_minor <= 0 => {
+        (Some(price), _) if !crate::domain::is_amount(price.amount_minor) => {
             return Err(RoomError::Invalid(
                 "price.amount_minor",
-                "price must be a positive whole number of minor units",
+                "price must be a positive whole number of minor units, at most 10^12",
             ))
         }
         (Some(price), _) if !is_currency_code(&price.currency) => {

@@ -177,8 +177,10 @@ impl StatsService {
             from,
             until,
             unique_viewers,
-            joins: shows.iter().map(|s| s.joins).sum(),
-            watch_secs: shows.iter().map(|s| s.watch_secs).sum(),
+            joins: shows.iter().fold(0, |sum, s| sum.saturating_add(s.joins)),
+            watch_secs: shows
+                .iter()
+                .fold(0, |sum, s| sum.saturating_add(s.watch_secs)),
             shows,
             revenue,
         })

@@ -8,6 +8,7 @@
 
 mod epayco_server;
 mod helpers;
+mod hygiene;
 mod mastodon_mock;
 mod synapse;
 

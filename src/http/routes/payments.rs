@@ -12,7 +12,8 @@ use super::rooms::parse_room;
 use crate::domain::{Money, PerformerTerms, RevenueTotals, Role};
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::extract::{
-    parse_urlencoded, AdminPrincipal, ApiJson, Caller, OptionalJson, UserPrincipal,
+    json_has_nul, nul_refused, parse_urlencoded, AdminPrincipal, ApiJson, Caller, OptionalJson,
+    UserPrincipal,
 };
 use crate::http::state::AppState;
 use crate::payments::{Applied, Checkout, Purchase};
@@ -122,6 +123,9 @@ pub struct WebhookAnswer {
 }
 
 fn fields_from_json(bytes: &[u8]) -> Result<BTreeMap<String, String>, ApiError> {
+    if json_has_nul(bytes) {
+        return Err(nul_refused());
+    }
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidJson,
@@ -292,6 +296,9 @@ pub async fn signed_webhook(
             ErrorCode::UnsupportedMediaType,
             "send application/json",
         ));
+    }
+    if json_has_nul(&body) {
+        return Err(nul_refused());
     }
     let header = |name: &str| {
         headers
