@@ -19,7 +19,9 @@ USAGE: roomkey [--config FILE] [COMMAND]
 COMMANDS:
   serve          run the service (default)
   migrate        apply database migrations and exit
-  keys rotate    add an RS256 signing key (published now, signing after keys.publish_before_use_secs)
+  keys rotate [--init]
+                 add an RS256 signing key (published now, signing after keys.publish_before_use_secs);
+                 --init creates the keyring when keys.dir holds none
   keys list      list the RS256 keys in force
   config check   validate the configuration and print it (secrets hidden)
   matrix appservice-registration [FILE]
@@ -91,16 +93,35 @@ async fn run(command: &[&str], config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        ["keys", "rotate"] => {
+        ["keys", "rotate", flags @ ..] => {
+            let init = match flags {
+                [] => false,
+                ["--init"] => true,
+                _ => anyhow::bail!("usage: roomkey keys rotate [--init]"),
+            };
+            let dir = existing_keyring_dir(&config, init)?;
+            if !Keyring::exists(&dir) {
+                let keyring = open_keyring(&config, clock)?;
+                let set = keyring.current();
+                println!(
+                    "created a keyring in {} with key {}, signing now",
+                    dir.display(),
+                    set.signer.kid().unwrap_or("(no kid)")
+                );
+                return Ok(());
+            }
             let keyring = open_keyring(&config, clock)?;
             let kid = keyring.rotate(config.keys.publish_before_use_secs)?;
             println!(
-                "added key {kid}; published now, signing in {} s (instances re-read keys every {} s)",
-                config.keys.publish_before_use_secs, config.keys.reload_secs
+                "added key {kid} in {}; published now, signing in {} s (instances re-read keys every {} s)",
+                dir.display(),
+                config.keys.publish_before_use_secs,
+                config.keys.reload_secs
             );
             Ok(())
         }
         ["keys", "list"] => {
+            existing_keyring_dir(&config, false)?;
             let keyring = open_keyring(&config, clock)?;
             let set = keyring.current();
             println!("signing with {}", set.signer.kid().unwrap_or("(no kid)"));
@@ -146,6 +167,28 @@ fn write_private(path: &str, text: &str) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot write {path}: {e}"))?;
     file.write_all(text.as_bytes())?;
     Ok(())
+}
+
+/// The absolute keyring folder the server with this configuration uses. A `keys` command
+/// run from another directory, or with another configuration, would otherwise change a
+/// keyring the server never reads (`keys.dir` is relative by default), so one is created
+/// only when asked (`--init`).
+fn existing_keyring_dir(config: &Config, init: bool) -> anyhow::Result<std::path::PathBuf> {
+    anyhow::ensure!(
+        config.jitsi.signing == roomkey::config::SigningMode::Rs256,
+        "signing keys rotate with RS256 only (jitsi.signing = \"rs256\"); this configuration signs with HS256"
+    );
+    let dir = std::path::absolute(&config.keys.dir)?;
+    if !init && !Keyring::exists(&dir) {
+        anyhow::bail!(
+            "no RS256 keyring in {} (keys.dir = {}): run this with the server's own configuration \
+             (--config FILE, the same ROOMKEY_KEYS__DIR, from the same directory), or create a \
+             keyring there with `roomkey keys rotate --init`",
+            dir.display(),
+            config.keys.dir.display()
+        );
+    }
+    Ok(dir)
 }
 
 fn open_keyring(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Keyring> {

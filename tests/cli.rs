@@ -277,3 +277,69 @@ fn matrix_appservice_registration_is_printed_and_written_from_the_config() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("matrix.as_token"));
 }
+
+/// `keys rotate` changes the keyring the server reads, or nothing: run elsewhere it refuses
+/// instead of creating a new keyring, and it names the absolute folder it changed. Its
+/// output alone is on stdout; logs go to stderr, without colour codes when captured.
+#[test]
+fn keys_rotate_changes_only_an_existing_keyring_and_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("roomkey-data/keys");
+    let rotate = |args: &[&str]| {
+        roomkey(dir.path())
+            .args(["keys", "rotate"])
+            .args(args)
+            .env("ROOMKEY_JITSI__SIGNING", "rs256")
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap()
+    };
+    let refused = rotate(&[]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("--init") && stderr.contains(&keys.display().to_string()),
+        "{stderr}"
+    );
+    assert!(!keys.join("rs256").exists(), "nothing was created");
+    assert!(refused.stdout.is_empty());
+
+    let created = rotate(&["--init"]);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&created.stdout);
+    assert!(
+        stdout.starts_with(&format!("created a keyring in {}", keys.display())),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "only the command's own line: {stdout}"
+    );
+
+    let added = rotate(&[]);
+    assert!(added.status.success());
+    let stdout = String::from_utf8_lossy(&added.stdout);
+    assert!(
+        stdout.starts_with("added key ") && stdout.contains(&keys.display().to_string()),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let stderr = String::from_utf8_lossy(&added.stderr);
+    assert!(stderr.contains("INFO"), "logs are on stderr: {stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour codes when captured: {stderr:?}"
+    );
+
+    let hs256 = roomkey(dir.path())
+        .args(["keys", "rotate"])
+        .output()
+        .unwrap();
+    assert!(!hs256.status.success());
+    assert!(String::from_utf8_lossy(&hs256.stderr).contains("RS256"));
+}

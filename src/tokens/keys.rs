@@ -130,6 +130,11 @@ impl Keyring {
         Ok(keyring)
     }
 
+    /// Whether `dir` holds an RS256 keyring (a manifest of keys).
+    pub fn exists(dir: &Path) -> bool {
+        dir.join("rs256").join("keyring.json").is_file()
+    }
+
     pub fn mode(&self) -> SigningMode {
         self.mode
     }
