@@ -136,6 +136,7 @@ impl App {
             ("prosody.secret".to_owned(), &prosody_secret),
         ])?;
         let live = Arc::new(LiveEnforcer::new(
+            store.clone(),
             RequestSigner::new(
                 prosody_secret.as_bytes(),
                 config.prosody.max_clock_skew_secs,
@@ -289,6 +290,7 @@ impl App {
         if mastodon.is_enabled() {
             background.push(tokio::spawn(mastodon.run(shutdown_rx.clone())));
         }
+        background.push(tokio::spawn(state.live.clone().run(shutdown_rx.clone())));
         if matrix.is_enabled() {
             background.push(tokio::spawn(matrix.run(shutdown_rx)));
         }

@@ -9,9 +9,16 @@
 //! Every roomkey instance knows every shard (`prosody.shards`) and sends its own commands
 //! to all of them, so no fan-out between instances is needed: the instance that stored
 //! the change is the one that announces it, after the cache invalidation has been
-//! acknowledged, so the verdict the module asks for next is already the new one. A shard
-//! that misses a command (down, or partitioned) catches up through the module's periodic
-//! reconcile.
+//! acknowledged, so the verdict the module asks for next is already the new one.
+//!
+//! What a shard misses is handled by what the command is. A `revalidate` (access taken
+//! away) needs no second chance: the module's periodic reconcile re-asks verdicts for every
+//! occupant and gets the same refusal. A `kick` or an `end_room` has nothing the reconcile
+//! would find (a kicked viewer may still be entitled), so these are durable: stored for
+//! every shard before the API answers, tried at once, and then retried by any instance's
+//! worker, across restarts, until the shard takes them or [`DELIVERY_WINDOW_SECS`] has
+//! passed. A command given up is kept (`failed_at`), counted as failed in
+//! `roomkey_live_commands_total` and logged as an error naming the shard.
 
 pub mod signature;
 pub mod verdict;
@@ -25,17 +32,30 @@ use serde::Serialize;
 
 use crate::clock::Clock;
 use crate::domain::RoomName;
+use crate::store::{Outbox, Store, StoreError};
 use crate::telemetry::metrics::{CommandOutcome, LiveCommand, Metrics};
 pub use signature::{RequestKind, RequestSigner, SignatureError};
 
 type Body = http_body_util::Full<hyper::body::Bytes>;
 
-/// Pause before each further attempt at a shard that did not answer `2xx`.
+/// Pause before each further attempt at a shard that did not answer `2xx`, in process.
 const RETRY_DELAYS: [Duration; 3] = [
     Duration::from_millis(200),
     Duration::from_secs(1),
     Duration::from_secs(4),
 ];
+
+/// In-process attempts at a durable command before the worker takes it over.
+const DURABLE_RETRY_DELAYS: [Duration; 2] = [Duration::from_millis(200), Duration::from_secs(1)];
+
+/// How long a kick or a room end is worth delivering. A shard remembers the ids of the
+/// commands it ran for 120 s and runs a repeated one only once, so a retry after a lost
+/// answer must come within that; and a kick delivered much later would remove a viewer
+/// who has rightly come back since.
+pub const DELIVERY_WINDOW_SECS: i64 = 110;
+
+/// Commands the worker tries per pass.
+const WORKER_BATCH: i64 = 100;
 
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -65,6 +85,13 @@ impl Command<'_> {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// The command could not be stored, so nothing was sent.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 #[derive(Serialize)]
 struct Envelope<'a> {
     id: String,
@@ -73,6 +100,7 @@ struct Envelope<'a> {
 }
 
 pub struct LiveEnforcer {
+    store: Store,
     signer: Arc<RequestSigner>,
     shards: Arc<[Uri]>,
     client: Client<HttpConnector, Body>,
@@ -85,6 +113,7 @@ impl LiveEnforcer {
     /// `shards` are the module base URLs (validated by the config); commands go to
     /// `<shard>/commands`.
     pub fn new(
+        store: Store,
         signer: RequestSigner,
         shards: &[String],
         timeout: Duration,
@@ -103,6 +132,7 @@ impl LiveEnforcer {
         connector.set_connect_timeout(Some(timeout));
         connector.set_nodelay(true);
         Ok(Self {
+            store,
             signer: Arc::new(signer),
             shards: shards.into(),
             client: Client::builder(hyper_util::rt::TokioExecutor::new())
@@ -122,13 +152,20 @@ impl LiveEnforcer {
         self.shards.len()
     }
 
-    /// Removes `user_id` from `room` now; they may come back with a valid verdict.
-    pub fn kick(&self, room: &RoomName, user_id: &str, reason: &str) {
-        self.send(&Command::Kick {
+    /// Removes `user_id` from `room` now; they may come back with a valid verdict. Stored
+    /// for every shard before this returns (see the module doc).
+    pub async fn kick(
+        &self,
+        room: &RoomName,
+        user_id: &str,
+        reason: &str,
+    ) -> Result<(), LiveError> {
+        self.send_durably(&Command::Kick {
             room: room.as_str(),
             user_id,
             reason,
-        });
+        })
+        .await
     }
 
     /// Access was taken from `user_id`: every shard re-asks for each room they are in.
@@ -136,38 +173,182 @@ impl LiveEnforcer {
         self.send(&Command::Revalidate { user_id, reason });
     }
 
-    /// Closes `room` on every shard.
-    pub fn end_room(&self, room: &RoomName, reason: &str) {
-        self.send(&Command::EndRoom {
+    /// Closes `room` on every shard; stored like a kick.
+    pub async fn end_room(&self, room: &RoomName, reason: &str) -> Result<(), LiveError> {
+        self.send_durably(&Command::EndRoom {
             room: room.as_str(),
             reason,
-        });
+        })
+        .await
     }
 
-    /// Serialises once and delivers to every shard in the background, each with retries.
+    fn body_of(command: &Command<'_>) -> hyper::body::Bytes {
+        serde_json::to_vec(&Envelope {
+            id: crate::ids::random_uuid().to_string(),
+            command,
+        })
+        .expect("commands serialise")
+        .into()
+    }
+
+    fn delivery(&self, shard: Uri, body: hyper::body::Bytes) -> Delivery {
+        Delivery {
+            shard,
+            body,
+            signer: self.signer.clone(),
+            client: self.client.clone(),
+            timeout: self.timeout,
+            clock: self.clock.clone(),
+        }
+    }
+
+    /// Stores the command for every shard, then tries each at once in the background; a
+    /// shard that does not take it is left to the worker ([`Self::try_once`]).
+    async fn send_durably(&self, command: &Command<'_>) -> Result<(), LiveError> {
+        if self.shards.is_empty() {
+            return Ok(());
+        }
+        let label = command.label();
+        let body = Self::body_of(command);
+        let text = std::str::from_utf8(&body).expect("JSON is UTF-8");
+        let now = self.clock.now();
+        let shards: Vec<String> = self.shards.iter().map(Uri::to_string).collect();
+        // Held by this instance while it makes the first attempts.
+        let held_until = now + 10;
+        let seqs = self
+            .store
+            .insert_live_commands(&shards, label.as_str(), text, now, held_until)
+            .await?;
+        for (shard, seq) in self.shards.iter().zip(seqs) {
+            let delivery = self.delivery(shard.clone(), body.clone());
+            let store = self.store.clone();
+            let metrics = self.metrics.clone();
+            let clock = self.clock.clone();
+            tokio::spawn(async move {
+                let result = match delivery.run(&DURABLE_RETRY_DELAYS).await {
+                    Ok(()) => {
+                        metrics.live_command(label, CommandOutcome::Delivered);
+                        store.delete_outbox_row(Outbox::Live, seq).await
+                    }
+                    Err(problem) => {
+                        tracing::warn!(shard = %delivery.shard, %problem, "a Prosody shard did not take a command yet; it stays queued");
+                        store
+                            .update_outbox_row_failure(
+                                Outbox::Live,
+                                seq,
+                                &problem,
+                                clock.now() + 1,
+                                None,
+                            )
+                            .await
+                    }
+                };
+                if let Err(error) = result {
+                    tracing::warn!(%error, "recording a command's delivery failed; the worker will try it again");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Retries stored commands until `shutdown`, every second.
+    pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        if self.shards.is_empty() {
+            return;
+        }
+        loop {
+            if let Err(error) = self.try_once().await {
+                tracing::warn!(%error, "reading the shard command queue failed");
+            }
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    /// One attempt at each command due now; gives up those older than
+    /// [`DELIVERY_WINDOW_SECS`]. Returns how many were delivered.
+    pub async fn try_once(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let mut delivered = 0;
+        for row in self.store.find_due_live_commands(now, WORKER_BATCH).await? {
+            if !self
+                .store
+                .claim_outbox_row(Outbox::Live, row.seq, now, now + 30)
+                .await?
+            {
+                continue;
+            }
+            let label = LiveCommand::parse(&row.kind).unwrap_or(LiveCommand::Kick);
+            if now - row.created_at >= DELIVERY_WINDOW_SECS {
+                tracing::error!(
+                    shard = %row.shard,
+                    command = row.kind.as_str(),
+                    attempts = row.attempts,
+                    "gave up on a command a Prosody shard never took; whoever it was for may still be in the room"
+                );
+                self.metrics.live_command(label, CommandOutcome::Failed);
+                self.store
+                    .update_outbox_row_failure(Outbox::Live, row.seq, "gave up", now, Some(now))
+                    .await?;
+                continue;
+            }
+            let Ok(shard) = row.shard.parse::<Uri>() else {
+                self.store
+                    .update_outbox_row_failure(
+                        Outbox::Live,
+                        row.seq,
+                        "bad shard URL",
+                        now,
+                        Some(now),
+                    )
+                    .await?;
+                continue;
+            };
+            let delivery = self.delivery(shard, row.body.clone().into());
+            match delivery.attempt().await {
+                Ok(()) => {
+                    self.metrics.live_command(label, CommandOutcome::Delivered);
+                    self.store.delete_outbox_row(Outbox::Live, row.seq).await?;
+                    delivered += 1;
+                }
+                Err(problem) => {
+                    let backoff = 1_i64 << row.attempts.clamp(0, 4);
+                    self.store
+                        .update_outbox_row_failure(
+                            Outbox::Live,
+                            row.seq,
+                            &problem,
+                            now + backoff,
+                            None,
+                        )
+                        .await?;
+                }
+            }
+        }
+        Ok(delivered)
+    }
+
+    /// Serialises once and delivers to every shard in the background, each with retries;
+    /// what a shard misses, its reconcile mends (see the module doc).
     fn send(&self, command: &Command<'_>) {
         if self.shards.is_empty() {
             return;
         }
         let label = command.label();
-        let body: hyper::body::Bytes = serde_json::to_vec(&Envelope {
-            id: crate::ids::random_uuid().to_string(),
-            command,
-        })
-        .expect("commands serialise")
-        .into();
+        let body = Self::body_of(command);
         for shard in self.shards.iter() {
-            let delivery = Delivery {
-                shard: shard.clone(),
-                body: body.clone(),
-                signer: self.signer.clone(),
-                client: self.client.clone(),
-                timeout: self.timeout,
-                clock: self.clock.clone(),
-            };
+            let delivery = self.delivery(shard.clone(), body.clone());
             let metrics = self.metrics.clone();
             tokio::spawn(async move {
-                let outcome = delivery.run().await;
+                let outcome = match delivery.run(&RETRY_DELAYS).await {
+                    Ok(()) => CommandOutcome::Delivered,
+                    Err(problem) => {
+                        tracing::warn!(shard = %delivery.shard, %problem, "a Prosody shard did not take a revalidation; its reconcile will re-ask the verdicts");
+                        CommandOutcome::Failed
+                    }
+                };
                 metrics.live_command(label, outcome);
             });
         }
@@ -184,16 +365,16 @@ struct Delivery {
 }
 
 impl Delivery {
-    async fn run(self) -> CommandOutcome {
-        let mut delays = RETRY_DELAYS.iter();
+    /// Attempts now and after each of `delays`; the last problem when none took.
+    async fn run(&self, delays: &[Duration]) -> Result<(), String> {
+        let mut delays = delays.iter();
         loop {
             let problem = match self.attempt().await {
-                Ok(()) => return CommandOutcome::Delivered,
+                Ok(()) => return Ok(()),
                 Err(problem) => problem,
             };
             let Some(delay) = delays.next() else {
-                tracing::warn!(shard = %self.shard, %problem, "a Prosody shard did not take a command; its reconcile will catch up");
-                return CommandOutcome::Failed;
+                return Err(problem);
             };
             tracing::debug!(shard = %self.shard, %problem, "retrying a command");
             tokio::time::sleep(*delay).await;

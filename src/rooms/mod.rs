@@ -94,7 +94,10 @@ impl RoomService {
                 "user_id must be 1 to 100 bytes",
             ));
         }
-        self.live.kick(room, user_id, reason);
+        self.live
+            .kick(room, user_id, reason)
+            .await
+            .map_err(|crate::live::LiveError::Store(error)| RoomError::Store(error))?;
         self.audit
             .record(Action {
                 actor: Some(actor),
@@ -132,7 +135,10 @@ impl RoomService {
             )
             .await?
         };
-        self.live.end_room(&room.name, reason);
+        if let Err(error) = self.live.end_room(&room.name, reason).await {
+            // The end is stored; every shard's reconcile closes the room from its verdicts.
+            tracing::warn!(%error, room = %room.name, "storing the room's end for the shards failed");
+        }
         self.matrix.room_ended(&room).await;
         self.audit
             .record(Action {

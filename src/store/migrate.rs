@@ -64,6 +64,11 @@ const SQLITE: &[Migration] = &[
         name: "sessions",
         sql: include_str!("../../migrations/sqlite/0010_sessions.sql"),
     },
+    Migration {
+        version: 11,
+        name: "live_outbox",
+        sql: include_str!("../../migrations/sqlite/0011_live_outbox.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -116,6 +121,11 @@ const POSTGRES: &[Migration] = &[
         version: 10,
         name: "sessions",
         sql: include_str!("../../migrations/postgres/0010_sessions.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "live_outbox",
+        sql: include_str!("../../migrations/postgres/0011_live_outbox.sql"),
     },
 ];
 
@@ -214,7 +224,8 @@ mod tests {
                 "0007_matrix_community",
                 "0008_stats",
                 "0009_stats_kept",
-                "0010_sessions"
+                "0010_sessions",
+                "0011_live_outbox"
             ]
         );
         sqlx::raw_sql(
@@ -275,7 +286,10 @@ mod tests {
             .execute(&mut conn)
             .await
             .unwrap();
-        assert_eq!(apply(&mut conn, SQLITE).await.unwrap(), ["0010_sessions"]);
+        assert_eq!(
+            apply(&mut conn, SQLITE).await.unwrap(),
+            ["0010_sessions", "0011_live_outbox"]
+        );
         sqlx::raw_sql(&insert("a2", "end_sessions"))
             .execute(&mut conn)
             .await

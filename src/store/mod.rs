@@ -38,7 +38,7 @@ use sqlx::{AnyPool, Row as _};
 pub use audit::AuditQuery;
 pub use mastodon::{MastodonCall, NewMastodonCall};
 pub use matrix::{NewOutboxItem, OutboxItem};
-pub use outbox::Outbox;
+pub use outbox::{LiveCommandRow, Outbox};
 pub use payments::{LedgerContext, PaymentTx, PurchaseFacts};
 #[cfg(feature = "bench")]
 pub use seed::SeedStay;

@@ -1,9 +1,10 @@
-//! The bookkeeping both outboxes share (Matrix changes, Mastodon calls): a worker claims a
-//! due row for a while, deletes it when done, or records a failed attempt.
+//! The bookkeeping the outboxes share (Matrix changes, Mastodon calls, commands to Prosody
+//! shards): a worker claims a due row for a while, deletes it when done, or records a
+//! failed attempt.
 
 use anyhow::Context as _;
 
-use super::{int, Store, StoreError};
+use super::{int, text, Store, StoreError};
 use crate::clock::UnixSeconds;
 use crate::telemetry::metrics::StoreOp;
 
@@ -12,6 +13,7 @@ use crate::telemetry::metrics::StoreOp;
 pub enum Outbox {
     Matrix,
     Mastodon,
+    Live,
 }
 
 impl Outbox {
@@ -19,8 +21,20 @@ impl Outbox {
         match self {
             Outbox::Matrix => "matrix_outbox",
             Outbox::Mastodon => "mastodon_outbox",
+            Outbox::Live => "live_outbox",
         }
     }
+}
+
+/// A command waiting for one shard.
+#[derive(Debug, Clone)]
+pub struct LiveCommandRow {
+    pub seq: i64,
+    pub shard: String,
+    pub kind: String,
+    pub body: String,
+    pub attempts: i64,
+    pub created_at: UnixSeconds,
 }
 
 impl Store {
@@ -101,6 +115,73 @@ impl Store {
             .await
             .context("record outbox failure")?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Stores `body` for each shard, held by the caller until `claimed_until` (it makes the
+    /// first attempts itself); returns each shard's row.
+    pub async fn insert_live_commands(
+        &self,
+        shards: &[String],
+        kind: &str,
+        body: &str,
+        now: UnixSeconds,
+        claimed_until: UnixSeconds,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.timed(StoreOp::Write, async {
+            let mut tx = self.pool.begin().await.context("begin")?;
+            let mut seqs = Vec::with_capacity(shards.len());
+            for shard in shards {
+                let row = sqlx::query(
+                    "INSERT INTO live_outbox (shard, kind, body, next_attempt_at, claimed_until, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $4) RETURNING seq",
+                )
+                .bind(shard)
+                .bind(kind)
+                .bind(body)
+                .bind(now)
+                .bind(claimed_until)
+                .fetch_one(&mut *tx)
+                .await
+                .context("store a command for a shard")?;
+                seqs.push(int(&row, "seq")?);
+            }
+            tx.commit().await.context("commit")?;
+            Ok(seqs)
+        })
+        .await
+    }
+
+    /// Commands due for another attempt at `now`, oldest first.
+    pub async fn find_due_live_commands(
+        &self,
+        now: UnixSeconds,
+        limit: i64,
+    ) -> Result<Vec<LiveCommandRow>, StoreError> {
+        self.timed(StoreOp::Other, async {
+            let rows = sqlx::query(
+                "SELECT seq, shard, kind, body, attempts, created_at FROM live_outbox \
+                 WHERE failed_at IS NULL AND next_attempt_at <= $1 AND claimed_until <= $1 \
+                 ORDER BY seq LIMIT $2",
+            )
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .context("find due commands")?;
+            rows.iter()
+                .map(|row| {
+                    Ok(LiveCommandRow {
+                        seq: int(row, "seq")?,
+                        shard: text(row, "shard")?,
+                        kind: text(row, "kind")?,
+                        body: text(row, "body")?,
+                        attempts: int(row, "attempts")?,
+                        created_at: int(row, "created_at")?,
+                    })
+                })
+                .collect()
         })
         .await
     }

@@ -327,6 +327,15 @@ impl TestApp {
 
     /// Stops the app and drops the PostgreSQL schema it created (a test that shuts down a
     /// sibling shuts it down first).
+    /// Stops this instance (a restart, or a crash after its writes committed) and starts a
+    /// new one on the same database, keys and Redis, which takes over its data.
+    pub async fn restart(mut self) -> TestApp {
+        let mut next = self.sibling().await;
+        next.schema = self.schema.take();
+        self.shutdown().await;
+        next
+    }
+
     pub async fn shutdown(self) {
         self.app.shutdown().await;
         if let (Some(schema), Some(base)) = (&self.schema, &self.backend.database_base) {

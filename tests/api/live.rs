@@ -635,3 +635,98 @@ async fn a_full_batch_from_a_big_show_is_taken_whole() {
     assert_eq!(reply.body["recorded"], 500);
     app.shutdown().await;
 }
+
+/// A shard stand-in that answers 404 (a conference component without `http_host`, say)
+/// while `down` is set, and takes commands again once it is cleared.
+async fn shard_that_can_fail() -> (Shard, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let down = std::sync::Arc::new(AtomicBool::new(true));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/roomkey", listener.local_addr().unwrap());
+    let (tx, received) = mpsc::unbounded_channel();
+    let flag = down.clone();
+    let router = axum::Router::new().route(
+        "/roomkey/commands",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let tx = tx.clone();
+            let down = flag.load(Ordering::SeqCst);
+            async move {
+                if down {
+                    return (StatusCode::NOT_FOUND, "not here");
+                }
+                let _ = tx.send((headers, body));
+                (StatusCode::OK, "{\"ok\":true,\"affected\":1}")
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (Shard { url, received }, down)
+}
+
+/// A kick a shard misses is not lost: it waits in the store and reaches the shard when it
+/// answers again, from another instance after this one is gone; one a shard never takes
+/// is given up after the delivery window and counted as failed.
+#[tokio::test]
+async fn a_kick_a_shard_missed_reaches_it_later_even_after_a_restart() {
+    use std::sync::atomic::Ordering;
+    for backend in backends() {
+        let mut healthy = shard().await;
+        let (mut flaky, down) = shard_that_can_fail().await;
+        let app = live_app(&backend, &[&healthy, &flaky]).await;
+        let cast = stage(&app, "free").await;
+        let kick = app
+            .post(
+                &format!("/api/rooms/{}/kick", cast.room),
+                Some(&cast.performer_session),
+                json!({"user_id": cast.viewer_id, "reason": "shouting"}),
+            )
+            .await;
+        assert_eq!(kick.status, StatusCode::ACCEPTED, "{kick:?}");
+        let sent = healthy.next_command().await;
+        assert_eq!(sent["type"], "kick");
+        // the flaky shard's first attempts fail; let them run out
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        flaky.nothing_more().await;
+
+        // this instance goes away; the next one, on the same store, finds the kick waiting
+        let sibling = app.restart().await;
+        down.store(false, Ordering::SeqCst);
+        sibling.clock.advance(2);
+        // its worker runs every second too; whichever pass comes first delivers it
+        sibling.app.state().live.try_once().await.unwrap();
+        let late = flaky.next_command().await;
+        assert_eq!(
+            late["id"], sent["id"],
+            "the same command, run once by the shard"
+        );
+        assert_eq!(late["user_id"], cast.viewer_id.as_str());
+        assert_eq!(sibling.app.state().live.try_once().await.unwrap(), 0);
+
+        // a shard that never answers: given up after the window, and counted
+        down.store(true, Ordering::SeqCst);
+        let kick = sibling
+            .post(
+                &format!("/api/rooms/{}/kick", cast.room),
+                Some(ADMIN_KEY),
+                json!({"user_id": cast.viewer_id, "reason": "again"}),
+            )
+            .await;
+        assert_eq!(kick.status, StatusCode::ACCEPTED);
+        healthy.next_command().await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        sibling.clock.advance(roomkey::live::DELIVERY_WINDOW_SECS);
+        assert_eq!(sibling.app.state().live.try_once().await.unwrap(), 0);
+        down.store(false, Ordering::SeqCst);
+        sibling.clock.advance(60);
+        assert_eq!(sibling.app.state().live.try_once().await.unwrap(), 0);
+        flaky.nothing_more().await;
+        let failed = "roomkey_live_commands_total{command=\"kick\",outcome=\"failed\"} 1";
+        let metrics = sibling.get("/metrics", None).await;
+        assert!(
+            metrics.body.as_str().unwrap().contains(failed),
+            "{}: {metrics:?}",
+            backend.label
+        );
+        sibling.shutdown().await;
+    }
+}
