@@ -450,10 +450,12 @@ impl Bus {
 mod tests {
     use super::*;
 
-    /// Health whose clock started a minute ago, so heartbeats can be stamped in the past.
-    fn health_of_a_minute() -> Health {
+    /// Health whose clock started ten seconds ago, so heartbeats can be stamped in the past.
+    fn health_of_ten_seconds() -> Health {
         Health(Arc::new(Liveness {
-            started: Instant::now() - Duration::from_secs(60),
+            started: Instant::now()
+                .checked_sub(Duration::from_secs(10))
+                .expect("the monotonic clock has run for ten seconds"),
             live_until: AtomicU64::new(0),
             owes: AtomicBool::new(false),
         }))
@@ -462,7 +464,7 @@ mod tests {
     #[tokio::test]
     async fn only_a_recent_heartbeat_vouches_for_the_bus_and_a_gap_drops_what_was_held() {
         let metrics = Arc::new(Metrics::new(&[], "sqlite"));
-        let health = health_of_a_minute();
+        let health = health_of_ten_seconds();
         let caches = Arc::new(AccessCaches::new(
             100,
             300,

@@ -12,7 +12,7 @@ use tokio::process::{Child, Command};
 
 pub const ADMIN_KEY: &str = "faults-admin-key-0123456789abcdef";
 
-/// What an instance is started with beyond the defaults the harness always sets.
+/// What an instance is started with beyond what the harness always sets.
 #[derive(Clone, Default)]
 pub struct Settings {
     pub database_url: Option<String>,
@@ -21,7 +21,6 @@ pub struct Settings {
     pub key_prefix: String,
     /// Shared by instances that are meant to sign with the same keys.
     pub keys_dir: PathBuf,
-    pub env: Vec<(String, String)>,
 }
 
 pub struct Instance {
@@ -79,9 +78,6 @@ impl Instance {
         }
         if let Some(url) = &settings.redis_url {
             command.env("REDIS_URL", url);
-        }
-        for (key, value) in &settings.env {
-            command.env(key, value);
         }
         let child = command.spawn().expect("roomkey starts");
         Self {
