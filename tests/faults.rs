@@ -507,6 +507,76 @@ async fn an_instance_whose_redis_link_is_cut_stops_trusting_its_cache() {
     one_instance_cut_off_from_redis(Mode::Cut).await;
 }
 
+/// B's open connections to Redis go silent for good while new ones get through, under
+/// traffic: B must stop trusting its caches, then make new connections of its own accord
+/// (nothing ever breaks the old ones) and hear the bus again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_whose_redis_connections_go_silent_for_good_connects_again() {
+    let Some(bin) = tools() else { return };
+    let _serial = SERIAL.lock().await;
+    let cluster = Cluster::start(bin, Wiring::Proxied).await;
+    let mut steady = Vec::new();
+    for _ in 0..4 {
+        steady.push(cluster.cached_user("steady").await);
+    }
+    let banned_on_a = cluster.cached_user("froma").await;
+    let banned_on_b = cluster.cached_user("fromb").await;
+    let traffic = cluster.traffic(&steady);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    cluster.proxies[1].set(Mode::Strand);
+    let stranded = Instant::now();
+    let (ban_a, refused_on_b) = tokio::join!(
+        ban(&cluster.a, &banned_on_a),
+        refused_within(
+            &cluster.b,
+            &banned_on_a,
+            &cluster.free_room,
+            Instant::now(),
+            Duration::from_secs(30)
+        )
+    );
+    eprintln!("ban on A as B's connections go silent: {ban_a:?}");
+    eprintln!("B refused the user {refused_on_b:?} after the ban call began");
+    let ban_a = ban_a.unwrap_or_else(|e| panic!("{e}\n{}", cluster.logs()));
+    assert_eq!(ban_a.status, 201, "{ban_a:?}");
+    assert!(
+        refused_on_b.is_some_and(|took| took <= STALE_BOUND),
+        "B admitted a user banned on A for {refused_on_b:?}\n{}",
+        cluster.logs()
+    );
+
+    let back = cluster.both_ready(Duration::from_secs(30)).await;
+    eprintln!(
+        "both instances ready {:?} after B's connections went silent",
+        back.map(|_| stranded.elapsed())
+    );
+    assert!(
+        back.is_some_and(|_| stranded.elapsed() <= Duration::from_secs(10)),
+        "B did not hear the bus again on new connections\n{}",
+        cluster.logs()
+    );
+    let ban_b = ban(&cluster.b, &banned_on_b)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", cluster.logs()));
+    assert_eq!(ban_b.status, 201, "{ban_b:?}");
+    assert_eq!(
+        token_status(&cluster.a, &banned_on_b, &cluster.free_room).await,
+        Some(403),
+        "A admits a user B banned, on the next request"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let report = traffic.stop().await;
+    eprintln!("traffic: {}", report.summary());
+    assert!(
+        report.failures().is_empty(),
+        "{}\n{}",
+        report.describe_failures(),
+        cluster.logs()
+    );
+}
+
 /// PostgreSQL gone for an outage under traffic (shut down, or quitting at once as if
 /// killed): cached users keep their answers, uncached ones and readiness get a prompt
 /// 503, and all is well once it is back.

@@ -5,6 +5,9 @@
 //!   server that stopped answering, or a network that drops packets. Bytes already sent
 //!   wait in the socket buffers and flow again on `Pass`, as after a stall.
 //! - [`Mode::Cut`] resets every connection and every new one: a peer that is gone.
+//! - [`Mode::Strand`] leaves every open connection silent for good (whatever the mode
+//!   becomes later) and relays new ones: a middlebox that forgot the open connections,
+//!   or a server replaced behind the same address.
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
@@ -16,6 +19,7 @@ pub enum Mode {
     Pass,
     Hang,
     Cut,
+    Strand,
 }
 
 pub struct Proxy {
@@ -61,7 +65,7 @@ async fn relay(client: TcpStream, upstream: u16, mut mode: watch::Receiver<Mode>
     loop {
         let current = *mode.borrow_and_update();
         match current {
-            Mode::Pass => break,
+            Mode::Pass | Mode::Strand => break,
             Mode::Cut => return reset(client),
             Mode::Hang => {}
         }
@@ -69,6 +73,8 @@ async fn relay(client: TcpStream, upstream: u16, mut mode: watch::Receiver<Mode>
             return;
         }
     }
+    // A connection made while stranding is one of the new ones, which pass.
+    let mut strandable = *mode.borrow() != Mode::Strand;
     let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)).await else {
         // Nothing listens upstream: the client is refused, as it would be without a proxy.
         return reset(client);
@@ -80,7 +86,13 @@ async fn relay(client: TcpStream, upstream: u16, mut mode: watch::Receiver<Mode>
     loop {
         let current = *mode.borrow_and_update();
         match current {
-            Mode::Pass => {}
+            Mode::Pass => strandable = true,
+            Mode::Strand if !strandable => {}
+            Mode::Strand => {
+                // Open, silent, until the proxy goes away.
+                while mode.changed().await.is_ok() {}
+                return;
+            }
             Mode::Hang => {
                 if mode.changed().await.is_err() {
                     return;
