@@ -10,9 +10,11 @@
 //! rest wait for its answer.
 //!
 //! Any change publishes an invalidation on the [`bus`]: through Redis pub/sub to every
-//! instance when Redis is configured, in-process otherwise. While an instance is not
-//! subscribed (Redis down, reconnecting) it stops trusting its in-process tier and reads
-//! through, so a missed invalidation can never keep a banned user in.
+//! instance when Redis is configured, in-process otherwise. While an instance cannot show
+//! that it hears the bus (its own heartbeat has not come back within a second: Redis
+//! down, hung, or cut off from it) it trusts neither its in-process tier nor the Redis
+//! tier and reads through, so a missed invalidation keeps a banned user in for at most
+//! that second (the bus's module doc and `docs/failures.md` give the bounds).
 
 pub mod bus;
 pub mod local;
@@ -102,7 +104,7 @@ impl From<StoredUserFacts> for UserFacts {
 /// Which cached fact changed, and for whom. A change to a user's profile, bans or
 /// entitlements drops the same [`UserFacts`] entry; the three stay distinct on the bus so
 /// that a message says what happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "cache", content = "key", rename_all = "snake_case")]
 pub enum Invalidation {
     User(String),

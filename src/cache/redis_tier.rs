@@ -4,24 +4,61 @@
 //! if the generation is unchanged (one Lua script). A writer bumps the generation, deletes
 //! the value and publishes the invalidation in one script after its SQL commit. So a slow
 //! reader holding pre-commit data can never plant it in Redis after the writer cleared it.
+//!
+//! Every call is bounded: a connection attempt by [`CONNECT_TIMEOUT`], a call in all
+//! (waiting for a reconnection under way, then the answer) by [`CALL_TIMEOUT`]. A failed
+//! call is an error the caller answers without Redis; nothing waits on Redis for longer.
+//!
+//! redis-rs's `ConnectionManager` reconnects on its own, but its retries are not ours to
+//! rely on: the version we use hands its `factor` (100, meant as milliseconds) to a backoff
+//! whose base delay is 1 s, capped at 60 s, with up to 100 % jitter, so its default two
+//! retries sleep 1–2 s and then 60–120 s; and every call meanwhile waits on the
+//! reconnection, which the response timeout does not cover. That was the ~100 s stall
+//! after a Redis restart and the ~118 s start-up failure. So a reconnection here is one
+//! attempt, and the next call that finds the connection broken starts another. A
+//! connection that stops answering without breaking (a peer gone silent) never makes the
+//! manager reconnect, so after [`REPLACE_AFTER`] without an answer it is replaced.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use redis::aio::ConnectionManager;
-use redis::Script;
+use anyhow::Context as _;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisError, RedisResult, Script};
 
 use super::Invalidation;
 use crate::telemetry::metrics::{CacheName, Metrics, RedisOp};
 
+/// How long one attempt to connect to Redis may take, at start-up and on every reconnect.
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a command waits for its answer on an open connection.
+const RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
+/// The longest one call may take in all.
+pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(1);
+/// A connection that has answered nothing for this long, while calls time out on it, is
+/// replaced by a new one.
+const REPLACE_AFTER: Duration = Duration::from_secs(3);
+
 #[derive(Clone)]
 pub struct RedisTier {
-    conn: ConnectionManager,
+    link: Arc<Link>,
     prefix: Arc<str>,
     ttl_secs: u64,
     set_script: Arc<Script>,
     invalidate_script: Arc<Script>,
     metrics: Arc<Metrics>,
+}
+
+/// The connection every call shares, and what it takes to replace it.
+struct Link {
+    conn: RwLock<ConnectionManager>,
+    client: redis::Client,
+    started: Instant,
+    /// When a call last had an answer, in milliseconds since `started`.
+    answered_at: AtomicU64,
+    replacing: AtomicBool,
 }
 
 const SET_IF_GENERATION: &str = r"
@@ -40,7 +77,25 @@ if KEYS[1] then
 end
 return redis.call('PUBLISH', ARGV[1], ARGV[2])";
 
+fn manager_config() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(CONNECT_TIMEOUT)
+        .set_response_timeout(RESPONSE_TIMEOUT)
+        // One attempt per reconnection (see the module doc).
+        .set_number_of_retries(0)
+}
+
+/// `host:port` of the server, without any password, for messages.
+fn address(client: &redis::Client) -> String {
+    client.get_connection_info().addr.to_string()
+}
+
+fn timed_out() -> RedisError {
+    std::io::Error::from(std::io::ErrorKind::TimedOut).into()
+}
+
 impl RedisTier {
+    /// Connects, or fails within [`CONNECT_TIMEOUT`] saying why.
     pub async fn connect(
         url: &str,
         prefix: &str,
@@ -48,13 +103,22 @@ impl RedisTier {
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
         let client = redis::Client::open(url)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_secs(2))
-            .set_response_timeout(Duration::from_millis(500))
-            .set_number_of_retries(2);
-        let conn = ConnectionManager::new_with_config(client, config).await?;
+        let address = address(&client);
+        let conn = tokio::time::timeout(
+            CONNECT_TIMEOUT + Duration::from_millis(100),
+            ConnectionManager::new_with_config(client.clone(), manager_config()),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("{address}: no answer within {CONNECT_TIMEOUT:?}"))?
+        .with_context(|| address.clone())?;
         Ok(Self {
-            conn,
+            link: Arc::new(Link {
+                conn: RwLock::new(conn),
+                client,
+                started: Instant::now(),
+                answered_at: AtomicU64::new(0),
+                replacing: AtomicBool::new(false),
+            }),
             prefix: prefix.into(),
             ttl_secs: ttl_secs.max(1),
             set_script: Arc::new(Script::new(SET_IF_GENERATION)),
@@ -67,10 +131,6 @@ impl RedisTier {
         &self.prefix
     }
 
-    pub fn connection(&self) -> ConnectionManager {
-        self.conn.clone()
-    }
-
     fn value_key(&self, cache: CacheName, key: &str) -> String {
         format!("{}c:{}:{key}", self.prefix, cache.as_str())
     }
@@ -79,14 +139,40 @@ impl RedisTier {
         format!("{}g:{}:{key}", self.prefix, cache.as_str())
     }
 
+    /// Runs `work` on the shared connection, within [`CALL_TIMEOUT`].
+    async fn call<T, F, Fut>(&self, work: F) -> RedisResult<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let conn = self
+            .link
+            .conn
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let result = tokio::time::timeout(CALL_TIMEOUT, work(conn))
+            .await
+            .unwrap_or_else(|_| Err(timed_out()));
+        match &result {
+            Ok(_) => self.link.answered(),
+            Err(error) if error.is_timeout() => self.link.clone().stalled(),
+            Err(_) => {}
+        }
+        result
+    }
+
     /// The cached bytes (if any) and the key's current generation.
     pub async fn get(&self, cache: CacheName, key: &str) -> Result<(Option<Vec<u8>>, String), ()> {
         let started = Instant::now();
-        let mut conn = self.conn.clone();
-        let result: redis::RedisResult<(Option<Vec<u8>>, Option<String>)> = redis::cmd("MGET")
-            .arg(self.value_key(cache, key))
-            .arg(self.generation_key(cache, key))
-            .query_async(&mut conn)
+        let result: RedisResult<(Option<Vec<u8>>, Option<String>)> = self
+            .call(|mut conn| async move {
+                redis::cmd("MGET")
+                    .arg(self.value_key(cache, key))
+                    .arg(self.generation_key(cache, key))
+                    .query_async(&mut conn)
+                    .await
+            })
             .await;
         self.metrics.redis_op(RedisOp::CacheGet, started.elapsed());
         match result {
@@ -107,15 +193,17 @@ impl RedisTier {
         bytes: &[u8],
     ) {
         let started = Instant::now();
-        let mut conn = self.conn.clone();
-        let result: redis::RedisResult<i64> = self
-            .set_script
-            .key(self.value_key(cache, key))
-            .key(self.generation_key(cache, key))
-            .arg(generation)
-            .arg(bytes)
-            .arg(self.ttl_secs)
-            .invoke_async(&mut conn)
+        let result: RedisResult<i64> = self
+            .call(|mut conn| async move {
+                self.set_script
+                    .key(self.value_key(cache, key))
+                    .key(self.generation_key(cache, key))
+                    .arg(generation)
+                    .arg(bytes)
+                    .arg(self.ttl_secs)
+                    .invoke_async(&mut conn)
+                    .await
+            })
             .await;
         self.metrics.redis_op(RedisOp::CacheSet, started.elapsed());
         if let Err(error) = result {
@@ -131,20 +219,20 @@ impl RedisTier {
         invalidation: &Invalidation,
         channel: &str,
         message: &str,
-    ) -> redis::RedisResult<i64> {
+    ) -> RedisResult<i64> {
         let started = Instant::now();
-        let mut conn = self.conn.clone();
         let mut invocation = self.invalidate_script.prepare_invoke();
         if let Some((cache, key)) = super::AccessCaches::shared_key(invalidation) {
             invocation
                 .key(self.value_key(cache, key))
                 .key(self.generation_key(cache, key));
         }
-        let result = invocation
+        invocation
             .arg(channel)
             .arg(message)
-            .arg(self.ttl_secs * 2 + 60)
-            .invoke_async(&mut conn)
+            .arg(self.ttl_secs * 2 + 60);
+        let result = self
+            .call(|mut conn| async move { invocation.invoke_async(&mut conn).await })
             .await;
         self.metrics
             .redis_op(RedisOp::Invalidate, started.elapsed());
@@ -152,5 +240,78 @@ impl RedisTier {
             self.metrics.redis_error();
         }
         result
+    }
+
+    /// Publishes `message` on `channel` (the bus's heartbeats).
+    pub async fn publish(&self, channel: &str, message: &str) -> RedisResult<i64> {
+        self.call(|mut conn| async move {
+            redis::cmd("PUBLISH")
+                .arg(channel)
+                .arg(message)
+                .query_async(&mut conn)
+                .await
+        })
+        .await
+    }
+
+    /// Counts one acknowledgement of an invalidation.
+    pub async fn acknowledge(&self, key: &str) -> RedisResult<()> {
+        self.call(|mut conn| async move {
+            redis::pipe()
+                .incr(key, 1)
+                .ignore()
+                .expire(key, 60)
+                .ignore()
+                .query_async(&mut conn)
+                .await
+        })
+        .await
+    }
+
+    /// How many acknowledgements `key` has counted.
+    pub async fn acknowledgements(&self, key: &str) -> RedisResult<i64> {
+        let count: Option<i64> = self
+            .call(|mut conn| async move { redis::cmd("GET").arg(key).query_async(&mut conn).await })
+            .await?;
+        Ok(count.unwrap_or(0))
+    }
+}
+
+impl Link {
+    fn elapsed_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn answered(&self) {
+        self.answered_at.store(self.elapsed_ms(), Ordering::Relaxed);
+    }
+
+    /// A call timed out: if nothing has answered for [`REPLACE_AFTER`], one task (at a time)
+    /// opens a new connection and, once it is up, puts it in place of the silent one.
+    fn stalled(self: Arc<Self>) {
+        let silent_ms = self
+            .elapsed_ms()
+            .saturating_sub(self.answered_at.load(Ordering::Relaxed));
+        if silent_ms < REPLACE_AFTER.as_millis() as u64
+            || self.replacing.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        tokio::spawn(async move {
+            let fresh = tokio::time::timeout(
+                CONNECT_TIMEOUT + Duration::from_millis(100),
+                ConnectionManager::new_with_config(self.client.clone(), manager_config()),
+            )
+            .await;
+            if let Ok(Ok(conn)) = fresh {
+                *self.conn.write().unwrap_or_else(|p| p.into_inner()) = conn;
+                self.answered();
+                tracing::warn!(
+                    address = %address(&self.client),
+                    "replaced a Redis connection that had stopped answering"
+                );
+            }
+            self.replacing.store(false, Ordering::Release);
+        });
     }
 }

@@ -114,6 +114,9 @@ where
     }
 
     /// Redis, then SQL (writing back to Redis unless an invalidation raced the load).
+    ///
+    /// Each Redis call answers within its bound or fails (see `redis_tier`), and a value
+    /// Redis returns is used only if the bus is still healthy once it has arrived.
     async fn load_shared<F, Fut>(&self, key: &str, load: F, trusted: bool) -> Result<V, StoreError>
     where
         F: FnOnce() -> Fut,
@@ -124,6 +127,7 @@ where
             return load().await;
         };
         let generation = match redis.get(self.name, key).await {
+            Ok((Some(_), _)) if !self.bus_healthy.is_healthy() => None,
             Ok((Some(bytes), _)) => match serde_json::from_slice(&bytes) {
                 Ok(value) => {
                     self.metrics.cache_lookup(self.name, CacheTier::Redis);

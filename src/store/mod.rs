@@ -72,6 +72,24 @@ impl Backend {
             Backend::Postgres => "postgres",
         }
     }
+
+    /// How long a query waits for a pooled connection (opening one if the pool may)
+    /// before it fails, and the request with it (503).
+    ///
+    /// PostgreSQL is a server that can go away. sqlx's default, 30 s, then holds every
+    /// uncached request while it keeps trying to connect, and answers it (200, long after
+    /// any client gave up) only if the server comes back within that time. A second is far
+    /// longer than any wait for a connection from a working pool of queries that take
+    /// about a millisecond, and short enough to refuse promptly while the database is
+    /// away; it also bounds how long start-up waits for a database that does not answer.
+    /// The embedded file cannot go away, and a connection can be held for a while by
+    /// a writer waiting on another (`busy_timeout`), so it keeps sqlx's default.
+    pub fn acquire_timeout(self) -> Duration {
+        match self {
+            Backend::Sqlite => Duration::from_secs(30),
+            Backend::Postgres => Duration::from_secs(1),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +139,7 @@ impl Store {
         };
         let mut options = AnyPoolOptions::new()
             .max_connections(max_connections)
+            .acquire_timeout(backend.acquire_timeout())
             .test_before_acquire(false)
             .before_acquire(|conn, meta| {
                 Box::pin(async move {

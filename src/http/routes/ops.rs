@@ -1,5 +1,7 @@
 //! Liveness, readiness and metrics.
 
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
@@ -14,10 +16,17 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
+/// How long readiness waits for the store's answer: a probe is answered (503) at once
+/// while the database is away rather than held for the pool's whole acquire timeout.
+const STORE_PING_WITHIN: Duration = Duration::from_millis(500);
+
 /// # `GET /readyz`
-/// The store answers and, with Redis, this instance hears invalidations.
+/// The store answers within half a second and, with Redis, this instance hears
+/// invalidations.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let store = state.store.ping().await.is_ok();
+    let store = tokio::time::timeout(STORE_PING_WITHIN, state.store.ping())
+        .await
+        .is_ok_and(|pinged| pinged.is_ok());
     let bus = state.bus.is_healthy();
     let status = if store && bus {
         StatusCode::OK
