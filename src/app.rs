@@ -79,9 +79,7 @@ impl App {
             .context("cannot connect to Redis (redis.url)")?;
             Some((tier, redis::Client::open(config.redis.url.as_str())?))
         };
-        let throttle_redis = redis
-            .as_ref()
-            .map(|(tier, _)| (tier.connection(), tier.prefix().to_owned()));
+        let throttle_redis = redis.as_ref().map(|(tier, _)| tier.clone());
         let health = Health::new(redis.is_none());
         let caches = Arc::new(AccessCaches::new(
             config.cache.max_entries,

@@ -812,7 +812,6 @@ async fn sigterm_under_load_finishes_in_flight_requests_and_exits_0() {
 
 /// SIGTERM with an idle keep-alive connection and a request whose body never finishes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the bounded drain in the server loop"]
 async fn sigterm_with_idle_and_half_sent_connections_exits_within_the_drain() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 

@@ -140,7 +140,7 @@ impl RedisTier {
     }
 
     /// Runs `work` on the shared connection, within [`CALL_TIMEOUT`].
-    async fn call<T, F, Fut>(&self, work: F) -> RedisResult<T>
+    pub async fn call<T, F, Fut>(&self, work: F) -> RedisResult<T>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,

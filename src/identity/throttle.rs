@@ -23,10 +23,10 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use redis::aio::ConnectionManager;
 use redis::Script;
 use sha2::{Digest, Sha256};
 
+use crate::cache::RedisTier;
 use crate::clock::UnixSeconds;
 
 /// Attempts on one account that go through before any wait.
@@ -82,16 +82,16 @@ struct Account {
 
 pub struct LoginThrottle {
     key: [u8; 32],
-    redis: Option<(ConnectionManager, String)>,
+    redis: Option<RedisTier>,
     admit_script: Script,
     succeeded_script: Script,
     local: Mutex<HashMap<u64, Account>>,
 }
 
 impl LoginThrottle {
-    /// `key` keys the hashes of accounts and addresses; `redis` (a connection and the key
-    /// prefix) shares the counts between instances.
-    pub fn new(key: &[u8], redis: Option<(ConnectionManager, String)>) -> Self {
+    /// `key` keys the hashes of accounts and addresses; `redis` shares the counts between
+    /// instances.
+    pub fn new(key: &[u8], redis: Option<RedisTier>) -> Self {
         Self {
             key: Sha256::digest([b"roomkey login throttle\0", key].concat()).into(),
             redis,
@@ -116,8 +116,8 @@ impl LoginThrottle {
     pub async fn admit(&self, account: &str, address: IpAddr, now: UnixSeconds) -> Result<(), u64> {
         let account = self.hash("account", account);
         let address = self.hash("address", &address.to_string());
-        if let Some((conn, prefix)) = &self.redis {
-            match self.admit_shared(conn, prefix, account, address, now).await {
+        if let Some(redis) = &self.redis {
+            match self.admit_shared(redis, account, address, now).await {
                 Ok(wait) => return if wait > 0 { Err(wait) } else { Ok(()) },
                 Err(error) => {
                     tracing::warn!(%error, "login throttle: Redis unavailable; counting in this instance");
@@ -129,28 +129,34 @@ impl LoginThrottle {
 
     async fn admit_shared(
         &self,
-        conn: &ConnectionManager,
-        prefix: &str,
+        redis: &RedisTier,
         account: u64,
         address: u64,
         now: UnixSeconds,
     ) -> redis::RedisResult<u64> {
-        let mut conn = conn.clone();
-        let known: Option<i64> = redis::cmd("ZSCORE")
-            .arg(format!("{prefix}login-known:{account:016x}"))
-            .arg(format!("{address:016x}"))
-            .query_async(&mut conn)
+        let prefix = redis.prefix();
+        let known_key = format!("{prefix}login-known:{account:016x}");
+        let known: Option<i64> = redis
+            .call(|mut conn| async move {
+                redis::cmd("ZSCORE")
+                    .arg(known_key)
+                    .arg(format!("{address:016x}"))
+                    .query_async(&mut conn)
+                    .await
+            })
             .await?;
         if known.is_some_and(|at| now - at < KNOWN_FOR_SECS) {
             return Ok(0);
         }
-        self.admit_script
+        let mut invocation = self.admit_script.prepare_invoke();
+        invocation
             .key(format!("{prefix}login-attempts:{account:016x}"))
             .arg(now)
             .arg(FREE_ATTEMPTS)
             .arg(MAX_DELAY_SECS)
-            .arg(FORGET_AFTER_SECS)
-            .invoke_async(&mut conn)
+            .arg(FORGET_AFTER_SECS);
+        redis
+            .call(|mut conn| async move { invocation.invoke_async(&mut conn).await })
             .await
     }
 
@@ -183,17 +189,18 @@ impl LoginThrottle {
     pub async fn succeeded(&self, account: &str, address: IpAddr, now: UnixSeconds) {
         let account = self.hash("account", account);
         let address = self.hash("address", &address.to_string());
-        if let Some((conn, prefix)) = &self.redis {
-            let mut conn = conn.clone();
-            let result: redis::RedisResult<i64> = self
-                .succeeded_script
+        if let Some(redis) = &self.redis {
+            let prefix = redis.prefix();
+            let mut invocation = self.succeeded_script.prepare_invoke();
+            invocation
                 .key(format!("{prefix}login-attempts:{account:016x}"))
                 .key(format!("{prefix}login-known:{account:016x}"))
                 .arg(now)
                 .arg(format!("{address:016x}"))
                 .arg(KNOWN_ADDRESSES)
-                .arg(KNOWN_FOR_SECS)
-                .invoke_async(&mut conn)
+                .arg(KNOWN_FOR_SECS);
+            let result: redis::RedisResult<i64> = redis
+                .call(|mut conn| async move { invocation.invoke_async(&mut conn).await })
                 .await;
             if let Err(error) = result {
                 tracing::warn!(%error, "login throttle: Redis unavailable; remembering in this instance");
