@@ -174,12 +174,13 @@ impl Cluster {
         [&self.a, &self.b]
     }
 
-    /// Waits (up to `limit`) until both instances answer `/readyz` 200.
+    /// Waits (up to `limit`) until both instances answer `/readyz` 200 and hear the bus
+    /// (readiness itself depends on the store only).
     async fn both_ready(&self, limit: Duration) -> Option<Duration> {
         harness::wait_for(limit, || async {
             for instance in self.instances() {
                 let ready = instance.readyz(Duration::from_secs(1)).await;
-                if !matches!(ready, Ok(Timed { status: 200, .. })) {
+                if !ready.is_ok_and(|r| r.status == 200 && r.body["invalidation_bus"] == true) {
                     return false;
                 }
             }

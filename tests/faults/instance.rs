@@ -96,7 +96,8 @@ impl Instance {
         instance
     }
 
-    /// Waits until `/readyz` answers 200; panics with the log if it does not in `limit`.
+    /// Waits until `/readyz` answers 200 and the instance hears the bus; panics with the log
+    /// if it does not in `limit`.
     pub async fn ready(&mut self, limit: Duration) -> Duration {
         let started = Instant::now();
         while started.elapsed() < limit {
@@ -106,9 +107,7 @@ impl Instance {
             if self
                 .readyz(Duration::from_secs(1))
                 .await
-                .ok()
-                .map(|r| r.status)
-                == Some(200)
+                .is_ok_and(|r| r.status == 200 && r.body["invalidation_bus"] == true)
             {
                 return started.elapsed();
             }

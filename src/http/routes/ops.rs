@@ -21,14 +21,17 @@ pub async fn healthz() -> Json<serde_json::Value> {
 const STORE_PING_WITHIN: Duration = Duration::from_millis(500);
 
 /// # `GET /readyz`
-/// The store answers within half a second and, with Redis, this instance hears
-/// invalidations.
+/// 200 while the store answers within half a second. Whether this instance hears
+/// invalidations is reported (`invalidation_bus`) but does not make it unready: without
+/// the bus it reads every decision from SQL, which is slower but never stale, and a Redis
+/// outage must not take every instance out of a load balancer at once. Alert on the bus
+/// (`roomkey_invalidation_bus_up`) instead.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let store = tokio::time::timeout(STORE_PING_WITHIN, state.store.ping())
         .await
         .is_ok_and(|pinged| pinged.is_ok());
     let bus = state.bus.is_healthy();
-    let status = if store && bus {
+    let status = if store {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -43,9 +46,16 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// # `GET /metrics`
 /// Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response()
+    let mut text = state.metrics.render();
+    text.push_str(
+        "# HELP roomkey_invalidation_bus_up Whether this instance hears cache invalidations \
+         (always 1 without Redis); at 0 it reads every decision from SQL.\n\
+         # TYPE roomkey_invalidation_bus_up gauge\n",
+    );
+    text.push_str(if state.bus.is_healthy() {
+        "roomkey_invalidation_bus_up 1\n"
+    } else {
+        "roomkey_invalidation_bus_up 0\n"
+    });
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
