@@ -20,9 +20,9 @@ pub use candidates::ScopeIndex;
 pub use policy::{Basis, Denial, Grant, Verdict};
 
 /// Where a verified session stands.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionStanding {
-    Current(Arc<User>),
+    Current,
     /// Signed out, signed out everywhere, a password change, an admin's revocation or a
     /// global ban ended it.
     Ended,
@@ -132,8 +132,9 @@ impl AccessService {
         self.caches.user_facts.get_or_load(user_id, load).await
     }
 
-    /// Whether a verified session still stands, and its user's profile if so; from memory
-    /// when held, as on the hot path, else through the caches.
+    /// Whether a verified session still stands; from memory when held, as on the hot
+    /// path, else through the caches. A hit here is not counted as a cache lookup: the
+    /// request goes on to read the same entry for its own purpose, which counts.
     pub async fn session_standing(
         &self,
         session: &VerifiedSession,
@@ -141,13 +142,12 @@ impl AccessService {
         let standing = |facts: &Option<UserFacts>| match facts {
             None => SessionStanding::UnknownUser,
             Some(facts) if facts.session_stands(session.generation, &session.jti) => {
-                SessionStanding::Current(facts.user.clone())
+                SessionStanding::Current
             }
             Some(_) => SessionStanding::Ended,
         };
         let facts = &self.caches.user_facts;
         if let Some(found) = facts.peek_in_memory(&session.user_id, |held| standing(held)) {
-            facts.count_memory_hit();
             return Ok(found);
         }
         let loaded = self.user_facts(&session.user_id, self.clock.now()).await?;

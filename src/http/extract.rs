@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 use super::error::{ApiError, ErrorCode};
 use super::state::AppState;
 use crate::config::Secret;
-use crate::identity::{Authenticated, IdentityError, VerifiedSession};
+use crate::identity::{IdentityError, VerifiedSession};
 use crate::live::signature::{self, RequestKind};
 
 /// A JSON body; syntax errors answer 400 `invalid_json`, shape errors 422 `validation_failed`.
@@ -276,7 +276,7 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 }
 
 /// The session a token names, if it still stands; 401 otherwise.
-async fn session_of(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {
+async fn session_of(state: &AppState, token: &str) -> Result<VerifiedSession, ApiError> {
     state
         .identity
         .authenticate(token)
@@ -349,11 +349,11 @@ impl FromRequestParts<AppState> for UserPrincipal {
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
         if looks_like_jwt(token) {
-            let signed_in = session_of(state, token).await?;
+            let session = session_of(state, token).await?;
             return Ok(UserPrincipal {
-                user_id: signed_in.session.user_id.clone(),
+                user_id: session.user_id.clone(),
                 via: Via::Session,
-                session: Some(signed_in.session),
+                session: Some(session),
             });
         }
         if state.api_keys.is_service(token) || state.api_keys.is_admin(token) {
@@ -397,7 +397,8 @@ impl FromRequestParts<AppState> for AdminPrincipal {
                 Err(ApiError::unauthenticated("unknown credentials"))
             };
         }
-        let user = session_of(state, token).await?.user;
+        let session = session_of(state, token).await?;
+        let user = signed_in_user(state, &session.user_id).await?;
         if user.role != crate::domain::Role::Admin {
             return Err(ApiError::forbidden("this needs an admin"));
         }

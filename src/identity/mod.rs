@@ -94,13 +94,6 @@ pub struct SignedIn {
     pub expires_at: UnixSeconds,
 }
 
-/// A caller whose session verified and still stands.
-#[derive(Debug, Clone)]
-pub struct Authenticated {
-    pub user: Arc<User>,
-    pub session: VerifiedSession,
-}
-
 pub struct IdentityService {
     store: Store,
     access: Arc<AccessService>,
@@ -222,14 +215,14 @@ impl IdentityService {
         }
     }
 
-    /// The signed-in user a session token names, if the session still stands.
-    pub async fn authenticate(&self, token: &str) -> Result<Authenticated, IdentityError> {
+    /// The session a token names, if it verifies and still stands.
+    pub async fn authenticate(&self, token: &str) -> Result<VerifiedSession, IdentityError> {
         let session = self
             .sessions
             .verify(token, self.clock.now())
             .map_err(IdentityError::InvalidSession)?;
         match self.access.session_standing(&session).await? {
-            SessionStanding::Current(user) => Ok(Authenticated { user, session }),
+            SessionStanding::Current => Ok(session),
             SessionStanding::Ended => Err(IdentityError::SessionEnded),
             SessionStanding::UnknownUser => Err(IdentityError::UnknownUser),
         }

@@ -77,7 +77,7 @@ impl Visitor {
         let session = match token {
             None => None,
             Some(token) => match state.identity.authenticate(token).await {
-                Ok(signed_in) => Some(signed_in.session),
+                Ok(session) => Some(session),
                 // Whether the session stands is unknown while the store is away; the page
                 // itself then answers "retry shortly", so the cookie is kept.
                 Err(IdentityError::Store(_) | IdentityError::Unexpected(_)) => state
