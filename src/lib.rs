@@ -5,6 +5,8 @@
 //!   entitlements, bans, payment intents).
 //! - [`access`]: the access rule (`access::policy`: the ban check, the entitlement check)
 //!   and the hot-path service that feeds it from the caches.
+//! - [`authz`]: who may manage what (moderate a room, ban, read revenue, act as staff),
+//!   each rule handing out a proof the services take.
 //! - [`tokens`]: Jitsi JWTs, signing keys and rotation, strict verification, the token path.
 //! - [`identity`]: sign-up, login, argon2id, platform sessions.
 //! - [`rooms`], [`entitlements`], [`moderation`]: the services that change those facts.
@@ -34,6 +36,7 @@
 pub mod access;
 pub mod app;
 pub mod attendance;
+pub mod authz;
 pub mod cache;
 pub mod clock;
 pub mod config;

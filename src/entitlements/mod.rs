@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use crate::authz::Admin;
 use crate::cache::{Bus, Invalidation};
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{
@@ -48,7 +49,6 @@ pub struct GrantRequest {
     pub quantity: Option<i64>,
     pub source: EntitlementSource,
     pub source_ref: Option<String>,
-    pub granted_by: Option<String>,
 }
 
 pub struct EntitlementService {
@@ -79,7 +79,12 @@ impl EntitlementService {
         }
     }
 
-    pub async fn grant(&self, request: GrantRequest) -> Result<Entitlement, EntitlementError> {
+    /// An admin grants an entitlement (a comp ticket, a plan, credits).
+    pub async fn grant(
+        &self,
+        admin: &Admin,
+        request: GrantRequest,
+    ) -> Result<Entitlement, EntitlementError> {
         let now = self.clock.now();
         let scope = match request.scope {
             ScopeRequest::Room(name) => {
@@ -151,7 +156,7 @@ impl EntitlementService {
             valid_until: request.valid_until,
             source: request.source,
             source_ref: request.source_ref,
-            granted_by: request.granted_by,
+            granted_by: Some(admin.actor().as_str().to_owned()),
             created_at: now,
             revocation: None,
         };
@@ -182,10 +187,11 @@ impl EntitlementService {
 
     pub async fn revoke(
         &self,
+        admin: &Admin,
         id: &str,
         reason: String,
-        actor: Option<String>,
     ) -> Result<Entitlement, EntitlementError> {
+        let actor = Some(admin.actor().as_str().to_owned());
         if reason.trim().is_empty() || reason.chars().count() > 500 {
             return Err(EntitlementError::Invalid(
                 "reason",

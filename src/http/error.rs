@@ -313,6 +313,18 @@ pub fn denial_error(denial: Denial, pay_url: String) -> ApiError {
     }
 }
 
+impl From<crate::authz::Refusal> for ApiError {
+    fn from(refusal: crate::authz::Refusal) -> Self {
+        use crate::authz::Refusal as R;
+        match refusal {
+            R::Forbidden(message) => ApiError::forbidden(message),
+            R::UnknownRoom => ApiError::new(ErrorCode::RoomNotFound, "no such room"),
+            R::UnknownPerformer => ApiError::not_found("no such performer"),
+            R::Store(e) => store_error(e),
+        }
+    }
+}
+
 impl From<IdentityError> for ApiError {
     fn from(error: IdentityError) -> Self {
         let message = error.to_string();

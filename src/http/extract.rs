@@ -14,6 +14,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::{ApiError, ErrorCode};
 use super::state::AppState;
+use crate::authz::{self, Admin, Caller, Staff};
 use crate::config::Secret;
 use crate::identity::{IdentityError, VerifiedSession};
 use crate::live::signature::{self, RequestKind};
@@ -178,20 +179,11 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
     }
 }
 
-/// How a caller proved who they are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    Session,
-    ServiceKey,
-}
+pub use crate::authz::Via;
 
-/// A platform user: by their own session, or by a trusted backend acting for them.
-///
-/// A service key acts for a user in what the user does as a member of the platform —
-/// tokens, payments, their profile, their own rooms and shows as a performer — and never
-/// with a staff role: [`UserPrincipal::acting_user`] drops a moderator's or an admin's
-/// role, and [`StaffPrincipal`] refuses a service key outright. Staff act through their own
-/// session, or the admin key. (A key that leaked must not become every admin at once.)
+/// A platform user: by their own session, or by a trusted backend acting for them, for
+/// what the user does as a member of the platform. What needs more than that (staff,
+/// a room's moderation, someone's money) goes through [`crate::authz`], from a [`Caller`].
 #[derive(Debug, Clone)]
 pub struct UserPrincipal {
     pub user_id: String,
@@ -200,37 +192,8 @@ pub struct UserPrincipal {
     pub session: Option<VerifiedSession>,
 }
 
-impl UserPrincipal {
-    /// The user as this caller may act: as they are, through their own session; without a
-    /// staff role, through a service key.
-    pub async fn acting_user(
-        &self,
-        state: &AppState,
-    ) -> Result<std::sync::Arc<crate::domain::User>, ApiError> {
-        let user = signed_in_user(state, &self.user_id).await?;
-        if self.via == Via::ServiceKey && user.role.is_staff() {
-            return Ok(std::sync::Arc::new(crate::domain::User {
-                role: crate::domain::Role::Viewer,
-                ..user.as_ref().clone()
-            }));
-        }
-        Ok(user)
-    }
-}
-
-/// Someone allowed to administer roomkey; `actor` names them in the records.
-#[derive(Debug, Clone)]
-pub struct AdminPrincipal {
-    pub actor: String,
-}
-
-/// An admin (by key or session) or any signed-in user; handlers decide what each may see.
-#[derive(Debug, Clone)]
-pub enum Caller {
-    AdminKey,
-    User(UserPrincipal),
-}
-
+/// Who is asking, for [`crate::authz`]'s rules: the admin key, or a signed-in user as
+/// they may act (a service key's user never with a staff role).
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -245,9 +208,41 @@ impl FromRequestParts<AppState> for Caller {
         {
             return Ok(Caller::AdminKey);
         }
-        UserPrincipal::from_request_parts(parts, state)
-            .await
-            .map(Caller::User)
+        let principal = UserPrincipal::from_request_parts(parts, state).await?;
+        let user = signed_in_user(state, &principal.user_id).await?;
+        Ok(Caller::user(user, principal.via))
+    }
+}
+
+/// Platform staff: a moderator or an admin by session, or the admin key.
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Ok(authz::staff(&caller)?)
+    }
+}
+
+/// An admin by session, or the admin key.
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        if !looks_like_jwt(token) && state.api_keys.is_service(token) {
+            return Err(ApiError::forbidden(
+                "a service key cannot administer roomkey",
+            ));
+        }
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Ok(authz::admin(&caller)?)
     }
 }
 
@@ -376,38 +371,6 @@ impl FromRequestParts<AppState> for UserPrincipal {
     }
 }
 
-impl FromRequestParts<AppState> for AdminPrincipal {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts)?;
-        if !looks_like_jwt(token) {
-            return if state.api_keys.is_admin(token) {
-                Ok(AdminPrincipal {
-                    actor: "admin-key".into(),
-                })
-            } else if state.api_keys.is_service(token) {
-                Err(ApiError::forbidden(
-                    "a service key cannot administer roomkey",
-                ))
-            } else {
-                Err(ApiError::unauthenticated("unknown credentials"))
-            };
-        }
-        let session = session_of(state, token).await?;
-        let user = signed_in_user(state, &session.user_id).await?;
-        if user.role != crate::domain::Role::Admin {
-            return Err(ApiError::forbidden("this needs an admin"));
-        }
-        Ok(AdminPrincipal {
-            actor: format!("user:{}", user.id),
-        })
-    }
-}
-
 impl FromRequestParts<AppState> for ServicePrincipal {
     type Rejection = ApiError;
 
@@ -493,6 +456,19 @@ pub fn parse_urlencoded(
     Ok(fields)
 }
 
+/// The user a caller's session or service key names, from the access caches; 401 when the
+/// account no longer exists.
+pub async fn signed_in_user(
+    state: &AppState,
+    user_id: &str,
+) -> Result<std::sync::Arc<crate::domain::User>, ApiError> {
+    state
+        .access
+        .user(user_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthenticated("the session's user no longer exists"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -520,62 +496,5 @@ mod tests {
         assert!(!json_has_nul(br#"{"handle":"u0000"}"#));
         assert!(json_has_nul(br#"{"handle":"\u00001"}"#));
         assert!(json_has_nul(b"{\"a\":\"\0\"}"));
-    }
-}
-
-/// The user a caller's session or service key names, from the access caches; 401 when the
-/// account no longer exists.
-pub async fn signed_in_user(
-    state: &AppState,
-    user_id: &str,
-) -> Result<std::sync::Arc<crate::domain::User>, ApiError> {
-    state
-        .access
-        .user(user_id)
-        .await?
-        .ok_or_else(|| ApiError::unauthenticated("the session's user no longer exists"))
-}
-
-/// Platform staff: a moderator or admin by session, or the admin key. `actor` names them
-/// in the records.
-#[derive(Debug, Clone)]
-pub struct StaffPrincipal {
-    pub actor: String,
-}
-
-impl StaffPrincipal {
-    /// Staff from an already identified caller; 403 for anyone else.
-    pub async fn of(state: &AppState, caller: &Caller) -> Result<Self, ApiError> {
-        match caller {
-            Caller::AdminKey => Ok(StaffPrincipal {
-                actor: "admin-key".into(),
-            }),
-            Caller::User(principal) if principal.via == Via::ServiceKey => Err(
-                ApiError::forbidden(
-                    "a service key acts for users, never with staff powers; staff use their own session",
-                ),
-            ),
-            Caller::User(principal) => {
-                let user = signed_in_user(state, &principal.user_id).await?;
-                if !user.role.is_staff() {
-                    return Err(ApiError::forbidden("this needs a moderator or an admin"));
-                }
-                Ok(StaffPrincipal {
-                    actor: user.id.clone(),
-                })
-            }
-        }
-    }
-}
-
-impl FromRequestParts<AppState> for StaffPrincipal {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let caller = Caller::from_request_parts(parts, state).await?;
-        Self::of(state, &caller).await
     }
 }

@@ -16,6 +16,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::access::{AccessService, SessionStanding};
+use crate::authz::Admin;
 use crate::cache::{Bus, Invalidation};
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{parse_email, parse_handle, EntitlementScope, ModerationAction, Role, User};
@@ -256,13 +257,14 @@ impl IdentityService {
         Ok(())
     }
 
-    /// Staff end every session of `user_id`; recorded in the audit trail.
+    /// An admin ends every session of `user_id`; recorded in the audit trail.
     pub async fn end_sessions_for(
         &self,
+        admin: &Admin,
         user_id: &str,
-        actor: &str,
         reason: Option<&str>,
     ) -> Result<(), IdentityError> {
+        let actor = admin.actor().as_str();
         self.end_all_sessions(user_id).await?;
         self.audit
             .record(Action {
@@ -357,10 +359,11 @@ impl IdentityService {
 
     pub async fn set_role(
         &self,
+        admin: &Admin,
         user_id: &str,
         role: Role,
-        actor: &str,
     ) -> Result<User, IdentityError> {
+        let actor = admin.actor().as_str();
         let before = self
             .store
             .find_user(user_id)

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::authz::AuditReader;
 use crate::clock::Clock;
 use crate::domain::{AuditEntry, ModerationAction};
 use crate::store::{AuditQuery, Store, StoreError};
@@ -64,7 +65,20 @@ impl AuditLog {
             .map(|room| room.name.as_str().to_owned())
     }
 
-    pub async fn list(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
-        self.store.list_audit(query).await
+    /// Entries matching `query`, within what `reader` may read: a reader held to one room
+    /// reads that room's entries whatever the query asks.
+    pub async fn list(
+        &self,
+        reader: &AuditReader,
+        query: AuditQuery,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let query = match reader.only_room() {
+            Some(room) => AuditQuery {
+                room: Some(room.as_str().to_owned()),
+                ..query
+            },
+            None => query,
+        };
+        self.store.list_audit(&query).await
     }
 }

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use super::audit::{Action, AuditLog};
+use crate::authz::{self, BanWarrant, Staff};
 use crate::cache::{Bus, Invalidation};
 use crate::clock::{Clock, UnixSeconds};
-use crate::domain::{Ban, BanLift, BanScope, ModerationAction, RoomName, UserId};
+use crate::domain::{Ban, BanLift, BanScope, ModerationAction, UserId};
 use crate::live::LiveEnforcer;
 use crate::mastodon::MastodonService;
 use crate::matrix::MatrixService;
@@ -26,19 +27,12 @@ pub enum BanError {
     Store(#[from] StoreError),
 }
 
-pub enum BanScopeRequest {
-    Global,
-    Room(RoomName),
-    Performer(UserId),
-}
-
+/// A ban to place, under the warrant an [`authz`] rule gave.
 pub struct BanRequest {
     pub user_id: UserId,
-    pub scope: BanScopeRequest,
     pub reason: String,
     /// `None` bans until lifted.
     pub until: Option<UnixSeconds>,
-    pub banned_by: Option<String>,
 }
 
 pub struct BanService {
@@ -72,27 +66,28 @@ impl BanService {
         }
     }
 
-    pub async fn ban(&self, request: BanRequest) -> Result<Ban, BanError> {
+    /// Places a ban; `warrant` names who bans and with which scope.
+    pub async fn ban(&self, warrant: &BanWarrant, request: BanRequest) -> Result<Ban, BanError> {
         let now = self.clock.now();
         check_reason(&request.reason)?;
         if request.until.is_some_and(|until| until <= now) {
             return Err(BanError::Invalid("until", "until must be in the future"));
         }
-        let scope = match request.scope {
-            BanScopeRequest::Global => BanScope::Global,
-            BanScopeRequest::Room(name) => BanScope::Room(
+        let scope = match warrant.scope() {
+            authz::BanScope::Global => BanScope::Global,
+            authz::BanScope::Room(name) => BanScope::Room(
                 self.store
-                    .find_room_by_name(&name)
+                    .find_room_by_name(name)
                     .await?
                     .ok_or(BanError::UnknownRoom)?
                     .id,
             ),
-            BanScopeRequest::Performer(id) => {
+            authz::BanScope::Performer(id) => {
                 self.store
-                    .find_user(&id)
+                    .find_user(id)
                     .await?
                     .ok_or(BanError::Invalid("scope.performer_id", "no such performer"))?;
-                BanScope::Performer(id)
+                BanScope::Performer(id.clone())
             }
         };
         let ban = Ban {
@@ -101,7 +96,7 @@ impl BanService {
             scope,
             reason: request.reason,
             until: request.until,
-            banned_by: request.banned_by,
+            banned_by: Some(warrant.actor().as_str().to_owned()),
             created_at: now,
             lift: None,
         };
@@ -126,16 +121,12 @@ impl BanService {
         Ok(ban)
     }
 
-    pub async fn lift(
-        &self,
-        ban_id: &str,
-        reason: String,
-        actor: Option<String>,
-    ) -> Result<Ban, BanError> {
+    /// Lifts a ban; staff only.
+    pub async fn lift(&self, staff: &Staff, ban_id: &str, reason: String) -> Result<Ban, BanError> {
         check_reason(&reason)?;
         let lift = BanLift {
             lifted_at: self.clock.now(),
-            lifted_by: actor,
+            lifted_by: Some(staff.actor().as_str().to_owned()),
             reason,
         };
         let ban = self

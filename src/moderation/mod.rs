@@ -5,4 +5,4 @@ pub mod audit;
 pub mod bans;
 
 pub use audit::AuditLog;
-pub use bans::{BanError, BanRequest, BanScopeRequest, BanService};
+pub use bans::{BanError, BanRequest, BanService};

@@ -14,6 +14,7 @@ pub mod signed;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::authz::{Admin, RevenueReader};
 use crate::cache::{Bus, Invalidation};
 use crate::clock::{Clock, UnixSeconds};
 use crate::config::{FeaturePrice, PaymentsConfig, Secret};
@@ -778,8 +779,9 @@ impl PaymentService {
         provider: &str,
         provider_ref: &str,
         paid: Money,
-        actor: &str,
+        admin: &Admin,
     ) -> Result<(PaymentIntent, Applied), PaymentError> {
+        let actor = admin.actor().as_str();
         if crate::domain::parse_handle(provider).as_deref() != Some(provider)
             || provider == "epayco"
         {
@@ -832,9 +834,10 @@ impl PaymentService {
     /// revokes what the payment granted and books the chargeback.
     pub async fn record_chargeback(
         &self,
+        admin: &Admin,
         reference: &str,
-        actor: &str,
     ) -> Result<Applied, PaymentError> {
+        let actor = admin.actor().as_str();
         let intent = self
             .store
             .find_intent(reference)
@@ -1173,24 +1176,24 @@ impl PaymentService {
         Ok(terms)
     }
 
+    /// The money of the owner `reader` may read, per currency.
     pub async fn performer_earnings(
         &self,
-        performer_id: &str,
+        reader: &RevenueReader,
     ) -> Result<Vec<RevenueTotals>, PaymentError> {
-        Ok(self.store.performer_revenue(performer_id).await?)
+        Ok(self.store.performer_revenue(reader.owner()).await?)
     }
 
+    /// `room`'s money per currency, if `reader` may read its owner's.
     pub async fn room_revenue(
         &self,
-        room: &RoomName,
-    ) -> Result<(crate::domain::Room, Vec<RevenueTotals>), PaymentError> {
-        let room = self
-            .store
-            .find_room_by_name(room)
-            .await?
-            .ok_or(PaymentError::UnknownRoom)?;
-        let totals = self.store.room_revenue(&room.id).await?;
-        Ok((room, totals))
+        reader: &RevenueReader,
+        room: &crate::domain::Room,
+    ) -> Result<Vec<RevenueTotals>, PaymentError> {
+        if room.owner_id != reader.owner() {
+            return Err(PaymentError::UnknownRoom);
+        }
+        Ok(self.store.room_revenue(&room.id).await?)
     }
 }
 

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::authz::Staff;
 use crate::cache::{Bus, Invalidation};
 use crate::clock::Clock;
 use crate::domain::{ModerationAction, User, VerificationFact, VerificationStep};
@@ -149,10 +150,11 @@ impl VerificationService {
     /// Staff verify a user (with or without an application); a viewer becomes a performer.
     pub async fn approve(
         &self,
+        staff: &Staff,
         user_id: &str,
-        actor: &str,
         note: &str,
     ) -> Result<Verification, VerificationError> {
+        let actor = staff.actor().as_str();
         let (user, current) = self.current(user_id).await?;
         if current.state == VerificationState::Verified {
             return Ok(current);
@@ -169,10 +171,11 @@ impl VerificationService {
     /// Staff turn an application down.
     pub async fn reject(
         &self,
+        staff: &Staff,
         user_id: &str,
-        actor: &str,
         note: &str,
     ) -> Result<Verification, VerificationError> {
+        let actor = staff.actor().as_str();
         let (_, current) = self.current(user_id).await?;
         if current.state != VerificationState::Applied {
             return Err(VerificationError::Conflict("there is no open application"));
@@ -184,10 +187,11 @@ impl VerificationService {
     /// Staff take a verification back: the performer can no longer create shows.
     pub async fn revoke(
         &self,
+        staff: &Staff,
         user_id: &str,
-        actor: &str,
         reason: &str,
     ) -> Result<Verification, VerificationError> {
+        let actor = staff.actor().as_str();
         if reason.trim().is_empty() {
             return Err(VerificationError::Invalid("a revocation needs a reason"));
         }

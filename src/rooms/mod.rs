@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::authz::RoomModerator;
 use crate::cache::{Bus, Invalidation};
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{
@@ -82,11 +83,12 @@ impl RoomService {
     /// back while entitled (a ban keeps them out).
     pub async fn kick(
         &self,
-        room: &RoomName,
+        moderator: &RoomModerator,
         user_id: &str,
         reason: &str,
-        actor: &str,
     ) -> Result<(), RoomError> {
+        let room = &moderator.room().name;
+        let actor = moderator.actor().as_str();
         check_reason(reason)?;
         if user_id.trim().is_empty() || user_id.len() > 100 {
             return Err(RoomError::Invalid(
@@ -113,7 +115,9 @@ impl RoomService {
 
     /// Ends the show now: new joins are refused (`room_ended`) and every Prosody shard
     /// closes the video room. Ending a show that has not started cancels it.
-    pub async fn end(&self, name: &RoomName, reason: &str, actor: &str) -> Result<Room, RoomError> {
+    pub async fn end(&self, moderator: &RoomModerator, reason: &str) -> Result<Room, RoomError> {
+        let name = &moderator.room().name;
+        let actor = moderator.actor().as_str();
         check_reason(reason)?;
         let now = self.clock.now();
         let current = self

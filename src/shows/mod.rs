@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
+use crate::authz::{RoomModerator, ShowCreator};
 use crate::cache::{Bus, Invalidation};
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{Money, Role, Room, RoomAccess, RoomName, Show, UserId};
@@ -45,23 +46,6 @@ pub enum ShowError {
     Room(#[from] RoomError),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// Who asks to create a show: staff may do it for any performer, a performer only for
-/// themselves. Made at the HTTP edge from the caller's credentials.
-#[derive(Debug, Clone)]
-pub enum ShowCreator {
-    Staff { actor: String },
-    Performer { user_id: UserId },
-}
-
-impl ShowCreator {
-    fn actor(&self) -> &str {
-        match self {
-            ShowCreator::Staff { actor } => actor,
-            ShowCreator::Performer { user_id } => user_id,
-        }
-    }
 }
 
 /// A show to create. `room` is the Jitsi room name; without it one is made from the title.
@@ -136,18 +120,17 @@ impl ShowService {
                 ));
             }
         }
-        let performer_id = match (creator, &new.performer_id) {
-            (ShowCreator::Staff { .. }, Some(id)) => id.clone(),
-            (ShowCreator::Staff { .. }, None) => {
+        let own = creator.actor().as_str();
+        let performer_id = match (creator.is_staff(), &new.performer_id) {
+            (true, Some(id)) => id.clone(),
+            (true, None) => {
                 return Err(ShowError::Invalid(
                     "performer_id",
                     "staff must name the performer the show is for".into(),
                 ))
             }
-            (ShowCreator::Performer { user_id }, Some(id)) if id != user_id => {
-                return Err(ShowError::NotYourShow)
-            }
-            (ShowCreator::Performer { user_id }, _) => user_id.clone(),
+            (false, Some(id)) if id != own => return Err(ShowError::NotYourShow),
+            (false, _) => own.to_owned(),
         };
         let performer = self
             .store
@@ -198,7 +181,7 @@ impl ShowService {
             id: show_id,
             room,
             performer_id,
-            created_by: creator.actor().to_owned(),
+            created_by: creator.actor().as_str().to_owned(),
             description: new.description.trim().to_owned(),
             hashtags,
             status_id: None,
@@ -317,12 +300,21 @@ impl ShowService {
 
     /// Ends the show now: Prosody closes the video room, new joins are refused, and a
     /// reply under the announcement says it is over. Ending it again changes nothing.
-    pub async fn end(&self, id: &str, reason: &str, actor: &str) -> Result<Show, ShowError> {
+    /// `moderator` is the moderator of the show's room.
+    pub async fn end(
+        &self,
+        moderator: &RoomModerator,
+        id: &str,
+        reason: &str,
+    ) -> Result<Show, ShowError> {
         let show = self.get(id).await?;
+        if moderator.room().id != show.room.id {
+            return Err(ShowError::NotYourShow);
+        }
         if show.ended_at.is_some() {
             return Ok(show);
         }
-        let room = self.rooms.end(&show.room.name, reason, actor).await?;
+        let room = self.rooms.end(moderator, reason).await?;
         let now = self.clock.now();
         let ended = Show {
             room,

@@ -7,14 +7,15 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::auth::UserView;
 use super::rooms::{parse_room, RoomView};
+use crate::authz::{self, Admin};
 use crate::clock::{parse_rfc3339, rfc3339, UnixSeconds};
 use crate::domain::{Ban, Entitlement, EntitlementSource, Money, Role, RoomAccess};
 use crate::entitlements::{GrantRequest, ScopeRequest};
 use crate::http::error::ApiError;
-use crate::http::extract::{AdminPrincipal, ApiJson, OptionalJson};
+use crate::http::extract::{ApiJson, OptionalJson};
 use crate::http::state::AppState;
 use crate::identity::Provisioning;
-use crate::moderation::{BanRequest, BanScopeRequest};
+use crate::moderation::BanRequest;
 use crate::rooms::{NewRoom, RoomChanges};
 
 /// Distinguishes a field that is absent (`None`) from one set to null (`Some(None)`).
@@ -75,7 +76,7 @@ pub struct ProvisionBody {
 /// **Permissions**: admin.
 pub async fn provision_user(
     State(state): State<AppState>,
-    _admin: AdminPrincipal,
+    _admin: Admin,
     ApiJson(body): ApiJson<ProvisionBody>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let role = body
@@ -107,13 +108,13 @@ pub struct RoleBody {
 /// **Permissions**: admin.
 pub async fn set_role(
     State(state): State<AppState>,
-    admin: AdminPrincipal,
+    admin: Admin,
     Path(user_id): Path<String>,
     ApiJson(body): ApiJson<RoleBody>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = state
         .identity
-        .set_role(&user_id, role(&body.role)?, &admin.actor)
+        .set_role(&admin, &user_id, role(&body.role)?)
         .await?;
     Ok(Json(UserView::from(&user)))
 }
@@ -130,13 +131,13 @@ pub struct EndSessionsBody {
 /// **Permissions**: admin.
 pub async fn end_sessions(
     State(state): State<AppState>,
-    admin: AdminPrincipal,
+    admin: Admin,
     Path(user_id): Path<String>,
     OptionalJson(body): OptionalJson<EndSessionsBody>,
 ) -> Result<StatusCode, ApiError> {
     state
         .identity
-        .end_sessions_for(&user_id, &admin.actor, body.reason.as_deref())
+        .end_sessions_for(&admin, &user_id, body.reason.as_deref())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -214,7 +215,7 @@ pub struct AccessRecordView {
 /// **Permissions**: admin.
 pub async fn access_record(
     State(state): State<AppState>,
-    _admin: AdminPrincipal,
+    _admin: Admin,
     Path(user_id): Path<String>,
 ) -> Result<Json<AccessRecordView>, ApiError> {
     let entitlements = state.entitlements.list(&user_id).await?;
@@ -244,7 +245,7 @@ pub struct CreateRoomBody {
 /// **Permissions**: admin.
 pub async fn create_room(
     State(state): State<AppState>,
-    _admin: AdminPrincipal,
+    _admin: Admin,
     ApiJson(body): ApiJson<CreateRoomBody>,
 ) -> Result<(StatusCode, Json<RoomView>), ApiError> {
     let new = NewRoom {
@@ -280,7 +281,7 @@ pub struct UpdateRoomBody {
 /// **Permissions**: admin.
 pub async fn update_room(
     State(state): State<AppState>,
-    _admin: AdminPrincipal,
+    _admin: Admin,
     Path(room): Path<String>,
     ApiJson(body): ApiJson<UpdateRoomBody>,
 ) -> Result<Json<RoomView>, ApiError> {
@@ -328,7 +329,7 @@ pub struct GrantBody {
 /// **Permissions**: admin.
 pub async fn grant(
     State(state): State<AppState>,
-    admin: AdminPrincipal,
+    admin: Admin,
     ApiJson(body): ApiJson<GrantBody>,
 ) -> Result<(StatusCode, Json<EntitlementView>), ApiError> {
     let scope = match body.scope {
@@ -347,16 +348,18 @@ pub async fn grant(
     }
     let entitlement = state
         .entitlements
-        .grant(GrantRequest {
-            user_id: body.user_id,
-            scope,
-            valid_from: time("valid_from", body.valid_from.as_deref())?,
-            valid_until: time("valid_until", body.valid_until.as_deref())?,
-            quantity: body.quantity,
-            source: EntitlementSource::AdminGrant,
-            source_ref: body.note,
-            granted_by: Some(admin.actor),
-        })
+        .grant(
+            &admin,
+            GrantRequest {
+                user_id: body.user_id,
+                scope,
+                valid_from: time("valid_from", body.valid_from.as_deref())?,
+                valid_until: time("valid_until", body.valid_until.as_deref())?,
+                quantity: body.quantity,
+                source: EntitlementSource::AdminGrant,
+                source_ref: body.note,
+            },
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -375,14 +378,11 @@ pub struct ReasonBody {
 /// **Permissions**: admin.
 pub async fn revoke(
     State(state): State<AppState>,
-    admin: AdminPrincipal,
+    admin: Admin,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Json<EntitlementView>, ApiError> {
-    let entitlement = state
-        .entitlements
-        .revoke(&id, body.reason, Some(admin.actor))
-        .await?;
+    let entitlement = state.entitlements.revoke(&admin, &id, body.reason).await?;
     Ok(Json(EntitlementView::from(&entitlement)))
 }
 
@@ -392,6 +392,18 @@ pub enum BanScopeBody {
     Global,
     Room { room: String },
     Performer { performer_id: String },
+}
+
+impl BanScopeBody {
+    pub fn into_scope(self) -> Result<authz::BanScope, ApiError> {
+        Ok(match self {
+            BanScopeBody::Global => authz::BanScope::Global,
+            BanScopeBody::Room { room } => {
+                authz::BanScope::Room(parse_room(&room).map_err(|e| e.with("field", "scope.room"))?)
+            }
+            BanScopeBody::Performer { performer_id } => authz::BanScope::Performer(performer_id),
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -408,26 +420,16 @@ pub struct BanBody {
 /// **Permissions**: admin.
 pub async fn ban(
     State(state): State<AppState>,
-    admin: AdminPrincipal,
+    admin: Admin,
     ApiJson(body): ApiJson<BanBody>,
 ) -> Result<(StatusCode, Json<BanView>), ApiError> {
-    let scope = match body.scope {
-        BanScopeBody::Global => BanScopeRequest::Global,
-        BanScopeBody::Room { room } => {
-            BanScopeRequest::Room(parse_room(&room).map_err(|e| e.with("field", "scope.room"))?)
-        }
-        BanScopeBody::Performer { performer_id } => BanScopeRequest::Performer(performer_id),
+    let warrant = authz::admin_ban(&admin, body.scope.into_scope()?);
+    let request = BanRequest {
+        user_id: body.user_id,
+        reason: body.reason,
+        until: time("until", body.until.as_deref())?,
     };
-    let ban = state
-        .bans
-        .ban(BanRequest {
-            user_id: body.user_id,
-            scope,
-            reason: body.reason,
-            until: time("until", body.until.as_deref())?,
-            banned_by: Some(admin.actor),
-        })
-        .await?;
+    let ban = state.bans.ban(&warrant, request).await?;
     Ok((StatusCode::CREATED, Json(BanView::from(&ban))))
 }
 
@@ -436,10 +438,11 @@ pub async fn ban(
 /// **Permissions**: admin.
 pub async fn lift_ban(
     State(state): State<AppState>,
-    admin: AdminPrincipal,
+    admin: Admin,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Json<BanView>, ApiError> {
-    let ban = state.bans.lift(&id, body.reason, Some(admin.actor)).await?;
+    let staff = authz::admin_as_staff(&admin);
+    let ban = state.bans.lift(&staff, &id, body.reason).await?;
     Ok(Json(BanView::from(&ban)))
 }

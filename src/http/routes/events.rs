@@ -2,22 +2,25 @@
 //! platform's clients already call (`/api/events/create`, `/api/events/{id}/pay`,
 //! `/api/events/{id}/participants`), which act on the show's room.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::admin::{access, nullable, time, PriceBody};
-use super::live::{self, require_room_moderator, ParticipantsView};
+use super::live::{self, ParticipantsView};
 use super::payments::{self, CheckoutBody};
 use super::rooms::{parse_room, PriceView};
+use crate::authz::{self, Caller};
 use crate::clock::rfc3339;
 use crate::domain::{Money, RoomAccess, Show};
 use crate::http::error::ApiError;
-use crate::http::extract::{ApiJson, Caller, OptionalJson, UserPrincipal};
+use crate::http::extract::{ApiJson, OptionalJson, UserPrincipal};
 use crate::http::state::AppState;
 use crate::payments::Checkout;
-use crate::shows::{NewShow, ShowChanges, ShowCreator};
+use crate::shows::{NewShow, ShowChanges};
 
 #[derive(Serialize)]
 pub struct ShowView {
@@ -111,7 +114,7 @@ pub async fn create(
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateShowBody>,
 ) -> Result<(StatusCode, Json<ShowView>), ApiError> {
-    let creator = show_creator(&state, &caller).await?;
+    let creator = authz::show_creator(&caller);
     let key = headers
         .get("idempotency-key")
         .map(|value| {
@@ -148,28 +151,6 @@ pub async fn create(
         StatusCode::OK
     };
     Ok((status, Json(view(&state, &show))))
-}
-
-/// The caller as someone who may create shows: staff for anyone, anyone else for
-/// themselves (the service then requires a verified performer).
-async fn show_creator(state: &AppState, caller: &Caller) -> Result<ShowCreator, ApiError> {
-    match caller {
-        Caller::AdminKey => Ok(ShowCreator::Staff {
-            actor: "admin-key".into(),
-        }),
-        Caller::User(principal) => {
-            let user = principal.acting_user(state).await?;
-            Ok(if user.role.is_staff() {
-                ShowCreator::Staff {
-                    actor: user.id.clone(),
-                }
-            } else {
-                ShowCreator::Performer {
-                    user_id: user.id.clone(),
-                }
-            })
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -237,7 +218,7 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdateShowBody>,
 ) -> Result<Json<ShowView>, ApiError> {
     let show = state.shows.get(&id).await?;
-    require_room_moderator(&state, &caller, show.room.name.as_str()).await?;
+    authz::moderator_of(&caller, Arc::new(show.room))?;
     let changes = ShowChanges {
         title: body.title,
         description: body.description,
@@ -272,9 +253,9 @@ pub async fn end(
     OptionalJson(body): OptionalJson<EndShowBody>,
 ) -> Result<Json<ShowView>, ApiError> {
     let show = state.shows.get(&id).await?;
-    let moderator = require_room_moderator(&state, &caller, show.room.name.as_str()).await?;
+    let moderator = authz::moderator_of(&caller, Arc::new(show.room))?;
     let reason = body.reason.unwrap_or_else(|| "the show has ended".into());
-    let show = state.shows.end(&id, &reason, &moderator.actor).await?;
+    let show = state.shows.end(&moderator, &id, &reason).await?;
     Ok(Json(view(&state, &show)))
 }
 

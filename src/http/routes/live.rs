@@ -1,9 +1,7 @@
 //! Running rooms: kick someone, end the show, see who is and was there.
 //!
 //! **Permissions** for all three: the room's performer, moderators and admins (by session),
-//! or the admin key. The proof is [`RoomModerator`], made only by [`require_room_moderator`].
-
-use std::sync::Arc;
+//! or the admin key: [`authz::room_moderator`].
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -13,44 +11,20 @@ use serde::{Deserialize, Serialize};
 use super::admin::{time, BanView};
 use super::rooms::parse_room;
 use crate::attendance::Participants;
+use crate::authz::{self, Caller, RoomModerator};
 use crate::clock::rfc3339;
-use crate::domain::Room;
 use crate::http::error::ApiError;
-use crate::http::extract::{ApiJson, Caller};
+use crate::http::extract::ApiJson;
 use crate::http::state::AppState;
-use crate::moderation::{BanRequest, BanScopeRequest};
+use crate::moderation::BanRequest;
 
-/// Someone who may moderate one room, and the room.
-pub struct RoomModerator {
-    pub actor: String,
-    pub room: Arc<Room>,
-    /// Platform staff (or the admin key), not only this room's performer.
-    pub staff: bool,
-}
-
-/// The admin key; staff; or the performer who owns the room. Nobody else, whatever they paid.
-pub(super) async fn require_room_moderator(
+/// The caller as the moderator of `room`: its performer, staff, or the admin key.
+pub(super) async fn moderator(
     state: &AppState,
     caller: &Caller,
     room: &str,
 ) -> Result<RoomModerator, ApiError> {
-    let name = parse_room(room)?;
-    let room = state.access.room(&name).await?.ok_or_else(|| {
-        ApiError::new(crate::http::error::ErrorCode::RoomNotFound, "no such room")
-    })?;
-    let (actor, staff) = match caller {
-        Caller::AdminKey => ("admin-key".to_owned(), true),
-        Caller::User(principal) => {
-            let user = principal.acting_user(state).await?;
-            if !(user.role.is_staff() || user.id == room.owner_id) {
-                return Err(ApiError::forbidden(
-                    "only the room's performer, moderators and admins may do this",
-                ));
-            }
-            (user.id.clone(), user.role.is_staff())
-        }
-    };
-    Ok(RoomModerator { actor, room, staff })
+    Ok(authz::room_moderator(&state.access, caller, &parse_room(room)?).await?)
 }
 
 #[derive(Deserialize)]
@@ -76,16 +50,10 @@ pub async fn kick(
     Path(room): Path<String>,
     ApiJson(body): ApiJson<KickBody>,
 ) -> Result<(StatusCode, Json<SentView>), ApiError> {
-    let moderator = require_room_moderator(&state, &caller, &room).await?;
-    tracing::info!(actor = %moderator.actor, user_id = %body.user_id, "kick");
+    let moderator = moderator(&state, &caller, &room).await?;
     state
         .rooms
-        .kick(
-            &moderator.room.name,
-            &body.user_id,
-            &body.reason,
-            &moderator.actor,
-        )
+        .kick(&moderator, &body.user_id, &body.reason)
         .await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -115,39 +83,16 @@ pub async fn ban(
     Path(room): Path<String>,
     ApiJson(body): ApiJson<RoomBanBody>,
 ) -> Result<(StatusCode, Json<BanView>), ApiError> {
-    let moderator = require_room_moderator(&state, &caller, &room).await?;
     let until = time("until", body.until.as_deref())?;
-    let ban = ban_from_room(&state, moderator, body.user_id, body.reason, until).await?;
+    let scope = authz::BanScope::Room(parse_room(&room)?);
+    let warrant = authz::ban_warrant(&state.access, &caller, &body.user_id, scope).await?;
+    let request = BanRequest {
+        user_id: body.user_id,
+        reason: body.reason,
+        until,
+    };
+    let ban = state.bans.ban(&warrant, request).await?;
     Ok((StatusCode::CREATED, Json(BanView::from(&ban))))
-}
-
-/// Bans `user_id` from the moderator's room. A performer may not ban staff or themselves.
-pub(super) async fn ban_from_room(
-    state: &AppState,
-    moderator: RoomModerator,
-    user_id: String,
-    reason: String,
-    until: Option<crate::clock::UnixSeconds>,
-) -> Result<crate::domain::Ban, ApiError> {
-    if !moderator.staff {
-        let target = state.access.user(&user_id).await?;
-        if target.is_some_and(|t| t.role.is_staff() || t.id == moderator.room.owner_id) {
-            return Err(ApiError::forbidden(
-                "a performer may not ban staff or themselves from their room",
-            ));
-        }
-    }
-    tracing::info!(actor = %moderator.actor, user_id = %user_id, "room ban");
-    Ok(state
-        .bans
-        .ban(BanRequest {
-            user_id,
-            scope: BanScopeRequest::Room(moderator.room.name.clone()),
-            reason,
-            until,
-            banned_by: Some(moderator.actor),
-        })
-        .await?)
 }
 
 #[derive(Deserialize)]
@@ -171,12 +116,8 @@ pub async fn end(
     Path(room): Path<String>,
     ApiJson(body): ApiJson<EndBody>,
 ) -> Result<Json<EndedView>, ApiError> {
-    let moderator = require_room_moderator(&state, &caller, &room).await?;
-    tracing::info!(actor = %moderator.actor, room = %moderator.room.name, "ending the show");
-    let room = state
-        .rooms
-        .end(&moderator.room.name, &body.reason, &moderator.actor)
-        .await?;
+    let moderator = moderator(&state, &caller, &room).await?;
+    let room = state.rooms.end(&moderator, &body.reason).await?;
     Ok(Json(EndedView {
         room: room.name.to_string(),
         ends_at: room.ends_at.map(rfc3339),
@@ -256,10 +197,10 @@ pub async fn participants(
     caller: Caller,
     Path(room): Path<String>,
 ) -> Result<Json<ParticipantsView>, ApiError> {
-    let moderator = require_room_moderator(&state, &caller, &room).await?;
-    let participants = state.attendance.participants(&moderator.room).await?;
+    let moderator = moderator(&state, &caller, &room).await?;
+    let participants = state.attendance.participants(moderator.room()).await?;
     Ok(Json(ParticipantsView {
-        room: moderator.room.name.to_string(),
+        room: moderator.room().name.to_string(),
         ..participants.into()
     }))
 }

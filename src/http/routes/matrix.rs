@@ -5,9 +5,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use crate::authz::Admin;
 use crate::domain::{CommunityRoom, CommunityRule};
 use crate::http::error::ApiError;
-use crate::http::extract::{AdminPrincipal, ApiJson, UserPrincipal};
+use crate::http::extract::{ApiJson, UserPrincipal};
 use crate::http::state::AppState;
 use crate::matrix::{LinkedAccount, OpenIdProof};
 
@@ -111,7 +112,7 @@ impl CommunityView {
 #[tracing::instrument(skip_all, fields(name = %name))]
 pub async fn put_community(
     State(state): State<AppState>,
-    _admin: AdminPrincipal,
+    _admin: Admin,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<CommunityBody>,
 ) -> Result<(StatusCode, Json<CommunityView>), ApiError> {

@@ -6,15 +6,15 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::admin::{time, BanScopeBody, BanView};
-use super::live::{ban_from_room, require_room_moderator};
 use super::rooms::parse_room;
+use crate::authz::{self, Caller, Staff};
 use crate::clock::rfc3339;
 use crate::domain::{AuditEntry, ModerationAction};
-use crate::http::error::{ApiError, ErrorCode};
-use crate::http::extract::{parse_urlencoded, ApiJson, Caller, StaffPrincipal};
+use crate::http::error::ApiError;
+use crate::http::extract::{parse_urlencoded, ApiJson};
 use crate::http::state::AppState;
 use crate::moderation::audit::MAX_PAGE;
-use crate::moderation::{BanRequest, BanScopeRequest};
+use crate::moderation::BanRequest;
 use crate::store::AuditQuery;
 
 #[derive(Serialize)]
@@ -94,17 +94,20 @@ pub async fn audit(
                 ApiError::validation("limit", format!("limit must be 1 to {MAX_PAGE}"))
             })?,
     };
-    require_moderator_of(&state, &caller, room.as_ref()).await?;
+    let reader = authz::audit_reader(&state.access, &caller, room.as_ref()).await?;
     let entries = state
         .audit
-        .list(&AuditQuery {
-            user_id: params.get("user_id").cloned(),
-            room: room.map(|r| r.as_str().to_owned()),
-            actor: params.get("actor").cloned(),
-            action,
-            before: params.get("before").cloned(),
-            limit,
-        })
+        .list(
+            &reader,
+            AuditQuery {
+                user_id: params.get("user_id").cloned(),
+                room: room.map(|r| r.as_str().to_owned()),
+                actor: params.get("actor").cloned(),
+                action,
+                before: params.get("before").cloned(),
+                limit,
+            },
+        )
         .await?;
     let next_before = (entries.len() as i64 == limit)
         .then(|| entries.last().map(|e| e.id.clone()))
@@ -113,40 +116,6 @@ pub async fn audit(
         entries: entries.into_iter().map(Into::into).collect(),
         next_before,
     }))
-}
-
-/// Staff and the admin key read all of it; a performer only their own room's.
-async fn require_moderator_of(
-    state: &AppState,
-    caller: &Caller,
-    room: Option<&crate::domain::RoomName>,
-) -> Result<(), ApiError> {
-    let Caller::User(principal) = caller else {
-        return Ok(());
-    };
-    let user = principal.acting_user(state).await?;
-    if user.role.is_staff() {
-        return Ok(());
-    }
-    let owns = match room {
-        Some(name) => {
-            state
-                .access
-                .room(name)
-                .await?
-                .ok_or_else(|| ApiError::new(ErrorCode::RoomNotFound, "no such room"))?
-                .owner_id
-                == user.id
-        }
-        None => false,
-    };
-    if owns {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "only moderators and admins, or a room's performer for that room, may read the audit trail",
-        ))
-    }
 }
 
 #[derive(Deserialize)]
@@ -192,50 +161,14 @@ pub async fn ban(
         }
         (None, None) => None,
     };
-    let (scope, actor) = match body.scope {
-        BanScopeBody::Room { room } => {
-            let moderator = require_room_moderator(&state, &caller, &room).await?;
-            let ban = ban_from_room(&state, moderator, body.user_id, body.reason, until).await?;
-            return Ok((StatusCode::CREATED, Json(BanView::from(&ban))));
-        }
-        BanScopeBody::Global => (
-            BanScopeRequest::Global,
-            StaffPrincipal::of(&state, &caller).await?.actor,
-        ),
-        BanScopeBody::Performer { performer_id } => {
-            let actor = match StaffPrincipal::of(&state, &caller).await {
-                Ok(staff) => staff.actor,
-                Err(refused) => {
-                    // Not staff: a performer may ban someone from all of their own rooms.
-                    let Caller::User(principal) = &caller else {
-                        return Err(refused);
-                    };
-                    if principal.user_id != performer_id {
-                        return Err(refused);
-                    }
-                    let target = state.access.user(&body.user_id).await?;
-                    if target.is_some_and(|t| t.role.is_staff() || t.id == performer_id) {
-                        return Err(ApiError::forbidden(
-                            "a performer may not ban staff or themselves",
-                        ));
-                    }
-                    principal.user_id.clone()
-                }
-            };
-            (BanScopeRequest::Performer(performer_id), actor)
-        }
+    let scope = body.scope.into_scope()?;
+    let warrant = authz::ban_warrant(&state.access, &caller, &body.user_id, scope).await?;
+    let request = BanRequest {
+        user_id: body.user_id,
+        reason: body.reason,
+        until,
     };
-    tracing::info!(actor = %actor, user_id = %body.user_id, "ban");
-    let ban = state
-        .bans
-        .ban(BanRequest {
-            user_id: body.user_id,
-            scope,
-            reason: body.reason,
-            until,
-            banned_by: Some(actor),
-        })
-        .await?;
+    let ban = state.bans.ban(&warrant, request).await?;
     Ok((StatusCode::CREATED, Json(BanView::from(&ban))))
 }
 
@@ -252,12 +185,9 @@ pub struct UnbanBody {
 /// **Permissions**: moderators and admins.
 pub async fn unban(
     State(state): State<AppState>,
-    staff: StaffPrincipal,
+    staff: Staff,
     ApiJson(body): ApiJson<UnbanBody>,
 ) -> Result<Json<BanView>, ApiError> {
-    let ban = state
-        .bans
-        .lift(&body.ban_id, body.reason, Some(staff.actor))
-        .await?;
+    let ban = state.bans.lift(&staff, &body.ban_id, body.reason).await?;
     Ok(Json(BanView::from(&ban)))
 }

@@ -9,11 +9,11 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::rooms::parse_room;
-use crate::domain::{Money, PerformerTerms, RevenueTotals, Role};
+use crate::authz::{self, Admin, Caller};
+use crate::domain::{Money, PerformerTerms, RevenueTotals};
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::extract::{
-    json_has_nul, nul_refused, parse_urlencoded, AdminPrincipal, ApiJson, Caller, OptionalJson,
-    UserPrincipal,
+    json_has_nul, nul_refused, parse_urlencoded, ApiJson, OptionalJson, UserPrincipal,
 };
 use crate::http::state::AppState;
 use crate::payments::{Applied, Checkout, Purchase};
@@ -207,9 +207,9 @@ pub async fn earnings(
     caller: Caller,
     Path(performer): Path<String>,
 ) -> Result<Json<RevenueView>, ApiError> {
-    require_self_or_admin(&state, &caller, &performer).await?;
+    let reader = authz::revenue_reader(&caller, &performer)?;
     Ok(Json(RevenueView {
-        currencies: state.payments.performer_earnings(&performer).await?,
+        currencies: state.payments.performer_earnings(&reader).await?,
     }))
 }
 
@@ -221,30 +221,14 @@ pub async fn room_revenue(
     caller: Caller,
     Path(room): Path<String>,
 ) -> Result<Json<RevenueView>, ApiError> {
-    let (room, totals) = state.payments.room_revenue(&parse_room(&room)?).await?;
-    require_self_or_admin(&state, &caller, &room.owner_id).await?;
-    Ok(Json(RevenueView { currencies: totals }))
-}
-
-/// Lets through the admin key, `owner` themself, and admin users.
-async fn require_self_or_admin(
-    state: &AppState,
-    caller: &Caller,
-    owner: &str,
-) -> Result<(), ApiError> {
-    let caller = match caller {
-        Caller::AdminKey => return Ok(()),
-        Caller::User(user) if user.user_id == owner => return Ok(()),
-        Caller::User(user) => user,
-    };
-    let user = caller.acting_user(state).await?;
-    if user.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "only the performer or an admin may see this",
-        ))
-    }
+    let room = state
+        .access
+        .room(&parse_room(&room)?)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::RoomNotFound, "no such room"))?;
+    let reader = authz::revenue_reader(&caller, &room.owner_id)?;
+    let currencies = state.payments.room_revenue(&reader, &room).await?;
+    Ok(Json(RevenueView { currencies }))
 }
 
 #[derive(Deserialize)]
@@ -259,7 +243,7 @@ pub struct TermsBody {
 /// **Permissions**: admin.
 pub async fn set_terms(
     State(state): State<AppState>,
-    _admin: AdminPrincipal,
+    _admin: Admin,
     Path(performer): Path<String>,
     ApiJson(body): ApiJson<TermsBody>,
 ) -> Result<Json<PerformerTerms>, ApiError> {
@@ -351,7 +335,7 @@ pub struct ManualPaymentView {
 /// **Permissions**: admin; the admin is recorded with the payment.
 pub async fn record_manual(
     State(state): State<AppState>,
-    admin: AdminPrincipal,
+    admin: Admin,
     ApiJson(body): ApiJson<ManualPaymentBody>,
 ) -> Result<(StatusCode, Json<ManualPaymentView>), ApiError> {
     let purchase = match body.purchase {
@@ -371,7 +355,7 @@ pub async fn record_manual(
             &body.provider,
             &body.provider_ref,
             paid,
-            &admin.actor,
+            &admin,
         )
         .await?;
     Ok((
@@ -389,13 +373,10 @@ pub async fn record_manual(
 /// **Permissions**: admin.
 pub async fn record_chargeback(
     State(state): State<AppState>,
-    admin: AdminPrincipal,
+    admin: Admin,
     Path(reference): Path<String>,
 ) -> Result<Json<WebhookAnswer>, ApiError> {
     Ok(Json(WebhookAnswer {
-        status: state
-            .payments
-            .record_chargeback(&reference, &admin.actor)
-            .await?,
+        status: state.payments.record_chargeback(&admin, &reference).await?,
     }))
 }

@@ -5,10 +5,11 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use crate::authz::{self, Caller, Staff};
 use crate::clock::rfc3339;
 use crate::domain::VerificationFact;
 use crate::http::error::ApiError;
-use crate::http::extract::{Caller, OptionalJson, StaffPrincipal, UserPrincipal};
+use crate::http::extract::{OptionalJson, UserPrincipal};
 use crate::http::state::AppState;
 use crate::performers::Verification;
 
@@ -77,10 +78,7 @@ pub async fn status(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<VerificationView>, ApiError> {
-    let own = matches!(&caller, Caller::User(principal) if principal.user_id == id);
-    if !own {
-        StaffPrincipal::of(&state, &caller).await?;
-    }
+    authz::self_or_staff(&caller, &id)?;
     Ok(Json(state.performers.status(&id).await?.into()))
 }
 
@@ -107,7 +105,7 @@ pub struct ApplicationView {
 /// **Permissions**: moderators and admins.
 pub async fn applications(
     State(state): State<AppState>,
-    _staff: StaffPrincipal,
+    _staff: Staff,
     Query(query): Query<ApplicationsQuery>,
 ) -> Result<Json<ApplicationsView>, ApiError> {
     let open = state
@@ -131,14 +129,11 @@ pub async fn applications(
 /// **Permissions**: moderators and admins.
 pub async fn approve(
     State(state): State<AppState>,
-    staff: StaffPrincipal,
+    staff: Staff,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<NoteBody>,
 ) -> Result<Json<VerificationView>, ApiError> {
-    let verification = state
-        .performers
-        .approve(&id, &staff.actor, &body.note)
-        .await?;
+    let verification = state.performers.approve(&staff, &id, &body.note).await?;
     Ok(Json(verification.into()))
 }
 
@@ -147,14 +142,11 @@ pub async fn approve(
 /// **Permissions**: moderators and admins.
 pub async fn reject(
     State(state): State<AppState>,
-    staff: StaffPrincipal,
+    staff: Staff,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<NoteBody>,
 ) -> Result<Json<VerificationView>, ApiError> {
-    let verification = state
-        .performers
-        .reject(&id, &staff.actor, &body.note)
-        .await?;
+    let verification = state.performers.reject(&staff, &id, &body.note).await?;
     Ok(Json(verification.into()))
 }
 
@@ -164,13 +156,10 @@ pub async fn reject(
 /// **Permissions**: moderators and admins.
 pub async fn revoke(
     State(state): State<AppState>,
-    staff: StaffPrincipal,
+    staff: Staff,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<NoteBody>,
 ) -> Result<Json<VerificationView>, ApiError> {
-    let verification = state
-        .performers
-        .revoke(&id, &staff.actor, &body.note)
-        .await?;
+    let verification = state.performers.revoke(&staff, &id, &body.note).await?;
     Ok(Json(verification.into()))
 }

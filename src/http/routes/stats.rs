@@ -1,10 +1,8 @@
 //! Statistics for performers: one show, and all of a performer's shows.
 //!
-//! **Permissions**: the performer, moderators and admins (for a room, the [`RoomModerator`]
-//! proof). Revenue follows the earnings rule: it is included for the performer themself,
-//! admins and the admin key, and is `null` for moderators.
-//!
-//! [`RoomModerator`]: super::live::RoomModerator
+//! **Permissions**: the performer, moderators and admins ([`authz::room_moderator`],
+//! [`authz::performer_reader`]). Revenue follows the earnings rule: it is included for the
+//! performer themself, admins and the admin key, and is `null` for moderators.
 
 use std::collections::BTreeMap;
 
@@ -13,11 +11,12 @@ use axum::Json;
 use serde::Serialize;
 
 use super::admin::time;
-use super::live::require_room_moderator;
+use super::live::moderator;
+use crate::authz::{self, Caller};
 use crate::clock::rfc3339;
-use crate::domain::{RevenueTotals, Role};
-use crate::http::error::{ApiError, ErrorCode};
-use crate::http::extract::{parse_urlencoded, Caller};
+use crate::domain::RevenueTotals;
+use crate::http::error::ApiError;
+use crate::http::extract::parse_urlencoded;
 use crate::http::state::AppState;
 use crate::stats::{
     PerformerStats, Revenue, RoomStats, DEFAULT_BUCKET_SECS, MAX_BUCKET_SECS, MIN_BUCKET_SECS,
@@ -88,18 +87,13 @@ pub async fn room_stats(
     Path(room): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<RoomStatsView>, ApiError> {
-    let moderator = require_room_moderator(&state, &caller, &room).await?;
+    let moderator = moderator(&state, &caller, &room).await?;
     let params = params(query.as_deref(), &["bucket"])?;
     let bucket = bucket(params.get("bucket").map(String::as_str))?;
-    let revenue = revenue_for(&state, &caller, &moderator.room.owner_id).await?;
-    let stats = state
-        .stats
-        .room_stats(&moderator.room, bucket, revenue)
-        .await?;
-    Ok(Json(RoomStatsView::new(
-        moderator.room.name.to_string(),
-        stats,
-    )))
+    let revenue = revenue(authz::sees_revenue_of(&caller, moderator.room()));
+    let room = moderator.room();
+    let stats = state.stats.room_stats(room, bucket, revenue).await?;
+    Ok(Json(RoomStatsView::new(room.name.to_string(), stats)))
 }
 
 #[derive(Serialize)]
@@ -166,7 +160,7 @@ pub async fn performer_stats(
     Path(performer): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<PerformerStatsView>, ApiError> {
-    require_performer_or_staff(&state, &caller, &performer).await?;
+    let reader = authz::performer_reader(&state.access, &caller, &performer).await?;
     let params = params(query.as_deref(), &["from", "to"])?;
     let from = time("from", params.get("from").map(String::as_str))?;
     let to = time("to", params.get("to").map(String::as_str))?;
@@ -175,7 +169,7 @@ pub async fn performer_stats(
             return Err(ApiError::validation("to", "to must be later than from"));
         }
     }
-    let revenue = revenue_for(&state, &caller, &performer).await?;
+    let revenue = revenue(reader.sees_revenue());
     let stats = state
         .stats
         .performer_stats(&performer, from, to, revenue)
@@ -210,40 +204,10 @@ fn bucket(value: Option<&str>) -> Result<i64, ApiError> {
         })
 }
 
-/// The admin key; the performer themself; staff. Anyone else is refused before the
-/// performer is looked up, so the answer says nothing about who exists.
-async fn require_performer_or_staff(
-    state: &AppState,
-    caller: &Caller,
-    performer: &str,
-) -> Result<(), ApiError> {
-    if let Caller::User(principal) = caller {
-        if principal.user_id != performer {
-            let user = principal.acting_user(state).await?;
-            if !user.role.is_staff() {
-                return Err(ApiError::forbidden(
-                    "only the performer, moderators and admins may see this",
-                ));
-            }
-        }
-    }
-    if state.access.user(performer).await?.is_none() {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such performer"));
-    }
-    Ok(())
-}
-
-/// Money is shown to the admin key, `owner` themself and admins (the earnings rule).
-async fn revenue_for(state: &AppState, caller: &Caller, owner: &str) -> Result<Revenue, ApiError> {
-    let principal = match caller {
-        Caller::AdminKey => return Ok(Revenue::Included),
-        Caller::User(principal) if principal.user_id == owner => return Ok(Revenue::Included),
-        Caller::User(principal) => principal,
-    };
-    let role = state.access.user(&principal.user_id).await?.map(|u| u.role);
-    Ok(if role == Some(Role::Admin) {
+fn revenue(shown: bool) -> Revenue {
+    if shown {
         Revenue::Included
     } else {
         Revenue::Withheld
-    })
+    }
 }
