@@ -121,7 +121,10 @@ pub struct WebhookAnswer {
     status: Applied,
 }
 
-fn fields_from_json(bytes: &[u8]) -> Result<BTreeMap<String, String>, ApiError> {
+/// The fields of a JSON confirmation: string, number and boolean members as their text;
+/// other members are dropped. Public for the fuzz targets under `fuzz/`.
+#[doc(hidden)]
+pub fn fields_from_json(bytes: &[u8]) -> Result<BTreeMap<String, String>, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidJson,
