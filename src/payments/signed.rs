@@ -115,7 +115,8 @@ fn standard_key(secret: &Secret) -> Option<Vec<u8>> {
 
 fn check_time(timestamp: &str, now: UnixSeconds, tolerance: i64) -> Result<(), SignatureError> {
     let at: i64 = timestamp.parse().map_err(|_| SignatureError::Malformed)?;
-    if (now - at).abs() > tolerance {
+    // `abs_diff`: a timestamp near `i64::MIN` must not overflow before the HMAC check.
+    if now.abs_diff(at) > tolerance.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     Ok(())
@@ -208,6 +209,31 @@ mod tests {
             verify(&config, &headers, b"{}", TS),
             Err(SignatureError::NoMatch)
         );
+    }
+
+    #[test]
+    fn a_timestamp_at_the_ends_of_i64_is_stale_not_an_overflow() {
+        let standard = provider(
+            WebhookScheme::Standard,
+            &["whsec_MDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA="],
+        );
+        let stripe = provider(WebhookScheme::Stripe, &["whsec_test"]);
+        for at in [i64::MIN, i64::MIN + TS, i64::MAX] {
+            let headers = SignatureHeaders {
+                webhook_id: Some("msg_1".into()),
+                webhook_timestamp: Some(at.to_string()),
+                webhook_signature: Some("v1,AAAA".into()),
+                stripe_signature: Some(format!("t={at},v1=00")),
+            };
+            assert_eq!(
+                verify(&standard, &headers, BODY, TS),
+                Err(SignatureError::Stale)
+            );
+            assert_eq!(
+                verify(&stripe, &headers, BODY, TS),
+                Err(SignatureError::Stale)
+            );
+        }
     }
 
     #[test]
