@@ -156,7 +156,11 @@ mod tests {
         // out of canonical order, and the stored name then parsed to another name.
         for input in ["İ\u{318}", "İ\u{318}İ", "\u{308}İ\u{5b0}", "Пİ\u{618}ѰЕТ"] {
             let name = RoomName::parse(input).unwrap();
-            assert_eq!(RoomName::parse(name.as_str()), Ok(name.clone()), "{input:?}");
+            assert_eq!(
+                RoomName::parse(name.as_str()),
+                Ok(name.clone()),
+                "{input:?}"
+            );
         }
         assert_eq!(canonical("İ\u{318}"), "i%cc%98%cc%87");
     }
