@@ -32,7 +32,10 @@ enum Header<'a> {
 }
 
 #[derive(Arbitrary, Debug)]
-#[allow(clippy::large_enum_variant, reason = "one case per input, never stored")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one case per input, never stored"
+)]
 enum Payload<'a> {
     Claims(Claims<'a>),
     Raw(&'a [u8]),

@@ -24,11 +24,14 @@ pub(crate) fn hmac_sha512(key: &[u8], message: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-/// A timestamp: usually near [`NOW`], sometimes anywhere an `i64` reaches.
+/// A timestamp: usually near [`NOW`], sometimes anywhere an `i64` reaches, or close to
+/// either end of it (where arithmetic on timestamps overflows).
 #[derive(Arbitrary, Debug, Clone, Copy)]
 pub(crate) enum Time {
     Offset(i16),
     Wide(i64),
+    AboveMin(u32),
+    BelowMax(u32),
 }
 
 impl Time {
@@ -36,6 +39,8 @@ impl Time {
         match self {
             Time::Offset(offset) => NOW + i64::from(offset),
             Time::Wide(at) => at,
+            Time::AboveMin(by) => i64::MIN + i64::from(by),
+            Time::BelowMax(by) => i64::MAX - i64::from(by),
         }
     }
 }
