@@ -19,17 +19,20 @@ if ! cargo afl --version 2>/dev/null | grep -q "cargo-afl $AFL_VERSION"; then
   echo "installing cargo-afl $AFL_VERSION"
   cargo install --locked --quiet cargo-afl --version "$AFL_VERSION"
 fi
-# The runtime is built per Rust version; after a toolchain change it must be rebuilt.
-if ! cargo afl fuzz -h >/dev/null 2>&1; then
+# AFL++ is built per Rust version (the version line names it only when it is built for
+# this one); after a toolchain change it must be built again.
+if ! cargo afl --version | grep -q 'AFL++ version'; then
   cargo afl config --build --force
 fi
 
+# Not `--locked`: fuzz/Cargo.lock keeps its versions, and cargo adds to it only what a
+# new dependency of the service needs, so a change to the root Cargo.lock does not break
+# this step.
 # The corpus through plain `cargo test`, in the root's target folder when the caller
 # shares it (its dependencies are already built there).
-CARGO_TARGET_DIR="${FUZZ_TEST_TARGET_DIR:-$CARGO_TARGET_DIR}" cargo test --locked
+CARGO_TARGET_DIR="${FUZZ_TEST_TARGET_DIR:-$CARGO_TARGET_DIR}" cargo test
 
-cargo afl build --locked --release --features afl --bins 2>&1 | grep -v '^\s*Compiling' || true
-[[ ${PIPESTATUS[0]} -eq 0 ]]
+cargo afl build --quiet --release --features afl --bins
 echo "built in $((SECONDS - started)) s"
 
 targets=("$@")
@@ -37,10 +40,11 @@ if (( ${#targets[@]} == 0 )); then
   mapfile -t targets < <(find src/bin -name '*.rs' -printf '%f\n' | sed 's/\.rs$//' | sort)
 fi
 failed=0
-rm -rf out/ci && mkdir -p out/ci
+# A fresh output folder per CI run, seeded from the committed corpus; long runs in out/
+# are left alone.
+export FUZZ_OUT=out/ci
+rm -rf "$FUZZ_OUT"
 for target in "${targets[@]}"; do
-  # A fresh output folder per CI run, seeded from the committed corpus.
-  rm -rf "out/$target"
   ./run.sh "$target" -V "$seconds" || failed=1
 done
 echo "fuzzing step took $((SECONDS - started)) s"

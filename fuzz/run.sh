@@ -5,15 +5,16 @@
 #
 # Needs the targets built first (`cargo afl build --release --features afl --bins`, as
 # fuzz/ci.sh does). Findings go to fuzz/out/TARGET/default/{crashes,hangs}; a second run
-# of the same target resumes from its queue. Exits 1 when the run left any crash or hang.
+# of the same target resumes from its queue (FUZZ_OUT names another folder than out/).
+# Exits 1 when the run left any crash or hang.
 set -euo pipefail
 cd "$(dirname "$0")"
 target="${1:?usage: fuzz/run.sh TARGET [afl-fuzz options]}"
 shift
 bin="${CARGO_TARGET_DIR:-$PWD/target}/release/$target"
 [[ -x "$bin" ]] || { echo "no $bin: build the targets first" >&2; exit 2; }
-out="out/$target"
-mkdir -p out
+out="${FUZZ_OUT:-out}/$target"
+mkdir -p "${FUZZ_OUT:-out}"
 input="corpus/$target"
 # Resume where an earlier run stopped.
 [[ -f "$out/default/fuzzer_stats" ]] && input=-
