@@ -432,8 +432,12 @@ pub fn parse_urlencoded(
             match bytes[i] {
                 b'+' => out.push(b' '),
                 b'%' => {
-                    let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                    out.push(u8::from_str_radix(hex, 16).ok()?);
+                    // Two hex digits: `u8::from_str_radix` alone would also take `+A`.
+                    let hex = bytes.get(i + 1..i + 3)?;
+                    if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return None;
+                    }
+                    out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
                     i += 2;
                 }
                 b => out.push(b),
@@ -472,6 +476,15 @@ pub async fn signed_in_user(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_percent_escape_is_two_hex_digits_and_nothing_else() {
+        // Found by fuzz/ (epayco_form): `%+A` used to decode to a newline.
+        for bad in ["a=%+A", "a=b%+0c", "%+d=1", "a=%-1", "a=%4", "a=%zz"] {
+            assert!(parse_urlencoded(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_urlencoded("a=%4A%4a").unwrap()["a"], "JJ");
+    }
 
     #[test]
     fn form_decoding_keeps_raw_strings() {

@@ -57,7 +57,7 @@ impl TimeBounded for SessionClaims<'_> {
     }
     fn not_before(&self) -> Option<UnixSeconds> {
         // Tolerate a minute of drift between instances for the issue time.
-        Some(self.iat - 60)
+        Some(self.iat.saturating_sub(60))
     }
 }
 
@@ -175,6 +175,22 @@ mod tests {
         let mut tampered = token.clone();
         tampered.insert(token.find('.').unwrap() + 5, 'x');
         assert!(sessions.verify(&tampered, NOW).is_err());
+    }
+
+    #[test]
+    fn a_signed_iat_at_the_end_of_i64_does_not_overflow() {
+        let sessions = SessionTokens::new(&[7; 32], 3600);
+        let claims = SessionClaims {
+            iss: SESSION_ISSUER.into(),
+            aud: SESSION_AUDIENCE.into(),
+            sub: "user-1".into(),
+            iat: i64::MIN,
+            exp: NOW + 60,
+            jti: "x".into(),
+            typ: "session".into(),
+        };
+        let token = Signer::hs256(&[7; 32], None).sign(&claims);
+        assert_eq!(sessions.verify(&token, NOW).unwrap(), "user-1");
     }
 
     #[test]

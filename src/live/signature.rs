@@ -88,7 +88,8 @@ impl RequestSigner {
             .strip_prefix("v1=")
             .and_then(|hex_tag| hex::decode(hex_tag).ok())
             .ok_or(SignatureError::Malformed)?;
-        if (now - timestamp).abs() > self.max_skew_secs {
+        // `abs_diff`: a timestamp near `i64::MIN` must not overflow before the HMAC check.
+        if now.abs_diff(timestamp) > self.max_skew_secs.unsigned_abs() {
             return Err(SignatureError::Stale);
         }
         hmac::verify(&self.key, &signing_input(kind, timestamp, body), &tag)
@@ -152,6 +153,24 @@ mod tests {
             verify(RequestKind::Verdicts, "1800000001", body, NOW),
             Err(SignatureError::Mismatch)
         );
+    }
+
+    #[test]
+    fn a_timestamp_at_the_ends_of_i64_is_stale_not_an_overflow() {
+        let signer = signer();
+        for timestamp in [i64::MIN, i64::MIN + NOW, i64::MAX] {
+            assert_eq!(
+                signer.verify(
+                    RequestKind::Verdicts,
+                    Some(&timestamp.to_string()),
+                    Some("v1=00"),
+                    b"{}",
+                    NOW
+                ),
+                Err(SignatureError::Stale),
+                "{timestamp}"
+            );
+        }
     }
 
     #[test]

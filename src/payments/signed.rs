@@ -115,23 +115,28 @@ fn standard_key(secret: &Secret) -> Option<Vec<u8>> {
 
 fn check_time(timestamp: &str, now: UnixSeconds, tolerance: i64) -> Result<(), SignatureError> {
     let at: i64 = timestamp.parse().map_err(|_| SignatureError::Malformed)?;
-    if (now - at).abs() > tolerance {
+    // `abs_diff`: a timestamp near `i64::MIN` must not overflow before the HMAC check.
+    if now.abs_diff(at) > tolerance.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     Ok(())
 }
 
-/// `ring::hmac::verify` compares in constant time; every key and signature is tried.
+/// One HMAC per key, compared in constant time with every presented signature. Not one
+/// HMAC per key and signature: a header listing thousands of signatures would otherwise
+/// hash the body thousands of times before anything is authenticated.
 fn matches_any(
     keys: &[Vec<u8>],
     signed: &[u8],
     presented: &[Vec<u8>],
 ) -> Result<(), SignatureError> {
+    use subtle::ConstantTimeEq as _;
     let mut matched = false;
     for key in keys {
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+        let expected = ring::hmac::sign(&key, signed);
         for signature in presented {
-            matched |= ring::hmac::verify(&key, signed, signature).is_ok();
+            matched |= bool::from(expected.as_ref().ct_eq(signature.as_slice()));
         }
     }
     if matched {
@@ -206,6 +211,62 @@ mod tests {
         );
         assert_eq!(
             verify(&config, &headers, b"{}", TS),
+            Err(SignatureError::NoMatch)
+        );
+    }
+
+    #[test]
+    fn a_timestamp_at_the_ends_of_i64_is_stale_not_an_overflow() {
+        let standard = provider(
+            WebhookScheme::Standard,
+            &["whsec_MDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA="],
+        );
+        let stripe = provider(WebhookScheme::Stripe, &["whsec_test"]);
+        for at in [i64::MIN, i64::MIN + TS, i64::MAX] {
+            let headers = SignatureHeaders {
+                webhook_id: Some("msg_1".into()),
+                webhook_timestamp: Some(at.to_string()),
+                webhook_signature: Some("v1,AAAA".into()),
+                stripe_signature: Some(format!("t={at},v1=00")),
+            };
+            assert_eq!(
+                verify(&standard, &headers, BODY, TS),
+                Err(SignatureError::Stale)
+            );
+            assert_eq!(
+                verify(&stripe, &headers, BODY, TS),
+                Err(SignatureError::Stale)
+            );
+        }
+    }
+
+    #[test]
+    fn a_header_of_many_signatures_still_finds_the_right_one() {
+        // Found by fuzz/ (signed_webhook): each listed signature used to cost an HMAC
+        // over the whole body. The right one among thousands still verifies; a wrong
+        // length never matches.
+        let config = provider(
+            WebhookScheme::Standard,
+            &["whsec_MDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA="],
+        );
+        let mut list = "v1, ".repeat(5_000);
+        list.push_str("v1,AAAA v1,HRslvsB7vl7AWGjnDGKww8wxSBqpuuqiRU54J9c7/r4=");
+        let headers = SignatureHeaders {
+            webhook_id: Some("msg_1".into()),
+            webhook_timestamp: Some(TS.to_string()),
+            webhook_signature: Some(list),
+            ..Default::default()
+        };
+        assert_eq!(
+            verify(&config, &headers, BODY, TS),
+            Ok(Some("msg_1".into()))
+        );
+        let only_wrong = SignatureHeaders {
+            webhook_signature: Some("v1, v1,AAAA".into()),
+            ..headers
+        };
+        assert_eq!(
+            verify(&config, &only_wrong, BODY, TS),
             Err(SignatureError::NoMatch)
         );
     }

@@ -122,7 +122,10 @@ pub struct WebhookAnswer {
     status: Applied,
 }
 
-fn fields_from_json(bytes: &[u8]) -> Result<BTreeMap<String, String>, ApiError> {
+/// The fields of a JSON confirmation: string, number and boolean members as their text;
+/// other members are dropped. Public for the fuzz targets under `fuzz/`.
+#[doc(hidden)]
+pub fn fields_from_json(bytes: &[u8]) -> Result<BTreeMap<String, String>, ApiError> {
     if json_has_nul(bytes) {
         return Err(nul_refused());
     }
