@@ -418,33 +418,30 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
-/// Parses `application/x-www-form-urlencoded` (and query strings) into raw string values:
-/// `+` is a space, `%XX` a byte, the result must be UTF-8 without NUL characters (422). A
-/// repeated key keeps its first value.
+/// Parses `application/x-www-form-urlencoded` (and query strings) into raw string values,
+/// decoded by `percent-encoding`: `+` is a space, `%XX` a byte. Stricter than browsers'
+/// parsers, because these values are signed or stored: a `%` not followed by two hex digits
+/// or a result that is not UTF-8 is refused (400), a NUL character too (422). A repeated
+/// key keeps its first value.
 pub fn parse_urlencoded(
     text: &str,
 ) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
     fn decode(part: &str) -> Option<String> {
         let bytes = part.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'+' => out.push(b' '),
-                b'%' => {
-                    // Two hex digits: `u8::from_str_radix` alone would also take `+A`.
-                    let hex = bytes.get(i + 1..i + 3)?;
-                    if !hex.iter().all(u8::is_ascii_hexdigit) {
-                        return None;
-                    }
-                    out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
-                    i += 2;
-                }
-                b => out.push(b),
-            }
-            i += 1;
+        let escapes_ok = bytes.iter().enumerate().all(|(i, b)| {
+            *b != b'%'
+                || bytes
+                    .get(i + 1..i + 3)
+                    .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+        });
+        if !escapes_ok {
+            return None;
         }
-        String::from_utf8(out).ok()
+        let spaced = part.replace('+', " ");
+        percent_encoding::percent_decode_str(&spaced)
+            .decode_utf8()
+            .ok()
+            .map(std::borrow::Cow::into_owned)
     }
     let mut fields = std::collections::BTreeMap::new();
     for pair in text.split('&').filter(|p| !p.is_empty()) {
@@ -458,6 +455,32 @@ pub fn parse_urlencoded(
         fields.entry(key).or_insert(value);
     }
     Ok(fields)
+}
+
+/// A query string deserialised into `T` (with `serde_urlencoded`); a malformed or unknown
+/// parameter is 422 in the error envelope, naming it when it can.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequestParts<AppState> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(query)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let message = e.to_string();
+                let field = message
+                    .split('`')
+                    .nth(1)
+                    .unwrap_or("query")
+                    .to_owned();
+                ApiError::validation(&field, format!("invalid query: {message}"))
+            })
+    }
 }
 
 /// The user a caller's session or service key names, from the access caches; 401 when the

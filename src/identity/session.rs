@@ -188,9 +188,10 @@ mod tests {
             exp: NOW + 60,
             jti: "x".into(),
             typ: "session".into(),
+            r#gen: 0,
         };
         let token = Signer::hs256(&[7; 32], None).sign(&claims);
-        assert_eq!(sessions.verify(&token, NOW).unwrap(), "user-1");
+        assert_eq!(sessions.verify(&token, NOW).unwrap().user_id, "user-1");
     }
 
     #[test]
