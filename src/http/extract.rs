@@ -473,11 +473,7 @@ impl<T: DeserializeOwned> FromRequestParts<AppState> for ApiQuery<T> {
             .map(ApiQuery)
             .map_err(|e| {
                 let message = e.to_string();
-                let field = message
-                    .split('`')
-                    .nth(1)
-                    .unwrap_or("query")
-                    .to_owned();
+                let field = message.split('`').nth(1).unwrap_or("query").to_owned();
                 ApiError::validation(&field, format!("invalid query: {message}"))
             })
     }

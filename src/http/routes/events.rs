@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use crate::authz::{self, Caller};
 use crate::clock::rfc3339;
 use crate::domain::{Money, RoomAccess, Show};
 use crate::http::error::ApiError;
-use crate::http::extract::{ApiJson, OptionalJson, UserPrincipal};
+use crate::http::extract::{ApiJson, ApiQuery, OptionalJson, UserPrincipal};
 use crate::http::state::AppState;
 use crate::payments::Checkout;
 use crate::shows::{NewShow, ShowChanges};
@@ -170,7 +170,7 @@ pub struct ShowListView {
 /// **Permissions**: anyone.
 pub async fn list(
     State(state): State<AppState>,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ShowListView>, ApiError> {
     let shows = state
         .shows
@@ -290,7 +290,7 @@ pub async fn stats(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    query: axum::extract::RawQuery,
+    query: ApiQuery<super::stats::RoomStatsParams>,
 ) -> Result<Json<super::stats::RoomStatsView>, ApiError> {
     let show = state.shows.get(&id).await?;
     let room = show.room.name.to_string();

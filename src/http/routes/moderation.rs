@@ -1,6 +1,6 @@
 //! Bans for everyone who moderates (`/api/moderation/ban`, `/unban`) and the audit trail.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -9,9 +9,9 @@ use super::admin::{time, BanScopeBody, BanView};
 use super::rooms::parse_room;
 use crate::authz::{self, Caller, Staff};
 use crate::clock::rfc3339;
-use crate::domain::{AuditEntry, ModerationAction};
+use crate::domain::{AuditEntry, ModerationAction, RoomName};
 use crate::http::error::ApiError;
-use crate::http::extract::{parse_urlencoded, ApiJson};
+use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::state::AppState;
 use crate::moderation::audit::MAX_PAGE;
 use crate::moderation::BanRequest;
@@ -51,6 +51,53 @@ impl From<AuditEntry> for AuditEntryView {
     }
 }
 
+/// The audit trail's filters and paging, as the query string gives them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    user_id: Option<String>,
+    room: Option<String>,
+    actor: Option<String>,
+    action: Option<String>,
+    before: Option<String>,
+    limit: Option<i64>,
+}
+
+impl AuditParams {
+    /// The room asked about (it decides who may read) and the store query.
+    fn validate(self) -> Result<(Option<RoomName>, AuditQuery), ApiError> {
+        let room = self.room.as_deref().map(parse_room).transpose()?;
+        let action = self
+            .action
+            .map(|a| {
+                ModerationAction::parse(&a).ok_or_else(|| {
+                    ApiError::validation(
+                        "action",
+                        "action must be ban, unban, kick, end_room, grant, revoke, set_role, \
+                         verify_performer, unverify_performer or end_sessions",
+                    )
+                })
+            })
+            .transpose()?;
+        let limit = self.limit.unwrap_or(50);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ApiError::validation(
+                "limit",
+                format!("limit must be 1 to {MAX_PAGE}"),
+            ));
+        }
+        let query = AuditQuery {
+            user_id: self.user_id,
+            room: room.as_ref().map(|r| r.as_str().to_owned()),
+            actor: self.actor,
+            action,
+            before: self.before,
+            limit,
+        };
+        Ok((room, query))
+    }
+}
+
 /// # `GET /api/moderation/audit`
 /// Who did what to whom, where and why, newest first. Filters: `user_id`, `room`, `actor`,
 /// `action`; paging: `limit` (1–200, default 50) and `before` (the previous page's
@@ -60,55 +107,12 @@ impl From<AuditEntry> for AuditEntryView {
 pub async fn audit(
     State(state): State<AppState>,
     caller: Caller,
-    RawQuery(query): RawQuery,
+    ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Json<AuditView>, ApiError> {
-    let params = parse_urlencoded(query.as_deref().unwrap_or(""))?;
-    if let Some(unknown) = params
-        .keys()
-        .find(|k| !["user_id", "room", "actor", "action", "before", "limit"].contains(&k.as_str()))
-    {
-        return Err(ApiError::validation(
-            unknown,
-            format!("unknown filter {unknown}"),
-        ));
-    }
-    let room = params.get("room").map(|r| parse_room(r)).transpose()?;
-    let action = params
-        .get("action")
-        .map(|a| {
-            ModerationAction::parse(a).ok_or_else(|| {
-                ApiError::validation(
-                    "action",
-                    "action must be ban, unban, kick, end_room, grant, revoke or set_role",
-                )
-            })
-        })
-        .transpose()?;
-    let limit = match params.get("limit") {
-        None => 50,
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                ApiError::validation("limit", format!("limit must be 1 to {MAX_PAGE}"))
-            })?,
-    };
+    let (room, query) = params.validate()?;
+    let limit = query.limit;
     let reader = authz::audit_reader(&state.access, &caller, room.as_ref()).await?;
-    let entries = state
-        .audit
-        .list(
-            &reader,
-            AuditQuery {
-                user_id: params.get("user_id").cloned(),
-                room: room.map(|r| r.as_str().to_owned()),
-                actor: params.get("actor").cloned(),
-                action,
-                before: params.get("before").cloned(),
-                limit,
-            },
-        )
-        .await?;
+    let entries = state.audit.list(&reader, query).await?;
     let next_before = (entries.len() as i64 == limit)
         .then(|| entries.last().map(|e| e.id.clone()))
         .flatten();

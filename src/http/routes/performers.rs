@@ -1,6 +1,6 @@
 //! Performer verification: apply, see where it stands, and staff's approve, reject, revoke.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -9,7 +9,7 @@ use crate::authz::{self, Caller, Staff};
 use crate::clock::rfc3339;
 use crate::domain::VerificationFact;
 use crate::http::error::ApiError;
-use crate::http::extract::{OptionalJson, UserPrincipal};
+use crate::http::extract::{ApiQuery, OptionalJson, UserPrincipal};
 use crate::http::state::AppState;
 use crate::performers::Verification;
 
@@ -106,7 +106,7 @@ pub struct ApplicationView {
 pub async fn applications(
     State(state): State<AppState>,
     _staff: Staff,
-    Query(query): Query<ApplicationsQuery>,
+    ApiQuery(query): ApiQuery<ApplicationsQuery>,
 ) -> Result<Json<ApplicationsView>, ApiError> {
     let open = state
         .performers

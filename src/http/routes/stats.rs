@@ -4,19 +4,17 @@
 //! [`authz::performer_reader`]). Revenue follows the earnings rule: it is included for the
 //! performer themself, admins and the admin key, and is `null` for moderators.
 
-use std::collections::BTreeMap;
-
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::admin::time;
 use super::live::moderator;
 use crate::authz::{self, Caller};
-use crate::clock::rfc3339;
+use crate::clock::{rfc3339, UnixSeconds};
 use crate::domain::RevenueTotals;
 use crate::http::error::ApiError;
-use crate::http::extract::parse_urlencoded;
+use crate::http::extract::ApiQuery;
 use crate::http::state::AppState;
 use crate::stats::{
     PerformerStats, Revenue, RoomStats, DEFAULT_BUCKET_SECS, MAX_BUCKET_SECS, MIN_BUCKET_SECS,
@@ -85,11 +83,10 @@ pub async fn room_stats(
     State(state): State<AppState>,
     caller: Caller,
     Path(room): Path<String>,
-    RawQuery(query): RawQuery,
+    ApiQuery(params): ApiQuery<RoomStatsParams>,
 ) -> Result<Json<RoomStatsView>, ApiError> {
     let moderator = moderator(&state, &caller, &room).await?;
-    let params = params(query.as_deref(), &["bucket"])?;
-    let bucket = bucket(params.get("bucket").map(String::as_str))?;
+    let bucket = params.bucket()?;
     let revenue = revenue(authz::sees_revenue_of(&caller, moderator.room()));
     let room = moderator.room();
     let stats = state.stats.room_stats(room, bucket, revenue).await?;
@@ -158,17 +155,10 @@ pub async fn performer_stats(
     State(state): State<AppState>,
     caller: Caller,
     Path(performer): Path<String>,
-    RawQuery(query): RawQuery,
+    ApiQuery(params): ApiQuery<PerformerStatsParams>,
 ) -> Result<Json<PerformerStatsView>, ApiError> {
     let reader = authz::performer_reader(&state.access, &caller, &performer).await?;
-    let params = params(query.as_deref(), &["from", "to"])?;
-    let from = time("from", params.get("from").map(String::as_str))?;
-    let to = time("to", params.get("to").map(String::as_str))?;
-    if let (Some(from), Some(to)) = (from, to) {
-        if from >= to {
-            return Err(ApiError::validation("to", "to must be later than from"));
-        }
-    }
+    let (from, to) = params.range()?;
     let revenue = revenue(reader.sees_revenue());
     let stats = state
         .stats
@@ -177,31 +167,46 @@ pub async fn performer_stats(
     Ok(Json(PerformerStatsView::new(performer, stats)))
 }
 
-fn params(query: Option<&str>, known: &[&str]) -> Result<BTreeMap<String, String>, ApiError> {
-    let params = parse_urlencoded(query.unwrap_or(""))?;
-    if let Some(unknown) = params.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err(ApiError::validation(
-            unknown,
-            format!("unknown parameter {unknown}"),
-        ));
-    }
-    Ok(params)
+/// `?bucket=` of a show's figures.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomStatsParams {
+    bucket: Option<i64>,
 }
 
-fn bucket(value: Option<&str>) -> Result<i64, ApiError> {
-    let Some(value) = value else {
-        return Ok(DEFAULT_BUCKET_SECS);
-    };
-    value
-        .parse::<i64>()
-        .ok()
-        .filter(|b| (MIN_BUCKET_SECS..=MAX_BUCKET_SECS).contains(b))
-        .ok_or_else(|| {
-            ApiError::validation(
+impl RoomStatsParams {
+    fn bucket(&self) -> Result<i64, ApiError> {
+        let bucket = self.bucket.unwrap_or(DEFAULT_BUCKET_SECS);
+        if (MIN_BUCKET_SECS..=MAX_BUCKET_SECS).contains(&bucket) {
+            Ok(bucket)
+        } else {
+            Err(ApiError::validation(
                 "bucket",
                 format!("bucket must be whole seconds from {MIN_BUCKET_SECS} to {MAX_BUCKET_SECS}"),
-            )
-        })
+            ))
+        }
+    }
+}
+
+/// `?from=&to=` (RFC 3339) of a performer's figures.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerformerStatsParams {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+impl PerformerStatsParams {
+    fn range(&self) -> Result<(Option<UnixSeconds>, Option<UnixSeconds>), ApiError> {
+        let from = time("from", self.from.as_deref())?;
+        let to = time("to", self.to.as_deref())?;
+        if let (Some(from), Some(to)) = (from, to) {
+            if from >= to {
+                return Err(ApiError::validation("to", "to must be later than from"));
+            }
+        }
+        Ok((from, to))
+    }
 }
 
 fn revenue(shown: bool) -> Revenue {
