@@ -52,7 +52,10 @@ pub struct App {
 impl App {
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let backend = Backend::from_url(&config.database.url).context("database.url")?;
-        let metrics = Arc::new(Metrics::new(crate::http::ROUTES, backend.as_str()));
+        let metrics = Arc::new(Metrics::new(
+            &crate::http::routes::table::catalogue(),
+            backend.as_str(),
+        ));
         let store = Store::connect(
             &config.database.url,
             config.database.max_connections,

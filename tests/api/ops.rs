@@ -105,3 +105,51 @@ async fn a_database_connection_dropped_while_idle_is_replaced_without_an_error()
     assert_eq!(ready.status, StatusCode::OK, "{ready:?}");
     app.shutdown().await;
 }
+
+/// The route table is the one list the router and the metrics' `route` labels come from:
+/// every route in it reaches a handler (not the "no such endpoint" fallback) and is counted
+/// under its own template, never as `unmatched`.
+#[tokio::test]
+async fn every_route_in_the_table_reaches_a_handler_and_is_counted_under_its_template() {
+    let app = spawn_app(&backends()[0]).await;
+    // The sign-only ceiling is served by roomkey-bench-server only (tests/bench_server.rs).
+    let catalogue: Vec<_> = roomkey::http::routes::table::catalogue()
+        .into_iter()
+        .filter(|(_, template)| !template.starts_with("/bench/"))
+        .collect();
+    assert!(catalogue.len() > 60);
+    for (method, template) in &catalogue {
+        let path: String = template
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    "probe"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let reply = app
+            .call(method.parse().unwrap(), &path, Some(ADMIN_KEY), None)
+            .await;
+        let fallback = reply.body["error"]["message"] == "no such endpoint"
+            || reply.body["error"]["code"] == "method_not_allowed";
+        assert!(!fallback, "{method} {template}: {reply:?}");
+    }
+    let metrics = app
+        .get("/metrics", None)
+        .await
+        .body
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (method, template) in &catalogue {
+        assert!(
+            metrics.contains(&format!("method=\"{method}\",route=\"{template}\"")),
+            "{method} {template} is not counted under its template"
+        );
+    }
+    assert!(!metrics.contains("route=\"unmatched\""), "{metrics}");
+    app.shutdown().await;
+}

@@ -16,3 +16,4 @@ pub mod performers;
 pub mod prosody;
 pub mod rooms;
 pub mod stats;
+pub mod table;
