@@ -1,30 +1,21 @@
-//! The page as HTML: hand-written, small, no script, no external asset.
+//! The page as HTML: small, no script, no external asset.
 //!
-//! Every interpolated value goes through [`escape`]. Accessibility: `lang` on `<html>`,
-//! one `<h1>` per page, a `<label>` for every field, `role="alert"` on form errors,
-//! visible focus, and colours above WCAG AA contrast (text #1a1a1a on white, buttons
-//! white on #0b4f8a).
+//! The markup is written in maud's `html!`, which escapes every interpolated value, in
+//! element text and in (always double-quoted) attribute values alike, so no call site
+//! can forget to. The only unescaped text is what this file itself holds: the doctype
+//! and the stylesheet (a `<style>` element's text is not HTML and must not be escaped).
+//! The literal `"\n"`s keep the page's source one block to a line.
+//!
+//! Accessibility: `lang` on `<html>`, one `<h1>` per page, a `<label>` for every field,
+//! `role="alert"` on form errors, visible focus, and colours above WCAG AA contrast
+//! (text #1a1a1a on white, buttons white on #0b4f8a).
+
+use maud::{html, Markup, PreEscaped};
 
 use super::i18n::{format_price, format_time, Lang, Text};
 use super::Scene;
 use crate::domain::Money;
 use crate::payments::CheckoutForm;
-
-/// Escapes text for HTML element content and double-quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 /// A problem with the last form, shown above the forms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,255 +101,227 @@ impl Page<'_> {
     pub fn render(&self) -> String {
         let t = self.lang.text();
         let (heading, content) = self.content(t);
-        let mut html = String::with_capacity(4096);
-        html.push_str("<!doctype html>\n<html lang=\"");
-        html.push_str(self.lang.tag());
-        html.push_str(
-            "\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<meta name=\"referrer\" content=\"no-referrer\"><title>",
-        );
-        html.push_str(&escape(heading));
-        if !self.room_title.is_empty() {
-            html.push_str(" · ");
-            html.push_str(&escape(self.room_title));
+        let has_title = !self.room_title.is_empty();
+        html! {
+            (PreEscaped("<!doctype html>")) "\n"
+            html lang=(self.lang.tag()) {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    meta name="referrer" content="no-referrer";
+                    title { (heading) @if has_title { " · " (self.room_title) } }
+                    style { (PreEscaped(STYLE)) }
+                }
+                "\n"
+                body {
+                    main {
+                        "\n"
+                        @if has_title {
+                            p class="room" { (t.room) ": " strong { (self.room_title) } } "\n"
+                        }
+                        h1 { (heading) } "\n"
+                        @if let Some(notice) = self.notice {
+                            p class="alert" role="alert" { (notice.text(t)) } "\n"
+                        }
+                        (content)
+                        @if let Some(handle) = self.signed_in_as {
+                            footer {
+                                form method="post" action={ (self.base()) "/sign-out" } {
+                                    (self.csrf_field())
+                                    p {
+                                        (t.signed_in_as) " " strong { (handle) } ". "
+                                        button class="link" type="submit" { (t.sign_out_button) }
+                                    }
+                                }
+                            }
+                            "\n"
+                        }
+                    }
+                }
+            }
+            "\n"
         }
-        html.push_str("</title><style>");
-        html.push_str(STYLE);
-        html.push_str("</style></head>\n<body><main>\n");
-        if !self.room_title.is_empty() {
-            html.push_str(&format!(
-                "<p class=\"room\">{}: <strong>{}</strong></p>\n",
-                t.room,
-                escape(self.room_title)
-            ));
-        }
-        html.push_str(&format!("<h1>{}</h1>\n", escape(heading)));
-        if let Some(notice) = self.notice {
-            html.push_str(&format!(
-                "<p class=\"alert\" role=\"alert\">{}</p>\n",
-                escape(notice.text(t))
-            ));
-        }
-        html.push_str(&content);
-        if let Some(handle) = self.signed_in_as {
-            html.push_str(&format!(
-                "<footer><form method=\"post\" action=\"{}/sign-out\">{}<p>{} <strong>{}</strong>. \
-<button class=\"link\" type=\"submit\">{}</button></p></form></footer>\n",
-                self.base(),
-                self.csrf_field(),
-                t.signed_in_as,
-                escape(handle),
-                t.sign_out_button
-            ));
-        }
-        html.push_str("</main></body></html>\n");
-        html
+        .into_string()
     }
 
+    /// The page's own URL path: `/join/{room}`.
     fn base(&self) -> String {
-        format!("/join/{}", escape(self.room_name))
+        format!("/join/{}", self.room_name)
     }
 
-    fn csrf_field(&self) -> String {
-        format!(
-            "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-            escape(self.csrf)
-        )
+    fn csrf_field(&self) -> Markup {
+        html! { input type="hidden" name="csrf" value=(self.csrf); }
+    }
+
+    /// A paragraph with one link back to this page.
+    fn link_back(&self, class: Option<&str>, text: &str) -> Markup {
+        html! { p { a class=[class] href=(self.base()) { (text) } } "\n" }
     }
 
     /// The page's heading and everything under it.
-    fn content(&self, t: &'static Text) -> (&'static str, String) {
+    fn content(&self, t: &'static Text) -> (&'static str, Markup) {
         let scene = match &self.body {
             Body::NotFound => {
                 return (
                     t.not_found_heading,
-                    format!("<p>{}</p>\n", t.not_found_intro),
-                )
+                    html! { p { (t.not_found_intro) } "\n" },
+                );
             }
             Body::Unavailable => {
-                return (
-                    t.unavailable_heading,
-                    format!(
-                        "<p>{}</p>\n<p><a class=\"button\" href=\"{}\">{}</a></p>\n",
-                        t.unavailable_intro,
-                        self.base(),
-                        t.check_again
-                    ),
-                )
+                let content = html! {
+                    p { (t.unavailable_intro) } "\n"
+                    (self.link_back(Some("button"), t.check_again))
+                };
+                return (t.unavailable_heading, content);
             }
             Body::Checkout { price, form } => {
-                return (t.checkout_heading, self.checkout(t, price, form))
+                return (t.checkout_heading, self.checkout(t, price, form));
             }
             Body::Scene(scene) => scene,
         };
         match scene {
             Scene::SignIn => (
                 t.sign_in_heading,
-                format!(
-                    "<p>{}</p>\n{}{}",
-                    t.sign_in_intro,
-                    self.sign_in_form(t, false),
-                    self.sign_up_form(t)
-                ),
+                html! {
+                    p { (t.sign_in_intro) } "\n"
+                    (self.sign_in_form(t, false))
+                    (self.sign_up_form(t))
+                },
             ),
             // Entering is a redirect; a page (after a refused form) links to the join page,
             // which redirects, so the token never appears in HTML.
             Scene::Enter { .. } => (
                 t.entering_heading,
-                format!(
-                    "<p><a class=\"button\" href=\"{}\">{}</a></p>\n",
-                    self.base(),
-                    t.entering_link
-                ),
+                self.link_back(Some("button"), t.entering_link),
             ),
             Scene::Pay { price: Some(price) } => (
                 t.pay_heading,
-                format!(
-                    "<p>{}:</p>\n<p class=\"price\">{}</p>\n<form method=\"post\" action=\"{}/pay\">{}\
-<button type=\"submit\">{}</button></form>\n<p><a href=\"{}\">{}</a></p>\n",
-                    t.pay_intro,
-                    escape(&format_price(price.amount_minor, &price.currency, self.lang)),
-                    self.base(),
-                    self.csrf_field(),
-                    t.pay_button,
-                    self.base(),
-                    t.check_again
-                ),
+                html! {
+                    p { (t.pay_intro) ":" } "\n"
+                    p class="price" { (self.price(price)) } "\n"
+                    form method="post" action={ (self.base()) "/pay" } {
+                        (self.csrf_field())
+                        button type="submit" { (t.pay_button) }
+                    }
+                    "\n"
+                    (self.link_back(None, t.check_again))
+                },
             ),
-            Scene::Pay { price: None } => (t.pay_heading, format!("<p>{}</p>\n", t.pay_no_price)),
-            Scene::Banned { reason, until } => {
-                let until = match until {
-                    Some(until) => escape(&format_time(*until)),
-                    None => t.banned_forever.to_owned(),
-                };
-                (
-                    t.banned_heading,
-                    format!(
-                        "<div class=\"stop\"><p>{}</p>\n<dl><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl></div>\n",
-                        t.banned_intro,
-                        t.reason_label,
-                        escape(reason),
-                        t.until_label,
-                        until
-                    ),
-                )
-            }
-            Scene::Ended { ended_at } => {
-                let mut content = format!(
-                    "<div class=\"stop\"><p>{} {}.</p></div>\n",
-                    t.ended_intro,
-                    escape(&format_time(*ended_at))
-                );
-                // The performer and staff may still enter an ended room; let them sign in.
-                if self.signed_in_as.is_none() {
-                    content.push_str(&self.sign_in_form(t, true));
-                }
-                (t.ended_heading, content)
-            }
-            Scene::InviteOnly => (t.invite_heading, format!("<p>{}</p>\n", t.invite_intro)),
+            Scene::Pay { price: None } => (t.pay_heading, html! { p { (t.pay_no_price) } "\n" }),
+            Scene::Banned { reason, until } => (
+                t.banned_heading,
+                html! {
+                    div class="stop" {
+                        p { (t.banned_intro) } "\n"
+                        dl {
+                            dt { (t.reason_label) }
+                            dd { (reason) }
+                            dt { (t.until_label) }
+                            dd {
+                                @match until {
+                                    Some(until) => (format_time(*until)),
+                                    None => (t.banned_forever),
+                                }
+                            }
+                        }
+                    }
+                    "\n"
+                },
+            ),
+            Scene::Ended { ended_at } => (
+                t.ended_heading,
+                html! {
+                    div class="stop" { p { (t.ended_intro) " " (format_time(*ended_at)) "." } }
+                    "\n"
+                    // The performer and staff may still enter an ended room; let them sign in.
+                    @if self.signed_in_as.is_none() {
+                        (self.sign_in_form(t, true))
+                    }
+                },
+            ),
+            Scene::InviteOnly => (t.invite_heading, html! { p { (t.invite_intro) } "\n" }),
             Scene::NotYet { starts_at } => (
                 t.not_yet_heading,
-                format!(
-                    "<p>{} {}.</p>\n<p><a href=\"{}\">{}</a></p>\n",
-                    t.not_yet_intro,
-                    escape(&format_time(*starts_at)),
-                    self.base(),
-                    t.check_again
-                ),
+                html! {
+                    p { (t.not_yet_intro) " " (format_time(*starts_at)) "." } "\n"
+                    (self.link_back(None, t.check_again))
+                },
             ),
         }
     }
 
-    fn sign_in_form(&self, t: &Text, with_heading: bool) -> String {
-        format!(
-            "<form method=\"post\" action=\"{base}/sign-in\">{heading}{csrf}\
-<label for=\"login\">{login}</label>\
-<input id=\"login\" name=\"login\" autocomplete=\"username\" required maxlength=\"254\" value=\"{login_value}\">\
-<label for=\"password\">{password}</label>\
-<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"256\">\
-<button type=\"submit\">{button}</button></form>\n",
-            base = self.base(),
-            heading = if with_heading {
-                format!("<h2>{}</h2>", t.sign_in_button)
-            } else {
-                String::new()
-            },
-            csrf = self.csrf_field(),
-            login = t.login_label,
-            login_value = escape(&self.filled.login),
-            password = t.password_label,
-            button = t.sign_in_button,
-        )
+    fn price(&self, price: &Money) -> String {
+        format_price(price.amount_minor, &price.currency, self.lang)
     }
 
-    fn sign_up_form(&self, t: &Text) -> String {
-        format!(
-            "<h2>{heading}</h2>\n<form method=\"post\" action=\"{base}/sign-up\">{csrf}\
-<label for=\"handle\">{handle}<span class=\"hint\" id=\"handle-hint\">{handle_hint}</span></label>\
-<input id=\"handle\" name=\"handle\" autocomplete=\"username\" required minlength=\"3\" maxlength=\"32\" aria-describedby=\"handle-hint\" value=\"{handle_value}\">\
-<label for=\"email\">{email}</label>\
-<input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\" required maxlength=\"254\" value=\"{email_value}\">\
-<label for=\"display_name\">{display_name}</label>\
-<input id=\"display_name\" name=\"display_name\" autocomplete=\"nickname\" maxlength=\"64\" value=\"{display_name_value}\">\
-<label for=\"new_password\">{password}<span class=\"hint\" id=\"password-hint\">{password_hint}</span></label>\
-<input id=\"new_password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"10\" maxlength=\"256\" aria-describedby=\"password-hint\">\
-<button type=\"submit\">{button}</button></form>\n",
-            heading = t.sign_up_heading,
-            base = self.base(),
-            csrf = self.csrf_field(),
-            handle = t.handle_label,
-            handle_hint = t.handle_hint,
-            handle_value = escape(&self.filled.handle),
-            email = t.email_label,
-            email_value = escape(&self.filled.email),
-            display_name = t.display_name_label,
-            display_name_value = escape(&self.filled.display_name),
-            password = t.password_label,
-            password_hint = t.new_password_hint,
-            button = t.sign_up_button,
-        )
-    }
-
-    fn checkout(&self, t: &Text, price: &Money, form: &CheckoutForm) -> String {
-        let mut html = format!(
-            "<p class=\"price\">{}</p>\n<p>{}</p>\n<form method=\"post\" action=\"{}\">",
-            escape(&format_price(
-                price.amount_minor,
-                &price.currency,
-                self.lang
-            )),
-            t.checkout_intro,
-            escape(&form.action)
-        );
-        for (name, value) in &form.fields {
-            html.push_str(&format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                escape(name),
-                escape(value)
-            ));
+    fn sign_in_form(&self, t: &Text, with_heading: bool) -> Markup {
+        html! {
+            form method="post" action={ (self.base()) "/sign-in" } {
+                @if with_heading {
+                    h2 { (t.sign_in_button) }
+                }
+                (self.csrf_field())
+                label for="login" { (t.login_label) }
+                input id="login" name="login" autocomplete="username" required maxlength="254"
+                    value=(self.filled.login);
+                label for="password" { (t.password_label) }
+                input id="password" name="password" type="password"
+                    autocomplete="current-password" required maxlength="256";
+                button type="submit" { (t.sign_in_button) }
+            }
+            "\n"
         }
-        html.push_str(&format!(
-            "<button type=\"submit\">{}</button></form>\n<p><a href=\"{}\">{}</a></p>\n",
-            t.checkout_button,
-            self.base(),
-            t.check_again
-        ));
-        html
+    }
+
+    fn sign_up_form(&self, t: &Text) -> Markup {
+        html! {
+            h2 { (t.sign_up_heading) } "\n"
+            form method="post" action={ (self.base()) "/sign-up" } {
+                (self.csrf_field())
+                label for="handle" {
+                    (t.handle_label)
+                    span class="hint" id="handle-hint" { (t.handle_hint) }
+                }
+                input id="handle" name="handle" autocomplete="username" required minlength="3"
+                    maxlength="32" aria-describedby="handle-hint" value=(self.filled.handle);
+                label for="email" { (t.email_label) }
+                input id="email" name="email" type="email" autocomplete="email" required
+                    maxlength="254" value=(self.filled.email);
+                label for="display_name" { (t.display_name_label) }
+                input id="display_name" name="display_name" autocomplete="nickname"
+                    maxlength="64" value=(self.filled.display_name);
+                label for="new_password" {
+                    (t.password_label)
+                    span class="hint" id="password-hint" { (t.new_password_hint) }
+                }
+                input id="new_password" name="password" type="password"
+                    autocomplete="new-password" required minlength="10" maxlength="256"
+                    aria-describedby="password-hint";
+                button type="submit" { (t.sign_up_button) }
+            }
+            "\n"
+        }
+    }
+
+    fn checkout(&self, t: &Text, price: &Money, form: &CheckoutForm) -> Markup {
+        html! {
+            p class="price" { (self.price(price)) } "\n"
+            p { (t.checkout_intro) } "\n"
+            form method="post" action=(form.action) {
+                @for (name, value) in &form.fields {
+                    input type="hidden" name=(name) value=(value);
+                }
+                button type="submit" { (t.checkout_button) }
+            }
+            "\n"
+            (self.link_back(None, t.check_again))
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escaping_covers_markup_and_both_quotes() {
-        assert_eq!(
-            escape(r#"<script>alert("x")</script> & 'y'"#),
-            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
-        );
-    }
 
     #[test]
     fn a_hostile_title_and_ban_reason_stay_text() {
@@ -383,5 +346,73 @@ mod tests {
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
         assert!(html.contains("<html lang=\"en\">"));
         assert!(html.contains("With no end date."));
+    }
+
+    #[test]
+    fn hostile_values_are_escaped_in_text_and_in_attributes() {
+        const HOSTILE: &str = r#"x"><script>alert('&amp;')</script>"#;
+        // `'` needs no escaping: every attribute value is double-quoted.
+        const ESCAPED: &str = "x&quot;&gt;&lt;script&gt;alert('&amp;amp;')&lt;/script&gt;";
+        let filled = Filled {
+            login: HOSTILE.into(),
+            handle: HOSTILE.into(),
+            email: HOSTILE.into(),
+            display_name: HOSTILE.into(),
+        };
+        let page = |body| Page {
+            lang: Lang::Es,
+            room_name: HOSTILE,
+            room_title: HOSTILE,
+            body,
+            notice: Some(Notice::Taken("handle")),
+            filled: &filled,
+            csrf: HOSTILE,
+            signed_in_as: Some(HOSTILE),
+        };
+
+        let sign_in = page(Body::Scene(&Scene::SignIn)).render();
+        assert!(!sign_in.contains("<script>"), "{sign_in}");
+        // Text: the title, the room line, the footer's handle.
+        assert!(sign_in.contains(&format!(
+            "<title>Inicia sesión para entrar · {ESCAPED}</title>"
+        )));
+        assert!(sign_in.contains(&format!("Sala: <strong>{ESCAPED}</strong>")));
+        assert!(sign_in.contains(&format!("Sesión iniciada como <strong>{ESCAPED}</strong>.")));
+        // Attributes: the refilled fields and the CSRF token of all three forms.
+        for name in ["login", "handle", "email", "display_name"] {
+            let field = format!("name=\"{name}\" ");
+            let input = &sign_in[sign_in.find(&field).expect(name)..];
+            let input = &input[..input.find('>').expect(name)];
+            assert!(input.ends_with(&format!(" value=\"{ESCAPED}\"")), "{input}");
+        }
+        let csrf = format!("<input type=\"hidden\" name=\"csrf\" value=\"{ESCAPED}\">");
+        assert_eq!(sign_in.matches(&csrf).count(), 3, "{sign_in}");
+        // The room's name in every form's action and link.
+        for action in ["sign-in", "sign-up", "sign-out"] {
+            let action = format!("action=\"/join/{ESCAPED}/{action}\"");
+            assert!(sign_in.contains(&action), "{action}");
+        }
+        let unavailable = page(Body::Unavailable).render();
+        assert!(unavailable.contains(&format!("<a class=\"button\" href=\"/join/{ESCAPED}\">")));
+
+        // The provider's checkout: its action, and the names and values of its fields.
+        let form = CheckoutForm {
+            action: HOSTILE.into(),
+            fields: vec![(HOSTILE.into(), HOSTILE.into())],
+        };
+        let price = Money {
+            amount_minor: 5_000_000,
+            currency: "COP".into(),
+        };
+        let checkout = page(Body::Checkout {
+            price: &price,
+            form: &form,
+        })
+        .render();
+        assert!(!checkout.contains("<script>"), "{checkout}");
+        assert!(checkout.contains(&format!("<form method=\"post\" action=\"{ESCAPED}\">")));
+        assert!(checkout.contains(&format!(
+            "<input type=\"hidden\" name=\"{ESCAPED}\" value=\"{ESCAPED}\">"
+        )));
     }
 }
