@@ -486,13 +486,13 @@ impl Default for PaymentsConfig {
 pub struct JoinConfig {
     /// The page's language when `Accept-Language` names neither Spanish nor English:
     /// `es` or `en`. default: `es`; env `ROOMKEY_JOIN__DEFAULT_LANGUAGE`.
-    pub default_language: crate::join::Lang,
+    pub default_language: crate::domain::Lang,
 }
 
 impl Default for JoinConfig {
     fn default() -> Self {
         Self {
-            default_language: crate::join::Lang::Es,
+            default_language: crate::domain::Lang::Es,
         }
     }
 }
@@ -1035,7 +1035,7 @@ impl Config {
         if let Some(tag) = mastodon
             .hashtags
             .iter()
-            .find(|tag| crate::shows::parse_hashtag(tag).is_none())
+            .find(|tag| crate::domain::parse_hashtag(tag).is_none())
         {
             return Err(bad(
                 "mastodon.hashtags",
@@ -1258,11 +1258,11 @@ mod tests {
                 .map_err(|error| error.to_string())
         };
         let parsed = parse("[join]\ndefault_language = \"en\"\n").unwrap();
-        assert_eq!(parsed.join.default_language, crate::join::Lang::En);
+        assert_eq!(parsed.join.default_language, crate::domain::Lang::En);
         assert!(parse("[join]\ndefault_language = \"fr\"\n").is_err());
         assert_eq!(
             Config::default().join.default_language,
-            crate::join::Lang::Es
+            crate::domain::Lang::Es
         );
     }
 
