@@ -1,4 +1,5 @@
-//! Domain vocabulary shared by every capability: identifiers, room names, roles, money.
+//! Domain vocabulary shared by every capability: identifiers, room names, roles, money,
+//! languages, hashtags.
 //!
 //! Values are parsed once at the edge into these types ("parse, don't validate"), so the
 //! services below never see an unchecked room name or an empty handle.
@@ -87,6 +88,25 @@ impl RoomAccess {
     }
 }
 
+/// The languages roomkey speaks to people in (the join page's, and its default in
+/// `join.default_language`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    Es,
+    En,
+}
+
+impl Lang {
+    /// The BCP 47 tag for `<html lang>` and `Content-Language`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::Es => "es",
+            Lang::En => "en",
+        }
+    }
+}
+
 /// An amount in integer minor units (cents, centavos) of an ISO 4217 currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Money {
@@ -137,6 +157,16 @@ pub fn parse_email(text: &str) -> Option<String> {
     ok.then_some(email)
 }
 
+/// A hashtag as Mastodon links it: letters, digits and `_`, not only digits, ≤ 64 chars.
+pub fn parse_hashtag(tag: &str) -> Option<&str> {
+    let tag = tag.strip_prefix('#').unwrap_or(tag);
+    let ok = !tag.is_empty()
+        && tag.chars().count() <= 64
+        && tag.chars().all(|c| c.is_alphanumeric() || c == '_')
+        && !tag.chars().all(|c| c.is_ascii_digit());
+    ok.then_some(tag)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +195,14 @@ mod tests {
         assert!(is_currency_code("COP"));
         assert!(!is_currency_code("usd"));
         assert!(!is_currency_code("EURO"));
+    }
+
+    #[test]
+    fn hashtags_are_letters_digits_and_underscores() {
+        assert_eq!(parse_hashtag("#EnVivo"), Some("EnVivo"));
+        assert_eq!(parse_hashtag("año_2026"), Some("año_2026"));
+        assert_eq!(parse_hashtag("2026"), None);
+        assert_eq!(parse_hashtag("two words"), None);
+        assert_eq!(parse_hashtag(""), None);
     }
 }

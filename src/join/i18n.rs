@@ -6,27 +6,13 @@
 //! this one", `*` stands for the default, and a region (`es-CO`, `en-GB`) counts as its
 //! language.
 
-use serde::{Deserialize, Serialize};
-
 use crate::clock::UnixSeconds;
 use crate::payments::amount::exponent;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    Es,
-    En,
-}
+/// The enum lives in `domain`, where `config` can name it; its strings live here.
+pub use crate::domain::Lang;
 
 impl Lang {
-    /// The BCP 47 tag for `<html lang>` and `Content-Language`.
-    pub fn tag(self) -> &'static str {
-        match self {
-            Lang::Es => "es",
-            Lang::En => "en",
-        }
-    }
-
     pub fn text(self) -> &'static Text {
         match self {
             Lang::Es => &ES,

@@ -23,6 +23,8 @@ use crate::matrix::MatrixService;
 use crate::rooms::{RoomError, RoomService};
 use crate::store::{ShowInsert, ShowRequestKey, Store, StoreError};
 
+pub use crate::domain::parse_hashtag;
+
 /// Shows listed at most per request.
 pub const MAX_LIST: i64 = 200;
 
@@ -340,16 +342,6 @@ fn request_digest(performer_id: &str, new: &NewShow) -> String {
     hex::encode(Sha256::digest(canonical))
 }
 
-/// A hashtag as Mastodon links it: letters, digits and `_`, not only digits, ≤ 64 chars.
-pub fn parse_hashtag(tag: &str) -> Option<&str> {
-    let tag = tag.strip_prefix('#').unwrap_or(tag);
-    let ok = !tag.is_empty()
-        && tag.chars().count() <= 64
-        && tag.chars().all(|c| c.is_alphanumeric() || c == '_')
-        && !tag.chars().all(|c| c.is_ascii_digit());
-    ok.then_some(tag)
-}
-
 fn parse_hashtags(tags: &[String]) -> Result<Vec<String>, ShowError> {
     if tags.len() > 10 {
         return Err(ShowError::Invalid("hashtags", "at most 10 hashtags".into()));
@@ -420,14 +412,5 @@ mod tests {
     #[test]
     fn a_title_without_letters_still_gets_a_room() {
         assert_eq!(room_name_for("🔥🔥", "ffff").as_str(), "show-ffff");
-    }
-
-    #[test]
-    fn hashtags_are_letters_digits_and_underscores() {
-        assert_eq!(parse_hashtag("#EnVivo"), Some("EnVivo"));
-        assert_eq!(parse_hashtag("año_2026"), Some("año_2026"));
-        assert_eq!(parse_hashtag("2026"), None);
-        assert_eq!(parse_hashtag("two words"), None);
-        assert_eq!(parse_hashtag(""), None);
     }
 }
