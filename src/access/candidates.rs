@@ -64,7 +64,7 @@ impl ScopeIndex {
 
     /// The entitlements that may cover `room`: every one that does, and rarely another.
     /// `entitlements` must be the slice this index was built from, which
-    /// [`crate::cache::UserFacts`] guarantees by holding both privately.
+    /// [`crate::access::UserFacts`] guarantees by holding both privately.
     pub fn candidates<'a>(
         &'a self,
         entitlements: &'a [Entitlement],

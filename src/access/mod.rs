@@ -5,15 +5,15 @@
 //! never an empty answer, so a store outage refuses entry (503) instead of letting a
 //! banned user through.
 
+pub mod caches;
 mod candidates;
 pub mod policy;
 
 use std::sync::Arc;
 
-use crate::cache::{AccessCaches, UserFacts};
+pub use caches::{AccessCaches, UserFacts};
 use crate::clock::{Clock, UnixSeconds};
-use crate::domain::{Room, RoomName, User};
-use crate::identity::session::VerifiedSession;
+use crate::domain::{Room, RoomName, User, VerifiedSession};
 use crate::store::{Store, StoreError};
 
 pub use candidates::ScopeIndex;

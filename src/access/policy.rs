@@ -55,7 +55,7 @@ pub enum Verdict {
 /// Order matters: a ban beats everything, including staff and ownership; then staff and
 /// the owner enter as moderators; then the room's access rule applies. `entitlements` may
 /// be all of the user's, or any part that holds every one covering the room (the hot
-/// path passes [`crate::cache::UserFacts::entitlements_for`]); each is checked against
+/// path passes [`crate::access::UserFacts::entitlements_for`]); each is checked against
 /// the room here.
 pub fn decide<'a>(
     user: &User,

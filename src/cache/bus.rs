@@ -43,7 +43,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify};
 
 use super::redis_tier::{CALL_TIMEOUT, CONNECT_TIMEOUT};
-use super::{AccessCaches, Invalidation, RedisTier};
+use super::{Invalidation, InvalidationSink, RedisTier};
 use crate::telemetry::metrics::Metrics;
 
 /// How often an instance publishes its heartbeat.
@@ -124,7 +124,7 @@ struct Envelope {
 }
 
 pub struct Bus {
-    caches: Arc<AccessCaches>,
+    caches: Arc<dyn InvalidationSink>,
     redis: Option<RedisTier>,
     channel: String,
     /// This instance's own channel, which carries only its heartbeats.
@@ -143,7 +143,7 @@ impl Bus {
     /// Starts the bus; with Redis, one task subscribes and keeps resubscribing until
     /// `shutdown`, another publishes what is owed.
     pub fn start(
-        caches: Arc<AccessCaches>,
+        caches: Arc<dyn InvalidationSink>,
         redis: Option<(RedisTier, redis::Client)>,
         health: Health,
         metrics: Arc<Metrics>,
@@ -450,6 +450,21 @@ impl Bus {
 mod tests {
     use super::*;
 
+    /// One cache the bus drops on `Room` and `All`.
+    struct RoomsOnly {
+        rooms: super::super::TieredCache<Option<String>>,
+    }
+
+    impl InvalidationSink for RoomsOnly {
+        fn apply(&self, invalidation: &Invalidation) {
+            match invalidation {
+                Invalidation::Room(key) => self.rooms.invalidate_local(key),
+                Invalidation::All => self.rooms.invalidate_all_local(),
+                _ => {}
+            }
+        }
+    }
+
     /// Health whose clock started ten seconds ago, so heartbeats can be stamped in the past.
     fn health_of_ten_seconds() -> Health {
         Health(Arc::new(Liveness {
@@ -465,13 +480,16 @@ mod tests {
     async fn only_a_recent_heartbeat_vouches_for_the_bus_and_a_gap_drops_what_was_held() {
         let metrics = Arc::new(Metrics::new(&[], "sqlite"));
         let health = health_of_ten_seconds();
-        let caches = Arc::new(AccessCaches::new(
-            100,
-            300,
-            None,
-            health.clone(),
-            metrics.clone(),
-        ));
+        let caches = Arc::new(RoomsOnly {
+            rooms: super::super::TieredCache::new(
+                crate::telemetry::metrics::CacheName::Rooms,
+                100,
+                300,
+                None,
+                health.clone(),
+                metrics.clone(),
+            ),
+        });
         let (_stop, stopped) = watch::channel(false);
         let bus = Bus::start(caches.clone(), None, health.clone(), metrics, stopped);
         let window = LIVENESS_WINDOW.as_millis() as u64;

@@ -222,7 +222,7 @@ impl RedisTier {
     ) -> RedisResult<i64> {
         let started = Instant::now();
         let mut invocation = self.invalidate_script.prepare_invoke();
-        if let Some((cache, key)) = super::AccessCaches::shared_key(invalidation) {
+        if let Some((cache, key)) = invalidation.shared_key() {
             invocation
                 .key(self.value_key(cache, key))
                 .key(self.generation_key(cache, key));

@@ -374,3 +374,13 @@ pub struct VerificationFact {
     pub note: String,
     pub created_at: UnixSeconds,
 }
+
+/// A platform session token that verified: who, which session, and the user's session
+/// generation when it was issued. Whether it still stands is the user's facts' to say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedSession {
+    pub user_id: String,
+    pub jti: String,
+    pub generation: i64,
+    pub expires_at: UnixSeconds,
+}

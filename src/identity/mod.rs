@@ -24,7 +24,8 @@ use crate::matrix::MatrixService;
 use crate::moderation::audit::{Action, AuditLog};
 use crate::store::{NewUser, Store, StoreError};
 
-pub use session::{SessionTokens, VerifiedSession};
+pub use crate::domain::VerifiedSession;
+pub use session::SessionTokens;
 pub use throttle::LoginThrottle;
 
 use crate::tokens::verify::VerifyError;

@@ -14,6 +14,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixSeconds;
+use crate::domain::VerifiedSession;
 use crate::tokens::jwt::Signer;
 use crate::tokens::verify::{TimeBounded, VerifyError};
 
@@ -40,15 +41,6 @@ pub struct SessionClaims<'a> {
     /// Absent (0) in sessions issued before generations existed.
     #[serde(default)]
     pub r#gen: i64,
-}
-
-/// A session token that verified: who, which session, under which generation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedSession {
-    pub user_id: String,
-    pub jti: String,
-    pub generation: i64,
-    pub expires_at: UnixSeconds,
 }
 
 impl TimeBounded for SessionClaims<'_> {
