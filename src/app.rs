@@ -10,10 +10,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::access::AccessCaches;
 use crate::access::AccessService;
 use crate::attendance::AttendanceService;
 use crate::cache::bus::Health;
-use crate::access::AccessCaches;
 use crate::cache::{Bus, RedisTier};
 use crate::clock::Clock;
 use crate::config::{Config, SigningMode};

@@ -115,7 +115,6 @@ impl AccessCaches {
             rooms: tiered!(CacheName::Rooms),
         }
     }
-
 }
 
 impl InvalidationSink for AccessCaches {

@@ -11,10 +11,10 @@ pub mod policy;
 
 use std::sync::Arc;
 
-pub use caches::{AccessCaches, UserFacts};
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{Room, RoomName, User, VerifiedSession};
 use crate::store::{Store, StoreError};
+pub use caches::{AccessCaches, UserFacts};
 
 pub use candidates::ScopeIndex;
 pub use policy::{Basis, Denial, Grant, Verdict};
