@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use roomkey::payments::amount::{format_major, parse_major};
+use roomkey::domain::amount::{format_major, parse_major};
 use roomkey::payments::epayco::{classify, Notification, NotificationError};
 use sha2::{Digest as _, Sha256};
 

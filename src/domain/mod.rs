@@ -4,6 +4,7 @@
 //! Values are parsed once at the edge into these types ("parse, don't validate"), so the
 //! services below never see an unchecked room name or an empty handle.
 
+pub mod amount;
 mod community;
 #[cfg(test)]
 pub(crate) mod fixtures;

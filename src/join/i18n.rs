@@ -7,7 +7,7 @@
 //! language.
 
 use crate::clock::UnixSeconds;
-use crate::payments::amount::exponent;
+use crate::domain::amount::exponent;
 
 /// The enum lives in `domain`, where `config` can name it; its strings live here.
 pub use crate::domain::Lang;

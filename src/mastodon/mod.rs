@@ -8,6 +8,7 @@
 //! already recorded is never announced again. Calls for one show (or one account) go in
 //! the order they were queued, so an edit never overtakes its post.
 
+pub mod announcement;
 pub mod client;
 
 use std::collections::HashSet;
@@ -21,7 +22,7 @@ use crate::clock::{Clock, UnixSeconds};
 use crate::config::{MastodonBanAction, MastodonConfig};
 use crate::domain::{Ban, BanScope, Show};
 use crate::matrix::MatrixService;
-use crate::shows::announcement::{self, AnnouncementFacts, Language};
+use announcement::{AnnouncementFacts, Language};
 use crate::store::{MastodonCall, NewMastodonCall, Outbox, Store, StoreError};
 use crate::telemetry::metrics::{DeliveryOutcome, MastodonAction, Metrics};
 

@@ -5,7 +5,6 @@
 //! the entitlement and balanced ledger entries with it; only then is the answer 2xx. A
 //! failed write answers 5xx so the provider retries, and the retry finds nothing half-done.
 
-pub mod amount;
 pub mod epayco;
 pub mod ledger;
 pub mod reconcile;
@@ -18,6 +17,7 @@ use crate::authz::{Admin, RevenueReader};
 use crate::cache::{Bus, Invalidation};
 use crate::clock::{Clock, UnixSeconds};
 use crate::config::{FeaturePrice, PaymentsConfig, Secret};
+use crate::domain::amount;
 use crate::domain::{
     is_amount, is_currency_code, Entitlement, EntitlementScope, EntitlementSource, LedgerLine,
     Money, PaymentIntent, PaymentState, PerformerTerms, PurchaseKind, RevenueTotals, Revocation,

@@ -5,7 +5,7 @@
 
 use crate::clock::UnixSeconds;
 use crate::domain::{RoomAccess, Show, User};
-use crate::payments::amount::format_major;
+use crate::domain::amount::format_major;
 
 /// Mastodon's default limit on a status, in characters.
 const MAX_STATUS_CHARS: usize = 500;
