@@ -15,6 +15,7 @@ use crate::access::AccessService;
 use crate::attendance::AttendanceService;
 use crate::cache::bus::Health;
 use crate::cache::{Bus, RedisTier};
+use crate::changes::{Dispatcher, Subscriber};
 use crate::clock::Clock;
 use crate::config::{Config, SigningMode};
 use crate::entitlements::EntitlementService;
@@ -186,9 +187,21 @@ impl App {
             clock.clone(),
             metrics.clone(),
         ));
+        // Subscribers in delivery order: the caches first, so that the shards' fresh verdicts
+        // and Matrix's invites read the new fact.
+        let changes = Arc::new(Dispatcher::new(
+            store.clone(),
+            clock.clone(),
+            vec![
+                bus.clone() as Arc<dyn Subscriber>,
+                live.clone(),
+                matrix.clone(),
+                mastodon.clone(),
+            ],
+        ));
         let rooms = Arc::new(RoomService::new(
             store.clone(),
-            bus.clone(),
+            changes.clone(),
             live.clone(),
             matrix.clone(),
             audit.clone(),
@@ -202,6 +215,7 @@ impl App {
                 SessionTokens::new(session_secret.as_bytes(), config.session.ttl_secs),
                 LoginThrottle::new(session_secret.as_bytes(), throttle_redis),
                 bus.clone(),
+                changes.clone(),
                 matrix.clone(),
                 audit.clone(),
                 clock.clone(),
@@ -216,34 +230,21 @@ impl App {
             ),
             performers: VerificationService::new(
                 store.clone(),
-                bus.clone(),
-                matrix.clone(),
+                changes.clone(),
                 audit.clone(),
                 clock.clone(),
             ),
             rooms,
             entitlements: EntitlementService::new(
                 store.clone(),
-                bus.clone(),
-                live.clone(),
-                matrix.clone(),
+                changes.clone(),
                 audit.clone(),
                 clock.clone(),
             ),
-            bans: BanService::new(
-                store.clone(),
-                bus.clone(),
-                live.clone(),
-                matrix.clone(),
-                mastodon.clone(),
-                audit.clone(),
-                clock.clone(),
-            ),
+            bans: BanService::new(store.clone(), changes.clone(), audit.clone(), clock.clone()),
             payments: crate::payments::PaymentService::new(
                 store.clone(),
-                bus.clone(),
-                live.clone(),
-                matrix.clone(),
+                changes.clone(),
                 clock.clone(),
                 metrics.clone(),
                 config.payments.clone(),
@@ -253,6 +254,7 @@ impl App {
             stats,
             audit,
             live,
+            changes: changes.clone(),
             matrix: matrix.clone(),
             mastodon: mastodon.clone(),
             clock: clock.clone(),
@@ -293,6 +295,7 @@ impl App {
             background.push(tokio::spawn(mastodon.run(shutdown_rx.clone())));
         }
         background.push(tokio::spawn(state.live.clone().run(shutdown_rx.clone())));
+        background.push(tokio::spawn(changes.run(shutdown_rx.clone())));
         if matrix.is_enabled() {
             background.push(tokio::spawn(matrix.run(shutdown_rx)));
         }

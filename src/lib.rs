@@ -38,6 +38,7 @@ pub mod app;
 pub mod attendance;
 pub mod authz;
 pub mod cache;
+pub mod changes;
 pub mod clock;
 pub mod config;
 pub mod domain;

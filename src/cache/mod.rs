@@ -16,6 +16,7 @@
 pub mod bus;
 pub mod local;
 mod redis_tier;
+mod subscriber;
 mod tiered;
 
 use serde::{Deserialize, Serialize};

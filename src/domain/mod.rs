@@ -5,6 +5,7 @@
 //! services below never see an unchecked room name or an empty handle.
 
 pub mod amount;
+mod change;
 mod community;
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -12,6 +13,7 @@ mod payments;
 mod records;
 mod room_name;
 
+pub use change::Change;
 pub use community::*;
 pub use payments::*;
 pub use records::*;

@@ -1,20 +1,19 @@
 //! Entitlements: granting and revoking the right to enter.
 //!
 //! Payments (and, here, admins) grant; refunds, chargebacks and admins revoke. Both are
-//! appended as facts and announced on the bus, so every instance's cache forgets the user's
-//! entitlements before the call returns.
+//! appended as facts with their [`crate::changes::Change`] in one transaction; the change is
+//! delivered before the call returns, so every instance's cache forgets the user's
+//! entitlements and the shards ask again.
 
 use std::sync::Arc;
 
 use crate::authz::Admin;
-use crate::cache::{Bus, Invalidation};
+use crate::changes::Dispatcher;
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{
     Entitlement, EntitlementScope, EntitlementSource, ModerationAction, Revocation, RoomName,
     UserId,
 };
-use crate::live::LiveEnforcer;
-use crate::matrix::MatrixService;
 use crate::moderation::audit::{Action, AuditLog};
 use crate::store::{Store, StoreError};
 
@@ -53,9 +52,7 @@ pub struct GrantRequest {
 
 pub struct EntitlementService {
     store: Store,
-    bus: Arc<Bus>,
-    live: Arc<LiveEnforcer>,
-    matrix: Arc<MatrixService>,
+    changes: Arc<Dispatcher>,
     audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
 }
@@ -63,17 +60,13 @@ pub struct EntitlementService {
 impl EntitlementService {
     pub fn new(
         store: Store,
-        bus: Arc<Bus>,
-        live: Arc<LiveEnforcer>,
-        matrix: Arc<MatrixService>,
+        changes: Arc<Dispatcher>,
         audit: Arc<AuditLog>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             store,
-            bus,
-            live,
-            matrix,
+            changes,
             audit,
             clock,
         }
@@ -160,19 +153,15 @@ impl EntitlementService {
             created_at: now,
             revocation: None,
         };
-        self.store
+        let change = self
+            .store
             .insert_entitlement(&entitlement)
             .await
             .map_err(|e| match e {
                 StoreError::MissingReference(_) => EntitlementError::UnknownUser,
                 other => EntitlementError::Store(other),
             })?;
-        self.bus
-            .publish(Invalidation::Entitlements(entitlement.user_id.clone()))
-            .await;
-        // A shard may hold a refusal for this user from before; it asks again now.
-        self.live.revalidate(&entitlement.user_id, "access granted");
-        self.matrix.entitlement_granted(&entitlement).await;
+        self.changes.deliver(change).await;
         if entitlement.source == EntitlementSource::AdminGrant {
             self.audit_entitlement(
                 ModerationAction::Grant,
@@ -203,18 +192,14 @@ impl EntitlementService {
             revoked_by: actor,
             reason,
         };
-        let entitlement = self
+        let (entitlement, change) = self
             .store
-            .insert_revocation(id, &revocation)
+            .insert_revocation(id, &revocation, "access revoked")
             .await?
             .ok_or(EntitlementError::NotFound)?;
-        self.bus
-            .publish(Invalidation::Entitlements(entitlement.user_id.clone()))
-            .await;
-        self.live.revalidate(&entitlement.user_id, "access revoked");
-        self.matrix
-            .entitlement_revoked(&entitlement, "access revoked")
-            .await;
+        if let Some(change) = change {
+            self.changes.deliver(change).await;
+        }
         if let Some(revocation) = &entitlement.revocation {
             self.audit_entitlement(
                 ModerationAction::Revoke,

@@ -32,6 +32,8 @@ pub struct Services {
     pub bans: BanService,
     pub payments: crate::payments::PaymentService,
     pub live: Arc<LiveEnforcer>,
+    /// The change outbox's dispatcher (its worker runs in the background).
+    pub changes: Arc<crate::changes::Dispatcher>,
     pub matrix: Arc<MatrixService>,
     pub mastodon: Arc<crate::mastodon::MastodonService>,
     pub attendance: AttendanceService,

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use crate::access::{AccessService, SessionStanding};
 use crate::authz::Admin;
 use crate::cache::{Bus, Invalidation};
+use crate::changes::Dispatcher;
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{parse_email, parse_handle, EntitlementScope, ModerationAction, Role, User};
 use crate::matrix::MatrixService;
@@ -102,6 +103,7 @@ pub struct IdentityService {
     sessions: SessionTokens,
     throttle: LoginThrottle,
     bus: Arc<Bus>,
+    changes: Arc<Dispatcher>,
     matrix: Arc<MatrixService>,
     audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
@@ -121,6 +123,7 @@ impl IdentityService {
         sessions: SessionTokens,
         throttle: LoginThrottle,
         bus: Arc<Bus>,
+        changes: Arc<Dispatcher>,
         matrix: Arc<MatrixService>,
         audit: Arc<AuditLog>,
         clock: Arc<dyn Clock>,
@@ -131,6 +134,7 @@ impl IdentityService {
             sessions,
             throttle,
             bus,
+            changes,
             matrix,
             audit,
             clock,
@@ -370,13 +374,12 @@ impl IdentityService {
             .find_user(user_id)
             .await?
             .ok_or(IdentityError::UnknownUser)?;
-        let user = self
+        let (user, change) = self
             .store
-            .update_user_role(user_id, role, self.clock.now())
+            .update_user_role(user_id, role, before.role, self.clock.now())
             .await?
             .ok_or(IdentityError::UnknownUser)?;
-        self.bus.publish(Invalidation::User(user.id.clone())).await;
-        self.matrix.role_changed(&user, before.role).await;
+        self.changes.deliver(change).await;
         self.audit
             .record(Action {
                 actor: Some(actor),

@@ -21,6 +21,7 @@
 //! `roomkey_live_commands_total` and logged as an error naming the shard.
 
 pub mod signature;
+mod subscriber;
 pub mod verdict;
 
 use std::sync::Arc;

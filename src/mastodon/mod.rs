@@ -15,16 +15,19 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt as _;
 use serde_json::json;
 use tokio::sync::{watch, Notify};
 
+use crate::changes::{Change, DeliveryError, Subscriber};
 use crate::clock::{Clock, UnixSeconds};
 use crate::config::{MastodonBanAction, MastodonConfig};
 use crate::domain::{Ban, BanScope, Show};
 use crate::matrix::MatrixService;
-use announcement::{AnnouncementFacts, Language};
 use crate::store::{MastodonCall, NewMastodonCall, Outbox, Store, StoreError};
 use crate::telemetry::metrics::{DeliveryOutcome, MastodonAction, Metrics};
+use announcement::{AnnouncementFacts, Language};
 
 pub use client::{MastodonClient, MastodonError};
 
@@ -140,27 +143,20 @@ impl MastodonService {
         })
     }
 
-    /// A global ban limits or suspends the user's account, as configured.
-    pub async fn banned(&self, ban: &Ban) {
-        self.account_action(ban, false).await;
-    }
-
-    /// Lifting a global ban undoes what it did to the account.
-    pub async fn ban_lifted(&self, ban: &Ban) {
-        self.account_action(ban, true).await;
-    }
-
-    async fn account_action(&self, ban: &Ban, undo: bool) {
+    /// A global ban limits or suspends the user's account, as configured; lifting it undoes
+    /// that. Queued with an idempotency key per ban and direction, so a change delivered
+    /// twice is one call to Mastodon.
+    async fn account_action(&self, ban: &Ban, undo: bool) -> Result<(), StoreError> {
         let Some(enabled) = &self.enabled else {
-            return;
+            return Ok(());
         };
         let kind = match enabled.on_global_ban {
-            MastodonBanAction::None => return,
+            MastodonBanAction::None => return Ok(()),
             MastodonBanAction::Silence => "silence",
             MastodonBanAction::Suspend => "suspend",
         };
         if ban.scope != BanScope::Global {
-            return;
+            return Ok(());
         }
         let call = NewMastodonCall {
             order_key: format!("account/{}", ban.user_id),
@@ -174,15 +170,11 @@ impl MastodonService {
                 if undo { "lift" } else { "ban" }
             ),
         };
-        // The ban itself is already stored; a lost account action is logged, not fatal.
-        if let Err(error) = self
-            .store
+        self.store
             .insert_mastodon_calls(&[call], self.clock.now())
-            .await
-        {
-            tracing::error!(error = %error, "queueing a Mastodon account action failed");
-        }
+            .await?;
         self.wake();
+        Ok(())
     }
 
     /// Wakes the worker after a call was queued.
@@ -446,5 +438,25 @@ impl MastodonService {
     /// How many calls wait to be made.
     pub async fn pending(&self) -> Result<i64, StoreError> {
         self.store.count_pending_outbox_rows(Outbox::Mastodon).await
+    }
+}
+
+impl Subscriber for MastodonService {
+    fn name(&self) -> &'static str {
+        "mastodon"
+    }
+
+    /// Only global bans reach Mastodon (shows queue their announcements themselves, in the
+    /// show's own transaction).
+    fn on_change<'a>(&'a self, change: &'a Change) -> BoxFuture<'a, Result<(), DeliveryError>> {
+        async move {
+            match change {
+                Change::BanPlaced { ban } => self.account_action(ban, false).await?,
+                Change::BanLifted { ban } => self.account_action(ban, true).await?,
+                _ => {}
+            }
+            Ok(())
+        }
+        .boxed()
     }
 }

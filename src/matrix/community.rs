@@ -10,9 +10,7 @@ use super::{
     alias_localpart, store_error, Enabled, MatrixError, MatrixService, MatrixServiceError,
     ReconcileReport,
 };
-use crate::domain::{
-    is_community_name, Ban, BanScope, CommunityRoom, CommunityRule, Role, RoomName,
-};
+use crate::domain::{is_community_name, BanScope, CommunityRoom, CommunityRule, Role, RoomName};
 use crate::store::{NewOutboxItem, OutboxItem, StoreError};
 use crate::telemetry::metrics::DeliveryOutcome;
 
@@ -102,16 +100,6 @@ impl MatrixService {
                 Vec::new()
             }
         }
-    }
-
-    /// Community rooms follow global bans only (a room or performer ban is about shows).
-    pub(super) async fn community_ban_changed(&self, ban: &Ban, reason: &str) {
-        if !self.is_enabled() || ban.scope != BanScope::Global {
-            return;
-        }
-        let communities = self.community_rooms().await;
-        self.enqueue(community_syncs(&communities, &ban.user_id, reason))
-            .await;
     }
 
     pub(super) async fn apply_community(

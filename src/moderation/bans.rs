@@ -1,16 +1,13 @@
-//! Banning and unbanning: appended as facts, announced on the bus so that the next token
-//! request on any instance is refused.
+//! Banning and unbanning: appended as facts with their change, delivered before the call
+//! returns so that the next token request on any instance is refused.
 
 use std::sync::Arc;
 
 use super::audit::{Action, AuditLog};
 use crate::authz::{self, BanWarrant, Staff};
-use crate::cache::{Bus, Invalidation};
+use crate::changes::Dispatcher;
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{Ban, BanLift, BanScope, ModerationAction, UserId};
-use crate::live::LiveEnforcer;
-use crate::mastodon::MastodonService;
-use crate::matrix::MatrixService;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,10 +34,7 @@ pub struct BanRequest {
 
 pub struct BanService {
     store: Store,
-    bus: Arc<Bus>,
-    live: Arc<LiveEnforcer>,
-    matrix: Arc<MatrixService>,
-    mastodon: Arc<MastodonService>,
+    changes: Arc<Dispatcher>,
     audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
 }
@@ -48,19 +42,13 @@ pub struct BanService {
 impl BanService {
     pub fn new(
         store: Store,
-        bus: Arc<Bus>,
-        live: Arc<LiveEnforcer>,
-        matrix: Arc<MatrixService>,
-        mastodon: Arc<MastodonService>,
+        changes: Arc<Dispatcher>,
         audit: Arc<AuditLog>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             store,
-            bus,
-            live,
-            matrix,
-            mastodon,
+            changes,
             audit,
             clock,
         }
@@ -100,17 +88,11 @@ impl BanService {
             created_at: now,
             lift: None,
         };
-        self.store.insert_ban(&ban).await.map_err(|e| match e {
+        let change = self.store.insert_ban(&ban).await.map_err(|e| match e {
             StoreError::MissingReference(_) => BanError::UnknownUser,
             other => BanError::Store(other),
         })?;
-        self.bus
-            .publish(Invalidation::Bans(ban.user_id.clone()))
-            .await;
-        // After the invalidation is acknowledged, so the shards' fresh verdicts see the ban.
-        self.live.revalidate(&ban.user_id, "banned");
-        self.matrix.banned(&ban).await;
-        self.mastodon.banned(&ban).await;
+        self.changes.deliver(change).await;
         self.audit_ban(
             ModerationAction::Ban,
             &ban,
@@ -129,17 +111,14 @@ impl BanService {
             lifted_by: Some(staff.actor().as_str().to_owned()),
             reason,
         };
-        let ban = self
+        let (ban, change) = self
             .store
             .insert_ban_lift(ban_id, &lift)
             .await?
             .ok_or(BanError::NotFound)?;
-        self.bus
-            .publish(Invalidation::Bans(ban.user_id.clone()))
-            .await;
-        self.live.revalidate(&ban.user_id, "ban lifted");
-        self.mastodon.ban_lifted(&ban).await;
-        self.matrix.ban_lifted(&ban).await;
+        if let Some(change) = change {
+            self.changes.deliver(change).await;
+        }
         if let Some(lift) = &ban.lift {
             self.audit_ban(
                 ModerationAction::Unban,

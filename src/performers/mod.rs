@@ -8,10 +8,9 @@
 use std::sync::Arc;
 
 use crate::authz::Staff;
-use crate::cache::{Bus, Invalidation};
+use crate::changes::Dispatcher;
 use crate::clock::Clock;
 use crate::domain::{ModerationAction, User, VerificationFact, VerificationStep};
-use crate::matrix::MatrixService;
 use crate::moderation::audit::{Action, AuditLog};
 use crate::store::{Store, StoreError};
 
@@ -74,8 +73,7 @@ pub struct Verification {
 
 pub struct VerificationService {
     store: Store,
-    bus: Arc<Bus>,
-    matrix: Arc<MatrixService>,
+    changes: Arc<Dispatcher>,
     audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
 }
@@ -83,15 +81,13 @@ pub struct VerificationService {
 impl VerificationService {
     pub fn new(
         store: Store,
-        bus: Arc<Bus>,
-        matrix: Arc<MatrixService>,
+        changes: Arc<Dispatcher>,
         audit: Arc<AuditLog>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             store,
-            bus,
-            matrix,
+            changes,
             audit,
             clock,
         }
@@ -228,15 +224,8 @@ impl VerificationService {
             note: note.trim().to_owned(),
             created_at: self.clock.now(),
         };
-        self.store.insert_verification_fact(&fact).await?;
-        if matches!(step, VerificationStep::Approve | VerificationStep::Revoke) {
-            self.bus
-                .publish(Invalidation::User(fact.user_id.clone()))
-                .await;
-            // The stored user now carries the new flag (and, approved, the performer role).
-            if let Some(user) = self.store.find_user(&fact.user_id).await? {
-                self.matrix.verification_changed(&user).await;
-            }
+        if let Some(change) = self.store.insert_verification_fact(&fact).await? {
+            self.changes.deliver(change).await;
         }
         current.history.push(fact);
         current.state = VerificationState::of(&current.history);

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::authz::RoomModerator;
-use crate::cache::{Bus, Invalidation};
+use crate::changes::{Change, Dispatcher};
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{
     is_currency_code, ModerationAction, Money, Room, RoomAccess, RoomName, UserId,
@@ -53,7 +53,7 @@ pub struct RoomChanges {
 
 pub struct RoomService {
     store: Store,
-    bus: Arc<Bus>,
+    changes: Arc<Dispatcher>,
     live: Arc<LiveEnforcer>,
     matrix: Arc<MatrixService>,
     audit: Arc<AuditLog>,
@@ -63,7 +63,7 @@ pub struct RoomService {
 impl RoomService {
     pub fn new(
         store: Store,
-        bus: Arc<Bus>,
+        changes: Arc<Dispatcher>,
         live: Arc<LiveEnforcer>,
         matrix: Arc<MatrixService>,
         audit: Arc<AuditLog>,
@@ -71,7 +71,7 @@ impl RoomService {
     ) -> Self {
         Self {
             store,
-            bus,
+            changes,
             live,
             matrix,
             audit,
@@ -129,21 +129,16 @@ impl RoomService {
             current
         } else {
             let not_started = current.starts_at.is_some_and(|start| start >= now);
-            self.update(
-                name,
-                RoomChanges {
-                    starts_at: not_started.then_some(None),
-                    ends_at: Some(Some(now)),
-                    ..RoomChanges::default()
-                },
-            )
-            .await?
+            let changes = RoomChanges {
+                starts_at: not_started.then_some(None),
+                ends_at: Some(Some(now)),
+                ..RoomChanges::default()
+            };
+            // The change closes the room on every shard and archives its chat.
+            let reason = reason.to_owned();
+            self.change(current, changes, |room| Change::RoomEnded { room, reason })
+                .await?
         };
-        if let Err(error) = self.live.end_room(&room.name, reason).await {
-            // The end is stored; every shard's reconcile closes the room from its verdicts.
-            tracing::warn!(%error, room = %room.name, "storing the room's end for the shards failed");
-        }
-        self.matrix.room_ended(&room).await;
         self.audit
             .record(Action {
                 actor: Some(actor),
@@ -185,25 +180,33 @@ impl RoomService {
             updated_at: now,
         };
         validate(&room)?;
-        let room = self.store.insert_room(&room).await.map_err(|e| match e {
+        let (room, change) = self.store.insert_room(&room).await.map_err(|e| match e {
             StoreError::Conflict(_) => RoomError::NameTaken,
             StoreError::MissingReference(_) => RoomError::OwnerNotFound,
             other => RoomError::Store(other),
         })?;
-        // Clears a cached "no such room" left by earlier token requests for this name.
-        self.bus
-            .publish(Invalidation::Room(room.name.as_str().to_owned()))
-            .await;
-        self.matrix.room_created(&room).await;
+        self.changes.deliver(change).await;
         Ok(room)
     }
 
     pub async fn update(&self, name: &RoomName, changes: RoomChanges) -> Result<Room, RoomError> {
-        let mut room = self
+        let room = self
             .store
             .find_room_by_name(name)
             .await?
             .ok_or(RoomError::NotFound)?;
+        self.change(room, changes, |room| Change::RoomUpdated { room })
+            .await
+    }
+
+    /// Applies `changes` to `room`, stores it with the change `describe` names, and
+    /// delivers that change.
+    async fn change(
+        &self,
+        mut room: Room,
+        changes: RoomChanges,
+        describe: impl FnOnce(Room) -> Change + Send,
+    ) -> Result<Room, RoomError> {
         if let Some(title) = changes.title {
             room.title = title;
         }
@@ -224,14 +227,12 @@ impl RoomService {
         }
         room.updated_at = self.clock.now();
         validate(&room)?;
-        let room = self
+        let (room, change) = self
             .store
-            .update_room(&room)
+            .update_room(&room, describe)
             .await?
             .ok_or(RoomError::NotFound)?;
-        self.bus
-            .publish(Invalidation::Room(room.name.as_str().to_owned()))
-            .await;
+        self.changes.deliver(change).await;
         Ok(room)
     }
 }

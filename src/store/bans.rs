@@ -3,9 +3,10 @@
 use anyhow::Context as _;
 use sqlx::any::AnyRow;
 
+use super::changes::{record_change, RecordedChange};
 use super::{classify_write_error, corrupt, int, opt_int, opt_text, text, Store, StoreError};
 use crate::clock::UnixSeconds;
-use crate::domain::{Ban, BanLift, BanScope};
+use crate::domain::{Ban, BanLift, BanScope, Change};
 use crate::telemetry::metrics::StoreOp;
 
 const BAN_SELECT: &str = "SELECT b.id, b.user_id, b.scope_kind, b.scope_ref, b.reason, b.until, \
@@ -42,7 +43,9 @@ pub(super) fn ban_from_row(row: &AnyRow) -> Result<Ban, StoreError> {
 impl Store {
     /// Appends a ban. A global ban also ends every session of the user, in the same
     /// transaction: no session outlives the ban, and lifting it later revives none.
-    pub async fn insert_ban(&self, ban: &Ban) -> Result<(), StoreError> {
+    /// Stores the ban and its change in one transaction; a global ban also ends the user's
+    /// sessions there.
+    pub async fn insert_ban(&self, ban: &Ban) -> Result<RecordedChange, StoreError> {
         self.timed(StoreOp::Write, async {
             let mut tx = self.pool.begin().await.context("begin")?;
             sqlx::query(
@@ -72,24 +75,27 @@ impl Store {
                 .await
                 .context("end the banned user's sessions")?;
             }
+            let change =
+                record_change(&mut tx, Change::BanPlaced { ban: ban.clone() }, ban.created_at)
+                    .await?;
             tx.commit().await.context("commit")?;
-            Ok(())
+            Ok(change)
         })
         .await
     }
 
-    /// Records that a ban was lifted; lifting twice keeps the first record. Returns the ban
-    /// as it now stands, or `None` if there is no such ban.
+    /// Records that a ban was lifted; lifting twice keeps the first record (and records no
+    /// second change). Returns the ban as it now stands, or `None` if there is no such ban.
     pub async fn insert_ban_lift(
         &self,
         ban_id: &str,
         lift: &BanLift,
-    ) -> Result<Option<Ban>, StoreError> {
+    ) -> Result<Option<(Ban, Option<RecordedChange>)>, StoreError> {
         self.timed(StoreOp::Write, async {
             let mut tx = self.pool.begin().await.context("begin")?;
             // The first statement writes, so SQLite takes its write lock before reading: a
             // read first could not be upgraded once another connection had committed.
-            sqlx::query(
+            let lifted = sqlx::query(
                 "INSERT INTO ban_lifts (ban_id, lifted_at, lifted_by, reason) \
                  SELECT id, $2, $3, $4 FROM bans WHERE id = $1 \
                  ON CONFLICT (ban_id) DO NOTHING",
@@ -100,14 +106,25 @@ impl Store {
             .bind(&lift.reason)
             .execute(&mut *tx)
             .await
-            .context("insert ban lift")?;
+            .context("insert ban lift")?
+            .rows_affected()
+                == 1;
             let row = sqlx::query(&format!("{BAN_SELECT} WHERE b.id = $1"))
                 .bind(ban_id)
                 .fetch_optional(&mut *tx)
                 .await
                 .context("read back ban")?;
+            let Some(ban) = row.as_ref().map(ban_from_row).transpose()? else {
+                return Ok(None);
+            };
+            let change = if lifted {
+                let change = Change::BanLifted { ban: ban.clone() };
+                Some(record_change(&mut tx, change, lift.lifted_at).await?)
+            } else {
+                None
+            };
             tx.commit().await.context("commit")?;
-            row.as_ref().map(ban_from_row).transpose()
+            Ok(Some((ban, change)))
         })
         .await
     }

@@ -3,9 +3,10 @@
 use anyhow::Context as _;
 use sqlx::any::AnyRow;
 
+use super::changes::{record_change, RecordedChange};
 use super::{classify_write_error, corrupt, int, opt_int, opt_text, text, Store, StoreError};
 use crate::clock::UnixSeconds;
-use crate::domain::{Entitlement, EntitlementScope, EntitlementSource, Revocation};
+use crate::domain::{Change, Entitlement, EntitlementScope, EntitlementSource, Revocation};
 use crate::telemetry::metrics::StoreOp;
 
 pub(super) const ENTITLEMENT_SELECT: &str =
@@ -76,13 +77,26 @@ pub(super) async fn write_entitlement<'e>(
     Ok(())
 }
 
-/// Appends a revocation; a second one for the same entitlement is ignored.
+/// One entitlement as it stands, read inside the caller's transaction.
+pub(super) async fn read_entitlement(
+    conn: &mut sqlx::AnyConnection,
+    entitlement_id: &str,
+) -> Result<Option<Entitlement>, StoreError> {
+    let row = sqlx::query(&format!("{ENTITLEMENT_SELECT} WHERE e.id = $1"))
+        .bind(entitlement_id)
+        .fetch_optional(conn)
+        .await
+        .context("read back entitlement")?;
+    row.as_ref().map(entitlement_from_row).transpose()
+}
+
+/// Appends a revocation; a second one for the same entitlement is ignored (`false`).
 pub(super) async fn write_revocation<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     entitlement_id: &str,
     revocation: &Revocation,
-) -> Result<(), StoreError> {
-    sqlx::query(
+) -> Result<bool, StoreError> {
+    let written = sqlx::query(
         "INSERT INTO entitlement_revocations (entitlement_id, revoked_at, revoked_by, reason) \
          VALUES ($1, $2, $3, $4) ON CONFLICT (entitlement_id) DO NOTHING",
     )
@@ -93,27 +107,39 @@ pub(super) async fn write_revocation<'e>(
     .execute(executor)
     .await
     .context("insert revocation")?;
-    Ok(())
+    Ok(written.rows_affected() == 1)
 }
 
 impl Store {
-    pub async fn insert_entitlement(&self, e: &Entitlement) -> Result<(), StoreError> {
-        self.timed(StoreOp::Write, write_entitlement(&self.pool, e))
-            .await
+    /// Stores the entitlement and its change in one transaction.
+    pub async fn insert_entitlement(&self, e: &Entitlement) -> Result<RecordedChange, StoreError> {
+        self.timed(StoreOp::Write, async {
+            let mut tx = self.pool.begin().await.context("begin")?;
+            write_entitlement(&mut *tx, e).await?;
+            let change = Change::EntitlementGranted {
+                entitlement: e.clone(),
+            };
+            let change = record_change(&mut tx, change, e.created_at).await?;
+            tx.commit().await.context("commit")?;
+            Ok(change)
+        })
+        .await
     }
 
-    /// Records a revocation. Revoking twice keeps the first record; either way the
+    /// Records a revocation and its change (`public_reason` is what the user is told).
+    /// Revoking twice keeps the first record and records no second change; either way the
     /// entitlement as it now stands is returned (`None` if there is no such entitlement).
     pub async fn insert_revocation(
         &self,
         entitlement_id: &str,
         revocation: &Revocation,
-    ) -> Result<Option<Entitlement>, StoreError> {
+        public_reason: &str,
+    ) -> Result<Option<(Entitlement, Option<RecordedChange>)>, StoreError> {
         self.timed(StoreOp::Write, async {
             let mut tx = self.pool.begin().await.context("begin")?;
             // The first statement writes, so SQLite takes its write lock before reading: a
             // read first could not be upgraded once another connection had committed.
-            sqlx::query(
+            let revoked = sqlx::query(
                 "INSERT INTO entitlement_revocations (entitlement_id, revoked_at, revoked_by, reason) \
                  SELECT id, $2, $3, $4 FROM entitlements WHERE id = $1 \
                  ON CONFLICT (entitlement_id) DO NOTHING",
@@ -124,14 +150,23 @@ impl Store {
             .bind(&revocation.reason)
             .execute(&mut *tx)
             .await
-            .context("insert revocation")?;
-            let row = sqlx::query(&format!("{ENTITLEMENT_SELECT} WHERE e.id = $1"))
-                .bind(entitlement_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .context("read back entitlement")?;
+            .context("insert revocation")?
+            .rows_affected()
+                == 1;
+            let Some(entitlement) = read_entitlement(&mut tx, entitlement_id).await? else {
+                return Ok(None);
+            };
+            let change = if revoked {
+                let change = Change::EntitlementRevoked {
+                    entitlement: entitlement.clone(),
+                    reason: public_reason.to_owned(),
+                };
+                Some(record_change(&mut tx, change, revocation.revoked_at).await?)
+            } else {
+                None
+            };
             tx.commit().await.context("commit")?;
-            row.as_ref().map(entitlement_from_row).transpose()
+            Ok(Some((entitlement, change)))
         })
         .await
     }

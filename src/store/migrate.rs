@@ -69,6 +69,11 @@ const SQLITE: &[Migration] = &[
         name: "live_outbox",
         sql: include_str!("../../migrations/sqlite/0011_live_outbox.sql"),
     },
+    Migration {
+        version: 12,
+        name: "change_outbox",
+        sql: include_str!("../../migrations/sqlite/0012_change_outbox.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -126,6 +131,11 @@ const POSTGRES: &[Migration] = &[
         version: 11,
         name: "live_outbox",
         sql: include_str!("../../migrations/postgres/0011_live_outbox.sql"),
+    },
+    Migration {
+        version: 12,
+        name: "change_outbox",
+        sql: include_str!("../../migrations/postgres/0012_change_outbox.sql"),
     },
 ];
 
@@ -225,7 +235,8 @@ mod tests {
                 "0008_stats",
                 "0009_stats_kept",
                 "0010_sessions",
-                "0011_live_outbox"
+                "0011_live_outbox",
+                "0012_change_outbox"
             ]
         );
         sqlx::raw_sql(
@@ -288,7 +299,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             apply(&mut conn, SQLITE).await.unwrap(),
-            ["0010_sessions", "0011_live_outbox"]
+            ["0010_sessions", "0011_live_outbox", "0012_change_outbox"]
         );
         sqlx::raw_sql(&insert("a2", "end_sessions"))
             .execute(&mut conn)

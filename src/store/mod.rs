@@ -11,6 +11,7 @@
 mod attendance;
 mod audit;
 mod bans;
+mod changes;
 mod entitlements;
 mod mastodon;
 mod matrix;
@@ -36,6 +37,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row as _};
 
 pub use audit::AuditQuery;
+pub use changes::{RecordedChange, WRITER_HOLD_SECS};
 pub use mastodon::{MastodonCall, NewMastodonCall};
 pub use matrix::{NewOutboxItem, OutboxItem};
 pub use outbox::{LiveCommandRow, Outbox};

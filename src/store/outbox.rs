@@ -14,6 +14,7 @@ pub enum Outbox {
     Matrix,
     Mastodon,
     Live,
+    Changes,
 }
 
 impl Outbox {
@@ -22,6 +23,7 @@ impl Outbox {
             Outbox::Matrix => "matrix_outbox",
             Outbox::Mastodon => "mastodon_outbox",
             Outbox::Live => "live_outbox",
+            Outbox::Changes => "change_outbox",
         }
     }
 }

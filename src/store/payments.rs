@@ -10,12 +10,13 @@ use anyhow::Context as _;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
-use super::entitlements::{write_entitlement, write_revocation};
+use super::changes::{record_change, RecordedChange};
+use super::entitlements::{read_entitlement, write_entitlement, write_revocation};
 use super::{classify_write_error, corrupt, int, opt_int, opt_text, text, Store, StoreError};
 use crate::clock::UnixSeconds;
 use crate::domain::{
-    Entitlement, LedgerLine, Money, PaymentIntent, PaymentState, PerformerTerms, PurchaseKind,
-    RevenueTotals, Revocation,
+    Change, Entitlement, LedgerLine, Money, PaymentIntent, PaymentState, PerformerTerms,
+    PurchaseKind, RevenueTotals, Revocation,
 };
 use crate::telemetry::metrics::StoreOp;
 
@@ -58,6 +59,8 @@ pub struct LedgerContext<'a> {
 pub struct PaymentTx {
     tx: Transaction<'static, Any>,
     pub intent: PaymentIntent,
+    /// What this payment changed, stored in its transaction, delivered after its commit.
+    changes: Vec<RecordedChange>,
 }
 
 impl Store {
@@ -209,6 +212,7 @@ impl Store {
         Ok(Some(PaymentTx {
             intent: intent_from_row(&row)?,
             tx,
+            changes: Vec::new(),
         }))
     }
 
@@ -436,15 +440,38 @@ impl PaymentTx {
         &mut self,
         entitlement: &Entitlement,
     ) -> Result<(), StoreError> {
-        write_entitlement(&mut *self.tx, entitlement).await
+        write_entitlement(&mut *self.tx, entitlement).await?;
+        let change = Change::EntitlementGranted {
+            entitlement: entitlement.clone(),
+        };
+        self.record(change, entitlement.created_at).await
     }
 
+    /// Revokes the intent's entitlement; `public_reason` is what the user is told.
     pub async fn insert_revocation(
         &mut self,
         entitlement_id: &str,
         revocation: &Revocation,
+        public_reason: &str,
     ) -> Result<(), StoreError> {
-        write_revocation(&mut *self.tx, entitlement_id, revocation).await
+        if !write_revocation(&mut *self.tx, entitlement_id, revocation).await? {
+            return Ok(());
+        }
+        if let Some(entitlement) = read_entitlement(&mut self.tx, entitlement_id).await? {
+            let change = Change::EntitlementRevoked {
+                entitlement,
+                reason: public_reason.to_owned(),
+            };
+            self.record(change, revocation.revoked_at).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores a change of this payment's in its transaction.
+    pub async fn record(&mut self, change: Change, now: UnixSeconds) -> Result<(), StoreError> {
+        let recorded = record_change(&mut self.tx, change, now).await?;
+        self.changes.push(recorded);
+        Ok(())
     }
 
     /// The latest end among `user_id`'s live entitlements with this scope (`None` if none, or
@@ -572,8 +599,9 @@ impl PaymentTx {
         Ok(())
     }
 
-    pub async fn commit(self) -> Result<(), StoreError> {
+    /// Commits, handing back the changes to deliver.
+    pub async fn commit(self) -> Result<Vec<RecordedChange>, StoreError> {
         self.tx.commit().await.context("commit payment")?;
-        Ok(())
+        Ok(self.changes)
     }
 }

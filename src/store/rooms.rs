@@ -3,8 +3,9 @@
 use anyhow::Context as _;
 use sqlx::any::AnyRow;
 
+use super::changes::{record_change, RecordedChange};
 use super::{classify_write_error, corrupt, int, opt_int, opt_text, text, Store, StoreError};
-use crate::domain::{Money, Room, RoomAccess, RoomName};
+use crate::domain::{Change, Money, Room, RoomAccess, RoomName};
 use crate::telemetry::metrics::StoreOp;
 
 pub(super) const ROOM_COLUMNS: &str =
@@ -40,19 +41,34 @@ pub(super) fn room_from_row(row: &AnyRow) -> Result<Room, StoreError> {
 }
 
 impl Store {
-    pub async fn insert_room(&self, room: &Room) -> Result<Room, StoreError> {
+    /// Stores the room and its `RoomCreated` change in one transaction.
+    pub async fn insert_room(&self, room: &Room) -> Result<(Room, RecordedChange), StoreError> {
         self.timed(StoreOp::Write, async {
-            let mut conn = self.pool.acquire().await.context("acquire")?;
-            insert_room_on(&mut conn, room).await
+            let mut tx = self.pool.begin().await.context("begin")?;
+            let room = insert_room_on(&mut tx, room).await?;
+            let change = Change::RoomCreated { room: room.clone() };
+            let change = record_change(&mut tx, change, room.created_at).await?;
+            tx.commit().await.context("commit")?;
+            Ok((room, change))
         })
         .await
     }
 
-    /// Rewrites a room's mutable fields (everything but id, name, owner and creation time).
-    pub async fn update_room(&self, room: &Room) -> Result<Option<Room>, StoreError> {
+    /// Rewrites a room's mutable fields (everything but id, name, owner and creation time)
+    /// and records the change `describe` makes of the room as it now stands.
+    pub async fn update_room(
+        &self,
+        room: &Room,
+        describe: impl FnOnce(Room) -> Change + Send,
+    ) -> Result<Option<(Room, RecordedChange)>, StoreError> {
         self.timed(StoreOp::Write, async {
-            let mut conn = self.pool.acquire().await.context("acquire")?;
-            update_room_on(&mut conn, room).await
+            let mut tx = self.pool.begin().await.context("begin")?;
+            let Some(room) = update_room_on(&mut tx, room).await? else {
+                return Ok(None);
+            };
+            let change = record_change(&mut tx, describe(room.clone()), room.updated_at).await?;
+            tx.commit().await.context("commit")?;
+            Ok(Some((room, change)))
         })
         .await
     }

@@ -3,12 +3,13 @@
 use anyhow::Context as _;
 use sqlx::any::AnyRow;
 
+use super::changes::{record_change, RecordedChange};
 use super::{classify_write_error, corrupt, int, opt_int, opt_text, text, Store, StoreError};
 use crate::clock::UnixSeconds;
-use crate::domain::{Role, User};
+use crate::domain::{Change, Role, User};
 use crate::telemetry::metrics::StoreOp;
 
-const USER_COLUMNS: &str =
+pub(super) const USER_COLUMNS: &str =
     "id, handle, email, display_name, role, matrix_user_id, avatar_url, verified_at, \
      created_at, updated_at, session_generation";
 
@@ -100,23 +101,35 @@ impl Store {
         .await
     }
 
+    /// Gives the user `role` (they had `before`) and records the change with it.
     pub async fn update_user_role(
         &self,
         id: &str,
         role: Role,
+        before: Role,
         now: UnixSeconds,
-    ) -> Result<Option<User>, StoreError> {
+    ) -> Result<Option<(User, RecordedChange)>, StoreError> {
         self.timed(StoreOp::Write, async {
+            let mut tx = self.pool.begin().await.context("begin")?;
             let row = sqlx::query(&format!(
                 "UPDATE users SET role = $2, updated_at = $3 WHERE id = $1 RETURNING {USER_COLUMNS}"
             ))
             .bind(id)
             .bind(role.as_str())
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
             .context("update role")?;
-            row.as_ref().map(user_from_row).transpose()
+            let Some(user) = row.as_ref().map(user_from_row).transpose()? else {
+                return Ok(None);
+            };
+            let change = Change::RoleChanged {
+                user: user.clone(),
+                before,
+            };
+            let change = record_change(&mut tx, change, now).await?;
+            tx.commit().await.context("commit")?;
+            Ok(Some((user, change)))
         })
         .await
     }

@@ -3,8 +3,10 @@
 use anyhow::Context as _;
 use sqlx::any::AnyRow;
 
+use super::changes::{record_change, RecordedChange};
+use super::users::{user_from_row, USER_COLUMNS};
 use super::{corrupt, int, text, Store, StoreError};
-use crate::domain::{VerificationFact, VerificationStep};
+use crate::domain::{Change, VerificationFact, VerificationStep};
 use crate::telemetry::metrics::StoreOp;
 
 const FACT_COLUMNS: &str = "id, user_id, action, actor, note, created_at";
@@ -25,11 +27,11 @@ impl Store {
     /// Appends `fact` and, in the same transaction, sets the user's verified flag to what
     /// the fact makes it: `approve` sets it (and makes a viewer a performer), `revoke`
     /// clears it, the others leave it. The user's `updated_at` moves with the flag, so no
-    /// token signed before is reused.
+    /// token signed before is reused. A fact that moves the flag records the change.
     pub async fn insert_verification_fact(
         &self,
         fact: &VerificationFact,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<RecordedChange>, StoreError> {
         self.timed(StoreOp::Write, async {
             let mut tx = self.pool.begin().await.context("begin")?;
             sqlx::query(&format!(
@@ -63,8 +65,20 @@ impl Store {
                     .await
                     .context("set verified")?;
             }
+            let change = if verified_at.is_some() {
+                let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+                    .bind(&fact.user_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .context("read back the user")?;
+                let user = user_from_row(&row)?;
+                let change = Change::VerificationChanged { user };
+                Some(record_change(&mut tx, change, fact.created_at).await?)
+            } else {
+                None
+            };
             tx.commit().await.context("commit")?;
-            Ok(())
+            Ok(change)
         })
         .await
     }

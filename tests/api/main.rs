@@ -15,6 +15,7 @@ mod synapse;
 mod admin;
 mod auth;
 mod caching;
+mod changes;
 mod events;
 mod join;
 mod keys;

@@ -121,7 +121,11 @@ async fn matrix_rooms_follow_entitlements_bans_and_expiry() {
             .await
             .unwrap()
             .unwrap();
-        app.app.state().matrix.room_created(&stored).await;
+        // A change delivered twice (the dispatcher delivers at least once).
+        let created = roomkey::changes::Change::RoomCreated { room: stored };
+        roomkey::changes::Subscriber::on_change(&*app.app.state().matrix, &created)
+            .await
+            .unwrap();
         settle(&app).await;
         let other = matrix_app(backend, index, &synapse).await;
         stage(&other, "paid").await;
@@ -996,7 +1000,13 @@ async fn matrix_staff_moderate_and_an_ended_show_is_archived_read_only() {
             .await
             .unwrap()
             .unwrap();
-        app.app.state().matrix.room_ended(&stored).await;
+        let ended = roomkey::changes::Change::RoomEnded {
+            room: stored,
+            reason: "again".into(),
+        };
+        roomkey::changes::Subscriber::on_change(&*app.app.state().matrix, &ended)
+            .await
+            .unwrap();
         settle(&app).await;
         let report = app.app.state().matrix.reconcile_once().await.unwrap();
         assert_eq!(report.removals, 0, "{report:?}");

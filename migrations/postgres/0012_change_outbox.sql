@@ -1,0 +1,20 @@
+-- Facts that changed (entitlements, bans, roles, rooms, payments), written in the same
+-- transaction as the change itself and handed to every subscriber (caches, live
+-- enforcement, Matrix, Mastodon) by the dispatcher. The instance that wrote a row holds it
+-- (claimed_until) while it delivers it at once; a row still here after that, because the
+-- instance crashed or a subscriber failed, is delivered by any instance's worker. Rows are
+-- deleted once every subscriber has taken them, and never given up on.
+CREATE TABLE change_outbox (
+    seq             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind            TEXT NOT NULL,
+    -- The change as JSON (domain::Change).
+    body            TEXT NOT NULL,
+    attempts        BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    claimed_until   BIGINT NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    -- Never set: a change is retried until delivered (the column keeps the outboxes alike).
+    failed_at       BIGINT,
+    created_at      BIGINT NOT NULL
+);
+CREATE INDEX change_outbox_due ON change_outbox (next_attempt_at);

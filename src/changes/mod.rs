@@ -1,0 +1,171 @@
+//! Changes as events after commit: one dispatcher hands every stored change to every
+//! subscriber.
+//!
+//! A service that changes a fact (an entitlement, a ban, a role, a room, a payment) stores
+//! a [`Change`] in the same transaction (the store's `change_outbox`) and, after the
+//! commit, gives the [`RecordedChange`] to [`Dispatcher::deliver`]. The dispatcher calls the
+//! subscribers in the order they were registered — the caches first, so that the shards'
+//! fresh verdicts and Matrix's invites read the new fact, then live enforcement, Matrix and
+//! Mastodon — and deletes the row once all of them took it.
+//!
+//! Nothing in the service fans out by hand any more, and nothing is lost between the
+//! commit and the delivery: a row the writer did not finish (it crashed, or a subscriber
+//! failed) is picked up by [`Dispatcher::run`] on any instance once the writer's hold
+//! ([`WRITER_HOLD_SECS`]) has passed, and retried with backoff until it is delivered.
+//! Delivery is therefore at least once, and every subscriber is written to be idempotent:
+//! an invalidation or a revalidation twice costs a cache miss, and the Matrix and Mastodon
+//! outboxes act on current state when they run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use tokio::sync::{watch, Notify};
+
+use crate::clock::{Clock, UnixSeconds};
+pub use crate::domain::Change;
+use crate::store::{Outbox, RecordedChange, Store, StoreError, WRITER_HOLD_SECS};
+
+/// Why a subscriber could not take a change now; the change is tried again later.
+pub type DeliveryError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Something that must hear about changed facts.
+pub trait Subscriber: Send + Sync {
+    /// For logs: which subscriber failed.
+    fn name(&self) -> &'static str;
+
+    /// Acts on one change. Called at least once per change, in the order the changes were
+    /// stored when the writer delivers them itself, oldest first otherwise.
+    fn on_change<'a>(&'a self, change: &'a Change) -> BoxFuture<'a, Result<(), DeliveryError>>;
+}
+
+/// How many stored changes one pass of the worker takes.
+const BATCH: i64 = 100;
+/// How long a worker holds a change it took from the outbox.
+const WORKER_HOLD_SECS: i64 = 30;
+/// The longest wait between two attempts at a change that keeps failing.
+const MAX_BACKOFF_SECS: i64 = 60;
+
+pub struct Dispatcher {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    subscribers: Vec<Arc<dyn Subscriber>>,
+    wake: Notify,
+}
+
+impl Dispatcher {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, subscribers: Vec<Arc<dyn Subscriber>>) -> Self {
+        Self {
+            store,
+            clock,
+            subscribers,
+            wake: Notify::new(),
+        }
+    }
+
+    /// Delivers a change the caller just committed, before the caller answers: a ban is in
+    /// the caches and on its way to the shards when the moderator sees it placed. A failure
+    /// is logged and left to the worker; the caller's write stands either way.
+    pub async fn deliver(&self, recorded: RecordedChange) {
+        if let Err(error) = self.deliver_one(&recorded).await {
+            tracing::warn!(seq = recorded.seq, change = recorded.change.kind(), %error, "a change is not delivered yet; the worker retries it");
+            self.wake.notify_one();
+        }
+    }
+
+    /// [`Dispatcher::deliver`] for each change, in order.
+    pub async fn deliver_all(&self, changes: Vec<RecordedChange>) {
+        for change in changes {
+            self.deliver(change).await;
+        }
+    }
+
+    /// Every subscriber in turn, then the row goes; on a failure the row stays, due again
+    /// after a backoff that doubles with each attempt.
+    async fn deliver_one(&self, recorded: &RecordedChange) -> Result<(), StoreError> {
+        for subscriber in &self.subscribers {
+            if let Err(error) = subscriber.on_change(&recorded.change).await {
+                let message = format!("{}: {error}", subscriber.name());
+                let now = self.clock.now();
+                self.store
+                    .update_outbox_row_failure(
+                        Outbox::Changes,
+                        recorded.seq,
+                        &message,
+                        now + backoff(recorded.attempts),
+                        None,
+                    )
+                    .await?;
+                return Err(StoreError::Unexpected(anyhow::anyhow!(message)));
+            }
+        }
+        self.store
+            .delete_outbox_row(Outbox::Changes, recorded.seq)
+            .await
+    }
+
+    /// Delivers the changes no instance holds until `shutdown`: every second, and at once
+    /// after an inline delivery failed.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if let Err(error) = self.try_once().await {
+                tracing::warn!(%error, "cannot read the change outbox; trying again");
+            }
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    /// One pass: takes every due change (oldest first) that no other instance holds and
+    /// delivers it. Returns how many were delivered.
+    pub async fn try_once(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let mut delivered = 0;
+        for recorded in self.store.find_due_changes(now, BATCH).await? {
+            let held = self
+                .store
+                .claim_outbox_row(Outbox::Changes, recorded.seq, now, now + WORKER_HOLD_SECS)
+                .await?;
+            if !held {
+                continue;
+            }
+            match self.deliver_one(&recorded).await {
+                Ok(()) => delivered += 1,
+                Err(error) => {
+                    tracing::warn!(seq = recorded.seq, change = recorded.change.kind(), attempts = recorded.attempts + 1, %error, "a change could not be delivered; it is tried again");
+                }
+            }
+        }
+        Ok(delivered)
+    }
+
+    /// How many changes wait for delivery (for readiness and the operator).
+    pub async fn pending(&self) -> Result<i64, StoreError> {
+        self.store.count_pending_outbox_rows(Outbox::Changes).await
+    }
+}
+
+/// 1, 2, 4 … seconds, capped at [`MAX_BACKOFF_SECS`].
+fn backoff(attempts: i64) -> UnixSeconds {
+    let doubled = 1_i64
+        .checked_shl(attempts.clamp(0, 16) as u32)
+        .unwrap_or(i64::MAX);
+    doubled.min(MAX_BACKOFF_SECS)
+}
+
+/// The writer's hold, re-exported for tests that simulate a writer that never came back.
+pub const HOLD_SECS: i64 = WRITER_HOLD_SECS;
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn a_failing_change_waits_longer_each_time_up_to_a_minute() {
+        let waits: Vec<_> = [0, 1, 2, 5, 6, 40].map(backoff).to_vec();
+        assert_eq!(waits, [1, 2, 4, 32, 60, 60]);
+    }
+}

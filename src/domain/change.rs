@@ -1,0 +1,117 @@
+//! A fact that changed: what the rest of the platform must hear about after a write.
+//!
+//! A change is stored in the same transaction as the fact it describes (the store's
+//! `change_outbox`), then handed to every subscriber by [`crate::changes`]: the caches, the
+//! shards' live enforcement, Matrix and Mastodon. Writing it with the fact means a crash
+//! between the commit and the delivery delays the delivery, never loses it.
+//!
+//! A change carries the record as it stood when it was committed, so a subscriber needs no
+//! second read to know what happened; subscribers that act on *who may enter* re-read the
+//! current state anyway (a late delivery must not undo a newer change).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Ban, Entitlement, Role, Room, User, UserId};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum Change {
+    /// By an admin, a payment or a provisioning call.
+    EntitlementGranted {
+        entitlement: Entitlement,
+    },
+    /// By an admin, a refund or a chargeback; `reason` is what Matrix and the shards show.
+    EntitlementRevoked {
+        entitlement: Entitlement,
+        reason: String,
+    },
+    BanPlaced {
+        ban: Ban,
+    },
+    BanLifted {
+        ban: Ban,
+    },
+    RoleChanged {
+        user: User,
+        before: Role,
+    },
+    /// A performer gained or lost staff verification.
+    VerificationChanged {
+        user: User,
+    },
+    RoomCreated {
+        room: Room,
+    },
+    /// Title, access, price, plans or schedule.
+    RoomUpdated {
+        room: Room,
+    },
+    /// Ended by a moderator (`reason` goes to the shards) or by its schedule.
+    RoomEnded {
+        room: Room,
+        reason: String,
+    },
+    /// A payment moved to a new state (paid, refunded, charged back); the entitlement it
+    /// grants or reverses is its own change beside this one.
+    PaymentApplied {
+        payment_id: String,
+        user_id: UserId,
+        state: String,
+    },
+}
+
+impl Change {
+    /// The stored kind: one word per variant, for the outbox's rows and the metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Change::EntitlementGranted { .. } => "entitlement_granted",
+            Change::EntitlementRevoked { .. } => "entitlement_revoked",
+            Change::BanPlaced { .. } => "ban_placed",
+            Change::BanLifted { .. } => "ban_lifted",
+            Change::RoleChanged { .. } => "role_changed",
+            Change::VerificationChanged { .. } => "verification_changed",
+            Change::RoomCreated { .. } => "room_created",
+            Change::RoomUpdated { .. } => "room_updated",
+            Change::RoomEnded { .. } => "room_ended",
+            Change::PaymentApplied { .. } => "payment_applied",
+        }
+    }
+
+    /// The user whose access the change may alter, if it is about one user.
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Change::EntitlementGranted { entitlement }
+            | Change::EntitlementRevoked { entitlement, .. } => Some(&entitlement.user_id),
+            Change::BanPlaced { ban } | Change::BanLifted { ban } => Some(&ban.user_id),
+            Change::RoleChanged { user, .. } | Change::VerificationChanged { user } => {
+                Some(&user.id)
+            }
+            Change::PaymentApplied { user_id, .. } => Some(user_id),
+            Change::RoomCreated { .. } | Change::RoomUpdated { .. } | Change::RoomEnded { .. } => {
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{fixtures, EntitlementScope};
+
+    #[test]
+    fn a_change_survives_the_round_trip_through_its_stored_form() {
+        let entitlement = fixtures::entitlement(EntitlementScope::Room("room-1".into()), 0, None);
+        let change = Change::EntitlementRevoked {
+            entitlement,
+            reason: "refund".into(),
+        };
+        let stored = serde_json::to_string(&change).unwrap();
+        assert!(
+            stored.contains(r#""change":"entitlement_revoked""#),
+            "{stored}"
+        );
+        assert_eq!(change.user_id(), Some("viewer"));
+        assert_eq!(serde_json::from_str::<Change>(&stored).unwrap(), change);
+    }
+}

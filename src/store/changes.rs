@@ -1,0 +1,83 @@
+//! The change outbox: a fact's change is stored in the transaction that makes it, and
+//! handed to the subscribers after the commit (see [`crate::changes`]).
+
+use anyhow::Context as _;
+use sqlx::AnyConnection;
+
+use super::{int, text, Store, StoreError};
+use crate::clock::UnixSeconds;
+use crate::domain::Change;
+use crate::telemetry::metrics::StoreOp;
+
+/// How long the instance that wrote a change holds it while it delivers it itself; after
+/// that (it crashed, or a subscriber failed) any instance's worker may take it.
+pub const WRITER_HOLD_SECS: i64 = 10;
+
+/// A change as stored: its place in the outbox and what changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedChange {
+    pub seq: i64,
+    pub change: Change,
+    pub attempts: i64,
+}
+
+/// Stores `change` on `conn`, inside the caller's transaction, held for the writer until
+/// `now + WRITER_HOLD_SECS`.
+pub(super) async fn record_change(
+    conn: &mut AnyConnection,
+    change: Change,
+    now: UnixSeconds,
+) -> Result<RecordedChange, StoreError> {
+    let body = serde_json::to_string(&change).context("encode change")?;
+    let row = sqlx::query(
+        "INSERT INTO change_outbox (kind, body, next_attempt_at, claimed_until, created_at) \
+         VALUES ($1, $2, $3, $4, $3) RETURNING seq",
+    )
+    .bind(change.kind())
+    .bind(body)
+    .bind(now)
+    .bind(now + WRITER_HOLD_SECS)
+    .fetch_one(conn)
+    .await
+    .context("record change")?;
+    Ok(RecordedChange {
+        seq: int(&row, "seq")?,
+        change,
+        attempts: 0,
+    })
+}
+
+impl Store {
+    /// Changes no instance holds at `now` and due for an attempt, oldest first.
+    pub async fn find_due_changes(
+        &self,
+        now: UnixSeconds,
+        limit: i64,
+    ) -> Result<Vec<RecordedChange>, StoreError> {
+        self.timed(StoreOp::Other, async {
+            let rows = sqlx::query(
+                "SELECT seq, body, attempts FROM change_outbox \
+                 WHERE next_attempt_at <= $1 AND claimed_until <= $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .context("find due changes")?;
+            rows.iter()
+                .map(|row| {
+                    let seq = int(row, "seq")?;
+                    // The row's number, not its body, goes in the error: a body names users.
+                    let change = serde_json::from_str(&text(row, "body")?)
+                        .map_err(|_| super::corrupt("change", &format!("seq {seq}")))?;
+                    Ok(RecordedChange {
+                        seq,
+                        change,
+                        attempts: int(row, "attempts")?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+}
