@@ -223,9 +223,8 @@ impl App {
             shows: ShowService::new(
                 store.clone(),
                 rooms.clone(),
-                matrix.clone(),
                 mastodon.clone(),
-                bus.clone(),
+                changes.clone(),
                 clock.clone(),
             ),
             performers: VerificationService::new(

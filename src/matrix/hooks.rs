@@ -101,10 +101,9 @@ impl MatrixService {
         self.open_rooms(|r| with_chat.contains(&r.id)).await
     }
 
-    /// The change that makes `room`'s chat, for a caller that queues it in its own
-    /// transaction (then calls [`MatrixService::wake`]); none when Matrix is off. Creating
-    /// it twice is harmless: the worker makes a room's chat once.
-    pub fn room_created_change<'a>(&self, room: &'a Room) -> Option<NewOutboxItem<'a>> {
+    /// The outbox row that makes `room`'s chat; none when Matrix is off. Queued twice it is
+    /// harmless: the worker makes a room's chat once.
+    pub(super) fn room_created_change<'a>(&self, room: &'a Room) -> Option<NewOutboxItem<'a>> {
         self.is_enabled().then(|| NewOutboxItem {
             order_key: format!("room/{}", room.id),
             action: "create_room",

@@ -13,11 +13,10 @@ use std::sync::Arc;
 use sha2::{Digest as _, Sha256};
 
 use crate::authz::{RoomModerator, ShowCreator};
-use crate::cache::{Bus, Invalidation};
+use crate::changes::Dispatcher;
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{Money, Role, Room, RoomAccess, RoomName, Show, UserId};
 use crate::mastodon::MastodonService;
-use crate::matrix::MatrixService;
 use crate::rooms::{RoomError, RoomService};
 use crate::store::{ShowInsert, ShowRequestKey, Store, StoreError};
 
@@ -79,9 +78,8 @@ pub struct ShowChanges {
 pub struct ShowService {
     store: Store,
     rooms: Arc<RoomService>,
-    matrix: Arc<MatrixService>,
     mastodon: Arc<MastodonService>,
-    bus: Arc<Bus>,
+    changes: Arc<Dispatcher>,
     clock: Arc<dyn Clock>,
 }
 
@@ -89,17 +87,15 @@ impl ShowService {
     pub fn new(
         store: Store,
         rooms: Arc<RoomService>,
-        matrix: Arc<MatrixService>,
         mastodon: Arc<MastodonService>,
-        bus: Arc<Bus>,
+        changes: Arc<Dispatcher>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             store,
             rooms,
-            matrix,
             mastodon,
-            bus,
+            changes,
             clock,
         }
     }
@@ -191,33 +187,28 @@ impl ShowService {
             updated_at: now,
         };
         let calls: Vec<_> = self.mastodon.announce_call(&show).into_iter().collect();
-        let changes: Vec<_> = self
-            .matrix
-            .room_created_change(&show.room)
-            .into_iter()
-            .collect();
         let request = idempotency_key.map(|key| ShowRequestKey {
             key,
             digest: &digest,
         });
         let inserted = self
             .store
-            .insert_show(&show, request, &calls, &changes)
+            .insert_show(&show, request, &calls)
             .await
             .map_err(|error| match error {
                 StoreError::Conflict(_) => ShowError::Room(RoomError::NameTaken),
                 other => ShowError::Store(other),
             })?;
         let (show, created) = match inserted {
-            ShowInsert::Created(show) => (show, true),
+            ShowInsert::Created(show, change) => {
+                // Makes the room's chat and clears a cached "no such room" left by earlier
+                // token requests for this name.
+                self.changes.deliver(*change).await;
+                (show, true)
+            }
             ShowInsert::Existing { show, digest: used } if used == digest => (show, false),
             ShowInsert::Existing { .. } => return Err(ShowError::KeyReused),
         };
-        // Clears a cached "no such room" left by earlier token requests for this name.
-        self.bus
-            .publish(Invalidation::Room(show.room.name.as_str().to_owned()))
-            .await;
-        self.matrix.wake();
         self.mastodon.wake();
         Ok((show, created))
     }
@@ -286,14 +277,12 @@ impl ShowService {
         show.updated_at = now;
         crate::rooms::validate(&show.room)?;
         let calls: Vec<_> = self.mastodon.edit_call(&show, now).into_iter().collect();
-        let show = self
+        let (show, change) = self
             .store
             .update_show(&show, &calls)
             .await?
             .ok_or(ShowError::NotFound)?;
-        self.bus
-            .publish(Invalidation::Room(show.room.name.as_str().to_owned()))
-            .await;
+        self.changes.deliver(change).await;
         self.mastodon.wake();
         Ok(show)
     }
@@ -323,11 +312,12 @@ impl ShowService {
             ..show
         };
         let calls: Vec<_> = self.mastodon.ended_call(&ended).into_iter().collect();
-        let ended = self
+        let (ended, change) = self
             .store
             .update_show(&ended, &calls)
             .await?
             .ok_or(ShowError::NotFound)?;
+        self.changes.deliver(change).await;
         self.mastodon.wake();
         Ok(ended)
     }

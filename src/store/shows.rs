@@ -1,16 +1,17 @@
 //! Shows (`/api/events`) and the room each one owns. A show, its room, the announcement
-//! owed to Mastodon and the chat room owed to Matrix are written in one transaction, so a
-//! crash never leaves a room without its show or a show without its side effects queued.
+//! owed to Mastodon and the room's change (which makes its chat) are written in one
+//! transaction, so a crash never leaves a room without its show or a show without its side
+//! effects queued.
 
 use anyhow::Context as _;
 use sqlx::any::AnyRow;
 
+use super::changes::{record_change, RecordedChange};
 use super::mastodon::{insert_mastodon_calls_on, NewMastodonCall};
-use super::matrix::{insert_outbox_items_on, NewOutboxItem};
 use super::rooms::{insert_room_on, room_from_row, update_room_on};
 use super::{classify_write_error, int, opt_int, opt_text, text, Store, StoreError};
 use crate::clock::UnixSeconds;
-use crate::domain::Show;
+use crate::domain::{Change, Show};
 use crate::telemetry::metrics::StoreOp;
 
 const SHOW_SELECT: &str = "SELECT r.id, r.name, r.title, r.owner_id, r.access, r.price_minor, \
@@ -46,24 +47,21 @@ pub struct ShowRequestKey<'a> {
 /// The outcome of [`Store::insert_show`].
 #[derive(Debug)]
 pub enum ShowInsert {
-    Created(Show),
+    /// With the room's change, to deliver.
+    Created(Show, Box<RecordedChange>),
     /// The same creator already used this idempotency key; `digest` is what it came with.
-    Existing {
-        show: Show,
-        digest: String,
-    },
+    Existing { show: Show, digest: String },
 }
 
 impl Store {
-    /// Creates `room` and its show and queues the Mastodon `calls` and the Matrix
-    /// `changes`, all or nothing. With a request key already used by `show.created_by`,
+    /// Creates `room` and its show, queues the Mastodon `calls` and records the room's
+    /// change, all or nothing. With a request key already used by `show.created_by`,
     /// nothing is written and the earlier show returned.
     pub async fn insert_show(
         &self,
         show: &Show,
         request: Option<ShowRequestKey<'_>>,
         calls: &[NewMastodonCall],
-        changes: &[NewOutboxItem<'_>],
     ) -> Result<ShowInsert, StoreError> {
         self.timed(StoreOp::Write, async {
             if let Some(request) = &request {
@@ -106,12 +104,14 @@ impl Store {
                 },
             }
             insert_mastodon_calls_on(&mut tx, calls, show.created_at).await?;
-            insert_outbox_items_on(&mut tx, changes, show.created_at).await?;
+            let change = Change::RoomCreated { room: room.clone() };
+            let change = record_change(&mut tx, change, show.created_at).await?;
             tx.commit().await.context("commit")?;
-            Ok(ShowInsert::Created(Show {
+            let show = Show {
                 room,
                 ..show.clone()
-            }))
+            };
+            Ok(ShowInsert::Created(show, Box::new(change)))
         })
         .await
     }
@@ -175,12 +175,13 @@ impl Store {
         .await
     }
 
-    /// Rewrites the show's room and its own fields and queues `calls`, all or nothing.
+    /// Rewrites the show's room and its own fields, queues `calls` and records the room's
+    /// change, all or nothing.
     pub async fn update_show(
         &self,
         show: &Show,
         calls: &[NewMastodonCall],
-    ) -> Result<Option<Show>, StoreError> {
+    ) -> Result<Option<(Show, RecordedChange)>, StoreError> {
         self.timed(StoreOp::Write, async {
             let mut tx = self.pool.begin().await.context("begin")?;
             let Some(room) = update_room_on(&mut tx, &show.room).await? else {
@@ -199,11 +200,14 @@ impl Store {
             .await
             .context("update show")?;
             insert_mastodon_calls_on(&mut tx, calls, show.updated_at).await?;
+            let change = Change::RoomUpdated { room: room.clone() };
+            let change = record_change(&mut tx, change, show.updated_at).await?;
             tx.commit().await.context("commit")?;
-            Ok(Some(Show {
+            let show = Show {
                 room,
                 ..show.clone()
-            }))
+            };
+            Ok(Some((show, change)))
         })
         .await
     }
