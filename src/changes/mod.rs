@@ -6,7 +6,9 @@
 //! commit, gives the [`RecordedChange`] to [`Dispatcher::deliver`]. The dispatcher calls the
 //! subscribers in the order they were registered — the caches first, so that the shards'
 //! fresh verdicts and Matrix's invites read the new fact, then live enforcement, Matrix and
-//! Mastodon — and deletes the row once all of them took it.
+//! Mastodon. Rows delivered this way are deleted in batches by the worker, off the
+//! request's path, well within the writer's hold (a row deleted late is delivered again,
+//! which every subscriber tolerates).
 //!
 //! Nothing in the service fans out by hand any more, and nothing is lost between the
 //! commit and the delivery: a row the writer did not finish (it crashed, or a subscriber
@@ -16,7 +18,7 @@
 //! an invalidation or a revalidation twice costs a cache miss, and the Matrix and Mastodon
 //! outboxes act on current state when they run.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -45,12 +47,16 @@ const BATCH: i64 = 100;
 const WORKER_HOLD_SECS: i64 = 30;
 /// The longest wait between two attempts at a change that keeps failing.
 const MAX_BACKOFF_SECS: i64 = 60;
+/// The most rows one batched delete names.
+const DELETE_BATCH: usize = 500;
 
 pub struct Dispatcher {
     store: Store,
     clock: Arc<dyn Clock>,
     subscribers: Vec<Arc<dyn Subscriber>>,
     wake: Notify,
+    /// Rows delivered inline, deleted by the worker's next pass.
+    delivered: Mutex<Vec<i64>>,
 }
 
 impl Dispatcher {
@@ -60,6 +66,7 @@ impl Dispatcher {
             clock,
             subscribers,
             wake: Notify::new(),
+            delivered: Mutex::new(Vec::new()),
         }
     }
 
@@ -67,9 +74,38 @@ impl Dispatcher {
     /// the caches and on its way to the shards when the moderator sees it placed. A failure
     /// is logged and left to the worker; the caller's write stands either way.
     pub async fn deliver(&self, recorded: RecordedChange) {
-        if let Err(error) = self.deliver_one(&recorded).await {
-            tracing::warn!(seq = recorded.seq, change = recorded.change.kind(), %error, "a change is not delivered yet; the worker retries it");
-            self.wake.notify_one();
+        match self.notify_subscribers(&recorded).await {
+            Ok(()) => self.delivered_list().push(recorded.seq),
+            Err(error) => {
+                tracing::warn!(seq = recorded.seq, change = recorded.change.kind(), %error, "a change is not delivered yet; the worker retries it");
+                self.wake.notify_one();
+            }
+        }
+    }
+
+    fn delivered_list(&self) -> std::sync::MutexGuard<'_, Vec<i64>> {
+        self.delivered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Deletes the rows delivered inline since the last pass. On a failure they stay
+    /// listed for the next pass (and, should this instance die first, are delivered again
+    /// once the writer's hold lapses).
+    async fn forget_delivered(&self) -> Result<(), StoreError> {
+        loop {
+            let batch: Vec<i64> = {
+                let mut delivered = self.delivered_list();
+                let take = delivered.len().min(DELETE_BATCH);
+                delivered.drain(..take).collect()
+            };
+            if batch.is_empty() {
+                return Ok(());
+            }
+            if let Err(error) = self.store.delete_changes(&batch).await {
+                self.delivered_list().extend(batch);
+                return Err(error);
+            }
         }
     }
 
@@ -80,9 +116,9 @@ impl Dispatcher {
         }
     }
 
-    /// Every subscriber in turn, then the row goes; on a failure the row stays, due again
-    /// after a backoff that doubles with each attempt.
-    async fn deliver_one(&self, recorded: &RecordedChange) -> Result<(), StoreError> {
+    /// Every subscriber in turn; on a failure the row stays, due again after a backoff that
+    /// doubles with each attempt.
+    async fn notify_subscribers(&self, recorded: &RecordedChange) -> Result<(), StoreError> {
         for subscriber in &self.subscribers {
             if let Err(error) = subscriber.on_change(&recorded.change).await {
                 let message = format!("{}: {error}", subscriber.name());
@@ -99,9 +135,7 @@ impl Dispatcher {
                 return Err(StoreError::Unexpected(anyhow::anyhow!(message)));
             }
         }
-        self.store
-            .delete_outbox_row(Outbox::Changes, recorded.seq)
-            .await
+        Ok(())
     }
 
     /// Delivers the changes no instance holds until `shutdown`: every second, and at once
@@ -112,7 +146,12 @@ impl Dispatcher {
                 tracing::warn!(%error, "cannot read the change outbox; trying again");
             }
             tokio::select! {
-                _ = shutdown.changed() => return,
+                _ = shutdown.changed() => {
+                    if let Err(error) = self.forget_delivered().await {
+                        tracing::warn!(%error, "delivered changes stay in the outbox; they are delivered again");
+                    }
+                    return;
+                }
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
@@ -122,6 +161,7 @@ impl Dispatcher {
     /// One pass: takes every due change (oldest first) that no other instance holds and
     /// delivers it. Returns how many were delivered.
     pub async fn try_once(&self) -> Result<usize, StoreError> {
+        self.forget_delivered().await?;
         let now = self.clock.now();
         let mut delivered = 0;
         for recorded in self.store.find_due_changes(now, BATCH).await? {
@@ -132,8 +172,13 @@ impl Dispatcher {
             if !held {
                 continue;
             }
-            match self.deliver_one(&recorded).await {
-                Ok(()) => delivered += 1,
+            match self.notify_subscribers(&recorded).await {
+                Ok(()) => {
+                    self.store
+                        .delete_outbox_row(Outbox::Changes, recorded.seq)
+                        .await?;
+                    delivered += 1;
+                }
                 Err(error) => {
                     tracing::warn!(seq = recorded.seq, change = recorded.change.kind(), attempts = recorded.attempts + 1, %error, "a change could not be delivered; it is tried again");
                 }
@@ -142,8 +187,9 @@ impl Dispatcher {
         Ok(delivered)
     }
 
-    /// How many changes wait for delivery (for readiness and the operator).
+    /// How many changes wait for delivery (for the operator and tests).
     pub async fn pending(&self) -> Result<i64, StoreError> {
+        self.forget_delivered().await?;
         self.store.count_pending_outbox_rows(Outbox::Changes).await
     }
 }

@@ -48,6 +48,30 @@ pub(super) async fn record_change(
 }
 
 impl Store {
+    /// Forgets delivered changes, in one statement.
+    pub async fn delete_changes(&self, seqs: &[i64]) -> Result<(), StoreError> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        self.timed(StoreOp::Write, async {
+            let placeholders: Vec<String> = (1..=seqs.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "DELETE FROM change_outbox WHERE seq IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for seq in seqs {
+                query = query.bind(*seq);
+            }
+            query
+                .execute(&self.pool)
+                .await
+                .context("delete delivered changes")?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Changes no instance holds at `now` and due for an attempt, oldest first.
     pub async fn find_due_changes(
         &self,
