@@ -72,6 +72,10 @@ enum Signature<'a> {
 }
 
 #[derive(Arbitrary, Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one case per input, never stored"
+)]
 enum Case<'a> {
     Built {
         header: Header<'a>,
