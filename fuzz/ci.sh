@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The short fuzzing step for CI: replays the corpus as plain tests, then builds every
+# Short fuzzing runs. By default: replays the corpus as plain tests, then builds every
 # target with AFL++ instrumentation and fuzzes each for FUZZ_SECONDS (default 20).
 # Fails on any failing test, crash or hang. Installs cargo-afl from crates.io when the
 # pinned version is missing (that also builds AFL++ itself, about two minutes).
@@ -8,8 +8,28 @@
 #
 # FUZZ_TARGET_DIR keeps the instrumented build outside a fresh clone, so a second run
 # on the same machine only rebuilds what changed.
+#
+#   FUZZ_QUICK_SECS=20 fuzz/ci.sh --quick [TARGET…]
+#
+# The quick mode needs no AFL: plain `cargo test` here, then the `quick` binary, which
+# mutates each target's seeds for FUZZ_QUICK_SECS seconds (see src/quick.rs). Both use
+# one plain build, in FUZZ_TEST_TARGET_DIR when set (else target/ here).
 set -euo pipefail
 cd "$(dirname "$0")"
+
+if [[ "${1:-}" == --quick ]]; then
+  shift
+  started=$SECONDS
+  export CARGO_TARGET_DIR="${FUZZ_TEST_TARGET_DIR:-${CARGO_TARGET_DIR:-$PWD/target}}"
+  # Not `--locked`, for the reason given below.
+  cargo build --quiet --tests --bin quick
+  echo "built in $((SECONDS - started)) s"
+  cargo test --quiet
+  status=0
+  "$CARGO_TARGET_DIR/debug/quick" "$@" || status=$?
+  echo "quick fuzzing step took $((SECONDS - started)) s"
+  exit "$status"
+fi
 AFL_VERSION=0.18.2
 seconds="${FUZZ_SECONDS:-20}"
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$PWD/target}"

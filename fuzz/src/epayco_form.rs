@@ -3,7 +3,8 @@
 //! `payments::epayco::Notification::from_fields` and its signature.
 //!
 //! Invariants: the decoder agrees with a strict reading of its own contract (`+` is a
-//! space, `%XX` two hex digits, UTF-8, the first of a repeated key wins); decoded fields
+//! space, `%XX` two hex digits, UTF-8, no NUL character in a key or value, the first of a
+//! repeated key wins); decoded fields
 //! encoded again decode to the same fields; and everything in `epayco::check_fields`.
 
 use std::collections::BTreeMap;
@@ -46,7 +47,9 @@ fn reference(text: &str) -> Option<BTreeMap<String, String>> {
                 b => out.push(b),
             }
         }
-        String::from_utf8(out).ok()
+        String::from_utf8(out)
+            .ok()
+            .filter(|text| !text.contains('\0'))
     }
     let mut fields = BTreeMap::new();
     for pair in text.split('&').filter(|p| !p.is_empty()) {

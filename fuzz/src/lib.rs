@@ -20,6 +20,7 @@ pub mod jitsi_hs256;
 pub mod jitsi_rs256;
 pub mod prosody_bodies;
 pub mod prosody_signature;
+pub mod quick;
 pub mod room_name;
 pub mod session_token;
 pub mod signed_webhook;

@@ -1,27 +1,35 @@
 //! Platform session tokens: `identity::session::SessionTokens::verify`.
 //!
-//! The input is a structured case: a header (the exact one roomkey writes, another `alg`
-//! or `typ`, or raw bytes), claims from fuzzed parts or raw bytes, and a signature with
-//! the right key, another key, or raw bytes; then maybe one edit to the finished token.
+//! The input is a structured case: either a header (the exact one roomkey writes, another
+//! `alg` or `typ`, or raw bytes), claims from fuzzed parts or raw bytes, and a signature
+//! with the right key, another key, or raw bytes, then maybe one edit to the finished
+//! token; or a session issued by `SessionTokens::issue` for a fuzzed user id, generation
+//! and time.
 //! Invariants: a token that verifies has exactly roomkey's header (so no other `alg`),
 //! an HMAC under the session key (checked with another implementation), issuer,
 //! audience and type as issued, `now` before `exp` and not before `iat` minus the minute
-//! of drift, and the user id that is returned; a token built valid verifies; one signed
-//! with another key never does.
+//! of drift, and the returned session is its claims: `sub`, `jti`, `gen` (0 when absent)
+//! and `exp`; a token built valid verifies to the session it was built with; one signed
+//! with another key never does. An issued session verifies, from a minute before its issue
+//! time until it expires, to its user id and generation with a fresh `jti`, and not after
+//! it expires, before that minute, or under another key.
 
 use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
+use roomkey::domain::VerifiedSession;
 use roomkey::identity::session::{SessionTokens, SESSION_AUDIENCE, SESSION_ISSUER};
+use roomkey::tokens::verify::VerifyError;
 use serde_json::{json, Value};
 
 use crate::jwt::{b64, json_of, object, segments, unb64, Alg, Stamp, Text};
-use crate::support::{hmac_sha256, Edit};
+use crate::support::{hmac_sha256, Edit, Time};
 use crate::NOW;
 
 const SECRET: &[u8] = b"session-secret-for-the-fuzz-target-0123";
 const OTHER_SECRET: &[u8] = b"some-other-session-secret-0123456789ab";
 const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+const TTL: i64 = 3600;
 
 #[derive(Arbitrary, Debug)]
 enum Header<'a> {
@@ -39,6 +47,9 @@ struct Claims<'a> {
     iat: Stamp<'a>,
     exp: Stamp<'a>,
     jti: &'a str,
+    /// The session generation: absent (read as 0), or a time-like value (only an integer
+    /// is one).
+    generation: Option<Stamp<'a>>,
     omit: u8,
     extra: Option<(&'a str, &'a str)>,
 }
@@ -61,6 +72,10 @@ enum Signature<'a> {
 }
 
 #[derive(Arbitrary, Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one case per input, never stored"
+)]
 enum Case<'a> {
     Built {
         header: Header<'a>,
@@ -68,15 +83,26 @@ enum Case<'a> {
         signature: Signature<'a>,
         edit: Option<Edit<'a>>,
     },
+    Issued {
+        user: &'a str,
+        generation: i64,
+        at: Time,
+    },
 }
 
 fn sessions() -> &'static SessionTokens {
     static SESSIONS: OnceLock<SessionTokens> = OnceLock::new();
-    SESSIONS.get_or_init(|| SessionTokens::new(SECRET, 3600))
+    SESSIONS.get_or_init(|| SessionTokens::new(SECRET, TTL))
+}
+
+fn other_sessions() -> &'static SessionTokens {
+    static SESSIONS: OnceLock<SessionTokens> = OnceLock::new();
+    SESSIONS.get_or_init(|| SessionTokens::new(OTHER_SECRET, TTL))
 }
 
 pub fn prepare() {
     sessions();
+    other_sessions();
 }
 
 pub fn run(data: &[u8]) {
@@ -102,23 +128,83 @@ pub fn run(data: &[u8]) {
                 None => (token, expected),
             }
         }
+        Case::Issued {
+            user,
+            generation,
+            at,
+        } => {
+            check_issued(user, *generation, *at);
+            return;
+        }
     };
-    check(&token, expected);
+    check(&token, expected.as_ref());
+}
+
+/// A session roomkey issues verifies to itself while it lasts, and only then.
+fn check_issued(user: &str, generation: i64, at: Time) {
+    let at = at.at();
+    // Sessions are issued at the clock's time; `issue` adds the lifetime without a check.
+    if at.checked_add(TTL).is_none() || at.checked_sub(61).is_none() {
+        return;
+    }
+    let (token, exp) = sessions().issue(user, generation, at);
+    assert_eq!(exp, at + TTL);
+    let verified = sessions()
+        .verify(&token, at)
+        .expect("a session verifies when it is issued");
+    assert_eq!(
+        (
+            verified.user_id.as_str(),
+            verified.generation,
+            verified.expires_at
+        ),
+        (user, generation, exp),
+        "{token}"
+    );
+    assert_eq!(verified.jti.len(), 36, "{verified:?}");
+    for now in [at - 60, exp - 1] {
+        assert_eq!(sessions().verify(&token, now).as_ref(), Ok(&verified));
+    }
+    assert_eq!(sessions().verify(&token, exp), Err(VerifyError::Expired));
+    assert_eq!(
+        sessions().verify(&token, at - 61),
+        Err(VerifyError::NotYetValid)
+    );
+    assert_eq!(
+        other_sessions().verify(&token, at),
+        Err(VerifyError::BadSignature)
+    );
+    let (again, _) = sessions().issue(user, generation, at);
+    let again = sessions()
+        .verify(&again, at)
+        .expect("issued again, it verifies");
+    assert_ne!(again.jti, verified.jti, "every session has its own id");
+    // At the targets' instant it verifies exactly when that lies in its window.
+    let in_window = at - 60 <= NOW && NOW < exp;
+    check(&token, in_window.then_some(&verified));
+    if !in_window {
+        assert!(sessions().verify(&token, NOW).is_err(), "{token}");
+    }
 }
 
 fn check_raw(token: &str) {
     check(token, None);
 }
 
-/// Verifies `token`; `expected` is the user id when it was built valid.
-fn check(token: &str, expected: Option<&str>) {
+/// Verifies `token`; `expected` is the session it names when it was built valid.
+fn check(token: &str, expected: Option<&VerifiedSession>) {
     let result = sessions().verify(token, NOW);
-    if let Some(sub) = expected {
-        assert_eq!(result.as_deref(), Ok(sub), "{token}");
+    if let Some(session) = expected {
+        assert_eq!(result.as_ref(), Ok(session), "{token}");
     }
-    let Ok(sub) = result else {
+    let Ok(session) = result else {
         return;
     };
+    assert_eq!(
+        other_sessions().verify(token, NOW),
+        Err(VerifyError::BadSignature),
+        "{token}"
+    );
     let (header, payload, signature) = segments(token).expect("a verified token has three parts");
     assert_eq!(
         header,
@@ -133,19 +219,26 @@ fn check(token: &str, expected: Option<&str>) {
     assert_eq!(claims["iss"], SESSION_ISSUER);
     assert_eq!(claims["aud"], SESSION_AUDIENCE);
     assert_eq!(claims["typ"], "session");
-    assert_eq!(claims["sub"], sub.as_str());
+    assert_eq!(claims["sub"], session.user_id.as_str());
+    assert_eq!(claims["jti"], session.jti.as_str());
+    let generation = match claims.get("gen") {
+        None => 0,
+        Some(value) => value.as_i64().expect("an integer gen"),
+    };
+    assert_eq!(session.generation, generation, "{claims}");
     let exp = claims["exp"].as_i64().expect("an integer exp");
     let iat = claims["iat"].as_i64().expect("an integer iat");
+    assert_eq!(session.expires_at, exp);
     assert!(NOW < exp, "{claims}");
     assert!(i128::from(NOW) >= i128::from(iat) - 60, "{claims}");
 }
 
-/// The token, and the user id it must verify to when it is built valid.
-fn build<'a>(
+/// The token, and the session it must verify to when it is built valid.
+fn build(
     header: &Header<'_>,
-    payload: &Payload<'a>,
+    payload: &Payload<'_>,
     signature: &Signature<'_>,
-) -> (String, Option<&'a str>) {
+) -> (String, Option<VerifiedSession>) {
     let (header_json, header_exact) = match header {
         Header::Exact => (HEADER.as_bytes().to_vec(), true),
         Header::Built { alg, typ } => {
@@ -166,19 +259,19 @@ fn build<'a>(
             if let Some((name, value)) = c.extra {
                 extra.push((name, value));
             }
-            let value = object(
-                vec![
-                    ("iss", c.iss.value(SESSION_ISSUER)),
-                    ("aud", c.aud.value(SESSION_AUDIENCE)),
-                    ("sub", Value::from(c.sub)),
-                    ("iat", c.iat.value()),
-                    ("exp", c.exp.value()),
-                    ("jti", Value::from(c.jti)),
-                    ("typ", c.typ.value("session")),
-                ],
-                u32::from(c.omit),
-                &extra,
-            );
+            let mut members = vec![
+                ("iss", c.iss.value(SESSION_ISSUER)),
+                ("aud", c.aud.value(SESSION_AUDIENCE)),
+                ("sub", Value::from(c.sub)),
+                ("iat", c.iat.value()),
+                ("exp", c.exp.value()),
+                ("jti", Value::from(c.jti)),
+                ("typ", c.typ.value("session")),
+            ];
+            if let Some(generation) = &c.generation {
+                members.push(("gen", generation.value()));
+            }
+            let value = object(members, u32::from(c.omit), &extra);
             let in_time = match (c.iat.at(), c.exp.at()) {
                 (Some(iat), Some(exp)) => NOW < exp && i128::from(NOW) >= i128::from(iat) - 60,
                 _ => false,
@@ -187,10 +280,25 @@ fn build<'a>(
                 .iter()
                 .all(|t| matches!(t, Text::Expected));
             let shadowed = c.extra.is_some_and(|(name, _)| {
-                ["iss", "aud", "sub", "iat", "exp", "jti", "typ"].contains(&name)
+                ["iss", "aud", "sub", "iat", "exp", "jti", "typ", "gen"].contains(&name)
             });
+            // Bit 7 of `omit` leaves `gen` out, which reads as generation 0.
+            let generation = match &c.generation {
+                _ if c.omit & 0x80 != 0 => Some(0),
+                None => Some(0),
+                Some(stamp) => stamp.at(),
+            };
             let valid = in_time && expected && c.omit & 0x7f == 0 && !shadowed;
-            (value.to_string().into_bytes(), valid.then_some(c.sub))
+            let session = match (valid, generation, c.exp.at()) {
+                (true, Some(generation), Some(exp)) => Some(VerifiedSession {
+                    user_id: c.sub.to_owned(),
+                    jti: c.jti.to_owned(),
+                    generation,
+                    expires_at: exp,
+                }),
+                _ => None,
+            };
+            (value.to_string().into_bytes(), session)
         }
         Payload::Raw(bytes) => (bytes.to_vec(), None),
     };
