@@ -4,8 +4,8 @@
 //! delayed by an outage never carries a schedule or price changed since.
 
 use crate::clock::UnixSeconds;
-use crate::domain::{RoomAccess, Show, User};
 use crate::domain::amount::format_major;
+use crate::domain::{RoomAccess, Show, User};
 
 /// Mastodon's default limit on a status, in characters.
 const MAX_STATUS_CHARS: usize = 500;

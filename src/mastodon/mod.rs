@@ -22,9 +22,9 @@ use crate::clock::{Clock, UnixSeconds};
 use crate::config::{MastodonBanAction, MastodonConfig};
 use crate::domain::{Ban, BanScope, Show};
 use crate::matrix::MatrixService;
-use announcement::{AnnouncementFacts, Language};
 use crate::store::{MastodonCall, NewMastodonCall, Outbox, Store, StoreError};
 use crate::telemetry::metrics::{DeliveryOutcome, MastodonAction, Metrics};
+use announcement::{AnnouncementFacts, Language};
 
 pub use client::{MastodonClient, MastodonError};
 

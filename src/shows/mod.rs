@@ -8,7 +8,6 @@
 //! retry: the same key with the same request returns the same show, the same key with a
 //! different request is refused.
 
-
 use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
