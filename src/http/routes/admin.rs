@@ -354,7 +354,7 @@ impl TryFrom<GrantBody> for GrantRequest {
         {
             return Err(ApiError::validation(
                 "note",
-                "note must be at most 500 characters",
+                format!("note must be at most {MAX_NOTE_CHARS} characters"),
             ));
         }
         Ok(GrantRequest {

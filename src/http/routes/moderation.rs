@@ -138,7 +138,7 @@ const MAX_BAN_SECS: i64 = 10 * 365 * 86_400;
 
 impl ModerationBanBody {
     /// When the ban ends: the time given, `now` plus the duration given, or never.
-    fn until(&self, now: UnixSeconds) -> Result<Option<UnixSeconds>, ApiError> {
+    fn ends_at(&self, now: UnixSeconds) -> Result<Option<UnixSeconds>, ApiError> {
         match (self.until.as_deref(), self.duration_secs) {
             (Some(_), Some(_)) => Err(ApiError::validation(
                 "duration_secs",
@@ -167,7 +167,7 @@ pub async fn ban(
     caller: Caller,
     ApiJson(body): ApiJson<ModerationBanBody>,
 ) -> Result<(StatusCode, Json<BanView>), ApiError> {
-    let until = body.until(state.clock.now())?;
+    let until = body.ends_at(state.clock.now())?;
     let scope = body.scope.into_scope()?;
     let warrant = authz::ban_warrant(&state.access, &caller, &body.user_id, scope).await?;
     let request = BanRequest {
