@@ -146,6 +146,20 @@ pub fn parse_handle(text: &str) -> Option<String> {
     (ok_len && ok_start && ok_chars).then_some(handle)
 }
 
+/// The longest user id roomkey accepts: the ids it makes are 36-byte UUIDs, and a trusted
+/// backend names its users in `X-Roomkey-User` within the same bound.
+pub const MAX_USER_ID_LEN: usize = 64;
+
+/// A user id as it arrives from outside (a path, a header): 1 to [`MAX_USER_ID_LEN`]
+/// bytes with no whitespace or control characters. Whether such a user exists is the
+/// store's question; this only refuses what no user id can look like.
+pub fn parse_user_id(text: &str) -> Option<UserId> {
+    let ok = !text.is_empty()
+        && text.len() <= MAX_USER_ID_LEN
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control());
+    ok.then(|| text.to_owned())
+}
+
 /// A deliberately small e-mail check: one `@`, a dot in the domain, no spaces, ≤ 254 bytes.
 pub fn parse_email(text: &str) -> Option<String> {
     let email = text.trim().to_ascii_lowercase();
@@ -180,6 +194,17 @@ mod tests {
         assert_eq!(parse_handle("ab"), None);
         assert_eq!(parse_handle("_alex"), None);
         assert_eq!(parse_handle("alex@home"), None);
+    }
+
+    #[test]
+    fn user_ids_are_short_and_have_no_spaces() {
+        let uuid = "01890a5d-ac96-774b-bcce-b302099a8057";
+        assert_eq!(parse_user_id(uuid).as_deref(), Some(uuid));
+        assert_eq!(parse_user_id("nobody").as_deref(), Some("nobody"));
+        assert_eq!(parse_user_id(""), None);
+        assert_eq!(parse_user_id("two words"), None);
+        assert_eq!(parse_user_id("tab\there"), None);
+        assert_eq!(parse_user_id(&"x".repeat(MAX_USER_ID_LEN + 1)), None);
     }
 
     #[test]

@@ -55,6 +55,27 @@ async fn a_path_segment_that_is_not_utf8_is_answered_in_the_envelope() {
     app.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_user_id_in_a_path_that_no_user_id_can_look_like_is_refused_before_the_handler() {
+    let app = spawn_app(&backends()[0]).await;
+    let long = "x".repeat(65);
+    for path in [
+        format!("/api/admin/users/{long}/access"),
+        "/api/admin/users/two%20words/access".to_owned(),
+        "/api/performers/two%20words/verification".to_owned(),
+    ] {
+        let reply = app.get(&path, Some(ADMIN_KEY)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{path}: {reply:?}");
+        assert_eq!(reply.body["error"]["code"], "invalid_request", "{path}");
+        assert_eq!(reply.body["error"]["field"], "user_id", "{path}");
+    }
+    let unknown = app
+        .get("/api/admin/users/nobody/access", Some(ADMIN_KEY))
+        .await;
+    assert_eq!(unknown.status, StatusCode::OK, "{unknown:?}");
+    app.shutdown().await;
+}
+
 /// PostgreSQL refuses NUL in text with an error; roomkey refuses it first, with 422, on
 /// every way in: JSON, forms, paths and queries, with or without authentication.
 #[tokio::test]

@@ -13,6 +13,7 @@ use crate::domain::{Ban, Entitlement, EntitlementSource, Money, Role, RoomAccess
 use crate::entitlements::{GrantRequest, ScopeRequest};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, OptionalJson};
+use crate::http::params::{RoomParam, UserParam};
 use crate::http::state::AppState;
 use crate::identity::Provisioning;
 use crate::moderation::BanRequest;
@@ -109,7 +110,7 @@ pub struct RoleBody {
 pub async fn set_role(
     State(state): State<AppState>,
     admin: Admin,
-    Path(user_id): Path<String>,
+    UserParam(user_id): UserParam,
     ApiJson(body): ApiJson<RoleBody>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = state
@@ -132,7 +133,7 @@ pub struct EndSessionsBody {
 pub async fn end_sessions(
     State(state): State<AppState>,
     admin: Admin,
-    Path(user_id): Path<String>,
+    UserParam(user_id): UserParam,
     OptionalJson(body): OptionalJson<EndSessionsBody>,
 ) -> Result<StatusCode, ApiError> {
     state
@@ -216,7 +217,7 @@ pub struct AccessRecordView {
 pub async fn access_record(
     State(state): State<AppState>,
     _admin: Admin,
-    Path(user_id): Path<String>,
+    UserParam(user_id): UserParam,
 ) -> Result<Json<AccessRecordView>, ApiError> {
     let entitlements = state.entitlements.list(&user_id).await?;
     let bans = state.bans.list(&user_id).await?;
@@ -282,10 +283,9 @@ pub struct UpdateRoomBody {
 pub async fn update_room(
     State(state): State<AppState>,
     _admin: Admin,
-    Path(room): Path<String>,
+    RoomParam(name): RoomParam,
     ApiJson(body): ApiJson<UpdateRoomBody>,
 ) -> Result<Json<RoomView>, ApiError> {
-    let name = parse_room(&room)?;
     let changes = RoomChanges {
         title: body.title,
         access: body.access.as_deref().map(access).transpose()?,
@@ -324,6 +324,51 @@ pub struct GrantBody {
     note: Option<String>,
 }
 
+impl ScopeBody {
+    fn into_scope(self) -> Result<ScopeRequest, ApiError> {
+        Ok(match self {
+            ScopeBody::Room { room } => {
+                ScopeRequest::Room(parse_room(&room).map_err(|e| e.with("field", "scope.room"))?)
+            }
+            ScopeBody::Performer { performer_id } => ScopeRequest::Performer(performer_id),
+            ScopeBody::Plan { plan } => ScopeRequest::Plan(plan),
+            ScopeBody::Credit { credit } => ScopeRequest::Credit(credit),
+        })
+    }
+}
+
+/// Longest note on a grant: it is kept as the entitlement's `source_ref`.
+const MAX_NOTE_CHARS: usize = 500;
+
+/// A grant by hand, checked field by field in the order the answer names the first fault:
+/// scope, note, then the validity window.
+impl TryFrom<GrantBody> for GrantRequest {
+    type Error = ApiError;
+
+    fn try_from(body: GrantBody) -> Result<Self, ApiError> {
+        let scope = body.scope.into_scope()?;
+        if body
+            .note
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
+        {
+            return Err(ApiError::validation(
+                "note",
+                format!("note must be at most {MAX_NOTE_CHARS} characters"),
+            ));
+        }
+        Ok(GrantRequest {
+            user_id: body.user_id,
+            scope,
+            valid_from: time("valid_from", body.valid_from.as_deref())?,
+            valid_until: time("valid_until", body.valid_until.as_deref())?,
+            quantity: body.quantity,
+            source: EntitlementSource::AdminGrant,
+            source_ref: body.note,
+        })
+    }
+}
+
 /// # `POST /api/admin/entitlements`
 /// Grants an entitlement by hand (a comp ticket, a courtesy plan).
 /// **Permissions**: admin.
@@ -332,35 +377,7 @@ pub async fn grant(
     admin: Admin,
     ApiJson(body): ApiJson<GrantBody>,
 ) -> Result<(StatusCode, Json<EntitlementView>), ApiError> {
-    let scope = match body.scope {
-        ScopeBody::Room { room } => {
-            ScopeRequest::Room(parse_room(&room).map_err(|e| e.with("field", "scope.room"))?)
-        }
-        ScopeBody::Performer { performer_id } => ScopeRequest::Performer(performer_id),
-        ScopeBody::Plan { plan } => ScopeRequest::Plan(plan),
-        ScopeBody::Credit { credit } => ScopeRequest::Credit(credit),
-    };
-    if body.note.as_ref().is_some_and(|n| n.chars().count() > 500) {
-        return Err(ApiError::validation(
-            "note",
-            "note must be at most 500 characters",
-        ));
-    }
-    let entitlement = state
-        .entitlements
-        .grant(
-            &admin,
-            GrantRequest {
-                user_id: body.user_id,
-                scope,
-                valid_from: time("valid_from", body.valid_from.as_deref())?,
-                valid_until: time("valid_until", body.valid_until.as_deref())?,
-                quantity: body.quantity,
-                source: EntitlementSource::AdminGrant,
-                source_ref: body.note,
-            },
-        )
-        .await?;
+    let entitlement = state.entitlements.grant(&admin, body.try_into()?).await?;
     Ok((
         StatusCode::CREATED,
         Json(EntitlementView::from(&entitlement)),

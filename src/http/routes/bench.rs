@@ -1,14 +1,14 @@
 //! The benchmark's ceiling: the same signing and answer shape as the token endpoint, with
 //! no authentication, no lookups and no decision. Compiled only with the `bench` feature.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
 
 use crate::clock::rfc3339;
-use crate::domain::{Role, Room, RoomAccess, User};
+use crate::domain::{Role, Room, RoomAccess, RoomName, User};
 use crate::http::error::ApiError;
-use crate::http::routes::rooms::parse_room;
+use crate::http::params::RoomParam;
 use crate::http::state::AppState;
 
 #[derive(Serialize)]
@@ -20,14 +20,9 @@ pub struct SignedView {
     moderator: bool,
 }
 
-/// # `POST /bench/sign/{room}`
-/// Signs a fixed member token for `room`. **Permissions**: none — benchmark builds only.
-pub async fn sign_only(
-    State(state): State<AppState>,
-    Path(room): Path<String>,
-) -> Result<Json<SignedView>, ApiError> {
-    let name = parse_room(&room)?;
-    let user = User {
+/// The benchmark's one signer: a viewer with no history.
+fn bench_user() -> User {
+    User {
         id: "bench-user".into(),
         handle: "bench".into(),
         email: "bench@example.com".into(),
@@ -39,8 +34,12 @@ pub async fn sign_only(
         created_at: 0,
         updated_at: 0,
         session_generation: 0,
-    };
-    let room = Room {
+    }
+}
+
+/// A free room named as asked, never stored.
+fn bench_room(name: RoomName) -> Room {
+    Room {
         id: "bench-room".into(),
         name,
         title: String::new(),
@@ -52,11 +51,21 @@ pub async fn sign_only(
         ends_at: None,
         created_at: 0,
         updated_at: 0,
-    };
-    let token = state
-        .tokens
-        .jitsi()
-        .unsafe_sign_without_checks(&user, &room, state.identity.now());
+    }
+}
+
+/// # `POST /bench/sign/{room}`
+/// Signs a fixed member token for `room`. **Permissions**: none — benchmark builds only.
+pub async fn sign_only(
+    State(state): State<AppState>,
+    RoomParam(name): RoomParam,
+) -> Result<Json<SignedView>, ApiError> {
+    let room = bench_room(name);
+    let token =
+        state
+            .tokens
+            .jitsi()
+            .unsafe_sign_without_checks(&bench_user(), &room, state.identity.now());
     let jwt = token.jwt.to_string();
     Ok(Json(SignedView {
         join_url: crate::tokens::join_url(&state.meet_url, &room.name, &jwt),

@@ -18,6 +18,7 @@ use crate::clock::rfc3339;
 use crate::domain::{Money, RoomAccess, Show};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery, OptionalJson, UserPrincipal};
+use crate::http::params::RoomParam;
 use crate::http::state::AppState;
 use crate::payments::Checkout;
 use crate::shows::{NewShow, ShowChanges};
@@ -101,6 +102,57 @@ pub struct CreateShowBody {
     performer_id: Option<String>,
 }
 
+/// A new show as the body asks, checked in the order the answer names the first fault:
+/// access, room, then the schedule. Access defaults to `paid` with a price, `free` without.
+impl TryFrom<CreateShowBody> for NewShow {
+    type Error = ApiError;
+
+    fn try_from(body: CreateShowBody) -> Result<Self, ApiError> {
+        let price = body.price.map(Money::from);
+        let access = match body.access.as_deref() {
+            Some(text) => access(text)?,
+            None if price.is_some() => RoomAccess::Paid,
+            None => RoomAccess::Free,
+        };
+        Ok(NewShow {
+            performer_id: body.performer_id,
+            title: body.title,
+            description: body.description,
+            hashtags: body.hashtags,
+            room: body
+                .room
+                .as_deref()
+                .map(|room| parse_room(room).map_err(|e| e.with("field", "room")))
+                .transpose()?,
+            access,
+            price,
+            starts_at: time("starts_at", Some(&body.starts_at))?.unwrap_or_default(),
+            ends_at: time("ends_at", body.ends_at.as_deref())?,
+        })
+    }
+}
+
+/// The `Idempotency-Key` header, if sent; it must be visible ASCII.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    headers
+        .get("idempotency-key")
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| ApiError::validation("Idempotency-Key", "must be visible ASCII"))
+        })
+        .transpose()
+}
+
+/// 201 for a show made now, 200 for one a repeated `Idempotency-Key` found.
+fn created_status(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
+}
+
 /// # `POST /api/events` (also `POST /api/events/create`)
 /// Creates a show: its room, its chat room (when Matrix is configured) and its Mastodon
 /// announcement (when Mastodon is configured). Send an `Idempotency-Key` header to make
@@ -115,42 +167,10 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateShowBody>,
 ) -> Result<(StatusCode, Json<ShowView>), ApiError> {
     let creator = authz::show_creator(&caller);
-    let key = headers
-        .get("idempotency-key")
-        .map(|value| {
-            value
-                .to_str()
-                .map_err(|_| ApiError::validation("Idempotency-Key", "must be visible ASCII"))
-        })
-        .transpose()?;
-    let price = body.price.map(Money::from);
-    let access = match body.access.as_deref() {
-        Some(text) => access(text)?,
-        None if price.is_some() => RoomAccess::Paid,
-        None => RoomAccess::Free,
-    };
-    let new = NewShow {
-        performer_id: body.performer_id,
-        title: body.title,
-        description: body.description,
-        hashtags: body.hashtags,
-        room: body
-            .room
-            .as_deref()
-            .map(|room| parse_room(room).map_err(|e| e.with("field", "room")))
-            .transpose()?,
-        access,
-        price,
-        starts_at: time("starts_at", Some(&body.starts_at))?.unwrap_or_default(),
-        ends_at: time("ends_at", body.ends_at.as_deref())?,
-    };
+    let key = idempotency_key(&headers)?;
+    let new = NewShow::try_from(body)?;
     let (show, created) = state.shows.create(&creator, new, key).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(view(&state, &show))))
+    Ok((created_status(created), Json(view(&state, &show))))
 }
 
 #[derive(Deserialize)]
@@ -268,8 +288,7 @@ pub async fn pay(
     body: OptionalJson<CheckoutBody>,
 ) -> Result<(StatusCode, Json<Checkout>), ApiError> {
     let show = state.shows.get(&id).await?;
-    let room = show.room.name.to_string();
-    payments::pay_room(State(state), caller, Path(room), body).await
+    payments::pay_room(State(state), caller, RoomParam(show.room.name), body).await
 }
 
 /// # `GET /api/events/{id}/participants`
@@ -280,8 +299,7 @@ pub async fn participants(
     Path(id): Path<String>,
 ) -> Result<Json<ParticipantsView>, ApiError> {
     let show = state.shows.get(&id).await?;
-    let room = show.room.name.to_string();
-    live::participants(State(state), caller, Path(room)).await
+    live::participants(State(state), caller, RoomParam(show.room.name)).await
 }
 
 /// # `GET /api/events/{id}/stats`
@@ -293,6 +311,5 @@ pub async fn stats(
     query: ApiQuery<super::stats::RoomStatsParams>,
 ) -> Result<Json<super::stats::RoomStatsView>, ApiError> {
     let show = state.shows.get(&id).await?;
-    let room = show.room.name.to_string();
-    super::stats::room_stats(State(state), caller, Path(room), query).await
+    super::stats::room_stats(State(state), caller, RoomParam(show.room.name), query).await
 }

@@ -3,18 +3,19 @@
 //! **Permissions** for all three: the room's performer, moderators and admins (by session),
 //! or the admin key: [`authz::room_moderator`].
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::admin::{time, BanView};
-use super::rooms::parse_room;
 use crate::attendance::Participants;
 use crate::authz::{self, Caller, RoomModerator};
 use crate::clock::rfc3339;
+use crate::domain::RoomName;
 use crate::http::error::ApiError;
 use crate::http::extract::ApiJson;
+use crate::http::params::RoomParam;
 use crate::http::state::AppState;
 use crate::moderation::BanRequest;
 
@@ -22,9 +23,9 @@ use crate::moderation::BanRequest;
 pub(super) async fn moderator(
     state: &AppState,
     caller: &Caller,
-    room: &str,
+    room: &RoomName,
 ) -> Result<RoomModerator, ApiError> {
-    Ok(authz::room_moderator(&state.access, caller, &parse_room(room)?).await?)
+    Ok(authz::room_moderator(&state.access, caller, room).await?)
 }
 
 #[derive(Deserialize)]
@@ -47,7 +48,7 @@ pub struct SentView {
 pub async fn kick(
     State(state): State<AppState>,
     caller: Caller,
-    Path(room): Path<String>,
+    RoomParam(room): RoomParam,
     ApiJson(body): ApiJson<KickBody>,
 ) -> Result<(StatusCode, Json<SentView>), ApiError> {
     let moderator = moderator(&state, &caller, &room).await?;
@@ -80,11 +81,11 @@ pub struct RoomBanBody {
 pub async fn ban(
     State(state): State<AppState>,
     caller: Caller,
-    Path(room): Path<String>,
+    RoomParam(room): RoomParam,
     ApiJson(body): ApiJson<RoomBanBody>,
 ) -> Result<(StatusCode, Json<BanView>), ApiError> {
     let until = time("until", body.until.as_deref())?;
-    let scope = authz::BanScope::Room(parse_room(&room)?);
+    let scope = authz::BanScope::Room(room);
     let warrant = authz::ban_warrant(&state.access, &caller, &body.user_id, scope).await?;
     let request = BanRequest {
         user_id: body.user_id,
@@ -113,7 +114,7 @@ pub struct EndedView {
 pub async fn end(
     State(state): State<AppState>,
     caller: Caller,
-    Path(room): Path<String>,
+    RoomParam(room): RoomParam,
     ApiJson(body): ApiJson<EndBody>,
 ) -> Result<Json<EndedView>, ApiError> {
     let moderator = moderator(&state, &caller, &room).await?;
@@ -195,7 +196,7 @@ impl From<Participants> for ParticipantsView {
 pub async fn participants(
     State(state): State<AppState>,
     caller: Caller,
-    Path(room): Path<String>,
+    RoomParam(room): RoomParam,
 ) -> Result<Json<ParticipantsView>, ApiError> {
     let moderator = moderator(&state, &caller, &room).await?;
     let participants = state.attendance.participants(moderator.room()).await?;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::admin::{time, BanScopeBody, BanView};
 use super::rooms::parse_room;
 use crate::authz::{self, Caller, Staff};
-use crate::clock::rfc3339;
+use crate::clock::{rfc3339, UnixSeconds};
 use crate::domain::{AuditEntry, ModerationAction, RoomName};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery};
@@ -136,6 +136,25 @@ pub struct ModerationBanBody {
 /// Longest timed ban: ten years (longer is "until lifted").
 const MAX_BAN_SECS: i64 = 10 * 365 * 86_400;
 
+impl ModerationBanBody {
+    /// When the ban ends: the time given, `now` plus the duration given, or never.
+    fn ends_at(&self, now: UnixSeconds) -> Result<Option<UnixSeconds>, ApiError> {
+        match (self.until.as_deref(), self.duration_secs) {
+            (Some(_), Some(_)) => Err(ApiError::validation(
+                "duration_secs",
+                "give until or duration_secs, not both",
+            )),
+            (Some(until), None) => time("until", Some(until)),
+            (None, Some(secs)) if (1..=MAX_BAN_SECS).contains(&secs) => Ok(Some(now + secs)),
+            (None, Some(_)) => Err(ApiError::validation(
+                "duration_secs",
+                "duration_secs must be 1 second to 10 years",
+            )),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
 /// # `POST /api/moderation/ban`
 /// Bans a user globally, from one room, or from one performer's rooms, for a duration or
 /// until lifted. The ban reaches the running video rooms, the chat rooms and (for a
@@ -148,23 +167,7 @@ pub async fn ban(
     caller: Caller,
     ApiJson(body): ApiJson<ModerationBanBody>,
 ) -> Result<(StatusCode, Json<BanView>), ApiError> {
-    let until = match (body.until.as_deref(), body.duration_secs) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::validation(
-                "duration_secs",
-                "give until or duration_secs, not both",
-            ))
-        }
-        (Some(_), None) => time("until", body.until.as_deref())?,
-        (None, Some(secs)) if (1..=MAX_BAN_SECS).contains(&secs) => Some(state.clock.now() + secs),
-        (None, Some(_)) => {
-            return Err(ApiError::validation(
-                "duration_secs",
-                "duration_secs must be 1 second to 10 years",
-            ))
-        }
-        (None, None) => None,
-    };
+    let until = body.ends_at(state.clock.now())?;
     let scope = body.scope.into_scope()?;
     let warrant = authz::ban_warrant(&state.access, &caller, &body.user_id, scope).await?;
     let request = BanRequest {

@@ -10,12 +10,14 @@ use serde::{Deserialize, Serialize};
 
 use super::rooms::parse_room;
 use crate::authz::{self, Admin, Caller};
-use crate::domain::{Money, PerformerTerms, RevenueTotals};
+use crate::domain::{Money, PaymentIntent, PerformerTerms, RevenueTotals};
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::extract::{
     json_has_nul, nul_refused, parse_urlencoded, ApiJson, OptionalJson, UserPrincipal,
 };
+use crate::http::params::{RoomParam, UserParam};
 use crate::http::state::AppState;
+use crate::payments::signed::SignatureHeaders;
 use crate::payments::{Applied, Checkout, Purchase};
 
 /// Optional checkout body: which provider to pay with (ePayco unless named).
@@ -44,13 +46,13 @@ async fn checkout(
 pub async fn pay_room(
     State(state): State<AppState>,
     caller: UserPrincipal,
-    Path(room): Path<String>,
+    RoomParam(room): RoomParam,
     OptionalJson(body): OptionalJson<CheckoutBody>,
 ) -> Result<(StatusCode, Json<Checkout>), ApiError> {
     checkout(
         &state,
         &caller,
-        Purchase::RoomTicket(parse_room(&room)?),
+        Purchase::RoomTicket(room),
         body.provider.as_deref(),
     )
     .await
@@ -70,11 +72,11 @@ pub struct TipBody {
 pub async fn tip(
     State(state): State<AppState>,
     caller: UserPrincipal,
-    Path(room): Path<String>,
+    RoomParam(room): RoomParam,
     ApiJson(body): ApiJson<TipBody>,
 ) -> Result<(StatusCode, Json<Checkout>), ApiError> {
     let purchase = Purchase::Tip {
-        room: parse_room(&room)?,
+        room,
         amount_minor: body.amount_minor,
         currency: body.currency,
     };
@@ -87,7 +89,7 @@ pub async fn tip(
 pub async fn subscribe(
     State(state): State<AppState>,
     caller: UserPrincipal,
-    Path(performer): Path<String>,
+    UserParam(performer): UserParam,
     OptionalJson(body): OptionalJson<CheckoutBody>,
 ) -> Result<(StatusCode, Json<Checkout>), ApiError> {
     checkout(
@@ -152,6 +154,30 @@ pub fn fields_from_json(bytes: &[u8]) -> Result<BTreeMap<String, String>, ApiErr
         .collect())
 }
 
+/// The fields of ePayco's confirmation, which it sends form-encoded or as JSON.
+fn confirmation_fields(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<BTreeMap<String, String>, ApiError> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        let text = std::str::from_utf8(body)
+            .map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "the form is not UTF-8"))?;
+        parse_urlencoded(text)
+    } else if content_type.starts_with("application/json") {
+        fields_from_json(body)
+    } else {
+        Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send application/x-www-form-urlencoded or application/json",
+        ))
+    }
+}
+
 /// # `POST /api/webhooks/epayco`
 /// ePayco's confirmation (form-encoded or JSON). 200 once durably applied (or already
 /// applied); 400 bad signature; 404 unknown reference; 422 amount mismatch or a test
@@ -162,23 +188,7 @@ pub async fn epayco_post(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<WebhookAnswer>, ApiError> {
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let fields = if content_type.starts_with("application/x-www-form-urlencoded") {
-        let text = std::str::from_utf8(&body)
-            .map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "the form is not UTF-8"))?;
-        parse_urlencoded(text)?
-    } else if content_type.starts_with("application/json") {
-        fields_from_json(&body)?
-    } else {
-        return Err(ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "send application/x-www-form-urlencoded or application/json",
-        ));
-    };
+    let fields = confirmation_fields(&headers, &body)?;
     Ok(Json(WebhookAnswer {
         status: state.payments.confirm_epayco(&fields).await?,
     }))
@@ -208,7 +218,7 @@ pub struct RevenueView {
 pub async fn earnings(
     State(state): State<AppState>,
     caller: Caller,
-    Path(performer): Path<String>,
+    UserParam(performer): UserParam,
 ) -> Result<Json<RevenueView>, ApiError> {
     let reader = authz::revenue_reader(&caller, &performer)?;
     Ok(Json(RevenueView {
@@ -222,11 +232,11 @@ pub async fn earnings(
 pub async fn room_revenue(
     State(state): State<AppState>,
     caller: Caller,
-    Path(room): Path<String>,
+    RoomParam(room): RoomParam,
 ) -> Result<Json<RevenueView>, ApiError> {
     let room = state
         .access
-        .room(&parse_room(&room)?)
+        .room(&room)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::RoomNotFound, "no such room"))?;
     let reader = authz::revenue_reader(&caller, &room.owner_id)?;
@@ -247,7 +257,7 @@ pub struct TermsBody {
 pub async fn set_terms(
     State(state): State<AppState>,
     _admin: Admin,
-    Path(performer): Path<String>,
+    UserParam(performer): UserParam,
     ApiJson(body): ApiJson<TermsBody>,
 ) -> Result<Json<PerformerTerms>, ApiError> {
     let terms = state
@@ -261,16 +271,9 @@ pub async fn set_terms(
     Ok(Json(terms))
 }
 
-/// # `POST /api/webhooks/{provider}`
-/// A signed JSON event from a provider configured under `payments.providers` (Standard
-/// Webhooks or Stripe-style signature over the raw body). Answers like the ePayco endpoint.
-/// **Permissions**: the signature.
-pub async fn signed_webhook(
-    State(state): State<AppState>,
-    Path(provider): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<Json<WebhookAnswer>, ApiError> {
+/// The signature headers of a signed provider event, once its body is known to be JSON
+/// text roomkey can store (no NUL characters).
+fn signed_event_headers(headers: &HeaderMap, body: &[u8]) -> Result<SignatureHeaders, ApiError> {
     let content_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -284,7 +287,7 @@ pub async fn signed_webhook(
             "send application/json",
         ));
     }
-    if json_has_nul(&body) {
+    if json_has_nul(body) {
         return Err(nul_refused());
     }
     let header = |name: &str| {
@@ -293,12 +296,25 @@ pub async fn signed_webhook(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let signature = crate::payments::signed::SignatureHeaders {
+    Ok(SignatureHeaders {
         webhook_id: header("webhook-id"),
         webhook_timestamp: header("webhook-timestamp"),
         webhook_signature: header("webhook-signature"),
         stripe_signature: header("stripe-signature"),
-    };
+    })
+}
+
+/// # `POST /api/webhooks/{provider}`
+/// A signed JSON event from a provider configured under `payments.providers` (Standard
+/// Webhooks or Stripe-style signature over the raw body). Answers like the ePayco endpoint.
+/// **Permissions**: the signature.
+pub async fn signed_webhook(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<WebhookAnswer>, ApiError> {
+    let signature = signed_event_headers(&headers, &body)?;
     Ok(Json(WebhookAnswer {
         status: state
             .payments
@@ -313,6 +329,18 @@ pub enum PurchaseBody {
     Room { room: String },
     Subscription { performer_id: String },
     Feature { feature: String },
+}
+
+impl TryFrom<PurchaseBody> for Purchase {
+    type Error = ApiError;
+
+    fn try_from(body: PurchaseBody) -> Result<Self, ApiError> {
+        Ok(match body {
+            PurchaseBody::Room { room } => Purchase::RoomTicket(parse_room(&room)?),
+            PurchaseBody::Subscription { performer_id } => Purchase::Subscription(performer_id),
+            PurchaseBody::Feature { feature } => Purchase::Feature(feature),
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -333,6 +361,16 @@ pub struct ManualPaymentView {
     entitlement_id: Option<String>,
 }
 
+impl ManualPaymentView {
+    fn new(intent: PaymentIntent, status: Applied) -> Self {
+        Self {
+            reference: intent.id,
+            status,
+            entitlement_id: intent.entitlement_id,
+        }
+    }
+}
+
 /// # `POST /api/admin/payments`
 /// Records a payment no webhook reports (a Meru payment link), and grants what it bought.
 /// **Permissions**: admin; the admin is recorded with the payment.
@@ -341,11 +379,7 @@ pub async fn record_manual(
     admin: Admin,
     ApiJson(body): ApiJson<ManualPaymentBody>,
 ) -> Result<(StatusCode, Json<ManualPaymentView>), ApiError> {
-    let purchase = match body.purchase {
-        PurchaseBody::Room { room } => Purchase::RoomTicket(parse_room(&room)?),
-        PurchaseBody::Subscription { performer_id } => Purchase::Subscription(performer_id),
-        PurchaseBody::Feature { feature } => Purchase::Feature(feature),
-    };
+    let purchase = body.purchase.try_into()?;
     let paid = Money {
         amount_minor: body.amount_minor,
         currency: body.currency,
@@ -361,14 +395,8 @@ pub async fn record_manual(
             &admin,
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ManualPaymentView {
-            reference: intent.id,
-            status,
-            entitlement_id: intent.entitlement_id,
-        }),
-    ))
+    let view = ManualPaymentView::new(intent, status);
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// # `POST /api/admin/payments/{reference}/chargeback`

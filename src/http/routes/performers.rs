@@ -1,6 +1,6 @@
 //! Performer verification: apply, see where it stands, and staff's approve, reject, revoke.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -10,6 +10,7 @@ use crate::clock::rfc3339;
 use crate::domain::VerificationFact;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, OptionalJson, UserPrincipal};
+use crate::http::params::UserParam;
 use crate::http::state::AppState;
 use crate::performers::Verification;
 
@@ -76,7 +77,7 @@ pub async fn apply(
 pub async fn status(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    UserParam(id): UserParam,
 ) -> Result<Json<VerificationView>, ApiError> {
     authz::self_or_staff(&caller, &id)?;
     Ok(Json(state.performers.status(&id).await?.into()))
@@ -130,7 +131,7 @@ pub async fn applications(
 pub async fn approve(
     State(state): State<AppState>,
     staff: Staff,
-    Path(id): Path<String>,
+    UserParam(id): UserParam,
     OptionalJson(body): OptionalJson<NoteBody>,
 ) -> Result<Json<VerificationView>, ApiError> {
     let verification = state.performers.approve(&staff, &id, &body.note).await?;
@@ -143,7 +144,7 @@ pub async fn approve(
 pub async fn reject(
     State(state): State<AppState>,
     staff: Staff,
-    Path(id): Path<String>,
+    UserParam(id): UserParam,
     OptionalJson(body): OptionalJson<NoteBody>,
 ) -> Result<Json<VerificationView>, ApiError> {
     let verification = state.performers.reject(&staff, &id, &body.note).await?;
@@ -157,7 +158,7 @@ pub async fn reject(
 pub async fn revoke(
     State(state): State<AppState>,
     staff: Staff,
-    Path(id): Path<String>,
+    UserParam(id): UserParam,
     OptionalJson(body): OptionalJson<NoteBody>,
 ) -> Result<Json<VerificationView>, ApiError> {
     let verification = state.performers.revoke(&staff, &id, &body.note).await?;

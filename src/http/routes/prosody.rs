@@ -38,6 +38,24 @@ impl SignedPayload for VerdictsBody {
     const KIND: RequestKind = RequestKind::Verdicts;
 }
 
+impl From<CheckBody> for OccupantCheck {
+    fn from(check: CheckBody) -> Self {
+        tracing::debug!(user_id = %check.user_id, room = %check.room, jti = ?check.jti, "verdict asked");
+        OccupantCheck {
+            user_id: check.user_id,
+            room: check.room,
+        }
+    }
+}
+
+fn verdict_label(verdict: &OccupantVerdict) -> ProsodyVerdict {
+    if verdict.allow {
+        ProsodyVerdict::Allow
+    } else {
+        ProsodyVerdict::Deny
+    }
+}
+
 #[derive(Serialize)]
 pub struct VerdictsView {
     verdicts: Vec<OccupantVerdict>,
@@ -53,24 +71,10 @@ pub async fn verdicts(
 ) -> Result<Json<VerdictsView>, ApiError> {
     check_batch("checks", body.checks.len())?;
     check_shard(&body.shard)?;
-    let checks: Vec<OccupantCheck> = body
-        .checks
-        .into_iter()
-        .map(|check| {
-            tracing::debug!(user_id = %check.user_id, room = %check.room, jti = ?check.jti, "verdict asked");
-            OccupantCheck {
-                user_id: check.user_id,
-                room: check.room,
-            }
-        })
-        .collect();
+    let checks: Vec<OccupantCheck> = body.checks.into_iter().map(Into::into).collect();
     let verdicts = verdict::judge_all(&state.access, checks).await?;
     for verdict in &verdicts {
-        state.metrics.prosody_verdict(if verdict.allow {
-            ProsodyVerdict::Allow
-        } else {
-            ProsodyVerdict::Deny
-        });
+        state.metrics.prosody_verdict(verdict_label(verdict));
     }
     Ok(Json(VerdictsView { verdicts }))
 }

@@ -1,6 +1,6 @@
 //! Rooms as viewers see them, and the token endpoint.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
@@ -8,9 +8,10 @@ use crate::clock::rfc3339;
 use crate::domain::{Money, Room, RoomName};
 use crate::http::error::{denial_error, ApiError};
 use crate::http::extract::{OptionalJson, UserPrincipal};
+use crate::http::params::RoomParam;
 use crate::http::state::AppState;
 use crate::matrix::{ChatStatus, MatrixServiceError};
-use crate::tokens::TokenRefusal;
+use crate::tokens::{RoomToken, TokenRefusal};
 
 #[derive(Serialize)]
 pub struct RoomView {
@@ -76,14 +77,32 @@ pub fn parse_room(room: &str) -> Result<RoomName, ApiError> {
     RoomName::parse(room).map_err(ApiError::invalid_room_name)
 }
 
+/// Where a refused caller can buy the room.
+fn pay_url(state: &AppState, room: &RoomName) -> String {
+    format!("{}/api/rooms/{}/pay", state.public_url, room)
+}
+
+impl TokenView {
+    fn new(meet_url: &str, issued: RoomToken, matrix: Option<ChatStatus>) -> Self {
+        let jwt = issued.token.jwt.to_string();
+        Self {
+            matrix,
+            join_url: crate::tokens::join_url(meet_url, &issued.room.name, &jwt),
+            jwt,
+            expires_at: rfc3339(issued.token.expires_at),
+            room: issued.room.name.to_string(),
+            moderator: issued.token.moderator,
+        }
+    }
+}
+
 /// # `GET /api/rooms/{room}`
 /// A room's public description: title, access rule, price, schedule.
 /// **Permissions**: anyone.
 pub async fn show(
     State(state): State<AppState>,
-    Path(room): Path<String>,
+    RoomParam(name): RoomParam,
 ) -> Result<Json<RoomView>, ApiError> {
-    let name = parse_room(&room)?;
     let room = state.access.room(&name).await?.ok_or_else(|| {
         ApiError::new(crate::http::error::ErrorCode::RoomNotFound, "no such room")
     })?;
@@ -94,40 +113,28 @@ pub async fn show(
 /// A short-lived Jitsi JWT for the caller in this room, if they may enter.
 /// Answers 402 with the price for a paid room without entitlement, 403 when banned.
 /// **Permissions**: a session, or a service key naming the user; rate-limited per user.
-#[tracing::instrument(level = "debug", skip_all, fields(room = %room))]
+#[tracing::instrument(level = "debug", skip_all, fields(room = %name))]
 pub async fn issue_token(
     State(state): State<AppState>,
     caller: UserPrincipal,
-    Path(room): Path<String>,
+    RoomParam(name): RoomParam,
     OptionalJson(_request): OptionalJson<TokenRequest>,
 ) -> Result<Json<TokenView>, ApiError> {
     state
         .token_limit
         .check(&caller.user_id)
         .map_err(ApiError::rate_limited)?;
-    let name = parse_room(&room)?;
     let issued =
         state
             .tokens
             .issue(&caller.user_id, &name)
             .await
             .map_err(|refusal| match refusal {
-                TokenRefusal::Denied(denial) => denial_error(
-                    denial,
-                    format!("{}/api/rooms/{}/pay", state.public_url, name),
-                ),
+                TokenRefusal::Denied(denial) => denial_error(denial, pay_url(&state, &name)),
                 TokenRefusal::Access(error) => error.into(),
             })?;
     let matrix = state.matrix.status(&caller.user_id, &issued.room).await?;
-    let jwt = issued.token.jwt.to_string();
-    Ok(Json(TokenView {
-        matrix,
-        join_url: crate::tokens::join_url(&state.meet_url, &issued.room.name, &jwt),
-        jwt,
-        expires_at: rfc3339(issued.token.expires_at),
-        room: issued.room.name.to_string(),
-        moderator: issued.token.moderator,
-    }))
+    Ok(Json(TokenView::new(&state.meet_url, issued, matrix)))
 }
 
 /// # `POST /api/rooms/{room}/matrix-invite`
@@ -135,26 +142,22 @@ pub async fn issue_token(
 /// invite); 202 with the alias. Refused like the token endpoint when the caller may not
 /// enter; 404 when this deployment has no Matrix chat.
 /// **Permissions**: a session, or a service key naming the user; rate-limited per user.
-#[tracing::instrument(level = "debug", skip_all, fields(room = %room))]
+#[tracing::instrument(level = "debug", skip_all, fields(room = %name))]
 pub async fn matrix_invite(
     State(state): State<AppState>,
     caller: UserPrincipal,
-    Path(room): Path<String>,
+    RoomParam(name): RoomParam,
 ) -> Result<(axum::http::StatusCode, Json<ChatStatus>), ApiError> {
     state
         .token_limit
         .check(&caller.user_id)
         .map_err(ApiError::rate_limited)?;
-    let name = parse_room(&room)?;
     let status = state
         .matrix
         .invite_again(&caller.user_id, &name)
         .await
         .map_err(|error| match error {
-            MatrixServiceError::Denied(denial) => denial_error(
-                denial,
-                format!("{}/api/rooms/{}/pay", state.public_url, name),
-            ),
+            MatrixServiceError::Denied(denial) => denial_error(denial, pay_url(&state, &name)),
             other => other.into(),
         })?;
     Ok((axum::http::StatusCode::ACCEPTED, Json(status)))

@@ -4,7 +4,7 @@
 //! [`authz::performer_reader`]). Revenue follows the earnings rule: it is included for the
 //! performer themself, admins and the admin key, and is `null` for moderators.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +15,7 @@ use crate::clock::{rfc3339, UnixSeconds};
 use crate::domain::RevenueTotals;
 use crate::http::error::ApiError;
 use crate::http::extract::ApiQuery;
+use crate::http::params::{RoomParam, UserParam};
 use crate::http::state::AppState;
 use crate::stats::{
     PerformerStats, Revenue, RoomStats, DEFAULT_BUCKET_SECS, MAX_BUCKET_SECS, MIN_BUCKET_SECS,
@@ -82,7 +83,7 @@ impl RoomStatsView {
 pub async fn room_stats(
     State(state): State<AppState>,
     caller: Caller,
-    Path(room): Path<String>,
+    RoomParam(room): RoomParam,
     ApiQuery(params): ApiQuery<RoomStatsParams>,
 ) -> Result<Json<RoomStatsView>, ApiError> {
     let moderator = moderator(&state, &caller, &room).await?;
@@ -154,7 +155,7 @@ impl PerformerStatsView {
 pub async fn performer_stats(
     State(state): State<AppState>,
     caller: Caller,
-    Path(performer): Path<String>,
+    UserParam(performer): UserParam,
     ApiQuery(params): ApiQuery<PerformerStatsParams>,
 ) -> Result<Json<PerformerStatsView>, ApiError> {
     let reader = authz::performer_reader(&state.access, &caller, &performer).await?;
