@@ -16,16 +16,6 @@ const MAX_FILE_LINES: usize = 600;
 /// call, and the mapping of the answer fit in this; more means logic in the HTTP layer.
 const MAX_HANDLER_LINES: usize = 25;
 
-/// Files allowed over [`MAX_FILE_LINES`] for now, because they are being changed
-/// elsewhere and will be split once that work lands. Remove an entry when its file is
-/// split; the check fails while a listed file is already short enough.
-const PENDING_SPLIT: &[&str] = &[
-    // The payment service: checkout, provider notifications and the ledger in one file.
-    "payments/mod.rs",
-    // The Matrix service: outbox, worker and reconcile in one file.
-    "matrix/mod.rs",
-];
-
 /// What each plumbing layer may import, and nothing else: the layers everything else is
 /// built on must not reach back up into the capabilities.
 const LAYERS: &[(&str, &[&str])] = &[
@@ -422,25 +412,11 @@ fn no_source_file_is_over_the_line_limit() {
             continue;
         }
         let lines = read(&file).lines().count();
-        let pending = PENDING_SPLIT.contains(&file.to_str().unwrap_or(""));
-        if lines > MAX_FILE_LINES && !pending {
+        if lines > MAX_FILE_LINES {
             report.push_str(&format!(
                 "src/{} has {lines} lines (at most {MAX_FILE_LINES}): split it along its seams \
                  into submodules\n",
                 file.display()
-            ));
-        }
-        if lines <= MAX_FILE_LINES && pending {
-            report.push_str(&format!(
-                "src/{} has {lines} lines now: take it off PENDING_SPLIT\n",
-                file.display()
-            ));
-        }
-    }
-    for pending in PENDING_SPLIT {
-        if !src_dir().join(pending).exists() {
-            report.push_str(&format!(
-                "src/{pending} is gone: take it off PENDING_SPLIT\n"
             ));
         }
     }
