@@ -206,6 +206,7 @@ pub(super) fn dispatcher(
     Arc::new(Dispatcher::new(
         core.store.clone(),
         core.clock.clone(),
+        core.metrics.clone(),
         vec![
             caching.bus.clone() as Arc<dyn Subscriber>,
             outside.live.clone(),

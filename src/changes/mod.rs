@@ -27,6 +27,7 @@ use tokio::sync::{watch, Notify};
 use crate::clock::{Clock, UnixSeconds};
 pub use crate::domain::Change;
 use crate::store::{Outbox, RecordedChange, Store, StoreError, WRITER_HOLD_SECS};
+use crate::telemetry::metrics::{ChangeKind, ChangeOutcome, Metrics};
 
 /// Why a subscriber could not take a change now; the change is tried again later.
 pub type DeliveryError = Box<dyn std::error::Error + Send + Sync>;
@@ -53,6 +54,7 @@ const DELETE_BATCH: usize = 500;
 pub struct Dispatcher {
     store: Store,
     clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
     subscribers: Vec<Arc<dyn Subscriber>>,
     wake: Notify,
     /// Rows delivered inline, deleted by the worker's next pass.
@@ -60,10 +62,16 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, subscribers: Vec<Arc<dyn Subscriber>>) -> Self {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        subscribers: Vec<Arc<dyn Subscriber>>,
+    ) -> Self {
         Self {
             store,
             clock,
+            metrics,
             subscribers,
             wake: Notify::new(),
             delivered: Mutex::new(Vec::new()),
@@ -75,11 +83,20 @@ impl Dispatcher {
     /// is logged and left to the worker; the caller's write stands either way.
     pub async fn deliver(&self, recorded: RecordedChange) {
         match self.notify_subscribers(&recorded).await {
-            Ok(()) => self.delivered_list().push(recorded.seq),
+            Ok(()) => {
+                self.count(&recorded, ChangeOutcome::Delivered);
+                self.delivered_list().push(recorded.seq);
+            }
             Err(error) => {
                 tracing::warn!(seq = recorded.seq, change = recorded.change.kind(), %error, "a change is not delivered yet; the worker retries it");
                 self.wake.notify_one();
             }
+        }
+    }
+
+    fn count(&self, recorded: &RecordedChange, outcome: ChangeOutcome) {
+        if let Some(kind) = ChangeKind::parse(recorded.change.kind()) {
+            self.metrics.change(kind, outcome);
         }
     }
 
@@ -121,6 +138,7 @@ impl Dispatcher {
     async fn notify_subscribers(&self, recorded: &RecordedChange) -> Result<(), StoreError> {
         for subscriber in &self.subscribers {
             if let Err(error) = subscriber.on_change(&recorded.change).await {
+                self.count(recorded, ChangeOutcome::Retried);
                 let message = format!("{}: {error}", subscriber.name());
                 let now = self.clock.now();
                 self.store
@@ -177,6 +195,7 @@ impl Dispatcher {
                     self.store
                         .delete_outbox_row(Outbox::Changes, recorded.seq)
                         .await?;
+                    self.count(&recorded, ChangeOutcome::DeliveredLate);
                     delivered += 1;
                 }
                 Err(error) => {
@@ -208,6 +227,55 @@ pub const HOLD_SECS: i64 = WRITER_HOLD_SECS;
 #[cfg(test)]
 mod tests {
     use super::backoff;
+    use crate::domain::{fixtures, Ban, BanScope, Change, EntitlementScope, Role, RoomAccess};
+    use crate::telemetry::metrics::ChangeKind;
+
+    #[test]
+    fn every_change_has_its_metric_label() {
+        let user = fixtures::user("u", Role::Viewer);
+        let room = fixtures::room(RoomAccess::Paid);
+        let entitlement = fixtures::entitlement(EntitlementScope::Room("room-1".into()), 0, None);
+        let ban = Ban {
+            id: "b".into(),
+            user_id: "u".into(),
+            scope: BanScope::Global,
+            reason: "spam".into(),
+            until: None,
+            banned_by: None,
+            created_at: 0,
+            lift: None,
+        };
+        let every = [
+            Change::EntitlementGranted {
+                entitlement: entitlement.clone(),
+            },
+            Change::EntitlementRevoked {
+                entitlement,
+                reason: "r".into(),
+            },
+            Change::BanPlaced { ban: ban.clone() },
+            Change::BanLifted { ban },
+            Change::RoleChanged {
+                user: user.clone(),
+                before: Role::Viewer,
+            },
+            Change::VerificationChanged { user },
+            Change::RoomCreated { room: room.clone() },
+            Change::RoomUpdated { room: room.clone() },
+            Change::RoomEnded {
+                room,
+                reason: "r".into(),
+            },
+            Change::PaymentApplied {
+                payment_id: "p".into(),
+                user_id: "u".into(),
+                state: "accepted".into(),
+            },
+        ];
+        let kinds: Vec<_> = every.iter().map(Change::kind).collect();
+        let labels: Vec<_> = ChangeKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(kinds, labels);
+    }
 
     #[test]
     fn a_failing_change_waits_longer_each_time_up_to_a_minute() {

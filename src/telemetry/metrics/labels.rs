@@ -111,6 +111,28 @@ label_enum!(
 );
 
 label_enum!(
+    /// Which fact a stored change is about (`domain::Change::kind`).
+    ChangeKind {
+        EntitlementGranted => "entitlement_granted",
+        EntitlementRevoked => "entitlement_revoked",
+        BanPlaced => "ban_placed",
+        BanLifted => "ban_lifted",
+        RoleChanged => "role_changed",
+        VerificationChanged => "verification_changed",
+        RoomCreated => "room_created",
+        RoomUpdated => "room_updated",
+        RoomEnded => "room_ended",
+        PaymentApplied => "payment_applied",
+    }
+);
+
+label_enum!(
+    /// How handing one change to the subscribers ended: at once by its writer, later by a
+    /// worker (the writer died, or an attempt failed), or failed and to be tried again.
+    ChangeOutcome { Delivered => "delivered", DeliveredLate => "delivered_late", Retried => "retried" }
+);
+
+label_enum!(
     /// A call made to the platform's Mastodon.
     MastodonAction {
         Announce => "announce",

@@ -36,6 +36,7 @@ pub struct Metrics {
     prosody_verdicts: Vec<AtomicU64>,
     matrix_changes: Vec<AtomicU64>,
     mastodon_calls: Vec<AtomicU64>,
+    changes: Vec<AtomicU64>,
     connections_open: Vec<AtomicU64>,
     connections_refused: Vec<AtomicU64>,
     requests_cut: Vec<AtomicU64>,
@@ -94,6 +95,9 @@ impl Metrics {
                 .map(|_| AtomicU64::new(0))
                 .collect(),
             mastodon_calls: (0..MastodonAction::ALL.len() * DeliveryOutcome::ALL.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            changes: (0..ChangeKind::ALL.len() * ChangeOutcome::ALL.len())
                 .map(|_| AtomicU64::new(0))
                 .collect(),
             connections_open: ListenerName::ALL
@@ -210,6 +214,16 @@ impl Metrics {
 
     pub fn mastodon_calls(&self, action: MastodonAction, outcome: DeliveryOutcome) -> u64 {
         self.mastodon_calls[action.index() * DeliveryOutcome::ALL.len() + outcome.index()]
+            .load(Ordering::Relaxed)
+    }
+
+    pub fn change(&self, kind: ChangeKind, outcome: ChangeOutcome) {
+        self.changes[kind.index() * ChangeOutcome::ALL.len() + outcome.index()]
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn changes(&self, kind: ChangeKind, outcome: ChangeOutcome) -> u64 {
+        self.changes[kind.index() * ChangeOutcome::ALL.len() + outcome.index()]
             .load(Ordering::Relaxed)
     }
 

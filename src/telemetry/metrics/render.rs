@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
 use super::{
-    CacheName, CacheTier, CommandOutcome, DeliveryOutcome, HttpOutcome, ListenerName, LiveCommand,
-    MastodonAction, MatrixAction, Metrics, ProsodyVerdict, RedisOp, RequestCut, StoreOp,
-    TokenOutcome, WebhookOutcome, STATUSES,
+    CacheName, CacheTier, ChangeKind, ChangeOutcome, CommandOutcome, DeliveryOutcome, HttpOutcome,
+    ListenerName, LiveCommand, MastodonAction, MatrixAction, Metrics, ProsodyVerdict, RedisOp,
+    RequestCut, StoreOp, TokenOutcome, WebhookOutcome, STATUSES,
 };
 
 impl Metrics {
@@ -24,6 +24,7 @@ impl Metrics {
         self.render_live_commands(&mut out);
         self.render_matrix_changes(&mut out);
         self.render_mastodon_calls(&mut out);
+        self.render_changes(&mut out);
         self.render_prosody_verdicts(&mut out);
         self.render_redis_errors(&mut out);
         self.render_invalidations(&mut out);
@@ -221,6 +222,26 @@ impl Metrics {
                     action.as_str(),
                     outcome.as_str(),
                     self.mastodon_calls(*action, *outcome)
+                );
+            }
+        }
+    }
+
+    fn render_changes(&self, out: &mut String) {
+        header(
+            out,
+            "roomkey_changes_total",
+            "counter",
+            "Changed facts handed to the subscribers (caches, shards, Matrix, Mastodon), by change and outcome.",
+        );
+        for kind in ChangeKind::ALL {
+            for outcome in ChangeOutcome::ALL {
+                let _ = writeln!(
+                    out,
+                    "roomkey_changes_total{{change=\"{}\",outcome=\"{}\"}} {}",
+                    kind.as_str(),
+                    outcome.as_str(),
+                    self.changes(*kind, *outcome)
                 );
             }
         }
