@@ -1,5 +1,6 @@
 //! Liveness, readiness and metrics.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -9,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::http::state::AppState;
+use crate::store::{Outbox, Store};
 
 /// # `GET /healthz`
 /// The process is up.
@@ -44,18 +46,57 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// # `GET /metrics`
-/// Prometheus text exposition.
+/// Prometheus text exposition: the catalogue, then what is only known by asking (the bus,
+/// readiness, the outboxes' backlogs) so that alerts see what a probe would see.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let mut text = state.metrics.render();
+    render_bus(&mut text, state.bus.is_healthy());
+    render_store_gauges(&mut text, &state.store).await;
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+fn render_bus(text: &mut String, healthy: bool) {
     text.push_str(
         "# HELP roomkey_invalidation_bus_up Whether this instance hears cache invalidations \
          (always 1 without Redis); at 0 it reads every decision from SQL.\n\
          # TYPE roomkey_invalidation_bus_up gauge\n",
     );
-    text.push_str(if state.bus.is_healthy() {
-        "roomkey_invalidation_bus_up 1\n"
-    } else {
-        "roomkey_invalidation_bus_up 0\n"
-    });
-    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    let _ = writeln!(text, "roomkey_invalidation_bus_up {}", u8::from(healthy));
+}
+
+/// The outboxes a backlog can build up in, with their label values.
+const OUTBOXES: [(Outbox, &str); 4] = [
+    (Outbox::Changes, "changes"),
+    (Outbox::Live, "live"),
+    (Outbox::Matrix, "matrix"),
+    (Outbox::Mastodon, "mastodon"),
+];
+
+/// `roomkey_ready` is what `/readyz` would answer now, so readiness is recorded between
+/// probes and its flapping can be alerted on. Each outbox's backlog is counted with the
+/// same half-second bound: while the store is away the scrape still answers at once,
+/// without the backlog series, rather than with a count that is not known.
+async fn render_store_gauges(text: &mut String, store: &Store) {
+    let ready = tokio::time::timeout(STORE_PING_WITHIN, store.ping())
+        .await
+        .is_ok_and(|pinged| pinged.is_ok());
+    text.push_str(
+        "# HELP roomkey_ready Whether /readyz answers 200 now (the store answers within 0.5 s).\n\
+         # TYPE roomkey_ready gauge\n",
+    );
+    let _ = writeln!(text, "roomkey_ready {}", u8::from(ready));
+    text.push_str(
+        "# HELP roomkey_outbox_pending Rows waiting in an outbox (being retried included, \
+         given up on excluded).\n# TYPE roomkey_outbox_pending gauge\n",
+    );
+    if !ready {
+        return;
+    }
+    for (outbox, label) in OUTBOXES {
+        let counted =
+            tokio::time::timeout(STORE_PING_WITHIN, store.count_pending_outbox_rows(outbox)).await;
+        if let Ok(Ok(n)) = counted {
+            let _ = writeln!(text, "roomkey_outbox_pending{{outbox=\"{label}\"}} {n}");
+        }
+    }
 }
