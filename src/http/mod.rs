@@ -16,7 +16,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::Router;
 
 use error::{ApiError, ErrorCode};
-use state::AppState;
+use state::{AppState, RouterState};
 
 use crate::telemetry::metrics::{Metrics, RequestCut};
 
@@ -76,8 +76,9 @@ pub fn ops_router(state: AppState) -> Router {
     )
 }
 
-fn finish(router: Router<AppState>, state: AppState, limits: RequestLimits) -> Router {
+fn finish(router: Router<RouterState>, state: AppState, limits: RequestLimits) -> Router {
     let metrics = state.metrics.clone();
+    let state = RouterState::from(state);
     // One semaphore for the whole router: `Router::layer` makes one service per route.
     let in_flight = Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight));
     let cut = tower::ServiceBuilder::new()

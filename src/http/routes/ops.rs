@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use crate::http::state::AppState;
+use crate::http::state::OpsState;
 
 /// # `GET /healthz`
 /// The process is up.
@@ -26,11 +26,11 @@ const STORE_PING_WITHIN: Duration = Duration::from_millis(500);
 /// the bus it reads every decision from SQL, which is slower but never stale, and a Redis
 /// outage must not take every instance out of a load balancer at once. Alert on the bus
 /// (`roomkey_invalidation_bus_up`) instead.
-pub async fn readyz(State(state): State<AppState>) -> Response {
-    let store = tokio::time::timeout(STORE_PING_WITHIN, state.store.ping())
+pub async fn readyz(State(state): State<OpsState>) -> Response {
+    let store = tokio::time::timeout(STORE_PING_WITHIN, state.store().ping())
         .await
         .is_ok_and(|pinged| pinged.is_ok());
-    let bus = state.bus.is_healthy();
+    let bus = state.bus().is_healthy();
     let status = if store {
         StatusCode::OK
     } else {
@@ -45,14 +45,14 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 /// # `GET /metrics`
 /// Prometheus text exposition.
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    let mut text = state.metrics.render();
+pub async fn metrics(State(state): State<OpsState>) -> Response {
+    let mut text = state.metrics().render();
     text.push_str(
         "# HELP roomkey_invalidation_bus_up Whether this instance hears cache invalidations \
          (always 1 without Redis); at 0 it reads every decision from SQL.\n\
          # TYPE roomkey_invalidation_bus_up gauge\n",
     );
-    text.push_str(if state.bus.is_healthy() {
+    text.push_str(if state.bus().is_healthy() {
         "roomkey_invalidation_bus_up 1\n"
     } else {
         "roomkey_invalidation_bus_up 0\n"

@@ -11,7 +11,7 @@ use super::{
     admin, auth, events, join, keys, live, matrix, moderation, ops, payments, performers, prosody,
     rooms, stats,
 };
-use crate::http::state::AppState;
+use crate::http::state::RouterState;
 
 /// `method "template" => handler` lines, each optionally `(limit N)` for a body limit other
 /// than `http.max_body_bytes`; one function per group of routes, and `$catalogue` listing
@@ -25,7 +25,7 @@ macro_rules! route_table {
     )*) => {
         $(
             $(#[$meta])*
-            pub(crate) fn $group() -> Router<AppState> {
+            pub(crate) fn $group() -> Router<RouterState> {
                 Router::new()
                     $( .route($path, limited(axum::routing::$method($handler), None $(.or(Some($limit)))?)) )*
             }
@@ -38,7 +38,7 @@ macro_rules! route_table {
     };
 }
 
-fn limited(route: MethodRouter<AppState>, limit: Option<usize>) -> MethodRouter<AppState> {
+fn limited(route: MethodRouter<RouterState>, limit: Option<usize>) -> MethodRouter<RouterState> {
     match limit {
         Some(bytes) => route.layer(DefaultBodyLimit::max(bytes)),
         None => route,
