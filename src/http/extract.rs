@@ -212,6 +212,8 @@ where
     }
 }
 
+/// [`Caller`] from a sub-state already taken, so [`Staff`] and [`Admin`] build on it
+/// without taking the state again.
 async fn caller(parts: &Parts, auth: &AuthState) -> Result<Caller, ApiError> {
     let token = bearer(parts)?;
     if !looks_like_jwt(token)
@@ -360,6 +362,7 @@ where
     }
 }
 
+/// [`UserPrincipal`] from a sub-state already taken, for [`Caller`] to build on.
 async fn user_principal(parts: &Parts, auth: &AuthState) -> Result<UserPrincipal, ApiError> {
     let token = bearer(parts)?;
     if looks_like_jwt(token) {

@@ -71,12 +71,6 @@ pub struct Services {
 #[derive(Clone)]
 pub struct AppState(pub Arc<Services>);
 
-impl AppState {
-    pub fn services(&self) -> &Arc<Services> {
-        &self.0
-    }
-}
-
 impl Deref for AppState {
     type Target = Services;
     fn deref(&self) -> &Services {
@@ -110,7 +104,7 @@ macro_rules! sub_state {
 
         impl $name {
             $(
-                pub fn $field(&self) -> &$ty {
+                pub(crate) fn $field(&self) -> &$ty {
                     &self.0.$field
                 }
             )*
@@ -129,7 +123,7 @@ sub_state! {
 }
 
 impl AuthState {
-    pub fn trust_forwarded_for(&self) -> bool {
+    pub(crate) fn trust_forwarded_for(&self) -> bool {
         self.0.trust_forwarded_for
     }
 }
@@ -180,7 +174,6 @@ sub_state! {
     /// Staff and admin endpoints: accounts, rooms, entitlements and bans.
     AdminState {
         identity: IdentityService,
-        access: AccessService,
         rooms: Arc<RoomService>,
         entitlements: EntitlementService,
         bans: BanService,
@@ -233,7 +226,6 @@ sub_state! {
     /// Linking Matrix accounts and communities.
     ChatState {
         matrix: Arc<MatrixService>,
-        access: AccessService,
         token_limit: RateLimiter,
     }
 }
