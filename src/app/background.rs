@@ -9,13 +9,13 @@ use tokio::task::JoinHandle;
 
 use crate::changes::Dispatcher;
 use crate::config::Config;
-use crate::http::state::AppState;
+use crate::http::state::Services;
 use crate::tokens::Keyring;
 
 /// Starts every background task; they stop when `shutdown` turns true.
 pub(super) fn start(
     config: &Config,
-    state: &AppState,
+    state: &Arc<Services>,
     keyring: &Arc<Keyring>,
     changes: Arc<Dispatcher>,
     shutdown: watch::Receiver<bool>,
@@ -83,7 +83,7 @@ fn spawn_key_reloader(
 
 /// Re-checks payments left pending with the provider.
 fn spawn_payment_reconciler(
-    state: AppState,
+    state: Arc<Services>,
     every_secs: u64,
     shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use crate::clock::Clock;
 use crate::config::{Config, SigningMode};
 use crate::http::server::{self, ConnectionLimits};
-use crate::http::state::AppState;
+use crate::http::state::Services;
 use crate::http::{Extras, RequestLimits};
 use crate::store::Backend;
 use crate::telemetry::metrics::{ListenerName, Metrics};
@@ -28,7 +28,7 @@ use background::shutdown_signal;
 const OPS_MAX_CONNECTIONS: usize = 64;
 
 pub struct App {
-    state: AppState,
+    state: Arc<Services>,
     config: Config,
     keyring: Arc<Keyring>,
     shutdown: watch::Sender<bool>,
@@ -66,14 +66,14 @@ impl App {
         };
         let outside = build::outside_systems(&core, &caching, &secrets)?;
         let changes = build::dispatcher(&core, &caching, &outside);
-        let state = AppState(Arc::new(build::services(
+        let state = Arc::new(build::services(
             &core,
             caching,
             outside,
             changes.clone(),
             &secrets,
             keyring.clone(),
-        )));
+        ));
         let background = background::start(&config, &state, &keyring, changes, shutdown_rx);
         Ok(Self {
             state,
@@ -93,7 +93,9 @@ impl App {
         self
     }
 
-    pub fn state(&self) -> AppState {
+    /// Every service, for the background tasks and for tests that drive a worker or the
+    /// store directly; handlers see only their sub-state (`http::state`).
+    pub fn state(&self) -> Arc<Services> {
         self.state.clone()
     }
 

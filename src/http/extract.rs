@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -13,7 +13,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::{ApiError, ErrorCode};
-use super::state::AppState;
+use super::state::{AuthState, LiveState};
+use crate::access::AccessService;
 use crate::authz::{self, Admin, Caller, Staff};
 use crate::config::Secret;
 use crate::identity::{IdentityError, VerifiedSession};
@@ -25,9 +26,9 @@ pub struct ApiJson<T>(pub T);
 /// Like [`ApiJson`], but an empty body means `T::default()`.
 pub struct OptionalJson<T>(pub T);
 
-async fn read_json<T: DeserializeOwned>(
+async fn read_json<T: DeserializeOwned, S: Send + Sync>(
     req: Request,
-    state: &AppState,
+    state: &S,
     allow_empty: Option<fn() -> T>,
 ) -> Result<T, ApiError> {
     if let Some(default) = allow_empty {
@@ -125,10 +126,16 @@ pub trait SignedPayload: DeserializeOwned {
     const KIND: RequestKind;
 }
 
-impl<T: SignedPayload> FromRequest<AppState> for Signed<T> {
+impl<T, S> FromRequest<S> for Signed<T>
+where
+    T: SignedPayload,
+    S: Send + Sync,
+    LiveState: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let live = LiveState::from_ref(state);
         let (timestamp, presented) = {
             let header = |name: &str| {
                 req.headers()
@@ -146,33 +153,32 @@ impl<T: SignedPayload> FromRequest<AppState> for Signed<T> {
             .map_err(|_| {
                 ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
             })?;
-        state
-            .live
+        live.live()
             .signer()
             .verify(
                 T::KIND,
                 timestamp.as_deref(),
                 presented.as_deref(),
                 &bytes,
-                state.clock.now(),
+                live.clock().now(),
             )
             .map_err(|problem| ApiError::new(ErrorCode::BadSignature, problem.to_string()))?;
         decode_json(&bytes).map(Signed)
     }
 }
 
-impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         read_json(req, state, None).await.map(ApiJson)
     }
 }
 
-impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         read_json(req, state, Some(T::default))
             .await
             .map(OptionalJson)
@@ -194,54 +200,64 @@ pub struct UserPrincipal {
 
 /// Who is asking, for [`crate::authz`]'s rules: the admin key, or a signed-in user as
 /// they may act (a service key's user never with a staff role).
-impl FromRequestParts<AppState> for Caller {
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    AuthState: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts)?;
-        if !looks_like_jwt(token)
-            && state.api_keys.is_admin(token)
-            && !parts.headers.contains_key(ON_BEHALF_HEADER)
-        {
-            return Ok(Caller::AdminKey);
-        }
-        let principal = UserPrincipal::from_request_parts(parts, state).await?;
-        let user = signed_in_user(state, &principal.user_id).await?;
-        Ok(Caller::user(user, principal.via))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        caller(parts, &AuthState::from_ref(state)).await
     }
 }
 
+/// [`Caller`] from a sub-state already taken, so [`Staff`] and [`Admin`] build on it
+/// without taking the state again.
+async fn caller(parts: &Parts, auth: &AuthState) -> Result<Caller, ApiError> {
+    let token = bearer(parts)?;
+    if !looks_like_jwt(token)
+        && auth.api_keys().is_admin(token)
+        && !parts.headers.contains_key(ON_BEHALF_HEADER)
+    {
+        return Ok(Caller::AdminKey);
+    }
+    let principal = user_principal(parts, auth).await?;
+    let user = signed_in_user(auth.access(), &principal.user_id).await?;
+    Ok(Caller::user(user, principal.via))
+}
+
 /// Platform staff: a moderator or an admin by session, or the admin key.
-impl FromRequestParts<AppState> for Staff {
+impl<S> FromRequestParts<S> for Staff
+where
+    S: Send + Sync,
+    AuthState: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let caller = Caller::from_request_parts(parts, state).await?;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let caller = caller(parts, &AuthState::from_ref(state)).await?;
         Ok(authz::staff(&caller)?)
     }
 }
 
 /// An admin by session, or the admin key.
-impl FromRequestParts<AppState> for Admin {
+impl<S> FromRequestParts<S> for Admin
+where
+    S: Send + Sync,
+    AuthState: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = AuthState::from_ref(state);
         let token = bearer(parts)?;
-        if !looks_like_jwt(token) && state.api_keys.is_service(token) {
+        if !looks_like_jwt(token) && auth.api_keys().is_service(token) {
             return Err(ApiError::forbidden(
                 "a service key cannot administer roomkey",
             ));
         }
-        let caller = Caller::from_request_parts(parts, state).await?;
+        let caller = caller(parts, &auth).await?;
         Ok(authz::admin(&caller)?)
     }
 }
@@ -271,9 +287,8 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 }
 
 /// The session a token names, if it still stands; 401 otherwise.
-async fn session_of(state: &AppState, token: &str) -> Result<VerifiedSession, ApiError> {
-    state
-        .identity
+async fn session_of(auth: &AuthState, token: &str) -> Result<VerifiedSession, ApiError> {
+    auth.identity()
         .authenticate(token)
         .await
         .map_err(|error| match error {
@@ -335,51 +350,59 @@ impl ApiKeys {
     }
 }
 
-impl FromRequestParts<AppState> for UserPrincipal {
+impl<S> FromRequestParts<S> for UserPrincipal
+where
+    S: Send + Sync,
+    AuthState: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts)?;
-        if looks_like_jwt(token) {
-            let session = session_of(state, token).await?;
-            return Ok(UserPrincipal {
-                user_id: session.user_id.clone(),
-                via: Via::Session,
-                session: Some(session),
-            });
-        }
-        if state.api_keys.is_service(token) || state.api_keys.is_admin(token) {
-            let user_id = parts
-                .headers
-                .get(ON_BEHALF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-                .filter(|v| !v.is_empty() && v.len() <= 64)
-                .ok_or_else(|| {
-                    ApiError::unauthenticated("a service key must name the user in X-Roomkey-User")
-                })?;
-            return Ok(UserPrincipal {
-                user_id: user_id.to_owned(),
-                via: Via::ServiceKey,
-                session: None,
-            });
-        }
-        Err(ApiError::unauthenticated("unknown credentials"))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        user_principal(parts, &AuthState::from_ref(state)).await
     }
 }
 
-impl FromRequestParts<AppState> for ServicePrincipal {
+/// [`UserPrincipal`] from a sub-state already taken, for [`Caller`] to build on.
+async fn user_principal(parts: &Parts, auth: &AuthState) -> Result<UserPrincipal, ApiError> {
+    let token = bearer(parts)?;
+    if looks_like_jwt(token) {
+        let session = session_of(auth, token).await?;
+        return Ok(UserPrincipal {
+            user_id: session.user_id.clone(),
+            via: Via::Session,
+            session: Some(session),
+        });
+    }
+    if auth.api_keys().is_service(token) || auth.api_keys().is_admin(token) {
+        let user_id = parts
+            .headers
+            .get(ON_BEHALF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.len() <= 64)
+            .ok_or_else(|| {
+                ApiError::unauthenticated("a service key must name the user in X-Roomkey-User")
+            })?;
+        return Ok(UserPrincipal {
+            user_id: user_id.to_owned(),
+            via: Via::ServiceKey,
+            session: None,
+        });
+    }
+    Err(ApiError::unauthenticated("unknown credentials"))
+}
+
+impl<S> FromRequestParts<S> for ServicePrincipal
+where
+    S: Send + Sync,
+    AuthState: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = AuthState::from_ref(state);
         let token = bearer(parts)?;
-        if state.api_keys.is_service(token) || state.api_keys.is_admin(token) {
+        if auth.api_keys().is_service(token) || auth.api_keys().is_admin(token) {
             Ok(ServicePrincipal)
         } else {
             Err(ApiError::unauthenticated(
@@ -392,14 +415,15 @@ impl FromRequestParts<AppState> for ServicePrincipal {
 /// The caller's address: the peer, or the first `X-Forwarded-For` hop when configured.
 pub struct ClientIp(pub IpAddr);
 
-impl FromRequestParts<AppState> for ClientIp {
+impl<S> FromRequestParts<S> for ClientIp
+where
+    S: Send + Sync,
+    AuthState: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        if state.trust_forwarded_for {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if AuthState::from_ref(state).trust_forwarded_for() {
             let forwarded = parts
                 .headers
                 .get("x-forwarded-for")
@@ -461,13 +485,10 @@ pub fn parse_urlencoded(
 /// parameter is 422 in the error envelope, naming it when it can.
 pub struct ApiQuery<T>(pub T);
 
-impl<T: DeserializeOwned> FromRequestParts<AppState> for ApiQuery<T> {
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        _state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
         serde_urlencoded::from_str(query)
             .map(ApiQuery)
@@ -482,11 +503,10 @@ impl<T: DeserializeOwned> FromRequestParts<AppState> for ApiQuery<T> {
 /// The user a caller's session or service key names, from the access caches; 401 when the
 /// account no longer exists.
 pub async fn signed_in_user(
-    state: &AppState,
+    access: &AccessService,
     user_id: &str,
 ) -> Result<std::sync::Arc<crate::domain::User>, ApiError> {
-    state
-        .access
+    access
         .user(user_id)
         .await?
         .ok_or_else(|| ApiError::unauthenticated("the session's user no longer exists"))

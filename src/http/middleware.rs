@@ -17,17 +17,16 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::http::{StatusCode, Uri};
 
 use super::error::{ApiError, ErrorCode, RenderedError};
-use super::state::AppState;
+use super::state::OpsState;
 use crate::telemetry::metrics::Metrics;
 
-pub async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn observe(State(ops): State<OpsState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|path| {
-            state
-                .metrics
+            ops.metrics()
                 .route_id(request.method().as_str(), path.as_str())
         })
         .unwrap_or(Metrics::UNMATCHED);
@@ -78,8 +77,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     if !headers.contains_key(CACHE_CONTROL) {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    state
-        .metrics
+    ops.metrics()
         .observe_http(route, response.status().as_u16(), started.elapsed());
     response
 }

@@ -16,7 +16,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::Router;
 
 use error::{ApiError, ErrorCode};
-use state::AppState;
+use state::{AppState, Services};
 
 use crate::telemetry::metrics::{Metrics, RequestCut};
 
@@ -51,7 +51,7 @@ pub struct Extras {
 }
 
 /// The public API.
-pub fn router(state: AppState, limits: RequestLimits, extras: Extras) -> Router {
+pub fn router(services: Arc<Services>, limits: RequestLimits, extras: Extras) -> Router {
     let mut router = routes::table::api();
     #[cfg(feature = "bench")]
     if extras.bench_sign {
@@ -60,14 +60,14 @@ pub fn router(state: AppState, limits: RequestLimits, extras: Extras) -> Router 
     if extras.ops {
         router = router.merge(routes::table::ops());
     }
-    finish(router, state, limits)
+    finish(router, services, limits)
 }
 
 /// `/metrics`, `/healthz` and `/readyz` on their own listener.
-pub fn ops_router(state: AppState) -> Router {
+pub fn ops_router(services: Arc<Services>) -> Router {
     finish(
         routes::table::ops().merge(routes::table::health()),
-        state,
+        services,
         RequestLimits {
             max_body_bytes: 1024,
             timeout: Duration::from_secs(10),
@@ -76,8 +76,9 @@ pub fn ops_router(state: AppState) -> Router {
     )
 }
 
-fn finish(router: Router<AppState>, state: AppState, limits: RequestLimits) -> Router {
-    let metrics = state.metrics.clone();
+fn finish(router: Router<AppState>, services: Arc<Services>, limits: RequestLimits) -> Router {
+    let metrics = services.metrics.clone();
+    let state = AppState::new(services);
     // One semaphore for the whole router: `Router::layer` makes one service per route.
     let in_flight = Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight));
     let cut = tower::ServiceBuilder::new()

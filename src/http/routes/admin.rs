@@ -14,7 +14,7 @@ use crate::entitlements::{GrantRequest, ScopeRequest};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, OptionalJson};
 use crate::http::params::{RoomParam, UserParam};
-use crate::http::state::AppState;
+use crate::http::state::AdminState;
 use crate::identity::Provisioning;
 use crate::moderation::BanRequest;
 use crate::rooms::{NewRoom, RoomChanges};
@@ -76,7 +76,7 @@ pub struct ProvisionBody {
 /// Creates a user without a password (the platform authenticates them itself).
 /// **Permissions**: admin.
 pub async fn provision_user(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     _admin: Admin,
     ApiJson(body): ApiJson<ProvisionBody>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
@@ -87,7 +87,7 @@ pub async fn provision_user(
         .transpose()?
         .unwrap_or(Role::Viewer);
     let user = state
-        .identity
+        .identity()
         .provision(Provisioning {
             handle: body.handle,
             email: body.email,
@@ -108,13 +108,13 @@ pub struct RoleBody {
 /// Changes a user's platform role.
 /// **Permissions**: admin.
 pub async fn set_role(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     UserParam(user_id): UserParam,
     ApiJson(body): ApiJson<RoleBody>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = state
-        .identity
+        .identity()
         .set_role(&admin, &user_id, role(&body.role)?)
         .await?;
     Ok(Json(UserView::from(&user)))
@@ -131,13 +131,13 @@ pub struct EndSessionsBody {
 /// session tokens stop working on every instance; they can sign in again. Audited.
 /// **Permissions**: admin.
 pub async fn end_sessions(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     UserParam(user_id): UserParam,
     OptionalJson(body): OptionalJson<EndSessionsBody>,
 ) -> Result<StatusCode, ApiError> {
     state
-        .identity
+        .identity()
         .end_sessions_for(&admin, &user_id, body.reason.as_deref())
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -215,12 +215,12 @@ pub struct AccessRecordView {
 /// Every entitlement and ban a user ever had, newest first: the facts decisions come from.
 /// **Permissions**: admin.
 pub async fn access_record(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     _admin: Admin,
     UserParam(user_id): UserParam,
 ) -> Result<Json<AccessRecordView>, ApiError> {
-    let entitlements = state.entitlements.list(&user_id).await?;
-    let bans = state.bans.list(&user_id).await?;
+    let entitlements = state.entitlements().list(&user_id).await?;
+    let bans = state.bans().list(&user_id).await?;
     Ok(Json(AccessRecordView {
         entitlements: entitlements.iter().map(EntitlementView::from).collect(),
         bans: bans.iter().map(BanView::from).collect(),
@@ -245,7 +245,7 @@ pub struct CreateRoomBody {
 /// Creates a room under its Jitsi name (lowercased, percent-encoded as Prosody sees it).
 /// **Permissions**: admin.
 pub async fn create_room(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     _admin: Admin,
     ApiJson(body): ApiJson<CreateRoomBody>,
 ) -> Result<(StatusCode, Json<RoomView>), ApiError> {
@@ -259,7 +259,7 @@ pub async fn create_room(
         starts_at: time("starts_at", body.starts_at.as_deref())?,
         ends_at: time("ends_at", body.ends_at.as_deref())?,
     };
-    let room = state.rooms.create(new).await?;
+    let room = state.rooms().create(new).await?;
     Ok((StatusCode::CREATED, Json(RoomView::from(&room))))
 }
 
@@ -281,7 +281,7 @@ pub struct UpdateRoomBody {
 /// Changes a room; absent fields stay, `null` clears price or schedule.
 /// **Permissions**: admin.
 pub async fn update_room(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     _admin: Admin,
     RoomParam(name): RoomParam,
     ApiJson(body): ApiJson<UpdateRoomBody>,
@@ -300,7 +300,7 @@ pub async fn update_room(
             .map(|t| time("ends_at", t.as_deref()))
             .transpose()?,
     };
-    let room = state.rooms.update(&name, changes).await?;
+    let room = state.rooms().update(&name, changes).await?;
     Ok(Json(RoomView::from(&room)))
 }
 
@@ -373,11 +373,11 @@ impl TryFrom<GrantBody> for GrantRequest {
 /// Grants an entitlement by hand (a comp ticket, a courtesy plan).
 /// **Permissions**: admin.
 pub async fn grant(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiJson(body): ApiJson<GrantBody>,
 ) -> Result<(StatusCode, Json<EntitlementView>), ApiError> {
-    let entitlement = state.entitlements.grant(&admin, body.try_into()?).await?;
+    let entitlement = state.entitlements().grant(&admin, body.try_into()?).await?;
     Ok((
         StatusCode::CREATED,
         Json(EntitlementView::from(&entitlement)),
@@ -394,12 +394,15 @@ pub struct ReasonBody {
 /// Revokes an entitlement; repeating it changes nothing.
 /// **Permissions**: admin.
 pub async fn revoke(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Json<EntitlementView>, ApiError> {
-    let entitlement = state.entitlements.revoke(&admin, &id, body.reason).await?;
+    let entitlement = state
+        .entitlements()
+        .revoke(&admin, &id, body.reason)
+        .await?;
     Ok(Json(EntitlementView::from(&entitlement)))
 }
 
@@ -436,7 +439,7 @@ pub struct BanBody {
 /// Bans a user globally, from one room, or from one performer's rooms.
 /// **Permissions**: admin.
 pub async fn ban(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiJson(body): ApiJson<BanBody>,
 ) -> Result<(StatusCode, Json<BanView>), ApiError> {
@@ -446,7 +449,7 @@ pub async fn ban(
         reason: body.reason,
         until: time("until", body.until.as_deref())?,
     };
-    let ban = state.bans.ban(&warrant, request).await?;
+    let ban = state.bans().ban(&warrant, request).await?;
     Ok((StatusCode::CREATED, Json(BanView::from(&ban))))
 }
 
@@ -454,12 +457,12 @@ pub async fn ban(
 /// Lifts a ban; repeating it changes nothing.
 /// **Permissions**: admin.
 pub async fn lift_ban(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Json<BanView>, ApiError> {
     let staff = authz::admin_as_staff(&admin);
-    let ban = state.bans.lift(&staff, &id, body.reason).await?;
+    let ban = state.bans().lift(&staff, &id, body.reason).await?;
     Ok(Json(BanView::from(&ban)))
 }

@@ -9,7 +9,7 @@ use crate::clock::rfc3339;
 use crate::domain::{EntitlementScope, User};
 use crate::http::error::ApiError;
 use crate::http::extract::{signed_in_user, ApiJson, ClientIp, UserPrincipal};
-use crate::http::state::AppState;
+use crate::http::state::AccountState;
 use crate::identity::{ProfileChanges, Registration, SignedIn, VerifiedSession};
 
 #[derive(Deserialize)]
@@ -74,9 +74,9 @@ impl From<SignedIn> for SessionView {
     }
 }
 
-fn limit(state: &AppState, ip: &ClientIp) -> Result<(), ApiError> {
+fn limit(state: &AccountState, ip: &ClientIp) -> Result<(), ApiError> {
     state
-        .auth_limit
+        .auth_limit()
         .check(&ip.0.to_string())
         .map_err(ApiError::rate_limited)
 }
@@ -86,7 +86,7 @@ fn limit(state: &AppState, ip: &ClientIp) -> Result<(), ApiError> {
 /// **Permissions**: anyone; rate-limited per client address.
 #[tracing::instrument(skip_all)]
 pub async fn register(
-    State(state): State<AppState>,
+    State(state): State<AccountState>,
     ip: ClientIp,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> Result<(StatusCode, Json<SessionView>), ApiError> {
@@ -97,7 +97,7 @@ pub async fn register(
         password: body.password,
         display_name: body.display_name,
     };
-    let signed_in = state.identity.register(registration, ip.0).await?;
+    let signed_in = state.identity().register(registration, ip.0).await?;
     Ok((StatusCode::CREATED, Json(signed_in.into())))
 }
 
@@ -107,13 +107,13 @@ pub async fn register(
 /// addresses with a growing wait (429 with `Retry-After`).
 #[tracing::instrument(skip_all)]
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<AccountState>,
     ip: ClientIp,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Json<SessionView>, ApiError> {
     limit(&state, &ip)?;
     let signed_in = state
-        .identity
+        .identity()
         .login(&body.login, body.password, ip.0)
         .await?;
     Ok(Json(signed_in.into()))
@@ -139,10 +139,10 @@ fn own_session(caller: &UserPrincipal) -> Result<&VerifiedSession, ApiError> {
 /// **Permissions**: a session.
 #[tracing::instrument(skip_all)]
 pub async fn logout(
-    State(state): State<AppState>,
+    State(state): State<AccountState>,
     caller: UserPrincipal,
 ) -> Result<StatusCode, ApiError> {
-    state.identity.end_session(own_session(&caller)?).await?;
+    state.identity().end_session(own_session(&caller)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -151,10 +151,10 @@ pub async fn logout(
 /// **Permissions**: a session, or a service key naming the user.
 #[tracing::instrument(skip_all)]
 pub async fn logout_all(
-    State(state): State<AppState>,
+    State(state): State<AccountState>,
     caller: UserPrincipal,
 ) -> Result<StatusCode, ApiError> {
-    state.identity.end_all_sessions(&caller.user_id).await?;
+    state.identity().end_all_sessions(&caller.user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -165,7 +165,7 @@ pub async fn logout_all(
 /// **Permissions**: a session; rate-limited per client address.
 #[tracing::instrument(skip_all)]
 pub async fn change_password(
-    State(state): State<AppState>,
+    State(state): State<AccountState>,
     ip: ClientIp,
     caller: UserPrincipal,
     ApiJson(body): ApiJson<PasswordBody>,
@@ -173,7 +173,7 @@ pub async fn change_password(
     limit(&state, &ip)?;
     own_session(&caller)?;
     let signed_in = state
-        .identity
+        .identity()
         .change_password(
             &caller.user_id,
             body.current_password,
@@ -188,13 +188,13 @@ pub async fn change_password(
 /// The signed-in user's profile.
 /// **Permissions**: a session, or a service key naming the user.
 pub async fn me(
-    State(state): State<AppState>,
+    State(state): State<AccountState>,
     caller: UserPrincipal,
 ) -> Result<Json<MeView>, ApiError> {
-    let user = signed_in_user(&state, &caller.user_id).await?;
-    let now = state.clock.now();
+    let user = signed_in_user(state.access(), &caller.user_id).await?;
+    let now = state.clock().now();
     let mut plans: Vec<PlanView> = Vec::new();
-    for entitlement in state.entitlements.list(&user.id).await? {
+    for entitlement in state.entitlements().list(&user.id).await? {
         if let EntitlementScope::Plan(name) = &entitlement.scope {
             if entitlement.is_active_at(now) {
                 plans.push(PlanView {
@@ -239,12 +239,12 @@ pub struct ProfileBody {
 /// custom avatar needs the `custom_profile` feature: 402 with where to buy it otherwise.
 /// **Permissions**: a session, or a service key naming the user.
 pub async fn update_me(
-    State(state): State<AppState>,
+    State(state): State<AccountState>,
     caller: UserPrincipal,
     ApiJson(body): ApiJson<ProfileBody>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = state
-        .identity
+        .identity()
         .update_profile(
             &caller.user_id,
             ProfileChanges {

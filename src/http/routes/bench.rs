@@ -9,7 +9,7 @@ use crate::clock::rfc3339;
 use crate::domain::{Role, Room, RoomAccess, RoomName, User};
 use crate::http::error::ApiError;
 use crate::http::params::RoomParam;
-use crate::http::state::AppState;
+use crate::http::state::TokenState;
 
 #[derive(Serialize)]
 pub struct SignedView {
@@ -57,18 +57,18 @@ fn bench_room(name: RoomName) -> Room {
 /// # `POST /bench/sign/{room}`
 /// Signs a fixed member token for `room`. **Permissions**: none — benchmark builds only.
 pub async fn sign_only(
-    State(state): State<AppState>,
+    State(state): State<TokenState>,
     RoomParam(name): RoomParam,
 ) -> Result<Json<SignedView>, ApiError> {
     let room = bench_room(name);
-    let token =
-        state
-            .tokens
-            .jitsi()
-            .unsafe_sign_without_checks(&bench_user(), &room, state.identity.now());
+    let token = state.tokens().jitsi().unsafe_sign_without_checks(
+        &bench_user(),
+        &room,
+        state.identity().now(),
+    );
     let jwt = token.jwt.to_string();
     Ok(Json(SignedView {
-        join_url: crate::tokens::join_url(&state.meet_url, &room.name, &jwt),
+        join_url: crate::tokens::join_url(state.meet_url(), &room.name, &jwt),
         jwt,
         expires_at: rfc3339(token.expires_at),
         room: room.name.to_string(),

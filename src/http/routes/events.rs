@@ -19,7 +19,7 @@ use crate::domain::{Money, RoomAccess, Show};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery, OptionalJson, UserPrincipal};
 use crate::http::params::RoomParam;
-use crate::http::state::AppState;
+use crate::http::state::{EventState, ModerationState, PaymentState, StatsState};
 use crate::payments::Checkout;
 use crate::shows::{NewShow, ShowChanges};
 
@@ -55,7 +55,7 @@ pub struct AnnouncementView {
     url: Option<String>,
 }
 
-fn view(state: &AppState, show: &Show) -> ShowView {
+fn view(state: &EventState, show: &Show) -> ShowView {
     let room = &show.room;
     ShowView {
         id: show.id.clone(),
@@ -64,14 +64,14 @@ fn view(state: &AppState, show: &Show) -> ShowView {
         hashtags: show.hashtags.clone(),
         performer_id: show.performer_id.clone(),
         room: room.name.to_string(),
-        state: show.state(state.clock.now()).as_str(),
+        state: show.state(state.clock().now()).as_str(),
         access: room.access.as_str(),
         price: room.price.as_ref().map(PriceView::from),
         starts_at: room.starts_at.map(rfc3339),
         ends_at: room.ends_at.map(rfc3339),
         ended_at: show.ended_at.map(rfc3339),
-        join_url: state.mastodon.join_url(show),
-        chat_alias: state.matrix.alias(&room.name),
+        join_url: state.mastodon().join_url(show),
+        chat_alias: state.matrix().alias(&room.name),
         announcement: show.status_id.as_ref().map(|id| AnnouncementView {
             status_id: id.clone(),
             url: show.status_url.clone(),
@@ -161,7 +161,7 @@ fn created_status(created: bool) -> StatusCode {
 /// admin key) for any performer, naming them in `performer_id`.
 #[tracing::instrument(skip_all)]
 pub async fn create(
-    State(state): State<AppState>,
+    State(state): State<EventState>,
     caller: Caller,
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateShowBody>,
@@ -169,7 +169,7 @@ pub async fn create(
     let creator = authz::show_creator(&caller);
     let key = idempotency_key(&headers)?;
     let new = NewShow::try_from(body)?;
-    let (show, created) = state.shows.create(&creator, new, key).await?;
+    let (show, created) = state.shows().create(&creator, new, key).await?;
     Ok((created_status(created), Json(view(&state, &show))))
 }
 
@@ -189,11 +189,11 @@ pub struct ShowListView {
 /// Upcoming and live shows, soonest first (`?performer_id=`, `?limit=` up to 200).
 /// **Permissions**: anyone.
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<EventState>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ShowListView>, ApiError> {
     let shows = state
-        .shows
+        .shows()
         .current(query.performer_id.as_deref(), query.limit.unwrap_or(50))
         .await?;
     Ok(Json(ShowListView {
@@ -204,10 +204,10 @@ pub async fn list(
 /// # `GET /api/events/{id}`
 /// **Permissions**: anyone.
 pub async fn show(
-    State(state): State<AppState>,
+    State(state): State<EventState>,
     Path(id): Path<String>,
 ) -> Result<Json<ShowView>, ApiError> {
-    let show = state.shows.get(&id).await?;
+    let show = state.shows().get(&id).await?;
     Ok(Json(view(&state, &show)))
 }
 
@@ -232,12 +232,12 @@ pub struct UpdateShowBody {
 /// **Permissions**: the show's performer, moderators and admins.
 #[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn update(
-    State(state): State<AppState>,
+    State(state): State<EventState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateShowBody>,
 ) -> Result<Json<ShowView>, ApiError> {
-    let show = state.shows.get(&id).await?;
+    let show = state.shows().get(&id).await?;
     authz::moderator_of(&caller, Arc::new(show.room))?;
     let changes = ShowChanges {
         title: body.title,
@@ -251,7 +251,7 @@ pub async fn update(
             .map(|end| time("ends_at", end.as_deref()))
             .transpose()?,
     };
-    let show = state.shows.update(&id, changes).await?;
+    let show = state.shows().update(&id, changes).await?;
     Ok(Json(view(&state, &show)))
 }
 
@@ -267,49 +267,52 @@ pub struct EndShowBody {
 /// **Permissions**: the show's performer, moderators and admins.
 #[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn end(
-    State(state): State<AppState>,
+    State(state): State<EventState>,
     caller: Caller,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<EndShowBody>,
 ) -> Result<Json<ShowView>, ApiError> {
-    let show = state.shows.get(&id).await?;
+    let show = state.shows().get(&id).await?;
     let moderator = authz::moderator_of(&caller, Arc::new(show.room))?;
     let reason = body.reason.unwrap_or_else(|| "the show has ended".into());
-    let show = state.shows.end(&moderator, &id, &reason).await?;
+    let show = state.shows().end(&moderator, &id, &reason).await?;
     Ok(Json(view(&state, &show)))
 }
 
 /// # `POST /api/events/{id}/pay`
 /// A ticket for the show's room: as `POST /api/rooms/{room}/pay`.
 pub async fn pay(
-    State(state): State<AppState>,
+    State(state): State<EventState>,
+    State(payments): State<PaymentState>,
     caller: UserPrincipal,
     Path(id): Path<String>,
     body: OptionalJson<CheckoutBody>,
 ) -> Result<(StatusCode, Json<Checkout>), ApiError> {
-    let show = state.shows.get(&id).await?;
-    payments::pay_room(State(state), caller, RoomParam(show.room.name), body).await
+    let show = state.shows().get(&id).await?;
+    payments::pay_room(State(payments), caller, RoomParam(show.room.name), body).await
 }
 
 /// # `GET /api/events/{id}/participants`
 /// As `GET /api/rooms/{room}/participants` for the show's room.
 pub async fn participants(
-    State(state): State<AppState>,
+    State(state): State<EventState>,
+    State(moderation): State<ModerationState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ParticipantsView>, ApiError> {
-    let show = state.shows.get(&id).await?;
-    live::participants(State(state), caller, RoomParam(show.room.name)).await
+    let show = state.shows().get(&id).await?;
+    live::participants(State(moderation), caller, RoomParam(show.room.name)).await
 }
 
 /// # `GET /api/events/{id}/stats`
 /// As `GET /api/rooms/{room}/stats` for the show's room.
 pub async fn stats(
-    State(state): State<AppState>,
+    State(state): State<EventState>,
+    State(stats): State<StatsState>,
     caller: Caller,
     Path(id): Path<String>,
     query: ApiQuery<super::stats::RoomStatsParams>,
 ) -> Result<Json<super::stats::RoomStatsView>, ApiError> {
-    let show = state.shows.get(&id).await?;
-    super::stats::room_stats(State(state), caller, RoomParam(show.room.name), query).await
+    let show = state.shows().get(&id).await?;
+    super::stats::room_stats(State(stats), caller, RoomParam(show.room.name), query).await
 }

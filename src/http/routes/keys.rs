@@ -8,13 +8,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ServicePrincipal};
-use crate::http::state::AppState;
+use crate::http::state::TokenState;
 
 /// # `GET /.well-known/jwks.json`
 /// Every RS256 public key in force (pending, active, or retired with live tokens).
 /// **Permissions**: anyone.
-pub async fn jwks(State(state): State<AppState>) -> Response {
-    let keys = state.tokens.jitsi().keyring().current();
+pub async fn jwks(State(state): State<TokenState>) -> Response {
+    let keys = state.tokens().jitsi().keyring().current();
     let jwks: Vec<_> = keys.published.iter().map(|k| k.jwk.clone()).collect();
     (
         [(CACHE_CONTROL, "public, max-age=300")],
@@ -27,10 +27,10 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
 /// One public key as Prosody's `asap_key_server` fetches it.
 /// **Permissions**: anyone.
 pub async fn pem(
-    State(state): State<AppState>,
+    State(state): State<TokenState>,
     Path(file): Path<String>,
 ) -> Result<Response, ApiError> {
-    let keys = state.tokens.jitsi().keyring().current();
+    let keys = state.tokens().jitsi().keyring().current();
     let key = keys
         .published
         .iter()
@@ -66,12 +66,12 @@ pub struct IntrospectView {
 /// expiry). Session tokens are never active here.
 /// **Permissions**: a service or admin key.
 pub async fn introspect(
-    State(state): State<AppState>,
+    State(state): State<TokenState>,
     _service: ServicePrincipal,
     ApiJson(body): ApiJson<IntrospectBody>,
 ) -> Json<IntrospectView> {
-    let now = state.identity.now();
-    Json(match state.tokens.jitsi().verify(&body.token, now) {
+    let now = state.identity().now();
+    Json(match state.tokens().jitsi().verify(&body.token, now) {
         Ok(claims) => IntrospectView {
             active: true,
             claims: Some(claims),

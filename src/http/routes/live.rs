@@ -9,6 +9,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::admin::{time, BanView};
+use crate::access::AccessService;
 use crate::attendance::Participants;
 use crate::authz::{self, Caller, RoomModerator};
 use crate::clock::rfc3339;
@@ -16,16 +17,16 @@ use crate::domain::RoomName;
 use crate::http::error::ApiError;
 use crate::http::extract::ApiJson;
 use crate::http::params::RoomParam;
-use crate::http::state::AppState;
+use crate::http::state::ModerationState;
 use crate::moderation::BanRequest;
 
 /// The caller as the moderator of `room`: its performer, staff, or the admin key.
 pub(super) async fn moderator(
-    state: &AppState,
+    access: &AccessService,
     caller: &Caller,
     room: &RoomName,
 ) -> Result<RoomModerator, ApiError> {
-    Ok(authz::room_moderator(&state.access, caller, room).await?)
+    Ok(authz::room_moderator(access, caller, room).await?)
 }
 
 #[derive(Deserialize)]
@@ -46,20 +47,20 @@ pub struct SentView {
 /// them to keep them out.
 #[tracing::instrument(skip_all, fields(room = %room))]
 pub async fn kick(
-    State(state): State<AppState>,
+    State(state): State<ModerationState>,
     caller: Caller,
     RoomParam(room): RoomParam,
     ApiJson(body): ApiJson<KickBody>,
 ) -> Result<(StatusCode, Json<SentView>), ApiError> {
-    let moderator = moderator(&state, &caller, &room).await?;
+    let moderator = moderator(state.access(), &caller, &room).await?;
     state
-        .rooms
+        .rooms()
         .kick(&moderator, &body.user_id, &body.reason)
         .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(SentView {
-            shards: state.live.shard_count(),
+            shards: state.live().shard_count(),
         }),
     ))
 }
@@ -79,20 +80,20 @@ pub struct RoomBanBody {
 /// themselves; platform-wide bans are `POST /api/admin/bans`.
 #[tracing::instrument(skip_all, fields(room = %room))]
 pub async fn ban(
-    State(state): State<AppState>,
+    State(state): State<ModerationState>,
     caller: Caller,
     RoomParam(room): RoomParam,
     ApiJson(body): ApiJson<RoomBanBody>,
 ) -> Result<(StatusCode, Json<BanView>), ApiError> {
     let until = time("until", body.until.as_deref())?;
     let scope = authz::BanScope::Room(room);
-    let warrant = authz::ban_warrant(&state.access, &caller, &body.user_id, scope).await?;
+    let warrant = authz::ban_warrant(state.access(), &caller, &body.user_id, scope).await?;
     let request = BanRequest {
         user_id: body.user_id,
         reason: body.reason,
         until,
     };
-    let ban = state.bans.ban(&warrant, request).await?;
+    let ban = state.bans().ban(&warrant, request).await?;
     Ok((StatusCode::CREATED, Json(BanView::from(&ban))))
 }
 
@@ -112,17 +113,17 @@ pub struct EndedView {
 /// # `POST /api/rooms/{room}/end`
 /// Ends the show: new joins are refused and the video room is closed on every shard.
 pub async fn end(
-    State(state): State<AppState>,
+    State(state): State<ModerationState>,
     caller: Caller,
     RoomParam(room): RoomParam,
     ApiJson(body): ApiJson<EndBody>,
 ) -> Result<Json<EndedView>, ApiError> {
-    let moderator = moderator(&state, &caller, &room).await?;
-    let room = state.rooms.end(&moderator, &body.reason).await?;
+    let moderator = moderator(state.access(), &caller, &room).await?;
+    let room = state.rooms().end(&moderator, &body.reason).await?;
     Ok(Json(EndedView {
         room: room.name.to_string(),
         ends_at: room.ends_at.map(rfc3339),
-        shards: state.live.shard_count(),
+        shards: state.live().shard_count(),
     }))
 }
 
@@ -194,12 +195,12 @@ impl From<Participants> for ParticipantsView {
 /// # `GET /api/rooms/{room}/participants`
 /// Who is in the room now and who was there, with durations.
 pub async fn participants(
-    State(state): State<AppState>,
+    State(state): State<ModerationState>,
     caller: Caller,
     RoomParam(room): RoomParam,
 ) -> Result<Json<ParticipantsView>, ApiError> {
-    let moderator = moderator(&state, &caller, &room).await?;
-    let participants = state.attendance.participants(moderator.room()).await?;
+    let moderator = moderator(state.access(), &caller, &room).await?;
+    let participants = state.attendance().participants(moderator.room()).await?;
     Ok(Json(ParticipantsView {
         room: moderator.room().name.to_string(),
         ..participants.into()

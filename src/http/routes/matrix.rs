@@ -9,7 +9,7 @@ use crate::authz::Admin;
 use crate::domain::{CommunityRoom, CommunityRule};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, UserPrincipal};
-use crate::http::state::AppState;
+use crate::http::state::ChatState;
 use crate::matrix::{LinkedAccount, OpenIdProof};
 
 /// The OpenID token as `POST /_matrix/client/v3/user/{userId}/openid/request_token`
@@ -46,12 +46,12 @@ pub struct LinkBody {
 /// **Permissions**: a session, or a service key naming the user; rate-limited per user.
 #[tracing::instrument(skip_all)]
 pub async fn link(
-    State(state): State<AppState>,
+    State(state): State<ChatState>,
     caller: UserPrincipal,
     ApiJson(body): ApiJson<LinkBody>,
 ) -> Result<Json<LinkedAccount>, ApiError> {
     state
-        .token_limit
+        .token_limit()
         .check(&caller.user_id)
         .map_err(ApiError::rate_limited)?;
     let proof = OpenIdProof {
@@ -59,7 +59,7 @@ pub async fn link(
         matrix_server_name: body.openid.matrix_server_name,
     };
     let linked = state
-        .matrix
+        .matrix()
         .link(&caller.user_id, &body.matrix_user_id, &proof)
         .await?;
     Ok(Json(linked))
@@ -70,10 +70,10 @@ pub async fn link(
 /// **Permissions**: a session, or a service key naming the user.
 #[tracing::instrument(skip_all)]
 pub async fn unlink(
-    State(state): State<AppState>,
+    State(state): State<ChatState>,
     caller: UserPrincipal,
 ) -> Result<Json<LinkedAccount>, ApiError> {
-    Ok(Json(state.matrix.unlink(&caller.user_id).await?))
+    Ok(Json(state.matrix().unlink(&caller.user_id).await?))
 }
 
 #[derive(Deserialize)]
@@ -111,7 +111,7 @@ impl CommunityView {
 /// **Permissions**: admin.
 #[tracing::instrument(skip_all, fields(name = %name))]
 pub async fn put_community(
-    State(state): State<AppState>,
+    State(state): State<ChatState>,
     _admin: Admin,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<CommunityBody>,
@@ -123,7 +123,7 @@ pub async fn put_community(
         )
     })?;
     let (room, alias) = state
-        .matrix
+        .matrix()
         .register_community(&name, &body.title, rule)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(CommunityView::new(room, alias))))

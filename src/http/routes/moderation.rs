@@ -12,7 +12,7 @@ use crate::clock::{rfc3339, UnixSeconds};
 use crate::domain::{AuditEntry, ModerationAction, RoomName};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery};
-use crate::http::state::AppState;
+use crate::http::state::ModerationState;
 use crate::moderation::audit::MAX_PAGE;
 use crate::moderation::BanRequest;
 use crate::store::AuditQuery;
@@ -105,14 +105,14 @@ impl AuditParams {
 /// **Permissions**: moderators and admins see everything; a performer sees their own
 /// rooms' entries by asking with `room`.
 pub async fn audit(
-    State(state): State<AppState>,
+    State(state): State<ModerationState>,
     caller: Caller,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Json<AuditView>, ApiError> {
     let (room, query) = params.validate()?;
     let limit = query.limit;
-    let reader = authz::audit_reader(&state.access, &caller, room.as_ref()).await?;
-    let entries = state.audit.list(&reader, query).await?;
+    let reader = authz::audit_reader(state.access(), &caller, room.as_ref()).await?;
+    let entries = state.audit().list(&reader, query).await?;
     let next_before = (entries.len() as i64 == limit)
         .then(|| entries.last().map(|e| e.id.clone()))
         .flatten();
@@ -163,19 +163,19 @@ impl ModerationBanBody {
 /// (`room`) or all of them (`performer` with their own id), never against staff.
 #[tracing::instrument(skip_all)]
 pub async fn ban(
-    State(state): State<AppState>,
+    State(state): State<ModerationState>,
     caller: Caller,
     ApiJson(body): ApiJson<ModerationBanBody>,
 ) -> Result<(StatusCode, Json<BanView>), ApiError> {
-    let until = body.ends_at(state.clock.now())?;
+    let until = body.ends_at(state.clock().now())?;
     let scope = body.scope.into_scope()?;
-    let warrant = authz::ban_warrant(&state.access, &caller, &body.user_id, scope).await?;
+    let warrant = authz::ban_warrant(state.access(), &caller, &body.user_id, scope).await?;
     let request = BanRequest {
         user_id: body.user_id,
         reason: body.reason,
         until,
     };
-    let ban = state.bans.ban(&warrant, request).await?;
+    let ban = state.bans().ban(&warrant, request).await?;
     Ok((StatusCode::CREATED, Json(BanView::from(&ban))))
 }
 
@@ -191,10 +191,10 @@ pub struct UnbanBody {
 /// nothing.
 /// **Permissions**: moderators and admins.
 pub async fn unban(
-    State(state): State<AppState>,
+    State(state): State<ModerationState>,
     staff: Staff,
     ApiJson(body): ApiJson<UnbanBody>,
 ) -> Result<Json<BanView>, ApiError> {
-    let ban = state.bans.lift(&staff, &body.ban_id, body.reason).await?;
+    let ban = state.bans().lift(&staff, &body.ban_id, body.reason).await?;
     Ok(Json(BanView::from(&ban)))
 }

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use crate::http::state::AppState;
+use crate::http::state::OpsState;
 use crate::store::{Outbox, Store};
 
 /// # `GET /healthz`
@@ -28,11 +28,11 @@ const STORE_PING_WITHIN: Duration = Duration::from_millis(500);
 /// the bus it reads every decision from SQL, which is slower but never stale, and a Redis
 /// outage must not take every instance out of a load balancer at once. Alert on the bus
 /// (`roomkey_invalidation_bus_up`) instead.
-pub async fn readyz(State(state): State<AppState>) -> Response {
-    let store = tokio::time::timeout(STORE_PING_WITHIN, state.store.ping())
+pub async fn readyz(State(state): State<OpsState>) -> Response {
+    let store = tokio::time::timeout(STORE_PING_WITHIN, state.store().ping())
         .await
         .is_ok_and(|pinged| pinged.is_ok());
-    let bus = state.bus.is_healthy();
+    let bus = state.bus().is_healthy();
     let status = if store {
         StatusCode::OK
     } else {
@@ -48,10 +48,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// # `GET /metrics`
 /// Prometheus text exposition: the catalogue, then what is only known by asking (the bus,
 /// readiness, the outboxes' backlogs) so that alerts see what a probe would see.
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    let mut text = state.metrics.render();
-    render_bus(&mut text, state.bus.is_healthy());
-    render_store_gauges(&mut text, &state.store).await;
+pub async fn metrics(State(state): State<OpsState>) -> Response {
+    let mut text = state.metrics().render();
+    render_bus(&mut text, state.bus().is_healthy());
+    render_store_gauges(&mut text, state.store()).await;
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

@@ -16,7 +16,7 @@ use crate::http::extract::{
     json_has_nul, nul_refused, parse_urlencoded, ApiJson, OptionalJson, UserPrincipal,
 };
 use crate::http::params::{RoomParam, UserParam};
-use crate::http::state::AppState;
+use crate::http::state::PaymentState;
 use crate::payments::signed::SignatureHeaders;
 use crate::payments::{Applied, Checkout, Purchase};
 
@@ -28,13 +28,13 @@ pub struct CheckoutBody {
 }
 
 async fn checkout(
-    state: &AppState,
+    state: &PaymentState,
     caller: &UserPrincipal,
     purchase: Purchase,
     provider: Option<&str>,
 ) -> Result<(StatusCode, Json<Checkout>), ApiError> {
     let checkout = state
-        .payments
+        .payments()
         .checkout(&caller.user_id, purchase, provider)
         .await?;
     Ok((StatusCode::CREATED, Json(checkout)))
@@ -44,7 +44,7 @@ async fn checkout(
 /// Records a ticket purchase and returns the provider's checkout parameters.
 /// **Permissions**: a session, or a service key naming the user.
 pub async fn pay_room(
-    State(state): State<AppState>,
+    State(state): State<PaymentState>,
     caller: UserPrincipal,
     RoomParam(room): RoomParam,
     OptionalJson(body): OptionalJson<CheckoutBody>,
@@ -70,7 +70,7 @@ pub struct TipBody {
 /// Records a tip to the room's performer and returns the checkout parameters.
 /// **Permissions**: a session, or a service key naming the user.
 pub async fn tip(
-    State(state): State<AppState>,
+    State(state): State<PaymentState>,
     caller: UserPrincipal,
     RoomParam(room): RoomParam,
     ApiJson(body): ApiJson<TipBody>,
@@ -87,7 +87,7 @@ pub async fn tip(
 /// Records one billing period of a subscription to a performer (all their rooms).
 /// **Permissions**: a session, or a service key naming the user.
 pub async fn subscribe(
-    State(state): State<AppState>,
+    State(state): State<PaymentState>,
     caller: UserPrincipal,
     UserParam(performer): UserParam,
     OptionalJson(body): OptionalJson<CheckoutBody>,
@@ -105,7 +105,7 @@ pub async fn subscribe(
 /// Records a premium feature purchase (verified badge, custom profile, analytics).
 /// **Permissions**: a session, or a service key naming the user.
 pub async fn pay_feature(
-    State(state): State<AppState>,
+    State(state): State<PaymentState>,
     caller: UserPrincipal,
     Path(name): Path<String>,
     OptionalJson(body): OptionalJson<CheckoutBody>,
@@ -184,13 +184,13 @@ fn confirmation_fields(
 /// transaction in production; 503 when it could not be stored, so ePayco retries.
 /// **Permissions**: the signature.
 pub async fn epayco_post(
-    State(state): State<AppState>,
+    State(state): State<PaymentState>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<WebhookAnswer>, ApiError> {
     let fields = confirmation_fields(&headers, &body)?;
     Ok(Json(WebhookAnswer {
-        status: state.payments.confirm_epayco(&fields).await?,
+        status: state.payments().confirm_epayco(&fields).await?,
     }))
 }
 
@@ -198,12 +198,12 @@ pub async fn epayco_post(
 /// The same confirmation by query string (`method_confirmation = GET`).
 /// **Permissions**: the signature.
 pub async fn epayco_get(
-    State(state): State<AppState>,
+    State(state): State<PaymentState>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<WebhookAnswer>, ApiError> {
     let fields = parse_urlencoded(query.as_deref().unwrap_or(""))?;
     Ok(Json(WebhookAnswer {
-        status: state.payments.confirm_epayco(&fields).await?,
+        status: state.payments().confirm_epayco(&fields).await?,
     }))
 }
 
@@ -216,13 +216,13 @@ pub struct RevenueView {
 /// Gross, performer and platform shares (net of refunds), refunds and tips per currency.
 /// **Permissions**: the performer themself, or an admin.
 pub async fn earnings(
-    State(state): State<AppState>,
+    State(state): State<PaymentState>,
     caller: Caller,
     UserParam(performer): UserParam,
 ) -> Result<Json<RevenueView>, ApiError> {
     let reader = authz::revenue_reader(&caller, &performer)?;
     Ok(Json(RevenueView {
-        currencies: state.payments.performer_earnings(&reader).await?,
+        currencies: state.payments().performer_earnings(&reader).await?,
     }))
 }
 
@@ -230,17 +230,17 @@ pub async fn earnings(
 /// The same totals for one room.
 /// **Permissions**: the room's performer, or an admin.
 pub async fn room_revenue(
-    State(state): State<AppState>,
+    State(state): State<PaymentState>,
     caller: Caller,
     RoomParam(room): RoomParam,
 ) -> Result<Json<RevenueView>, ApiError> {
     let room = state
-        .access
+        .access()
         .room(&room)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::RoomNotFound, "no such room"))?;
     let reader = authz::revenue_reader(&caller, &room.owner_id)?;
-    let currencies = state.payments.room_revenue(&reader, &room).await?;
+    let currencies = state.payments().room_revenue(&reader, &room).await?;
     Ok(Json(RevenueView { currencies }))
 }
 
@@ -255,13 +255,13 @@ pub struct TermsBody {
 /// Sets a performer's revenue share and subscription price.
 /// **Permissions**: admin.
 pub async fn set_terms(
-    State(state): State<AppState>,
+    State(state): State<PaymentState>,
     _admin: Admin,
     UserParam(performer): UserParam,
     ApiJson(body): ApiJson<TermsBody>,
 ) -> Result<Json<PerformerTerms>, ApiError> {
     let terms = state
-        .payments
+        .payments()
         .set_terms(
             &performer,
             body.performer_share_bps,
@@ -309,7 +309,7 @@ fn signed_event_headers(headers: &HeaderMap, body: &[u8]) -> Result<SignatureHea
 /// Webhooks or Stripe-style signature over the raw body). Answers like the ePayco endpoint.
 /// **Permissions**: the signature.
 pub async fn signed_webhook(
-    State(state): State<AppState>,
+    State(state): State<PaymentState>,
     Path(provider): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -317,7 +317,7 @@ pub async fn signed_webhook(
     let signature = signed_event_headers(&headers, &body)?;
     Ok(Json(WebhookAnswer {
         status: state
-            .payments
+            .payments()
             .confirm_signed(&provider, &signature, &body)
             .await?,
     }))
@@ -375,7 +375,7 @@ impl ManualPaymentView {
 /// Records a payment no webhook reports (a Meru payment link), and grants what it bought.
 /// **Permissions**: admin; the admin is recorded with the payment.
 pub async fn record_manual(
-    State(state): State<AppState>,
+    State(state): State<PaymentState>,
     admin: Admin,
     ApiJson(body): ApiJson<ManualPaymentBody>,
 ) -> Result<(StatusCode, Json<ManualPaymentView>), ApiError> {
@@ -385,7 +385,7 @@ pub async fn record_manual(
         currency: body.currency,
     };
     let (intent, status) = state
-        .payments
+        .payments()
         .record_manual(
             &body.user_id,
             purchase,
@@ -403,11 +403,14 @@ pub async fn record_manual(
 /// Records a chargeback reported by e-mail: revokes the access the payment granted and books it.
 /// **Permissions**: admin.
 pub async fn record_chargeback(
-    State(state): State<AppState>,
+    State(state): State<PaymentState>,
     admin: Admin,
     Path(reference): Path<String>,
 ) -> Result<Json<WebhookAnswer>, ApiError> {
     Ok(Json(WebhookAnswer {
-        status: state.payments.record_chargeback(&admin, &reference).await?,
+        status: state
+            .payments()
+            .record_chargeback(&admin, &reference)
+            .await?,
     }))
 }

@@ -11,7 +11,7 @@ use crate::domain::VerificationFact;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, OptionalJson, UserPrincipal};
 use crate::http::params::UserParam;
-use crate::http::state::AppState;
+use crate::http::state::PerformerState;
 use crate::performers::Verification;
 
 #[derive(Serialize)]
@@ -64,23 +64,26 @@ pub struct NoteBody {
 /// nothing.
 /// **Permissions**: any signed-in user but staff.
 pub async fn apply(
-    State(state): State<AppState>,
+    State(state): State<PerformerState>,
     caller: UserPrincipal,
     OptionalJson(body): OptionalJson<NoteBody>,
 ) -> Result<(StatusCode, Json<VerificationView>), ApiError> {
-    let verification = state.performers.apply(&caller.user_id, &body.note).await?;
+    let verification = state
+        .performers()
+        .apply(&caller.user_id, &body.note)
+        .await?;
     Ok((StatusCode::CREATED, Json(verification.into())))
 }
 
 /// # `GET /api/performers/{id}/verification`
 /// **Permissions**: the user themselves, moderators and admins.
 pub async fn status(
-    State(state): State<AppState>,
+    State(state): State<PerformerState>,
     caller: Caller,
     UserParam(id): UserParam,
 ) -> Result<Json<VerificationView>, ApiError> {
     authz::self_or_staff(&caller, &id)?;
-    Ok(Json(state.performers.status(&id).await?.into()))
+    Ok(Json(state.performers().status(&id).await?.into()))
 }
 
 #[derive(Deserialize)]
@@ -105,12 +108,12 @@ pub struct ApplicationView {
 /// Applications waiting for a decision, oldest first.
 /// **Permissions**: moderators and admins.
 pub async fn applications(
-    State(state): State<AppState>,
+    State(state): State<PerformerState>,
     _staff: Staff,
     ApiQuery(query): ApiQuery<ApplicationsQuery>,
 ) -> Result<Json<ApplicationsView>, ApiError> {
     let open = state
-        .performers
+        .performers()
         .open_applications(query.limit.unwrap_or(50))
         .await?;
     Ok(Json(ApplicationsView {
@@ -129,12 +132,12 @@ pub async fn applications(
 /// Verifies the user (a viewer becomes a performer); approving again changes nothing.
 /// **Permissions**: moderators and admins.
 pub async fn approve(
-    State(state): State<AppState>,
+    State(state): State<PerformerState>,
     staff: Staff,
     UserParam(id): UserParam,
     OptionalJson(body): OptionalJson<NoteBody>,
 ) -> Result<Json<VerificationView>, ApiError> {
-    let verification = state.performers.approve(&staff, &id, &body.note).await?;
+    let verification = state.performers().approve(&staff, &id, &body.note).await?;
     Ok(Json(verification.into()))
 }
 
@@ -142,12 +145,12 @@ pub async fn approve(
 /// Turns an open application down.
 /// **Permissions**: moderators and admins.
 pub async fn reject(
-    State(state): State<AppState>,
+    State(state): State<PerformerState>,
     staff: Staff,
     UserParam(id): UserParam,
     OptionalJson(body): OptionalJson<NoteBody>,
 ) -> Result<Json<VerificationView>, ApiError> {
-    let verification = state.performers.reject(&staff, &id, &body.note).await?;
+    let verification = state.performers().reject(&staff, &id, &body.note).await?;
     Ok(Json(verification.into()))
 }
 
@@ -156,11 +159,11 @@ pub async fn reject(
 /// longer create shows, and their next Jitsi token says `verified: "false"`.
 /// **Permissions**: moderators and admins.
 pub async fn revoke(
-    State(state): State<AppState>,
+    State(state): State<PerformerState>,
     staff: Staff,
     UserParam(id): UserParam,
     OptionalJson(body): OptionalJson<NoteBody>,
 ) -> Result<Json<VerificationView>, ApiError> {
-    let verification = state.performers.revoke(&staff, &id, &body.note).await?;
+    let verification = state.performers().revoke(&staff, &id, &body.note).await?;
     Ok(Json(verification.into()))
 }

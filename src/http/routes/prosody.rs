@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::attendance::AttendanceEvent;
 use crate::http::error::ApiError;
 use crate::http::extract::{Signed, SignedPayload};
-use crate::http::state::AppState;
+use crate::http::state::LiveState;
 use crate::live::verdict::{self, OccupantCheck, OccupantVerdict};
 use crate::live::RequestKind;
 use crate::telemetry::metrics::ProsodyVerdict;
@@ -66,15 +66,15 @@ pub struct VerdictsView {
 /// **Permissions**: a Prosody shard (signed request).
 #[tracing::instrument(skip_all, fields(shard = %body.shard, checks = body.checks.len()))]
 pub async fn verdicts(
-    State(state): State<AppState>,
+    State(state): State<LiveState>,
     Signed(body): Signed<VerdictsBody>,
 ) -> Result<Json<VerdictsView>, ApiError> {
     check_batch("checks", body.checks.len())?;
     check_shard(&body.shard)?;
     let checks: Vec<OccupantCheck> = body.checks.into_iter().map(Into::into).collect();
-    let verdicts = verdict::judge_all(&state.access, checks).await?;
+    let verdicts = verdict::judge_all(state.access(), checks).await?;
     for verdict in &verdicts {
-        state.metrics.prosody_verdict(verdict_label(verdict));
+        state.metrics().prosody_verdict(verdict_label(verdict));
     }
     Ok(Json(VerdictsView { verdicts }))
 }
@@ -143,13 +143,13 @@ pub struct RecordedView {
 /// **Permissions**: a Prosody shard (signed request).
 #[tracing::instrument(skip_all, fields(shard = %body.shard, events = body.events.len()))]
 pub async fn events(
-    State(state): State<AppState>,
+    State(state): State<LiveState>,
     Signed(body): Signed<EventsBody>,
 ) -> Result<Json<RecordedView>, ApiError> {
     check_batch("events", body.events.len())?;
     check_shard(&body.shard)?;
     let events: Vec<AttendanceEvent> = body.events.into_iter().map(Into::into).collect();
-    let tally = state.attendance.record(&body.shard, &events).await?;
+    let tally = state.attendance().record(&body.shard, &events).await?;
     Ok(Json(RecordedView {
         recorded: tally.recorded,
         ignored: tally.ignored,

@@ -9,7 +9,7 @@ use crate::domain::{Money, Room, RoomName};
 use crate::http::error::{denial_error, ApiError};
 use crate::http::extract::{OptionalJson, UserPrincipal};
 use crate::http::params::RoomParam;
-use crate::http::state::AppState;
+use crate::http::state::TokenState;
 use crate::matrix::{ChatStatus, MatrixServiceError};
 use crate::tokens::{RoomToken, TokenRefusal};
 
@@ -78,8 +78,8 @@ pub fn parse_room(room: &str) -> Result<RoomName, ApiError> {
 }
 
 /// Where a refused caller can buy the room.
-fn pay_url(state: &AppState, room: &RoomName) -> String {
-    format!("{}/api/rooms/{}/pay", state.public_url, room)
+fn pay_url(state: &TokenState, room: &RoomName) -> String {
+    format!("{}/api/rooms/{}/pay", state.public_url(), room)
 }
 
 impl TokenView {
@@ -100,10 +100,10 @@ impl TokenView {
 /// A room's public description: title, access rule, price, schedule.
 /// **Permissions**: anyone.
 pub async fn show(
-    State(state): State<AppState>,
+    State(state): State<TokenState>,
     RoomParam(name): RoomParam,
 ) -> Result<Json<RoomView>, ApiError> {
-    let room = state.access.room(&name).await?.ok_or_else(|| {
+    let room = state.access().room(&name).await?.ok_or_else(|| {
         ApiError::new(crate::http::error::ErrorCode::RoomNotFound, "no such room")
     })?;
     Ok(Json(RoomView::from(room.as_ref())))
@@ -115,26 +115,26 @@ pub async fn show(
 /// **Permissions**: a session, or a service key naming the user; rate-limited per user.
 #[tracing::instrument(level = "debug", skip_all, fields(room = %name))]
 pub async fn issue_token(
-    State(state): State<AppState>,
+    State(state): State<TokenState>,
     caller: UserPrincipal,
     RoomParam(name): RoomParam,
     OptionalJson(_request): OptionalJson<TokenRequest>,
 ) -> Result<Json<TokenView>, ApiError> {
     state
-        .token_limit
+        .token_limit()
         .check(&caller.user_id)
         .map_err(ApiError::rate_limited)?;
     let issued =
         state
-            .tokens
+            .tokens()
             .issue(&caller.user_id, &name)
             .await
             .map_err(|refusal| match refusal {
                 TokenRefusal::Denied(denial) => denial_error(denial, pay_url(&state, &name)),
                 TokenRefusal::Access(error) => error.into(),
             })?;
-    let matrix = state.matrix.status(&caller.user_id, &issued.room).await?;
-    Ok(Json(TokenView::new(&state.meet_url, issued, matrix)))
+    let matrix = state.matrix().status(&caller.user_id, &issued.room).await?;
+    Ok(Json(TokenView::new(state.meet_url(), issued, matrix)))
 }
 
 /// # `POST /api/rooms/{room}/matrix-invite`
@@ -144,16 +144,16 @@ pub async fn issue_token(
 /// **Permissions**: a session, or a service key naming the user; rate-limited per user.
 #[tracing::instrument(level = "debug", skip_all, fields(room = %name))]
 pub async fn matrix_invite(
-    State(state): State<AppState>,
+    State(state): State<TokenState>,
     caller: UserPrincipal,
     RoomParam(name): RoomParam,
 ) -> Result<(axum::http::StatusCode, Json<ChatStatus>), ApiError> {
     state
-        .token_limit
+        .token_limit()
         .check(&caller.user_id)
         .map_err(ApiError::rate_limited)?;
     let status = state
-        .matrix
+        .matrix()
         .invite_again(&caller.user_id, &name)
         .await
         .map_err(|error| match error {

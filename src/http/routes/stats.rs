@@ -16,7 +16,7 @@ use crate::domain::RevenueTotals;
 use crate::http::error::ApiError;
 use crate::http::extract::ApiQuery;
 use crate::http::params::{RoomParam, UserParam};
-use crate::http::state::AppState;
+use crate::http::state::StatsState;
 use crate::stats::{
     PerformerStats, Revenue, RoomStats, DEFAULT_BUCKET_SECS, MAX_BUCKET_SECS, MIN_BUCKET_SECS,
 };
@@ -81,16 +81,16 @@ impl RoomStatsView {
 /// **Permissions**: the room's performer, moderators and admins; revenue as the module says.
 #[tracing::instrument(skip_all, fields(room = %room))]
 pub async fn room_stats(
-    State(state): State<AppState>,
+    State(state): State<StatsState>,
     caller: Caller,
     RoomParam(room): RoomParam,
     ApiQuery(params): ApiQuery<RoomStatsParams>,
 ) -> Result<Json<RoomStatsView>, ApiError> {
-    let moderator = moderator(&state, &caller, &room).await?;
+    let moderator = moderator(state.access(), &caller, &room).await?;
     let bucket = params.bucket()?;
     let revenue = revenue(authz::sees_revenue_of(&caller, moderator.room()));
     let room = moderator.room();
-    let stats = state.stats.room_stats(room, bucket, revenue).await?;
+    let stats = state.stats().room_stats(room, bucket, revenue).await?;
     Ok(Json(RoomStatsView::new(room.name.to_string(), stats)))
 }
 
@@ -153,16 +153,16 @@ impl PerformerStatsView {
 /// says.
 #[tracing::instrument(skip_all, fields(performer = %performer))]
 pub async fn performer_stats(
-    State(state): State<AppState>,
+    State(state): State<StatsState>,
     caller: Caller,
     UserParam(performer): UserParam,
     ApiQuery(params): ApiQuery<PerformerStatsParams>,
 ) -> Result<Json<PerformerStatsView>, ApiError> {
-    let reader = authz::performer_reader(&state.access, &caller, &performer).await?;
+    let reader = authz::performer_reader(state.access(), &caller, &performer).await?;
     let (from, to) = params.range()?;
     let revenue = revenue(reader.sees_revenue());
     let stats = state
-        .stats
+        .stats()
         .performer_stats(&performer, from, to, revenue)
         .await?;
     Ok(Json(PerformerStatsView::new(performer, stats)))

@@ -12,15 +12,15 @@ use super::visitor::Visitor;
 use super::{CSRF_COOKIE, SESSION_COOKIE};
 use crate::domain::Room;
 use crate::http::error::{ApiError, ErrorCode};
-use crate::http::state::AppState;
+use crate::http::state::JoinState;
 use crate::join::html::{Body, Filled, Notice, Page};
 use crate::join::{Scene, Visit};
 
 const CSP: &str =
     "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
 
-pub(super) fn cookie_attributes(state: &AppState) -> &'static str {
-    if state.join.secure_cookies {
+pub(super) fn cookie_attributes(state: &JoinState) -> &'static str {
+    if state.join().secure_cookies {
         "; Path=/join; HttpOnly; SameSite=Lax; Secure"
     } else {
         "; Path=/join; HttpOnly; SameSite=Lax"
@@ -29,7 +29,7 @@ pub(super) fn cookie_attributes(state: &AppState) -> &'static str {
 
 /// Adds the headers every join answer carries, and the cookies this visitor needs.
 fn finish(
-    state: &AppState,
+    state: &JoinState,
     visitor: &Visitor,
     mut response: Response,
     cookies: &[String],
@@ -62,7 +62,7 @@ fn finish(
 }
 
 pub(super) fn see_other(
-    state: &AppState,
+    state: &JoinState,
     visitor: &Visitor,
     location: &str,
     cookies: &[String],
@@ -83,7 +83,7 @@ pub(super) struct Render<'a> {
     pub(super) status: StatusCode,
 }
 
-pub(super) fn render(state: &AppState, visitor: &Visitor, page: Render<'_>) -> Response {
+pub(super) fn render(state: &JoinState, visitor: &Visitor, page: Render<'_>) -> Response {
     let csrf = visitor.csrf(state);
     let html = Page {
         lang: visitor.lang,
@@ -104,7 +104,7 @@ pub(super) fn render(state: &AppState, visitor: &Visitor, page: Render<'_>) -> R
     finish(state, visitor, response, &[])
 }
 
-pub(super) fn not_found(state: &AppState, visitor: &Visitor, code: ErrorCode) -> Response {
+pub(super) fn not_found(state: &JoinState, visitor: &Visitor, code: ErrorCode) -> Response {
     let filled = Filled::default();
     render(
         state,
@@ -122,7 +122,7 @@ pub(super) fn not_found(state: &AppState, visitor: &Visitor, code: ErrorCode) ->
 
 /// A refusal to be retried: 503 for an outage (logged with its cause), 429 when limited.
 pub(super) fn retry_later(
-    state: &AppState,
+    state: &JoinState,
     visitor: &Visitor,
     room: Option<&Room>,
     error: ApiError,

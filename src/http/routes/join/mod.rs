@@ -19,7 +19,7 @@ use crate::access::AccessError;
 use crate::domain::{Money, Room, RoomName};
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::extract::ClientIp;
-use crate::http::state::AppState;
+use crate::http::state::JoinState;
 use crate::identity::{IdentityError, Registration};
 use crate::join::html::{Body, Filled, Notice};
 use crate::join::{self, Scene, Visit};
@@ -35,12 +35,12 @@ pub const SESSION_COOKIE: &str = "roomkey_session";
 pub const CSRF_COOKIE: &str = "roomkey_csrf";
 
 /// The signed-in visitor's handle, for the page's footer.
-async fn handle(state: &AppState, visitor: &Visitor) -> Result<Option<String>, ApiError> {
+async fn handle(state: &JoinState, visitor: &Visitor) -> Result<Option<String>, ApiError> {
     let Some(user) = &visitor.user else {
         return Ok(None);
     };
     Ok(state
-        .access
+        .access()
         .user(user)
         .await?
         .map(|user| user.handle.clone()))
@@ -48,15 +48,15 @@ async fn handle(state: &AppState, visitor: &Visitor) -> Result<Option<String>, A
 
 /// What the join module decides for `user` in the room now.
 async fn decide(
-    state: &AppState,
+    state: &JoinState,
     user: Option<&str>,
     name: &RoomName,
 ) -> Result<Visit, AccessError> {
-    let now = state.clock.now();
+    let now = state.clock().now();
     join::visit(
-        &state.tokens,
-        &state.access,
-        &state.meet_url,
+        state.tokens(),
+        state.access(),
+        state.meet_url(),
         user,
         name,
         now,
@@ -66,11 +66,11 @@ async fn decide(
 
 /// What `visitor` sees in the room, or the page that says why there is nothing to see:
 /// the room is unknown, the visitor's token budget is spent, or the store is away.
-async fn visit(state: &AppState, visitor: &Visitor, name: &RoomName) -> Result<Visit, Response> {
+async fn visit(state: &JoinState, visitor: &Visitor, name: &RoomName) -> Result<Visit, Response> {
     let limited = visitor
         .user
         .as_ref()
-        .map(|user| state.token_limit.check(user));
+        .map(|user| state.token_limit().check(user));
     if let Some(Err(seconds)) = limited {
         let error = ApiError::rate_limited(seconds);
         return Err(retry_later(state, visitor, None, error));
@@ -84,7 +84,7 @@ async fn visit(state: &AppState, visitor: &Visitor, name: &RoomName) -> Result<V
 
 /// The room's page for `visit`, with the visitor's handle in its footer.
 async fn scene_answer(
-    state: &AppState,
+    state: &JoinState,
     visitor: &Visitor,
     visit: &Visit,
     again: Option<Again<'_>>,
@@ -102,7 +102,7 @@ async fn scene_answer(
 /// Shows the room's page to `visitor`, or sends them into the room; `again` re-shows a
 /// refused form.
 async fn show(
-    state: &AppState,
+    state: &JoinState,
     visitor: &Visitor,
     room: &str,
     again: Option<Again<'_>>,
@@ -124,7 +124,7 @@ async fn show(
 /// The sign-in and sign-up forms' gate: a valid CSRF token (otherwise the form is shown
 /// again, refused) and the client address's sign-in budget, shared with the API's.
 async fn admit_account_form(
-    state: &AppState,
+    state: &JoinState,
     visitor: &Visitor,
     room: &str,
     form: &BTreeMap<String, String>,
@@ -135,26 +135,31 @@ async fn admit_account_form(
         return Err(refuse_form(state, visitor, room, filled).await);
     }
     state
-        .auth_limit
+        .auth_limit()
         .check(&ip.0.to_string())
         .map_err(|seconds| retry_later(state, visitor, None, ApiError::rate_limited(seconds)))
 }
 
 /// A form that fails its CSRF check (or is no form at all) is shown again, refused.
-async fn refuse_form(state: &AppState, visitor: &Visitor, room: &str, filled: &Filled) -> Response {
+async fn refuse_form(
+    state: &JoinState,
+    visitor: &Visitor,
+    room: &str,
+    filled: &Filled,
+) -> Response {
     let again = Again::new(Notice::FormExpired, filled, ErrorCode::Forbidden);
     show(state, visitor, room, Some(again)).await
 }
 
 /// Signed in: keep the session in a cookie and show the room's page again (which, for an
 /// entitled visitor, sends them into the room).
-fn signed_in(state: &AppState, visitor: &Visitor, room: &str, session_token: &str) -> Response {
+fn signed_in(state: &JoinState, visitor: &Visitor, room: &str, session_token: &str) -> Response {
     let Ok(name) = RoomName::parse(room) else {
         return not_found(state, visitor, ErrorCode::InvalidRequest);
     };
     let session = format!(
         "{SESSION_COOKIE}={session_token}; Max-Age={}{}",
-        state.join.session_ttl_secs,
+        state.join().session_ttl_secs,
         cookie_attributes(state)
     );
     see_other(state, visitor, &format!("/join/{name}"), &[session])
@@ -190,7 +195,7 @@ fn registration(filled: &Filled, password: String) -> Registration {
 
 /// The room, when `user` is asked to pay for it (a paid room with a price, not yet
 /// bought); `None` for a visitor who is not.
-async fn payable_room(state: &AppState, user: &str, name: &RoomName) -> Option<Arc<Room>> {
+async fn payable_room(state: &JoinState, user: &str, name: &RoomName) -> Option<Arc<Room>> {
     match decide(state, Some(user), name).await {
         Ok(visit) if matches!(visit.scene, Scene::Pay { price: Some(_) }) => Some(visit.room),
         _ => None,
@@ -199,7 +204,7 @@ async fn payable_room(state: &AppState, user: &str, name: &RoomName) -> Option<A
 
 /// ePayco's checkout as a form to submit, for `room`.
 fn checkout_page(
-    state: &AppState,
+    state: &JoinState,
     visitor: &Visitor,
     room: &Room,
     handle: Option<&str>,
@@ -223,7 +228,7 @@ fn checkout_page(
 /// The answer to a checkout: its form, the page again when no provider takes the payment,
 /// or "retry later".
 async fn checkout_answer(
-    state: &AppState,
+    state: &JoinState,
     visitor: &Visitor,
     (room, record): (&str, &Room),
     handle: Option<&str>,
@@ -247,7 +252,7 @@ async fn checkout_answer(
 /// **Permissions**: anyone; the session cookie decides; token issues rate-limited per user.
 #[tracing::instrument(level = "debug", skip_all, fields(room = %room))]
 pub async fn page(
-    State(state): State<AppState>,
+    State(state): State<JoinState>,
     Path(room): Path<String>,
     visitor: Visitor,
 ) -> Response {
@@ -260,7 +265,7 @@ pub async fn page(
 /// **Permissions**: anyone; rate-limited per client address with the API's sign-in.
 #[tracing::instrument(level = "debug", skip_all, fields(room = %room))]
 pub async fn sign_in(
-    State(state): State<AppState>,
+    State(state): State<JoinState>,
     Path(room): Path<String>,
     ip: ClientIp,
     JoinForm { visitor, form }: JoinForm,
@@ -270,7 +275,7 @@ pub async fn sign_in(
         return refused;
     }
     let password = field(&form, "password");
-    match state.identity.login(&filled.login, password, ip.0).await {
+    match state.identity().login(&filled.login, password, ip.0).await {
         Ok(session) => signed_in(&state, &visitor, &room, &session.session_token),
         Err(IdentityError::BadCredentials) => {
             let again = Again::new(
@@ -291,7 +296,7 @@ pub async fn sign_in(
 /// **Permissions**: anyone; rate-limited per client address with the API's sign-up.
 #[tracing::instrument(level = "debug", skip_all, fields(room = %room))]
 pub async fn sign_up(
-    State(state): State<AppState>,
+    State(state): State<JoinState>,
     Path(room): Path<String>,
     ip: ClientIp,
     JoinForm { visitor, form }: JoinForm,
@@ -301,7 +306,7 @@ pub async fn sign_up(
         return refused;
     }
     let registration = registration(&filled, field(&form, "password"));
-    let (notice, code) = match state.identity.register(registration, ip.0).await {
+    let (notice, code) = match state.identity().register(registration, ip.0).await {
         Ok(session) => return signed_in(&state, &visitor, &room, &session.session_token),
         Err(IdentityError::Invalid(field, _)) => {
             (Notice::Invalid(field), ErrorCode::ValidationFailed)
@@ -321,7 +326,7 @@ pub async fn sign_up(
 /// **Permissions**: a session cookie.
 #[tracing::instrument(level = "debug", skip_all, fields(room = %room))]
 pub async fn pay(
-    State(state): State<AppState>,
+    State(state): State<JoinState>,
     Path(room): Path<String>,
     JoinForm { visitor, form }: JoinForm,
 ) -> Response {
@@ -334,8 +339,8 @@ pub async fn pay(
     let Some(record) = payable_room(&state, user, &name).await else {
         return see_other(&state, &visitor, &format!("/join/{name}"), &[]);
     };
-    let return_url = format!("{}/join/{name}", state.public_url);
-    let checkout = join::checkout(&state.payments, user, &name, &return_url).await;
+    let return_url = format!("{}/join/{name}", state.public_url());
+    let checkout = join::checkout(state.payments(), user, &name, &return_url).await;
     match handle(&state, &visitor).await {
         Ok(handle) => {
             let handle = handle.as_deref();
@@ -350,7 +355,7 @@ pub async fn pay(
 /// to the session) and answers 303 to the page.
 /// **Permissions**: a session cookie.
 pub async fn sign_out(
-    State(state): State<AppState>,
+    State(state): State<JoinState>,
     Path(room): Path<String>,
     JoinForm { visitor, form }: JoinForm,
 ) -> Response {
@@ -361,7 +366,7 @@ pub async fn sign_out(
         return not_found(&state, &visitor, ErrorCode::InvalidRequest);
     };
     if let Some(session) = &visitor.session {
-        if let Err(error) = state.identity.end_session(session).await {
+        if let Err(error) = state.identity().end_session(session).await {
             return retry_later(&state, &visitor, None, error.into());
         }
     }

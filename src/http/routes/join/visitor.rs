@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::header::{ACCEPT_LANGUAGE, CONTENT_TYPE, COOKIE};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{CSRF_COOKIE, SESSION_COOKIE};
 use crate::http::extract::parse_urlencoded;
-use crate::http::state::AppState;
+use crate::http::state::JoinState;
 use crate::identity::{IdentityError, VerifiedSession};
 use crate::join::i18n::negotiate;
 use crate::join::{CsrfKey, Lang};
@@ -43,12 +43,12 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 impl Visitor {
-    async fn new(state: &AppState, headers: &HeaderMap) -> Self {
+    async fn new(state: &JoinState, headers: &HeaderMap) -> Self {
         let lang = negotiate(
             headers
                 .get(ACCEPT_LANGUAGE)
                 .and_then(|value| value.to_str().ok()),
-            state.join.default_lang,
+            state.join().default_lang,
         );
         let (nonce, new_nonce) = match cookie(headers, CSRF_COOKIE).filter(|n| CsrfKey::is_nonce(n))
         {
@@ -58,14 +58,14 @@ impl Visitor {
         let token = cookie(headers, SESSION_COOKIE).filter(|token| !token.is_empty());
         let session = match token {
             None => None,
-            Some(token) => match state.identity.authenticate(token).await {
+            Some(token) => match state.identity().authenticate(token).await {
                 Ok(session) => Some(session),
                 // Whether the session stands is unknown while the store is away; the page
                 // itself then answers "retry shortly", so the cookie is kept.
                 Err(IdentityError::Store(_) | IdentityError::Unexpected(_)) => state
-                    .identity
+                    .identity()
                     .sessions()
-                    .verify(token, state.identity.now())
+                    .verify(token, state.identity().now())
                     .ok(),
                 Err(_) => None,
             },
@@ -80,32 +80,33 @@ impl Visitor {
         }
     }
 
-    pub(super) fn csrf(&self, state: &AppState) -> String {
+    pub(super) fn csrf(&self, state: &JoinState) -> String {
         state
-            .join
+            .join()
             .csrf
             .token(&self.nonce, self.user.as_deref().unwrap_or(""))
     }
 
-    pub(super) fn csrf_ok(&self, state: &AppState, form: &BTreeMap<String, String>) -> bool {
+    pub(super) fn csrf_ok(&self, state: &JoinState, form: &BTreeMap<String, String>) -> bool {
         !self.new_nonce
             && form.get("csrf").is_some_and(|token| {
                 state
-                    .join
+                    .join()
                     .csrf
                     .verify(&self.nonce, self.user.as_deref().unwrap_or(""), token)
             })
     }
 }
 
-impl FromRequestParts<AppState> for Visitor {
+impl<S> FromRequestParts<S> for Visitor
+where
+    S: Send + Sync,
+    JoinState: FromRef<S>,
+{
     type Rejection = Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Visitor::new(state, &parts.headers).await)
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Visitor::new(&JoinState::from_ref(state), &parts.headers).await)
     }
 }
 
@@ -137,15 +138,19 @@ pub struct JoinForm {
     pub(super) form: BTreeMap<String, String>,
 }
 
-impl FromRequest<AppState> for JoinForm {
+impl<S> FromRequest<S> for JoinForm
+where
+    S: Send + Sync,
+    JoinState: FromRef<S>,
+{
     type Rejection = Response;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let headers = req.headers().clone();
         let body = Bytes::from_request(req, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let visitor = Visitor::new(state, &headers).await;
+        let visitor = Visitor::new(&JoinState::from_ref(state), &headers).await;
         let form = read_form(&headers, &body).unwrap_or_default();
         Ok(JoinForm { visitor, form })
     }
