@@ -7,7 +7,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn only_admins_administer() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let (_, viewer) = app.register("viewer").await;
     let (_, moderator) = app.user_with_role("mod", "moderator").await;
     let (_, admin) = app.user_with_role("root", "admin").await;
@@ -44,9 +44,9 @@ async fn only_admins_administer() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn rooms_are_validated_and_unique() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn rooms_are_validated_and_unique(backend: Backend) {
         let app = spawn_app(&backend).await;
         let (performer, _) = app.user_with_role("alex", "performer").await;
         let (viewer, _) = app.register("viewer").await;
@@ -102,7 +102,7 @@ async fn rooms_are_validated_and_unique() {
 
 #[tokio::test]
 async fn room_changes_apply_to_the_next_token_request() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "paid").await;
     assert_eq!(
         app.token(&cast.room, &cast.viewer_session).await.status,
@@ -145,7 +145,7 @@ async fn room_changes_apply_to_the_next_token_request() {
 
 #[tokio::test]
 async fn grants_are_validated() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "paid").await;
     let cases = [
         (
@@ -194,9 +194,9 @@ async fn grants_are_validated() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn the_access_record_explains_every_past_decision() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn the_access_record_explains_every_past_decision(backend: Backend) {
         let app = spawn_app(&backend).await;
         let cast = stage(&app, "paid").await;
         let entitlement = app

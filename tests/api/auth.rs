@@ -6,9 +6,9 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn register_then_login_with_handle_or_email() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn register_then_login_with_handle_or_email(backend: Backend) {
         let app = spawn_app(&backend).await;
         let (id, session) = app.register("viewer").await;
         let me = app.get("/api/me", Some(&session)).await;
@@ -33,7 +33,7 @@ async fn register_then_login_with_handle_or_email() {
 
 #[tokio::test]
 async fn wrong_passwords_and_unknown_users_look_the_same() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     app.register("viewer").await;
     let wrong = app
         .post(
@@ -59,7 +59,7 @@ async fn wrong_passwords_and_unknown_users_look_the_same() {
 
 #[tokio::test]
 async fn registration_validates_every_field_and_refuses_duplicates() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     app.register("viewer").await;
     let cases = [
         (
@@ -112,7 +112,7 @@ async fn registration_validates_every_field_and_refuses_duplicates() {
 
 #[tokio::test]
 async fn sign_up_and_login_are_rate_limited_per_address() {
-    let app = spawn_app_with(&backends()[0], |c| c.rate_limit.auth_per_minute = 3).await;
+    let app = spawn_app_with(&Backend::sqlite(), |c| c.rate_limit.auth_per_minute = 3).await;
     for _ in 0..3 {
         let reply = app
             .post(
@@ -147,11 +147,13 @@ async fn login_from(app: &TestApp, address: &str, login: &str, password: &str) -
     app.send(request).await
 }
 
-/// One account guessed at from many addresses: the per-address limit never trips, the
-/// per-account one does, and it slows the guessing without locking the owner out.
-#[tokio::test]
-async fn guessing_one_accounts_password_from_many_addresses_is_slowed_not_banned() {
-    for backend in backends() {
+per_backend! {
+    /// One account guessed at from many addresses: the per-address limit never trips, the
+    /// per-account one does, and it slows the guessing without locking the owner out.
+    #[tokio::test]
+    async fn guessing_one_accounts_password_from_many_addresses_is_slowed_not_banned(
+        backend: Backend,
+    ) {
         let app = spawn_app_with(&backend, |c| c.http.trust_forwarded_for = true).await;
         let sibling = if backend.has_redis() {
             Some(app.sibling().await)
@@ -235,7 +237,7 @@ async fn guessing_one_accounts_password_from_many_addresses_is_slowed_not_banned
 
 #[tokio::test]
 async fn missing_forged_and_expired_sessions_are_refused() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "free").await;
     let reply = app
         .call(
@@ -288,7 +290,7 @@ async fn missing_forged_and_expired_sessions_are_refused() {
 #[tokio::test]
 async fn a_jitsi_token_is_never_a_session_and_a_session_is_never_a_jitsi_token() {
     for mode in [SigningMode::Hs256, SigningMode::Rs256] {
-        let app = spawn_app_with(&backends()[0], signing(mode)).await;
+        let app = spawn_app_with(&Backend::sqlite(), signing(mode)).await;
         let cast = stage(&app, "free").await;
         let jitsi = app.token(&cast.room, &cast.viewer_session).await.body["jwt"]
             .as_str()
@@ -340,7 +342,7 @@ async fn a_jitsi_token_is_never_a_session_and_a_session_is_never_a_jitsi_token()
 
 #[tokio::test]
 async fn hs256_tokens_forged_with_the_rs256_public_key_are_refused() {
-    let app = spawn_app_with(&backends()[0], signing(SigningMode::Rs256)).await;
+    let app = spawn_app_with(&Backend::sqlite(), signing(SigningMode::Rs256)).await;
     let cast = stage(&app, "free").await;
     let genuine = app.token(&cast.room, &cast.viewer_session).await.body["jwt"]
         .as_str()
@@ -390,9 +392,11 @@ async fn hs256_tokens_forged_with_the_rs256_public_key_are_refused() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_custom_avatar_needs_the_custom_profile_feature_and_reaches_the_token() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn a_custom_avatar_needs_the_custom_profile_feature_and_reaches_the_token(
+        backend: Backend,
+    ) {
         let app = spawn_app(&backend).await;
         let cast = stage(&app, "free").await;
         let me = "/api/me";

@@ -11,9 +11,9 @@ fn store_ops(app: &TestApp, op: StoreOp) -> u64 {
     app.app.state().metrics.store_ops(op)
 }
 
-#[tokio::test]
-async fn repeated_requests_are_answered_from_memory() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn repeated_requests_are_answered_from_memory(backend: Backend) {
         let app = spawn_app(&backend).await;
         let cast = stage(&app, "free").await;
         assert_eq!(
@@ -44,9 +44,9 @@ async fn repeated_requests_are_answered_from_memory() {
     }
 }
 
-#[tokio::test]
-async fn a_stampede_on_a_cold_user_costs_one_query() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn a_stampede_on_a_cold_user_costs_one_query(backend: Backend) {
         let app = spawn_app(&backend).await;
         let cast = stage(&app, "paid").await;
         app.grant(
@@ -75,9 +75,9 @@ async fn a_stampede_on_a_cold_user_costs_one_query() {
     }
 }
 
-#[tokio::test]
-async fn an_unknown_room_is_remembered_until_it_is_created() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn an_unknown_room_is_remembered_until_it_is_created(backend: Backend) {
         let app = spawn_app(&backend).await;
         let (performer, _) = app.user_with_role("alex", "performer").await;
         let (_, viewer) = app.register("viewer").await;
@@ -105,9 +105,9 @@ async fn an_unknown_room_is_remembered_until_it_is_created() {
     }
 }
 
-#[tokio::test]
-async fn a_ban_on_one_instance_refuses_the_next_request_on_every_instance() {
-    for backend in shared_backends() {
+per_shared_backend! {
+    #[tokio::test]
+    async fn a_ban_on_one_instance_refuses_the_next_request_on_every_instance(backend: Backend) {
         let a = spawn_app(&backend).await;
         let b = a.sibling().await;
         let cast = stage(&a, "paid").await;
@@ -175,9 +175,9 @@ async fn a_ban_on_one_instance_refuses_the_next_request_on_every_instance() {
     }
 }
 
-#[tokio::test]
-async fn a_second_instance_reads_the_shared_tier_before_sql() {
-    for backend in shared_backends() {
+per_shared_backend! {
+    #[tokio::test]
+    async fn a_second_instance_reads_the_shared_tier_before_sql(backend: Backend) {
         let a = spawn_app(&backend).await;
         let b = a.sibling().await;
         let cast = stage(&a, "free").await;
@@ -208,9 +208,9 @@ async fn a_second_instance_reads_the_shared_tier_before_sql() {
     }
 }
 
-#[tokio::test]
-async fn a_store_outage_fails_closed_with_503() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn a_store_outage_fails_closed_with_503(backend: Backend) {
         let app = spawn_app_with(&backend, |c| c.cache.max_entries = 0).await;
         let cast = stage(&app, "free").await;
         assert_eq!(

@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{backends, decode_jwt, spawn_app, spawn_app_with, Reply, TestApp, ADMIN_KEY};
+use crate::helpers::{decode_jwt, spawn_app, spawn_app_with, Backend, Reply, TestApp, ADMIN_KEY};
 use crate::mastodon_mock::{MastodonMock, ANNOUNCER_TOKEN, MODERATOR_TOKEN};
 
 /// Some weeks after the test clock's start (2027-01-15).
@@ -66,9 +66,9 @@ fn with_mastodon(mastodon: &MastodonMock) -> impl FnOnce(&mut roomkey::config::C
     }
 }
 
-#[tokio::test]
-async fn only_verified_performers_and_staff_create_shows() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn only_verified_performers_and_staff_create_shows(backend: Backend) {
         let app = spawn_app(&backend).await;
         let (_, viewer) = app.register("viewer").await;
         let (_, unverified) = app.user_with_role("newbie", "performer").await;
@@ -122,7 +122,7 @@ async fn only_verified_performers_and_staff_create_shows() {
 
 #[tokio::test]
 async fn a_show_request_is_validated_with_the_field_named() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let (_, session) = verified_performer(&app, "alex").await;
     let cases = [
         (
@@ -164,9 +164,9 @@ async fn a_show_request_is_validated_with_the_field_named() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn creating_a_show_again_with_the_same_key_returns_the_same_show() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn creating_a_show_again_with_the_same_key_returns_the_same_show(backend: Backend) {
         let app = spawn_app(&backend).await;
         let (_, session) = verified_performer(&app, "alex").await;
         let first = create(&app, &session, Some("create-1"), show_body("Live")).await;
@@ -199,17 +199,19 @@ async fn creating_a_show_again_with_the_same_key_returns_the_same_show() {
     }
 }
 
-#[tokio::test]
-async fn a_show_is_announced_once_edited_when_rescheduled_and_told_when_it_ends() {
-    let Some(mastodon) = MastodonMock::start(
-        "a_show_is_announced_once_edited_when_rescheduled_and_told_when_it_ends",
-        &[],
-    )
-    .await
-    else {
-        return;
-    };
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn a_show_is_announced_once_edited_when_rescheduled_and_told_when_it_ends(
+        backend: Backend,
+    ) {
+        let Some(mastodon) = MastodonMock::start(
+            "a_show_is_announced_once_edited_when_rescheduled_and_told_when_it_ends",
+            &[],
+        )
+        .await
+        else {
+            return;
+        };
         let app = spawn_app_with(&backend, with_mastodon(&mastodon)).await;
         let before = mastodon.announcements().await.len();
         let (_, session) = verified_performer(&app, "alex").await;
@@ -347,7 +349,7 @@ async fn a_mastodon_outage_delays_the_announcement_but_never_drops_it() {
     else {
         return;
     };
-    let app = spawn_app_with(&backends()[0], with_mastodon(&mastodon)).await;
+    let app = spawn_app_with(&Backend::sqlite(), with_mastodon(&mastodon)).await;
     let (_, session) = verified_performer(&app, "alex").await;
     mastodon.fail_next("POST", "/api/v1/statuses", 503, 2).await;
     let created = create(&app, &session, None, show_body("Outage show")).await;
@@ -379,7 +381,7 @@ async fn a_mastodon_outage_delays_the_announcement_but_never_drops_it() {
 
 #[tokio::test]
 async fn only_the_shows_performer_and_staff_change_or_end_it() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let (_, alex) = verified_performer(&app, "alex").await;
     let (_, other) = verified_performer(&app, "bea").await;
     let (_, viewer) = app.register("viewer").await;
@@ -421,7 +423,7 @@ async fn only_the_shows_performer_and_staff_change_or_end_it() {
 
 #[tokio::test]
 async fn the_seed_paths_create_pay_and_list_participants() {
-    let app = spawn_app_with(&backends()[0], |c| {
+    let app = spawn_app_with(&Backend::sqlite(), |c| {
         c.payments.epayco.customer_id = "1234567".into();
         c.payments.epayco.p_key = roomkey::config::Secret::new("0123456789abcdef0123456789abcdef");
         c.payments.epayco.public_key = "pk_test_491d6a0b6e992cf924edd8d3d088aff1".into();
@@ -452,9 +454,11 @@ async fn the_seed_paths_create_pay_and_list_participants() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn verification_is_applied_for_approved_revoked_and_carried_in_the_token() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn verification_is_applied_for_approved_revoked_and_carried_in_the_token(
+        backend: Backend,
+    ) {
         let app = spawn_app(&backend).await;
         let (id, session) = app.register("hopeful").await;
         let (_, moderator) = app.user_with_role("mod", "moderator").await;
@@ -584,10 +588,10 @@ async fn verification_is_applied_for_approved_revoked_and_carried_in_the_token()
     }
 }
 
-#[tokio::test]
-async fn a_new_price_is_for_buyers_from_then_on() {
-    use crate::payments::{confirm, notification, payments_app_with};
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn a_new_price_is_for_buyers_from_then_on(backend: Backend) {
+        use crate::payments::{confirm, notification, payments_app_with};
         let app = payments_app_with(&backend, false, |_| {}).await;
         let (_, alex) = verified_performer(&app, "alex").await;
         let (_, early) = app.register("early").await;

@@ -1,10 +1,11 @@
 //! `spawn_app()`: a real roomkey (real store, real Redis when configured) behind its
 //! router, driven in-process with a manual clock.
 //!
-//! Backends: every test runs against the embedded SQLite store; when `TEST_DATABASE_URL`
-//! and/or `TEST_REDIS_URL` are set it runs again against PostgreSQL and Redis. Each app
-//! gets its own schema (PostgreSQL), its own file (SQLite) and its own key prefix (Redis),
-//! so tests run in parallel.
+//! Backends: [`per_backend!`] makes one test per backend from one body, against the
+//! embedded SQLite store and against PostgreSQL and Redis (`TEST_DATABASE_URL` and
+//! `TEST_REDIS_URL`; skipped, loudly, without them). Each app gets its own schema
+//! (PostgreSQL), its own file (SQLite) and its own key prefix (Redis), so tests run in
+//! parallel.
 
 use std::sync::Arc;
 
@@ -40,6 +41,38 @@ impl Backend {
     pub fn postgres_url(&self) -> Option<&str> {
         self.database_base.as_deref()
     }
+
+    /// The embedded SQLite store and no Redis: always there.
+    pub fn sqlite() -> Backend {
+        Backend {
+            label: "sqlite",
+            database_base: None,
+            redis: None,
+        }
+    }
+
+    /// PostgreSQL and Redis at `TEST_DATABASE_URL` and `TEST_REDIS_URL`, or `None` once
+    /// `test` is skipped for lack of them.
+    pub fn postgres_redis(test: &str) -> Option<Backend> {
+        let var = |name| std::env::var(name).ok().filter(|url| !url.is_empty());
+        let (postgres, redis) = (var("TEST_DATABASE_URL"), var("TEST_REDIS_URL"));
+        if postgres.is_none() || redis.is_none() {
+            let missing: Vec<&str> = [
+                ("TEST_DATABASE_URL", postgres.is_none()),
+                ("TEST_REDIS_URL", redis.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(name, is_missing)| is_missing.then_some(name))
+            .collect();
+            crate::support::skip(test, &missing.join(" and "));
+            return None;
+        }
+        Some(Backend {
+            label: "postgres+redis",
+            database_base: postgres,
+            redis,
+        })
+    }
 }
 
 /// Runs one statement on the PostgreSQL test database itself (not in an app's schema).
@@ -51,36 +84,53 @@ pub async fn on_test_database(base: &str, statement: &str) {
     sqlx::query(statement).execute(&mut conn).await.unwrap();
 }
 
-/// The embedded default always; PostgreSQL and Redis when the environment names them.
-pub fn backends() -> Vec<Backend> {
-    let mut all = vec![Backend {
-        label: "sqlite",
-        database_base: None,
-        redis: None,
-    }];
-    let postgres = std::env::var("TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    let redis = std::env::var("TEST_REDIS_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    if postgres.is_some() || redis.is_some() {
-        all.push(Backend {
-            label: if postgres.is_some() {
-                "postgres+redis"
-            } else {
-                "sqlite+redis"
-            },
-            database_base: postgres,
-            redis,
-        });
-    }
-    all
+/// One test per backend, from one body: `per_backend! { #[tokio::test] async fn name(backend:
+/// Backend) { … } }` makes the module `name` with the tests `name::sqlite` and
+/// `name::postgres_redis`, so a failure names its backend. `postgres_redis` is skipped,
+/// loudly, when `TEST_DATABASE_URL` or `TEST_REDIS_URL` is not set.
+macro_rules! per_backend {
+    (@module [$($kind:ident)+]
+        $(#[$attr:meta])* async fn $name:ident($backend:ident: Backend $(,)?) $body:block
+    ) => {
+        mod $name {
+            use super::*;
+
+            async fn run($backend: crate::helpers::Backend) $body
+
+            per_backend!(@tests [$(#[$attr])*] $($kind)+);
+        }
+    };
+    (@tests [$($attr:tt)*] sqlite $($rest:ident)*) => {
+        $($attr)*
+        async fn sqlite() {
+            run(crate::helpers::Backend::sqlite()).await;
+        }
+
+        per_backend!(@tests [$($attr)*] $($rest)*);
+    };
+    (@tests [$($attr:tt)*] postgres_redis $($rest:ident)*) => {
+        $($attr)*
+        async fn postgres_redis() {
+            let test = concat!(module_path!(), "::postgres_redis");
+            if let Some(backend) = crate::helpers::Backend::postgres_redis(test) {
+                run(backend).await;
+            }
+        }
+
+        per_backend!(@tests [$($attr)*] $($rest)*);
+    };
+    (@tests [$($attr:tt)*]) => {};
+    ($($test:tt)+) => {
+        per_backend!(@module [sqlite postgres_redis] $($test)+);
+    };
 }
 
-/// Backends where several instances can share state (a Redis bus).
-pub fn shared_backends() -> Vec<Backend> {
-    backends().into_iter().filter(Backend::has_redis).collect()
+/// [`per_backend!`] for the backends where several instances share state (a Redis bus):
+/// only `name::postgres_redis`.
+macro_rules! per_shared_backend {
+    ($($test:tt)+) => {
+        per_backend!(@module [postgres_redis] $($test)+);
+    };
 }
 
 pub struct TestApp {

@@ -9,7 +9,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn answers_with_tokens_are_never_cached_and_json_is_never_sniffed() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "free").await;
     let login = app
         .post(
@@ -36,7 +36,7 @@ async fn answers_with_tokens_are_never_cached_and_json_is_never_sniffed() {
 
 #[tokio::test]
 async fn a_path_segment_that_is_not_utf8_is_answered_in_the_envelope() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let (_, session) = app.register("viewer").await;
     for path in ["/api/rooms/%FF%FE", "/api/admin/users/%C3%28/access"] {
         let bearer = if path.starts_with("/api/admin") {
@@ -55,11 +55,11 @@ async fn a_path_segment_that_is_not_utf8_is_answered_in_the_envelope() {
     app.shutdown().await;
 }
 
-/// PostgreSQL refuses NUL in text with an error; roomkey refuses it first, with 422, on
-/// every way in: JSON, forms, paths and queries, with or without authentication.
-#[tokio::test]
-async fn nul_characters_are_refused_with_422_before_the_store_sees_them() {
-    for backend in backends() {
+per_backend! {
+    /// PostgreSQL refuses NUL in text with an error; roomkey refuses it first, with 422, on
+    /// every way in: JSON, forms, paths and queries, with or without authentication.
+    #[tokio::test]
+    async fn nul_characters_are_refused_with_422_before_the_store_sees_them(backend: Backend) {
         let app = spawn_app(&backend).await;
         let login = app
             .send(
@@ -119,7 +119,7 @@ async fn nul_characters_are_refused_with_422_before_the_store_sees_them() {
 
 #[tokio::test]
 async fn absurd_amounts_are_refused_at_input() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "free").await;
     let room = app
         .admin(

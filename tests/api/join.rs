@@ -175,9 +175,9 @@ async fn confirm_payment(app: &TestApp, reference: &str, amount: &str) {
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
 }
 
-#[tokio::test]
-async fn a_visitor_without_a_session_is_asked_to_sign_in_in_their_language() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn a_visitor_without_a_session_is_asked_to_sign_in_in_their_language(backend: Backend) {
         let app = spawn_app(&backend).await;
         stage(&app, "free").await;
         let mut browser = Browser::new(&app);
@@ -228,7 +228,7 @@ async fn a_visitor_without_a_session_is_asked_to_sign_in_in_their_language() {
 
 #[tokio::test]
 async fn the_default_language_is_configurable() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app_with(backend, |c| {
         c.join.default_language = roomkey::join::Lang::En;
     })
@@ -239,10 +239,11 @@ async fn the_default_language_is_configurable() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn signing_up_on_the_page_sends_the_visitor_into_a_free_room_with_the_token_in_the_fragment()
-{
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn signing_up_on_the_page_sends_the_visitor_into_a_free_room_with_the_token_in_the_fragment(
+        backend: Backend,
+    ) {
         let app = spawn_app(&backend).await;
         stage(&app, "free").await;
         let mut browser = Browser::new(&app);
@@ -271,9 +272,11 @@ async fn signing_up_on_the_page_sends_the_visitor_into_a_free_room_with_the_toke
     }
 }
 
-#[tokio::test]
-async fn signing_in_sets_a_session_cookie_and_forms_without_a_valid_csrf_token_are_refused() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn signing_in_sets_a_session_cookie_and_forms_without_a_valid_csrf_token_are_refused(
+        backend: Backend,
+    ) {
         let app = spawn_app(&backend).await;
         stage(&app, "free").await;
         let mut browser = Browser::new(&app);
@@ -346,7 +349,7 @@ async fn signing_in_sets_a_session_cookie_and_forms_without_a_valid_csrf_token_a
 
 #[tokio::test]
 async fn a_refused_sign_up_says_why_and_keeps_what_was_typed() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app(backend).await;
     stage(&app, "free").await;
     let mut browser = Browser::new(&app);
@@ -383,9 +386,11 @@ async fn a_refused_sign_up_says_why_and_keeps_what_was_typed() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_paid_room_shows_the_price_and_the_checkout_and_lets_the_visitor_in_once_paid() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn a_paid_room_shows_the_price_and_the_checkout_and_lets_the_visitor_in_once_paid(
+        backend: Backend,
+    ) {
         let app = payments_app(&backend).await;
         stage(&app, "paid").await;
         let mut browser = Browser::new(&app);
@@ -466,9 +471,9 @@ fn md5_hex(text: &str) -> String {
     hex::encode(md5::Md5::digest(text.as_bytes()))
 }
 
-#[tokio::test]
-async fn a_banned_visitor_sees_the_reason_and_the_end_and_gets_no_token() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn a_banned_visitor_sees_the_reason_and_the_end_and_gets_no_token(backend: Backend) {
         let app = spawn_app(&backend).await;
         stage(&app, "free").await;
         let mut browser = Browser::new(&app);
@@ -500,7 +505,7 @@ async fn a_banned_visitor_sees_the_reason_and_the_end_and_gets_no_token() {
 
 #[tokio::test]
 async fn an_ended_show_says_so_with_410() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app(backend).await;
     stage(&app, "free").await;
     app.call(
@@ -523,7 +528,7 @@ async fn an_ended_show_says_so_with_410() {
 
 #[tokio::test]
 async fn cookies_are_secure_when_the_public_url_is_https() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app_with(backend, |c| {
         c.http.public_url = "https://roomkey.example.com".into();
     })
@@ -541,7 +546,7 @@ async fn cookies_are_secure_when_the_public_url_is_https() {
 /// before (another tab, a stolen copy) no longer signs anyone in.
 #[tokio::test]
 async fn signing_out_ends_the_session_and_clears_its_cookie() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app(backend).await;
     stage(&app, "paid").await;
     let mut browser = Browser::new(&app);
@@ -576,7 +581,7 @@ async fn signing_out_ends_the_session_and_clears_its_cookie() {
 
 #[tokio::test]
 async fn invite_only_rooms_and_tickets_not_yet_valid_say_so_with_403() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app(backend).await;
     let cast = stage(&app, "invite_only").await;
     let mut browser = Browser::new(&app);
@@ -616,7 +621,7 @@ async fn invite_only_rooms_and_tickets_not_yet_valid_say_so_with_403() {
 
 #[tokio::test]
 async fn sign_in_attempts_share_the_apis_per_address_limit() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app_with(backend, |c| c.rate_limit.auth_per_minute = 2).await;
     stage(&app, "free").await;
     let mut browser = Browser::new(&app);

@@ -118,9 +118,9 @@ async fn verdicts(app: &TestApp, checks: Value) -> Vec<Value> {
     reply.body["verdicts"].as_array().unwrap().clone()
 }
 
-#[tokio::test]
-async fn verdicts_apply_the_token_rule_to_each_occupant() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn verdicts_apply_the_token_rule_to_each_occupant(backend: Backend) {
         let app = live_app(&backend, &[]).await;
         let cast = stage(&app, "paid").await;
         let check = |user: &str| json!({"user_id": user, "room": "livealex2026", "jti": "9d1e"});
@@ -186,7 +186,7 @@ async fn verdicts_apply_the_token_rule_to_each_occupant() {
 
 #[tokio::test]
 async fn prosody_requests_must_be_signed_fresh_and_for_their_endpoint() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = live_app(backend, &[]).await;
     let cast = stage(&app, "free").await;
     let body =
@@ -246,9 +246,9 @@ async fn prosody_requests_must_be_signed_fresh_and_for_their_endpoint() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn joins_and_leaves_become_attendance_with_durations() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn joins_and_leaves_become_attendance_with_durations(backend: Backend) {
         let app = live_app(&backend, &[]).await;
         let cast = stage(&app, "free").await;
         let (other_id, _) = app.register("other").await;
@@ -326,9 +326,9 @@ async fn joins_and_leaves_become_attendance_with_durations() {
     }
 }
 
-#[tokio::test]
-async fn taking_access_away_is_pushed_to_every_shard() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn taking_access_away_is_pushed_to_every_shard(backend: Backend) {
         let (mut one, mut two) = (shard().await, shard().await);
         let app = live_app(&backend, &[&one, &two]).await;
         let cast = stage(&app, "paid").await;
@@ -475,7 +475,7 @@ async fn taking_access_away_is_pushed_to_every_shard() {
 
 #[tokio::test]
 async fn a_shard_that_is_down_gets_the_command_when_it_answers_again() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     // Reserve a port, announce it as a shard, and only then start listening on it.
     let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = reserved.local_addr().unwrap();
@@ -516,7 +516,7 @@ async fn a_shard_that_is_down_gets_the_command_when_it_answers_again() {
 
 #[tokio::test]
 async fn with_live_enforcement_a_token_covers_the_show_but_not_past_the_ticket() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app_with(backend, |c| {
         c.prosody.shards = vec!["http://127.0.0.1:9/roomkey".into()];
         c.jitsi.show_token_max_secs = 6 * 3600;
@@ -562,7 +562,7 @@ async fn with_live_enforcement_a_token_covers_the_show_but_not_past_the_ticket()
 
 #[tokio::test]
 async fn a_performer_bans_from_their_own_room_and_the_shards_hear_of_it() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let mut shard = shard().await;
     let app = live_app(backend, &[&shard]).await;
     let cast = stage(&app, "free").await;
@@ -607,7 +607,7 @@ async fn a_performer_bans_from_their_own_room_and_the_shards_hear_of_it() {
 
 #[tokio::test]
 async fn a_full_batch_from_a_big_show_is_taken_whole() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = live_app(backend, &[]).await;
     let cast = stage(&app, "free").await;
     // 500 occupants with Jitsi token ids: well over the 64 KiB a user's request may have.
@@ -663,13 +663,13 @@ async fn shard_that_can_fail() -> (Shard, std::sync::Arc<std::sync::atomic::Atom
     (Shard { url, received }, down)
 }
 
-/// A kick a shard misses is not lost: it waits in the store and reaches the shard when it
-/// answers again, from another instance after this one is gone; one a shard never takes
-/// is given up after the delivery window and counted as failed.
-#[tokio::test]
-async fn a_kick_a_shard_missed_reaches_it_later_even_after_a_restart() {
-    use std::sync::atomic::Ordering;
-    for backend in backends() {
+per_backend! {
+    /// A kick a shard misses is not lost: it waits in the store and reaches the shard when it
+    /// answers again, from another instance after this one is gone; one a shard never takes
+    /// is given up after the delivery window and counted as failed.
+    #[tokio::test]
+    async fn a_kick_a_shard_missed_reaches_it_later_even_after_a_restart(backend: Backend) {
+        use std::sync::atomic::Ordering;
         let mut healthy = shard().await;
         let (mut flaky, down) = shard_that_can_fail().await;
         let app = live_app(&backend, &[&healthy, &flaky]).await;

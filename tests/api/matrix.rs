@@ -1,5 +1,6 @@
-//! Matrix chat rooms following entitlements, against a real Synapse (see `synapse.rs`).
-//! Each backend gets its own user and alias prefixes, so both share one homeserver.
+//! Matrix chat rooms following entitlements, against a real Synapse of each test's own (see
+//! `synapse.rs`). The backends use different user and alias prefixes, so both the bare and
+//! the prefixed alias are exercised.
 
 use std::time::{Duration, Instant};
 
@@ -7,20 +8,20 @@ use axum::http::StatusCode;
 use roomkey::config::Secret;
 use serde_json::json;
 
-use crate::helpers::{backends, spawn_app_with, stage, Backend, TestApp};
+use crate::helpers::{spawn_app_with, stage, Backend, TestApp};
 use crate::synapse::{Synapse, AS_TOKEN, HS_TOKEN, SERVER_NAME};
 
-/// `(user prefix, alias prefix)` of the `index`th backend.
-fn prefixes(index: usize) -> (&'static str, &'static str) {
-    match index {
-        0 => ("rk_", ""),
-        _ => ("rkpg_", "pg_"),
+/// `(user prefix, alias prefix)` of `backend`.
+fn prefixes(backend: &Backend) -> (&'static str, &'static str) {
+    match backend.postgres_url() {
+        None => ("rk_", ""),
+        Some(_) => ("rkpg_", "pg_"),
     }
 }
 
-async fn matrix_app(backend: &Backend, index: usize, synapse: &Synapse) -> TestApp {
+async fn matrix_app(backend: &Backend, synapse: &Synapse) -> TestApp {
     let url = synapse.url();
-    let (user_prefix, alias_prefix) = prefixes(index);
+    let (user_prefix, alias_prefix) = prefixes(backend);
     spawn_app_with(backend, move |config| {
         config.matrix.homeserver_url = url;
         config.matrix.server_name = SERVER_NAME.into();
@@ -42,12 +43,12 @@ async fn matrix_app(backend: &Backend, index: usize, synapse: &Synapse) -> TestA
     .await
 }
 
-fn mxid(index: usize, handle: &str) -> String {
-    format!("@{}{handle}:{SERVER_NAME}", prefixes(index).0)
+fn mxid(backend: &Backend, handle: &str) -> String {
+    format!("@{}{handle}:{SERVER_NAME}", prefixes(backend).0)
 }
 
-fn alias(index: usize, room: &str) -> String {
-    format!("#{}{room}:{SERVER_NAME}", prefixes(index).1)
+fn alias(backend: &Backend, room: &str) -> String {
+    format!("#{}{room}:{SERVER_NAME}", prefixes(backend).1)
 }
 
 /// Delivers the outbox until it is empty (the background worker may help).
@@ -72,25 +73,25 @@ async fn settle(app: &TestApp) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn matrix_rooms_follow_entitlements_bans_and_expiry() {
-    let Some(synapse) = Synapse::start("matrix_rooms_follow_entitlements_bans_and_expiry").await
-    else {
-        return;
-    };
-    for (index, backend) in backends().iter().enumerate() {
-        let app = matrix_app(backend, index, &synapse).await;
+per_backend! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn matrix_rooms_follow_entitlements_bans_and_expiry(backend: Backend) {
+        let Some(synapse) = Synapse::start("matrix_rooms_follow_entitlements_bans_and_expiry").await
+        else {
+            return;
+        };
+        let app = matrix_app(&backend, &synapse).await;
         let cast = stage(&app, "paid").await;
         settle(&app).await;
 
         // The room exists under its alias, with the performer invited.
         let room = synapse
-            .resolve(&alias(index, &cast.room))
+            .resolve(&alias(&backend, &cast.room))
             .await
             .expect("the Matrix room was created");
         assert_eq!(
             synapse
-                .membership(&room, &mxid(index, "alex"))
+                .membership(&room, &mxid(&backend, "alex"))
                 .await
                 .as_deref(),
             Some("invite")
@@ -107,7 +108,7 @@ async fn matrix_rooms_follow_entitlements_bans_and_expiry() {
                 None,
             )
             .await;
-        assert_eq!(levels["users"][mxid(index, "alex")], 50, "{levels}");
+        assert_eq!(levels["users"][mxid(&backend, "alex")], 50, "{levels}");
         assert_eq!(levels["invite"], 100);
         assert_eq!(levels["kick"], 50);
 
@@ -123,11 +124,11 @@ async fn matrix_rooms_follow_entitlements_bans_and_expiry() {
             .unwrap();
         app.app.state().matrix.room_created(&stored).await;
         settle(&app).await;
-        let other = matrix_app(backend, index, &synapse).await;
+        let other = matrix_app(&backend, &synapse).await;
         stage(&other, "paid").await;
         settle(&other).await;
         assert_eq!(
-            synapse.resolve(&alias(index, &cast.room)).await.as_deref(),
+            synapse.resolve(&alias(&backend, &cast.room)).await.as_deref(),
             Some(room.as_str())
         );
         assert_eq!(
@@ -154,7 +155,7 @@ async fn matrix_rooms_follow_entitlements_bans_and_expiry() {
         other.shutdown().await;
 
         // Before a grant: no invite, and asking for one is refused with the price.
-        let viewer = mxid(index, "viewer");
+        let viewer = mxid(&backend, "viewer");
         let reply = app
             .post(
                 &format!("/api/rooms/{}/matrix-invite", cast.room),
@@ -179,7 +180,7 @@ async fn matrix_rooms_follow_entitlements_bans_and_expiry() {
         assert_eq!(token.status, StatusCode::OK, "{token:?}");
         assert_eq!(
             token.body["matrix"],
-            json!({"alias": alias(index, &cast.room), "invited": true})
+            json!({"alias": alias(&backend, &cast.room), "invited": true})
         );
         assert!(token.body["jwt"].is_string());
 
@@ -218,7 +219,7 @@ async fn matrix_rooms_follow_entitlements_bans_and_expiry() {
             )
             .await;
         assert_eq!(reply.status, StatusCode::ACCEPTED, "{reply:?}");
-        assert_eq!(reply.body["alias"], alias(index, &cast.room));
+        assert_eq!(reply.body["alias"], alias(&backend, &cast.room));
         settle(&app).await;
         assert_eq!(
             synapse.membership(&room, &viewer).await.as_deref(),
@@ -263,7 +264,7 @@ async fn matrix_rooms_follow_entitlements_bans_and_expiry() {
         );
         assert_eq!(
             synapse
-                .membership(&room, &mxid(index, "alex"))
+                .membership(&room, &mxid(&backend, "alex"))
                 .await
                 .as_deref(),
             Some("invite"),
@@ -272,7 +273,7 @@ async fn matrix_rooms_follow_entitlements_bans_and_expiry() {
 
         // A payment invites; its chargeback removes.
         let (payer_id, _) = app.register("payer").await;
-        let payer = mxid(index, "payer");
+        let payer = mxid(&backend, "payer");
         let paid = app
             .admin(
                 "/api/admin/payments",
@@ -303,9 +304,9 @@ async fn matrix_rooms_follow_entitlements_bans_and_expiry() {
     }
 }
 
-#[tokio::test]
-async fn matrix_off_queues_nothing_and_answers_as_before() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn matrix_off_queues_nothing_and_answers_as_before(backend: Backend) {
         let app = crate::helpers::spawn_app(&backend).await;
         let cast = stage(&app, "paid").await;
         app.grant(
@@ -330,17 +331,17 @@ async fn matrix_off_queues_nothing_and_answers_as_before() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn matrix_invite_waits_for_synapse_to_come_back() {
-    let Some(mut synapse) = Synapse::start("matrix_invite_waits_for_synapse_to_come_back").await
-    else {
-        return;
-    };
-    for (index, backend) in backends().iter().enumerate() {
-        let app = matrix_app(backend, index, &synapse).await;
+per_backend! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn matrix_invite_waits_for_synapse_to_come_back(backend: Backend) {
+        let Some(mut synapse) = Synapse::start("matrix_invite_waits_for_synapse_to_come_back").await
+        else {
+            return;
+        };
+        let app = matrix_app(&backend, &synapse).await;
         let cast = stage(&app, "paid").await;
         settle(&app).await;
-        let room = synapse.resolve(&alias(index, &cast.room)).await.unwrap();
+        let room = synapse.resolve(&alias(&backend, &cast.room)).await.unwrap();
 
         let (second_id, _) = app.register("second").await;
         settle(&app).await;
@@ -380,24 +381,24 @@ async fn matrix_invite_waits_for_synapse_to_come_back() {
         app.clock.advance(5);
         settle(&app).await;
         assert!(synapse
-            .invites_seen_by(&mxid(index, "viewer"))
+            .invites_seen_by(&mxid(&backend, "viewer"))
             .await
             .contains(&room));
         assert!(!synapse
-            .invites_seen_by(&mxid(index, "second"))
+            .invites_seen_by(&mxid(&backend, "second"))
             .await
             .contains(&room));
         app.shutdown().await;
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn matrix_burst_of_100_grants_all_arrive() {
-    let Some(synapse) = Synapse::start("matrix_burst_of_100_grants_all_arrive").await else {
-        return;
-    };
-    for (index, backend) in backends().iter().enumerate() {
-        let app = matrix_app(backend, index, &synapse).await;
+per_backend! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn matrix_burst_of_100_grants_all_arrive(backend: Backend) {
+        let Some(synapse) = Synapse::start("matrix_burst_of_100_grants_all_arrive").await else {
+            return;
+        };
+        let app = matrix_app(&backend, &synapse).await;
         let cast = stage(&app, "paid").await;
         let mut ids = Vec::new();
         for n in 0..100 {
@@ -411,7 +412,7 @@ async fn matrix_burst_of_100_grants_all_arrive() {
             ids.push(reply.body["id"].as_str().unwrap().to_owned());
         }
         settle(&app).await;
-        let room = synapse.resolve(&alias(index, &cast.room)).await.unwrap();
+        let room = synapse.resolve(&alias(&backend, &cast.room)).await.unwrap();
         let started = Instant::now();
         for id in &ids {
             app.grant(id, json!({"kind": "room", "room": cast.room}), None)
@@ -426,29 +427,29 @@ async fn matrix_burst_of_100_grants_all_arrive() {
         let invited = synapse.members(&room, "invite").await;
         for n in 0..100 {
             assert!(
-                invited.contains(&mxid(index, &format!("fan{n:03}"))),
+                invited.contains(&mxid(&backend, &format!("fan{n:03}"))),
                 "fan{n:03} was not invited"
             );
         }
         assert!(synapse
-            .invites_seen_by(&mxid(index, "fan099"))
+            .invites_seen_by(&mxid(&backend, "fan099"))
             .await
             .contains(&room));
         app.shutdown().await;
     }
 }
 
-/// Benchmark: entitlement written → invite visible in the user's own `/sync`, one grant at a
-/// time, over 100 grants, delivered by the background worker. Run with
-/// `SYNAPSE_PYTHON=… cargo test --test api matrix_grant_to_invite_latency -- --ignored --nocapture`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark; see bench/README.md"]
-async fn matrix_grant_to_invite_latency() {
-    let Some(synapse) = Synapse::start("matrix_grant_to_invite_latency").await else {
-        return;
-    };
-    for (index, backend) in backends().iter().enumerate() {
-        let app = matrix_app(backend, index, &synapse).await;
+per_backend! {
+    /// Benchmark: entitlement written → invite visible in the user's own `/sync`, one grant at a
+    /// time, over 100 grants, delivered by the background worker. Run with
+    /// `SYNAPSE_PYTHON=… cargo test --test api matrix_grant_to_invite_latency -- --ignored --nocapture`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "benchmark; see bench/README.md"]
+    async fn matrix_grant_to_invite_latency(backend: Backend) {
+        let Some(synapse) = Synapse::start("matrix_grant_to_invite_latency").await else {
+            return;
+        };
+        let app = matrix_app(&backend, &synapse).await;
         let cast = stage(&app, "paid").await;
         let mut users = Vec::new();
         for n in 0..100 {
@@ -461,10 +462,10 @@ async fn matrix_grant_to_invite_latency() {
             users.push(reply.body["id"].as_str().unwrap().to_owned());
         }
         settle(&app).await;
-        let room = synapse.resolve(&alias(index, &cast.room)).await.unwrap();
+        let room = synapse.resolve(&alias(&backend, &cast.room)).await.unwrap();
         let mut samples = Vec::new();
         for (n, id) in users.iter().enumerate() {
-            let user = crate::synapse::enc(&mxid(index, &format!("bench{n:03}")));
+            let user = crate::synapse::enc(&mxid(&backend, &format!("bench{n:03}")));
             let first = synapse
                 .ok(
                     "GET",
@@ -508,14 +509,14 @@ async fn matrix_grant_to_invite_latency() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn matrix_link_an_existing_account_with_openid_proof() {
-    let Some(synapse) = Synapse::start("matrix_link_an_existing_account_with_openid_proof").await
-    else {
-        return;
-    };
-    for (index, backend) in backends().iter().enumerate() {
-        let app = matrix_app(backend, index, &synapse).await;
+per_backend! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn matrix_link_an_existing_account_with_openid_proof(backend: Backend) {
+        let Some(synapse) = Synapse::start("matrix_link_an_existing_account_with_openid_proof").await
+        else {
+            return;
+        };
+        let app = matrix_app(&backend, &synapse).await;
         let cast = stage(&app, "paid").await;
         app.grant(
             &cast.viewer_id,
@@ -524,15 +525,15 @@ async fn matrix_link_an_existing_account_with_openid_proof() {
         )
         .await;
         settle(&app).await;
-        let room = synapse.resolve(&alias(index, &cast.room)).await.unwrap();
-        let provisioned = mxid(index, "viewer");
+        let room = synapse.resolve(&alias(&backend, &cast.room)).await.unwrap();
+        let provisioned = mxid(&backend, "viewer");
         assert_eq!(
             synapse.membership(&room, &provisioned).await.as_deref(),
             Some("invite")
         );
 
         // An account of its own on the homeserver, with an OpenID token from it.
-        let (alice, alice_token) = synapse.register_user(&format!("alice{index}")).await;
+        let (alice, alice_token) = synapse.register_user("alice").await;
         let openid = synapse.openid_token(&alice, &alice_token).await;
         assert_eq!(openid["matrix_server_name"], SERVER_NAME);
 
@@ -562,7 +563,7 @@ async fn matrix_link_an_existing_account_with_openid_proof() {
             elsewhere.body["error"]["field"],
             "openid.matrix_server_name"
         );
-        let (bob, bob_token) = synapse.register_user(&format!("bob{index}")).await;
+        let (bob, bob_token) = synapse.register_user("bob").await;
         let bobs = synapse.openid_token(&bob, &bob_token).await;
         let stolen = app
             .post(
@@ -671,7 +672,7 @@ async fn matrix_link_an_existing_account_with_openid_proof() {
         );
 
         // A performer who links their account moderates their room with it.
-        let (carol, carol_token) = synapse.register_user(&format!("carol{index}")).await;
+        let (carol, carol_token) = synapse.register_user("carol").await;
         let linked = app
             .post(
                 "/api/me/matrix",
@@ -684,7 +685,7 @@ async fn matrix_link_an_existing_account_with_openid_proof() {
         let levels = synapse.power_levels(&room).await;
         assert_eq!(levels["users"][&carol], 50, "{levels}");
         assert!(
-            levels["users"].get(mxid(index, "alex")).is_none(),
+            levels["users"].get(mxid(&backend, "alex")).is_none(),
             "{levels}"
         );
         assert!(synapse
@@ -705,15 +706,15 @@ async fn put_community(app: &TestApp, name: &str, rule: &str) -> crate::helpers:
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn matrix_community_rooms_follow_their_rules_roles_and_global_bans() {
-    let Some(synapse) =
-        Synapse::start("matrix_community_rooms_follow_their_rules_roles_and_global_bans").await
-    else {
-        return;
-    };
-    for (index, backend) in backends().iter().enumerate() {
-        let app = matrix_app(backend, index, &synapse).await;
+per_backend! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn matrix_community_rooms_follow_their_rules_roles_and_global_bans(backend: Backend) {
+        let Some(synapse) =
+            Synapse::start("matrix_community_rooms_follow_their_rules_roles_and_global_bans").await
+        else {
+            return;
+        };
+        let app = matrix_app(&backend, &synapse).await;
         let cast = stage(&app, "paid").await;
         let (moderator_id, _) = app.user_with_role("mod", "moderator").await;
         let verify = |user: &str, step: &str, note: &str| {
@@ -733,17 +734,17 @@ async fn matrix_community_rooms_follow_their_rules_roles_and_global_bans() {
         ] {
             let reply = put_community(&app, name, rule).await;
             assert_eq!(reply.status, StatusCode::ACCEPTED, "{reply:?}");
-            assert_eq!(reply.body["alias"], alias(index, name));
+            assert_eq!(reply.body["alias"], alias(&backend, name));
             assert_eq!(reply.body["rule"], rule);
         }
         settle(&app).await;
-        let general = synapse.resolve(&alias(index, "general")).await.unwrap();
-        let performers = synapse.resolve(&alias(index, "performers")).await.unwrap();
-        let staffroom = synapse.resolve(&alias(index, "staffroom")).await.unwrap();
+        let general = synapse.resolve(&alias(&backend, "general")).await.unwrap();
+        let performers = synapse.resolve(&alias(&backend, "performers")).await.unwrap();
+        let staffroom = synapse.resolve(&alias(&backend, "staffroom")).await.unwrap();
         let (viewer, alex, moderator) = (
-            mxid(index, "viewer"),
-            mxid(index, "alex"),
-            mxid(index, "mod"),
+            mxid(&backend, "viewer"),
+            mxid(&backend, "alex"),
+            mxid(&backend, "mod"),
         );
         let membership = |room: &str, user: &str| {
             let (room, user) = (room.to_owned(), user.to_owned());
@@ -777,7 +778,7 @@ async fn matrix_community_rooms_follow_their_rules_roles_and_global_bans() {
         );
         settle(&app).await;
         assert_eq!(
-            synapse.resolve(&alias(index, "general")).await.as_deref(),
+            synapse.resolve(&alias(&backend, "general")).await.as_deref(),
             Some(general.as_str())
         );
         let taken = put_community(&app, &cast.room, "signed_in").await;
@@ -799,7 +800,7 @@ async fn matrix_community_rooms_follow_their_rules_roles_and_global_bans() {
         app.register("newcomer").await;
         settle(&app).await;
         assert_eq!(
-            membership(&general, &mxid(index, "newcomer"))
+            membership(&general, &mxid(&backend, "newcomer"))
                 .await
                 .as_deref(),
             Some("invite")
@@ -916,30 +917,30 @@ async fn matrix_community_rooms_follow_their_rules_roles_and_global_bans() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn matrix_staff_moderate_and_an_ended_show_is_archived_read_only() {
-    let Some(synapse) =
-        Synapse::start("matrix_staff_moderate_and_an_ended_show_is_archived_read_only").await
-    else {
-        return;
-    };
-    for (index, backend) in backends().iter().enumerate() {
-        let app = matrix_app(backend, index, &synapse).await;
+per_backend! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn matrix_staff_moderate_and_an_ended_show_is_archived_read_only(backend: Backend) {
+        let Some(synapse) =
+            Synapse::start("matrix_staff_moderate_and_an_ended_show_is_archived_read_only").await
+        else {
+            return;
+        };
+        let app = matrix_app(&backend, &synapse).await;
         app.user_with_role("mod", "moderator").await;
         let cast = stage(&app, "paid").await;
         settle(&app).await;
-        let room = synapse.resolve(&alias(index, &cast.room)).await.unwrap();
+        let room = synapse.resolve(&alias(&backend, &cast.room)).await.unwrap();
 
         // At creation: the performer and staff at moderator power.
         let levels = synapse.power_levels(&room).await;
-        assert_eq!(levels["users"][mxid(index, "alex")], 50, "{levels}");
-        assert_eq!(levels["users"][mxid(index, "mod")], 50, "{levels}");
+        assert_eq!(levels["users"][mxid(&backend, "alex")], 50, "{levels}");
+        assert_eq!(levels["users"][mxid(&backend, "mod")], 50, "{levels}");
 
         // Kept in step with role changes.
         let (helper_id, _) = app.user_with_role("helper", "admin").await;
         settle(&app).await;
         assert_eq!(
-            synapse.power_levels(&room).await["users"][mxid(index, "helper")],
+            synapse.power_levels(&room).await["users"][mxid(&backend, "helper")],
             50
         );
         let reply = app
@@ -952,13 +953,13 @@ async fn matrix_staff_moderate_and_an_ended_show_is_archived_read_only() {
         settle(&app).await;
         let levels = synapse.power_levels(&room).await;
         assert!(
-            levels["users"].get(mxid(index, "helper")).is_none(),
+            levels["users"].get(mxid(&backend, "helper")).is_none(),
             "{levels}"
         );
-        assert_eq!(levels["users"][mxid(index, "alex")], 50, "{levels}");
+        assert_eq!(levels["users"][mxid(&backend, "alex")], 50, "{levels}");
 
         // A member talks during the show.
-        let viewer = mxid(index, "viewer");
+        let viewer = mxid(&backend, "viewer");
         app.grant(
             &cast.viewer_id,
             json!({"kind": "room", "room": cast.room}),
@@ -967,7 +968,7 @@ async fn matrix_staff_moderate_and_an_ended_show_is_archived_read_only() {
         .await;
         settle(&app).await;
         synapse.join_as(&viewer, &room).await;
-        synapse.join_as(&mxid(index, "alex"), &room).await;
+        synapse.join_as(&mxid(&backend, "alex"), &room).await;
         assert_eq!(synapse.say(&viewer, &room, "great show").await, 200);
 
         // The show ends: read-only, with the history kept.
@@ -981,7 +982,7 @@ async fn matrix_staff_moderate_and_an_ended_show_is_archived_read_only() {
         settle(&app).await;
         assert_eq!(synapse.power_levels(&room).await["events_default"], 100);
         assert_eq!(synapse.say(&viewer, &room, "still here?").await, 403);
-        assert_eq!(synapse.say(&mxid(index, "alex"), &room, "bye").await, 403);
+        assert_eq!(synapse.say(&mxid(&backend, "alex"), &room, "bye").await, 403);
         assert!(synapse
             .history_seen_by(&viewer, &room)
             .await
@@ -1016,7 +1017,7 @@ async fn matrix_staff_moderate_and_an_ended_show_is_archived_read_only() {
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
         settle(&app).await;
-        let late = synapse.resolve(&alias(index, "latenight")).await.unwrap();
+        let late = synapse.resolve(&alias(&backend, "latenight")).await.unwrap();
         assert_eq!(synapse.power_levels(&late).await["events_default"], 0);
         app.clock.advance(601);
         app.app.state().matrix.reconcile_once().await.unwrap();
@@ -1028,17 +1029,19 @@ async fn matrix_staff_moderate_and_an_ended_show_is_archived_read_only() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn matrix_a_show_gets_its_chat_with_its_room_and_loses_the_floor_when_it_ends() {
-    let Some(synapse) = Synapse::start(
-        "matrix_a_show_gets_its_chat_with_its_room_and_loses_the_floor_when_it_ends",
-    )
-    .await
-    else {
-        return;
-    };
-    for (index, backend) in backends().iter().enumerate() {
-        let app = matrix_app(backend, index, &synapse).await;
+per_backend! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn matrix_a_show_gets_its_chat_with_its_room_and_loses_the_floor_when_it_ends(
+        backend: Backend,
+    ) {
+        let Some(synapse) = Synapse::start(
+            "matrix_a_show_gets_its_chat_with_its_room_and_loses_the_floor_when_it_ends",
+        )
+        .await
+        else {
+            return;
+        };
+        let app = matrix_app(&backend, &synapse).await;
         let (_, alex) = crate::events::verified_performer(&app, "alex").await;
         let (viewer_id, _) = app.register("viewer").await;
         let show = app
@@ -1054,11 +1057,11 @@ async fn matrix_a_show_gets_its_chat_with_its_room_and_loses_the_floor_when_it_e
             )
             .await;
         assert_eq!(show.status, StatusCode::CREATED, "{show:?}");
-        assert_eq!(show.body["chat_alias"], alias(index, "chatshow"));
+        assert_eq!(show.body["chat_alias"], alias(&backend, "chatshow"));
         settle(&app).await;
-        let room = synapse.resolve(&alias(index, "chatshow")).await.unwrap();
+        let room = synapse.resolve(&alias(&backend, "chatshow")).await.unwrap();
         assert_eq!(
-            synapse.power_levels(&room).await["users"][mxid(index, "alex")],
+            synapse.power_levels(&room).await["users"][mxid(&backend, "alex")],
             50
         );
         app.grant(
@@ -1068,7 +1071,7 @@ async fn matrix_a_show_gets_its_chat_with_its_room_and_loses_the_floor_when_it_e
         )
         .await;
         settle(&app).await;
-        let viewer = mxid(index, "viewer");
+        let viewer = mxid(&backend, "viewer");
         assert_eq!(
             synapse.membership(&room, &viewer).await.as_deref(),
             Some("invite")

@@ -20,9 +20,9 @@ fn actions(reply: &Reply) -> Vec<&str> {
         .collect()
 }
 
-#[tokio::test]
-async fn every_moderation_action_is_in_the_trail_with_who_and_why() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn every_moderation_action_is_in_the_trail_with_who_and_why(backend: Backend) {
         let app = spawn_app(&backend).await;
         let cast = stage(&app, "paid").await;
         let (moderator_id, moderator_session) = app.user_with_role("mod", "moderator").await;
@@ -150,9 +150,11 @@ async fn every_moderation_action_is_in_the_trail_with_who_and_why() {
     }
 }
 
-#[tokio::test]
-async fn moderators_ban_anywhere_performers_only_in_their_own_rooms_viewers_never() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn moderators_ban_anywhere_performers_only_in_their_own_rooms_viewers_never(
+        backend: Backend,
+    ) {
         let app = spawn_app(&backend).await;
         let cast = stage(&app, "paid").await;
         let (other_performer, other_session) = app.user_with_role("bea", "performer").await;
@@ -278,7 +280,7 @@ async fn a_global_ban_limits_the_mastodon_account_and_its_lift_restores_it() {
         return;
     };
     let url = mastodon.url();
-    let app = spawn_app_with(&backends()[0], move |c| {
+    let app = spawn_app_with(&Backend::sqlite(), move |c| {
         c.mastodon.base_url = url;
         c.mastodon.access_token = roomkey::config::Secret::new(ANNOUNCER_TOKEN);
         c.mastodon.admin_token = roomkey::config::Secret::new(MODERATOR_TOKEN);

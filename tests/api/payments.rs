@@ -165,7 +165,7 @@ async fn assert_books_balance(app: &TestApp) {
 
 #[tokio::test]
 async fn checkout_returns_epaycos_parameters_with_our_reference() {
-    let app = payments_app(&backends()[0], false).await;
+    let app = payments_app(&Backend::sqlite(), false).await;
     let cast = stage(&app, "paid").await;
     let reply = app
         .call(
@@ -207,9 +207,11 @@ async fn checkout_returns_epaycos_parameters_with_our_reference() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn an_accepted_payment_opens_the_room_books_70_30_and_a_reversal_closes_it() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn an_accepted_payment_opens_the_room_books_70_30_and_a_reversal_closes_it(
+        backend: Backend,
+    ) {
         let app = payments_app(&backend, false).await;
         let cast = stage(&app, "paid").await;
         let reference = pay(&app, &cast.viewer_session, &cast.room).await;
@@ -268,7 +270,7 @@ async fn an_accepted_payment_opens_the_room_books_70_30_and_a_reversal_closes_it
 
 #[tokio::test]
 async fn every_state_code_holds_denies_or_grants() {
-    let app = payments_app(&backends()[0], false).await;
+    let app = payments_app(&Backend::sqlite(), false).await;
     let cast = stage(&app, "paid").await;
     for (i, (code, expected)) in [
         (2, "denied"),
@@ -323,9 +325,9 @@ async fn every_state_code_holds_denies_or_grants() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn ten_concurrent_deliveries_grant_once_and_book_once() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn ten_concurrent_deliveries_grant_once_and_book_once(backend: Backend) {
         let app = payments_app(&backend, false).await;
         let cast = stage(&app, "paid").await;
         let reference = pay(&app, &cast.viewer_session, &cast.room).await;
@@ -367,7 +369,7 @@ async fn ten_concurrent_deliveries_grant_once_and_book_once() {
 
 #[tokio::test]
 async fn forged_mismatched_unknown_and_test_notifications_change_nothing() {
-    let app = payments_app(&backends()[0], false).await;
+    let app = payments_app(&Backend::sqlite(), false).await;
     let cast = stage(&app, "paid").await;
     let reference = pay(&app, &cast.viewer_session, &cast.room).await;
 
@@ -453,12 +455,12 @@ async fn forged_mismatched_unknown_and_test_notifications_change_nothing() {
     app.shutdown().await;
 }
 
-/// ePayco signs the reference, transaction, amount and currency, not the state: a genuine
-/// declined confirmation re-sent as accepted keeps the signature. What counts is ePayco's
-/// own record of the transaction.
-#[tokio::test]
-async fn a_declined_confirmation_re_sent_as_accepted_grants_nothing() {
-    for backend in backends() {
+per_backend! {
+    /// ePayco signs the reference, transaction, amount and currency, not the state: a genuine
+    /// declined confirmation re-sent as accepted keeps the signature. What counts is ePayco's
+    /// own record of the transaction.
+    #[tokio::test]
+    async fn a_declined_confirmation_re_sent_as_accepted_grants_nothing(backend: Backend) {
         let app = payments_app(&backend, false).await;
         let cast = stage(&app, "paid").await;
         let reference = pay(&app, &cast.viewer_session, &cast.room).await;
@@ -485,9 +487,9 @@ async fn a_declined_confirmation_re_sent_as_accepted_grants_nothing() {
     }
 }
 
-#[tokio::test]
-async fn an_accepted_confirmation_re_sent_as_reversed_revokes_nothing() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn an_accepted_confirmation_re_sent_as_reversed_revokes_nothing(backend: Backend) {
         let app = payments_app(&backend, false).await;
         let cast = stage(&app, "paid").await;
         let reference = pay(&app, &cast.viewer_session, &cast.room).await;
@@ -519,7 +521,7 @@ async fn an_accepted_confirmation_re_sent_as_reversed_revokes_nothing() {
 /// production one is still a test transaction, and our reference is ePayco's copy.
 #[tokio::test]
 async fn unsigned_fields_are_read_from_epaycos_record() {
-    let app = payments_app(&backends()[0], false).await;
+    let app = payments_app(&Backend::sqlite(), false).await;
     let cast = stage(&app, "paid").await;
     let reference = pay(&app, &cast.viewer_session, &cast.room).await;
     let mut sandbox = notification(Some(&reference), "5301", 1, "50000.00", "COP");
@@ -550,11 +552,13 @@ async fn unsigned_fields_are_read_from_epaycos_record() {
     app.shutdown().await;
 }
 
-/// Without ePayco's record nothing is granted: the notification is answered 503 so that
-/// ePayco sends it again, and the payment waits as pending for the reconcile pass.
-#[tokio::test]
-async fn a_confirmation_whose_state_cannot_be_looked_up_is_retried_and_settled_later() {
-    for backend in backends() {
+per_backend! {
+    /// Without ePayco's record nothing is granted: the notification is answered 503 so that
+    /// ePayco sends it again, and the payment waits as pending for the reconcile pass.
+    #[tokio::test]
+    async fn a_confirmation_whose_state_cannot_be_looked_up_is_retried_and_settled_later(
+        backend: Backend,
+    ) {
         let app = payments_app(&backend, false).await;
         let cast = stage(&app, "paid").await;
         let reference = pay(&app, &cast.viewer_session, &cast.room).await;
@@ -602,7 +606,7 @@ async fn an_unreachable_lookup_answers_503_promptly() {
         closed.local_addr().unwrap()
     );
     drop(closed);
-    let app = payments_app_with(&backends()[0], false, |c| {
+    let app = payments_app_with(&Backend::sqlite(), false, |c| {
         c.payments.epayco.validation_url = url;
     })
     .await;
@@ -621,7 +625,7 @@ async fn an_unreachable_lookup_answers_503_promptly() {
 
 #[tokio::test]
 async fn test_transactions_are_accepted_in_test_mode() {
-    let app = payments_app(&backends()[0], true).await;
+    let app = payments_app(&Backend::sqlite(), true).await;
     let cast = stage(&app, "paid").await;
     let reference = pay(&app, &cast.viewer_session, &cast.room).await;
     let mut test = notification(Some(&reference), "6001", 1, "50000.00", "COP");
@@ -632,7 +636,7 @@ async fn test_transactions_are_accepted_in_test_mode() {
 
 #[tokio::test]
 async fn get_and_json_confirmations_work_like_the_form() {
-    let app = payments_app(&backends()[0], false).await;
+    let app = payments_app(&Backend::sqlite(), false).await;
     let cast = stage(&app, "paid").await;
     let reference = pay(&app, &cast.viewer_session, &cast.room).await;
     let pending = notification(Some(&reference), "7001", 3, "50000.00", "COP");
@@ -656,9 +660,11 @@ async fn get_and_json_confirmations_work_like_the_form() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_database_outage_mid_webhook_answers_503_and_the_retry_loses_nothing() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn a_database_outage_mid_webhook_answers_503_and_the_retry_loses_nothing(
+        backend: Backend,
+    ) {
         let app = payments_app(&backend, false).await;
         let cast = stage(&app, "paid").await;
         let reference = pay(&app, &cast.viewer_session, &cast.room).await;
@@ -695,9 +701,9 @@ async fn a_database_outage_mid_webhook_answers_503_and_the_retry_loses_nothing()
     }
 }
 
-#[tokio::test]
-async fn each_subscription_payment_extends_access_by_one_period() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn each_subscription_payment_extends_access_by_one_period(backend: Backend) {
         let app = payments_app(&backend, false).await;
         let cast = stage(&app, "paid").await;
         let terms = app
@@ -764,7 +770,7 @@ async fn each_subscription_payment_extends_access_by_one_period() {
 
 #[tokio::test]
 async fn tips_and_features_are_booked_and_features_granted() {
-    let app = payments_app(&backends()[0], false).await;
+    let app = payments_app(&Backend::sqlite(), false).await;
     let cast = stage(&app, "paid").await;
     let reply = app
         .post(
@@ -851,7 +857,7 @@ async fn tips_and_features_are_booked_and_features_granted() {
 
 #[tokio::test]
 async fn only_the_performer_and_admins_see_earnings() {
-    let app = payments_app(&backends()[0], false).await;
+    let app = payments_app(&Backend::sqlite(), false).await;
     let cast = stage(&app, "paid").await;
     let path = format!("/api/performers/{}/earnings", cast.performer_id);
     assert_eq!(
@@ -949,9 +955,9 @@ async fn pay_with(app: &TestApp, session: &str, provider: &str) -> String {
     reply.body["reference"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn standard_webhooks_grant_once_and_refuse_forged_or_stale_deliveries() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn standard_webhooks_grant_once_and_refuse_forged_or_stale_deliveries(backend: Backend) {
         let app = payments_app(&backend, false).await;
         let cast = stage(&app, "paid").await;
         let reference = pay_with(&app, &cast.viewer_session, "meru").await;
@@ -1038,7 +1044,7 @@ async fn standard_webhooks_grant_once_and_refuse_forged_or_stale_deliveries() {
 
 #[tokio::test]
 async fn stripe_style_webhooks_verify_under_any_active_secret_and_book_chargebacks() {
-    let app = payments_app(&backends()[0], false).await;
+    let app = payments_app(&Backend::sqlite(), false).await;
     let cast = stage(&app, "paid").await;
     let reference = pay_with(&app, &cast.viewer_session, "cards").await;
     let body = event(
@@ -1093,9 +1099,11 @@ async fn stripe_style_webhooks_verify_under_any_active_secret_and_book_chargebac
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn admins_record_link_payments_and_emailed_chargebacks_through_the_same_path() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn admins_record_link_payments_and_emailed_chargebacks_through_the_same_path(
+        backend: Backend,
+    ) {
         let app = payments_app(&backend, false).await;
         let cast = stage(&app, "paid").await;
         let body = json!({"user_id": cast.viewer_id, "purchase": {"kind": "room", "room": "livealex2026"},
@@ -1153,9 +1161,9 @@ async fn admins_record_link_payments_and_emailed_chargebacks_through_the_same_pa
     }
 }
 
-#[tokio::test]
-async fn a_payment_left_pending_is_settled_by_the_reconcile_pass() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn a_payment_left_pending_is_settled_by_the_reconcile_pass(backend: Backend) {
         let app = payments_app(&backend, false).await;
         let lookup = epayco_records(&app);
         let cast = stage(&app, "paid").await;
@@ -1216,9 +1224,9 @@ async fn a_payment_left_pending_is_settled_by_the_reconcile_pass() {
     }
 }
 
-#[tokio::test]
-async fn a_second_attempt_after_a_declined_card_grants_the_same_checkout() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn a_second_attempt_after_a_declined_card_grants_the_same_checkout(backend: Backend) {
         let app = payments_app(&backend, false).await;
         let cast = stage(&app, "paid").await;
         let reference = pay(&app, &cast.viewer_session, &cast.room).await;

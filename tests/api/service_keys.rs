@@ -28,9 +28,9 @@ async fn as_service(
     app.send(request.body(body).unwrap()).await
 }
 
-#[tokio::test]
-async fn a_service_key_naming_staff_gets_no_staff_power() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn a_service_key_naming_staff_gets_no_staff_power(backend: Backend) {
         let app = spawn_app(&backend).await;
         let cast = stage(&app, "free").await;
         let (admin_id, admin_session) = app.user_with_role("root", "admin").await;
@@ -137,7 +137,7 @@ async fn a_service_key_naming_staff_gets_no_staff_power() {
 /// A performer's own business goes through the key: their earnings, their room.
 #[tokio::test]
 async fn a_service_key_acts_for_a_performer_in_their_own_room() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "free").await;
     let reply = as_service(
         &app,

@@ -37,9 +37,9 @@ fn all(statuses: &[StatusCode], expected: StatusCode) -> bool {
     statuses.iter().all(|s| *s == expected)
 }
 
-#[tokio::test]
-async fn signing_out_ends_that_session_and_no_other() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn signing_out_ends_that_session_and_no_other(backend: Backend) {
         let app = spawn_app(&backend).await;
         let sibling = sibling_if_shared(&app).await;
         let (_, first) = app.register("viewer").await;
@@ -98,9 +98,9 @@ async fn signing_out_ends_that_session_and_no_other() {
     }
 }
 
-#[tokio::test]
-async fn signing_out_everywhere_ends_every_session_and_a_new_sign_in_works() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn signing_out_everywhere_ends_every_session_and_a_new_sign_in_works(backend: Backend) {
         let app = spawn_app(&backend).await;
         let sibling = sibling_if_shared(&app).await;
         let (_, first) = app.register("viewer").await;
@@ -144,9 +144,9 @@ async fn signing_out_everywhere_ends_every_session_and_a_new_sign_in_works() {
     }
 }
 
-#[tokio::test]
-async fn a_password_change_ends_the_other_sessions_and_hands_out_a_fresh_one() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn a_password_change_ends_the_other_sessions_and_hands_out_a_fresh_one(backend: Backend) {
         let app = spawn_app(&backend).await;
         let (_, first) = app.register("viewer").await;
         let second = sign_in(&app, "viewer").await;
@@ -214,7 +214,7 @@ async fn a_password_change_ends_the_other_sessions_and_hands_out_a_fresh_one() {
 
 #[tokio::test]
 async fn a_service_key_cannot_sign_a_session_out_or_change_a_password_but_can_end_all() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let (id, session) = app.register("viewer").await;
     let as_service = |path: &'static str, body: Option<serde_json::Value>| {
         let mut request = axum::http::Request::post(path)
@@ -252,9 +252,9 @@ async fn a_service_key_cannot_sign_a_session_out_or_change_a_password_but_can_en
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn an_admin_ends_a_users_sessions_and_the_audit_trail_says_so() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn an_admin_ends_a_users_sessions_and_the_audit_trail_says_so(backend: Backend) {
         let app = spawn_app(&backend).await;
         let (id, session) = app.register("viewer").await;
         let (_, other) = app.register("bystander").await;
@@ -307,9 +307,9 @@ async fn an_admin_ends_a_users_sessions_and_the_audit_trail_says_so() {
     }
 }
 
-#[tokio::test]
-async fn a_global_ban_ends_the_users_sessions_and_lifting_it_revives_none() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn a_global_ban_ends_the_users_sessions_and_lifting_it_revives_none(backend: Backend) {
         let app = spawn_app(&backend).await;
         let sibling = sibling_if_shared(&app).await;
         let cast = stage(&app, "free").await;
@@ -368,7 +368,7 @@ async fn a_global_ban_ends_the_users_sessions_and_lifting_it_revives_none() {
 /// A room ban is not a sign-out.
 #[tokio::test]
 async fn a_room_ban_leaves_sessions_alone() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "free").await;
     let ban = app
         .admin(

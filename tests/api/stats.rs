@@ -153,9 +153,9 @@ fn buckets(stats: &Value) -> Vec<(Value, i64)> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_show_in_figures() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn a_show_in_figures(backend: Backend) {
         let app = stats_app(&backend).await;
         let (cast, audience) = the_show(&app).await;
         let reply = app
@@ -248,7 +248,7 @@ async fn a_show_in_figures() {
 
 #[tokio::test]
 async fn an_empty_room_and_bad_parameters() {
-    let app = stats_app(&backends()[0]).await;
+    let app = stats_app(&Backend::sqlite()).await;
     let cast = stage(&app, "free").await;
     let stats = app
         .get(
@@ -319,9 +319,9 @@ async fn an_empty_room_and_bad_parameters() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn who_may_see_the_figures_and_the_money() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn who_may_see_the_figures_and_the_money(backend: Backend) {
         let app = stats_app(&backend).await;
         let (cast, audience) = the_show(&app).await;
         let (_, other_performer) = app.user_with_role("sam", "performer").await;
@@ -361,9 +361,9 @@ async fn who_may_see_the_figures_and_the_money() {
     }
 }
 
-#[tokio::test]
-async fn a_performer_across_shows() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn a_performer_across_shows(backend: Backend) {
         let app = stats_app(&backend).await;
         let (cast, audience) = the_show(&app).await;
         app.create_room("encore2026", &cast.performer_id, "free")
@@ -436,12 +436,12 @@ async fn a_performer_across_shows() {
     }
 }
 
-/// Figures are kept between requests: a running show's for a few seconds (its `as_of` says
-/// how old they are), a finished show's for as long as its attendance does not change.
-#[tokio::test]
-async fn a_running_show_answers_recent_figures_and_a_finished_one_exact_ones() {
-    use roomkey::stats::{LIVE_FRESH_SECS, LIVE_STALE_LIMIT_SECS};
-    for backend in backends() {
+per_backend! {
+    /// Figures are kept between requests: a running show's for a few seconds (its `as_of` says
+    /// how old they are), a finished show's for as long as its attendance does not change.
+    #[tokio::test]
+    async fn a_running_show_answers_recent_figures_and_a_finished_one_exact_ones(backend: Backend) {
+        use roomkey::stats::{LIVE_FRESH_SECS, LIVE_STALE_LIMIT_SECS};
         let app = stats_app(&backend).await;
         let (_, audience) = the_show(&app).await;
         let path = "/api/rooms/livealex2026/stats";
@@ -528,11 +528,11 @@ async fn a_running_show_answers_recent_figures_and_a_finished_one_exact_ones() {
     }
 }
 
-/// When a shard reports the room destroyed and nobody is left, the show's figures are
-/// computed and stored in the background: the first dashboard after the show reads them.
-#[tokio::test]
-async fn a_destroyed_room_has_its_figures_stored_for_the_first_dashboard() {
-    for backend in backends() {
+per_backend! {
+    /// When a shard reports the room destroyed and nobody is left, the show's figures are
+    /// computed and stored in the background: the first dashboard after the show reads them.
+    #[tokio::test]
+    async fn a_destroyed_room_has_its_figures_stored_for_the_first_dashboard(backend: Backend) {
         let app = stats_app(&backend).await;
         the_show(&app).await;
         let state = app.app.state();

@@ -6,9 +6,9 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn a_free_room_token_carries_every_claim_stock_prosody_checks() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn a_free_room_token_carries_every_claim_stock_prosody_checks(backend: Backend) {
         let app = spawn_app(&backend).await;
         let cast = stage(&app, "free").await;
         let reply = app.token(&cast.room, &cast.viewer_session).await;
@@ -56,7 +56,7 @@ async fn a_free_room_token_carries_every_claim_stock_prosody_checks() {
 
 #[tokio::test]
 async fn rs256_tokens_name_a_kid_whose_public_key_is_served_where_prosody_looks() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app_with(backend, signing(SigningMode::Rs256)).await;
     let cast = stage(&app, "free").await;
     let reply = app.token(&cast.room, &cast.viewer_session).await;
@@ -94,9 +94,11 @@ async fn rs256_tokens_name_a_kid_whose_public_key_is_served_where_prosody_looks(
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_paid_room_without_entitlement_answers_402_with_price_and_how_to_pay() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn a_paid_room_without_entitlement_answers_402_with_price_and_how_to_pay(
+        backend: Backend,
+    ) {
         let app = spawn_app(&backend).await;
         let cast = stage(&app, "paid").await;
         let reply = app.token(&cast.room, &cast.viewer_session).await;
@@ -126,7 +128,7 @@ async fn a_paid_room_without_entitlement_answers_402_with_price_and_how_to_pay()
 
 #[tokio::test]
 async fn every_entitlement_scope_opens_a_paid_room() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app(backend).await;
     let cast = stage(&app, "paid").await;
     let reply = app
@@ -160,9 +162,9 @@ async fn every_entitlement_scope_opens_a_paid_room() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn exp_is_clipped_to_an_entitlement_that_ends_mid_ttl() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn exp_is_clipped_to_an_entitlement_that_ends_mid_ttl(backend: Backend) {
         let app = spawn_app(&backend).await;
         let cast = stage(&app, "paid").await;
         app.grant(
@@ -193,7 +195,7 @@ async fn exp_is_clipped_to_an_entitlement_that_ends_mid_ttl() {
 
 #[tokio::test]
 async fn a_future_entitlement_says_when_it_starts() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "paid").await;
     let body = json!({"user_id": cast.viewer_id, "scope": {"kind": "room", "room": "livealex2026"},
         "valid_from": roomkey::clock::rfc3339(START + 900), "valid_until": roomkey::clock::rfc3339(START + 2700)});
@@ -216,9 +218,9 @@ async fn a_future_entitlement_says_when_it_starts() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_revoked_entitlement_is_refused_on_the_next_request() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn a_revoked_entitlement_is_refused_on_the_next_request(backend: Backend) {
         let app = spawn_app(&backend).await;
         let cast = stage(&app, "paid").await;
         let entitlement = app
@@ -253,7 +255,7 @@ async fn a_revoked_entitlement_is_refused_on_the_next_request() {
 
 #[tokio::test]
 async fn invite_only_rooms_refuse_without_offering_a_price() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "invite_only").await;
     let reply = app.token(&cast.room, &cast.viewer_session).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
@@ -274,7 +276,7 @@ async fn invite_only_rooms_refuse_without_offering_a_price() {
 
 #[tokio::test]
 async fn only_the_rooms_performer_and_staff_are_moderators() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "paid").await;
     let (_, other_performer) = app.user_with_role("sam", "performer").await;
     let (_, moderator) = app.user_with_role("mod", "moderator").await;
@@ -296,9 +298,11 @@ async fn only_the_rooms_performer_and_staff_are_moderators() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn each_ban_scope_refuses_with_reason_and_until_and_lifting_restores_access() {
-    for backend in backends() {
+per_backend! {
+    #[tokio::test]
+    async fn each_ban_scope_refuses_with_reason_and_until_and_lifting_restores_access(
+        backend: Backend,
+    ) {
         let app = spawn_app(&backend).await;
         let cast = stage(&app, "paid").await;
         app.grant(
@@ -360,7 +364,7 @@ async fn each_ban_scope_refuses_with_reason_and_until_and_lifting_restores_acces
 
 #[tokio::test]
 async fn a_timed_ban_ends_by_itself() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "free").await;
     let until = roomkey::clock::rfc3339(START + 60);
     let body = json!({"user_id": cast.viewer_id, "scope": {"kind": "global"}, "reason": "cool off", "until": until});
@@ -380,7 +384,7 @@ async fn a_timed_ban_ends_by_itself() {
 
 #[tokio::test]
 async fn unknown_and_malformed_rooms_and_bodies_get_clear_errors() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "free").await;
 
     let reply = app.token("nosuchroom", &cast.viewer_session).await;
@@ -415,7 +419,7 @@ async fn unknown_and_malformed_rooms_and_bodies_get_clear_errors() {
 
 #[tokio::test]
 async fn room_names_are_matched_as_prosody_stores_them() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let (performer, _) = app.user_with_role("alex", "performer").await;
     let (_, viewer) = app.register("viewer").await;
     let room = app.create_room("Täst", &performer, "free").await;
@@ -440,7 +444,7 @@ async fn room_names_are_matched_as_prosody_stores_them() {
 
 #[tokio::test]
 async fn a_trusted_backend_can_ask_on_behalf_of_a_user() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "free").await;
     let request = |user: Option<&str>| {
         let mut builder = axum::http::Request::post(format!("/api/rooms/{}/token", cast.room))
@@ -467,7 +471,7 @@ async fn a_trusted_backend_can_ask_on_behalf_of_a_user() {
 
 #[tokio::test]
 async fn rs256_tokens_are_reused_only_while_nothing_that_shaped_them_changed() {
-    let app = spawn_app_with(&backends()[0], signing(SigningMode::Rs256)).await;
+    let app = spawn_app_with(&Backend::sqlite(), signing(SigningMode::Rs256)).await;
     let cast = stage(&app, "paid").await;
     let entitlement = app
         .grant(
@@ -513,7 +517,7 @@ async fn rs256_tokens_are_reused_only_while_nothing_that_shaped_them_changed() {
 /// anew, or the token handed out would not verify.
 #[tokio::test]
 async fn a_profile_change_in_the_same_second_is_signed_anew() {
-    let app = spawn_app_with(&backends()[0], signing(SigningMode::Rs256)).await;
+    let app = spawn_app_with(&Backend::sqlite(), signing(SigningMode::Rs256)).await;
     let cast = stage(&app, "free").await;
     let first = app.token(&cast.room, &cast.viewer_session).await;
     let (header, _, _, _) = decode_jwt(first.body["jwt"].as_str().unwrap());
