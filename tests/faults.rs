@@ -18,7 +18,7 @@
 //! The scenarios start their own PostgreSQL (`initdb`/`pg_ctl` from
 //! `/usr/lib/postgresql/*/bin`) and `redis-server` on free ports, never the shared ones, and
 //! run one at a time. Without those programs a scenario is skipped (a `SKIPPED:` line; a
-//! failure under `ROOMKEY_TESTS_REQUIRE_ALL=1`).
+//! failure under `TEST_REQUIRE_ALL=1`).
 //! `FAULTS_OUTAGE_SECS` lengthens the outages (default 4 s).
 
 #[path = "faults/mod.rs"]

@@ -5,7 +5,7 @@
 //!
 //! `BROWSER_PYTHON` names a Python with `selenium` (`.ci/run` makes one); without it, or
 //! without Chromium, the test is skipped (a `SKIPPED:` line; a failure under
-//! `ROOMKEY_TESTS_REQUIRE_ALL=1`). Screenshots of every state go to a
+//! `TEST_REQUIRE_ALL=1`). Screenshots of every state go to a
 //! temporary directory, or to `JOIN_PAGE_SCREENSHOTS` when set (`docs/join-page.md`
 //! regenerates `docs/join-page/*.png` that way).
 

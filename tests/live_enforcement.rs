@@ -9,7 +9,7 @@
 //!
 //! Needs Prosody from Debian (`tests/prosody/README.md`); without it the harness reports
 //! "skipped" (exit 77) and the test is skipped (a `SKIPPED:` line; a failure under
-//! `ROOMKEY_TESTS_REQUIRE_ALL=1`), as is the PostgreSQL and Redis run without their URLs.
+//! `TEST_REQUIRE_ALL=1`), as is the PostgreSQL and Redis run without their URLs.
 
 mod support;
 

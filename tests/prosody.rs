@@ -5,8 +5,8 @@
 //! Needs Prosody with its Lua libraries (`tests/prosody/README.md`) and jitsi-meet's
 //! plugins in `JITSI_PLUGINS_DIR`. Without Prosody the harness reports "skipped" (exit 77)
 //! and the test is skipped (a `SKIPPED:` line; a failure under
-//! `ROOMKEY_TESTS_REQUIRE_ALL=1`). Without the plugins it is skipped too, but even under
-//! `ROOMKEY_TESTS_REQUIRE_ALL=1`: they are a jitsi-meet checkout that CI does not make yet.
+//! `TEST_REQUIRE_ALL=1`). Without the plugins it is skipped too, but even under
+//! `TEST_REQUIRE_ALL=1`: they are a jitsi-meet checkout that CI does not make yet.
 
 mod support;
 

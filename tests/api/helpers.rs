@@ -1,7 +1,7 @@
 //! `spawn_app()`: a real roomkey (real store, real Redis when configured) behind its
 //! router, driven in-process with a manual clock.
 //!
-//! Backends: [`per_backend!`] makes one test per backend from one body, against the
+//! Backends: [`per_backend!`] makes one test per backend from one function, against the
 //! embedded SQLite store and against PostgreSQL and Redis (`TEST_DATABASE_URL` and
 //! `TEST_REDIS_URL`; skipped, loudly, without them). Each app gets its own schema
 //! (PostgreSQL), its own file (SQLite) and its own key prefix (Redis), so tests run in
@@ -84,52 +84,50 @@ pub async fn on_test_database(base: &str, statement: &str) {
     sqlx::query(statement).execute(&mut conn).await.unwrap();
 }
 
-/// One test per backend, from one body: `per_backend! { #[tokio::test] async fn name(backend:
-/// Backend) { … } }` makes the module `name` with the tests `name::sqlite` and
-/// `name::postgres_redis`, so a failure names its backend. `postgres_redis` is skipped,
-/// loudly, when `TEST_DATABASE_URL` or `TEST_REDIS_URL` is not set.
+/// One test per backend, from one body: `per_backend!(name);` above `async fn name(backend:
+/// Backend)` makes the module `name` with the tests `name::sqlite` and
+/// `name::postgres_redis`, so a failure names its backend. `postgres_redis` is skipped
+/// (see `support::skip`) without `TEST_DATABASE_URL` and `TEST_REDIS_URL`. The tests are
+/// `#[tokio::test]`s, or carry the attributes given before the name instead.
 macro_rules! per_backend {
-    (@module [$($kind:ident)+]
-        $(#[$attr:meta])* async fn $name:ident($backend:ident: Backend $(,)?) $body:block
-    ) => {
+    (@module [$($kind:ident)+] [$($attr:tt)+] $name:ident) => {
         mod $name {
-            use super::*;
-
-            async fn run($backend: crate::helpers::Backend) $body
-
-            per_backend!(@tests [$(#[$attr])*] $($kind)+);
+            per_backend!(@tests [$($attr)+] $name $($kind)+);
         }
     };
-    (@tests [$($attr:tt)*] sqlite $($rest:ident)*) => {
-        $($attr)*
+    (@tests [$($attr:tt)+] $name:ident sqlite $($rest:ident)*) => {
+        $($attr)+
         async fn sqlite() {
-            run(crate::helpers::Backend::sqlite()).await;
+            super::$name(crate::helpers::Backend::sqlite()).await;
         }
 
-        per_backend!(@tests [$($attr)*] $($rest)*);
+        per_backend!(@tests [$($attr)+] $name $($rest)*);
     };
-    (@tests [$($attr:tt)*] postgres_redis $($rest:ident)*) => {
-        $($attr)*
+    (@tests [$($attr:tt)+] $name:ident postgres_redis $($rest:ident)*) => {
+        $($attr)+
         async fn postgres_redis() {
             let test = concat!(module_path!(), "::postgres_redis");
             if let Some(backend) = crate::helpers::Backend::postgres_redis(test) {
-                run(backend).await;
+                super::$name(backend).await;
             }
         }
 
-        per_backend!(@tests [$($attr)*] $($rest)*);
+        per_backend!(@tests [$($attr)+] $name $($rest)*);
     };
-    (@tests [$($attr:tt)*]) => {};
-    ($($test:tt)+) => {
-        per_backend!(@module [sqlite postgres_redis] $($test)+);
+    (@tests [$($attr:tt)+] $name:ident) => {};
+    ($(#[$attr:meta])+ $name:ident) => {
+        per_backend!(@module [sqlite postgres_redis] [$(#[$attr])+] $name);
+    };
+    ($name:ident) => {
+        per_backend!(#[tokio::test] $name);
     };
 }
 
 /// [`per_backend!`] for the backends where several instances share state (a Redis bus):
 /// only `name::postgres_redis`.
 macro_rules! per_shared_backend {
-    ($($test:tt)+) => {
-        per_backend!(@module [postgres_redis] $($test)+);
+    ($name:ident) => {
+        per_backend!(@module [postgres_redis] [#[tokio::test]] $name);
     };
 }
 

@@ -55,66 +55,64 @@ async fn a_path_segment_that_is_not_utf8_is_answered_in_the_envelope() {
     app.shutdown().await;
 }
 
-per_backend! {
-    /// PostgreSQL refuses NUL in text with an error; roomkey refuses it first, with 422, on
-    /// every way in: JSON, forms, paths and queries, with or without authentication.
-    #[tokio::test]
-    async fn nul_characters_are_refused_with_422_before_the_store_sees_them(backend: Backend) {
-        let app = spawn_app(&backend).await;
-        let login = app
-            .send(
-                Request::post("/api/auth/login")
-                    .header("content-type", "application/json")
-                    .body(Body::from(
-                        r#"{"login":"ad\u0000min","password":"x1234567890"}"#,
-                    ))
-                    .unwrap(),
-            )
-            .await;
-        assert_eq!(
-            login.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{}: {login:?}",
-            backend.label
-        );
-        assert_eq!(login.body["error"]["code"], "validation_failed");
+per_backend!(nul_characters_are_refused_with_422_before_the_store_sees_them);
+/// PostgreSQL refuses NUL in text with an error; roomkey refuses it first, with 422, on
+/// every way in: JSON, forms, paths and queries, with or without authentication.
+async fn nul_characters_are_refused_with_422_before_the_store_sees_them(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    let login = app
+        .send(
+            Request::post("/api/auth/login")
+                .header("content-type", "application/json")
+                .body(Body::from(
+                    r#"{"login":"ad\u0000min","password":"x1234567890"}"#,
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        login.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}: {login:?}",
+        backend.label
+    );
+    assert_eq!(login.body["error"]["code"], "validation_failed");
 
-        let register = app
-            .post(
-                "/api/auth/register",
-                None,
-                json!({"handle": "okname", "email": "ok@example.com", "password": "correct horse battery", "display_name": "a\u{0}b"}),
-            )
-            .await;
-        assert_eq!(
-            register.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{register:?}"
-        );
+    let register = app
+        .post(
+            "/api/auth/register",
+            None,
+            json!({"handle": "okname", "email": "ok@example.com", "password": "correct horse battery", "display_name": "a\u{0}b"}),
+        )
+        .await;
+    assert_eq!(
+        register.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{register:?}"
+    );
 
-        for path in [
-            "/api/rooms/a%00b",
-            "/api/events?performer_id=a%00b",
-            "/api/admin/users/a%00b/access",
-        ] {
-            let reply = app.get(path, Some(ADMIN_KEY)).await;
-            assert_eq!(
-                reply.status,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "{path}: {reply:?}"
-            );
-        }
-        let form = app
-            .send(
-                Request::post("/api/webhooks/epayco")
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(Body::from("x_ref_payco=1%002&x_extra1=a"))
-                    .unwrap(),
-            )
-            .await;
-        assert_eq!(form.status, StatusCode::UNPROCESSABLE_ENTITY, "{form:?}");
-        app.shutdown().await;
+    for path in [
+        "/api/rooms/a%00b",
+        "/api/events?performer_id=a%00b",
+        "/api/admin/users/a%00b/access",
+    ] {
+        let reply = app.get(path, Some(ADMIN_KEY)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {reply:?}"
+        );
     }
+    let form = app
+        .send(
+            Request::post("/api/webhooks/epayco")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from("x_ref_payco=1%002&x_extra1=a"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(form.status, StatusCode::UNPROCESSABLE_ENTITY, "{form:?}");
+    app.shutdown().await;
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! handling, admin account actions and fault injection), started on a free loopback port
 //! from the executable `MASTODON_MOCK` names and stopped by PID when dropped. Without
 //! `MASTODON_MOCK` the tests that need it are skipped (a `SKIPPED:` line; a failure under
-//! `ROOMKEY_TESTS_REQUIRE_ALL=1`).
+//! `TEST_REQUIRE_ALL=1`).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

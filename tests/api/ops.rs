@@ -4,29 +4,27 @@ use axum::http::{Method, StatusCode};
 
 use crate::helpers::*;
 
-per_backend! {
-    #[tokio::test]
-    async fn health_readiness_and_metrics(backend: Backend) {
-        let app = spawn_app(&backend).await;
-        assert_eq!(app.get("/healthz", None).await.status, StatusCode::OK);
-        let ready = app.get("/readyz", None).await;
-        assert_eq!(ready.status, StatusCode::OK, "{}: {ready:?}", backend.label);
-        let cast = stage(&app, "paid").await;
-        app.token(&cast.room, &cast.viewer_session).await;
-        let metrics = app.get("/metrics", None).await;
-        let text = metrics.body.as_str().unwrap();
-        assert!(
-            text.contains("roomkey_tokens_total{outcome=\"payment_required\"} 1"),
-            "{text}"
-        );
-        assert!(text.contains("roomkey_http_requests_total{method=\"POST\",route=\"/api/rooms/{room}/token\",status=\"402\"} 1"));
-        assert!(
-            !text.contains("livealex2026"),
-            "no room, user or token in labels"
-        );
-        assert!(!text.contains(&cast.viewer_id));
-        app.shutdown().await;
-    }
+per_backend!(health_readiness_and_metrics);
+async fn health_readiness_and_metrics(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    assert_eq!(app.get("/healthz", None).await.status, StatusCode::OK);
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.status, StatusCode::OK, "{}: {ready:?}", backend.label);
+    let cast = stage(&app, "paid").await;
+    app.token(&cast.room, &cast.viewer_session).await;
+    let metrics = app.get("/metrics", None).await;
+    let text = metrics.body.as_str().unwrap();
+    assert!(
+        text.contains("roomkey_tokens_total{outcome=\"payment_required\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("roomkey_http_requests_total{method=\"POST\",route=\"/api/rooms/{room}/token\",status=\"402\"} 1"));
+    assert!(
+        !text.contains("livealex2026"),
+        "no room, user or token in labels"
+    );
+    assert!(!text.contains(&cast.viewer_id));
+    app.shutdown().await;
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! a free port, client API only, no key servers, roomkey's application service), started
 //! from the Python environment `SYNAPSE_PYTHON` names and stopped by PID when dropped, also
 //! when a test panics. Without `SYNAPSE_PYTHON` the tests that need it are skipped (a
-//! `SKIPPED:` line; a failure under `ROOMKEY_TESTS_REQUIRE_ALL=1`).
+//! `SKIPPED:` line; a failure under `TEST_REQUIRE_ALL=1`).
 //! The listener serves the client API and the `openid` resource (the federation API's
 //! OpenID userinfo endpoint, which roomkey asks when a user links their account).
 

@@ -6,52 +6,50 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-per_backend! {
-    #[tokio::test]
-    async fn a_free_room_token_carries_every_claim_stock_prosody_checks(backend: Backend) {
-        let app = spawn_app(&backend).await;
-        let cast = stage(&app, "free").await;
-        let reply = app.token(&cast.room, &cast.viewer_session).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}: {reply:?}", backend.label);
+per_backend!(a_free_room_token_carries_every_claim_stock_prosody_checks);
+async fn a_free_room_token_carries_every_claim_stock_prosody_checks(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    let cast = stage(&app, "free").await;
+    let reply = app.token(&cast.room, &cast.viewer_session).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}: {reply:?}", backend.label);
 
-        let jwt = reply.body["jwt"].as_str().unwrap();
-        let (header, claims, _, _) = decode_jwt(jwt);
-        assert_eq!(header, json!({"alg": "HS256", "typ": "JWT"}));
-        assert!(
-            verify_hs256(jwt, &hs256_secret(&app)),
-            "signature verifies with the app secret"
-        );
-        assert_eq!(claims["iss"], "roomkey");
-        assert_eq!(
-            claims["aud"], "jitsi",
-            "aud is a single string, never an array"
-        );
-        assert_eq!(claims["sub"], "meet.jitsi");
-        assert_eq!(claims["room"], "livealex2026");
-        assert_eq!(claims["iat"], START);
-        assert_eq!(
-            claims["nbf"],
-            START - 30,
-            "nbf sits in the past: Prosody allows no skew"
-        );
-        assert_eq!(claims["exp"], START + 600);
-        assert_eq!(claims["jti"].as_str().unwrap().len(), 36);
-        assert_eq!(
-            claims["context"]["user"],
-            json!({"id": cast.viewer_id, "name": "VIEWER", "email": "viewer@example.com", "avatar": "", "moderator": "false", "affiliation": "member", "verified": "false"})
-        );
+    let jwt = reply.body["jwt"].as_str().unwrap();
+    let (header, claims, _, _) = decode_jwt(jwt);
+    assert_eq!(header, json!({"alg": "HS256", "typ": "JWT"}));
+    assert!(
+        verify_hs256(jwt, &hs256_secret(&app)),
+        "signature verifies with the app secret"
+    );
+    assert_eq!(claims["iss"], "roomkey");
+    assert_eq!(
+        claims["aud"], "jitsi",
+        "aud is a single string, never an array"
+    );
+    assert_eq!(claims["sub"], "meet.jitsi");
+    assert_eq!(claims["room"], "livealex2026");
+    assert_eq!(claims["iat"], START);
+    assert_eq!(
+        claims["nbf"],
+        START - 30,
+        "nbf sits in the past: Prosody allows no skew"
+    );
+    assert_eq!(claims["exp"], START + 600);
+    assert_eq!(claims["jti"].as_str().unwrap().len(), 36);
+    assert_eq!(
+        claims["context"]["user"],
+        json!({"id": cast.viewer_id, "name": "VIEWER", "email": "viewer@example.com", "avatar": "", "moderator": "false", "affiliation": "member", "verified": "false"})
+    );
 
-        assert_eq!(reply.body["room"], "livealex2026");
-        assert_eq!(
-            reply.body["expires_at"],
-            roomkey::clock::rfc3339(START + 600)
-        );
-        assert_eq!(
-            reply.body["join_url"],
-            format!("https://meet.example.com/livealex2026#jwt=%22{jwt}%22")
-        );
-        app.shutdown().await;
-    }
+    assert_eq!(reply.body["room"], "livealex2026");
+    assert_eq!(
+        reply.body["expires_at"],
+        roomkey::clock::rfc3339(START + 600)
+    );
+    assert_eq!(
+        reply.body["join_url"],
+        format!("https://meet.example.com/livealex2026#jwt=%22{jwt}%22")
+    );
+    app.shutdown().await;
 }
 
 #[tokio::test]
@@ -94,36 +92,32 @@ async fn rs256_tokens_name_a_kid_whose_public_key_is_served_where_prosody_looks(
     app.shutdown().await;
 }
 
-per_backend! {
-    #[tokio::test]
-    async fn a_paid_room_without_entitlement_answers_402_with_price_and_how_to_pay(
-        backend: Backend,
-    ) {
-        let app = spawn_app(&backend).await;
-        let cast = stage(&app, "paid").await;
-        let reply = app.token(&cast.room, &cast.viewer_session).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::PAYMENT_REQUIRED,
-            "{}",
-            backend.label
-        );
-        let error = &reply.body["error"];
-        assert_eq!(error["code"], "entitlement_required");
-        assert_eq!(
-            error["price"],
-            json!({"amount_minor": 5_000_000, "currency": "COP"})
-        );
-        assert_eq!(
-            error["pay"],
-            json!({"method": "POST", "url": "http://127.0.0.1:8080/api/rooms/livealex2026/pay"})
-        );
-        assert_eq!(
-            error["request_id"].as_str().unwrap(),
-            reply.headers["x-request-id"].to_str().unwrap()
-        );
-        app.shutdown().await;
-    }
+per_backend!(a_paid_room_without_entitlement_answers_402_with_price_and_how_to_pay);
+async fn a_paid_room_without_entitlement_answers_402_with_price_and_how_to_pay(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    let cast = stage(&app, "paid").await;
+    let reply = app.token(&cast.room, &cast.viewer_session).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYMENT_REQUIRED,
+        "{}",
+        backend.label
+    );
+    let error = &reply.body["error"];
+    assert_eq!(error["code"], "entitlement_required");
+    assert_eq!(
+        error["price"],
+        json!({"amount_minor": 5_000_000, "currency": "COP"})
+    );
+    assert_eq!(
+        error["pay"],
+        json!({"method": "POST", "url": "http://127.0.0.1:8080/api/rooms/livealex2026/pay"})
+    );
+    assert_eq!(
+        error["request_id"].as_str().unwrap(),
+        reply.headers["x-request-id"].to_str().unwrap()
+    );
+    app.shutdown().await;
 }
 
 #[tokio::test]
@@ -162,35 +156,33 @@ async fn every_entitlement_scope_opens_a_paid_room() {
     app.shutdown().await;
 }
 
-per_backend! {
-    #[tokio::test]
-    async fn exp_is_clipped_to_an_entitlement_that_ends_mid_ttl(backend: Backend) {
-        let app = spawn_app(&backend).await;
-        let cast = stage(&app, "paid").await;
-        app.grant(
-            &cast.viewer_id,
-            json!({"kind": "room", "room": "livealex2026"}),
-            Some(START + 120),
-        )
-        .await;
-        let reply = app.token(&cast.room, &cast.viewer_session).await;
-        assert_eq!(reply.status, StatusCode::OK);
-        let (_, claims, _, _) = decode_jwt(reply.body["jwt"].as_str().unwrap());
-        assert_eq!(claims["exp"], START + 120, "{}", backend.label);
-        assert_eq!(
-            reply.body["expires_at"],
-            roomkey::clock::rfc3339(START + 120)
-        );
+per_backend!(exp_is_clipped_to_an_entitlement_that_ends_mid_ttl);
+async fn exp_is_clipped_to_an_entitlement_that_ends_mid_ttl(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    let cast = stage(&app, "paid").await;
+    app.grant(
+        &cast.viewer_id,
+        json!({"kind": "room", "room": "livealex2026"}),
+        Some(START + 120),
+    )
+    .await;
+    let reply = app.token(&cast.room, &cast.viewer_session).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let (_, claims, _, _) = decode_jwt(reply.body["jwt"].as_str().unwrap());
+    assert_eq!(claims["exp"], START + 120, "{}", backend.label);
+    assert_eq!(
+        reply.body["expires_at"],
+        roomkey::clock::rfc3339(START + 120)
+    );
 
-        app.clock.advance(120);
-        let reply = app.token(&cast.room, &cast.viewer_session).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::PAYMENT_REQUIRED,
-            "an ended entitlement opens nothing"
-        );
-        app.shutdown().await;
-    }
+    app.clock.advance(120);
+    let reply = app.token(&cast.room, &cast.viewer_session).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYMENT_REQUIRED,
+        "an ended entitlement opens nothing"
+    );
+    app.shutdown().await;
 }
 
 #[tokio::test]
@@ -218,39 +210,37 @@ async fn a_future_entitlement_says_when_it_starts() {
     app.shutdown().await;
 }
 
-per_backend! {
-    #[tokio::test]
-    async fn a_revoked_entitlement_is_refused_on_the_next_request(backend: Backend) {
-        let app = spawn_app(&backend).await;
-        let cast = stage(&app, "paid").await;
-        let entitlement = app
-            .grant(
-                &cast.viewer_id,
-                json!({"kind": "room", "room": "livealex2026"}),
-                None,
-            )
-            .await;
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::OK
-        );
-        let id = entitlement["id"].as_str().unwrap();
-        let reply = app
-            .admin(
-                &format!("/api/admin/entitlements/{id}/revoke"),
-                json!({"reason": "refund"}),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::OK);
-        assert_eq!(reply.body["revoked"]["reason"], "refund");
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::PAYMENT_REQUIRED,
-            "{}",
-            backend.label
-        );
-        app.shutdown().await;
-    }
+per_backend!(a_revoked_entitlement_is_refused_on_the_next_request);
+async fn a_revoked_entitlement_is_refused_on_the_next_request(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    let cast = stage(&app, "paid").await;
+    let entitlement = app
+        .grant(
+            &cast.viewer_id,
+            json!({"kind": "room", "room": "livealex2026"}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::OK
+    );
+    let id = entitlement["id"].as_str().unwrap();
+    let reply = app
+        .admin(
+            &format!("/api/admin/entitlements/{id}/revoke"),
+            json!({"reason": "refund"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body["revoked"]["reason"], "refund");
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::PAYMENT_REQUIRED,
+        "{}",
+        backend.label
+    );
+    app.shutdown().await;
 }
 
 #[tokio::test]
@@ -298,68 +288,66 @@ async fn only_the_rooms_performer_and_staff_are_moderators() {
     app.shutdown().await;
 }
 
-per_backend! {
-    #[tokio::test]
-    async fn each_ban_scope_refuses_with_reason_and_until_and_lifting_restores_access(
-        backend: Backend,
-    ) {
-        let app = spawn_app(&backend).await;
-        let cast = stage(&app, "paid").await;
-        app.grant(
-            &cast.viewer_id,
-            json!({"kind": "room", "room": "livealex2026"}),
-            None,
-        )
-        .await;
-        let until = roomkey::clock::rfc3339(START + 3600);
-        let mut session = cast.viewer_session.clone();
-        for (scope, kind) in [
-            (json!({"kind": "global"}), "global"),
-            (json!({"kind": "room", "room": "LiveAlex2026"}), "room"),
-            (
-                json!({"kind": "performer", "performer_id": cast.performer_id}),
-                "performer",
-            ),
-        ] {
-            assert_eq!(app.token(&cast.room, &session).await.status, StatusCode::OK);
-            let ban = app
-                .admin("/api/admin/bans", json!({"user_id": cast.viewer_id, "scope": scope, "reason": "harassment", "until": until}))
-                .await;
-            assert_eq!(ban.status, StatusCode::CREATED, "{ban:?}");
-            if kind == "global" {
-                // a global ban ends the user's sessions; signed in again, they learn why
-                assert_eq!(
-                    app.token(&cast.room, &session).await.status,
-                    StatusCode::UNAUTHORIZED
-                );
-                session = sign_in(&app, "viewer").await;
-            }
-
-            let reply = app.token(&cast.room, &session).await;
-            assert_eq!(
-                reply.status,
-                StatusCode::FORBIDDEN,
-                "{}: {kind}",
-                backend.label
-            );
-            assert_eq!(reply.body["error"]["code"], "banned");
-            assert_eq!(reply.body["error"]["reason"], "harassment");
-            assert_eq!(reply.body["error"]["scope"], kind);
-            assert_eq!(reply.body["error"]["until"], until);
-
-            let id = ban.body["id"].as_str().unwrap();
-            let lifted = app
-                .admin(
-                    &format!("/api/admin/bans/{id}/lift"),
-                    json!({"reason": "appeal granted"}),
-                )
-                .await;
-            assert_eq!(lifted.status, StatusCode::OK);
-            assert_eq!(lifted.body["lifted"]["reason"], "appeal granted");
-        }
+per_backend!(each_ban_scope_refuses_with_reason_and_until_and_lifting_restores_access);
+async fn each_ban_scope_refuses_with_reason_and_until_and_lifting_restores_access(
+    backend: Backend,
+) {
+    let app = spawn_app(&backend).await;
+    let cast = stage(&app, "paid").await;
+    app.grant(
+        &cast.viewer_id,
+        json!({"kind": "room", "room": "livealex2026"}),
+        None,
+    )
+    .await;
+    let until = roomkey::clock::rfc3339(START + 3600);
+    let mut session = cast.viewer_session.clone();
+    for (scope, kind) in [
+        (json!({"kind": "global"}), "global"),
+        (json!({"kind": "room", "room": "LiveAlex2026"}), "room"),
+        (
+            json!({"kind": "performer", "performer_id": cast.performer_id}),
+            "performer",
+        ),
+    ] {
         assert_eq!(app.token(&cast.room, &session).await.status, StatusCode::OK);
-        app.shutdown().await;
+        let ban = app
+            .admin("/api/admin/bans", json!({"user_id": cast.viewer_id, "scope": scope, "reason": "harassment", "until": until}))
+            .await;
+        assert_eq!(ban.status, StatusCode::CREATED, "{ban:?}");
+        if kind == "global" {
+            // a global ban ends the user's sessions; signed in again, they learn why
+            assert_eq!(
+                app.token(&cast.room, &session).await.status,
+                StatusCode::UNAUTHORIZED
+            );
+            session = sign_in(&app, "viewer").await;
+        }
+
+        let reply = app.token(&cast.room, &session).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::FORBIDDEN,
+            "{}: {kind}",
+            backend.label
+        );
+        assert_eq!(reply.body["error"]["code"], "banned");
+        assert_eq!(reply.body["error"]["reason"], "harassment");
+        assert_eq!(reply.body["error"]["scope"], kind);
+        assert_eq!(reply.body["error"]["until"], until);
+
+        let id = ban.body["id"].as_str().unwrap();
+        let lifted = app
+            .admin(
+                &format!("/api/admin/bans/{id}/lift"),
+                json!({"reason": "appeal granted"}),
+            )
+            .await;
+        assert_eq!(lifted.status, StatusCode::OK);
+        assert_eq!(lifted.body["lifted"]["reason"], "appeal granted");
     }
+    assert_eq!(app.token(&cast.room, &session).await.status, StatusCode::OK);
+    app.shutdown().await;
 }
 
 #[tokio::test]

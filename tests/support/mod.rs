@@ -17,12 +17,14 @@ use serde_json::Value;
 
 pub const ADMIN_KEY: &str = "cli-admin-key-0123456789abcdef";
 
-/// Set to `1` where every test must run (CI): a test that would skip fails instead.
-pub const REQUIRE_ALL: &str = "ROOMKEY_TESTS_REQUIRE_ALL";
+/// Set to `1` where every test must run (CI): a test that would skip fails instead. Not
+/// `ROOMKEY_…`: roomkey takes every `ROOMKEY_` variable for configuration and refuses the
+/// ones it does not know, and the servers the tests start inherit the environment.
+pub const REQUIRE_ALL: &str = "TEST_REQUIRE_ALL";
 
 /// Skips `test`, which needs `what`: a `SKIPPED:` line on stderr, written past the test
 /// harness's capture so that a skip never passes unseen; a failure under
-/// `ROOMKEY_TESTS_REQUIRE_ALL=1`.
+/// `TEST_REQUIRE_ALL=1`.
 pub fn skip(test: &str, what: &str) {
     assert!(
         std::env::var(REQUIRE_ALL).as_deref() != Ok("1"),
@@ -31,7 +33,7 @@ pub fn skip(test: &str, what: &str) {
     say_skipped(test, what);
 }
 
-/// The `SKIPPED:` line alone, for the one skip that `ROOMKEY_TESTS_REQUIRE_ALL=1` lets pass
+/// The `SKIPPED:` line alone, for the one skip that `TEST_REQUIRE_ALL=1` lets pass
 /// (see `tests/prosody.rs`).
 pub fn say_skipped(test: &str, what: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED: {test} needs {what}");
