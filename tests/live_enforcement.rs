@@ -51,10 +51,7 @@ fn mod_roomkey_enforces_roomkey_verdicts_live() {
 #[test]
 fn mod_roomkey_enforces_roomkey_verdicts_live_on_postgresql_and_redis() {
     let test = "mod_roomkey_enforces_roomkey_verdicts_live_on_postgresql_and_redis";
-    if support::require_or_skip("TEST_DATABASE_URL", test).is_none()
-        || support::require_or_skip("TEST_REDIS_URL", test).is_none()
-    {
-        return;
+    if support::require_all_or_skip(&["TEST_DATABASE_URL", "TEST_REDIS_URL"], test) {
+        run_harness(test, true);
     }
-    run_harness(test, true);
 }

@@ -54,19 +54,11 @@ impl Backend {
     /// PostgreSQL and Redis at `TEST_DATABASE_URL` and `TEST_REDIS_URL`, or `None` once
     /// `test` is skipped for lack of them.
     pub fn postgres_redis(test: &str) -> Option<Backend> {
-        let var = |name| std::env::var(name).ok().filter(|url| !url.is_empty());
-        let (postgres, redis) = (var("TEST_DATABASE_URL"), var("TEST_REDIS_URL"));
-        if postgres.is_none() || redis.is_none() {
-            let missing: Vec<&str> = [
-                ("TEST_DATABASE_URL", postgres.is_none()),
-                ("TEST_REDIS_URL", redis.is_none()),
-            ]
-            .into_iter()
-            .filter_map(|(name, is_missing)| is_missing.then_some(name))
-            .collect();
-            crate::support::skip(test, &missing.join(" and "));
+        let vars = ["TEST_DATABASE_URL", "TEST_REDIS_URL"];
+        if !crate::support::require_all_or_skip(&vars, test) {
             return None;
         }
+        let [postgres, redis] = vars.map(|var| std::env::var(var).ok());
         Some(Backend {
             label: "postgres+redis",
             database_base: postgres,
@@ -84,11 +76,17 @@ pub async fn on_test_database(base: &str, statement: &str) {
     sqlx::query(statement).execute(&mut conn).await.unwrap();
 }
 
-/// One test per backend, from one body: `per_backend!(name);` above `async fn name(backend:
-/// Backend)` makes the module `name` with the tests `name::sqlite` and
-/// `name::postgres_redis`, so a failure names its backend. `postgres_redis` is skipped
-/// (see `support::skip`) without `TEST_DATABASE_URL` and `TEST_REDIS_URL`. The tests are
-/// `#[tokio::test]`s, or carry the attributes given before the name instead.
+/// One test per backend, from one function, so a failure names its backend:
+///
+/// ```ignore
+/// per_backend!(a_ban_refuses_a_token);
+/// async fn a_ban_refuses_a_token(backend: Backend) { … }
+/// ```
+///
+/// makes the module `a_ban_refuses_a_token` with the tests `sqlite` and `postgres_redis`;
+/// the second is skipped (see `support::skip`) without `TEST_DATABASE_URL` and
+/// `TEST_REDIS_URL`. The tests are `#[tokio::test]`s, or carry the attributes given before
+/// the name instead: `per_backend!(#[tokio::test(flavor = "multi_thread")] name)`.
 macro_rules! per_backend {
     (@module [$($kind:ident)+] [$($attr:tt)+] $name:ident) => {
         mod $name {

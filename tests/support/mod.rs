@@ -49,6 +49,19 @@ pub fn require_or_skip(var: &str, test: &str) -> Option<std::ffi::OsString> {
     value
 }
 
+/// Whether all of `vars` are set; if not, `test` is skipped, naming the ones missing.
+pub fn require_all_or_skip(vars: &[&str], test: &str) -> bool {
+    let missing: Vec<&str> = vars
+        .iter()
+        .copied()
+        .filter(|var| std::env::var_os(var).is_none_or(|value| value.is_empty()))
+        .collect();
+    if !missing.is_empty() {
+        skip(test, &missing.join(" and "));
+    }
+    missing.is_empty()
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
