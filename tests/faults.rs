@@ -17,11 +17,13 @@
 //!
 //! The scenarios start their own PostgreSQL (`initdb`/`pg_ctl` from
 //! `/usr/lib/postgresql/*/bin`) and `redis-server` on free ports, never the shared ones, and
-//! run one at a time. Without those programs a scenario prints `skipped: …` and passes.
+//! run one at a time. Without those programs a scenario is skipped (a `SKIPPED:` line; a
+//! failure under `TEST_REQUIRE_ALL=1`).
 //! `FAULTS_OUTAGE_SECS` lengthens the outages (default 4 s).
 
 #[path = "faults/mod.rs"]
 mod harness;
+mod support;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -58,13 +60,17 @@ fn outage() -> Duration {
     Duration::from_secs(secs)
 }
 
-/// PostgreSQL's programs, or `None` (and a line saying so) when this machine lacks them.
-fn tools() -> Option<PathBuf> {
+/// PostgreSQL's programs, or `None` once `test` is skipped because this machine lacks them
+/// or `redis-server`.
+fn tools(test: &str) -> Option<PathBuf> {
     let found = Postgres::find().and_then(|bin| RedisServer::find().map(|()| bin));
     match found {
         Ok(bin) => Some(bin),
         Err(reason) => {
-            eprintln!("skipped: {reason}");
+            support::skip(
+                test,
+                &format!("PostgreSQL's programs and redis-server ({reason})"),
+            );
             None
         }
     }
@@ -274,7 +280,9 @@ async fn refused_within(
 /// one ban during the outage and one just after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_restart_fails_no_request_and_holds_no_admin_call() {
-    let Some(bin) = tools() else { return };
+    let Some(bin) = tools("a_redis_restart_fails_no_request_and_holds_no_admin_call") else {
+        return;
+    };
     let _serial = SERIAL.lock().await;
     let mut cluster = Cluster::start(bin, Wiring::Direct).await;
     let mut steady = Vec::new();
@@ -342,7 +350,9 @@ async fn a_redis_restart_fails_no_request_and_holds_no_admin_call() {
 /// traffic; a ban on A while it hangs, and one on B after it answers again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_redis_bounds_staleness_and_holds_no_admin_call() {
-    let Some(bin) = tools() else { return };
+    let Some(bin) = tools("a_hung_redis_bounds_staleness_and_holds_no_admin_call") else {
+        return;
+    };
     let _serial = SERIAL.lock().await;
     let cluster = Cluster::start(bin, Wiring::Proxied).await;
     let mut steady = Vec::new();
@@ -420,8 +430,8 @@ async fn a_hung_redis_bounds_staleness_and_holds_no_admin_call() {
 
 /// B loses Redis (`mode`) while A keeps it, under traffic: a ban on A must reach B's
 /// answers within the bound, a ban on B must answer in time, and reaches A once B is back.
-async fn one_instance_cut_off_from_redis(mode: Mode) {
-    let Some(bin) = tools() else { return };
+async fn one_instance_cut_off_from_redis(test: &str, mode: Mode) {
+    let Some(bin) = tools(test) else { return };
     let _serial = SERIAL.lock().await;
     let cluster = Cluster::start(bin, Wiring::Proxied).await;
     let mut steady = Vec::new();
@@ -499,13 +509,21 @@ async fn one_instance_cut_off_from_redis(mode: Mode) {
 /// B's packets to Redis go nowhere (its connections stay open and silent).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_whose_redis_link_hangs_stops_trusting_its_cache() {
-    one_instance_cut_off_from_redis(Mode::Hang).await;
+    one_instance_cut_off_from_redis(
+        "an_instance_whose_redis_link_hangs_stops_trusting_its_cache",
+        Mode::Hang,
+    )
+    .await;
 }
 
 /// B's connections to Redis are reset and new ones refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_whose_redis_link_is_cut_stops_trusting_its_cache() {
-    one_instance_cut_off_from_redis(Mode::Cut).await;
+    one_instance_cut_off_from_redis(
+        "an_instance_whose_redis_link_is_cut_stops_trusting_its_cache",
+        Mode::Cut,
+    )
+    .await;
 }
 
 /// B's open connections to Redis go silent for good while new ones get through, under
@@ -513,7 +531,10 @@ async fn an_instance_whose_redis_link_is_cut_stops_trusting_its_cache() {
 /// (nothing ever breaks the old ones) and hear the bus again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_whose_redis_connections_go_silent_for_good_connects_again() {
-    let Some(bin) = tools() else { return };
+    let Some(bin) = tools("an_instance_whose_redis_connections_go_silent_for_good_connects_again")
+    else {
+        return;
+    };
     let _serial = SERIAL.lock().await;
     let cluster = Cluster::start(bin, Wiring::Proxied).await;
     let mut steady = Vec::new();
@@ -581,8 +602,8 @@ async fn an_instance_whose_redis_connections_go_silent_for_good_connects_again()
 /// PostgreSQL gone for an outage under traffic (shut down, or quitting at once as if
 /// killed): cached users keep their answers, uncached ones and readiness get a prompt
 /// 503, and all is well once it is back.
-async fn postgres_away_answers_503_promptly_and_recovers(killed: bool) {
-    let Some(bin) = tools() else { return };
+async fn postgres_away_answers_503_promptly_and_recovers(test: &str, killed: bool) {
+    let Some(bin) = tools(test) else { return };
     let _serial = SERIAL.lock().await;
     let cluster = Cluster::start(bin, Wiring::Direct).await;
     let mut steady = Vec::new();
@@ -649,12 +670,20 @@ async fn postgres_away_answers_503_promptly_and_recovers(killed: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_postgres_answers_503_promptly_and_recovers() {
-    postgres_away_answers_503_promptly_and_recovers(false).await;
+    postgres_away_answers_503_promptly_and_recovers(
+        "a_stopped_postgres_answers_503_promptly_and_recovers",
+        false,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_postgres_answers_503_promptly_and_recovers() {
-    postgres_away_answers_503_promptly_and_recovers(true).await;
+    postgres_away_answers_503_promptly_and_recovers(
+        "a_killed_postgres_answers_503_promptly_and_recovers",
+        true,
+    )
+    .await;
 }
 
 /// Start-up with Redis refusing connections, and with a Redis that accepts and never answers.
@@ -689,7 +718,11 @@ async fn start_up_without_redis_fails_promptly_naming_the_setting() {
 /// the other on the very next request, each way round.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ban_or_revocation_is_refused_by_the_other_instance_on_the_next_request() {
-    let Some(bin) = tools() else { return };
+    let Some(bin) =
+        tools("a_ban_or_revocation_is_refused_by_the_other_instance_on_the_next_request")
+    else {
+        return;
+    };
     let _serial = SERIAL.lock().await;
     let cluster = Cluster::start(bin, Wiring::Direct).await;
     let mut took = Vec::new();

@@ -4,16 +4,19 @@
 //! room after an ePayco confirmation signed with the test keys, and for a banned visitor.
 //!
 //! `BROWSER_PYTHON` names a Python with `selenium` (`.ci/run` makes one); without it, or
-//! without Chromium, the test says "skipped". Screenshots of every state go to a
+//! without Chromium, the test is skipped (a `SKIPPED:` line; a failure under
+//! `TEST_REQUIRE_ALL=1`). Screenshots of every state go to a
 //! temporary directory, or to `JOIN_PAGE_SCREENSHOTS` when set (`docs/join-page.md`
 //! regenerates `docs/join-page/*.png` that way).
+
+mod support;
 
 use std::process::Command;
 
 #[test]
 fn the_join_page_works_in_a_real_browser() {
-    let Some(python) = std::env::var_os("BROWSER_PYTHON").filter(|p| !p.is_empty()) else {
-        eprintln!("skipped: BROWSER_PYTHON is not set (a Python with selenium; see .ci/run)");
+    let test = "the_join_page_works_in_a_real_browser";
+    let Some(python) = support::require_or_skip("BROWSER_PYTHON", test) else {
         return;
     };
     let scratch = tempfile::tempdir().unwrap();
@@ -34,7 +37,7 @@ fn the_join_page_works_in_a_real_browser() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     match output.status.code() {
         Some(0) => eprintln!("{stderr}"),
-        Some(77) => eprintln!("skipped: Chromium or Selenium is missing\n{stderr}"),
+        Some(77) => support::skip(test, &format!("Chromium and Selenium\n{stderr}")),
         code => panic!(
             "the browser walk failed ({code:?}):\n{}\n{stderr}",
             String::from_utf8_lossy(&output.stdout)

@@ -4,15 +4,18 @@
 //! revocations, chargebacks, room ends, attendance, reconnects, forged commands, both
 //! identity modes, roomkey down and back).
 //!
-//! roomkey runs on its SQLite file, and again on PostgreSQL and Redis when
-//! `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set (a fresh schema and key prefix).
+//! roomkey runs on its SQLite file, and again on PostgreSQL and Redis at
+//! `TEST_DATABASE_URL` and `TEST_REDIS_URL` (a fresh schema and key prefix).
 //!
 //! Needs Prosody from Debian (`tests/prosody/README.md`); without it the harness reports
-//! "skipped" (exit 77) and so does this test.
+//! "skipped" (exit 77) and the test is skipped (a `SKIPPED:` line; a failure under
+//! `TEST_REQUIRE_ALL=1`), as is the PostgreSQL and Redis run without their URLs.
+
+mod support;
 
 use std::process::Command;
 
-fn run_harness(shared_backends: bool) {
+fn run_harness(test: &str, shared_backends: bool) {
     let mut command = Command::new("python3");
     command
         .arg(concat!(
@@ -32,7 +35,7 @@ fn run_harness(shared_backends: bool) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     match output.status.code() {
         Some(0) => eprintln!("{stderr}"),
-        Some(77) => eprintln!("skipped: Prosody is not installed\n{stderr}"),
+        Some(77) => support::skip(test, &format!("Prosody and its Lua libraries\n{stderr}")),
         code => panic!(
             "live enforcement failed ({code:?}):\n{}\n{stderr}",
             String::from_utf8_lossy(&output.stdout)
@@ -42,16 +45,13 @@ fn run_harness(shared_backends: bool) {
 
 #[test]
 fn mod_roomkey_enforces_roomkey_verdicts_live() {
-    run_harness(false);
+    run_harness("mod_roomkey_enforces_roomkey_verdicts_live", false);
 }
 
 #[test]
 fn mod_roomkey_enforces_roomkey_verdicts_live_on_postgresql_and_redis() {
-    if std::env::var_os("TEST_DATABASE_URL").is_none()
-        && std::env::var_os("TEST_REDIS_URL").is_none()
-    {
-        eprintln!("skipped: TEST_DATABASE_URL and TEST_REDIS_URL are not set");
-        return;
+    let test = "mod_roomkey_enforces_roomkey_verdicts_live_on_postgresql_and_redis";
+    if support::require_all_or_skip(&["TEST_DATABASE_URL", "TEST_REDIS_URL"], test) {
+        run_harness(test, true);
     }
-    run_harness(true);
 }

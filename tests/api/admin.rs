@@ -7,7 +7,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn only_admins_administer() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let (_, viewer) = app.register("viewer").await;
     let (_, moderator) = app.user_with_role("mod", "moderator").await;
     let (_, admin) = app.user_with_role("root", "admin").await;
@@ -44,65 +44,63 @@ async fn only_admins_administer() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn rooms_are_validated_and_unique() {
-    for backend in backends() {
-        let app = spawn_app(&backend).await;
-        let (performer, _) = app.user_with_role("alex", "performer").await;
-        let (viewer, _) = app.register("viewer").await;
-        let base = json!({"name": "show", "title": "Show", "owner_id": performer, "access": "paid", "price": {"amount_minor": 2000, "currency": "USD"}});
-        let with = |key: &str, value: serde_json::Value| {
-            let mut body = base.clone();
-            body[key] = value;
-            body
-        };
-        let cases = [
-            (with("price", serde_json::Value::Null), "price"),
-            (
-                with("price", json!({"amount_minor": 0, "currency": "USD"})),
-                "price.amount_minor",
-            ),
-            (
-                with("price", json!({"amount_minor": 10, "currency": "usd"})),
-                "price.currency",
-            ),
-            (with("access", json!("vip")), "access"),
-            (with("title", json!("")), "title"),
-            (with("owner_id", json!(viewer)), "owner_id"),
-            (with("owner_id", json!("nobody")), "owner_id"),
-            (with("name", json!("has space")), "name"),
-            (with("starts_at", json!("tomorrow")), "starts_at"),
-            (with("plans", json!(["Prime!"])), "plans"),
-        ];
-        for (body, field) in cases {
-            let reply = app.admin("/api/admin/rooms", body).await;
-            assert!(
-                reply.status.is_client_error(),
-                "{}: {field}: {reply:?}",
-                backend.label
-            );
-            assert_eq!(reply.body["error"]["field"], field, "{reply:?}");
-        }
-        assert_eq!(
-            app.admin("/api/admin/rooms", base.clone()).await.status,
-            StatusCode::CREATED
-        );
-        let again = app
-            .admin("/api/admin/rooms", with("name", json!("SHOW")))
-            .await;
-        assert_eq!(
-            again.status,
-            StatusCode::CONFLICT,
-            "{}: names are unique once canonical",
+per_backend!(rooms_are_validated_and_unique);
+async fn rooms_are_validated_and_unique(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    let (performer, _) = app.user_with_role("alex", "performer").await;
+    let (viewer, _) = app.register("viewer").await;
+    let base = json!({"name": "show", "title": "Show", "owner_id": performer, "access": "paid", "price": {"amount_minor": 2000, "currency": "USD"}});
+    let with = |key: &str, value: serde_json::Value| {
+        let mut body = base.clone();
+        body[key] = value;
+        body
+    };
+    let cases = [
+        (with("price", serde_json::Value::Null), "price"),
+        (
+            with("price", json!({"amount_minor": 0, "currency": "USD"})),
+            "price.amount_minor",
+        ),
+        (
+            with("price", json!({"amount_minor": 10, "currency": "usd"})),
+            "price.currency",
+        ),
+        (with("access", json!("vip")), "access"),
+        (with("title", json!("")), "title"),
+        (with("owner_id", json!(viewer)), "owner_id"),
+        (with("owner_id", json!("nobody")), "owner_id"),
+        (with("name", json!("has space")), "name"),
+        (with("starts_at", json!("tomorrow")), "starts_at"),
+        (with("plans", json!(["Prime!"])), "plans"),
+    ];
+    for (body, field) in cases {
+        let reply = app.admin("/api/admin/rooms", body).await;
+        assert!(
+            reply.status.is_client_error(),
+            "{}: {field}: {reply:?}",
             backend.label
         );
-        app.shutdown().await;
+        assert_eq!(reply.body["error"]["field"], field, "{reply:?}");
     }
+    assert_eq!(
+        app.admin("/api/admin/rooms", base.clone()).await.status,
+        StatusCode::CREATED
+    );
+    let again = app
+        .admin("/api/admin/rooms", with("name", json!("SHOW")))
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::CONFLICT,
+        "{}: names are unique once canonical",
+        backend.label
+    );
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn room_changes_apply_to_the_next_token_request() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "paid").await;
     assert_eq!(
         app.token(&cast.room, &cast.viewer_session).await.status,
@@ -145,7 +143,7 @@ async fn room_changes_apply_to_the_next_token_request() {
 
 #[tokio::test]
 async fn grants_are_validated() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "paid").await;
     let cases = [
         (
@@ -194,79 +192,77 @@ async fn grants_are_validated() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn the_access_record_explains_every_past_decision() {
-    for backend in backends() {
-        let app = spawn_app(&backend).await;
-        let cast = stage(&app, "paid").await;
-        let entitlement = app
-            .grant(
-                &cast.viewer_id,
-                json!({"kind": "room", "room": "livealex2026"}),
-                None,
-            )
-            .await;
-        let id = entitlement["id"].as_str().unwrap();
-        app.clock.advance(10);
-        app.admin(
+per_backend!(the_access_record_explains_every_past_decision);
+async fn the_access_record_explains_every_past_decision(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    let cast = stage(&app, "paid").await;
+    let entitlement = app
+        .grant(
+            &cast.viewer_id,
+            json!({"kind": "room", "room": "livealex2026"}),
+            None,
+        )
+        .await;
+    let id = entitlement["id"].as_str().unwrap();
+    app.clock.advance(10);
+    app.admin(
+        &format!("/api/admin/entitlements/{id}/revoke"),
+        json!({"reason": "chargeback"}),
+    )
+    .await;
+    let again = app
+        .admin(
             &format!("/api/admin/entitlements/{id}/revoke"),
-            json!({"reason": "chargeback"}),
+            json!({"reason": "second try"}),
         )
         .await;
-        let again = app
-            .admin(
-                &format!("/api/admin/entitlements/{id}/revoke"),
-                json!({"reason": "second try"}),
-            )
-            .await;
-        assert_eq!(
-            again.body["revoked"]["reason"], "chargeback",
-            "the first revocation stands"
-        );
-        let ban = app
-            .admin(
-                "/api/admin/bans",
-                json!({"user_id": cast.viewer_id, "scope": {"kind": "global"}, "reason": "fraud"}),
-            )
-            .await;
-        let ban_id = ban.body["id"].as_str().unwrap();
-        app.admin(
-            &format!("/api/admin/bans/{ban_id}/lift"),
-            json!({"reason": "cleared"}),
+    assert_eq!(
+        again.body["revoked"]["reason"], "chargeback",
+        "the first revocation stands"
+    );
+    let ban = app
+        .admin(
+            "/api/admin/bans",
+            json!({"user_id": cast.viewer_id, "scope": {"kind": "global"}, "reason": "fraud"}),
         )
         .await;
+    let ban_id = ban.body["id"].as_str().unwrap();
+    app.admin(
+        &format!("/api/admin/bans/{ban_id}/lift"),
+        json!({"reason": "cleared"}),
+    )
+    .await;
 
-        let record = app
-            .get(
-                &format!("/api/admin/users/{}/access", cast.viewer_id),
-                Some(ADMIN_KEY),
-            )
-            .await;
-        assert_eq!(record.status, StatusCode::OK);
-        let entitlements = record.body["entitlements"].as_array().unwrap();
-        assert_eq!(entitlements.len(), 1, "{}", backend.label);
-        assert_eq!(entitlements[0]["source"], "admin_grant");
-        assert_eq!(entitlements[0]["granted_by"], "admin-key");
-        assert_eq!(entitlements[0]["revoked"]["reason"], "chargeback");
-        assert_eq!(
-            entitlements[0]["revoked"]["at"],
-            roomkey::clock::rfc3339(START + 10)
-        );
-        let bans = record.body["bans"].as_array().unwrap();
-        assert_eq!(bans[0]["reason"], "fraud");
-        assert_eq!(bans[0]["lifted"]["reason"], "cleared");
+    let record = app
+        .get(
+            &format!("/api/admin/users/{}/access", cast.viewer_id),
+            Some(ADMIN_KEY),
+        )
+        .await;
+    assert_eq!(record.status, StatusCode::OK);
+    let entitlements = record.body["entitlements"].as_array().unwrap();
+    assert_eq!(entitlements.len(), 1, "{}", backend.label);
+    assert_eq!(entitlements[0]["source"], "admin_grant");
+    assert_eq!(entitlements[0]["granted_by"], "admin-key");
+    assert_eq!(entitlements[0]["revoked"]["reason"], "chargeback");
+    assert_eq!(
+        entitlements[0]["revoked"]["at"],
+        roomkey::clock::rfc3339(START + 10)
+    );
+    let bans = record.body["bans"].as_array().unwrap();
+    assert_eq!(bans[0]["reason"], "fraud");
+    assert_eq!(bans[0]["lifted"]["reason"], "cleared");
 
-        let missing = app
-            .admin(
-                "/api/admin/entitlements/nope/revoke",
-                json!({"reason": "x"}),
-            )
-            .await;
-        assert_eq!(missing.status, StatusCode::NOT_FOUND);
-        let missing = app
-            .admin("/api/admin/bans/nope/lift", json!({"reason": "x"}))
-            .await;
-        assert_eq!(missing.status, StatusCode::NOT_FOUND);
-        app.shutdown().await;
-    }
+    let missing = app
+        .admin(
+            "/api/admin/entitlements/nope/revoke",
+            json!({"reason": "x"}),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let missing = app
+        .admin("/api/admin/bans/nope/lift", json!({"reason": "x"}))
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    app.shutdown().await;
 }

@@ -6,34 +6,32 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn register_then_login_with_handle_or_email() {
-    for backend in backends() {
-        let app = spawn_app(&backend).await;
-        let (id, session) = app.register("viewer").await;
-        let me = app.get("/api/me", Some(&session)).await;
-        assert_eq!(me.status, StatusCode::OK);
-        assert_eq!(me.body["id"], id.as_str());
-        assert_eq!(me.body["role"], "viewer");
+per_backend!(register_then_login_with_handle_or_email);
+async fn register_then_login_with_handle_or_email(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    let (id, session) = app.register("viewer").await;
+    let me = app.get("/api/me", Some(&session)).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["id"], id.as_str());
+    assert_eq!(me.body["role"], "viewer");
 
-        for login in ["viewer", "VIEWER@example.com"] {
-            let reply = app
-                .post(
-                    "/api/auth/login",
-                    None,
-                    json!({"login": login, "password": "correct horse battery"}),
-                )
-                .await;
-            assert_eq!(reply.status, StatusCode::OK, "{}: {reply:?}", backend.label);
-            assert_eq!(reply.body["user"]["id"], id.as_str());
-        }
-        app.shutdown().await;
+    for login in ["viewer", "VIEWER@example.com"] {
+        let reply = app
+            .post(
+                "/api/auth/login",
+                None,
+                json!({"login": login, "password": "correct horse battery"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}: {reply:?}", backend.label);
+        assert_eq!(reply.body["user"]["id"], id.as_str());
     }
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn wrong_passwords_and_unknown_users_look_the_same() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     app.register("viewer").await;
     let wrong = app
         .post(
@@ -59,7 +57,7 @@ async fn wrong_passwords_and_unknown_users_look_the_same() {
 
 #[tokio::test]
 async fn registration_validates_every_field_and_refuses_duplicates() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     app.register("viewer").await;
     let cases = [
         (
@@ -112,7 +110,7 @@ async fn registration_validates_every_field_and_refuses_duplicates() {
 
 #[tokio::test]
 async fn sign_up_and_login_are_rate_limited_per_address() {
-    let app = spawn_app_with(&backends()[0], |c| c.rate_limit.auth_per_minute = 3).await;
+    let app = spawn_app_with(&Backend::sqlite(), |c| c.rate_limit.auth_per_minute = 3).await;
     for _ in 0..3 {
         let reply = app
             .post(
@@ -147,95 +145,93 @@ async fn login_from(app: &TestApp, address: &str, login: &str, password: &str) -
     app.send(request).await
 }
 
+per_backend!(guessing_one_accounts_password_from_many_addresses_is_slowed_not_banned);
 /// One account guessed at from many addresses: the per-address limit never trips, the
 /// per-account one does, and it slows the guessing without locking the owner out.
-#[tokio::test]
-async fn guessing_one_accounts_password_from_many_addresses_is_slowed_not_banned() {
-    for backend in backends() {
-        let app = spawn_app_with(&backend, |c| c.http.trust_forwarded_for = true).await;
-        let sibling = if backend.has_redis() {
-            Some(app.sibling().await)
-        } else {
-            None
+async fn guessing_one_accounts_password_from_many_addresses_is_slowed_not_banned(backend: Backend) {
+    let app = spawn_app_with(&backend, |c| c.http.trust_forwarded_for = true).await;
+    let sibling = if backend.has_redis() {
+        Some(app.sibling().await)
+    } else {
+        None
+    };
+    let register = axum::http::Request::post("/api/auth/register")
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", "198.51.100.7")
+        .body(axum::body::Body::from(
+            json!({"handle": "victim", "email": "victim@example.com", "password": "correct horse battery"}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(app.send(register).await.status, StatusCode::CREATED);
+
+    let mut statuses = Vec::new();
+    for attempt in 0..100 {
+        let address = format!("203.0.113.{}", attempt % 10);
+        // alternate instances: with Redis the count is shared
+        let target = match (&sibling, attempt % 2) {
+            (Some(sibling), 1) => sibling,
+            _ => &app,
         };
-        let register = axum::http::Request::post("/api/auth/register")
-            .header("content-type", "application/json")
-            .header("x-forwarded-for", "198.51.100.7")
-            .body(axum::body::Body::from(
-                json!({"handle": "victim", "email": "victim@example.com", "password": "correct horse battery"}).to_string(),
-            ))
-            .unwrap();
-        assert_eq!(app.send(register).await.status, StatusCode::CREATED);
+        statuses.push(login_from(target, &address, "victim", "wrong guess 123").await);
+    }
+    let unauthorized = statuses
+        .iter()
+        .filter(|r| r.status == StatusCode::UNAUTHORIZED)
+        .count();
+    let limited: Vec<&Reply> = statuses
+        .iter()
+        .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    assert_eq!(
+        (unauthorized, limited.len()),
+        (5, 95),
+        "{}: five free guesses, then a wait",
+        backend.label
+    );
+    assert_eq!(limited[0].body["error"]["code"], "rate_limited");
+    assert_eq!(limited[0].headers["retry-after"], "1");
 
-        let mut statuses = Vec::new();
-        for attempt in 0..100 {
-            let address = format!("203.0.113.{}", attempt % 10);
-            // alternate instances: with Redis the count is shared
-            let target = match (&sibling, attempt % 2) {
-                (Some(sibling), 1) => sibling,
-                _ => &app,
-            };
-            statuses.push(login_from(target, &address, "victim", "wrong guess 123").await);
-        }
-        let unauthorized = statuses
-            .iter()
-            .filter(|r| r.status == StatusCode::UNAUTHORIZED)
-            .count();
-        let limited: Vec<&Reply> = statuses
-            .iter()
-            .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
-            .collect();
-        assert_eq!(
-            (unauthorized, limited.len()),
-            (5, 95),
-            "{}: five free guesses, then a wait",
-            backend.label
-        );
-        assert_eq!(limited[0].body["error"]["code"], "rate_limited");
-        assert_eq!(limited[0].headers["retry-after"], "1");
-
-        // the owner's own address is not held up, even now
-        let owner = login_from(&app, "198.51.100.7", "victim", "correct horse battery").await;
-        assert_eq!(owner.status, StatusCode::OK, "{}: {owner:?}", backend.label);
-        // and the right password from a new address works once the wait is over
-        for _ in 0..6 {
-            let _ = login_from(&app, "192.0.2.1", "victim", "wrong guess 123").await;
-            app.clock.advance(60);
-        }
+    // the owner's own address is not held up, even now
+    let owner = login_from(&app, "198.51.100.7", "victim", "correct horse battery").await;
+    assert_eq!(owner.status, StatusCode::OK, "{}: {owner:?}", backend.label);
+    // and the right password from a new address works once the wait is over
+    for _ in 0..6 {
+        let _ = login_from(&app, "192.0.2.1", "victim", "wrong guess 123").await;
         app.clock.advance(60);
-        let new_device = login_from(&app, "192.0.2.99", "victim", "correct horse battery").await;
-        assert_eq!(
-            new_device.status,
-            StatusCode::OK,
-            "{}: {new_device:?}",
-            backend.label
-        );
+    }
+    app.clock.advance(60);
+    let new_device = login_from(&app, "192.0.2.99", "victim", "correct horse battery").await;
+    assert_eq!(
+        new_device.status,
+        StatusCode::OK,
+        "{}: {new_device:?}",
+        backend.label
+    );
 
-        // an unknown login is slowed the same way, so 429 does not reveal an account
-        for _ in 0..5 {
-            assert_eq!(
-                login_from(&app, "203.0.113.50", "nobody", "wrong guess 123")
-                    .await
-                    .status,
-                StatusCode::UNAUTHORIZED
-            );
-        }
+    // an unknown login is slowed the same way, so 429 does not reveal an account
+    for _ in 0..5 {
         assert_eq!(
-            login_from(&app, "203.0.113.51", "nobody", "wrong guess 123")
+            login_from(&app, "203.0.113.50", "nobody", "wrong guess 123")
                 .await
                 .status,
-            StatusCode::TOO_MANY_REQUESTS
+            StatusCode::UNAUTHORIZED
         );
-        if let Some(sibling) = sibling {
-            sibling.shutdown().await;
-        }
-        app.shutdown().await;
     }
+    assert_eq!(
+        login_from(&app, "203.0.113.51", "nobody", "wrong guess 123")
+            .await
+            .status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    if let Some(sibling) = sibling {
+        sibling.shutdown().await;
+    }
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn missing_forged_and_expired_sessions_are_refused() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "free").await;
     let reply = app
         .call(
@@ -288,7 +284,7 @@ async fn missing_forged_and_expired_sessions_are_refused() {
 #[tokio::test]
 async fn a_jitsi_token_is_never_a_session_and_a_session_is_never_a_jitsi_token() {
     for mode in [SigningMode::Hs256, SigningMode::Rs256] {
-        let app = spawn_app_with(&backends()[0], signing(mode)).await;
+        let app = spawn_app_with(&Backend::sqlite(), signing(mode)).await;
         let cast = stage(&app, "free").await;
         let jitsi = app.token(&cast.room, &cast.viewer_session).await.body["jwt"]
             .as_str()
@@ -340,7 +336,7 @@ async fn a_jitsi_token_is_never_a_session_and_a_session_is_never_a_jitsi_token()
 
 #[tokio::test]
 async fn hs256_tokens_forged_with_the_rs256_public_key_are_refused() {
-    let app = spawn_app_with(&backends()[0], signing(SigningMode::Rs256)).await;
+    let app = spawn_app_with(&Backend::sqlite(), signing(SigningMode::Rs256)).await;
     let cast = stage(&app, "free").await;
     let genuine = app.token(&cast.room, &cast.viewer_session).await.body["jwt"]
         .as_str()
@@ -390,58 +386,56 @@ async fn hs256_tokens_forged_with_the_rs256_public_key_are_refused() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_custom_avatar_needs_the_custom_profile_feature_and_reaches_the_token() {
-    for backend in backends() {
-        let app = spawn_app(&backend).await;
-        let cast = stage(&app, "free").await;
-        let me = "/api/me";
-        let patch = |body: serde_json::Value| {
-            app.call(
-                axum::http::Method::PATCH,
-                me,
-                Some(&cast.viewer_session),
-                Some(body),
-            )
-        };
-        // A display name is anyone's to change; an avatar is a premium feature.
-        let reply = patch(json!({"display_name": "Vee"})).await;
-        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-        assert_eq!(reply.body["display_name"], "Vee");
-        let avatar = "https://cdn.example.com/vee.png";
-        let reply = patch(json!({"avatar_url": avatar})).await;
-        assert_eq!(reply.status, StatusCode::PAYMENT_REQUIRED, "{reply:?}");
-        assert_eq!(reply.body["error"]["feature"], "custom_profile");
-        assert_eq!(
-            reply.body["error"]["pay"],
-            "/api/features/custom_profile/pay"
-        );
-        let reply = patch(json!({"avatar_url": "http://plain.example.com/x.png"})).await;
-        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
-
-        // Bought (here granted as the payment would): the avatar is kept and signed in.
-        app.grant(
-            &cast.viewer_id,
-            json!({"kind": "plan", "plan": "custom_profile"}),
-            Some(app.clock_now() + 30 * 86_400),
+per_backend!(a_custom_avatar_needs_the_custom_profile_feature_and_reaches_the_token);
+async fn a_custom_avatar_needs_the_custom_profile_feature_and_reaches_the_token(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    let cast = stage(&app, "free").await;
+    let me = "/api/me";
+    let patch = |body: serde_json::Value| {
+        app.call(
+            axum::http::Method::PATCH,
+            me,
+            Some(&cast.viewer_session),
+            Some(body),
         )
-        .await;
-        let reply = patch(json!({"avatar_url": avatar})).await;
-        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-        let profile = app.get(me, Some(&cast.viewer_session)).await;
-        assert_eq!(profile.body["avatar_url"], avatar);
-        assert_eq!(profile.body["verified"], false);
-        assert_eq!(
-            profile.body["plans"][0]["name"], "custom_profile",
-            "{profile:?}"
-        );
-        let token = app.token(&cast.room, &cast.viewer_session).await;
-        let (_, claims, _, _) = decode_jwt(token.body["jwt"].as_str().unwrap());
-        assert_eq!(claims["context"]["user"]["avatar"], avatar);
-        assert_eq!(claims["context"]["user"]["name"], "Vee");
-        // Clearing never needs the feature.
-        let reply = patch(json!({"avatar_url": null})).await;
-        assert_eq!(reply.body["avatar_url"], serde_json::Value::Null);
-        app.shutdown().await;
-    }
+    };
+    // A display name is anyone's to change; an avatar is a premium feature.
+    let reply = patch(json!({"display_name": "Vee"})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body["display_name"], "Vee");
+    let avatar = "https://cdn.example.com/vee.png";
+    let reply = patch(json!({"avatar_url": avatar})).await;
+    assert_eq!(reply.status, StatusCode::PAYMENT_REQUIRED, "{reply:?}");
+    assert_eq!(reply.body["error"]["feature"], "custom_profile");
+    assert_eq!(
+        reply.body["error"]["pay"],
+        "/api/features/custom_profile/pay"
+    );
+    let reply = patch(json!({"avatar_url": "http://plain.example.com/x.png"})).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
+
+    // Bought (here granted as the payment would): the avatar is kept and signed in.
+    app.grant(
+        &cast.viewer_id,
+        json!({"kind": "plan", "plan": "custom_profile"}),
+        Some(app.clock_now() + 30 * 86_400),
+    )
+    .await;
+    let reply = patch(json!({"avatar_url": avatar})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let profile = app.get(me, Some(&cast.viewer_session)).await;
+    assert_eq!(profile.body["avatar_url"], avatar);
+    assert_eq!(profile.body["verified"], false);
+    assert_eq!(
+        profile.body["plans"][0]["name"], "custom_profile",
+        "{profile:?}"
+    );
+    let token = app.token(&cast.room, &cast.viewer_session).await;
+    let (_, claims, _, _) = decode_jwt(token.body["jwt"].as_str().unwrap());
+    assert_eq!(claims["context"]["user"]["avatar"], avatar);
+    assert_eq!(claims["context"]["user"]["name"], "Vee");
+    // Clearing never needs the feature.
+    let reply = patch(json!({"avatar_url": null})).await;
+    assert_eq!(reply.body["avatar_url"], serde_json::Value::Null);
+    app.shutdown().await;
 }

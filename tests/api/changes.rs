@@ -7,7 +7,7 @@ use roomkey::changes::HOLD_SECS;
 use roomkey::domain::{Ban, BanScope, RoomName};
 use serde_json::json;
 
-use crate::helpers::{backends, stage, TestApp};
+use crate::helpers::{stage, Backend, TestApp};
 
 /// A ban from `room` stored the way the ban service stores it, by an instance that then
 /// died before delivering its change: the fact and its change are committed, nothing else.
@@ -33,92 +33,86 @@ fn uuid_like(seed: i64) -> String {
     format!("00000000-0000-7000-8000-{seed:012x}")
 }
 
-#[tokio::test]
-async fn a_ban_whose_writer_died_before_delivering_it_is_delivered_by_the_worker() {
-    for backend in backends() {
-        let app = crate::helpers::spawn_app(&backend).await;
-        let cast = stage(&app, "free").await;
-        // The viewer's facts are cached by a first token.
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::OK
-        );
+per_backend!(a_ban_whose_writer_died_before_delivering_it_is_delivered_by_the_worker);
+async fn a_ban_whose_writer_died_before_delivering_it_is_delivered_by_the_worker(backend: Backend) {
+    let app = crate::helpers::spawn_app(&backend).await;
+    let cast = stage(&app, "free").await;
+    // The viewer's facts are cached by a first token.
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::OK
+    );
 
-        ban_committed_by_a_writer_that_died(&app, &cast.viewer_id, &cast.room).await;
-        let changes = &app.app.state().changes;
-        assert_eq!(changes.pending().await.unwrap(), 1, "{backend:?}");
-        let stale = app.token(&cast.room, &cast.viewer_session).await;
-        assert_eq!(
-            stale.status,
-            StatusCode::OK,
-            "until the change is delivered, the caches have not heard of the ban"
-        );
-        assert_eq!(
-            changes.try_once().await.unwrap(),
-            0,
-            "the writer's hold keeps other workers off it for a while"
-        );
+    ban_committed_by_a_writer_that_died(&app, &cast.viewer_id, &cast.room).await;
+    let changes = &app.app.state().changes;
+    assert_eq!(changes.pending().await.unwrap(), 1, "{backend:?}");
+    let stale = app.token(&cast.room, &cast.viewer_session).await;
+    assert_eq!(
+        stale.status,
+        StatusCode::OK,
+        "until the change is delivered, the caches have not heard of the ban"
+    );
+    assert_eq!(
+        changes.try_once().await.unwrap(),
+        0,
+        "the writer's hold keeps other workers off it for a while"
+    );
 
-        app.clock.advance(HOLD_SECS + 1);
-        assert_eq!(changes.try_once().await.unwrap(), 1);
-        assert_eq!(changes.pending().await.unwrap(), 0);
-        let refused = app.token(&cast.room, &cast.viewer_session).await;
-        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
-        assert_eq!(refused.body["error"]["code"], "banned");
-        app.shutdown().await;
-    }
+    app.clock.advance(HOLD_SECS + 1);
+    assert_eq!(changes.try_once().await.unwrap(), 1);
+    assert_eq!(changes.pending().await.unwrap(), 0);
+    let refused = app.token(&cast.room, &cast.viewer_session).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+    assert_eq!(refused.body["error"]["code"], "banned");
+    app.shutdown().await;
 }
 
-#[tokio::test]
-async fn two_instances_racing_for_an_undelivered_change_deliver_it_once() {
-    for backend in backends() {
-        let app = crate::helpers::spawn_app(&backend).await;
-        let sibling = app.sibling().await;
-        let cast = stage(&app, "free").await;
-        ban_committed_by_a_writer_that_died(&app, &cast.viewer_id, &cast.room).await;
-        app.clock.advance(HOLD_SECS + 1);
-        let (here, there) = (app.app.state(), sibling.app.state());
-        let (one, two) = tokio::join!(here.changes.try_once(), there.changes.try_once());
-        assert_eq!(one.unwrap() + two.unwrap(), 1, "{backend:?}");
-        sibling.shutdown().await;
-        app.shutdown().await;
-    }
+per_backend!(two_instances_racing_for_an_undelivered_change_deliver_it_once);
+async fn two_instances_racing_for_an_undelivered_change_deliver_it_once(backend: Backend) {
+    let app = crate::helpers::spawn_app(&backend).await;
+    let sibling = app.sibling().await;
+    let cast = stage(&app, "free").await;
+    ban_committed_by_a_writer_that_died(&app, &cast.viewer_id, &cast.room).await;
+    app.clock.advance(HOLD_SECS + 1);
+    let (here, there) = (app.app.state(), sibling.app.state());
+    let (one, two) = tokio::join!(here.changes.try_once(), there.changes.try_once());
+    assert_eq!(one.unwrap() + two.unwrap(), 1, "{backend:?}");
+    sibling.shutdown().await;
+    app.shutdown().await;
 }
 
-#[tokio::test]
-async fn changes_made_through_the_api_leave_nothing_behind_in_the_outbox() {
-    for backend in backends() {
-        let app = crate::helpers::spawn_app(&backend).await;
-        let cast = stage(&app, "paid").await;
-        let granted = app
-            .grant(
-                &cast.viewer_id,
-                json!({"kind": "room", "room": cast.room}),
-                None,
-            )
-            .await;
-        let revoked = app
-            .admin(
-                &format!(
-                    "/api/admin/entitlements/{}/revoke",
-                    granted["id"].as_str().unwrap()
-                ),
-                json!({"reason": "comp withdrawn"}),
-            )
-            .await;
-        assert_eq!(revoked.status, StatusCode::OK, "{revoked:?}");
-        let banned = app
-            .admin(
-                "/api/admin/bans",
-                json!({"user_id": cast.viewer_id, "scope": {"kind": "global"}, "reason": "spam"}),
-            )
-            .await;
-        assert_eq!(banned.status, StatusCode::CREATED, "{banned:?}");
-        assert_eq!(
-            app.app.state().changes.pending().await.unwrap(),
-            0,
-            "every change was delivered before its request was answered ({backend:?})"
-        );
-        app.shutdown().await;
-    }
+per_backend!(changes_made_through_the_api_leave_nothing_behind_in_the_outbox);
+async fn changes_made_through_the_api_leave_nothing_behind_in_the_outbox(backend: Backend) {
+    let app = crate::helpers::spawn_app(&backend).await;
+    let cast = stage(&app, "paid").await;
+    let granted = app
+        .grant(
+            &cast.viewer_id,
+            json!({"kind": "room", "room": cast.room}),
+            None,
+        )
+        .await;
+    let revoked = app
+        .admin(
+            &format!(
+                "/api/admin/entitlements/{}/revoke",
+                granted["id"].as_str().unwrap()
+            ),
+            json!({"reason": "comp withdrawn"}),
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{revoked:?}");
+    let banned = app
+        .admin(
+            "/api/admin/bans",
+            json!({"user_id": cast.viewer_id, "scope": {"kind": "global"}, "reason": "spam"}),
+        )
+        .await;
+    assert_eq!(banned.status, StatusCode::CREATED, "{banned:?}");
+    assert_eq!(
+        app.app.state().changes.pending().await.unwrap(),
+        0,
+        "every change was delivered before its request was answered ({backend:?})"
+    );
+    app.shutdown().await;
 }

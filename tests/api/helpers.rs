@@ -1,10 +1,11 @@
 //! `spawn_app()`: a real roomkey (real store, real Redis when configured) behind its
 //! router, driven in-process with a manual clock.
 //!
-//! Backends: every test runs against the embedded SQLite store; when `TEST_DATABASE_URL`
-//! and/or `TEST_REDIS_URL` are set it runs again against PostgreSQL and Redis. Each app
-//! gets its own schema (PostgreSQL), its own file (SQLite) and its own key prefix (Redis),
-//! so tests run in parallel.
+//! Backends: [`per_backend!`] makes one test per backend from one function, against the
+//! embedded SQLite store and against PostgreSQL and Redis (`TEST_DATABASE_URL` and
+//! `TEST_REDIS_URL`; skipped, loudly, without them). Each app gets its own schema
+//! (PostgreSQL), its own file (SQLite) and its own key prefix (Redis), so tests run in
+//! parallel.
 
 use std::sync::Arc;
 
@@ -40,6 +41,30 @@ impl Backend {
     pub fn postgres_url(&self) -> Option<&str> {
         self.database_base.as_deref()
     }
+
+    /// The embedded SQLite store and no Redis: always there.
+    pub fn sqlite() -> Backend {
+        Backend {
+            label: "sqlite",
+            database_base: None,
+            redis: None,
+        }
+    }
+
+    /// PostgreSQL and Redis at `TEST_DATABASE_URL` and `TEST_REDIS_URL`, or `None` once
+    /// `test` is skipped for lack of them.
+    pub fn postgres_redis(test: &str) -> Option<Backend> {
+        let vars = ["TEST_DATABASE_URL", "TEST_REDIS_URL"];
+        if !crate::support::require_all_or_skip(&vars, test) {
+            return None;
+        }
+        let [postgres, redis] = vars.map(|var| std::env::var(var).ok());
+        Some(Backend {
+            label: "postgres+redis",
+            database_base: postgres,
+            redis,
+        })
+    }
 }
 
 /// Runs one statement on the PostgreSQL test database itself (not in an app's schema).
@@ -51,36 +76,57 @@ pub async fn on_test_database(base: &str, statement: &str) {
     sqlx::query(statement).execute(&mut conn).await.unwrap();
 }
 
-/// The embedded default always; PostgreSQL and Redis when the environment names them.
-pub fn backends() -> Vec<Backend> {
-    let mut all = vec![Backend {
-        label: "sqlite",
-        database_base: None,
-        redis: None,
-    }];
-    let postgres = std::env::var("TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    let redis = std::env::var("TEST_REDIS_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    if postgres.is_some() || redis.is_some() {
-        all.push(Backend {
-            label: if postgres.is_some() {
-                "postgres+redis"
-            } else {
-                "sqlite+redis"
-            },
-            database_base: postgres,
-            redis,
-        });
-    }
-    all
+/// One test per backend, from one function, so a failure names its backend:
+///
+/// ```ignore
+/// per_backend!(a_ban_refuses_a_token);
+/// async fn a_ban_refuses_a_token(backend: Backend) { … }
+/// ```
+///
+/// makes the module `a_ban_refuses_a_token` with the tests `sqlite` and `postgres_redis`;
+/// the second is skipped (see `support::skip`) without `TEST_DATABASE_URL` and
+/// `TEST_REDIS_URL`. The tests are `#[tokio::test]`s, or carry the attributes given before
+/// the name instead: `per_backend!(#[tokio::test(flavor = "multi_thread")] name)`.
+macro_rules! per_backend {
+    (@module [$($kind:ident)+] [$($attr:tt)+] $name:ident) => {
+        mod $name {
+            per_backend!(@tests [$($attr)+] $name $($kind)+);
+        }
+    };
+    (@tests [$($attr:tt)+] $name:ident sqlite $($rest:ident)*) => {
+        $($attr)+
+        async fn sqlite() {
+            super::$name(crate::helpers::Backend::sqlite()).await;
+        }
+
+        per_backend!(@tests [$($attr)+] $name $($rest)*);
+    };
+    (@tests [$($attr:tt)+] $name:ident postgres_redis $($rest:ident)*) => {
+        $($attr)+
+        async fn postgres_redis() {
+            let test = concat!(module_path!(), "::postgres_redis");
+            if let Some(backend) = crate::helpers::Backend::postgres_redis(test) {
+                super::$name(backend).await;
+            }
+        }
+
+        per_backend!(@tests [$($attr)+] $name $($rest)*);
+    };
+    (@tests [$($attr:tt)+] $name:ident) => {};
+    ($(#[$attr:meta])+ $name:ident) => {
+        per_backend!(@module [sqlite postgres_redis] [$(#[$attr])+] $name);
+    };
+    ($name:ident) => {
+        per_backend!(#[tokio::test] $name);
+    };
 }
 
-/// Backends where several instances can share state (a Redis bus).
-pub fn shared_backends() -> Vec<Backend> {
-    backends().into_iter().filter(Backend::has_redis).collect()
+/// [`per_backend!`] for the backends where several instances share state (a Redis bus):
+/// only `name::postgres_redis`.
+macro_rules! per_shared_backend {
+    ($name:ident) => {
+        per_backend!(@module [postgres_redis] [#[tokio::test]] $name);
+    };
 }
 
 pub struct TestApp {

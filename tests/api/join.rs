@@ -175,60 +175,58 @@ async fn confirm_payment(app: &TestApp, reference: &str, amount: &str) {
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
 }
 
-#[tokio::test]
-async fn a_visitor_without_a_session_is_asked_to_sign_in_in_their_language() {
-    for backend in backends() {
-        let app = spawn_app(&backend).await;
-        stage(&app, "free").await;
-        let mut browser = Browser::new(&app);
+per_backend!(a_visitor_without_a_session_is_asked_to_sign_in_in_their_language);
+async fn a_visitor_without_a_session_is_asked_to_sign_in_in_their_language(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    stage(&app, "free").await;
+    let mut browser = Browser::new(&app);
 
-        let page = browser.get("/join/livealex2026").await;
-        assert_eq!(page.status, StatusCode::OK, "{}", backend.label);
-        assert_eq!(page.headers["content-type"], "text/html; charset=utf-8");
-        assert_eq!(page.headers["cache-control"], "no-store");
-        assert_eq!(page.headers["referrer-policy"], "no-referrer");
-        assert_eq!(page.headers["content-language"], "es");
-        assert!(html(&page).starts_with("<!doctype html>\n<html lang=\"es\">"));
-        assert!(html(&page).contains("Inicia sesión para entrar"));
-        assert!(html(&page).contains("<strong>Show livealex2026</strong>"));
-        let nonce = set_cookie(&page, "roomkey_csrf");
+    let page = browser.get("/join/livealex2026").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", backend.label);
+    assert_eq!(page.headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(page.headers["cache-control"], "no-store");
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    assert_eq!(page.headers["content-language"], "es");
+    assert!(html(&page).starts_with("<!doctype html>\n<html lang=\"es\">"));
+    assert!(html(&page).contains("Inicia sesión para entrar"));
+    assert!(html(&page).contains("<strong>Show livealex2026</strong>"));
+    let nonce = set_cookie(&page, "roomkey_csrf");
+    assert!(
+        nonce.ends_with("; Path=/join; HttpOnly; SameSite=Lax"),
+        "{nonce}"
+    );
+
+    for (header, lang, heading) in [
+        ("en-US,en;q=0.9", "en", "Sign in to enter"),
+        (
+            "fr-FR, es-CO;q=0.7, en;q=0.5",
+            "es",
+            "Inicia sesión para entrar",
+        ),
+        ("es;q=0.2, en;q=0.8", "en", "Sign in to enter"),
+        ("de, fr;q=0.5", "es", "Inicia sesión para entrar"),
+    ] {
+        browser.language = Some(header);
+        let page = browser.get("/join/LiveAlex2026").await;
+        assert_eq!(page.status, StatusCode::OK);
         assert!(
-            nonce.ends_with("; Path=/join; HttpOnly; SameSite=Lax"),
-            "{nonce}"
+            html(&page).contains(&format!("<html lang=\"{lang}\">")),
+            "{header}"
         );
-
-        for (header, lang, heading) in [
-            ("en-US,en;q=0.9", "en", "Sign in to enter"),
-            (
-                "fr-FR, es-CO;q=0.7, en;q=0.5",
-                "es",
-                "Inicia sesión para entrar",
-            ),
-            ("es;q=0.2, en;q=0.8", "en", "Sign in to enter"),
-            ("de, fr;q=0.5", "es", "Inicia sesión para entrar"),
-        ] {
-            browser.language = Some(header);
-            let page = browser.get("/join/LiveAlex2026").await;
-            assert_eq!(page.status, StatusCode::OK);
-            assert!(
-                html(&page).contains(&format!("<html lang=\"{lang}\">")),
-                "{header}"
-            );
-            assert!(html(&page).contains(heading), "{header}");
-            assert_eq!(page.headers["content-language"], lang);
-        }
-
-        browser.language = Some("en");
-        let missing = browser.get("/join/nosuchroom").await;
-        assert_eq!(missing.status, StatusCode::NOT_FOUND);
-        assert!(html(&missing).contains("<h1>Room not found</h1>"));
-        app.shutdown().await;
+        assert!(html(&page).contains(heading), "{header}");
+        assert_eq!(page.headers["content-language"], lang);
     }
+
+    browser.language = Some("en");
+    let missing = browser.get("/join/nosuchroom").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(html(&missing).contains("<h1>Room not found</h1>"));
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn the_default_language_is_configurable() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app_with(backend, |c| {
         c.join.default_language = roomkey::join::Lang::En;
     })
@@ -239,114 +237,115 @@ async fn the_default_language_is_configurable() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn signing_up_on_the_page_sends_the_visitor_into_a_free_room_with_the_token_in_the_fragment()
-{
-    for backend in backends() {
-        let app = spawn_app(&backend).await;
-        stage(&app, "free").await;
-        let mut browser = Browser::new(&app);
-        let signed_up = browser.sign_up("livealex2026", "newviewer").await;
-        let session = set_cookie(&signed_up, "roomkey_session");
-        assert!(
-            session.ends_with("; Max-Age=86400; Path=/join; HttpOnly; SameSite=Lax"),
-            "{session}"
-        );
+per_backend!(
+    signing_up_on_the_page_sends_the_visitor_into_a_free_room_with_the_token_in_the_fragment
+);
+async fn signing_up_on_the_page_sends_the_visitor_into_a_free_room_with_the_token_in_the_fragment(
+    backend: Backend,
+) {
+    let app = spawn_app(&backend).await;
+    stage(&app, "free").await;
+    let mut browser = Browser::new(&app);
+    let signed_up = browser.sign_up("livealex2026", "newviewer").await;
+    let session = set_cookie(&signed_up, "roomkey_session");
+    assert!(
+        session.ends_with("; Max-Age=86400; Path=/join; HttpOnly; SameSite=Lax"),
+        "{session}"
+    );
 
-        let enter = browser.get("/join/livealex2026").await;
-        assert_eq!(enter.status, StatusCode::SEE_OTHER, "{}", backend.label);
-        assert_eq!(enter.headers["cache-control"], "no-store");
-        let url = location(&enter);
-        assert!(
-            url.starts_with("https://meet.example.com/livealex2026#jwt=%22ey"),
-            "{url}"
-        );
-        let jwt = fragment_jwt(&url);
-        assert!(verify_hs256(&jwt, &hs256_secret(&app)));
-        let (_, claims, _, _) = decode_jwt(&jwt);
-        assert_eq!(claims["room"], "livealex2026");
-        assert_eq!(claims["context"]["user"]["name"], "newviewer");
-        assert_eq!(claims["context"]["user"]["moderator"], "false");
-        app.shutdown().await;
-    }
+    let enter = browser.get("/join/livealex2026").await;
+    assert_eq!(enter.status, StatusCode::SEE_OTHER, "{}", backend.label);
+    assert_eq!(enter.headers["cache-control"], "no-store");
+    let url = location(&enter);
+    assert!(
+        url.starts_with("https://meet.example.com/livealex2026#jwt=%22ey"),
+        "{url}"
+    );
+    let jwt = fragment_jwt(&url);
+    assert!(verify_hs256(&jwt, &hs256_secret(&app)));
+    let (_, claims, _, _) = decode_jwt(&jwt);
+    assert_eq!(claims["room"], "livealex2026");
+    assert_eq!(claims["context"]["user"]["name"], "newviewer");
+    assert_eq!(claims["context"]["user"]["moderator"], "false");
+    app.shutdown().await;
 }
 
-#[tokio::test]
-async fn signing_in_sets_a_session_cookie_and_forms_without_a_valid_csrf_token_are_refused() {
-    for backend in backends() {
-        let app = spawn_app(&backend).await;
-        stage(&app, "free").await;
-        let mut browser = Browser::new(&app);
-        let page = browser.get("/join/livealex2026").await;
-        let token = csrf(&page);
-        let login = [("login", "viewer"), ("password", "correct horse battery")];
+per_backend!(signing_in_sets_a_session_cookie_and_forms_without_a_valid_csrf_token_are_refused);
+async fn signing_in_sets_a_session_cookie_and_forms_without_a_valid_csrf_token_are_refused(
+    backend: Backend,
+) {
+    let app = spawn_app(&backend).await;
+    stage(&app, "free").await;
+    let mut browser = Browser::new(&app);
+    let page = browser.get("/join/livealex2026").await;
+    let token = csrf(&page);
+    let login = [("login", "viewer"), ("password", "correct horse battery")];
 
-        // No token, a forged one, and another browser's token are all refused.
-        let missing = browser.post("/join/livealex2026/sign-in", &login).await;
-        assert_eq!(missing.status, StatusCode::FORBIDDEN, "{}", backend.label);
-        assert!(html(&missing).contains("role=\"alert\""));
-        assert!(!missing.headers.contains_key("location"));
-        let forged = [("csrf", "AAAA"), login[0], login[1]];
-        let reply = browser.post("/join/livealex2026/sign-in", &forged).await;
-        assert_eq!(reply.status, StatusCode::FORBIDDEN);
-        let mut other = Browser::new(&app);
-        let theirs = csrf(&other.get("/join/livealex2026").await);
-        let stolen = [("csrf", theirs.as_str()), login[0], login[1]];
-        let reply = browser.post("/join/livealex2026/sign-in", &stolen).await;
-        assert_eq!(reply.status, StatusCode::FORBIDDEN);
-        // Without the nonce cookie, even the right token is refused.
-        let mut cookieless = Browser::new(&app);
-        let right = [("csrf", token.as_str()), login[0], login[1]];
-        let reply = cookieless.post("/join/livealex2026/sign-in", &right).await;
-        assert_eq!(reply.status, StatusCode::FORBIDDEN);
-        assert!(!browser.cookies.contains_key("roomkey_session"));
+    // No token, a forged one, and another browser's token are all refused.
+    let missing = browser.post("/join/livealex2026/sign-in", &login).await;
+    assert_eq!(missing.status, StatusCode::FORBIDDEN, "{}", backend.label);
+    assert!(html(&missing).contains("role=\"alert\""));
+    assert!(!missing.headers.contains_key("location"));
+    let forged = [("csrf", "AAAA"), login[0], login[1]];
+    let reply = browser.post("/join/livealex2026/sign-in", &forged).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let mut other = Browser::new(&app);
+    let theirs = csrf(&other.get("/join/livealex2026").await);
+    let stolen = [("csrf", theirs.as_str()), login[0], login[1]];
+    let reply = browser.post("/join/livealex2026/sign-in", &stolen).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    // Without the nonce cookie, even the right token is refused.
+    let mut cookieless = Browser::new(&app);
+    let right = [("csrf", token.as_str()), login[0], login[1]];
+    let reply = cookieless.post("/join/livealex2026/sign-in", &right).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(!browser.cookies.contains_key("roomkey_session"));
 
-        // A wrong password: 401, the form again with the login kept, no session.
-        let wrong = [
-            ("csrf", token.as_str()),
-            ("login", "viewer"),
-            ("password", "wrong password!"),
-        ];
-        let reply = browser.post("/join/livealex2026/sign-in", &wrong).await;
-        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-        assert!(html(&reply).contains("Usuario o contraseña incorrectos."));
-        assert!(html(&reply).contains("value=\"viewer\""));
-        assert!(!browser.cookies.contains_key("roomkey_session"));
+    // A wrong password: 401, the form again with the login kept, no session.
+    let wrong = [
+        ("csrf", token.as_str()),
+        ("login", "viewer"),
+        ("password", "wrong password!"),
+    ];
+    let reply = browser.post("/join/livealex2026/sign-in", &wrong).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(html(&reply).contains("Usuario o contraseña incorrectos."));
+    assert!(html(&reply).contains("value=\"viewer\""));
+    assert!(!browser.cookies.contains_key("roomkey_session"));
 
-        let reply = browser.post("/join/livealex2026/sign-in", &right).await;
-        assert_eq!(reply.status, StatusCode::SEE_OTHER);
-        assert_eq!(location(&reply), "/join/livealex2026");
-        assert!(browser.cookies.contains_key("roomkey_session"));
-        let enter = browser.get("/join/livealex2026").await;
-        assert_eq!(enter.status, StatusCode::SEE_OTHER);
+    let reply = browser.post("/join/livealex2026/sign-in", &right).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&reply), "/join/livealex2026");
+    assert!(browser.cookies.contains_key("roomkey_session"));
+    let enter = browser.get("/join/livealex2026").await;
+    assert_eq!(enter.status, StatusCode::SEE_OTHER);
 
-        // The session cookie is not an API credential.
-        let me = app
-            .send(
-                Request::get("/api/me")
-                    .header(
-                        "cookie",
-                        format!("roomkey_session={}", browser.cookies["roomkey_session"]),
-                    )
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await;
-        assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+    // The session cookie is not an API credential.
+    let me = app
+        .send(
+            Request::get("/api/me")
+                .header(
+                    "cookie",
+                    format!("roomkey_session={}", browser.cookies["roomkey_session"]),
+                )
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
 
-        // Signing out needs a token bound to the session; the anonymous one is refused.
-        let reply = browser
-            .post("/join/livealex2026/sign-out", &[("csrf", token.as_str())])
-            .await;
-        assert_eq!(reply.status, StatusCode::FORBIDDEN);
-        assert!(browser.cookies.contains_key("roomkey_session"));
-        app.shutdown().await;
-    }
+    // Signing out needs a token bound to the session; the anonymous one is refused.
+    let reply = browser
+        .post("/join/livealex2026/sign-out", &[("csrf", token.as_str())])
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(browser.cookies.contains_key("roomkey_session"));
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_refused_sign_up_says_why_and_keeps_what_was_typed() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app(backend).await;
     stage(&app, "free").await;
     let mut browser = Browser::new(&app);
@@ -383,82 +382,82 @@ async fn a_refused_sign_up_says_why_and_keeps_what_was_typed() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_paid_room_shows_the_price_and_the_checkout_and_lets_the_visitor_in_once_paid() {
-    for backend in backends() {
-        let app = payments_app(&backend).await;
-        stage(&app, "paid").await;
-        let mut browser = Browser::new(&app);
-        browser.sign_up("livealex2026", "payer").await;
+per_backend!(a_paid_room_shows_the_price_and_the_checkout_and_lets_the_visitor_in_once_paid);
+async fn a_paid_room_shows_the_price_and_the_checkout_and_lets_the_visitor_in_once_paid(
+    backend: Backend,
+) {
+    let app = payments_app(&backend).await;
+    stage(&app, "paid").await;
+    let mut browser = Browser::new(&app);
+    browser.sign_up("livealex2026", "payer").await;
 
-        let pay = browser.get("/join/livealex2026").await;
-        assert_eq!(
-            pay.status,
-            StatusCode::PAYMENT_REQUIRED,
-            "{}",
-            backend.label
-        );
-        assert!(html(&pay).contains("<h1>Paga para entrar</h1>"));
-        assert!(html(&pay).contains("<p class=\"price\">50.000,00 COP</p>"));
-        browser.language = Some("en");
-        let pay = browser.get("/join/livealex2026").await;
-        assert!(html(&pay).contains("<p class=\"price\">50,000.00 COP</p>"));
-        assert!(html(&pay).contains("Signed in as <strong>payer</strong>"));
+    let pay = browser.get("/join/livealex2026").await;
+    assert_eq!(
+        pay.status,
+        StatusCode::PAYMENT_REQUIRED,
+        "{}",
+        backend.label
+    );
+    assert!(html(&pay).contains("<h1>Paga para entrar</h1>"));
+    assert!(html(&pay).contains("<p class=\"price\">50.000,00 COP</p>"));
+    browser.language = Some("en");
+    let pay = browser.get("/join/livealex2026").await;
+    assert!(html(&pay).contains("<p class=\"price\">50,000.00 COP</p>"));
+    assert!(html(&pay).contains("Signed in as <strong>payer</strong>"));
 
-        // A pay form without the session-bound token is refused.
-        let reply = browser
-            .post("/join/livealex2026/pay", &[("csrf", "x")])
-            .await;
-        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    // A pay form without the session-bound token is refused.
+    let reply = browser
+        .post("/join/livealex2026/pay", &[("csrf", "x")])
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
 
-        let checkout = browser
-            .post("/join/livealex2026/pay", &[("csrf", &csrf(&pay))])
-            .await;
-        assert_eq!(checkout.status, StatusCode::OK);
-        let page = html(&checkout);
-        assert!(page.contains(&format!("<form method=\"post\" action=\"{CHECKOUT_URL}\">")));
-        let field = |name: &str| {
-            let marker = format!("name=\"{name}\" value=\"");
-            let start = page.find(&marker).unwrap_or_else(|| panic!("{name}")) + marker.len();
-            page[start..start + page[start..].find('"').unwrap()].to_owned()
-        };
-        let reference = field("p_id_invoice");
-        assert_eq!(field("p_extra1"), reference);
-        assert_eq!(field("p_amount"), "50000.00");
-        assert_eq!(field("p_currency_code"), "COP");
-        assert_eq!(field("p_cust_id_cliente"), CUSTOMER);
-        assert_eq!(
-            field("p_url_response"),
-            "http://127.0.0.1:8080/join/livealex2026"
-        );
-        assert_eq!(
-            field("p_url_confirmation"),
-            "http://127.0.0.1:8080/api/webhooks/epayco"
-        );
-        assert_eq!(
-            field("p_signature"),
-            md5_hex(&format!("{CUSTOMER}^{P_KEY}^{reference}^50000.00^COP"))
-        );
-        assert!(!page.contains(P_KEY), "P_KEY never reaches the browser");
+    let checkout = browser
+        .post("/join/livealex2026/pay", &[("csrf", &csrf(&pay))])
+        .await;
+    assert_eq!(checkout.status, StatusCode::OK);
+    let page = html(&checkout);
+    assert!(page.contains(&format!("<form method=\"post\" action=\"{CHECKOUT_URL}\">")));
+    let field = |name: &str| {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = page.find(&marker).unwrap_or_else(|| panic!("{name}")) + marker.len();
+        page[start..start + page[start..].find('"').unwrap()].to_owned()
+    };
+    let reference = field("p_id_invoice");
+    assert_eq!(field("p_extra1"), reference);
+    assert_eq!(field("p_amount"), "50000.00");
+    assert_eq!(field("p_currency_code"), "COP");
+    assert_eq!(field("p_cust_id_cliente"), CUSTOMER);
+    assert_eq!(
+        field("p_url_response"),
+        "http://127.0.0.1:8080/join/livealex2026"
+    );
+    assert_eq!(
+        field("p_url_confirmation"),
+        "http://127.0.0.1:8080/api/webhooks/epayco"
+    );
+    assert_eq!(
+        field("p_signature"),
+        md5_hex(&format!("{CUSTOMER}^{P_KEY}^{reference}^50000.00^COP"))
+    );
+    assert!(!page.contains(P_KEY), "P_KEY never reaches the browser");
 
-        // Not paid yet: the page still asks to pay.
-        assert_eq!(
-            browser.get("/join/livealex2026").await.status,
-            StatusCode::PAYMENT_REQUIRED
-        );
-        confirm_payment(&app, &reference, "50000.00").await;
-        let enter = browser.get("/join/livealex2026").await;
-        assert_eq!(enter.status, StatusCode::SEE_OTHER);
-        let jwt = fragment_jwt(&location(&enter));
-        assert!(verify_hs256(&jwt, &hs256_secret(&app)));
-        // Entitled now: the pay button sends them to the room's page, not to a new checkout.
-        let again = browser
-            .post("/join/livealex2026/pay", &[("csrf", &csrf(&pay))])
-            .await;
-        assert_eq!(again.status, StatusCode::SEE_OTHER);
-        assert_eq!(location(&again), "/join/livealex2026");
-        app.shutdown().await;
-    }
+    // Not paid yet: the page still asks to pay.
+    assert_eq!(
+        browser.get("/join/livealex2026").await.status,
+        StatusCode::PAYMENT_REQUIRED
+    );
+    confirm_payment(&app, &reference, "50000.00").await;
+    let enter = browser.get("/join/livealex2026").await;
+    assert_eq!(enter.status, StatusCode::SEE_OTHER);
+    let jwt = fragment_jwt(&location(&enter));
+    assert!(verify_hs256(&jwt, &hs256_secret(&app)));
+    // Entitled now: the pay button sends them to the room's page, not to a new checkout.
+    let again = browser
+        .post("/join/livealex2026/pay", &[("csrf", &csrf(&pay))])
+        .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&again), "/join/livealex2026");
+    app.shutdown().await;
 }
 
 fn md5_hex(text: &str) -> String {
@@ -466,41 +465,39 @@ fn md5_hex(text: &str) -> String {
     hex::encode(md5::Md5::digest(text.as_bytes()))
 }
 
-#[tokio::test]
-async fn a_banned_visitor_sees_the_reason_and_the_end_and_gets_no_token() {
-    for backend in backends() {
-        let app = spawn_app(&backend).await;
-        stage(&app, "free").await;
-        let mut browser = Browser::new(&app);
-        browser.language = Some("en");
-        browser.sign_up("livealex2026", "troll").await;
-        let me = browser.get("/join/livealex2026").await;
-        assert_eq!(me.status, StatusCode::SEE_OTHER);
-        let user = decode_jwt(&fragment_jwt(&location(&me))).1["context"]["user"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let ban = app
-            .admin(
-                "/api/admin/bans",
-                json!({"user_id": user, "scope": {"kind": "room", "room": "livealex2026"}, "reason": "spam <links>", "until": roomkey::clock::rfc3339(START + 86_400)}),
-            )
-            .await;
-        assert_eq!(ban.status, StatusCode::CREATED, "{ban:?}");
+per_backend!(a_banned_visitor_sees_the_reason_and_the_end_and_gets_no_token);
+async fn a_banned_visitor_sees_the_reason_and_the_end_and_gets_no_token(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    stage(&app, "free").await;
+    let mut browser = Browser::new(&app);
+    browser.language = Some("en");
+    browser.sign_up("livealex2026", "troll").await;
+    let me = browser.get("/join/livealex2026").await;
+    assert_eq!(me.status, StatusCode::SEE_OTHER);
+    let user = decode_jwt(&fragment_jwt(&location(&me))).1["context"]["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ban = app
+        .admin(
+            "/api/admin/bans",
+            json!({"user_id": user, "scope": {"kind": "room", "room": "livealex2026"}, "reason": "spam <links>", "until": roomkey::clock::rfc3339(START + 86_400)}),
+        )
+        .await;
+    assert_eq!(ban.status, StatusCode::CREATED, "{ban:?}");
 
-        let page = browser.get("/join/livealex2026").await;
-        assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", backend.label);
-        assert!(!page.headers.contains_key("location"));
-        assert!(html(&page).contains("<h1>You cannot enter this room</h1>"));
-        assert!(html(&page).contains("<dd>spam &lt;links&gt;</dd>"));
-        assert!(html(&page).contains("<dd>2027-01-16 08:00 UTC</dd>"));
-        app.shutdown().await;
-    }
+    let page = browser.get("/join/livealex2026").await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", backend.label);
+    assert!(!page.headers.contains_key("location"));
+    assert!(html(&page).contains("<h1>You cannot enter this room</h1>"));
+    assert!(html(&page).contains("<dd>spam &lt;links&gt;</dd>"));
+    assert!(html(&page).contains("<dd>2027-01-16 08:00 UTC</dd>"));
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn an_ended_show_says_so_with_410() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app(backend).await;
     stage(&app, "free").await;
     app.call(
@@ -523,7 +520,7 @@ async fn an_ended_show_says_so_with_410() {
 
 #[tokio::test]
 async fn cookies_are_secure_when_the_public_url_is_https() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app_with(backend, |c| {
         c.http.public_url = "https://roomkey.example.com".into();
     })
@@ -541,7 +538,7 @@ async fn cookies_are_secure_when_the_public_url_is_https() {
 /// before (another tab, a stolen copy) no longer signs anyone in.
 #[tokio::test]
 async fn signing_out_ends_the_session_and_clears_its_cookie() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app(backend).await;
     stage(&app, "paid").await;
     let mut browser = Browser::new(&app);
@@ -576,7 +573,7 @@ async fn signing_out_ends_the_session_and_clears_its_cookie() {
 
 #[tokio::test]
 async fn invite_only_rooms_and_tickets_not_yet_valid_say_so_with_403() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app(backend).await;
     let cast = stage(&app, "invite_only").await;
     let mut browser = Browser::new(&app);
@@ -616,7 +613,7 @@ async fn invite_only_rooms_and_tickets_not_yet_valid_say_so_with_403() {
 
 #[tokio::test]
 async fn sign_in_attempts_share_the_apis_per_address_limit() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app_with(backend, |c| c.rate_limit.auth_per_minute = 2).await;
     stage(&app, "free").await;
     let mut browser = Browser::new(&app);

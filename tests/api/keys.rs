@@ -7,7 +7,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn a_rotated_key_is_served_before_it_signs_and_the_old_one_until_its_tokens_expire() {
-    let app = spawn_app_with(&backends()[0], signing(SigningMode::Rs256)).await;
+    let app = spawn_app_with(&Backend::sqlite(), signing(SigningMode::Rs256)).await;
     let cast = stage(&app, "free").await;
     let kid_of = |reply: &Reply| {
         decode_jwt(reply.body["jwt"].as_str().unwrap()).0["kid"]

@@ -118,75 +118,73 @@ async fn verdicts(app: &TestApp, checks: Value) -> Vec<Value> {
     reply.body["verdicts"].as_array().unwrap().clone()
 }
 
-#[tokio::test]
-async fn verdicts_apply_the_token_rule_to_each_occupant() {
-    for backend in backends() {
-        let app = live_app(&backend, &[]).await;
-        let cast = stage(&app, "paid").await;
-        let check = |user: &str| json!({"user_id": user, "room": "livealex2026", "jti": "9d1e"});
+per_backend!(verdicts_apply_the_token_rule_to_each_occupant);
+async fn verdicts_apply_the_token_rule_to_each_occupant(backend: Backend) {
+    let app = live_app(&backend, &[]).await;
+    let cast = stage(&app, "paid").await;
+    let check = |user: &str| json!({"user_id": user, "room": "livealex2026", "jti": "9d1e"});
 
-        let v = verdicts(&app, json!([check(&cast.viewer_id)])).await;
-        assert_eq!(v[0]["allow"], false, "{}", backend.label);
-        assert_eq!(v[0]["code"], "payment_required");
-        assert_eq!(v[0]["paid"], true);
+    let v = verdicts(&app, json!([check(&cast.viewer_id)])).await;
+    assert_eq!(v[0]["allow"], false, "{}", backend.label);
+    assert_eq!(v[0]["code"], "payment_required");
+    assert_eq!(v[0]["paid"], true);
 
-        app.grant(
-            &cast.viewer_id,
-            json!({"kind": "room", "room": "livealex2026"}),
-            Some(START + 3600),
+    app.grant(
+        &cast.viewer_id,
+        json!({"kind": "room", "room": "livealex2026"}),
+        Some(START + 3600),
+    )
+    .await;
+    let v = verdicts(
+        &app,
+        json!([check(&cast.viewer_id), check(&cast.performer_id),
+               {"user_id": "nobody", "room": "livealex2026"},
+               {"user_id": cast.viewer_id, "room": "no-such-room"},
+               {"user_id": cast.viewer_id, "room": "LiveAlex2026"}]),
+    )
+    .await;
+    assert_eq!(v.len(), 5);
+    assert_eq!(
+        (&v[0]["allow"], &v[0]["affiliation"], &v[0]["recheck_at"]),
+        (&json!(true), &json!("member"), &json!(START + 3600)),
+        "the viewer stays a member until the ticket ends"
+    );
+    assert_eq!(v[0]["user_id"], cast.viewer_id.as_str());
+    assert_eq!(
+        (&v[1]["allow"], &v[1]["affiliation"], &v[1]["recheck_at"]),
+        (&json!(true), &json!("owner"), &Value::Null),
+        "the performer owns their room"
+    );
+    assert_eq!(v[2]["code"], "unknown_user");
+    assert_eq!(v[3]["code"], "unknown_room");
+    assert_eq!(
+        v[4]["code"], "unknown_room",
+        "Prosody's node is exact: no case folding"
+    );
+
+    let ban = app
+        .admin(
+            "/api/admin/bans",
+            json!({"user_id": cast.viewer_id, "scope": {"kind": "room", "room": "livealex2026"},
+                   "reason": "spam", "until": roomkey::clock::rfc3339(START + 600)}),
         )
         .await;
-        let v = verdicts(
-            &app,
-            json!([check(&cast.viewer_id), check(&cast.performer_id),
-                   {"user_id": "nobody", "room": "livealex2026"},
-                   {"user_id": cast.viewer_id, "room": "no-such-room"},
-                   {"user_id": cast.viewer_id, "room": "LiveAlex2026"}]),
-        )
-        .await;
-        assert_eq!(v.len(), 5);
-        assert_eq!(
-            (&v[0]["allow"], &v[0]["affiliation"], &v[0]["recheck_at"]),
-            (&json!(true), &json!("member"), &json!(START + 3600)),
-            "the viewer stays a member until the ticket ends"
-        );
-        assert_eq!(v[0]["user_id"], cast.viewer_id.as_str());
-        assert_eq!(
-            (&v[1]["allow"], &v[1]["affiliation"], &v[1]["recheck_at"]),
-            (&json!(true), &json!("owner"), &Value::Null),
-            "the performer owns their room"
-        );
-        assert_eq!(v[2]["code"], "unknown_user");
-        assert_eq!(v[3]["code"], "unknown_room");
-        assert_eq!(
-            v[4]["code"], "unknown_room",
-            "Prosody's node is exact: no case folding"
-        );
-
-        let ban = app
-            .admin(
-                "/api/admin/bans",
-                json!({"user_id": cast.viewer_id, "scope": {"kind": "room", "room": "livealex2026"},
-                       "reason": "spam", "until": roomkey::clock::rfc3339(START + 600)}),
-            )
-            .await;
-        assert_eq!(ban.status, StatusCode::CREATED);
-        let v = verdicts(&app, json!([check(&cast.viewer_id)])).await;
-        assert_eq!(v[0]["allow"], false);
-        assert_eq!(v[0]["code"], "banned");
-        assert_eq!(v[0]["recheck_at"], START + 600);
-        assert!(
-            v[0]["reason"].as_str().unwrap().ends_with(": spam"),
-            "{}",
-            v[0]
-        );
-        app.shutdown().await;
-    }
+    assert_eq!(ban.status, StatusCode::CREATED);
+    let v = verdicts(&app, json!([check(&cast.viewer_id)])).await;
+    assert_eq!(v[0]["allow"], false);
+    assert_eq!(v[0]["code"], "banned");
+    assert_eq!(v[0]["recheck_at"], START + 600);
+    assert!(
+        v[0]["reason"].as_str().unwrap().ends_with(": spam"),
+        "{}",
+        v[0]
+    );
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn prosody_requests_must_be_signed_fresh_and_for_their_endpoint() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = live_app(backend, &[]).await;
     let cast = stage(&app, "free").await;
     let body =
@@ -246,236 +244,232 @@ async fn prosody_requests_must_be_signed_fresh_and_for_their_endpoint() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn joins_and_leaves_become_attendance_with_durations() {
-    for backend in backends() {
-        let app = live_app(&backend, &[]).await;
-        let cast = stage(&app, "free").await;
-        let (other_id, _) = app.register("other").await;
-        let events = |events: Value| {
-            from_prosody(
-                &app,
-                "/api/prosody/events",
-                "events",
-                json!({"shard": "prosody-1", "events": events}),
-            )
-        };
-        let joined = |occupant: &str, user: &str, at: i64| {
-            json!({"id": format!("e-{occupant}-j"), "type": "joined", "room": "livealex2026",
-                   "user_id": user, "occupant": occupant, "nick": "nick", "at": at as f64 + 0.25})
-        };
-        let left = |occupant: &str, at: i64| {
-            json!({"id": format!("e-{occupant}-l"), "type": "left", "room": "livealex2026",
-                   "user_id": "ignored", "occupant": occupant, "at": at})
-        };
+per_backend!(joins_and_leaves_become_attendance_with_durations);
+async fn joins_and_leaves_become_attendance_with_durations(backend: Backend) {
+    let app = live_app(&backend, &[]).await;
+    let cast = stage(&app, "free").await;
+    let (other_id, _) = app.register("other").await;
+    let events = |events: Value| {
+        from_prosody(
+            &app,
+            "/api/prosody/events",
+            "events",
+            json!({"shard": "prosody-1", "events": events}),
+        )
+    };
+    let joined = |occupant: &str, user: &str, at: i64| {
+        json!({"id": format!("e-{occupant}-j"), "type": "joined", "room": "livealex2026",
+               "user_id": user, "occupant": occupant, "nick": "nick", "at": at as f64 + 0.25})
+    };
+    let left = |occupant: &str, at: i64| {
+        json!({"id": format!("e-{occupant}-l"), "type": "left", "room": "livealex2026",
+               "user_id": "ignored", "occupant": occupant, "at": at})
+    };
 
-        let reply = events(json!([
-            joined("o1", &cast.viewer_id, START - 600),
-            joined("o2", &other_id, START - 500),
-            left("o1", START - 300),
-            // a reconnect: a new stay for the same viewer
-            joined("o3", &cast.viewer_id, START - 200),
-            {"id": "e-o4", "type": "joined", "room": "unknown-room", "user_id": cast.viewer_id,
-             "occupant": "o4", "at": START - 100},
-        ]))
+    let reply = events(json!([
+        joined("o1", &cast.viewer_id, START - 600),
+        joined("o2", &other_id, START - 500),
+        left("o1", START - 300),
+        // a reconnect: a new stay for the same viewer
+        joined("o3", &cast.viewer_id, START - 200),
+        {"id": "e-o4", "type": "joined", "room": "unknown-room", "user_id": cast.viewer_id,
+         "occupant": "o4", "at": START - 100},
+    ]))
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}: {reply:?}", backend.label);
+    assert_eq!(reply.body, json!({"recorded": 4, "ignored": 1}));
+    // the module retries a batch it got no answer for: nothing changes
+    let again = events(json!([
+        joined("o1", &cast.viewer_id, START - 600),
+        left("o1", START - 300)
+    ]))
+    .await;
+    assert_eq!(again.body, json!({"recorded": 0, "ignored": 2}));
+
+    let seen = app
+        .get(
+            "/api/rooms/livealex2026/participants",
+            Some(&cast.performer_session),
+        )
         .await;
-        assert_eq!(reply.status, StatusCode::OK, "{}: {reply:?}", backend.label);
-        assert_eq!(reply.body, json!({"recorded": 4, "ignored": 1}));
-        // the module retries a batch it got no answer for: nothing changes
-        let again = events(json!([
-            joined("o1", &cast.viewer_id, START - 600),
-            left("o1", START - 300)
-        ]))
+    assert_eq!(seen.status, StatusCode::OK, "{seen:?}");
+    let people = seen.body["people"].as_array().unwrap();
+    assert_eq!(people.len(), 2);
+    assert_eq!(people[0]["user_id"], cast.viewer_id.as_str());
+    assert_eq!(people[0]["segments"], 2);
+    assert_eq!(people[0]["duration_secs"], 300 + 200, "{}", seen.body);
+    assert_eq!(people[1]["duration_secs"], 500);
+    assert_eq!(seen.body["present"].as_array().unwrap().len(), 2);
+    assert_eq!(seen.body["segments"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        seen.body["segments"][0]["left_at"],
+        roomkey::clock::rfc3339(START - 300)
+    );
+
+    let closed = events(json!([{"id": "e-end", "type": "room_destroyed", "room": "livealex2026", "at": START - 50}])).await;
+    assert_eq!(closed.body["recorded"], 1);
+    let seen = app
+        .get("/api/rooms/livealex2026/participants", Some(ADMIN_KEY))
         .await;
-        assert_eq!(again.body, json!({"recorded": 0, "ignored": 2}));
+    assert_eq!(seen.body["present"], json!([]));
+    assert_eq!(seen.body["people"][0]["duration_secs"], 300 + 150);
 
-        let seen = app
-            .get(
-                "/api/rooms/livealex2026/participants",
-                Some(&cast.performer_session),
-            )
-            .await;
-        assert_eq!(seen.status, StatusCode::OK, "{seen:?}");
-        let people = seen.body["people"].as_array().unwrap();
-        assert_eq!(people.len(), 2);
-        assert_eq!(people[0]["user_id"], cast.viewer_id.as_str());
-        assert_eq!(people[0]["segments"], 2);
-        assert_eq!(people[0]["duration_secs"], 300 + 200, "{}", seen.body);
-        assert_eq!(people[1]["duration_secs"], 500);
-        assert_eq!(seen.body["present"].as_array().unwrap().len(), 2);
-        assert_eq!(seen.body["segments"].as_array().unwrap().len(), 3);
-        assert_eq!(
-            seen.body["segments"][0]["left_at"],
-            roomkey::clock::rfc3339(START - 300)
-        );
-
-        let closed = events(json!([{"id": "e-end", "type": "room_destroyed", "room": "livealex2026", "at": START - 50}])).await;
-        assert_eq!(closed.body["recorded"], 1);
-        let seen = app
-            .get("/api/rooms/livealex2026/participants", Some(ADMIN_KEY))
-            .await;
-        assert_eq!(seen.body["present"], json!([]));
-        assert_eq!(seen.body["people"][0]["duration_secs"], 300 + 150);
-
-        let (_, stranger) = app.register("stranger").await;
-        let refused = app
-            .get("/api/rooms/livealex2026/participants", Some(&stranger))
-            .await;
-        assert_eq!(refused.status, StatusCode::FORBIDDEN);
-        app.shutdown().await;
-    }
+    let (_, stranger) = app.register("stranger").await;
+    let refused = app
+        .get("/api/rooms/livealex2026/participants", Some(&stranger))
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    app.shutdown().await;
 }
 
-#[tokio::test]
-async fn taking_access_away_is_pushed_to_every_shard() {
-    for backend in backends() {
-        let (mut one, mut two) = (shard().await, shard().await);
-        let app = live_app(&backend, &[&one, &two]).await;
-        let cast = stage(&app, "paid").await;
-        let entitlement = app
-            .grant(
-                &cast.viewer_id,
-                json!({"kind": "room", "room": "livealex2026"}),
-                None,
-            )
-            .await;
-        // a grant too: a shard drops any refusal it still holds for the viewer
-        for shard in [&mut one, &mut two] {
-            let command = shard.next_command().await;
-            assert_eq!(
-                (&command["type"], &command["reason"]),
-                (&json!("revalidate"), &json!("access granted"))
-            );
-        }
-        one.nothing_more().await;
-
-        let revoke = app
-            .admin(
-                &format!(
-                    "/api/admin/entitlements/{}/revoke",
-                    entitlement["id"].as_str().unwrap()
-                ),
-                json!({"reason": "comp withdrawn"}),
-            )
-            .await;
-        assert_eq!(revoke.status, StatusCode::OK);
-        for shard in [&mut one, &mut two] {
-            let command = shard.next_command().await;
-            assert_eq!(command["type"], "revalidate", "{}", backend.label);
-            assert_eq!(command["user_id"], cast.viewer_id.as_str());
-            assert!(command["id"].as_str().is_some_and(|id| !id.is_empty()));
-        }
-
-        let ban = app
-            .admin(
-                "/api/admin/bans",
-                json!({"user_id": cast.viewer_id, "scope": {"kind": "global"}, "reason": "abuse"}),
-            )
-            .await;
-        assert_eq!(ban.status, StatusCode::CREATED);
-        assert_eq!(one.next_command().await["type"], "revalidate");
-        assert_eq!(two.next_command().await["type"], "revalidate");
-
-        // a refund or chargeback of the payment that granted access
-        let (buyer_id, buyer_session) = app.register("buyer").await;
-        let paid = app
-            .admin(
-                "/api/admin/payments",
-                json!({"user_id": buyer_id, "purchase": {"kind": "room", "room": "livealex2026"},
-                       "provider": "meru", "provider_ref": "link-1", "amount_minor": 2_500, "currency": "USD"}),
-            )
-            .await;
-        assert_eq!(paid.status, StatusCode::CREATED, "{paid:?}");
-        assert_eq!(one.next_command().await["reason"], "payment received");
-        two.next_command().await;
-        let reference = paid.body["reference"].as_str().unwrap();
-        let charged_back = app
-            .admin(
-                &format!("/api/admin/payments/{reference}/chargeback"),
-                json!({}),
-            )
-            .await;
-        assert_eq!(charged_back.body["status"], "revoked");
-        let command = one.next_command().await;
-        assert_eq!(
-            (&command["type"], &command["user_id"]),
-            (&json!("revalidate"), &json!(buyer_id))
-        );
-        two.next_command().await;
-
-        // the performer kicks someone from their own room; a viewer may not
-        let kick = app
-            .post(
-                "/api/rooms/livealex2026/kick",
-                Some(&cast.performer_session),
-                json!({"user_id": buyer_id, "reason": "shouting"}),
-            )
-            .await;
-        assert_eq!(kick.status, StatusCode::ACCEPTED, "{kick:?}");
-        assert_eq!(kick.body["shards"], 2);
-        let command = one.next_command().await;
-        assert_eq!(
-            command,
-            json!({"id": command["id"], "type": "kick", "room": "livealex2026",
-                   "user_id": buyer_id, "reason": "shouting"})
-        );
-        two.next_command().await;
-        let refused = app
-            .post(
-                "/api/rooms/livealex2026/kick",
-                Some(&buyer_session),
-                json!({"user_id": cast.performer_id, "reason": "revenge"}),
-            )
-            .await;
-        assert_eq!(refused.status, StatusCode::FORBIDDEN);
-        let blank = app
-            .post(
-                "/api/rooms/livealex2026/kick",
-                Some(ADMIN_KEY),
-                json!({"user_id": buyer_id, "reason": " "}),
-            )
-            .await;
-        assert_eq!(blank.status, StatusCode::UNPROCESSABLE_ENTITY);
-
-        // ending the show closes the video room and keeps viewers out
-        let (fan_id, fan_session) = app.register("fan").await;
-        app.grant(
-            &fan_id,
+per_backend!(taking_access_away_is_pushed_to_every_shard);
+async fn taking_access_away_is_pushed_to_every_shard(backend: Backend) {
+    let (mut one, mut two) = (shard().await, shard().await);
+    let app = live_app(&backend, &[&one, &two]).await;
+    let cast = stage(&app, "paid").await;
+    let entitlement = app
+        .grant(
+            &cast.viewer_id,
             json!({"kind": "room", "room": "livealex2026"}),
             None,
         )
         .await;
-        one.next_command().await;
-        two.next_command().await;
-        let end = app
-            .post(
-                "/api/rooms/livealex2026/end",
-                Some(&cast.performer_session),
-                json!({"reason": "Thanks for coming"}),
-            )
-            .await;
-        assert_eq!(end.status, StatusCode::OK, "{end:?}");
-        let command = one.next_command().await;
+    // a grant too: a shard drops any refusal it still holds for the viewer
+    for shard in [&mut one, &mut two] {
+        let command = shard.next_command().await;
         assert_eq!(
-            (&command["type"], &command["room"], &command["reason"]),
-            (
-                &json!("end_room"),
-                &json!("livealex2026"),
-                &json!("Thanks for coming")
-            )
+            (&command["type"], &command["reason"]),
+            (&json!("revalidate"), &json!("access granted"))
         );
-        two.next_command().await;
-        assert_eq!(
-            app.token("livealex2026", &fan_session).await.status,
-            StatusCode::GONE
-        );
-        app.shutdown().await;
     }
+    one.nothing_more().await;
+
+    let revoke = app
+        .admin(
+            &format!(
+                "/api/admin/entitlements/{}/revoke",
+                entitlement["id"].as_str().unwrap()
+            ),
+            json!({"reason": "comp withdrawn"}),
+        )
+        .await;
+    assert_eq!(revoke.status, StatusCode::OK);
+    for shard in [&mut one, &mut two] {
+        let command = shard.next_command().await;
+        assert_eq!(command["type"], "revalidate", "{}", backend.label);
+        assert_eq!(command["user_id"], cast.viewer_id.as_str());
+        assert!(command["id"].as_str().is_some_and(|id| !id.is_empty()));
+    }
+
+    let ban = app
+        .admin(
+            "/api/admin/bans",
+            json!({"user_id": cast.viewer_id, "scope": {"kind": "global"}, "reason": "abuse"}),
+        )
+        .await;
+    assert_eq!(ban.status, StatusCode::CREATED);
+    assert_eq!(one.next_command().await["type"], "revalidate");
+    assert_eq!(two.next_command().await["type"], "revalidate");
+
+    // a refund or chargeback of the payment that granted access
+    let (buyer_id, buyer_session) = app.register("buyer").await;
+    let paid = app
+        .admin(
+            "/api/admin/payments",
+            json!({"user_id": buyer_id, "purchase": {"kind": "room", "room": "livealex2026"},
+                   "provider": "meru", "provider_ref": "link-1", "amount_minor": 2_500, "currency": "USD"}),
+        )
+        .await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{paid:?}");
+    assert_eq!(one.next_command().await["reason"], "payment received");
+    two.next_command().await;
+    let reference = paid.body["reference"].as_str().unwrap();
+    let charged_back = app
+        .admin(
+            &format!("/api/admin/payments/{reference}/chargeback"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(charged_back.body["status"], "revoked");
+    let command = one.next_command().await;
+    assert_eq!(
+        (&command["type"], &command["user_id"]),
+        (&json!("revalidate"), &json!(buyer_id))
+    );
+    two.next_command().await;
+
+    // the performer kicks someone from their own room; a viewer may not
+    let kick = app
+        .post(
+            "/api/rooms/livealex2026/kick",
+            Some(&cast.performer_session),
+            json!({"user_id": buyer_id, "reason": "shouting"}),
+        )
+        .await;
+    assert_eq!(kick.status, StatusCode::ACCEPTED, "{kick:?}");
+    assert_eq!(kick.body["shards"], 2);
+    let command = one.next_command().await;
+    assert_eq!(
+        command,
+        json!({"id": command["id"], "type": "kick", "room": "livealex2026",
+               "user_id": buyer_id, "reason": "shouting"})
+    );
+    two.next_command().await;
+    let refused = app
+        .post(
+            "/api/rooms/livealex2026/kick",
+            Some(&buyer_session),
+            json!({"user_id": cast.performer_id, "reason": "revenge"}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let blank = app
+        .post(
+            "/api/rooms/livealex2026/kick",
+            Some(ADMIN_KEY),
+            json!({"user_id": buyer_id, "reason": " "}),
+        )
+        .await;
+    assert_eq!(blank.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // ending the show closes the video room and keeps viewers out
+    let (fan_id, fan_session) = app.register("fan").await;
+    app.grant(
+        &fan_id,
+        json!({"kind": "room", "room": "livealex2026"}),
+        None,
+    )
+    .await;
+    one.next_command().await;
+    two.next_command().await;
+    let end = app
+        .post(
+            "/api/rooms/livealex2026/end",
+            Some(&cast.performer_session),
+            json!({"reason": "Thanks for coming"}),
+        )
+        .await;
+    assert_eq!(end.status, StatusCode::OK, "{end:?}");
+    let command = one.next_command().await;
+    assert_eq!(
+        (&command["type"], &command["room"], &command["reason"]),
+        (
+            &json!("end_room"),
+            &json!("livealex2026"),
+            &json!("Thanks for coming")
+        )
+    );
+    two.next_command().await;
+    assert_eq!(
+        app.token("livealex2026", &fan_session).await.status,
+        StatusCode::GONE
+    );
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_shard_that_is_down_gets_the_command_when_it_answers_again() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     // Reserve a port, announce it as a shard, and only then start listening on it.
     let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = reserved.local_addr().unwrap();
@@ -516,7 +510,7 @@ async fn a_shard_that_is_down_gets_the_command_when_it_answers_again() {
 
 #[tokio::test]
 async fn with_live_enforcement_a_token_covers_the_show_but_not_past_the_ticket() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app_with(backend, |c| {
         c.prosody.shards = vec!["http://127.0.0.1:9/roomkey".into()];
         c.jitsi.show_token_max_secs = 6 * 3600;
@@ -562,7 +556,7 @@ async fn with_live_enforcement_a_token_covers_the_show_but_not_past_the_ticket()
 
 #[tokio::test]
 async fn a_performer_bans_from_their_own_room_and_the_shards_hear_of_it() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let mut shard = shard().await;
     let app = live_app(backend, &[&shard]).await;
     let cast = stage(&app, "free").await;
@@ -607,7 +601,7 @@ async fn a_performer_bans_from_their_own_room_and_the_shards_hear_of_it() {
 
 #[tokio::test]
 async fn a_full_batch_from_a_big_show_is_taken_whole() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = live_app(backend, &[]).await;
     let cast = stage(&app, "free").await;
     // 500 occupants with Jitsi token ids: well over the 64 KiB a user's request may have.
@@ -663,70 +657,68 @@ async fn shard_that_can_fail() -> (Shard, std::sync::Arc<std::sync::atomic::Atom
     (Shard { url, received }, down)
 }
 
+per_backend!(a_kick_a_shard_missed_reaches_it_later_even_after_a_restart);
 /// A kick a shard misses is not lost: it waits in the store and reaches the shard when it
 /// answers again, from another instance after this one is gone; one a shard never takes
 /// is given up after the delivery window and counted as failed.
-#[tokio::test]
-async fn a_kick_a_shard_missed_reaches_it_later_even_after_a_restart() {
+async fn a_kick_a_shard_missed_reaches_it_later_even_after_a_restart(backend: Backend) {
     use std::sync::atomic::Ordering;
-    for backend in backends() {
-        let mut healthy = shard().await;
-        let (mut flaky, down) = shard_that_can_fail().await;
-        let app = live_app(&backend, &[&healthy, &flaky]).await;
-        let cast = stage(&app, "free").await;
-        let kick = app
-            .post(
-                &format!("/api/rooms/{}/kick", cast.room),
-                Some(&cast.performer_session),
-                json!({"user_id": cast.viewer_id, "reason": "shouting"}),
-            )
-            .await;
-        assert_eq!(kick.status, StatusCode::ACCEPTED, "{kick:?}");
-        let sent = healthy.next_command().await;
-        assert_eq!(sent["type"], "kick");
-        // the flaky shard's first attempts fail; let them run out
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        flaky.nothing_more().await;
+    let mut healthy = shard().await;
+    let (mut flaky, down) = shard_that_can_fail().await;
+    let app = live_app(&backend, &[&healthy, &flaky]).await;
+    let cast = stage(&app, "free").await;
+    let kick = app
+        .post(
+            &format!("/api/rooms/{}/kick", cast.room),
+            Some(&cast.performer_session),
+            json!({"user_id": cast.viewer_id, "reason": "shouting"}),
+        )
+        .await;
+    assert_eq!(kick.status, StatusCode::ACCEPTED, "{kick:?}");
+    let sent = healthy.next_command().await;
+    assert_eq!(sent["type"], "kick");
+    // the flaky shard's first attempts fail; let them run out
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    flaky.nothing_more().await;
 
-        // this instance goes away; the next one, on the same store, finds the kick waiting
-        let sibling = app.restart().await;
-        down.store(false, Ordering::SeqCst);
-        sibling.clock.advance(2);
-        // its worker runs every second too; whichever pass comes first delivers it
-        sibling.app.state().live.try_once().await.unwrap();
-        let late = flaky.next_command().await;
-        assert_eq!(
-            late["id"], sent["id"],
-            "the same command, run once by the shard"
-        );
-        assert_eq!(late["user_id"], cast.viewer_id.as_str());
-        assert_eq!(sibling.app.state().live.try_once().await.unwrap(), 0);
+    // this instance goes away; the next one, on the same store, finds the kick waiting
+    let sibling = app.restart().await;
+    down.store(false, Ordering::SeqCst);
+    sibling.clock.advance(2);
+    // its worker runs every second too; whichever pass comes first delivers it
+    sibling.app.state().live.try_once().await.unwrap();
+    let late = flaky.next_command().await;
+    assert_eq!(
+        late["id"], sent["id"],
+        "the same command, run once by the shard"
+    );
+    assert_eq!(late["user_id"], cast.viewer_id.as_str());
+    assert_eq!(sibling.app.state().live.try_once().await.unwrap(), 0);
 
-        // a shard that never answers: given up after the window, and counted
-        down.store(true, Ordering::SeqCst);
-        let kick = sibling
-            .post(
-                &format!("/api/rooms/{}/kick", cast.room),
-                Some(ADMIN_KEY),
-                json!({"user_id": cast.viewer_id, "reason": "again"}),
-            )
-            .await;
-        assert_eq!(kick.status, StatusCode::ACCEPTED);
-        healthy.next_command().await;
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        sibling.clock.advance(roomkey::live::DELIVERY_WINDOW_SECS);
-        assert_eq!(sibling.app.state().live.try_once().await.unwrap(), 0);
-        down.store(false, Ordering::SeqCst);
-        sibling.clock.advance(60);
-        assert_eq!(sibling.app.state().live.try_once().await.unwrap(), 0);
-        flaky.nothing_more().await;
-        let failed = "roomkey_live_commands_total{command=\"kick\",outcome=\"failed\"} 1";
-        let metrics = sibling.get("/metrics", None).await;
-        assert!(
-            metrics.body.as_str().unwrap().contains(failed),
-            "{}: {metrics:?}",
-            backend.label
-        );
-        sibling.shutdown().await;
-    }
+    // a shard that never answers: given up after the window, and counted
+    down.store(true, Ordering::SeqCst);
+    let kick = sibling
+        .post(
+            &format!("/api/rooms/{}/kick", cast.room),
+            Some(ADMIN_KEY),
+            json!({"user_id": cast.viewer_id, "reason": "again"}),
+        )
+        .await;
+    assert_eq!(kick.status, StatusCode::ACCEPTED);
+    healthy.next_command().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    sibling.clock.advance(roomkey::live::DELIVERY_WINDOW_SECS);
+    assert_eq!(sibling.app.state().live.try_once().await.unwrap(), 0);
+    down.store(false, Ordering::SeqCst);
+    sibling.clock.advance(60);
+    assert_eq!(sibling.app.state().live.try_once().await.unwrap(), 0);
+    flaky.nothing_more().await;
+    let failed = "roomkey_live_commands_total{command=\"kick\",outcome=\"failed\"} 1";
+    let metrics = sibling.get("/metrics", None).await;
+    assert!(
+        metrics.body.as_str().unwrap().contains(failed),
+        "{}: {metrics:?}",
+        backend.label
+    );
+    sibling.shutdown().await;
 }

@@ -3,13 +3,18 @@
     reason = "test helpers are shared between test modules, not exported"
 )]
 
-//! Black-box tests of the HTTP API against real stores (SQLite always; PostgreSQL and
-//! Redis when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set).
+//! Black-box tests of the HTTP API against real stores: one test per backend (SQLite, and
+//! PostgreSQL with Redis), made by `per_backend!` in `helpers.rs`.
+
+// First, so that `per_backend!` is in scope in the modules below.
+#[macro_use]
+mod helpers;
 
 mod epayco_server;
-mod helpers;
 mod hygiene;
 mod mastodon_mock;
+#[path = "../support/mod.rs"]
+mod support;
 mod synapse;
 
 mod admin;

@@ -2,7 +2,8 @@
 //! (a stateful FastAPI implementation of Mastodon's REST API, with Idempotency-Key
 //! handling, admin account actions and fault injection), started on a free loopback port
 //! from the executable `MASTODON_MOCK` names and stopped by PID when dropped. Without
-//! `MASTODON_MOCK` the tests that need it print "skipped".
+//! `MASTODON_MOCK` the tests that need it are skipped (a `SKIPPED:` line; a failure under
+//! `TEST_REQUIRE_ALL=1`).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,12 +26,10 @@ pub struct MastodonMock {
 
 impl MastodonMock {
     /// Starts a server with the announcer, a moderator and one account per `usernames`,
-    /// or `None` (after printing why) when `MASTODON_MOCK` is not set.
+    /// or `None` once `test` is skipped because `MASTODON_MOCK` is not set (see
+    /// [`crate::support::skip`]).
     pub async fn start(test: &str, usernames: &[&str]) -> Option<MastodonMock> {
-        let Some(program) = std::env::var_os("MASTODON_MOCK").filter(|p| !p.is_empty()) else {
-            println!("skipped {test}: MASTODON_MOCK is not set (see .ci/run)");
-            return None;
-        };
+        let program = crate::support::require_or_skip("MASTODON_MOCK", test)?;
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()

@@ -4,34 +4,32 @@ use axum::http::{Method, StatusCode};
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn health_readiness_and_metrics() {
-    for backend in backends() {
-        let app = spawn_app(&backend).await;
-        assert_eq!(app.get("/healthz", None).await.status, StatusCode::OK);
-        let ready = app.get("/readyz", None).await;
-        assert_eq!(ready.status, StatusCode::OK, "{}: {ready:?}", backend.label);
-        let cast = stage(&app, "paid").await;
-        app.token(&cast.room, &cast.viewer_session).await;
-        let metrics = app.get("/metrics", None).await;
-        let text = metrics.body.as_str().unwrap();
-        assert!(
-            text.contains("roomkey_tokens_total{outcome=\"payment_required\"} 1"),
-            "{text}"
-        );
-        assert!(text.contains("roomkey_http_requests_total{method=\"POST\",route=\"/api/rooms/{room}/token\",status=\"402\"} 1"));
-        assert!(
-            !text.contains("livealex2026"),
-            "no room, user or token in labels"
-        );
-        assert!(!text.contains(&cast.viewer_id));
-        app.shutdown().await;
-    }
+per_backend!(health_readiness_and_metrics);
+async fn health_readiness_and_metrics(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    assert_eq!(app.get("/healthz", None).await.status, StatusCode::OK);
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.status, StatusCode::OK, "{}: {ready:?}", backend.label);
+    let cast = stage(&app, "paid").await;
+    app.token(&cast.room, &cast.viewer_session).await;
+    let metrics = app.get("/metrics", None).await;
+    let text = metrics.body.as_str().unwrap();
+    assert!(
+        text.contains("roomkey_tokens_total{outcome=\"payment_required\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("roomkey_http_requests_total{method=\"POST\",route=\"/api/rooms/{room}/token\",status=\"402\"} 1"));
+    assert!(
+        !text.contains("livealex2026"),
+        "no room, user or token in labels"
+    );
+    assert!(!text.contains(&cast.viewer_id));
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn unmatched_paths_and_methods_answer_in_the_envelope() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let reply = app.get("/nope", None).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.body["error"]["code"], "not_found");
@@ -56,7 +54,7 @@ async fn unmatched_paths_and_methods_answer_in_the_envelope() {
 
 #[tokio::test]
 async fn oversized_bodies_are_refused() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let huge = "x".repeat(100 * 1024);
     let reply = app
         .post(
@@ -73,10 +71,8 @@ async fn oversized_bodies_are_refused() {
 #[tokio::test]
 async fn a_database_connection_dropped_while_idle_is_replaced_without_an_error() {
     use sqlx::Connection as _;
-    let Some(backend) = backends()
-        .into_iter()
-        .find(|backend| backend.postgres_url().is_some())
-    else {
+    let test = "ops::a_database_connection_dropped_while_idle_is_replaced_without_an_error";
+    let Some(backend) = Backend::postgres_redis(test) else {
         return;
     };
     let name = format!("rk_test_{}", uuid::Uuid::new_v4().simple());
@@ -111,7 +107,7 @@ async fn a_database_connection_dropped_while_idle_is_replaced_without_an_error()
 /// under its own template, never as `unmatched`.
 #[tokio::test]
 async fn every_route_in_the_table_reaches_a_handler_and_is_counted_under_its_template() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     // The sign-only ceiling is served by roomkey-bench-server only (tests/bench_server.rs).
     let catalogue: Vec<_> = roomkey::http::routes::table::catalogue()
         .into_iter()

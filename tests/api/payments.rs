@@ -165,7 +165,7 @@ async fn assert_books_balance(app: &TestApp) {
 
 #[tokio::test]
 async fn checkout_returns_epaycos_parameters_with_our_reference() {
-    let app = payments_app(&backends()[0], false).await;
+    let app = payments_app(&Backend::sqlite(), false).await;
     let cast = stage(&app, "paid").await;
     let reply = app
         .call(
@@ -207,68 +207,66 @@ async fn checkout_returns_epaycos_parameters_with_our_reference() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn an_accepted_payment_opens_the_room_books_70_30_and_a_reversal_closes_it() {
-    for backend in backends() {
-        let app = payments_app(&backend, false).await;
-        let cast = stage(&app, "paid").await;
-        let reference = pay(&app, &cast.viewer_session, &cast.room).await;
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::PAYMENT_REQUIRED
-        );
+per_backend!(an_accepted_payment_opens_the_room_books_70_30_and_a_reversal_closes_it);
+async fn an_accepted_payment_opens_the_room_books_70_30_and_a_reversal_closes_it(backend: Backend) {
+    let app = payments_app(&backend, false).await;
+    let cast = stage(&app, "paid").await;
+    let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::PAYMENT_REQUIRED
+    );
 
-        let reply = confirm(
-            &app,
-            &notification(Some(&reference), "1001", 1, "50000.00", "COP"),
-        )
-        .await;
-        assert_eq!(reply.status, StatusCode::OK, "{}: {reply:?}", backend.label);
-        assert_eq!(reply.body["status"], "granted");
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::OK,
-            "{}",
-            backend.label
-        );
-        assert_eq!(
-            earnings(&app, &cast.performer_id).await,
-            json!([{"currency": "COP", "gross_minor": 5_000_000, "performer_share_minor": 3_500_000,
-                    "platform_share_minor": 1_500_000, "refunded_minor": 0, "tips_minor": 0}])
-        );
+    let reply = confirm(
+        &app,
+        &notification(Some(&reference), "1001", 1, "50000.00", "COP"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}: {reply:?}", backend.label);
+    assert_eq!(reply.body["status"], "granted");
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::OK,
+        "{}",
+        backend.label
+    );
+    assert_eq!(
+        earnings(&app, &cast.performer_id).await,
+        json!([{"currency": "COP", "gross_minor": 5_000_000, "performer_share_minor": 3_500_000,
+                "platform_share_minor": 1_500_000, "refunded_minor": 0, "tips_minor": 0}])
+    );
 
-        // A late "pending" after "accepted" changes nothing; the extras may be gone by then.
-        let reply = confirm(&app, &notification(None, "1001", 3, "50000.00", "COP")).await;
-        assert_eq!(reply.body["status"], "ignored");
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::OK
-        );
+    // A late "pending" after "accepted" changes nothing; the extras may be gone by then.
+    let reply = confirm(&app, &notification(None, "1001", 3, "50000.00", "COP")).await;
+    assert_eq!(reply.body["status"], "ignored");
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::OK
+    );
 
-        let reply = confirm(&app, &notification(None, "1001", 6, "50000.00", "COP")).await;
-        assert_eq!(reply.body["status"], "revoked", "{reply:?}");
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::PAYMENT_REQUIRED
-        );
-        assert_eq!(
-            earnings(&app, &cast.performer_id).await,
-            json!([{"currency": "COP", "gross_minor": 5_000_000, "performer_share_minor": 0,
-                    "platform_share_minor": 0, "refunded_minor": 5_000_000, "tips_minor": 0}])
-        );
-        let reply = confirm(&app, &notification(None, "1001", 1, "50000.00", "COP")).await;
-        assert_eq!(
-            reply.body["status"], "duplicate",
-            "the same accepted event again"
-        );
-        assert_books_balance(&app).await;
-        app.shutdown().await;
-    }
+    let reply = confirm(&app, &notification(None, "1001", 6, "50000.00", "COP")).await;
+    assert_eq!(reply.body["status"], "revoked", "{reply:?}");
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::PAYMENT_REQUIRED
+    );
+    assert_eq!(
+        earnings(&app, &cast.performer_id).await,
+        json!([{"currency": "COP", "gross_minor": 5_000_000, "performer_share_minor": 0,
+                "platform_share_minor": 0, "refunded_minor": 5_000_000, "tips_minor": 0}])
+    );
+    let reply = confirm(&app, &notification(None, "1001", 1, "50000.00", "COP")).await;
+    assert_eq!(
+        reply.body["status"], "duplicate",
+        "the same accepted event again"
+    );
+    assert_books_balance(&app).await;
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn every_state_code_holds_denies_or_grants() {
-    let app = payments_app(&backends()[0], false).await;
+    let app = payments_app(&Backend::sqlite(), false).await;
     let cast = stage(&app, "paid").await;
     for (i, (code, expected)) in [
         (2, "denied"),
@@ -323,51 +321,49 @@ async fn every_state_code_holds_denies_or_grants() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn ten_concurrent_deliveries_grant_once_and_book_once() {
-    for backend in backends() {
-        let app = payments_app(&backend, false).await;
-        let cast = stage(&app, "paid").await;
-        let reference = pay(&app, &cast.viewer_session, &cast.room).await;
-        let fields = notification(Some(&reference), "4001", 1, "50000.00", "COP");
-        let replies = futures_util::future::join_all((0..10).map(|_| confirm(&app, &fields))).await;
-        let mut statuses: Vec<String> = replies
-            .iter()
-            .map(|r| r.body["status"].as_str().unwrap_or("error").to_owned())
-            .collect();
-        statuses.sort();
-        assert!(
-            replies.iter().all(|r| r.status == StatusCode::OK),
-            "{}: {replies:?}",
-            backend.label
-        );
-        assert_eq!(
-            statuses.iter().filter(|s| *s == "granted").count(),
-            1,
-            "{}: {statuses:?}",
-            backend.label
-        );
-        assert_eq!(statuses.iter().filter(|s| *s == "duplicate").count(), 9);
+per_backend!(ten_concurrent_deliveries_grant_once_and_book_once);
+async fn ten_concurrent_deliveries_grant_once_and_book_once(backend: Backend) {
+    let app = payments_app(&backend, false).await;
+    let cast = stage(&app, "paid").await;
+    let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+    let fields = notification(Some(&reference), "4001", 1, "50000.00", "COP");
+    let replies = futures_util::future::join_all((0..10).map(|_| confirm(&app, &fields))).await;
+    let mut statuses: Vec<String> = replies
+        .iter()
+        .map(|r| r.body["status"].as_str().unwrap_or("error").to_owned())
+        .collect();
+    statuses.sort();
+    assert!(
+        replies.iter().all(|r| r.status == StatusCode::OK),
+        "{}: {replies:?}",
+        backend.label
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "granted").count(),
+        1,
+        "{}: {statuses:?}",
+        backend.label
+    );
+    assert_eq!(statuses.iter().filter(|s| *s == "duplicate").count(), 9);
 
-        let record = app
-            .get(
-                &format!("/api/admin/users/{}/access", cast.viewer_id),
-                Some(ADMIN_KEY),
-            )
-            .await;
-        assert_eq!(record.body["entitlements"].as_array().unwrap().len(), 1);
-        assert_eq!(
-            earnings(&app, &cast.performer_id).await[0]["gross_minor"],
-            5_000_000
-        );
-        assert_books_balance(&app).await;
-        app.shutdown().await;
-    }
+    let record = app
+        .get(
+            &format!("/api/admin/users/{}/access", cast.viewer_id),
+            Some(ADMIN_KEY),
+        )
+        .await;
+    assert_eq!(record.body["entitlements"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        earnings(&app, &cast.performer_id).await[0]["gross_minor"],
+        5_000_000
+    );
+    assert_books_balance(&app).await;
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn forged_mismatched_unknown_and_test_notifications_change_nothing() {
-    let app = payments_app(&backends()[0], false).await;
+    let app = payments_app(&Backend::sqlite(), false).await;
     let cast = stage(&app, "paid").await;
     let reference = pay(&app, &cast.viewer_session, &cast.room).await;
 
@@ -453,73 +449,69 @@ async fn forged_mismatched_unknown_and_test_notifications_change_nothing() {
     app.shutdown().await;
 }
 
+per_backend!(a_declined_confirmation_re_sent_as_accepted_grants_nothing);
 /// ePayco signs the reference, transaction, amount and currency, not the state: a genuine
 /// declined confirmation re-sent as accepted keeps the signature. What counts is ePayco's
 /// own record of the transaction.
-#[tokio::test]
-async fn a_declined_confirmation_re_sent_as_accepted_grants_nothing() {
-    for backend in backends() {
-        let app = payments_app(&backend, false).await;
-        let cast = stage(&app, "paid").await;
-        let reference = pay(&app, &cast.viewer_session, &cast.room).await;
-        let declined = notification(Some(&reference), "5101", 2, "50000.00", "COP");
-        assert_eq!(confirm(&app, &declined).await.body["status"], "denied");
+async fn a_declined_confirmation_re_sent_as_accepted_grants_nothing(backend: Backend) {
+    let app = payments_app(&backend, false).await;
+    let cast = stage(&app, "paid").await;
+    let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+    let declined = notification(Some(&reference), "5101", 2, "50000.00", "COP");
+    assert_eq!(confirm(&app, &declined).await.body["status"], "denied");
 
-        let mut edited = declined.clone();
-        edited.insert("x_cod_transaction_state".into(), "1".into());
-        edited.insert("x_cod_response".into(), "1".into());
-        let reply = confirm_forged(&app, &edited).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}: {reply:?}", backend.label);
-        assert_eq!(
-            reply.body["status"], "duplicate",
-            "ePayco's record still says declined"
-        );
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::PAYMENT_REQUIRED,
-            "{}",
-            backend.label
-        );
-        assert_eq!(earnings(&app, &cast.performer_id).await, json!([]));
-        app.shutdown().await;
-    }
+    let mut edited = declined.clone();
+    edited.insert("x_cod_transaction_state".into(), "1".into());
+    edited.insert("x_cod_response".into(), "1".into());
+    let reply = confirm_forged(&app, &edited).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}: {reply:?}", backend.label);
+    assert_eq!(
+        reply.body["status"], "duplicate",
+        "ePayco's record still says declined"
+    );
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::PAYMENT_REQUIRED,
+        "{}",
+        backend.label
+    );
+    assert_eq!(earnings(&app, &cast.performer_id).await, json!([]));
+    app.shutdown().await;
 }
 
-#[tokio::test]
-async fn an_accepted_confirmation_re_sent_as_reversed_revokes_nothing() {
-    for backend in backends() {
-        let app = payments_app(&backend, false).await;
-        let cast = stage(&app, "paid").await;
-        let reference = pay(&app, &cast.viewer_session, &cast.room).await;
-        let accepted = notification(Some(&reference), "5201", 1, "50000.00", "COP");
-        assert_eq!(confirm(&app, &accepted).await.body["status"], "granted");
+per_backend!(an_accepted_confirmation_re_sent_as_reversed_revokes_nothing);
+async fn an_accepted_confirmation_re_sent_as_reversed_revokes_nothing(backend: Backend) {
+    let app = payments_app(&backend, false).await;
+    let cast = stage(&app, "paid").await;
+    let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+    let accepted = notification(Some(&reference), "5201", 1, "50000.00", "COP");
+    assert_eq!(confirm(&app, &accepted).await.body["status"], "granted");
 
-        let mut edited = accepted.clone();
-        edited.insert("x_cod_transaction_state".into(), "6".into());
-        let reply = confirm_forged(&app, &edited).await;
-        assert_eq!(
-            reply.body["status"], "duplicate",
-            "{}: {reply:?}",
-            backend.label
-        );
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::OK,
-            "{}: the buyer keeps the room",
-            backend.label
-        );
-        let books = earnings(&app, &cast.performer_id).await;
-        assert_eq!(books[0]["refunded_minor"], 0, "{books}");
-        assert_books_balance(&app).await;
-        app.shutdown().await;
-    }
+    let mut edited = accepted.clone();
+    edited.insert("x_cod_transaction_state".into(), "6".into());
+    let reply = confirm_forged(&app, &edited).await;
+    assert_eq!(
+        reply.body["status"], "duplicate",
+        "{}: {reply:?}",
+        backend.label
+    );
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::OK,
+        "{}: the buyer keeps the room",
+        backend.label
+    );
+    let books = earnings(&app, &cast.performer_id).await;
+    assert_eq!(books[0]["refunded_minor"], 0, "{books}");
+    assert_books_balance(&app).await;
+    app.shutdown().await;
 }
 
 /// `x_test_request` and the extras are unsigned too: a sandbox payment relabelled as a
 /// production one is still a test transaction, and our reference is ePayco's copy.
 #[tokio::test]
 async fn unsigned_fields_are_read_from_epaycos_record() {
-    let app = payments_app(&backends()[0], false).await;
+    let app = payments_app(&Backend::sqlite(), false).await;
     let cast = stage(&app, "paid").await;
     let reference = pay(&app, &cast.viewer_session, &cast.room).await;
     let mut sandbox = notification(Some(&reference), "5301", 1, "50000.00", "COP");
@@ -550,47 +542,47 @@ async fn unsigned_fields_are_read_from_epaycos_record() {
     app.shutdown().await;
 }
 
+per_backend!(a_confirmation_whose_state_cannot_be_looked_up_is_retried_and_settled_later);
 /// Without ePayco's record nothing is granted: the notification is answered 503 so that
 /// ePayco sends it again, and the payment waits as pending for the reconcile pass.
-#[tokio::test]
-async fn a_confirmation_whose_state_cannot_be_looked_up_is_retried_and_settled_later() {
-    for backend in backends() {
-        let app = payments_app(&backend, false).await;
-        let cast = stage(&app, "paid").await;
-        let reference = pay(&app, &cast.viewer_session, &cast.room).await;
-        let accepted = notification(Some(&reference), "5401", 1, "50000.00", "COP");
-        let reply = confirm_forged(&app, &accepted).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "{}: {reply:?}",
-            backend.label
-        );
-        assert_eq!(reply.body["error"]["code"], "unavailable");
-        assert!(reply.headers.contains_key("retry-after"));
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::PAYMENT_REQUIRED
-        );
+async fn a_confirmation_whose_state_cannot_be_looked_up_is_retried_and_settled_later(
+    backend: Backend,
+) {
+    let app = payments_app(&backend, false).await;
+    let cast = stage(&app, "paid").await;
+    let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+    let accepted = notification(Some(&reference), "5401", 1, "50000.00", "COP");
+    let reply = confirm_forged(&app, &accepted).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}: {reply:?}",
+        backend.label
+    );
+    assert_eq!(reply.body["error"]["code"], "unavailable");
+    assert!(reply.headers.contains_key("retry-after"));
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::PAYMENT_REQUIRED
+    );
 
-        // ePayco's retries stop; its record now answers, and the reconcile pass settles it
-        epayco_records(&app).record(&accepted);
-        app.clock.advance(601);
-        let report = app.app.state().payments.reconcile_pending().await.unwrap();
-        assert_eq!(
-            (report.checked, report.changed),
-            (1, 1),
-            "{}",
-            backend.label
-        );
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::OK
-        );
-        assert_eq!(confirm(&app, &accepted).await.body["status"], "duplicate");
-        assert_books_balance(&app).await;
-        app.shutdown().await;
-    }
+    // ePayco's retries stop; its record now answers, and the reconcile pass settles it
+    epayco_records(&app).record(&accepted);
+    app.clock.advance(601);
+    let report = app.app.state().payments.reconcile_pending().await.unwrap();
+    assert_eq!(
+        (report.checked, report.changed),
+        (1, 1),
+        "{}",
+        backend.label
+    );
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(confirm(&app, &accepted).await.body["status"], "duplicate");
+    assert_books_balance(&app).await;
+    app.shutdown().await;
 }
 
 /// A lookup that cannot connect answers at once, not after the provider's timeout.
@@ -602,7 +594,7 @@ async fn an_unreachable_lookup_answers_503_promptly() {
         closed.local_addr().unwrap()
     );
     drop(closed);
-    let app = payments_app_with(&backends()[0], false, |c| {
+    let app = payments_app_with(&Backend::sqlite(), false, |c| {
         c.payments.epayco.validation_url = url;
     })
     .await;
@@ -621,7 +613,7 @@ async fn an_unreachable_lookup_answers_503_promptly() {
 
 #[tokio::test]
 async fn test_transactions_are_accepted_in_test_mode() {
-    let app = payments_app(&backends()[0], true).await;
+    let app = payments_app(&Backend::sqlite(), true).await;
     let cast = stage(&app, "paid").await;
     let reference = pay(&app, &cast.viewer_session, &cast.room).await;
     let mut test = notification(Some(&reference), "6001", 1, "50000.00", "COP");
@@ -632,7 +624,7 @@ async fn test_transactions_are_accepted_in_test_mode() {
 
 #[tokio::test]
 async fn get_and_json_confirmations_work_like_the_form() {
-    let app = payments_app(&backends()[0], false).await;
+    let app = payments_app(&Backend::sqlite(), false).await;
     let cast = stage(&app, "paid").await;
     let reference = pay(&app, &cast.viewer_session, &cast.room).await;
     let pending = notification(Some(&reference), "7001", 3, "50000.00", "COP");
@@ -656,115 +648,111 @@ async fn get_and_json_confirmations_work_like_the_form() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_database_outage_mid_webhook_answers_503_and_the_retry_loses_nothing() {
-    for backend in backends() {
-        let app = payments_app(&backend, false).await;
-        let cast = stage(&app, "paid").await;
-        let reference = pay(&app, &cast.viewer_session, &cast.room).await;
-        let fields = notification(Some(&reference), "8001", 1, "50000.00", "COP");
+per_backend!(a_database_outage_mid_webhook_answers_503_and_the_retry_loses_nothing);
+async fn a_database_outage_mid_webhook_answers_503_and_the_retry_loses_nothing(backend: Backend) {
+    let app = payments_app(&backend, false).await;
+    let cast = stage(&app, "paid").await;
+    let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+    let fields = notification(Some(&reference), "8001", 1, "50000.00", "COP");
 
-        let restarted = app.sibling().await;
-        app.app.state().store.close().await;
-        let reply = confirm(&app, &fields).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "{}: {reply:?}",
-            backend.label
-        );
-        assert!(reply.headers.contains_key("retry-after"));
+    let restarted = app.sibling().await;
+    app.app.state().store.close().await;
+    let reply = confirm(&app, &fields).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}: {reply:?}",
+        backend.label
+    );
+    assert!(reply.headers.contains_key("retry-after"));
 
-        // ePayco retries; the instance that answers now has a working database.
-        let reply = confirm(&restarted, &fields).await;
-        assert_eq!(
-            reply.body["status"], "granted",
-            "{}: {reply:?}",
-            backend.label
-        );
-        assert_eq!(
-            restarted
-                .token(&cast.room, &cast.viewer_session)
-                .await
-                .status,
-            StatusCode::OK
-        );
-        assert_books_balance(&restarted).await;
-        restarted.shutdown().await;
-        app.shutdown().await;
-    }
+    // ePayco retries; the instance that answers now has a working database.
+    let reply = confirm(&restarted, &fields).await;
+    assert_eq!(
+        reply.body["status"], "granted",
+        "{}: {reply:?}",
+        backend.label
+    );
+    assert_eq!(
+        restarted
+            .token(&cast.room, &cast.viewer_session)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_books_balance(&restarted).await;
+    restarted.shutdown().await;
+    app.shutdown().await;
 }
 
-#[tokio::test]
-async fn each_subscription_payment_extends_access_by_one_period() {
-    for backend in backends() {
-        let app = payments_app(&backend, false).await;
-        let cast = stage(&app, "paid").await;
-        let terms = app
-            .call(Method::PUT, &format!("/api/admin/performers/{}/terms", cast.performer_id), Some(ADMIN_KEY),
-                Some(json!({"performer_share_bps": 8000, "subscription_price": {"amount_minor": 2_000_000, "currency": "COP"}})))
-            .await;
-        assert_eq!(terms.status, StatusCode::OK, "{terms:?}");
+per_backend!(each_subscription_payment_extends_access_by_one_period);
+async fn each_subscription_payment_extends_access_by_one_period(backend: Backend) {
+    let app = payments_app(&backend, false).await;
+    let cast = stage(&app, "paid").await;
+    let terms = app
+        .call(Method::PUT, &format!("/api/admin/performers/{}/terms", cast.performer_id), Some(ADMIN_KEY),
+            Some(json!({"performer_share_bps": 8000, "subscription_price": {"amount_minor": 2_000_000, "currency": "COP"}})))
+        .await;
+    assert_eq!(terms.status, StatusCode::OK, "{terms:?}");
 
-        for (i, ref_payco) in ["9001", "9002"].into_iter().enumerate() {
-            let reply = app
-                .call(
-                    Method::POST,
-                    &format!("/api/performers/{}/subscribe", cast.performer_id),
-                    Some(&cast.viewer_session),
-                    None,
-                )
-                .await;
-            assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-            let reference = reply.body["reference"].as_str().unwrap().to_owned();
-            let reply = confirm(
-                &app,
-                &notification(Some(&reference), ref_payco, 1, "20000.00", "COP"),
+    for (i, ref_payco) in ["9001", "9002"].into_iter().enumerate() {
+        let reply = app
+            .call(
+                Method::POST,
+                &format!("/api/performers/{}/subscribe", cast.performer_id),
+                Some(&cast.viewer_session),
+                None,
             )
             .await;
-            assert_eq!(reply.body["status"], "granted", "payment {i}");
-        }
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::OK,
-            "a subscription covers the performer's rooms"
-        );
-        let record = app
-            .get(
-                &format!("/api/admin/users/{}/access", cast.viewer_id),
-                Some(ADMIN_KEY),
-            )
-            .await;
-        let periods = record.body["entitlements"].as_array().unwrap();
-        assert_eq!(periods.len(), 2);
-        let period = 30 * 86_400;
-        assert_eq!(
-            periods[1]["valid_until"],
-            roomkey::clock::rfc3339(START + period),
-            "{}",
-            backend.label
-        );
-        assert_eq!(
-            periods[0]["valid_from"],
-            roomkey::clock::rfc3339(START + period),
-            "the renewal starts where the first ends"
-        );
-        assert_eq!(
-            periods[0]["valid_until"],
-            roomkey::clock::rfc3339(START + 2 * period)
-        );
-        let totals = &earnings(&app, &cast.performer_id).await[0];
-        assert_eq!(
-            totals["performer_share_minor"], 3_200_000,
-            "80 % by the performer's own terms"
-        );
-        app.shutdown().await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        let reference = reply.body["reference"].as_str().unwrap().to_owned();
+        let reply = confirm(
+            &app,
+            &notification(Some(&reference), ref_payco, 1, "20000.00", "COP"),
+        )
+        .await;
+        assert_eq!(reply.body["status"], "granted", "payment {i}");
     }
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::OK,
+        "a subscription covers the performer's rooms"
+    );
+    let record = app
+        .get(
+            &format!("/api/admin/users/{}/access", cast.viewer_id),
+            Some(ADMIN_KEY),
+        )
+        .await;
+    let periods = record.body["entitlements"].as_array().unwrap();
+    assert_eq!(periods.len(), 2);
+    let period = 30 * 86_400;
+    assert_eq!(
+        periods[1]["valid_until"],
+        roomkey::clock::rfc3339(START + period),
+        "{}",
+        backend.label
+    );
+    assert_eq!(
+        periods[0]["valid_from"],
+        roomkey::clock::rfc3339(START + period),
+        "the renewal starts where the first ends"
+    );
+    assert_eq!(
+        periods[0]["valid_until"],
+        roomkey::clock::rfc3339(START + 2 * period)
+    );
+    let totals = &earnings(&app, &cast.performer_id).await[0];
+    assert_eq!(
+        totals["performer_share_minor"], 3_200_000,
+        "80 % by the performer's own terms"
+    );
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn tips_and_features_are_booked_and_features_granted() {
-    let app = payments_app(&backends()[0], false).await;
+    let app = payments_app(&Backend::sqlite(), false).await;
     let cast = stage(&app, "paid").await;
     let reply = app
         .post(
@@ -851,7 +839,7 @@ async fn tips_and_features_are_booked_and_features_granted() {
 
 #[tokio::test]
 async fn only_the_performer_and_admins_see_earnings() {
-    let app = payments_app(&backends()[0], false).await;
+    let app = payments_app(&Backend::sqlite(), false).await;
     let cast = stage(&app, "paid").await;
     let path = format!("/api/performers/{}/earnings", cast.performer_id);
     assert_eq!(
@@ -949,96 +937,94 @@ async fn pay_with(app: &TestApp, session: &str, provider: &str) -> String {
     reply.body["reference"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn standard_webhooks_grant_once_and_refuse_forged_or_stale_deliveries() {
-    for backend in backends() {
-        let app = payments_app(&backend, false).await;
-        let cast = stage(&app, "paid").await;
-        let reference = pay_with(&app, &cast.viewer_session, "meru").await;
-        let body = event(
-            "evt_1",
-            "payment.succeeded",
-            &reference,
-            "pay_1",
-            5_000_000,
-            "COP",
-        );
+per_backend!(standard_webhooks_grant_once_and_refuse_forged_or_stale_deliveries);
+async fn standard_webhooks_grant_once_and_refuse_forged_or_stale_deliveries(backend: Backend) {
+    let app = payments_app(&backend, false).await;
+    let cast = stage(&app, "paid").await;
+    let reference = pay_with(&app, &cast.viewer_session, "meru").await;
+    let body = event(
+        "evt_1",
+        "payment.succeeded",
+        &reference,
+        "pay_1",
+        5_000_000,
+        "COP",
+    );
 
-        let forged = meru(
-            &app,
-            "msg_1",
-            &body,
-            START,
-            "whsec_MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE=",
-        )
-        .await;
-        assert_eq!(forged.status, StatusCode::BAD_REQUEST);
-        assert_eq!(forged.body["error"]["code"], "invalid_signature");
-        let stale = meru(&app, "msg_1", &body, START - 301, MERU_SECRET).await;
-        assert_eq!(stale.status, StatusCode::BAD_REQUEST, "{stale:?}");
-        let wrong_amount = event(
-            "evt_1",
-            "payment.succeeded",
-            &reference,
-            "pay_1",
-            4_000_000,
-            "COP",
-        );
-        assert_eq!(
-            meru(&app, "msg_0", &wrong_amount, START, MERU_SECRET)
-                .await
-                .body["error"]["code"],
-            "amount_mismatch"
-        );
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::PAYMENT_REQUIRED
-        );
+    let forged = meru(
+        &app,
+        "msg_1",
+        &body,
+        START,
+        "whsec_MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE=",
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+    assert_eq!(forged.body["error"]["code"], "invalid_signature");
+    let stale = meru(&app, "msg_1", &body, START - 301, MERU_SECRET).await;
+    assert_eq!(stale.status, StatusCode::BAD_REQUEST, "{stale:?}");
+    let wrong_amount = event(
+        "evt_1",
+        "payment.succeeded",
+        &reference,
+        "pay_1",
+        4_000_000,
+        "COP",
+    );
+    assert_eq!(
+        meru(&app, "msg_0", &wrong_amount, START, MERU_SECRET)
+            .await
+            .body["error"]["code"],
+        "amount_mismatch"
+    );
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::PAYMENT_REQUIRED
+    );
 
-        assert_eq!(
-            meru(&app, "msg_1", &body, START + 100, MERU_SECRET)
-                .await
-                .body["status"],
-            "granted",
-            "{}",
-            backend.label
-        );
-        assert_eq!(
-            meru(&app, "msg_1", &body, START + 200, MERU_SECRET)
-                .await
-                .body["status"],
-            "duplicate",
-            "a retry keeps its webhook-id"
-        );
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::OK
-        );
+    assert_eq!(
+        meru(&app, "msg_1", &body, START + 100, MERU_SECRET)
+            .await
+            .body["status"],
+        "granted",
+        "{}",
+        backend.label
+    );
+    assert_eq!(
+        meru(&app, "msg_1", &body, START + 200, MERU_SECRET)
+            .await
+            .body["status"],
+        "duplicate",
+        "a retry keeps its webhook-id"
+    );
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::OK
+    );
 
-        let refund = event(
-            "evt_2",
-            "payment.refunded",
-            &reference,
-            "pay_1",
-            5_000_000,
-            "COP",
-        );
-        assert_eq!(
-            meru(&app, "msg_2", &refund, START, MERU_SECRET).await.body["status"],
-            "revoked"
-        );
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::PAYMENT_REQUIRED
-        );
-        assert_books_balance(&app).await;
-        app.shutdown().await;
-    }
+    let refund = event(
+        "evt_2",
+        "payment.refunded",
+        &reference,
+        "pay_1",
+        5_000_000,
+        "COP",
+    );
+    assert_eq!(
+        meru(&app, "msg_2", &refund, START, MERU_SECRET).await.body["status"],
+        "revoked"
+    );
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::PAYMENT_REQUIRED
+    );
+    assert_books_balance(&app).await;
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn stripe_style_webhooks_verify_under_any_active_secret_and_book_chargebacks() {
-    let app = payments_app(&backends()[0], false).await;
+    let app = payments_app(&Backend::sqlite(), false).await;
     let cast = stage(&app, "paid").await;
     let reference = pay_with(&app, &cast.viewer_session, "cards").await;
     let body = event(
@@ -1093,164 +1079,160 @@ async fn stripe_style_webhooks_verify_under_any_active_secret_and_book_chargebac
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn admins_record_link_payments_and_emailed_chargebacks_through_the_same_path() {
-    for backend in backends() {
-        let app = payments_app(&backend, false).await;
-        let cast = stage(&app, "paid").await;
-        let body = json!({"user_id": cast.viewer_id, "purchase": {"kind": "room", "room": "livealex2026"},
-            "provider": "meru", "provider_ref": "link-4F7K", "amount_minor": 2_500, "currency": "USD"});
-        let reply = app.admin("/api/admin/payments", body.clone()).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::CREATED,
-            "{}: {reply:?}",
-            backend.label
-        );
-        assert_eq!(reply.body["status"], "granted");
-        let reference = reply.body["reference"].as_str().unwrap().to_owned();
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::OK
-        );
-        let again = app.admin("/api/admin/payments", body).await;
-        assert_eq!(
-            again.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "the same link cannot be recorded twice"
-        );
+per_backend!(admins_record_link_payments_and_emailed_chargebacks_through_the_same_path);
+async fn admins_record_link_payments_and_emailed_chargebacks_through_the_same_path(
+    backend: Backend,
+) {
+    let app = payments_app(&backend, false).await;
+    let cast = stage(&app, "paid").await;
+    let body = json!({"user_id": cast.viewer_id, "purchase": {"kind": "room", "room": "livealex2026"},
+        "provider": "meru", "provider_ref": "link-4F7K", "amount_minor": 2_500, "currency": "USD"});
+    let reply = app.admin("/api/admin/payments", body.clone()).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::CREATED,
+        "{}: {reply:?}",
+        backend.label
+    );
+    assert_eq!(reply.body["status"], "granted");
+    let reference = reply.body["reference"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::OK
+    );
+    let again = app.admin("/api/admin/payments", body).await;
+    assert_eq!(
+        again.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the same link cannot be recorded twice"
+    );
 
-        let (_, viewer) = app.register("other").await;
-        let forbidden = app
-            .post("/api/admin/payments", Some(&viewer), json!({}))
-            .await;
-        assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    let (_, viewer) = app.register("other").await;
+    let forbidden = app
+        .post("/api/admin/payments", Some(&viewer), json!({}))
+        .await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
 
-        let reply = app
-            .admin(
-                &format!("/api/admin/payments/{reference}/chargeback"),
-                json!({}),
-            )
-            .await;
-        assert_eq!(reply.body["status"], "revoked", "{reply:?}");
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::PAYMENT_REQUIRED
-        );
-        let record = app
-            .get(
-                &format!("/api/admin/users/{}/access", cast.viewer_id),
-                Some(ADMIN_KEY),
-            )
-            .await;
-        assert_eq!(record.body["entitlements"][0]["revoked"]["by"], "admin-key");
-        let totals = &earnings(&app, &cast.performer_id).await[0];
-        assert_eq!(totals["currency"], "USD");
-        assert_eq!(totals["gross_minor"], 2_500);
-        assert_eq!(totals["refunded_minor"], 2_500);
-        assert_books_balance(&app).await;
-        app.shutdown().await;
-    }
+    let reply = app
+        .admin(
+            &format!("/api/admin/payments/{reference}/chargeback"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(reply.body["status"], "revoked", "{reply:?}");
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::PAYMENT_REQUIRED
+    );
+    let record = app
+        .get(
+            &format!("/api/admin/users/{}/access", cast.viewer_id),
+            Some(ADMIN_KEY),
+        )
+        .await;
+    assert_eq!(record.body["entitlements"][0]["revoked"]["by"], "admin-key");
+    let totals = &earnings(&app, &cast.performer_id).await[0];
+    assert_eq!(totals["currency"], "USD");
+    assert_eq!(totals["gross_minor"], 2_500);
+    assert_eq!(totals["refunded_minor"], 2_500);
+    assert_books_balance(&app).await;
+    app.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_payment_left_pending_is_settled_by_the_reconcile_pass() {
-    for backend in backends() {
-        let app = payments_app(&backend, false).await;
-        let lookup = epayco_records(&app);
-        let cast = stage(&app, "paid").await;
-        let reference = pay(&app, &cast.viewer_session, &cast.room).await;
-        let held = confirm(
-            &app,
-            &notification(Some(&reference), "7001", 3, "50000.00", "COP"),
-        )
-        .await;
-        assert_eq!(held.body["status"], "held", "{}: {held:?}", backend.label);
-        let (_, other_session) = app.register("other").await;
-        let other_reference = pay(&app, &other_session, &cast.room).await;
-        confirm(
-            &app,
-            &notification(Some(&other_reference), "7002", 3, "50000.00", "COP"),
-        )
-        .await;
+per_backend!(a_payment_left_pending_is_settled_by_the_reconcile_pass);
+async fn a_payment_left_pending_is_settled_by_the_reconcile_pass(backend: Backend) {
+    let app = payments_app(&backend, false).await;
+    let lookup = epayco_records(&app);
+    let cast = stage(&app, "paid").await;
+    let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+    let held = confirm(
+        &app,
+        &notification(Some(&reference), "7001", 3, "50000.00", "COP"),
+    )
+    .await;
+    assert_eq!(held.body["status"], "held", "{}: {held:?}", backend.label);
+    let (_, other_session) = app.register("other").await;
+    let other_reference = pay(&app, &other_session, &cast.room).await;
+    confirm(
+        &app,
+        &notification(Some(&other_reference), "7002", 3, "50000.00", "COP"),
+    )
+    .await;
 
-        // ePayco's final confirmation never arrives; the lookup knows better
-        lookup.set("7001", 1, 50000.0, "COP");
-        lookup.set("7002", 1, 1.0, "COP");
-        let report = app.app.state().payments.reconcile_pending().await.unwrap();
-        assert_eq!(report.checked, 0, "too recent to look up yet");
+    // ePayco's final confirmation never arrives; the lookup knows better
+    lookup.set("7001", 1, 50000.0, "COP");
+    lookup.set("7002", 1, 1.0, "COP");
+    let report = app.app.state().payments.reconcile_pending().await.unwrap();
+    assert_eq!(report.checked, 0, "too recent to look up yet");
 
-        app.clock.advance(601);
-        let report = app.app.state().payments.reconcile_pending().await.unwrap();
-        assert_eq!(
-            (report.checked, report.changed, report.failed),
-            (2, 1, 1),
-            "{}: the lookup whose amount differs grants nothing",
-            backend.label
-        );
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::OK
-        );
-        assert_eq!(
-            app.token(&cast.room, &other_session).await.status,
-            StatusCode::PAYMENT_REQUIRED
-        );
+    app.clock.advance(601);
+    let report = app.app.state().payments.reconcile_pending().await.unwrap();
+    assert_eq!(
+        (report.checked, report.changed, report.failed),
+        (2, 1, 1),
+        "{}: the lookup whose amount differs grants nothing",
+        backend.label
+    );
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.token(&cast.room, &other_session).await.status,
+        StatusCode::PAYMENT_REQUIRED
+    );
 
-        // the same answer again, or the late confirmation, changes nothing
-        let report = app.app.state().payments.reconcile_pending().await.unwrap();
-        assert_eq!((report.checked, report.changed), (1, 0));
-        let late = confirm(
-            &app,
-            &notification(Some(&reference), "7001", 1, "50000.00", "COP"),
-        )
-        .await;
-        assert_eq!(late.body["status"], "duplicate", "{late:?}");
-        assert_eq!(
-            earnings(&app, &cast.performer_id).await[0]["gross_minor"],
-            5_000_000,
-            "booked once"
-        );
-        assert_books_balance(&app).await;
-        app.shutdown().await;
-    }
+    // the same answer again, or the late confirmation, changes nothing
+    let report = app.app.state().payments.reconcile_pending().await.unwrap();
+    assert_eq!((report.checked, report.changed), (1, 0));
+    let late = confirm(
+        &app,
+        &notification(Some(&reference), "7001", 1, "50000.00", "COP"),
+    )
+    .await;
+    assert_eq!(late.body["status"], "duplicate", "{late:?}");
+    assert_eq!(
+        earnings(&app, &cast.performer_id).await[0]["gross_minor"],
+        5_000_000,
+        "booked once"
+    );
+    assert_books_balance(&app).await;
+    app.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_second_attempt_after_a_declined_card_grants_the_same_checkout() {
-    for backend in backends() {
-        let app = payments_app(&backend, false).await;
-        let cast = stage(&app, "paid").await;
-        let reference = pay(&app, &cast.viewer_session, &cast.room).await;
-        let declined = confirm(
-            &app,
-            &notification(Some(&reference), "8001", 2, "50000.00", "COP"),
-        )
-        .await;
-        assert_eq!(
-            declined.body["status"], "denied",
-            "{}: {declined:?}",
-            backend.label
-        );
-        let retried = confirm(
-            &app,
-            &notification(Some(&reference), "8002", 1, "50000.00", "COP"),
-        )
-        .await;
-        assert_eq!(retried.status, StatusCode::OK, "{retried:?}");
-        assert_eq!(retried.body["status"], "granted");
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::OK
-        );
-        // a second successful attempt for a paid checkout is not silently taken
-        let twice = confirm(
-            &app,
-            &notification(Some(&reference), "8003", 1, "50000.00", "COP"),
-        )
-        .await;
-        assert_eq!(twice.status, StatusCode::NOT_FOUND, "{twice:?}");
-        assert_books_balance(&app).await;
-        app.shutdown().await;
-    }
+per_backend!(a_second_attempt_after_a_declined_card_grants_the_same_checkout);
+async fn a_second_attempt_after_a_declined_card_grants_the_same_checkout(backend: Backend) {
+    let app = payments_app(&backend, false).await;
+    let cast = stage(&app, "paid").await;
+    let reference = pay(&app, &cast.viewer_session, &cast.room).await;
+    let declined = confirm(
+        &app,
+        &notification(Some(&reference), "8001", 2, "50000.00", "COP"),
+    )
+    .await;
+    assert_eq!(
+        declined.body["status"], "denied",
+        "{}: {declined:?}",
+        backend.label
+    );
+    let retried = confirm(
+        &app,
+        &notification(Some(&reference), "8002", 1, "50000.00", "COP"),
+    )
+    .await;
+    assert_eq!(retried.status, StatusCode::OK, "{retried:?}");
+    assert_eq!(retried.body["status"], "granted");
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::OK
+    );
+    // a second successful attempt for a paid checkout is not silently taken
+    let twice = confirm(
+        &app,
+        &notification(Some(&reference), "8003", 1, "50000.00", "COP"),
+    )
+    .await;
+    assert_eq!(twice.status, StatusCode::NOT_FOUND, "{twice:?}");
+    assert_books_balance(&app).await;
+    app.shutdown().await;
 }

@@ -153,102 +153,100 @@ fn buckets(stats: &Value) -> Vec<(Value, i64)> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_show_in_figures() {
-    for backend in backends() {
-        let app = stats_app(&backend).await;
-        let (cast, audience) = the_show(&app).await;
-        let reply = app
-            .get(
-                "/api/rooms/livealex2026/stats",
-                Some(&cast.performer_session),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{}: {reply:?}", backend.label);
-        let stats = reply.body;
-        assert_eq!(stats["room"], "livealex2026");
-        assert_eq!(stats["as_of"], at(3600));
-        assert_eq!(stats["viewers"], 4, "{}: {stats}", backend.label);
-        assert_eq!(stats["joins"], 5);
-        assert_eq!(stats["present"], 1, "cyd is still in the room");
-        assert_eq!(
-            stats["watch_secs"],
-            900 + 300 + 3400 + 100,
-            "{}: overlapping stays count once, an open one up to now",
-            backend.label
-        );
-        assert_eq!(
-            stats["median_watch_secs"].as_f64(),
-            Some(600.0),
-            "even count: the mean of 300 and 900"
-        );
-        assert_eq!(
-            stats["peak_concurrent"], 3,
-            "{}: ada's second device does not make her two people",
-            backend.label
-        );
-        assert_eq!(stats["peak_at"], at(200));
-        assert_eq!(stats["first_join_at"], at(0));
-        assert_eq!(stats["last_join_at"], at(1000));
-        assert_eq!(stats["bucket_secs"], 300);
-        assert_eq!(
-            buckets(&stats),
-            vec![(at(0), 3), (at(300), 1), (at(600), 0), (at(900), 1)]
-        );
-        assert_eq!(
-            stats["revenue"],
-            json!([
-                {"currency": "COP", "gross_minor": 10_000_000, "performer_share_minor": 3_500_000,
-                 "platform_share_minor": 1_500_000, "refunded_minor": 5_000_000, "tips_minor": 0},
-                {"currency": "USD", "gross_minor": 1_001, "performer_share_minor": 700,
-                 "platform_share_minor": 301, "refunded_minor": 0, "tips_minor": 1_001}
-            ]),
-            "{}",
-            backend.label
-        );
-
-        // A fifth viewer makes the count odd; time passing lengthens only the open stay.
-        let (eve, _) = app.register("eve").await;
-        report(
-            &app,
-            json!([joined("livealex2026", "o6", &eve, 1200), left("o6", 1260)]),
+per_backend!(a_show_in_figures);
+async fn a_show_in_figures(backend: Backend) {
+    let app = stats_app(&backend).await;
+    let (cast, audience) = the_show(&app).await;
+    let reply = app
+        .get(
+            "/api/rooms/livealex2026/stats",
+            Some(&cast.performer_session),
         )
         .await;
-        app.clock.advance(600);
-        let stats = app
-            .get("/api/rooms/livealex2026/stats?bucket=600", Some(ADMIN_KEY))
-            .await
-            .body;
-        assert_eq!(stats["viewers"], 5);
-        assert_eq!(stats["watch_secs"], 4700 + 60 + 600);
-        assert_eq!(
-            stats["median_watch_secs"].as_f64(),
-            Some(300.0),
-            "odd count: 60, 100, 300, 900, 4000"
-        );
-        assert_eq!(stats["bucket_secs"], 600);
-        assert_eq!(
-            buckets(&stats),
-            vec![(at(0), 4), (at(600), 1), (at(1200), 1)]
-        );
+    assert_eq!(reply.status, StatusCode::OK, "{}: {reply:?}", backend.label);
+    let stats = reply.body;
+    assert_eq!(stats["room"], "livealex2026");
+    assert_eq!(stats["as_of"], at(3600));
+    assert_eq!(stats["viewers"], 4, "{}: {stats}", backend.label);
+    assert_eq!(stats["joins"], 5);
+    assert_eq!(stats["present"], 1, "cyd is still in the room");
+    assert_eq!(
+        stats["watch_secs"],
+        900 + 300 + 3400 + 100,
+        "{}: overlapping stays count once, an open one up to now",
+        backend.label
+    );
+    assert_eq!(
+        stats["median_watch_secs"].as_f64(),
+        Some(600.0),
+        "even count: the mean of 300 and 900"
+    );
+    assert_eq!(
+        stats["peak_concurrent"], 3,
+        "{}: ada's second device does not make her two people",
+        backend.label
+    );
+    assert_eq!(stats["peak_at"], at(200));
+    assert_eq!(stats["first_join_at"], at(0));
+    assert_eq!(stats["last_join_at"], at(1000));
+    assert_eq!(stats["bucket_secs"], 300);
+    assert_eq!(
+        buckets(&stats),
+        vec![(at(0), 3), (at(300), 1), (at(600), 0), (at(900), 1)]
+    );
+    assert_eq!(
+        stats["revenue"],
+        json!([
+            {"currency": "COP", "gross_minor": 10_000_000, "performer_share_minor": 3_500_000,
+             "platform_share_minor": 1_500_000, "refunded_minor": 5_000_000, "tips_minor": 0},
+            {"currency": "USD", "gross_minor": 1_001, "performer_share_minor": 700,
+             "platform_share_minor": 301, "refunded_minor": 0, "tips_minor": 1_001}
+        ]),
+        "{}",
+        backend.label
+    );
 
-        // cyd leaves: nobody is present and her time stops.
-        report(&app, json!([left("o4", 3700)])).await;
-        app.clock.advance(600);
-        let stats = app
-            .get("/api/rooms/livealex2026/stats", Some(ADMIN_KEY))
-            .await
-            .body;
-        assert_eq!(stats["present"], 0);
-        assert_eq!(stats["watch_secs"], 900 + 300 + 3500 + 100 + 60);
-        let _ = audience;
-        app.shutdown().await;
-    }
+    // A fifth viewer makes the count odd; time passing lengthens only the open stay.
+    let (eve, _) = app.register("eve").await;
+    report(
+        &app,
+        json!([joined("livealex2026", "o6", &eve, 1200), left("o6", 1260)]),
+    )
+    .await;
+    app.clock.advance(600);
+    let stats = app
+        .get("/api/rooms/livealex2026/stats?bucket=600", Some(ADMIN_KEY))
+        .await
+        .body;
+    assert_eq!(stats["viewers"], 5);
+    assert_eq!(stats["watch_secs"], 4700 + 60 + 600);
+    assert_eq!(
+        stats["median_watch_secs"].as_f64(),
+        Some(300.0),
+        "odd count: 60, 100, 300, 900, 4000"
+    );
+    assert_eq!(stats["bucket_secs"], 600);
+    assert_eq!(
+        buckets(&stats),
+        vec![(at(0), 4), (at(600), 1), (at(1200), 1)]
+    );
+
+    // cyd leaves: nobody is present and her time stops.
+    report(&app, json!([left("o4", 3700)])).await;
+    app.clock.advance(600);
+    let stats = app
+        .get("/api/rooms/livealex2026/stats", Some(ADMIN_KEY))
+        .await
+        .body;
+    assert_eq!(stats["present"], 0);
+    assert_eq!(stats["watch_secs"], 900 + 300 + 3500 + 100 + 60);
+    let _ = audience;
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn an_empty_room_and_bad_parameters() {
-    let app = stats_app(&backends()[0]).await;
+    let app = stats_app(&Backend::sqlite()).await;
     let cast = stage(&app, "free").await;
     let stats = app
         .get(
@@ -319,269 +317,261 @@ async fn an_empty_room_and_bad_parameters() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn who_may_see_the_figures_and_the_money() {
-    for backend in backends() {
-        let app = stats_app(&backend).await;
-        let (cast, audience) = the_show(&app).await;
-        let (_, other_performer) = app.user_with_role("sam", "performer").await;
-        let (_, moderator) = app.user_with_role("mona", "moderator").await;
-        let (_, admin) = app.user_with_role("root", "admin").await;
-        let room = "/api/rooms/livealex2026/stats";
-        let performer = format!("/api/performers/{}/stats", cast.performer_id);
-        for path in [room, performer.as_str()] {
-            let anonymous = app.get(path, None).await;
-            assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{path}");
-            for (who, session) in [
-                ("a paying viewer", &audience.bob.1),
-                ("a viewer", &cast.viewer_session),
-                ("another performer", &other_performer),
-            ] {
-                let reply = app.get(path, Some(session)).await;
-                assert_eq!(reply.status, StatusCode::FORBIDDEN, "{who} on {path}");
-                assert_eq!(reply.body["error"]["code"], "forbidden");
-            }
-            for (who, session, sees_money) in [
-                ("the performer", cast.performer_session.as_str(), true),
-                ("an admin", admin.as_str(), true),
-                ("the admin key", ADMIN_KEY, true),
-                ("a moderator", moderator.as_str(), false),
-            ] {
-                let reply = app.get(path, Some(session)).await;
-                assert_eq!(reply.status, StatusCode::OK, "{who} on {path}: {reply:?}");
-                assert_eq!(
-                    reply.body["revenue"].is_array(),
-                    sees_money,
-                    "{}: {who} on {path}",
-                    backend.label
-                );
-            }
+per_backend!(who_may_see_the_figures_and_the_money);
+async fn who_may_see_the_figures_and_the_money(backend: Backend) {
+    let app = stats_app(&backend).await;
+    let (cast, audience) = the_show(&app).await;
+    let (_, other_performer) = app.user_with_role("sam", "performer").await;
+    let (_, moderator) = app.user_with_role("mona", "moderator").await;
+    let (_, admin) = app.user_with_role("root", "admin").await;
+    let room = "/api/rooms/livealex2026/stats";
+    let performer = format!("/api/performers/{}/stats", cast.performer_id);
+    for path in [room, performer.as_str()] {
+        let anonymous = app.get(path, None).await;
+        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{path}");
+        for (who, session) in [
+            ("a paying viewer", &audience.bob.1),
+            ("a viewer", &cast.viewer_session),
+            ("another performer", &other_performer),
+        ] {
+            let reply = app.get(path, Some(session)).await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{who} on {path}");
+            assert_eq!(reply.body["error"]["code"], "forbidden");
         }
-        app.shutdown().await;
+        for (who, session, sees_money) in [
+            ("the performer", cast.performer_session.as_str(), true),
+            ("an admin", admin.as_str(), true),
+            ("the admin key", ADMIN_KEY, true),
+            ("a moderator", moderator.as_str(), false),
+        ] {
+            let reply = app.get(path, Some(session)).await;
+            assert_eq!(reply.status, StatusCode::OK, "{who} on {path}: {reply:?}");
+            assert_eq!(
+                reply.body["revenue"].is_array(),
+                sees_money,
+                "{}: {who} on {path}",
+                backend.label
+            );
+        }
     }
+    app.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_performer_across_shows() {
-    for backend in backends() {
-        let app = stats_app(&backend).await;
-        let (cast, audience) = the_show(&app).await;
-        app.create_room("encore2026", &cast.performer_id, "free")
-            .await;
-        let (sam, _) = app.user_with_role("sam", "performer").await;
-        app.create_room("samshow", &sam, "free").await;
-        report(
-            &app,
-            json!([
-                joined("encore2026", "p1", &audience.ada.0, 2000),
-                joined("encore2026", "p2", &audience.bob.0, 2100),
-                left("p2", 2200),
-                left("p1", 2300),
-                // another performer's show is not alex's
-                joined("samshow", "s1", &audience.ada.0, 2000),
-                joined("samshow", "s2", &cast.viewer_id, 2000),
-            ]),
-        )
+per_backend!(a_performer_across_shows);
+async fn a_performer_across_shows(backend: Backend) {
+    let app = stats_app(&backend).await;
+    let (cast, audience) = the_show(&app).await;
+    app.create_room("encore2026", &cast.performer_id, "free")
         .await;
+    let (sam, _) = app.user_with_role("sam", "performer").await;
+    app.create_room("samshow", &sam, "free").await;
+    report(
+        &app,
+        json!([
+            joined("encore2026", "p1", &audience.ada.0, 2000),
+            joined("encore2026", "p2", &audience.bob.0, 2100),
+            left("p2", 2200),
+            left("p1", 2300),
+            // another performer's show is not alex's
+            joined("samshow", "s1", &audience.ada.0, 2000),
+            joined("samshow", "s2", &cast.viewer_id, 2000),
+        ]),
+    )
+    .await;
 
-        let path = format!("/api/performers/{}/stats", cast.performer_id);
-        let reply = app.get(&path, Some(&cast.performer_session)).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}: {reply:?}", backend.label);
-        let stats = reply.body;
-        assert_eq!(stats["performer_id"], cast.performer_id.as_str());
-        assert_eq!(
-            stats["shows"],
-            json!([
-                {"room": "livealex2026", "title": "Show livealex2026", "viewers": 4, "joins": 5,
-                 "watch_secs": 4700, "first_join_at": at(0), "last_join_at": at(1000)},
-                {"room": "encore2026", "title": "Show encore2026", "viewers": 2, "joins": 2,
-                 "watch_secs": 400, "first_join_at": at(2000), "last_join_at": at(2100)}
-            ]),
-            "{}",
-            backend.label
-        );
-        assert_eq!(
-            stats["unique_viewers"], 4,
-            "ada and bob came to both shows: four people"
-        );
-        assert_eq!(stats["joins"], 7);
-        assert_eq!(stats["watch_secs"], 5100);
-        assert_eq!(stats["revenue"][0]["currency"], "COP");
-        assert_eq!(stats["revenue"][0]["refunded_minor"], 5_000_000);
-        assert_eq!(stats["revenue"][1]["tips_minor"], 1_001);
-        assert_eq!((&stats["from"], &stats["to"]), (&Value::Null, &Value::Null));
+    let path = format!("/api/performers/{}/stats", cast.performer_id);
+    let reply = app.get(&path, Some(&cast.performer_session)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}: {reply:?}", backend.label);
+    let stats = reply.body;
+    assert_eq!(stats["performer_id"], cast.performer_id.as_str());
+    assert_eq!(
+        stats["shows"],
+        json!([
+            {"room": "livealex2026", "title": "Show livealex2026", "viewers": 4, "joins": 5,
+             "watch_secs": 4700, "first_join_at": at(0), "last_join_at": at(1000)},
+            {"room": "encore2026", "title": "Show encore2026", "viewers": 2, "joins": 2,
+             "watch_secs": 400, "first_join_at": at(2000), "last_join_at": at(2100)}
+        ]),
+        "{}",
+        backend.label
+    );
+    assert_eq!(
+        stats["unique_viewers"], 4,
+        "ada and bob came to both shows: four people"
+    );
+    assert_eq!(stats["joins"], 7);
+    assert_eq!(stats["watch_secs"], 5100);
+    assert_eq!(stats["revenue"][0]["currency"], "COP");
+    assert_eq!(stats["revenue"][0]["refunded_minor"], 5_000_000);
+    assert_eq!(stats["revenue"][1]["tips_minor"], 1_001);
+    assert_eq!((&stats["from"], &stats["to"]), (&Value::Null, &Value::Null));
 
-        // The encore only: stays begun from T0 + 1500 on; the ledger entries (booked at now)
-        // fall inside too.
-        let from = roomkey::clock::rfc3339(T0 + 1500);
-        let stats = app
-            .get(&format!("{path}?from={from}"), Some(ADMIN_KEY))
-            .await
-            .body;
-        assert_eq!(stats["from"], json!(from));
-        assert_eq!(stats["shows"].as_array().unwrap().len(), 1);
-        assert_eq!(stats["shows"][0]["room"], "encore2026");
-        assert_eq!(stats["unique_viewers"], 2);
-        assert_eq!(stats["revenue"].as_array().unwrap().len(), 2);
-        // Before it: the first show, and no money yet.
-        let stats = app
-            .get(&format!("{path}?to={from}"), Some(ADMIN_KEY))
-            .await
-            .body;
-        assert_eq!(stats["shows"].as_array().unwrap().len(), 1);
-        assert_eq!(stats["shows"][0]["room"], "livealex2026");
-        assert_eq!(stats["unique_viewers"], 4);
-        assert_eq!(stats["revenue"], json!([]));
-        app.shutdown().await;
-    }
+    // The encore only: stays begun from T0 + 1500 on; the ledger entries (booked at now)
+    // fall inside too.
+    let from = roomkey::clock::rfc3339(T0 + 1500);
+    let stats = app
+        .get(&format!("{path}?from={from}"), Some(ADMIN_KEY))
+        .await
+        .body;
+    assert_eq!(stats["from"], json!(from));
+    assert_eq!(stats["shows"].as_array().unwrap().len(), 1);
+    assert_eq!(stats["shows"][0]["room"], "encore2026");
+    assert_eq!(stats["unique_viewers"], 2);
+    assert_eq!(stats["revenue"].as_array().unwrap().len(), 2);
+    // Before it: the first show, and no money yet.
+    let stats = app
+        .get(&format!("{path}?to={from}"), Some(ADMIN_KEY))
+        .await
+        .body;
+    assert_eq!(stats["shows"].as_array().unwrap().len(), 1);
+    assert_eq!(stats["shows"][0]["room"], "livealex2026");
+    assert_eq!(stats["unique_viewers"], 4);
+    assert_eq!(stats["revenue"], json!([]));
+    app.shutdown().await;
 }
 
+per_backend!(a_running_show_answers_recent_figures_and_a_finished_one_exact_ones);
 /// Figures are kept between requests: a running show's for a few seconds (its `as_of` says
 /// how old they are), a finished show's for as long as its attendance does not change.
-#[tokio::test]
-async fn a_running_show_answers_recent_figures_and_a_finished_one_exact_ones() {
+async fn a_running_show_answers_recent_figures_and_a_finished_one_exact_ones(backend: Backend) {
     use roomkey::stats::{LIVE_FRESH_SECS, LIVE_STALE_LIMIT_SECS};
-    for backend in backends() {
-        let app = stats_app(&backend).await;
-        let (_, audience) = the_show(&app).await;
-        let path = "/api/rooms/livealex2026/stats";
-        let stats = app.get(path, Some(ADMIN_KEY)).await.body;
-        assert_eq!(
-            (stats["viewers"].as_i64(), &stats["as_of"]),
-            (Some(4), &at(3600))
-        );
+    let app = stats_app(&backend).await;
+    let (_, audience) = the_show(&app).await;
+    let path = "/api/rooms/livealex2026/stats";
+    let stats = app.get(path, Some(ADMIN_KEY)).await.body;
+    assert_eq!(
+        (stats["viewers"].as_i64(), &stats["as_of"]),
+        (Some(4), &at(3600))
+    );
 
-        // cyd is still in: a join now is in the figures only once they are recomputed.
-        let (eve, _) = app.register("eve").await;
-        report(
-            &app,
-            json!([joined("livealex2026", "o6", &eve, 3600), left("o6", 3600)]),
-        )
-        .await;
-        let stats = app.get(path, Some(ADMIN_KEY)).await.body;
-        assert_eq!(
-            (stats["viewers"].as_i64(), &stats["as_of"]),
-            (Some(4), &at(3600)),
-            "{}: recent figures are answered as they are",
-            backend.label
-        );
+    // cyd is still in: a join now is in the figures only once they are recomputed.
+    let (eve, _) = app.register("eve").await;
+    report(
+        &app,
+        json!([joined("livealex2026", "o6", &eve, 3600), left("o6", 3600)]),
+    )
+    .await;
+    let stats = app.get(path, Some(ADMIN_KEY)).await.body;
+    assert_eq!(
+        (stats["viewers"].as_i64(), &stats["as_of"]),
+        (Some(4), &at(3600)),
+        "{}: recent figures are answered as they are",
+        backend.label
+    );
 
-        // Older than fresh: still answered, while newer ones are computed in the background.
-        app.clock.advance(LIVE_FRESH_SECS);
-        let stats = app.get(path, Some(ADMIN_KEY)).await.body;
-        assert_eq!(stats["as_of"], at(3600), "{}", backend.label);
-        let mut refreshed = Value::Null;
-        for _ in 0..200 {
-            refreshed = app.get(path, Some(ADMIN_KEY)).await.body;
-            if refreshed["as_of"] == at(3600 + LIVE_FRESH_SECS) {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    // Older than fresh: still answered, while newer ones are computed in the background.
+    app.clock.advance(LIVE_FRESH_SECS);
+    let stats = app.get(path, Some(ADMIN_KEY)).await.body;
+    assert_eq!(stats["as_of"], at(3600), "{}", backend.label);
+    let mut refreshed = Value::Null;
+    for _ in 0..200 {
+        refreshed = app.get(path, Some(ADMIN_KEY)).await.body;
+        if refreshed["as_of"] == at(3600 + LIVE_FRESH_SECS) {
+            break;
         }
-        assert_eq!(
-            refreshed["as_of"],
-            at(3600 + LIVE_FRESH_SECS),
-            "{}",
-            backend.label
-        );
-        assert_eq!(refreshed["viewers"], 5);
-
-        // Too old to answer with at all: the request waits for new figures.
-        app.clock.advance(LIVE_STALE_LIMIT_SECS);
-        let now = 3600 + LIVE_FRESH_SECS + LIVE_STALE_LIMIT_SECS;
-        let stats = app.get(path, Some(ADMIN_KEY)).await.body;
-        assert_eq!(stats["as_of"], at(now), "{}", backend.label);
-        assert_eq!(stats["watch_secs"], 900 + 300 + (now - 200) + 100);
-
-        // cyd leaves: nobody is present, and the figures are exact from then on.
-        report(&app, json!([left("o4", now)])).await;
-        let finished = app.get(path, Some(ADMIN_KEY)).await.body;
-        assert_eq!(finished["present"], 0, "{}", backend.label);
-        assert_eq!(finished["as_of"], at(now));
-        app.clock.advance(86_400);
-        let a_day_later = app.get(path, Some(ADMIN_KEY)).await.body;
-        assert_eq!(
-            a_day_later["as_of"],
-            at(now + 86_400),
-            "{}: exact figures are as of now",
-            backend.label
-        );
-        assert_eq!(a_day_later["watch_secs"], finished["watch_secs"]);
-        assert_eq!(a_day_later["joins_over_time"], finished["joins_over_time"]);
-
-        // A late stay of a finished show shows at once.
-        report(
-            &app,
-            json!([
-                joined("livealex2026", "o7", &audience.dee.0, now + 86_000),
-                left("o7", now + 86_100)
-            ]),
-        )
-        .await;
-        let stats = app.get(path, Some(ADMIN_KEY)).await.body;
-        assert_eq!(stats["joins"], 7, "{}", backend.label);
-        assert_eq!(
-            stats["watch_secs"],
-            a_day_later["watch_secs"].as_i64().unwrap() + 100
-        );
-        app.shutdown().await;
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+    assert_eq!(
+        refreshed["as_of"],
+        at(3600 + LIVE_FRESH_SECS),
+        "{}",
+        backend.label
+    );
+    assert_eq!(refreshed["viewers"], 5);
+
+    // Too old to answer with at all: the request waits for new figures.
+    app.clock.advance(LIVE_STALE_LIMIT_SECS);
+    let now = 3600 + LIVE_FRESH_SECS + LIVE_STALE_LIMIT_SECS;
+    let stats = app.get(path, Some(ADMIN_KEY)).await.body;
+    assert_eq!(stats["as_of"], at(now), "{}", backend.label);
+    assert_eq!(stats["watch_secs"], 900 + 300 + (now - 200) + 100);
+
+    // cyd leaves: nobody is present, and the figures are exact from then on.
+    report(&app, json!([left("o4", now)])).await;
+    let finished = app.get(path, Some(ADMIN_KEY)).await.body;
+    assert_eq!(finished["present"], 0, "{}", backend.label);
+    assert_eq!(finished["as_of"], at(now));
+    app.clock.advance(86_400);
+    let a_day_later = app.get(path, Some(ADMIN_KEY)).await.body;
+    assert_eq!(
+        a_day_later["as_of"],
+        at(now + 86_400),
+        "{}: exact figures are as of now",
+        backend.label
+    );
+    assert_eq!(a_day_later["watch_secs"], finished["watch_secs"]);
+    assert_eq!(a_day_later["joins_over_time"], finished["joins_over_time"]);
+
+    // A late stay of a finished show shows at once.
+    report(
+        &app,
+        json!([
+            joined("livealex2026", "o7", &audience.dee.0, now + 86_000),
+            left("o7", now + 86_100)
+        ]),
+    )
+    .await;
+    let stats = app.get(path, Some(ADMIN_KEY)).await.body;
+    assert_eq!(stats["joins"], 7, "{}", backend.label);
+    assert_eq!(
+        stats["watch_secs"],
+        a_day_later["watch_secs"].as_i64().unwrap() + 100
+    );
+    app.shutdown().await;
 }
 
+per_backend!(a_destroyed_room_has_its_figures_stored_for_the_first_dashboard);
 /// When a shard reports the room destroyed and nobody is left, the show's figures are
 /// computed and stored in the background: the first dashboard after the show reads them.
-#[tokio::test]
-async fn a_destroyed_room_has_its_figures_stored_for_the_first_dashboard() {
-    for backend in backends() {
-        let app = stats_app(&backend).await;
-        the_show(&app).await;
-        let state = app.app.state();
-        let room = state
+async fn a_destroyed_room_has_its_figures_stored_for_the_first_dashboard(backend: Backend) {
+    let app = stats_app(&backend).await;
+    the_show(&app).await;
+    let state = app.app.state();
+    let room = state
+        .store
+        .find_room_by_name(&roomkey::domain::RoomName::parse("livealex2026").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    report(
+        &app,
+        json!([
+            left("o4", 3000),
+            {"id": "end", "type": "room_destroyed", "room": "livealex2026", "at": T0 + 3000}
+        ]),
+    )
+    .await;
+    let mut stored = None;
+    for _ in 0..300 {
+        let (tally, figures) = state
             .store
-            .find_room_by_name(&roomkey::domain::RoomName::parse("livealex2026").unwrap())
+            .room_tally_and_stored_figures(&room.id)
             .await
-            .unwrap()
             .unwrap();
-        report(
-            &app,
-            json!([
-                left("o4", 3000),
-                {"id": "end", "type": "room_destroyed", "room": "livealex2026", "at": T0 + 3000}
-            ]),
-        )
-        .await;
-        let mut stored = None;
-        for _ in 0..300 {
-            let (tally, figures) = state
-                .store
-                .room_tally_and_stored_figures(&room.id)
-                .await
-                .unwrap();
-            assert_eq!(tally.open_stays, 0);
-            if figures.is_some() {
-                stored = figures;
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        assert_eq!(tally.open_stays, 0);
+        if figures.is_some() {
+            stored = figures;
+            break;
         }
-        let stored = stored.unwrap_or_else(|| panic!("{}: never stored", backend.label));
-        assert_eq!(
-            (
-                stored.viewers,
-                stored.joins,
-                stored.present,
-                stored.peak_concurrent
-            ),
-            (4, 5, 0, 3),
-            "{}",
-            backend.label
-        );
-        assert_eq!(stored.watch_secs, 900 + 300 + 2800 + 100);
-        let stats = app
-            .get("/api/rooms/livealex2026/stats", Some(ADMIN_KEY))
-            .await
-            .body;
-        assert_eq!(stats["watch_secs"], stored.watch_secs, "{}", backend.label);
-        app.shutdown().await;
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+    let stored = stored.unwrap_or_else(|| panic!("{}: never stored", backend.label));
+    assert_eq!(
+        (
+            stored.viewers,
+            stored.joins,
+            stored.present,
+            stored.peak_concurrent
+        ),
+        (4, 5, 0, 3),
+        "{}",
+        backend.label
+    );
+    assert_eq!(stored.watch_secs, 900 + 300 + 2800 + 100);
+    let stats = app
+        .get("/api/rooms/livealex2026/stats", Some(ADMIN_KEY))
+        .await
+        .body;
+    assert_eq!(stats["watch_secs"], stored.watch_secs, "{}", backend.label);
+    app.shutdown().await;
 }

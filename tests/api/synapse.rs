@@ -1,7 +1,8 @@
 //! A real Synapse for the Matrix tests: a generated config (SQLite, a loopback listener on
 //! a free port, client API only, no key servers, roomkey's application service), started
 //! from the Python environment `SYNAPSE_PYTHON` names and stopped by PID when dropped, also
-//! when a test panics. Without `SYNAPSE_PYTHON` the tests that need it print "skipped".
+//! when a test panics. Without `SYNAPSE_PYTHON` the tests that need it are skipped (a
+//! `SKIPPED:` line; a failure under `TEST_REQUIRE_ALL=1`).
 //! The listener serves the client API and the `openid` resource (the federation API's
 //! OpenID userinfo endpoint, which roomkey asks when a user links their account).
 
@@ -28,12 +29,10 @@ pub struct Synapse {
 }
 
 impl Synapse {
-    /// Starts a Synapse, or `None` (after printing why) when `SYNAPSE_PYTHON` is not set.
+    /// Starts a Synapse, or `None` once `test` is skipped because `SYNAPSE_PYTHON` is not
+    /// set (see [`crate::support::skip`]).
     pub async fn start(test: &str) -> Option<Synapse> {
-        let Some(python) = std::env::var_os("SYNAPSE_PYTHON").filter(|p| !p.is_empty()) else {
-            println!("skipped {test}: SYNAPSE_PYTHON is not set (see .ci/run)");
-            return None;
-        };
+        let python = crate::support::require_or_skip("SYNAPSE_PYTHON", test)?;
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()

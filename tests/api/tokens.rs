@@ -6,57 +6,55 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn a_free_room_token_carries_every_claim_stock_prosody_checks() {
-    for backend in backends() {
-        let app = spawn_app(&backend).await;
-        let cast = stage(&app, "free").await;
-        let reply = app.token(&cast.room, &cast.viewer_session).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}: {reply:?}", backend.label);
+per_backend!(a_free_room_token_carries_every_claim_stock_prosody_checks);
+async fn a_free_room_token_carries_every_claim_stock_prosody_checks(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    let cast = stage(&app, "free").await;
+    let reply = app.token(&cast.room, &cast.viewer_session).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}: {reply:?}", backend.label);
 
-        let jwt = reply.body["jwt"].as_str().unwrap();
-        let (header, claims, _, _) = decode_jwt(jwt);
-        assert_eq!(header, json!({"alg": "HS256", "typ": "JWT"}));
-        assert!(
-            verify_hs256(jwt, &hs256_secret(&app)),
-            "signature verifies with the app secret"
-        );
-        assert_eq!(claims["iss"], "roomkey");
-        assert_eq!(
-            claims["aud"], "jitsi",
-            "aud is a single string, never an array"
-        );
-        assert_eq!(claims["sub"], "meet.jitsi");
-        assert_eq!(claims["room"], "livealex2026");
-        assert_eq!(claims["iat"], START);
-        assert_eq!(
-            claims["nbf"],
-            START - 30,
-            "nbf sits in the past: Prosody allows no skew"
-        );
-        assert_eq!(claims["exp"], START + 600);
-        assert_eq!(claims["jti"].as_str().unwrap().len(), 36);
-        assert_eq!(
-            claims["context"]["user"],
-            json!({"id": cast.viewer_id, "name": "VIEWER", "email": "viewer@example.com", "avatar": "", "moderator": "false", "affiliation": "member", "verified": "false"})
-        );
+    let jwt = reply.body["jwt"].as_str().unwrap();
+    let (header, claims, _, _) = decode_jwt(jwt);
+    assert_eq!(header, json!({"alg": "HS256", "typ": "JWT"}));
+    assert!(
+        verify_hs256(jwt, &hs256_secret(&app)),
+        "signature verifies with the app secret"
+    );
+    assert_eq!(claims["iss"], "roomkey");
+    assert_eq!(
+        claims["aud"], "jitsi",
+        "aud is a single string, never an array"
+    );
+    assert_eq!(claims["sub"], "meet.jitsi");
+    assert_eq!(claims["room"], "livealex2026");
+    assert_eq!(claims["iat"], START);
+    assert_eq!(
+        claims["nbf"],
+        START - 30,
+        "nbf sits in the past: Prosody allows no skew"
+    );
+    assert_eq!(claims["exp"], START + 600);
+    assert_eq!(claims["jti"].as_str().unwrap().len(), 36);
+    assert_eq!(
+        claims["context"]["user"],
+        json!({"id": cast.viewer_id, "name": "VIEWER", "email": "viewer@example.com", "avatar": "", "moderator": "false", "affiliation": "member", "verified": "false"})
+    );
 
-        assert_eq!(reply.body["room"], "livealex2026");
-        assert_eq!(
-            reply.body["expires_at"],
-            roomkey::clock::rfc3339(START + 600)
-        );
-        assert_eq!(
-            reply.body["join_url"],
-            format!("https://meet.example.com/livealex2026#jwt=%22{jwt}%22")
-        );
-        app.shutdown().await;
-    }
+    assert_eq!(reply.body["room"], "livealex2026");
+    assert_eq!(
+        reply.body["expires_at"],
+        roomkey::clock::rfc3339(START + 600)
+    );
+    assert_eq!(
+        reply.body["join_url"],
+        format!("https://meet.example.com/livealex2026#jwt=%22{jwt}%22")
+    );
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn rs256_tokens_name_a_kid_whose_public_key_is_served_where_prosody_looks() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app_with(backend, signing(SigningMode::Rs256)).await;
     let cast = stage(&app, "free").await;
     let reply = app.token(&cast.room, &cast.viewer_session).await;
@@ -94,39 +92,37 @@ async fn rs256_tokens_name_a_kid_whose_public_key_is_served_where_prosody_looks(
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_paid_room_without_entitlement_answers_402_with_price_and_how_to_pay() {
-    for backend in backends() {
-        let app = spawn_app(&backend).await;
-        let cast = stage(&app, "paid").await;
-        let reply = app.token(&cast.room, &cast.viewer_session).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::PAYMENT_REQUIRED,
-            "{}",
-            backend.label
-        );
-        let error = &reply.body["error"];
-        assert_eq!(error["code"], "entitlement_required");
-        assert_eq!(
-            error["price"],
-            json!({"amount_minor": 5_000_000, "currency": "COP"})
-        );
-        assert_eq!(
-            error["pay"],
-            json!({"method": "POST", "url": "http://127.0.0.1:8080/api/rooms/livealex2026/pay"})
-        );
-        assert_eq!(
-            error["request_id"].as_str().unwrap(),
-            reply.headers["x-request-id"].to_str().unwrap()
-        );
-        app.shutdown().await;
-    }
+per_backend!(a_paid_room_without_entitlement_answers_402_with_price_and_how_to_pay);
+async fn a_paid_room_without_entitlement_answers_402_with_price_and_how_to_pay(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    let cast = stage(&app, "paid").await;
+    let reply = app.token(&cast.room, &cast.viewer_session).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYMENT_REQUIRED,
+        "{}",
+        backend.label
+    );
+    let error = &reply.body["error"];
+    assert_eq!(error["code"], "entitlement_required");
+    assert_eq!(
+        error["price"],
+        json!({"amount_minor": 5_000_000, "currency": "COP"})
+    );
+    assert_eq!(
+        error["pay"],
+        json!({"method": "POST", "url": "http://127.0.0.1:8080/api/rooms/livealex2026/pay"})
+    );
+    assert_eq!(
+        error["request_id"].as_str().unwrap(),
+        reply.headers["x-request-id"].to_str().unwrap()
+    );
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn every_entitlement_scope_opens_a_paid_room() {
-    let backend = &backends()[0];
+    let backend = &Backend::sqlite();
     let app = spawn_app(backend).await;
     let cast = stage(&app, "paid").await;
     let reply = app
@@ -160,40 +156,38 @@ async fn every_entitlement_scope_opens_a_paid_room() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn exp_is_clipped_to_an_entitlement_that_ends_mid_ttl() {
-    for backend in backends() {
-        let app = spawn_app(&backend).await;
-        let cast = stage(&app, "paid").await;
-        app.grant(
-            &cast.viewer_id,
-            json!({"kind": "room", "room": "livealex2026"}),
-            Some(START + 120),
-        )
-        .await;
-        let reply = app.token(&cast.room, &cast.viewer_session).await;
-        assert_eq!(reply.status, StatusCode::OK);
-        let (_, claims, _, _) = decode_jwt(reply.body["jwt"].as_str().unwrap());
-        assert_eq!(claims["exp"], START + 120, "{}", backend.label);
-        assert_eq!(
-            reply.body["expires_at"],
-            roomkey::clock::rfc3339(START + 120)
-        );
+per_backend!(exp_is_clipped_to_an_entitlement_that_ends_mid_ttl);
+async fn exp_is_clipped_to_an_entitlement_that_ends_mid_ttl(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    let cast = stage(&app, "paid").await;
+    app.grant(
+        &cast.viewer_id,
+        json!({"kind": "room", "room": "livealex2026"}),
+        Some(START + 120),
+    )
+    .await;
+    let reply = app.token(&cast.room, &cast.viewer_session).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let (_, claims, _, _) = decode_jwt(reply.body["jwt"].as_str().unwrap());
+    assert_eq!(claims["exp"], START + 120, "{}", backend.label);
+    assert_eq!(
+        reply.body["expires_at"],
+        roomkey::clock::rfc3339(START + 120)
+    );
 
-        app.clock.advance(120);
-        let reply = app.token(&cast.room, &cast.viewer_session).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::PAYMENT_REQUIRED,
-            "an ended entitlement opens nothing"
-        );
-        app.shutdown().await;
-    }
+    app.clock.advance(120);
+    let reply = app.token(&cast.room, &cast.viewer_session).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYMENT_REQUIRED,
+        "an ended entitlement opens nothing"
+    );
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_future_entitlement_says_when_it_starts() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "paid").await;
     let body = json!({"user_id": cast.viewer_id, "scope": {"kind": "room", "room": "livealex2026"},
         "valid_from": roomkey::clock::rfc3339(START + 900), "valid_until": roomkey::clock::rfc3339(START + 2700)});
@@ -216,44 +210,42 @@ async fn a_future_entitlement_says_when_it_starts() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_revoked_entitlement_is_refused_on_the_next_request() {
-    for backend in backends() {
-        let app = spawn_app(&backend).await;
-        let cast = stage(&app, "paid").await;
-        let entitlement = app
-            .grant(
-                &cast.viewer_id,
-                json!({"kind": "room", "room": "livealex2026"}),
-                None,
-            )
-            .await;
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::OK
-        );
-        let id = entitlement["id"].as_str().unwrap();
-        let reply = app
-            .admin(
-                &format!("/api/admin/entitlements/{id}/revoke"),
-                json!({"reason": "refund"}),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::OK);
-        assert_eq!(reply.body["revoked"]["reason"], "refund");
-        assert_eq!(
-            app.token(&cast.room, &cast.viewer_session).await.status,
-            StatusCode::PAYMENT_REQUIRED,
-            "{}",
-            backend.label
-        );
-        app.shutdown().await;
-    }
+per_backend!(a_revoked_entitlement_is_refused_on_the_next_request);
+async fn a_revoked_entitlement_is_refused_on_the_next_request(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    let cast = stage(&app, "paid").await;
+    let entitlement = app
+        .grant(
+            &cast.viewer_id,
+            json!({"kind": "room", "room": "livealex2026"}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::OK
+    );
+    let id = entitlement["id"].as_str().unwrap();
+    let reply = app
+        .admin(
+            &format!("/api/admin/entitlements/{id}/revoke"),
+            json!({"reason": "refund"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body["revoked"]["reason"], "refund");
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::PAYMENT_REQUIRED,
+        "{}",
+        backend.label
+    );
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn invite_only_rooms_refuse_without_offering_a_price() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "invite_only").await;
     let reply = app.token(&cast.room, &cast.viewer_session).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
@@ -274,7 +266,7 @@ async fn invite_only_rooms_refuse_without_offering_a_price() {
 
 #[tokio::test]
 async fn only_the_rooms_performer_and_staff_are_moderators() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "paid").await;
     let (_, other_performer) = app.user_with_role("sam", "performer").await;
     let (_, moderator) = app.user_with_role("mod", "moderator").await;
@@ -296,71 +288,71 @@ async fn only_the_rooms_performer_and_staff_are_moderators() {
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn each_ban_scope_refuses_with_reason_and_until_and_lifting_restores_access() {
-    for backend in backends() {
-        let app = spawn_app(&backend).await;
-        let cast = stage(&app, "paid").await;
-        app.grant(
-            &cast.viewer_id,
-            json!({"kind": "room", "room": "livealex2026"}),
-            None,
-        )
-        .await;
-        let until = roomkey::clock::rfc3339(START + 3600);
-        let mut session = cast.viewer_session.clone();
-        for (scope, kind) in [
-            (json!({"kind": "global"}), "global"),
-            (json!({"kind": "room", "room": "LiveAlex2026"}), "room"),
-            (
-                json!({"kind": "performer", "performer_id": cast.performer_id}),
-                "performer",
-            ),
-        ] {
-            assert_eq!(app.token(&cast.room, &session).await.status, StatusCode::OK);
-            let ban = app
-                .admin("/api/admin/bans", json!({"user_id": cast.viewer_id, "scope": scope, "reason": "harassment", "until": until}))
-                .await;
-            assert_eq!(ban.status, StatusCode::CREATED, "{ban:?}");
-            if kind == "global" {
-                // a global ban ends the user's sessions; signed in again, they learn why
-                assert_eq!(
-                    app.token(&cast.room, &session).await.status,
-                    StatusCode::UNAUTHORIZED
-                );
-                session = sign_in(&app, "viewer").await;
-            }
-
-            let reply = app.token(&cast.room, &session).await;
-            assert_eq!(
-                reply.status,
-                StatusCode::FORBIDDEN,
-                "{}: {kind}",
-                backend.label
-            );
-            assert_eq!(reply.body["error"]["code"], "banned");
-            assert_eq!(reply.body["error"]["reason"], "harassment");
-            assert_eq!(reply.body["error"]["scope"], kind);
-            assert_eq!(reply.body["error"]["until"], until);
-
-            let id = ban.body["id"].as_str().unwrap();
-            let lifted = app
-                .admin(
-                    &format!("/api/admin/bans/{id}/lift"),
-                    json!({"reason": "appeal granted"}),
-                )
-                .await;
-            assert_eq!(lifted.status, StatusCode::OK);
-            assert_eq!(lifted.body["lifted"]["reason"], "appeal granted");
-        }
+per_backend!(each_ban_scope_refuses_with_reason_and_until_and_lifting_restores_access);
+async fn each_ban_scope_refuses_with_reason_and_until_and_lifting_restores_access(
+    backend: Backend,
+) {
+    let app = spawn_app(&backend).await;
+    let cast = stage(&app, "paid").await;
+    app.grant(
+        &cast.viewer_id,
+        json!({"kind": "room", "room": "livealex2026"}),
+        None,
+    )
+    .await;
+    let until = roomkey::clock::rfc3339(START + 3600);
+    let mut session = cast.viewer_session.clone();
+    for (scope, kind) in [
+        (json!({"kind": "global"}), "global"),
+        (json!({"kind": "room", "room": "LiveAlex2026"}), "room"),
+        (
+            json!({"kind": "performer", "performer_id": cast.performer_id}),
+            "performer",
+        ),
+    ] {
         assert_eq!(app.token(&cast.room, &session).await.status, StatusCode::OK);
-        app.shutdown().await;
+        let ban = app
+            .admin("/api/admin/bans", json!({"user_id": cast.viewer_id, "scope": scope, "reason": "harassment", "until": until}))
+            .await;
+        assert_eq!(ban.status, StatusCode::CREATED, "{ban:?}");
+        if kind == "global" {
+            // a global ban ends the user's sessions; signed in again, they learn why
+            assert_eq!(
+                app.token(&cast.room, &session).await.status,
+                StatusCode::UNAUTHORIZED
+            );
+            session = sign_in(&app, "viewer").await;
+        }
+
+        let reply = app.token(&cast.room, &session).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::FORBIDDEN,
+            "{}: {kind}",
+            backend.label
+        );
+        assert_eq!(reply.body["error"]["code"], "banned");
+        assert_eq!(reply.body["error"]["reason"], "harassment");
+        assert_eq!(reply.body["error"]["scope"], kind);
+        assert_eq!(reply.body["error"]["until"], until);
+
+        let id = ban.body["id"].as_str().unwrap();
+        let lifted = app
+            .admin(
+                &format!("/api/admin/bans/{id}/lift"),
+                json!({"reason": "appeal granted"}),
+            )
+            .await;
+        assert_eq!(lifted.status, StatusCode::OK);
+        assert_eq!(lifted.body["lifted"]["reason"], "appeal granted");
     }
+    assert_eq!(app.token(&cast.room, &session).await.status, StatusCode::OK);
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_timed_ban_ends_by_itself() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "free").await;
     let until = roomkey::clock::rfc3339(START + 60);
     let body = json!({"user_id": cast.viewer_id, "scope": {"kind": "global"}, "reason": "cool off", "until": until});
@@ -380,7 +372,7 @@ async fn a_timed_ban_ends_by_itself() {
 
 #[tokio::test]
 async fn unknown_and_malformed_rooms_and_bodies_get_clear_errors() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "free").await;
 
     let reply = app.token("nosuchroom", &cast.viewer_session).await;
@@ -415,7 +407,7 @@ async fn unknown_and_malformed_rooms_and_bodies_get_clear_errors() {
 
 #[tokio::test]
 async fn room_names_are_matched_as_prosody_stores_them() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let (performer, _) = app.user_with_role("alex", "performer").await;
     let (_, viewer) = app.register("viewer").await;
     let room = app.create_room("Täst", &performer, "free").await;
@@ -440,7 +432,7 @@ async fn room_names_are_matched_as_prosody_stores_them() {
 
 #[tokio::test]
 async fn a_trusted_backend_can_ask_on_behalf_of_a_user() {
-    let app = spawn_app(&backends()[0]).await;
+    let app = spawn_app(&Backend::sqlite()).await;
     let cast = stage(&app, "free").await;
     let request = |user: Option<&str>| {
         let mut builder = axum::http::Request::post(format!("/api/rooms/{}/token", cast.room))
@@ -467,7 +459,7 @@ async fn a_trusted_backend_can_ask_on_behalf_of_a_user() {
 
 #[tokio::test]
 async fn rs256_tokens_are_reused_only_while_nothing_that_shaped_them_changed() {
-    let app = spawn_app_with(&backends()[0], signing(SigningMode::Rs256)).await;
+    let app = spawn_app_with(&Backend::sqlite(), signing(SigningMode::Rs256)).await;
     let cast = stage(&app, "paid").await;
     let entitlement = app
         .grant(
@@ -513,7 +505,7 @@ async fn rs256_tokens_are_reused_only_while_nothing_that_shaped_them_changed() {
 /// anew, or the token handed out would not verify.
 #[tokio::test]
 async fn a_profile_change_in_the_same_second_is_signed_anew() {
-    let app = spawn_app_with(&backends()[0], signing(SigningMode::Rs256)).await;
+    let app = spawn_app_with(&Backend::sqlite(), signing(SigningMode::Rs256)).await;
     let cast = stage(&app, "free").await;
     let first = app.token(&cast.room, &cast.viewer_session).await;
     let (header, _, _, _) = decode_jwt(first.body["jwt"].as_str().unwrap());

@@ -1,4 +1,5 @@
-//! Running the real `roomkey` binary and talking to it over TCP.
+//! Running the real `roomkey` binary and talking to it over TCP, and skipping a test
+//! whose backend or outside server this machine lacks.
 
 #![allow(
     dead_code,
@@ -15,6 +16,51 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub const ADMIN_KEY: &str = "cli-admin-key-0123456789abcdef";
+
+/// Set to `1` where every test must run (CI): a test that would skip fails instead. Not
+/// `ROOMKEY_…`: roomkey takes every `ROOMKEY_` variable for configuration and refuses the
+/// ones it does not know, and the servers the tests start inherit the environment.
+pub const REQUIRE_ALL: &str = "TEST_REQUIRE_ALL";
+
+/// Skips `test`, which needs `what`: a `SKIPPED:` line on stderr, written past the test
+/// harness's capture so that a skip never passes unseen; a failure under
+/// `TEST_REQUIRE_ALL=1`.
+pub fn skip(test: &str, what: &str) {
+    assert!(
+        std::env::var(REQUIRE_ALL).as_deref() != Ok("1"),
+        "SKIPPED: {test} needs {what}, and {REQUIRE_ALL}=1 refuses skips"
+    );
+    say_skipped(test, what);
+}
+
+/// The `SKIPPED:` line alone, for the one skip that `TEST_REQUIRE_ALL=1` lets pass
+/// (see `tests/prosody.rs`).
+pub fn say_skipped(test: &str, what: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {test} needs {what}");
+}
+
+/// The environment variable `var`, or `None` once `test` is skipped for lack of it
+/// (unset or empty).
+pub fn require_or_skip(var: &str, test: &str) -> Option<std::ffi::OsString> {
+    let value = std::env::var_os(var).filter(|value| !value.is_empty());
+    if value.is_none() {
+        skip(test, var);
+    }
+    value
+}
+
+/// Whether all of `vars` are set; if not, `test` is skipped, naming the ones missing.
+pub fn require_all_or_skip(vars: &[&str], test: &str) -> bool {
+    let missing: Vec<&str> = vars
+        .iter()
+        .copied()
+        .filter(|var| std::env::var_os(var).is_none_or(|value| value.is_empty()))
+        .collect();
+    if !missing.is_empty() {
+        skip(test, &missing.join(" and "));
+    }
+    missing.is_empty()
+}
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
