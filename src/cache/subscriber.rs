@@ -24,8 +24,17 @@ pub(super) fn invalidation_for(change: &Change) -> Option<Invalidation> {
         Change::RoomCreated { room }
         | Change::RoomUpdated { room }
         | Change::RoomEnded { room, .. } => Invalidation::Room(room.name.as_str().to_owned()),
-        // The entitlement a payment grants or reverses is its own change.
-        Change::PaymentApplied { .. } => return None,
+        Change::PaymentApplied {
+            user_id,
+            granted,
+            revoked,
+            ..
+        } => {
+            if granted.is_none() && revoked.is_none() {
+                return None;
+            }
+            Invalidation::Entitlements(user_id.clone())
+        }
     })
 }
 

@@ -28,7 +28,10 @@ pub struct TieredCache<V> {
     /// its (possibly stale) result; `gate` makes "check epoch, insert" atomic against it.
     epoch: AtomicU64,
     gate: Mutex<()>,
-    in_flight: Mutex<HashMap<String, Flight<V>>>,
+    /// Loads under way, by key and the epoch they began in: a caller that arrives after an
+    /// invalidation starts a load of its own rather than joining one that may have read
+    /// the fact before it changed.
+    in_flight: Mutex<HashMap<(String, u64), Flight<V>>>,
     metrics: Arc<Metrics>,
 }
 
@@ -90,13 +93,14 @@ where
         }
         let trusted = self.bus_healthy.is_healthy();
 
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        let flight_key = (key.to_owned(), epoch);
         let flight = {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-            in_flight.entry(key.to_owned()).or_default().clone()
+            in_flight.entry(flight_key.clone()).or_default().clone()
         };
         let result = flight
             .get_or_try_init(|| async {
-                let epoch = self.epoch.load(Ordering::SeqCst);
                 let value = Arc::new(self.load_shared(key, load, trusted).await?);
                 let _gate = self.gate.lock().unwrap_or_else(|p| p.into_inner());
                 if trusted && self.epoch.load(Ordering::SeqCst) == epoch {
@@ -107,8 +111,11 @@ where
             .await
             .cloned();
         let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-        if in_flight.get(key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-            in_flight.remove(key);
+        if in_flight
+            .get(&flight_key)
+            .is_some_and(|f| Arc::ptr_eq(f, &flight))
+        {
+            in_flight.remove(&flight_key);
         }
         result
     }
@@ -172,5 +179,61 @@ where
     /// Entries held in process (approximate; for memory accounting).
     pub fn entry_count(&self) -> u64 {
         self.memory.as_ref().map_or(0, |m| m.entry_count())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::bus::Health;
+
+    /// A load that read the old fact must not answer a caller who asked after the fact
+    /// changed: single-flight joins only loads that began in the same epoch.
+    #[tokio::test]
+    async fn a_caller_after_an_invalidation_does_not_join_a_load_that_began_before_it() {
+        let metrics = Arc::new(Metrics::new(&[], "sqlite"));
+        let cache: Arc<TieredCache<String>> = Arc::new(TieredCache::new(
+            CacheName::UserFacts,
+            100,
+            60,
+            None,
+            Health::new(true),
+            metrics,
+        ));
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let early = tokio::spawn({
+            let cache = cache.clone();
+            async move {
+                cache
+                    .get_or_load("viewer", || async move {
+                        // Read before the change commits; answers after it.
+                        let _ = released.await;
+                        Ok("no entitlement".to_owned())
+                    })
+                    .await
+            }
+        });
+        tokio::task::yield_now().await;
+        cache.invalidate_local("viewer");
+        let late = tokio::spawn({
+            let cache = cache.clone();
+            async move {
+                cache
+                    .get_or_load("viewer", || async { Ok("entitled".to_owned()) })
+                    .await
+            }
+        });
+        let late = late.await.unwrap().unwrap();
+        let _ = release.send(());
+        let early = early.await.unwrap().unwrap();
+        assert_eq!(*late, "entitled");
+        assert_eq!(
+            *early, "no entitlement",
+            "the early caller keeps what it read"
+        );
+        let cached = cache
+            .get_or_load("viewer", || async { Ok("reloaded".to_owned()) })
+            .await;
+        assert_eq!(*cached.unwrap(), "entitled", "only the fresh load was kept");
     }
 }

@@ -270,6 +270,8 @@ mod tests {
                 payment_id: "p".into(),
                 user_id: "u".into(),
                 state: "accepted".into(),
+                granted: None,
+                revoked: None,
             },
         ];
         let kinds: Vec<_> = every.iter().map(Change::kind).collect();

@@ -51,12 +51,15 @@ pub enum Change {
         room: Room,
         reason: String,
     },
-    /// A payment moved to a new state (paid, refunded, charged back); the entitlement it
-    /// grants or reverses is its own change beside this one.
+    /// A payment moved to a new state (paid, refunded, charged back), with the entitlement
+    /// it granted or reversed, which subscribers treat as they treat those changes. One row
+    /// per confirmation keeps the payment's transaction as short as it can be.
     PaymentApplied {
         payment_id: String,
         user_id: UserId,
         state: String,
+        granted: Option<Box<Entitlement>>,
+        revoked: Option<Box<Entitlement>>,
     },
 }
 

@@ -45,6 +45,12 @@ fn revalidation_reason(change: &Change) -> Option<&str> {
         // A shard may hold a refusal for this user from before; it asks again now.
         Change::EntitlementGranted { .. } => "access granted",
         Change::EntitlementRevoked { reason, .. } => reason,
+        Change::PaymentApplied {
+            granted: Some(_), ..
+        } => "payment received",
+        Change::PaymentApplied {
+            revoked: Some(_), ..
+        } => "payment reversed",
         Change::BanPlaced { .. } => "banned",
         Change::BanLifted { .. } => "ban lifted",
         // Roles and verification change what a user may manage, not whether they may enter.

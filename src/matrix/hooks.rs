@@ -296,7 +296,19 @@ impl Subscriber for MatrixService {
                     }
                 }
                 Change::RoomEnded { room, .. } => self.room_ended(room).await?,
-                Change::RoomUpdated { .. } | Change::PaymentApplied { .. } => {}
+                Change::PaymentApplied {
+                    granted, revoked, ..
+                } => {
+                    if let Some(entitlement) = granted {
+                        self.for_rooms_of_scope(entitlement, "invite", "access granted")
+                            .await?;
+                    }
+                    if let Some(entitlement) = revoked {
+                        self.for_rooms_of_scope(entitlement, "kick", "payment reversed")
+                            .await?;
+                    }
+                }
+                Change::RoomUpdated { .. } => {}
             }
             Ok(())
         }

@@ -94,7 +94,6 @@ impl PaymentService {
             tx.commit().await?;
             return Ok(Applied::Ignored);
         };
-        let user_id = tx.intent.user_id.clone();
         let mut entitlement_id = None;
         match applied {
             Applied::Granted | Applied::Recorded => {
@@ -115,8 +114,7 @@ impl PaymentService {
                         )),
                         reason: "payment reversed".into(),
                     };
-                    tx.insert_revocation(&id, &revocation, "payment reversed")
-                        .await?;
+                    tx.insert_revocation(&id, &revocation).await?;
                 }
                 let kind = if class == StateClass::ChargedBack {
                     "chargeback"
@@ -130,17 +128,7 @@ impl PaymentService {
         tx.set_state(next, entitlement_id.as_deref(), binding, now)
             .await
             .map_err(not_ours)?;
-        let payment_id = tx.intent.id.clone();
-        let state = next.as_str().to_owned();
-        tx.record(
-            Change::PaymentApplied {
-                payment_id,
-                user_id,
-                state,
-            },
-            now,
-        )
-        .await?;
+        tx.record_applied(next.as_str(), now).await?;
         // The entitlement granted or revoked is delivered with it: caches, shards, Matrix.
         let changes = tx.commit().await?;
         self.changes.deliver_all(changes).await;

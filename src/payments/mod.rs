@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::authz::{Admin, RevenueReader};
-use crate::changes::{Change, Dispatcher};
+use crate::changes::Dispatcher;
 use crate::clock::{Clock, UnixSeconds};
 use crate::config::{FeaturePrice, PaymentsConfig, Secret};
 use crate::domain::amount;

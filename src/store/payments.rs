@@ -63,6 +63,9 @@ pub struct PaymentTx {
     pub intent: PaymentIntent,
     /// What this payment changed, stored in its transaction, delivered after its commit.
     changes: Vec<RecordedChange>,
+    /// The entitlement this payment granted or revoked, for its `PaymentApplied` change.
+    granted: Option<Entitlement>,
+    revoked: Option<Entitlement>,
 }
 
 impl Store {
@@ -215,6 +218,8 @@ impl Store {
             intent: intent_from_row(&row)?,
             tx,
             changes: Vec::new(),
+            granted: None,
+            revoked: None,
         }))
     }
 

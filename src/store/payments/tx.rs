@@ -49,34 +49,36 @@ impl PaymentTx {
         entitlement: &Entitlement,
     ) -> Result<(), StoreError> {
         write_entitlement(&mut *self.tx, entitlement).await?;
-        let change = Change::EntitlementGranted {
-            entitlement: entitlement.clone(),
-        };
-        self.record(change, entitlement.created_at).await
+        self.granted = Some(entitlement.clone());
+        Ok(())
     }
 
-    /// Revokes the intent's entitlement; `public_reason` is what the user is told.
+    /// Revokes the intent's entitlement (a second revocation is ignored).
     pub async fn insert_revocation(
         &mut self,
         entitlement_id: &str,
         revocation: &Revocation,
-        public_reason: &str,
     ) -> Result<(), StoreError> {
-        if !write_revocation(&mut *self.tx, entitlement_id, revocation).await? {
-            return Ok(());
-        }
-        if let Some(entitlement) = read_entitlement(&mut self.tx, entitlement_id).await? {
-            let change = Change::EntitlementRevoked {
-                entitlement,
-                reason: public_reason.to_owned(),
-            };
-            self.record(change, revocation.revoked_at).await?;
+        if write_revocation(&mut *self.tx, entitlement_id, revocation).await? {
+            self.revoked = read_entitlement(&mut self.tx, entitlement_id).await?;
         }
         Ok(())
     }
 
-    /// Stores a change of this payment's in its transaction.
-    pub async fn record(&mut self, change: Change, now: UnixSeconds) -> Result<(), StoreError> {
+    /// Stores this payment's change — its new state, with the entitlement it granted or
+    /// revoked — in its transaction.
+    pub async fn record_applied(
+        &mut self,
+        state: &str,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let change = Change::PaymentApplied {
+            payment_id: self.intent.id.clone(),
+            user_id: self.intent.user_id.clone(),
+            state: state.to_owned(),
+            granted: self.granted.take().map(Box::new),
+            revoked: self.revoked.take().map(Box::new),
+        };
         let recorded = record_change(&mut self.tx, change, now).await?;
         self.changes.push(recorded);
         Ok(())
