@@ -26,7 +26,8 @@ use tokio::sync::{watch, Notify};
 
 use crate::clock::{Clock, UnixSeconds};
 pub use crate::domain::Change;
-use crate::store::{Outbox, RecordedChange, Store, StoreError, WRITER_HOLD_SECS};
+pub use crate::store::WRITER_HOLD_SECS;
+use crate::store::{Outbox, RecordedChange, Store, StoreError};
 use crate::telemetry::metrics::{ChangeKind, ChangeOutcome, Metrics};
 
 /// Why a subscriber could not take a change now; the change is tried again later.
@@ -179,7 +180,6 @@ impl Dispatcher {
     /// One pass: takes every due change (oldest first) that no other instance holds and
     /// delivers it. Returns how many were delivered.
     pub async fn try_once(&self) -> Result<usize, StoreError> {
-        self.forget_delivered().await?;
         let now = self.clock.now();
         let mut delivered = 0;
         for recorded in self.store.find_due_changes(now, BATCH).await? {
@@ -192,10 +192,8 @@ impl Dispatcher {
             }
             match self.notify_subscribers(&recorded).await {
                 Ok(()) => {
-                    self.store
-                        .delete_outbox_row(Outbox::Changes, recorded.seq)
-                        .await?;
                     self.count(&recorded, ChangeOutcome::DeliveredLate);
+                    self.delivered_list().push(recorded.seq);
                     delivered += 1;
                 }
                 Err(error) => {
@@ -203,6 +201,9 @@ impl Dispatcher {
                 }
             }
         }
+        // What this pass and the inline deliveries since the last one delivered, in one
+        // statement per batch.
+        self.forget_delivered().await?;
         Ok(delivered)
     }
 
@@ -220,9 +221,6 @@ fn backoff(attempts: i64) -> UnixSeconds {
         .unwrap_or(i64::MAX);
     doubled.min(MAX_BACKOFF_SECS)
 }
-
-/// The writer's hold, re-exported for tests that simulate a writer that never came back.
-pub const HOLD_SECS: i64 = WRITER_HOLD_SECS;
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 //! instances racing for an undelivered change deliver it once.
 
 use axum::http::StatusCode;
-use roomkey::changes::HOLD_SECS;
+use roomkey::changes::WRITER_HOLD_SECS;
 use roomkey::domain::{Ban, BanScope, RoomName};
 use serde_json::json;
 
@@ -58,7 +58,7 @@ async fn a_ban_whose_writer_died_before_delivering_it_is_delivered_by_the_worker
         "the writer's hold keeps other workers off it for a while"
     );
 
-    app.clock.advance(HOLD_SECS + 1);
+    app.clock.advance(WRITER_HOLD_SECS + 1);
     assert_eq!(changes.try_once().await.unwrap(), 1);
     assert_eq!(changes.pending().await.unwrap(), 0);
     let refused = app.token(&cast.room, &cast.viewer_session).await;
@@ -77,7 +77,7 @@ async fn two_instances_racing_for_an_undelivered_change_deliver_it_once(backend:
     // left (a delivered row the clock jump finds still stored would be delivered again).
     let (here, there) = (app.app.state(), sibling.app.state());
     assert_eq!(here.changes.pending().await.unwrap(), 1, "{backend:?}");
-    app.clock.advance(HOLD_SECS + 1);
+    app.clock.advance(WRITER_HOLD_SECS + 1);
     let (one, two) = tokio::join!(here.changes.try_once(), there.changes.try_once());
     assert_eq!(one.unwrap() + two.unwrap(), 1, "{backend:?}");
     sibling.shutdown().await;
