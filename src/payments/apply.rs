@@ -99,10 +99,10 @@ impl PaymentService {
             Applied::Granted | Applied::Recorded => {
                 if applied == Applied::Granted {
                     let entitlement = self.entitlement_for(&mut tx, &context, now).await?;
-                    tx.insert_entitlement(&entitlement).await?;
+                    tx.insert_entitlement(&entitlement);
                     entitlement_id = Some(entitlement.id);
                 }
-                self.book_receipt(&mut tx, &context, now).await?;
+                self.book_receipt(&mut tx, &context, now);
             }
             Applied::Revoked => {
                 if let Some(id) = tx.intent.entitlement_id.clone() {
@@ -125,10 +125,12 @@ impl PaymentService {
             }
             _ => {}
         }
-        tx.set_state(next, entitlement_id.as_deref(), binding, now)
+        tx.set_state(next, entitlement_id.as_deref(), binding, now);
+        // The closing writes go with the change record; a reference bound to another intent
+        // fails them here.
+        tx.record_applied(next.as_str(), now)
             .await
             .map_err(not_ours)?;
-        tx.record_applied(next.as_str(), now).await?;
         // The entitlement granted or revoked is delivered with it: caches, shards, Matrix.
         let changes = tx.commit().await?;
         self.changes.deliver_all(changes).await;
@@ -192,12 +194,12 @@ impl PaymentService {
         })
     }
 
-    pub(super) async fn book_receipt(
+    pub(super) fn book_receipt(
         &self,
         tx: &mut PaymentTx,
         context: &PurchaseContext,
         now: UnixSeconds,
-    ) -> Result<(), PaymentError> {
+    ) {
         let intent = tx.intent.clone();
         let lines = ledger::receipt(
             &intent.provider,
@@ -210,7 +212,7 @@ impl PaymentService {
         } else {
             "payment"
         };
-        self.book(tx, kind, &lines, now).await
+        Self::book(tx, kind, &lines, now);
     }
 
     pub(super) async fn book_reversal(
@@ -221,16 +223,17 @@ impl PaymentService {
     ) -> Result<(), PaymentError> {
         let original = tx.receipt_lines().await?;
         let lines = ledger::reversal(&original);
-        self.book(tx, kind, &lines, now).await
+        Self::book(tx, kind, &lines, now);
+        Ok(())
     }
 
-    pub(super) async fn book(
-        &self,
+    /// Books `lines` as one ledger transaction of `kind`, with the payment's closing writes.
+    pub(super) fn book(
         tx: &mut PaymentTx,
         kind: &'static str,
         lines: &[LedgerLine],
         now: UnixSeconds,
-    ) -> Result<(), PaymentError> {
+    ) {
         let intent = tx.intent.clone();
         let transaction_id = uuid::Uuid::now_v7().to_string();
         let context = LedgerContext {
@@ -241,7 +244,6 @@ impl PaymentService {
             currency: &intent.currency,
             now,
         };
-        tx.insert_ledger(&context, lines).await?;
-        Ok(())
+        tx.insert_ledger(&context, lines);
     }
 }

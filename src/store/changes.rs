@@ -2,7 +2,10 @@
 //! handed to the subscribers after the commit (see [`crate::changes`]).
 
 use anyhow::Context as _;
+use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
+
+use super::batch::Batch;
 
 use super::{int, text, Store, StoreError};
 use crate::clock::UnixSeconds;
@@ -28,20 +31,39 @@ pub(super) async fn record_change(
     change: Change,
     now: UnixSeconds,
 ) -> Result<RecordedChange, StoreError> {
-    let body = serde_json::to_string(&change).context("encode change")?;
-    let row = sqlx::query(
+    let mut batch = Batch::default();
+    push_change(&mut batch, &change, now)?;
+    let rows = batch.run_one(conn).await.context("record change")?;
+    recorded(&rows, change)
+}
+
+/// Adds the statement that stores `change` to `batch`, as its last statement: it returns
+/// the change's place in the outbox, which [`recorded`] reads.
+pub(super) fn push_change(
+    batch: &mut Batch,
+    change: &Change,
+    now: UnixSeconds,
+) -> Result<(), StoreError> {
+    let body = serde_json::to_string(change).context("encode change")?;
+    let (kind, body) = (batch.text(Some(change.kind())), batch.text(Some(&body)));
+    let (due, hold) = (
+        batch.int(Some(now)),
+        batch.int(Some(now + WRITER_HOLD_SECS)),
+    );
+    batch.push(format!(
         "INSERT INTO change_outbox (kind, body, next_attempt_at, claimed_until, created_at) \
-         VALUES ($1, $2, $3, $4, $3) RETURNING seq",
-    )
-    .bind(change.kind())
-    .bind(body)
-    .bind(now)
-    .bind(now + WRITER_HOLD_SECS)
-    .fetch_one(conn)
-    .await
-    .context("record change")?;
+         VALUES ({kind}, {body}, {due}, {hold}, {due}) RETURNING seq"
+    ));
+    Ok(())
+}
+
+/// The stored change, from the rows of the batch [`push_change`] ended.
+pub(super) fn recorded(rows: &[AnyRow], change: Change) -> Result<RecordedChange, StoreError> {
+    let row = rows
+        .first()
+        .context("the change outbox returned no place")?;
     Ok(RecordedChange {
-        seq: int(&row, "seq")?,
+        seq: int(row, "seq")?,
         change,
         attempts: 0,
     })

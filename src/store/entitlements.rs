@@ -3,6 +3,7 @@
 use anyhow::Context as _;
 use sqlx::any::AnyRow;
 
+use super::batch::Batch;
 use super::changes::{record_change, RecordedChange};
 use super::{classify_write_error, corrupt, int, opt_int, opt_text, text, Store, StoreError};
 use crate::clock::UnixSeconds;
@@ -47,34 +48,51 @@ pub(super) fn entitlement_from_row(row: &AnyRow) -> Result<Entitlement, StoreErr
     })
 }
 
-/// Appends an entitlement, in a transaction or on the pool.
-pub(super) async fn write_entitlement<'e>(
-    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+/// Appends an entitlement, in the caller's transaction.
+pub(super) async fn write_entitlement(
+    conn: &mut sqlx::AnyConnection,
     e: &Entitlement,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    let mut batch = Batch::default();
+    push_entitlement(&mut batch, e);
+    batch
+        .run_one(conn)
+        .await
+        .map_err(|err| entitlement_write_error(err, &[]))?;
+    Ok(())
+}
+
+/// Adds the statement that appends `e` to `batch`.
+pub(super) fn push_entitlement(batch: &mut Batch, e: &Entitlement) {
+    let values = [
+        batch.text(Some(&e.id)),
+        batch.text(Some(&e.user_id)),
+        batch.text(Some(e.scope.kind())),
+        batch.text(Some(e.scope.reference())),
+        batch.int(e.quantity),
+        batch.int(Some(e.valid_from)),
+        batch.int(e.valid_until),
+        batch.text(Some(e.source.as_str())),
+        batch.text(e.source_ref.as_deref()),
+        batch.text(e.granted_by.as_deref()),
+        batch.int(Some(e.created_at)),
+    ];
+    batch.push(format!(
         "INSERT INTO entitlements (id, user_id, scope_kind, scope_ref, quantity, valid_from, \
-         valid_until, source, source_ref, granted_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(&e.id)
-    .bind(&e.user_id)
-    .bind(e.scope.kind())
-    .bind(e.scope.reference())
-    .bind(e.quantity)
-    .bind(e.valid_from)
-    .bind(e.valid_until)
-    .bind(e.source.as_str())
-    .bind(e.source_ref.as_deref())
-    .bind(e.granted_by.as_deref())
-    .bind(e.created_at)
-    .execute(executor)
-    .await
-    .map_err(|err| match classify_write_error(err, &[]) {
+         valid_until, source, source_ref, granted_by, created_at) VALUES ({})",
+        values.join(", ")
+    ));
+}
+
+/// A failed write that included an entitlement: a missing reference is its user.
+pub(super) fn entitlement_write_error(
+    error: sqlx::Error,
+    unique_fields: &[&'static str],
+) -> StoreError {
+    match classify_write_error(error, unique_fields) {
         StoreError::MissingReference(_) => StoreError::MissingReference("user"),
         other => other,
-    })?;
-    Ok(())
+    }
 }
 
 /// One entitlement as it stands, read inside the caller's transaction.
@@ -115,7 +133,7 @@ impl Store {
     pub async fn insert_entitlement(&self, e: &Entitlement) -> Result<RecordedChange, StoreError> {
         self.timed(StoreOp::Write, async {
             let mut tx = self.pool.begin().await.context("begin")?;
-            write_entitlement(&mut *tx, e).await?;
+            write_entitlement(&mut tx, e).await?;
             let change = Change::EntitlementGranted {
                 entitlement: e.clone(),
             };

@@ -12,9 +12,14 @@ use anyhow::Context as _;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
-use super::changes::{record_change, RecordedChange};
-use super::entitlements::{read_entitlement, write_entitlement, write_revocation};
-use super::{classify_write_error, corrupt, int, opt_int, opt_text, text, Store, StoreError};
+use super::batch::Batch;
+use super::changes::{push_change, recorded, RecordedChange};
+use super::entitlements::{
+    entitlement_write_error, push_entitlement, read_entitlement, write_revocation,
+};
+use super::{
+    classify_write_error, corrupt, int, opt_int, opt_text, text, Store, StoreError, WriteTurn,
+};
 use crate::clock::UnixSeconds;
 use crate::domain::{
     Change, Entitlement, LedgerLine, Money, PaymentIntent, PaymentState, PerformerTerms,
@@ -66,6 +71,12 @@ pub struct PaymentTx {
     /// The entitlement this payment granted or revoked, for its `PaymentApplied` change.
     granted: Option<Entitlement>,
     revoked: Option<Entitlement>,
+    /// The closing writes, sent with the change record (see `tx`).
+    pending: Batch,
+    backend: super::Backend,
+    /// Declared last so that it is dropped after the transaction ends: the next writer
+    /// starts once this one has committed or rolled back.
+    _turn: WriteTurn,
 }
 
 impl Store {
@@ -200,6 +211,7 @@ impl Store {
     /// Opens the transaction that applies one notification to `intent_id`, holding the
     /// intent's row lock. `None` if there is no such intent.
     pub async fn begin_payment(&self, intent_id: &str) -> Result<Option<PaymentTx>, StoreError> {
+        let turn = self.write_turn().await;
         let mut tx = self.pool.begin().await.context("begin payment")?;
         // The first statement writes, so SQLite takes its write lock before reading and
         // PostgreSQL locks the row: concurrent notifications for one intent queue here. It
@@ -220,6 +232,9 @@ impl Store {
             changes: Vec::new(),
             granted: None,
             revoked: None,
+            pending: Batch::default(),
+            backend: self.backend,
+            _turn: turn,
         }))
     }
 

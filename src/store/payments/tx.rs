@@ -1,5 +1,10 @@
 //! The transaction that applies one payment notification: everything it writes, and the
 //! changes it records for delivery after its commit.
+//!
+//! Its closing writes — entitlement, ledger lines, new state — wait in a [`Batch`] and go
+//! to the database with its change record, in one round trip (see `store::batch`). Every
+//! statement that runs on its own sends what waits first, so the transaction reads its own
+//! writes as before.
 
 use super::*;
 
@@ -7,6 +12,7 @@ impl PaymentTx {
     /// Binds the provider's reference to this intent; a reference already bound to another
     /// intent is a conflict.
     pub async fn bind_provider_ref(&mut self, provider_ref: &str) -> Result<(), StoreError> {
+        self.flush().await?;
         sqlx::query("UPDATE payment_intents SET provider_ref = $2 WHERE id = $1")
             .bind(&self.intent.id)
             .bind(provider_ref)
@@ -27,6 +33,7 @@ impl PaymentTx {
         actor: Option<&str>,
         now: UnixSeconds,
     ) -> Result<bool, StoreError> {
+        self.flush().await?;
         let claimed = sqlx::query(
             "INSERT INTO payment_events (provider, event_id, intent_id, state, outcome, actor, received_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, event_id) DO NOTHING",
@@ -44,13 +51,18 @@ impl PaymentTx {
         Ok(claimed.rows_affected() == 1)
     }
 
-    pub async fn insert_entitlement(
-        &mut self,
-        entitlement: &Entitlement,
-    ) -> Result<(), StoreError> {
-        write_entitlement(&mut *self.tx, entitlement).await?;
+    /// Writes `entitlement` with the transaction's closing batch.
+    pub fn insert_entitlement(&mut self, entitlement: &Entitlement) {
+        push_entitlement(&mut self.pending, entitlement);
         self.granted = Some(entitlement.clone());
-        Ok(())
+    }
+
+    /// Sends the writes waiting in the closing batch, if any.
+    async fn flush(&mut self) -> Result<Vec<AnyRow>, StoreError> {
+        std::mem::take(&mut self.pending)
+            .run(&mut self.tx, self.backend)
+            .await
+            .map_err(|error| entitlement_write_error(error, &["provider_ref"]))
     }
 
     /// Revokes the intent's entitlement (a second revocation is ignored).
@@ -59,6 +71,7 @@ impl PaymentTx {
         entitlement_id: &str,
         revocation: &Revocation,
     ) -> Result<(), StoreError> {
+        self.flush().await?;
         if write_revocation(&mut *self.tx, entitlement_id, revocation).await? {
             self.revoked = read_entitlement(&mut self.tx, entitlement_id).await?;
         }
@@ -66,7 +79,8 @@ impl PaymentTx {
     }
 
     /// Stores this payment's change — its new state, with the entitlement it granted or
-    /// revoked — in its transaction.
+    /// revoked — in its transaction, with the writes waiting in the closing batch. A
+    /// provider reference bound to another intent fails here (`Conflict("provider_ref")`).
     pub async fn record_applied(
         &mut self,
         state: &str,
@@ -79,8 +93,9 @@ impl PaymentTx {
             granted: self.granted.take().map(Box::new),
             revoked: self.revoked.take().map(Box::new),
         };
-        let recorded = record_change(&mut self.tx, change, now).await?;
-        self.changes.push(recorded);
+        push_change(&mut self.pending, &change, now)?;
+        let rows = self.flush().await?;
+        self.changes.push(recorded(&rows, change)?);
         Ok(())
     }
 
@@ -93,6 +108,7 @@ impl PaymentTx {
         scope_ref: &str,
         now: UnixSeconds,
     ) -> Result<Option<UnixSeconds>, StoreError> {
+        self.flush().await?;
         let row = sqlx::query(
             "SELECT MAX(e.valid_until) AS latest FROM entitlements e \
              LEFT JOIN entitlement_revocations r ON r.entitlement_id = e.id \
@@ -109,61 +125,40 @@ impl PaymentTx {
         opt_int(&row, "latest")
     }
 
-    pub async fn insert_ledger(
-        &mut self,
-        context: &LedgerContext<'_>,
-        lines: &[LedgerLine],
-    ) -> Result<(), StoreError> {
+    /// Books `lines` with the transaction's closing batch, in one statement however many.
+    pub fn insert_ledger(&mut self, context: &LedgerContext<'_>, lines: &[LedgerLine]) {
         if lines.is_empty() {
-            return Ok(());
+            return;
         }
-        // One statement for the whole balanced set: one round trip however many lines.
-        let mut sql = String::from(
-            "INSERT INTO ledger_entries (id, transaction_id, intent_id, kind, account, performer_id, room_id, \
-             amount_minor, currency, created_at) VALUES ",
-        );
-        for (n, _) in lines.iter().enumerate() {
-            let p = n * 10;
-            if n > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5,
-                p + 6,
-                p + 7,
-                p + 8,
-                p + 9,
-                p + 10
-            ));
-        }
-        let mut query = sqlx::query(&sql);
-        for line in lines {
-            query = query
-                .bind(uuid::Uuid::now_v7().to_string())
-                .bind(context.transaction_id)
-                .bind(&self.intent.id)
-                .bind(context.kind)
-                .bind(&line.account)
-                .bind(context.performer_id)
-                .bind(context.room_id)
-                .bind(line.amount_minor)
-                .bind(context.currency)
-                .bind(context.now);
-        }
-        query
-            .execute(&mut *self.tx)
-            .await
-            .context("insert ledger entries")?;
-        Ok(())
+        let batch = &mut self.pending;
+        let rows: Vec<String> = lines
+            .iter()
+            .map(|line| {
+                let values = [
+                    batch.text(Some(&uuid::Uuid::now_v7().to_string())),
+                    batch.text(Some(context.transaction_id)),
+                    batch.text(Some(&self.intent.id)),
+                    batch.text(Some(context.kind)),
+                    batch.text(Some(&line.account)),
+                    batch.text(context.performer_id),
+                    batch.text(context.room_id),
+                    batch.int(Some(line.amount_minor)),
+                    batch.text(Some(context.currency)),
+                    batch.int(Some(context.now)),
+                ];
+                format!("({})", values.join(", "))
+            })
+            .collect();
+        batch.push(format!(
+            "INSERT INTO ledger_entries (id, transaction_id, intent_id, kind, account, performer_id, \
+             room_id, amount_minor, currency, created_at) VALUES {}",
+            rows.join(", ")
+        ));
     }
 
     /// The entries this intent's money was booked with (payment or tip), to reverse them.
     pub async fn receipt_lines(&mut self) -> Result<Vec<LedgerLine>, StoreError> {
+        self.flush().await?;
         let rows = sqlx::query(
             "SELECT account, amount_minor FROM ledger_entries WHERE intent_id = $1 AND kind IN ('payment', 'tip') ORDER BY id",
         )
@@ -181,36 +176,37 @@ impl PaymentTx {
             .collect()
     }
 
-    /// Moves the intent to `state`, recording the entitlement it granted and binding the
-    /// provider's reference when given (a reference bound to another intent is a conflict).
-    pub async fn set_state(
+    /// Moves the intent to `state` with the closing batch, recording the entitlement it
+    /// granted and binding the provider's reference when given.
+    pub fn set_state(
         &mut self,
         state: PaymentState,
         entitlement_id: Option<&str>,
         provider_ref: Option<&str>,
         now: UnixSeconds,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE payment_intents SET state = $2, entitlement_id = COALESCE($3, entitlement_id), \
-             provider_ref = COALESCE($5, provider_ref), updated_at = $4 WHERE id = $1",
-        )
-        .bind(&self.intent.id)
-        .bind(state.as_str())
-        .bind(entitlement_id)
-        .bind(now)
-        .bind(provider_ref)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(|e| classify_write_error(e, &["provider_ref"]))?;
+    ) {
+        let batch = &mut self.pending;
+        let (id, new_state) = (
+            batch.text(Some(&self.intent.id)),
+            batch.text(Some(state.as_str())),
+        );
+        let (entitlement, reference) = (batch.text(entitlement_id), batch.text(provider_ref));
+        let updated_at = batch.int(Some(now));
+        batch.push(format!(
+            "UPDATE payment_intents SET state = {new_state}, \
+             entitlement_id = COALESCE({entitlement}, entitlement_id), \
+             provider_ref = COALESCE({reference}, provider_ref), updated_at = {updated_at} \
+             WHERE id = {id}"
+        ));
         self.intent.state = state;
         if let Some(provider_ref) = provider_ref {
             self.intent.provider_ref = Some(provider_ref.to_owned());
         }
-        Ok(())
     }
 
     /// Commits, handing back the changes to deliver.
-    pub async fn commit(self) -> Result<Vec<RecordedChange>, StoreError> {
+    pub async fn commit(mut self) -> Result<Vec<RecordedChange>, StoreError> {
+        self.flush().await?;
         self.tx.commit().await.context("commit payment")?;
         Ok(self.changes)
     }
