@@ -74,6 +74,11 @@ const SQLITE: &[Migration] = &[
         name: "change_outbox",
         sql: include_str!("../../migrations/sqlite/0012_change_outbox.sql"),
     },
+    Migration {
+        version: 13,
+        name: "oidc",
+        sql: include_str!("../../migrations/sqlite/0013_oidc.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -136,6 +141,11 @@ const POSTGRES: &[Migration] = &[
         version: 12,
         name: "change_outbox",
         sql: include_str!("../../migrations/postgres/0012_change_outbox.sql"),
+    },
+    Migration {
+        version: 13,
+        name: "oidc",
+        sql: include_str!("../../migrations/postgres/0013_oidc.sql"),
     },
 ];
 
