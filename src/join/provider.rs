@@ -192,12 +192,13 @@ mod tests {
     fn the_request_and_every_name_are_escaped() {
         const HOSTILE: &str = r#"x"><script>alert(1)</script>"#;
         let scopes = vec!["openid".to_owned(), "email".to_owned()];
+        let empty = Filled::default();
         let page = |body| ProviderPage {
             lang: Lang::En,
             client: HOSTILE,
             body,
             notice: None,
-            filled: &Filled::default(),
+            filled: &empty,
             csrf: "token",
             authorize: HOSTILE,
             signed_in_as: Some(HOSTILE),

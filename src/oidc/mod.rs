@@ -209,7 +209,7 @@ impl OidcService {
             .await?
             .ok_or(OidcError::InvalidToken)?;
         let mut claims = profile_claims(&user, &session.scope);
-        claims.insert("sub".into(), Value::from(user.id.clone()));
+        claims.insert("sub".into(), Value::from(user.id));
         Ok(Value::Object(claims))
     }
 

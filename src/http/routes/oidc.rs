@@ -45,9 +45,8 @@ pub async fn jwks(State(state): State<OidcState>) -> Response {
 /// **Permissions**: a registered client.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn token(State(state): State<OidcState>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match oauth_form(&headers, &body) {
-        Ok(form) => form,
-        Err(refused) => return refused,
+    let Some(form) = oauth_form(&headers, &body) else {
+        return not_a_form();
     };
     match state.oidc().token(authorization(&headers), &form).await {
         Ok(tokens) => no_store(Json(tokens).into_response()),
@@ -61,9 +60,8 @@ pub async fn token(State(state): State<OidcState>, headers: HeaderMap, body: Byt
 /// **Permissions**: the client the token was issued to.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn revoke(State(state): State<OidcState>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match oauth_form(&headers, &body) {
-        Ok(form) => form,
-        Err(refused) => return refused,
+    let Some(form) = oauth_form(&headers, &body) else {
+        return not_a_form();
     };
     match state.oidc().revoke(authorization(&headers), &form).await {
         Ok(()) => no_store(StatusCode::OK.into_response()),
@@ -98,8 +96,8 @@ fn authorization(headers: &HeaderMap) -> Option<&str> {
         .and_then(|value| value.to_str().ok())
 }
 
-/// A token or revocation request's form; anything else is `invalid_request`.
-fn oauth_form(headers: &HeaderMap, body: &Bytes) -> Result<BTreeMap<String, String>, Response> {
+/// A token or revocation request's form, if the body is one.
+fn oauth_form(headers: &HeaderMap, body: &Bytes) -> Option<BTreeMap<String, String>> {
     let is_form = headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -109,15 +107,15 @@ fn oauth_form(headers: &HeaderMap, body: &Bytes) -> Result<BTreeMap<String, Stri
                 .trim()
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         });
-    let parsed = std::str::from_utf8(body)
-        .ok()
-        .filter(|_| is_form)
-        .and_then(|text| parse_urlencoded(text).ok());
-    parsed.ok_or_else(|| {
-        oauth_error(TokenError::InvalidRequest(
-            "the body must be application/x-www-form-urlencoded",
-        ))
-    })
+    let text = std::str::from_utf8(body).ok().filter(|_| is_form)?;
+    parse_urlencoded(text).ok()
+}
+
+/// The refusal of a body that is not a form.
+fn not_a_form() -> Response {
+    oauth_error(TokenError::InvalidRequest(
+        "the body must be application/x-www-form-urlencoded",
+    ))
 }
 
 /// RFC 6749 §5.1: token answers are never cached.
