@@ -246,7 +246,8 @@ mod tests {
                 "0009_stats_kept",
                 "0010_sessions",
                 "0011_live_outbox",
-                "0012_change_outbox"
+                "0012_change_outbox",
+                "0013_oidc"
             ]
         );
         sqlx::raw_sql(
@@ -309,7 +310,12 @@ mod tests {
             .unwrap();
         assert_eq!(
             apply(&mut conn, SQLITE).await.unwrap(),
-            ["0010_sessions", "0011_live_outbox", "0012_change_outbox"]
+            [
+                "0010_sessions",
+                "0011_live_outbox",
+                "0012_change_outbox",
+                "0013_oidc"
+            ]
         );
         sqlx::raw_sql(&insert("a2", "end_sessions"))
             .execute(&mut conn)
