@@ -272,3 +272,131 @@ pub fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
 fn encode_pairs(pairs: &[(&str, &str)]) -> String {
     serde_urlencoded::to_string(pairs).expect("string pairs always encode")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::OidcClientConfig;
+
+    const ISSUER: &str = "https://id.example.com";
+    const NOW: UnixSeconds = 1_800_000_000;
+
+    fn clients(first_party: bool) -> Clients {
+        Clients::new(&[OidcClientConfig {
+            id: "rp".into(),
+            name: String::new(),
+            secret_hash: None,
+            redirect_uris: vec!["https://rp.example.com/cb?tenant=1".into()],
+            post_logout_redirect_uris: vec![],
+            scopes: vec!["openid".into(), "email".into()],
+            backchannel_logout_uri: None,
+            first_party,
+        }])
+    }
+
+    fn params(extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let mut params: BTreeMap<String, String> = [
+            ("client_id", "rp"),
+            ("redirect_uri", "https://rp.example.com/cb?tenant=1"),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("state", "s"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (key, value) in extra {
+            params.insert((*key).to_owned(), (*value).to_owned());
+        }
+        params
+    }
+
+    fn step(
+        first_party: bool,
+        extra: &[(&str, &str)],
+        auth_time: Option<UnixSeconds>,
+    ) -> Result<NextStep, String> {
+        let request =
+            AuthorizeRequest::parse(&clients(first_party), ISSUER, &params(extra)).unwrap();
+        request
+            .next_step(ISSUER, auth_time, NOW)
+            .map_err(|refusal| match refusal {
+                Refusal::Redirect { location } => location,
+                Refusal::Page { description } => description.to_owned(),
+            })
+    }
+
+    #[test]
+    fn prompt_and_max_age_decide_the_next_step() {
+        assert_eq!(step(true, &[], None), Ok(NextStep::SignIn));
+        assert_eq!(step(true, &[], Some(NOW - 5)), Ok(NextStep::IssueCode));
+        assert_eq!(step(false, &[], Some(NOW - 5)), Ok(NextStep::Consent));
+        assert_eq!(
+            step(true, &[("prompt", "login")], Some(NOW)),
+            Ok(NextStep::SignIn)
+        );
+        assert_eq!(
+            step(true, &[("max_age", "60")], Some(NOW - 61)),
+            Ok(NextStep::SignIn)
+        );
+        assert_eq!(
+            step(true, &[("max_age", "60")], Some(NOW - 60)),
+            Ok(NextStep::IssueCode)
+        );
+        let refused = step(true, &[("prompt", "none")], None).unwrap_err();
+        assert!(
+            refused.contains("error=login_required") && refused.contains("state=s"),
+            "{refused}"
+        );
+        let refused = step(false, &[("prompt", "none")], Some(NOW)).unwrap_err();
+        assert!(refused.contains("error=consent_required"), "{refused}");
+        // A registered URI with a query keeps it.
+        assert!(
+            refused.starts_with("https://rp.example.com/cb?tenant=1&error="),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn the_client_and_redirect_uri_are_checked_before_anything_redirects() {
+        let parse = |extra: &[(&str, &str)]| {
+            AuthorizeRequest::parse(&clients(true), ISSUER, &params(extra))
+        };
+        assert!(matches!(
+            parse(&[("client_id", "other")]),
+            Err(Refusal::Page { .. })
+        ));
+        assert!(matches!(
+            parse(&[
+                ("redirect_uri", "https://rp.example.com/cb"),
+                ("response_type", "token")
+            ]),
+            Err(Refusal::Page { .. })
+        ));
+        assert!(matches!(
+            parse(&[("scope", "openid profile")]),
+            Err(Refusal::Redirect { .. })
+        ));
+        assert!(matches!(
+            parse(&[("code_challenge", "short")]),
+            Err(Refusal::Redirect { .. })
+        ));
+        assert!(matches!(
+            parse(&[("max_age", "-1")]),
+            Err(Refusal::Redirect { .. })
+        ));
+        assert!(parse(&[("scope", "openid email")]).is_ok());
+    }
+
+    #[test]
+    fn the_return_query_drops_prompt_login_only() {
+        let query = return_query(&params(&[("prompt", "login")]));
+        assert!(!query.contains("prompt"));
+        assert!(return_query(&params(&[("prompt", "none")])).contains("prompt=none"));
+    }
+}
