@@ -13,6 +13,10 @@ CREATE TABLE oidc_sessions (
     scope       TEXT NOT NULL,
     -- When the user last signed in to roomkey (the ID token's auth_time).
     auth_time   BIGINT NOT NULL,
+    -- The user's session generation at that sign-in: once it moves on (sign out
+    -- everywhere, a password change, an admin's revocation, a global ban), this session
+    -- has ended too, and its tokens are refused.
+    session_generation BIGINT NOT NULL,
     created_at  BIGINT NOT NULL,
     ended_at    BIGINT
 );

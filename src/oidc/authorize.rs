@@ -7,11 +7,13 @@ use super::request::{AuthorizeRequest, NextStep, Refusal};
 use super::{OidcError, OidcService};
 use crate::clock::UnixSeconds;
 
-/// Who the browser is signed in to roomkey as, and since when.
+/// Who the browser is signed in to roomkey as, since when, and under which of the user's
+/// session generations.
 #[derive(Debug, Clone, Copy)]
 pub struct SignedInAs<'a> {
     pub user_id: &'a str,
     pub auth_time: UnixSeconds,
+    pub session_generation: i64,
 }
 
 /// What the browser gets.
@@ -74,9 +76,7 @@ impl OidcService {
                 "the user did not approve this client",
             ))),
             _ => {
-                let location = self
-                    .issue_code(&request, user.user_id, user.auth_time)
-                    .await?;
+                let location = self.issue_code(&request, &user).await?;
                 Ok(Authorization::Granted { location })
             }
         }

@@ -193,6 +193,11 @@ impl OidcService {
             .find_user(&session.user_id)
             .await?
             .ok_or(TokenError::InvalidGrant("the user no longer exists"))?;
+        if self.has_outlived_sign_in(session, &user).await? {
+            return Err(TokenError::InvalidGrant(
+                "the user's sessions have ended; sign in again",
+            ));
+        }
         let access_token = random_credential(ACCESS_PREFIX);
         let refresh_token = random_credential(REFRESH_PREFIX);
         let access_ttl = self.settings.access_token_ttl_secs;

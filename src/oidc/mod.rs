@@ -27,6 +27,7 @@ use crate::clock::{Clock, UnixSeconds};
 use crate::config::{OidcConfig, SUPPORTED_SCOPES};
 use crate::domain::User;
 use crate::store::{NewOidcCode, OidcSessionRecord, OidcTokenKind, Store, StoreError};
+use authorize::SignedInAs;
 use clients::Clients;
 use credentials::{credential_hash, random_credential, IdTokenKey, CODE_PREFIX};
 use request::{AuthorizeRequest, NextStep, Refusal};
@@ -159,22 +160,22 @@ impl OidcService {
         request.next_step(self.issuer(), auth_time, self.clock.now())
     }
 
-    /// Issues a code for `user_id` (signed in at `auth_time`) and returns where to send
-    /// the browser with it. The code starts an OIDC session.
+    /// Issues a code for the signed-in `user` and returns where to send the browser with
+    /// it. The code starts an OIDC session.
     pub async fn issue_code(
         &self,
         request: &AuthorizeRequest,
-        user_id: &str,
-        auth_time: UnixSeconds,
+        user: &SignedInAs<'_>,
     ) -> Result<String, OidcError> {
         let now = self.clock.now();
         let code = random_credential(CODE_PREFIX);
         let session = OidcSessionRecord {
             id: crate::ids::random_uuid().to_string(),
             client_id: request.client.id.clone(),
-            user_id: user_id.to_owned(),
+            user_id: user.user_id.to_owned(),
             scope: request.scopes.join(" "),
-            auth_time,
+            auth_time: user.auth_time,
+            session_generation: user.session_generation,
             ended_at: None,
         };
         self.store
@@ -208,6 +209,9 @@ impl OidcService {
             .find_user(&session.user_id)
             .await?
             .ok_or(OidcError::InvalidToken)?;
+        if self.has_outlived_sign_in(&session, &user).await? {
+            return Err(OidcError::InvalidToken);
+        }
         let mut claims = profile_claims(&user, &session.scope);
         claims.insert("sub".into(), Value::from(user.id));
         Ok(Value::Object(claims))
@@ -241,6 +245,26 @@ impl OidcService {
             Some(state) => request::with_query(uri, &[("state", state)]),
             None => uri.clone(),
         })
+    }
+}
+
+impl OidcService {
+    /// Whether the user's roomkey sessions have ended since `session` was granted (sign
+    /// out everywhere, a password change, an admin's revocation, a global ban: each moves
+    /// the session generation on). Such an OIDC session is ended here, so none of its
+    /// tokens work again; back-channel logout will also tell the client at once.
+    async fn has_outlived_sign_in(
+        &self,
+        session: &OidcSessionRecord,
+        user: &User,
+    ) -> Result<bool, StoreError> {
+        if user.session_generation == session.session_generation {
+            return Ok(false);
+        }
+        self.store
+            .end_oidc_session(&session.id, self.clock.now())
+            .await?;
+        Ok(true)
     }
 }
 

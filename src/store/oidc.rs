@@ -19,6 +19,8 @@ pub struct OidcSessionRecord {
     pub user_id: String,
     pub scope: String,
     pub auth_time: UnixSeconds,
+    /// The user's session generation at that sign-in (see [`crate::identity`]).
+    pub session_generation: i64,
     pub ended_at: Option<UnixSeconds>,
 }
 
@@ -78,11 +80,13 @@ fn session_from(row: &AnyRow) -> Result<OidcSessionRecord, StoreError> {
         user_id: text(row, "user_id")?,
         scope: text(row, "scope")?,
         auth_time: int(row, "auth_time")?,
+        session_generation: int(row, "session_generation")?,
         ended_at: opt_int(row, "ended_at")?,
     })
 }
 
-const SESSION_COLUMNS: &str = "s.id, s.client_id, s.user_id, s.scope, s.auth_time, s.ended_at";
+const SESSION_COLUMNS: &str =
+    "s.id, s.client_id, s.user_id, s.scope, s.auth_time, s.session_generation, s.ended_at";
 
 impl Store {
     /// Stores a code and the session it starts, in one transaction.
@@ -91,14 +95,16 @@ impl Store {
             let mut tx = self.pool.begin().await.context("begin")?;
             let session = new.session;
             sqlx::query(
-                "INSERT INTO oidc_sessions (id, client_id, user_id, scope, auth_time, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO oidc_sessions \
+                 (id, client_id, user_id, scope, auth_time, session_generation, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&session.id)
             .bind(&session.client_id)
             .bind(&session.user_id)
             .bind(&session.scope)
             .bind(session.auth_time)
+            .bind(session.session_generation)
             .bind(new.now)
             .execute(&mut *tx)
             .await

@@ -548,3 +548,30 @@ async fn logout_ends_the_session_and_redirects_only_where_registered(backend: Ba
     }
     app.shutdown().await;
 }
+
+per_backend!(signing_out_everywhere_ends_the_oidc_sessions_too);
+async fn signing_out_everywhere_ends_the_oidc_sessions_too(backend: Backend) {
+    let app = provider(&backend).await;
+    let (user_id, session) = app.register("ursula").await;
+    let tokens = exchange(&app, &chat_code(&app, &session).await).await;
+    let access = field(&tokens, "access_token");
+    assert_eq!(userinfo(&app, &access).await.status, StatusCode::OK);
+    let reply = app
+        .call(Method::POST, "/api/auth/logout-all", Some(&session), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");
+    assert_eq!(
+        userinfo(&app, &access).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let refreshed = refresh(&app, &field(&tokens, "refresh_token")).await;
+    assert_eq!(refreshed.body["error"], "invalid_grant", "{refreshed:?}");
+    let state = app.app.state();
+    let held = state
+        .store
+        .find_active_oidc_sessions(&user_id)
+        .await
+        .unwrap();
+    assert!(held.is_empty(), "{held:?}");
+    app.shutdown().await;
+}

@@ -84,6 +84,7 @@ fn signed_in_as<'a>(state: &JoinState, visitor: &'a Visitor) -> Option<SignedInA
     Some(SignedInAs {
         user_id: &session.user_id,
         auth_time: session.expires_at - state.join().session_ttl_secs,
+        session_generation: session.generation,
     })
 }
 
