@@ -55,18 +55,26 @@ impl IdTokenKey {
         fs::create_dir_all(dir)
             .with_context(|| format!("cannot create key folder {}", dir.display()))?;
         let path = dir.join(KEY_FILE);
-        let private = if path.is_file() {
+        let read = || {
             rsa::RsaPrivateKey::read_pkcs8_pem_file(&path)
-                .with_context(|| format!("reading the ID-token key {}", path.display()))?
-        } else {
-            let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS)
-                .context("generating the ID-token key")?;
-            let pem = private.to_pkcs8_pem(LineEnding::LF).context("encoding")?;
-            crate::tokens::keys::write_private(&path, pem.as_bytes())?;
-            tracing::info!(path = %path.display(), "generated the OpenID Provider's ID-token key");
-            private
+                .with_context(|| format!("reading the ID-token key {}", path.display()))
         };
-        Self::from_private(&private)
+        if path.is_file() {
+            return Self::from_private(&read()?);
+        }
+        let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS)
+            .context("generating the ID-token key")?;
+        let pem = private.to_pkcs8_pem(LineEnding::LF).context("encoding")?;
+        match crate::tokens::keys::write_private(&path, pem.as_bytes()) {
+            Ok(()) => {
+                tracing::info!(path = %path.display(), "generated the OpenID Provider's ID-token key");
+                Self::from_private(&private)
+            }
+            // Another instance sharing keys.dir wrote it first: every instance signs with
+            // that one.
+            Err(_) if path.is_file() => Self::from_private(&read()?),
+            Err(error) => Err(error),
+        }
     }
 
     fn from_private(private: &rsa::RsaPrivateKey) -> anyhow::Result<Self> {
@@ -171,6 +179,24 @@ pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_key_is_generated_once_and_then_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = IdTokenKey::load_or_create(dir.path()).unwrap();
+        let again = IdTokenKey::load_or_create(dir.path()).unwrap();
+        assert_eq!(first.jwks(), again.jwks());
+        assert!(first.jwks()["keys"][0]["kid"]
+            .as_str()
+            .unwrap()
+            .starts_with("oidc-"));
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = fs::metadata(dir.path().join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 
     #[test]
     fn pkce_follows_rfc7636_appendix_b() {
