@@ -575,3 +575,27 @@ async fn signing_out_everywhere_ends_the_oidc_sessions_too(backend: Backend) {
     assert!(held.is_empty(), "{held:?}");
     app.shutdown().await;
 }
+
+per_backend!(the_provider_pages_speak_spanish_and_english);
+async fn the_provider_pages_speak_spanish_and_english(backend: Backend) {
+    let app = provider(&backend).await;
+    for (language, heading) in [
+        ("en-GB,en;q=0.9", "Sign in to continue"),
+        ("es-CO", "Inicia sesión para continuar"),
+    ] {
+        let request = Request::builder()
+            .uri(chat_authorize(&[]))
+            .header("accept-language", language)
+            .body(Body::empty())
+            .unwrap();
+        let reply = app.send(request).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert!(html(&reply).contains(heading), "{language}");
+        assert_eq!(reply.headers["cache-control"], "no-store");
+        assert!(reply.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'"));
+    }
+    app.shutdown().await;
+}
