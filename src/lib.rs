@@ -19,6 +19,9 @@
 //! - [`join`]: the join page Jitsi Meet's `tokenAuthUrl` sends a visitor without a token
 //!   to: sign in or up, pay, or be sent back to the room with a token; its languages and
 //!   its HTML.
+//! - [`oidc`]: roomkey as the platform's OpenID Provider: registered clients, the
+//!   authorization request, codes, ID/access/refresh tokens and the OIDC sessions that
+//!   hold them; sign-in itself is the join page's.
 //! - [`attendance`]: who was in a room and for how long, as Prosody reports it.
 //! - [`shows`]: `/api/events`: one call makes the room, its chat and its announcement;
 //!   reschedule, reprice, end.
@@ -51,6 +54,7 @@ pub mod live;
 pub mod mastodon;
 pub mod matrix;
 pub mod moderation;
+pub mod oidc;
 pub mod outbound;
 pub mod payments;
 pub mod performers;

@@ -24,6 +24,10 @@ COMMANDS:
                  --init creates the keyring when keys.dir holds none
   keys list      list the RS256 keys in force
   config check   validate the configuration and print it (secrets hidden)
+  oidc client ID print the Synapse oidc_providers entry and Mastodon OIDC_* variables for
+                 the OpenID client ID registered in [[oidc.clients]]
+  oidc hash-secret
+                 read a client secret on standard input, print its hash for secret_hash
   matrix appservice-registration [FILE]
                  print (or write to FILE) Synapse's application service registration
 
@@ -144,6 +148,21 @@ async fn run(command: &[&str], config: Config) -> anyhow::Result<()> {
                 }
                 None => print!("{yaml}"),
             }
+            Ok(())
+        }
+        ["oidc", "client", id] => {
+            print!("{}", roomkey::oidc::snippets::client_snippets(&config, id)?);
+            Ok(())
+        }
+        ["oidc", "hash-secret"] => {
+            let mut secret = String::new();
+            std::io::stdin().read_line(&mut secret)?;
+            let secret = secret.trim_end_matches(['\r', '\n']).to_owned();
+            anyhow::ensure!(
+                secret.len() >= 32,
+                "a client secret must be at least 32 characters"
+            );
+            println!("{}", roomkey::identity::password::hash(secret).await?);
             Ok(())
         }
         ["config", "check"] => {

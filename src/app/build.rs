@@ -23,6 +23,8 @@ use crate::live::{LiveEnforcer, RequestSigner};
 use crate::mastodon::MastodonService;
 use crate::matrix::MatrixService;
 use crate::moderation::{AuditLog, BanService};
+use crate::oidc::credentials::IdTokenKey;
+use crate::oidc::{OidcService, OidcSettings};
 use crate::performers::VerificationService;
 use crate::rooms::RoomService;
 use crate::shows::ShowService;
@@ -216,6 +218,15 @@ pub(super) fn dispatcher(
     ))
 }
 
+/// The OpenID Provider's ID-token key, in `<keys.dir>/oidc/` (generated on first start),
+/// when a relying party is registered; without one the provider has nothing to sign.
+pub(super) fn id_token_key(config: &Config) -> anyhow::Result<Option<IdTokenKey>> {
+    if config.oidc.clients.is_empty() {
+        return Ok(None);
+    }
+    IdTokenKey::load_or_create(&config.keys.dir.join("oidc")).map(Some)
+}
+
 /// Every capability's service, and what the HTTP layer needs besides.
 pub(super) fn services(
     core: &Core<'_>,
@@ -224,6 +235,7 @@ pub(super) fn services(
     changes: Arc<Dispatcher>,
     secrets: &Secrets,
     keyring: Arc<Keyring>,
+    id_token_key: Option<IdTokenKey>,
 ) -> Services {
     let Core {
         config,
@@ -303,6 +315,13 @@ pub(super) fn services(
             metrics.clone(),
             config.payments.clone(),
             &config.http.public_url,
+        ),
+        oidc: OidcService::new(
+            &config.oidc,
+            OidcSettings::from_config(&config.oidc, &config.http.public_url),
+            id_token_key,
+            store.clone(),
+            clock.clone(),
         ),
         attendance: AttendanceService::new(store.clone(), clock.clone(), stats.clone()),
         stats,

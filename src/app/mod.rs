@@ -58,6 +58,7 @@ impl App {
             clock.clone(),
         )?);
         let secrets = build::Secrets::load(&config)?;
+        let id_token_key = build::id_token_key(&config)?;
         let core = build::Core {
             config: &config,
             store,
@@ -73,6 +74,7 @@ impl App {
             changes.clone(),
             &secrets,
             keyring.clone(),
+            id_token_key,
         ));
         let background = background::start(&config, &state, &keyring, changes, shutdown_rx);
         Ok(Self {

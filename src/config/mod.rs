@@ -17,6 +17,7 @@ mod join;
 mod log;
 mod mastodon;
 mod matrix;
+mod oidc;
 mod payments;
 mod prosody;
 mod storage;
@@ -35,6 +36,7 @@ pub use join::JoinConfig;
 pub use log::LogConfig;
 pub use mastodon::{MastodonBanAction, MastodonConfig};
 pub use matrix::MatrixConfig;
+pub use oidc::{OidcClientConfig, OidcConfig, SUPPORTED_SCOPES};
 pub use payments::{
     EpaycoConfig, FeaturePrice, PaymentsConfig, SignedProviderConfig, WebhookScheme,
 };
@@ -92,6 +94,7 @@ pub struct Config {
     pub matrix: MatrixConfig,
     pub mastodon: MastodonConfig,
     pub join: JoinConfig,
+    pub oidc: OidcConfig,
     pub log: LogConfig,
 }
 
@@ -231,6 +234,7 @@ impl Config {
         self.prosody.validate()?;
         self.matrix.validate()?;
         self.mastodon.validate()?;
+        self.oidc.validate()?;
         distinct_secrets(&self.configured_secrets())?;
         self.log.validate()
     }

@@ -24,6 +24,7 @@ use crate::live::LiveEnforcer;
 use crate::mastodon::MastodonService;
 use crate::matrix::MatrixService;
 use crate::moderation::{AuditLog, BanService};
+use crate::oidc::OidcService;
 use crate::payments::PaymentService;
 use crate::performers::VerificationService;
 use crate::rooms::RoomService;
@@ -50,6 +51,7 @@ pub struct Services {
     pub changes: Arc<Dispatcher>,
     pub matrix: Arc<MatrixService>,
     pub mastodon: Arc<MastodonService>,
+    pub oidc: OidcService,
     pub attendance: AttendanceService,
     pub stats: StatsService,
     pub audit: Arc<AuditLog>,
@@ -155,6 +157,15 @@ sub_state! {
         clock: Arc<dyn Clock>,
         meet_url: String,
         public_url: String,
+        oidc: OidcService,
+    }
+}
+
+sub_state! {
+    /// The OpenID Provider's machine-facing endpoints: discovery, keys, token, userinfo,
+    /// revocation. (Its browser-facing ones take `JoinState`, for the sign-in.)
+    OidcState {
+        oidc: OidcService,
     }
 }
 

@@ -31,7 +31,7 @@ pub enum Notice {
 }
 
 impl Notice {
-    fn text(self, t: &Text) -> &'static str {
+    pub(super) fn text(self, t: &Text) -> &'static str {
         match self {
             Notice::BadCredentials => t.bad_credentials,
             Notice::FormExpired => t.form_expired,
@@ -82,7 +82,7 @@ pub struct Page<'a> {
     pub signed_in_as: Option<&'a str>,
 }
 
-const STYLE: &str = "body{font:1.05rem/1.5 system-ui,sans-serif;color:#1a1a1a;background:#fff;margin:0}\
+pub(super) const STYLE: &str = "body{font:1.05rem/1.5 system-ui,sans-serif;color:#1a1a1a;background:#fff;margin:0}\
 main{max-width:34rem;margin:0 auto;padding:1.5rem 1rem}\
 h1{font-size:1.6rem;margin:.2rem 0 1rem}h2{font-size:1.2rem;margin:1.8rem 0 .6rem}\
 .room{color:#444;margin:0}.price{font-size:1.5rem;font-weight:700}\
@@ -255,52 +255,13 @@ impl Page<'_> {
     }
 
     fn sign_in_form(&self, t: &Text, with_heading: bool) -> Markup {
-        html! {
-            form method="post" action={ (self.base()) "/sign-in" } {
-                @if with_heading {
-                    h2 { (t.sign_in_button) }
-                }
-                (self.csrf_field())
-                label for="login" { (t.login_label) }
-                input id="login" name="login" autocomplete="username" required maxlength="254"
-                    value=(self.filled.login);
-                label for="password" { (t.password_label) }
-                input id="password" name="password" type="password"
-                    autocomplete="current-password" required maxlength="256";
-                button type="submit" { (t.sign_in_button) }
-            }
-            "\n"
-        }
+        let action = format!("{}/sign-in", self.base());
+        sign_in_form(t, &action, self.csrf_field(), self.filled, with_heading)
     }
 
     fn sign_up_form(&self, t: &Text) -> Markup {
-        html! {
-            h2 { (t.sign_up_heading) } "\n"
-            form method="post" action={ (self.base()) "/sign-up" } {
-                (self.csrf_field())
-                label for="handle" {
-                    (t.handle_label)
-                    span class="hint" id="handle-hint" { (t.handle_hint) }
-                }
-                input id="handle" name="handle" autocomplete="username" required minlength="3"
-                    maxlength="32" aria-describedby="handle-hint" value=(self.filled.handle);
-                label for="email" { (t.email_label) }
-                input id="email" name="email" type="email" autocomplete="email" required
-                    maxlength="254" value=(self.filled.email);
-                label for="display_name" { (t.display_name_label) }
-                input id="display_name" name="display_name" autocomplete="nickname"
-                    maxlength="64" value=(self.filled.display_name);
-                label for="new_password" {
-                    (t.password_label)
-                    span class="hint" id="password-hint" { (t.new_password_hint) }
-                }
-                input id="new_password" name="password" type="password"
-                    autocomplete="new-password" required minlength="10" maxlength="256"
-                    aria-describedby="password-hint";
-                button type="submit" { (t.sign_up_button) }
-            }
-            "\n"
-        }
+        let action = format!("{}/sign-up", self.base());
+        sign_up_form(t, &action, self.csrf_field(), self.filled)
     }
 
     fn checkout(&self, t: &Text, price: &Money, form: &CheckoutForm) -> Markup {
@@ -316,6 +277,64 @@ impl Page<'_> {
             "\n"
             (self.link_back(None, t.check_again))
         }
+    }
+}
+
+/// The sign-in form, posting to `action` with the `hidden` fields (its CSRF token, and
+/// whatever else the page must carry through the sign-in).
+pub(super) fn sign_in_form(
+    t: &Text,
+    action: &str,
+    hidden: Markup,
+    filled: &Filled,
+    with_heading: bool,
+) -> Markup {
+    html! {
+        form method="post" action=(action) {
+            @if with_heading {
+                h2 { (t.sign_in_button) }
+            }
+            (hidden)
+            label for="login" { (t.login_label) }
+            input id="login" name="login" autocomplete="username" required maxlength="254"
+                value=(filled.login);
+            label for="password" { (t.password_label) }
+            input id="password" name="password" type="password"
+                autocomplete="current-password" required maxlength="256";
+            button type="submit" { (t.sign_in_button) }
+        }
+        "\n"
+    }
+}
+
+/// The sign-up form, posting to `action` with the `hidden` fields.
+pub(super) fn sign_up_form(t: &Text, action: &str, hidden: Markup, filled: &Filled) -> Markup {
+    html! {
+        h2 { (t.sign_up_heading) } "\n"
+        form method="post" action=(action) {
+            (hidden)
+            label for="handle" {
+                (t.handle_label)
+                span class="hint" id="handle-hint" { (t.handle_hint) }
+            }
+            input id="handle" name="handle" autocomplete="username" required minlength="3"
+                maxlength="32" aria-describedby="handle-hint" value=(filled.handle);
+            label for="email" { (t.email_label) }
+            input id="email" name="email" type="email" autocomplete="email" required
+                maxlength="254" value=(filled.email);
+            label for="display_name" { (t.display_name_label) }
+            input id="display_name" name="display_name" autocomplete="nickname"
+                maxlength="64" value=(filled.display_name);
+            label for="new_password" {
+                (t.password_label)
+                span class="hint" id="password-hint" { (t.new_password_hint) }
+            }
+            input id="new_password" name="password" type="password"
+                autocomplete="new-password" required minlength="10" maxlength="256"
+                aria-describedby="password-hint";
+            button type="submit" { (t.sign_up_button) }
+        }
+        "\n"
     }
 }
 

@@ -10,6 +10,7 @@
 pub mod csrf;
 pub mod html;
 pub mod i18n;
+pub mod provider;
 
 use std::sync::Arc;
 

@@ -74,6 +74,11 @@ const SQLITE: &[Migration] = &[
         name: "change_outbox",
         sql: include_str!("../../migrations/sqlite/0012_change_outbox.sql"),
     },
+    Migration {
+        version: 13,
+        name: "oidc",
+        sql: include_str!("../../migrations/sqlite/0013_oidc.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -136,6 +141,11 @@ const POSTGRES: &[Migration] = &[
         version: 12,
         name: "change_outbox",
         sql: include_str!("../../migrations/postgres/0012_change_outbox.sql"),
+    },
+    Migration {
+        version: 13,
+        name: "oidc",
+        sql: include_str!("../../migrations/postgres/0013_oidc.sql"),
     },
 ];
 
@@ -236,7 +246,8 @@ mod tests {
                 "0009_stats_kept",
                 "0010_sessions",
                 "0011_live_outbox",
-                "0012_change_outbox"
+                "0012_change_outbox",
+                "0013_oidc"
             ]
         );
         sqlx::raw_sql(
@@ -299,7 +310,12 @@ mod tests {
             .unwrap();
         assert_eq!(
             apply(&mut conn, SQLITE).await.unwrap(),
-            ["0010_sessions", "0011_live_outbox", "0012_change_outbox"]
+            [
+                "0010_sessions",
+                "0011_live_outbox",
+                "0012_change_outbox",
+                "0013_oidc"
+            ]
         );
         sqlx::raw_sql(&insert("a2", "end_sessions"))
             .execute(&mut conn)

@@ -17,6 +17,7 @@ mod entitlements;
 mod mastodon;
 mod matrix;
 mod migrate;
+mod oidc;
 mod outbox;
 mod payments;
 mod rooms;
@@ -41,6 +42,7 @@ pub use audit::AuditQuery;
 pub use changes::{RecordedChange, WRITER_HOLD_SECS};
 pub use mastodon::{MastodonCall, NewMastodonCall};
 pub use matrix::{NewOutboxItem, OutboxItem};
+pub use oidc::{Claim, NewOidcCode, OidcSessionRecord, OidcTokenKind, StoredCode};
 pub use outbox::{LiveCommandRow, Outbox};
 pub use payments::{LedgerContext, PaymentTx, PurchaseFacts};
 #[cfg(feature = "bench")]

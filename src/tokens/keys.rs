@@ -348,7 +348,8 @@ pub fn load_or_create_named_secret(dir: &Path, name: &str) -> anyhow::Result<Str
     load_or_create_secret(&dir.join(name))
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// Writes a new private file (mode 0600); refuses to overwrite one.
+pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt as _;
     let mut file = fs::OpenOptions::new()
         .write(true)

@@ -192,7 +192,7 @@ async fn a_visitor_without_a_session_is_asked_to_sign_in_in_their_language(backe
     assert!(html(&page).contains("<strong>Show livealex2026</strong>"));
     let nonce = set_cookie(&page, "roomkey_csrf");
     assert!(
-        nonce.ends_with("; Path=/join; HttpOnly; SameSite=Lax"),
+        nonce.ends_with("; Path=/; HttpOnly; SameSite=Lax"),
         "{nonce}"
     );
 
@@ -249,7 +249,7 @@ async fn signing_up_on_the_page_sends_the_visitor_into_a_free_room_with_the_toke
     let signed_up = browser.sign_up("livealex2026", "newviewer").await;
     let session = set_cookie(&signed_up, "roomkey_session");
     assert!(
-        session.ends_with("; Max-Age=86400; Path=/join; HttpOnly; SameSite=Lax"),
+        session.ends_with("; Max-Age=86400; Path=/; HttpOnly; SameSite=Lax"),
         "{session}"
     );
 

@@ -27,6 +27,8 @@ mod keys;
 mod live;
 mod matrix;
 mod moderation;
+mod oidc;
+mod oidc_refusals;
 mod ops;
 mod payments;
 mod service_keys;

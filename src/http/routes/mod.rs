@@ -10,6 +10,7 @@ pub mod keys;
 pub mod live;
 pub mod matrix;
 pub mod moderation;
+pub mod oidc;
 pub mod ops;
 pub mod payments;
 pub mod performers;

@@ -8,8 +8,8 @@ use axum::routing::MethodRouter;
 use axum::Router;
 
 use super::{
-    admin, auth, events, join, keys, live, matrix, moderation, ops, payments, performers, prosody,
-    rooms, stats,
+    admin, auth, events, join, keys, live, matrix, moderation, oidc, ops, payments, performers,
+    prosody, rooms, stats,
 };
 use crate::http::state::AppState;
 
@@ -132,6 +132,18 @@ route_table! {
         post "/join/{room}/sign-up" => join::sign_up;
         post "/join/{room}/pay" => join::pay;
         post "/join/{room}/sign-out" => join::sign_out;
+        get "/.well-known/openid-configuration" => oidc::discovery;
+        get "/oidc/jwks" => oidc::jwks;
+        get "/oidc/authorize" => join::oidc::authorize;
+        post "/oidc/sign-in" => join::oidc::sign_in;
+        post "/oidc/sign-up" => join::oidc::sign_up;
+        post "/oidc/consent" => join::oidc::consent;
+        post "/oidc/token" => oidc::token;
+        get "/oidc/userinfo" => oidc::userinfo;
+        post "/oidc/userinfo" => oidc::userinfo;
+        post "/oidc/revoke" => oidc::revoke;
+        get "/oidc/logout" => join::oidc::logout;
+        post "/oidc/logout" => join::oidc::logout;
         get "/healthz" => ops::healthz;
     }
 

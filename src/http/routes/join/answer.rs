@@ -19,16 +19,18 @@ use crate::join::{Scene, Visit};
 const CSP: &str =
     "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
 
+/// The cookies are the whole site's (`Path=/`): the session signed in on the join page is
+/// the one the OpenID Provider's `/oidc/authorize` recognises, and the other way round.
 pub(super) fn cookie_attributes(state: &JoinState) -> &'static str {
     if state.join().secure_cookies {
-        "; Path=/join; HttpOnly; SameSite=Lax; Secure"
+        "; Path=/; HttpOnly; SameSite=Lax; Secure"
     } else {
-        "; Path=/join; HttpOnly; SameSite=Lax"
+        "; Path=/; HttpOnly; SameSite=Lax"
     }
 }
 
 /// Adds the headers every join answer carries, and the cookies this visitor needs.
-fn finish(
+pub(super) fn finish(
     state: &JoinState,
     visitor: &Visitor,
     mut response: Response,

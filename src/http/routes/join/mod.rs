@@ -6,6 +6,7 @@
 //! token in the fragment. Every answer is `no-store` and sends no `Referer`.
 
 mod answer;
+pub mod oidc;
 pub mod visitor;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,360 @@
+//! The OpenID Provider's browser-facing endpoints: the authorization request, its sign-in
+//! and sign-up (the join page's forms and session cookie, so one roomkey sign-in serves
+//! the join page and every relying party), consent, and RP-initiated logout.
+//!
+//! The decisions are the provider's ([`crate::oidc::authorize`]); this turns them into
+//! pages and redirects. Every form carries the authorization request back in a hidden
+//! `authorize` field and is CSRF-checked like the join page's.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{RawQuery, State};
+use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::answer::{cookie_attributes, finish, retry_later, see_other};
+use super::visitor::{field, JoinForm, Visitor};
+use super::{registration, sign_in_filled, sign_up_filled, SESSION_COOKIE};
+use crate::http::error::{ApiError, ErrorCode};
+use crate::http::extract::{parse_urlencoded, ClientIp};
+use crate::http::state::JoinState;
+use crate::identity::{IdentityError, SignedIn};
+use crate::join::html::{Filled, Notice};
+use crate::join::provider::{ProviderBody, ProviderPage};
+use crate::oidc::authorize::{Authorization, SignedInAs};
+use crate::oidc::request::{return_query, AuthorizeRequest, Refusal};
+use crate::oidc::OidcError;
+
+/// A refused form shown again: why, what was typed, and the refusal's status.
+type Again<'a> = Option<(Notice, &'a Filled, ErrorCode)>;
+
+/// A provider page.
+struct Shown<'a> {
+    request: Option<&'a AuthorizeRequest>,
+    authorize: &'a str,
+    body: ProviderBody<'a>,
+    again: Again<'a>,
+    status: StatusCode,
+}
+
+/// The signed-in visitor's handle, for the page's footer (none on "signed out").
+async fn footer_handle(
+    state: &JoinState,
+    visitor: &Visitor,
+    body: &ProviderBody<'_>,
+) -> Option<String> {
+    let user = visitor
+        .user
+        .as_ref()
+        .filter(|_| !matches!(body, ProviderBody::SignedOut))?;
+    let found = state.access().user(user).await.ok().flatten();
+    found.map(|user| user.handle.clone())
+}
+
+async fn render(state: &JoinState, visitor: &Visitor, shown: Shown<'_>) -> Response {
+    let handle = footer_handle(state, visitor, &shown.body).await;
+    let empty = Filled::default();
+    let (notice, filled, status) = match shown.again {
+        Some((notice, filled, code)) => (Some(notice), filled, code.status()),
+        None => (None, &empty, shown.status),
+    };
+    let html = ProviderPage {
+        lang: visitor.lang,
+        client: shown
+            .request
+            .map_or("", |request| request.client.display_name()),
+        body: shown.body,
+        notice,
+        filled,
+        csrf: &visitor.csrf(state),
+        authorize: shown.authorize,
+        signed_in_as: handle.as_deref(),
+    };
+    let mut response = (status, html.render()).into_response();
+    let html_type = HeaderValue::from_static("text/html; charset=utf-8");
+    response.headers_mut().insert(CONTENT_TYPE, html_type);
+    finish(state, visitor, response, &[])
+}
+
+/// Who the visitor is signed in to roomkey as, and when that sign-in happened (sessions
+/// live exactly `session.ttl_secs`, so it is the session's expiry less that).
+fn signed_in_as<'a>(state: &JoinState, visitor: &'a Visitor) -> Option<SignedInAs<'a>> {
+    let session = visitor.session.as_ref()?;
+    Some(SignedInAs {
+        user_id: &session.user_id,
+        auth_time: session.expires_at - state.join().session_ttl_secs,
+        session_generation: session.generation,
+    })
+}
+
+/// The page or redirect for the provider's decision.
+async fn answer(
+    state: &JoinState,
+    visitor: &Visitor,
+    decision: Result<Authorization, OidcError>,
+    params: &BTreeMap<String, String>,
+    again: Again<'_>,
+) -> Response {
+    let authorize = return_query(params);
+    let (request, body) = match &decision {
+        Ok(Authorization::Granted { location }) => return see_other(state, visitor, location, &[]),
+        Ok(Authorization::Refused(refusal)) => return refused(state, visitor, refusal).await,
+        Err(error) => return retry_later(state, visitor, None, ApiError::unavailable(error)),
+        Ok(Authorization::SignIn(request)) => (request, ProviderBody::SignIn),
+        Ok(Authorization::Consent(request)) => (request, consent_body(request)),
+    };
+    render(
+        state,
+        visitor,
+        request_page(request, &authorize, body, again),
+    )
+    .await
+}
+
+fn consent_body(request: &AuthorizeRequest) -> ProviderBody<'_> {
+    ProviderBody::Consent {
+        scopes: &request.scopes,
+    }
+}
+
+/// The sign-in or consent page of `request`.
+fn request_page<'a>(
+    request: &'a AuthorizeRequest,
+    authorize: &'a str,
+    body: ProviderBody<'a>,
+    again: Again<'a>,
+) -> Shown<'a> {
+    Shown {
+        request: Some(request),
+        authorize,
+        body,
+        again,
+        status: StatusCode::OK,
+    }
+}
+
+/// A refusal: roomkey's own page (the client or its redirect URI cannot be trusted), or
+/// a redirect to the client's registered URI.
+async fn refused(state: &JoinState, visitor: &Visitor, refusal: &Refusal) -> Response {
+    let description = match refusal {
+        Refusal::Redirect { location } => return see_other(state, visitor, location, &[]),
+        Refusal::Page { description } => description,
+    };
+    let body = ProviderBody::Refused { description };
+    let shown = Shown {
+        request: None,
+        authorize: "",
+        body,
+        again: None,
+        status: StatusCode::BAD_REQUEST,
+    };
+    render(state, visitor, shown).await
+}
+
+/// The authorization request in `params`, carried on.
+async fn proceed(
+    state: &JoinState,
+    visitor: &Visitor,
+    params: &BTreeMap<String, String>,
+    again: Again<'_>,
+) -> Response {
+    let decision = state
+        .oidc()
+        .authorize(params, signed_in_as(state, visitor))
+        .await;
+    answer(state, visitor, decision, params, again).await
+}
+
+/// The authorization request a form carries.
+fn carried(form: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    parse_urlencoded(&field(form, "authorize")).unwrap_or_default()
+}
+
+/// Signed in: the session cookie, and back to the authorization request.
+fn signed_in(
+    state: &JoinState,
+    visitor: &Visitor,
+    form: &BTreeMap<String, String>,
+    session: &SignedIn,
+) -> Response {
+    let ttl = state.join().session_ttl_secs;
+    let attributes = cookie_attributes(state);
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Max-Age={ttl}{attributes}",
+        session.session_token
+    );
+    let location = format!("/oidc/authorize?{}", return_query(&carried(form)));
+    see_other(state, visitor, &location, &[cookie])
+}
+
+/// The forms' gate: a valid CSRF token, then the client address's sign-in budget. A form
+/// that fails is shown again, refused (or "slow down").
+async fn admit(
+    state: &JoinState,
+    visitor: &Visitor,
+    form: &BTreeMap<String, String>,
+    filled: &Filled,
+    ip: &ClientIp,
+) -> Result<(), Response> {
+    if !visitor.csrf_ok(state, form) {
+        let again = Some((Notice::FormExpired, filled, ErrorCode::Forbidden));
+        return Err(proceed(state, visitor, &carried(form), again).await);
+    }
+    let limited = state.auth_limit().check(&ip.0.to_string());
+    limited.map_err(|seconds| retry_later(state, visitor, None, ApiError::rate_limited(seconds)))
+}
+
+/// How a refused sign-in or sign-up is shown again, or the error to retry later.
+fn account_refusal(error: IdentityError) -> Result<(Notice, ErrorCode), ApiError> {
+    match error {
+        IdentityError::BadCredentials => {
+            Ok((Notice::BadCredentials, ErrorCode::InvalidCredentials))
+        }
+        IdentityError::Invalid(field, _) => {
+            Ok((Notice::Invalid(field), ErrorCode::ValidationFailed))
+        }
+        IdentityError::Taken(field) => Ok((Notice::Taken(field), ErrorCode::Conflict)),
+        other => Err(other.into()),
+    }
+}
+
+/// The outcome of a sign-in or sign-up form.
+async fn account_answer(
+    state: &JoinState,
+    visitor: &Visitor,
+    form: &BTreeMap<String, String>,
+    filled: &Filled,
+    outcome: Result<SignedIn, IdentityError>,
+) -> Response {
+    match outcome.map_err(account_refusal) {
+        Ok(session) => signed_in(state, visitor, form, &session),
+        Err(Ok((notice, code))) => {
+            proceed(state, visitor, &carried(form), Some((notice, filled, code))).await
+        }
+        Err(Err(error)) => retry_later(state, visitor, None, error),
+    }
+}
+
+/// # `GET /oidc/authorize`
+/// The authorization request (OpenID Connect Core §3.1.2): a code for the signed-in user,
+/// or the sign-in or consent page first. Errors go back to the client only when its
+/// redirect URI is registered.
+/// **Permissions**: anyone; the session cookie decides.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn authorize(
+    State(state): State<JoinState>,
+    RawQuery(query): RawQuery,
+    visitor: Visitor,
+) -> Response {
+    let params = parse_urlencoded(query.as_deref().unwrap_or("")).unwrap_or_default();
+    proceed(&state, &visitor, &params, None).await
+}
+
+/// # `POST /oidc/sign-in`
+/// The sign-in form of an authorization request (`csrf`, `authorize`, `login`,
+/// `password`); success sets the session cookie and returns to the request.
+/// **Permissions**: anyone; rate-limited per client address with the other sign-ins.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn sign_in(
+    State(state): State<JoinState>,
+    ip: ClientIp,
+    JoinForm { visitor, form }: JoinForm,
+) -> Response {
+    let filled = sign_in_filled(&form);
+    if let Err(refused) = admit(&state, &visitor, &form, &filled, &ip).await {
+        return refused;
+    }
+    let outcome = state
+        .identity()
+        .login(&filled.login, field(&form, "password"), ip.0)
+        .await;
+    account_answer(&state, &visitor, &form, &filled, outcome).await
+}
+
+/// # `POST /oidc/sign-up`
+/// The sign-up form of an authorization request (`csrf`, `authorize`, `handle`, `email`,
+/// `password`, `display_name`); success creates a viewer and returns to the request.
+/// **Permissions**: anyone; rate-limited per client address with the other sign-ups.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn sign_up(
+    State(state): State<JoinState>,
+    ip: ClientIp,
+    JoinForm { visitor, form }: JoinForm,
+) -> Response {
+    let filled = sign_up_filled(&form);
+    if let Err(refused) = admit(&state, &visitor, &form, &filled, &ip).await {
+        return refused;
+    }
+    let new_user = registration(&filled, field(&form, "password"));
+    let outcome = state.identity().register(new_user, ip.0).await;
+    account_answer(&state, &visitor, &form, &filled, outcome).await
+}
+
+/// # `POST /oidc/consent`
+/// The consent form (`csrf`, `authorize`, `decision`): `approve` issues the code, anything
+/// else sends `access_denied` back to the client.
+/// **Permissions**: the signed-in user the form was made for (its CSRF token is bound to them).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn consent(
+    State(state): State<JoinState>,
+    JoinForm { visitor, form }: JoinForm,
+) -> Response {
+    let params = carried(&form);
+    if !visitor.csrf_ok(&state, &form) {
+        let again = Some((
+            Notice::FormExpired,
+            &Filled::default(),
+            ErrorCode::Forbidden,
+        ));
+        return proceed(&state, &visitor, &params, again).await;
+    }
+    let approve = field(&form, "decision") == "approve";
+    let decision = state
+        .oidc()
+        .answer_consent(&params, signed_in_as(&state, &visitor), approve)
+        .await;
+    answer(&state, &visitor, decision, &params, None).await
+}
+
+/// # `GET /oidc/logout` (and `POST`)
+/// RP-initiated logout (`id_token_hint`, `client_id`, `post_logout_redirect_uri`,
+/// `state`): ends the roomkey browser session, then sends the browser to the
+/// `post_logout_redirect_uri` only if it is registered for that client; otherwise shows
+/// "signed out".
+/// **Permissions**: anyone; it only ever ends the caller's own session.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn logout(
+    State(state): State<JoinState>,
+    RawQuery(query): RawQuery,
+    JoinForm { visitor, form }: JoinForm,
+) -> Response {
+    let mut params = parse_urlencoded(query.as_deref().unwrap_or("")).unwrap_or_default();
+    params.extend(form);
+    if let Some(session) = &visitor.session {
+        if let Err(error) = state.identity().end_session(session).await {
+            return retry_later(&state, &visitor, None, error.into());
+        }
+    }
+    let clear = format!("{SESSION_COOKIE}=; Max-Age=0{}", cookie_attributes(&state));
+    match state.oidc().logout_destination(&params) {
+        Some(location) => see_other(&state, &visitor, &location, &[clear]),
+        None => signed_out(&state, &visitor, &clear).await,
+    }
+}
+
+async fn signed_out(state: &JoinState, visitor: &Visitor, clear: &str) -> Response {
+    let body = ProviderBody::SignedOut;
+    let shown = Shown {
+        request: None,
+        authorize: "",
+        body,
+        again: None,
+        status: StatusCode::OK,
+    };
+    let mut response = render(state, visitor, shown).await;
+    if let Ok(value) = HeaderValue::from_str(clear) {
+        response.headers_mut().append(SET_COOKIE, value);
+    }
+    response
+}

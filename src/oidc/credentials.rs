@@ -1,0 +1,221 @@
+//! What the provider hands out: ID tokens (RS256 JWTs under a key of their own) and
+//! opaque codes, access tokens and refresh tokens (random, stored only as hashes).
+//!
+//! The ID-token key is not the Jitsi keyring's and not the session secret: an ID token
+//! does not verify as a Jitsi token or a session, and neither of those verifies as an ID
+//! token. Access and refresh tokens are not JWTs at all, so no verifier of signed tokens
+//! can be handed one; they are found only by their hash, and only in the table of their
+//! kind.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::Context as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use rand::RngCore as _;
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use rsa::traits::PublicKeyParts;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::clock::UnixSeconds;
+use crate::tokens::jwt::{base64url, Signer};
+
+const RSA_BITS: usize = 2048;
+const KEY_FILE: &str = "id-token.pem";
+
+/// Prefixes that tell an operator reading a log which kind of credential leaked; they are
+/// not what keeps the kinds apart (the tables are).
+pub const CODE_PREFIX: &str = "rkc_";
+pub const ACCESS_PREFIX: &str = "rka_";
+pub const REFRESH_PREFIX: &str = "rkr_";
+
+/// The ID-token signing key, its public half as a JWK, and a verifier for it.
+pub struct IdTokenKey {
+    signer: Signer,
+    jwk: serde_json::Value,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for IdTokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdTokenKey")
+            .field("kid", &self.signer.kid())
+            .finish()
+    }
+}
+
+impl IdTokenKey {
+    /// Opens `<dir>/id-token.pem`, generating it (mode 0600) on first start, as the
+    /// development secrets are. The kid is derived from the public key, so every instance
+    /// sharing the folder names the key alike.
+    pub fn load_or_create(dir: &Path) -> anyhow::Result<Self> {
+        fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create key folder {}", dir.display()))?;
+        let path = dir.join(KEY_FILE);
+        let read = || {
+            rsa::RsaPrivateKey::read_pkcs8_pem_file(&path)
+                .with_context(|| format!("reading the ID-token key {}", path.display()))
+        };
+        if path.is_file() {
+            return Self::from_private(&read()?);
+        }
+        let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS)
+            .context("generating the ID-token key")?;
+        let pem = private.to_pkcs8_pem(LineEnding::LF).context("encoding")?;
+        match crate::tokens::keys::write_private(&path, pem.as_bytes()) {
+            Ok(()) => {
+                tracing::info!(path = %path.display(), "generated the OpenID Provider's ID-token key");
+                Self::from_private(&private)
+            }
+            // Another instance sharing keys.dir wrote it first: every instance signs with
+            // that one.
+            Err(_) if path.is_file() => Self::from_private(&read()?),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn from_private(private: &rsa::RsaPrivateKey) -> anyhow::Result<Self> {
+        let public = private.to_public_key();
+        let spki = public.to_public_key_der().context("encoding public key")?;
+        let kid = format!(
+            "oidc-{}",
+            &hex::encode(Sha256::digest(spki.as_bytes()))[..16]
+        );
+        let der = private.to_pkcs8_der().context("encoding ID-token key")?;
+        let signer = Signer::rs256(der.as_bytes(), kid.clone())?;
+        let (n, e) = (
+            base64url(&public.n().to_bytes_be()),
+            base64url(&public.e().to_bytes_be()),
+        );
+        let decoding = DecodingKey::from_rsa_components(&n, &e).context("decoding key")?;
+        let jwk = serde_json::json!({
+            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e,
+        });
+        Ok(Self {
+            signer,
+            jwk,
+            decoding,
+        })
+    }
+
+    /// The JWKS document relying parties verify ID tokens with.
+    pub fn jwks(&self) -> serde_json::Value {
+        serde_json::json!({ "keys": [self.jwk] })
+    }
+
+    pub fn sign(&self, claims: &IdTokenClaims) -> String {
+        self.signer.sign(claims)
+    }
+
+    /// An ID token roomkey signed for `issuer`, whatever its audience and even expired
+    /// (an `id_token_hint` at logout is often an old one). RS256 only: the algorithm comes
+    /// from here, never from the token, so `alg: none` and an HS256 token "signed" with
+    /// the public key are refused.
+    pub fn verify_hint(&self, token: &str, issuer: &str) -> Option<IdTokenClaims> {
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[issuer]);
+        validation.validate_aud = false;
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["iss", "aud", "sub"]);
+        let data = jsonwebtoken::decode::<IdTokenClaims>(token, &self.decoding, &validation);
+        data.ok().map(|data| data.claims)
+    }
+}
+
+/// An ID token's claims (OpenID Connect Core §2, and the profile claims of §5.1).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdTokenClaims {
+    pub iss: String,
+    /// The roomkey user id: stable, never reassigned, unlike a handle.
+    pub sub: String,
+    pub aud: String,
+    pub exp: UnixSeconds,
+    pub iat: UnixSeconds,
+    pub auth_time: UnixSeconds,
+    /// The OIDC session, which a back-channel logout token will name.
+    pub sid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_hash: Option<String>,
+    #[serde(flatten)]
+    pub profile: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A fresh opaque credential with `prefix`: 256 random bits.
+pub fn random_credential(prefix: &str) -> String {
+    let mut bytes = [0_u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// How a credential is stored and looked up: hex SHA-256. Credentials are 256 random
+/// bits, so a plain hash is enough (nothing to guess, nothing to salt against).
+pub fn credential_hash(credential: &str) -> String {
+    hex::encode(Sha256::digest(credential.as_bytes()))
+}
+
+/// `at_hash`: the left half of SHA-256 of the access token, base64url (Core §3.1.3.6).
+pub fn at_hash(access_token: &str) -> String {
+    let digest = Sha256::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+/// Whether `verifier` answers the stored S256 `challenge` (RFC 7636 §4.6), compared in
+/// constant time. A verifier outside RFC 7636's 43-128 characters never does.
+pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    well_formed && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_is_generated_once_and_then_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = IdTokenKey::load_or_create(dir.path()).unwrap();
+        let again = IdTokenKey::load_or_create(dir.path()).unwrap();
+        assert_eq!(first.jwks(), again.jwks());
+        assert!(first.jwks()["keys"][0]["kid"]
+            .as_str()
+            .unwrap()
+            .starts_with("oidc-"));
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = fs::metadata(dir.path().join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn pkce_follows_rfc7636_appendix_b() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(pkce_matches(verifier, challenge));
+        assert!(!pkce_matches(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx",
+            challenge
+        ));
+        assert!(!pkce_matches("short", challenge));
+    }
+
+    #[test]
+    fn credentials_are_random_and_stored_by_hash() {
+        let one = random_credential(ACCESS_PREFIX);
+        assert!(one.starts_with(ACCESS_PREFIX) && one.len() > 40);
+        assert_ne!(one, random_credential(ACCESS_PREFIX));
+        assert_eq!(credential_hash(&one).len(), 64);
+        assert_ne!(credential_hash(&one), one);
+    }
+}
