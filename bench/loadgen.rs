@@ -18,6 +18,10 @@
 //!   dedupe record, entitlement, ledger) and an invalidation — sustained webhook throughput;
 //! - `webhook-to-grant`: a confirmation, then the paying viewer's token request for that
 //!   room, which must succeed: the latency from the webhook's arrival to usable access;
+//! - `oidc-code`, `oidc-userinfo` (only when named): a relying party's code-for-token
+//!   exchange (`POST /oidc/token`, client secret and PKCE, each code minted beforehand
+//!   through `/oidc/authorize` and exchanged once) and `GET /oidc/userinfo` with an access
+//!   token (see `oidc.rs`);
 //! - `stats-room`, `stats-big-room`, `stats-performer` (only when named, as they seed a
 //!   million attendance rows first): `GET /api/rooms/{room}/stats` for one of a performer's
 //!   past shows, for the one big show still running, and `GET /api/performers/{id}/stats`
@@ -58,6 +62,8 @@ use roomkey::identity::SessionTokens;
 use roomkey::store::Store;
 use roomkey::telemetry::metrics::Metrics;
 
+mod oidc;
+
 const USAGE: &str = "\
 roomkey-bench — load generator for roomkey's token endpoint
 
@@ -94,9 +100,11 @@ Load:
                        stats-big-room, stats-performer (default: the first seven, in that
                        order; `sign-only` means both sign-only scenarios, `token` both
                        token ones, `payments` both webhook ones, `stats` the three stats
-                       ones, `all` every one)
+                       ones, `oidc` both OpenID Provider ones, `all` every one)
   --webhooks N         checkout intents seeded for the webhook scenarios, each confirmed
                        at most once (default 100000)
+  --oidc-codes N       authorization codes minted for `oidc-code`, each exchanged once
+                       (default 60000)
   --stays N            attendance rows seeded for the stats scenarios (default 1000000): a
                        tenth in one big running show, the rest over --stats-rooms past
                        shows of one performer, among the seeded viewers
@@ -131,11 +139,13 @@ enum Scenario {
     StatsRoom,
     StatsBigRoom,
     StatsPerformer,
+    OidcCode,
+    OidcUserinfo,
 }
 
 impl Scenario {
     /// Every scenario, in the order they run.
-    const ALL: [Scenario; 10] = [
+    const ALL: [Scenario; 12] = [
         Scenario::SignHs256,
         Scenario::TokenHs256,
         Scenario::Webhooks,
@@ -146,7 +156,11 @@ impl Scenario {
         Scenario::StatsPerformer,
         Scenario::StatsRoom,
         Scenario::StatsBigRoom,
+        Scenario::OidcCode,
+        Scenario::OidcUserinfo,
     ];
+    /// The OpenID Provider's: only when named, as they register a relying party.
+    const OIDC: [Scenario; 2] = [Scenario::OidcCode, Scenario::OidcUserinfo];
     /// What a run without `--scenario` measures: the stats ones need their own data set.
     const DEFAULT: [Scenario; 7] = [
         Scenario::SignHs256,
@@ -177,6 +191,8 @@ impl Scenario {
             Scenario::StatsRoom => "stats-room",
             Scenario::StatsBigRoom => "stats-big-room",
             Scenario::StatsPerformer => "stats-performer",
+            Scenario::OidcCode => "oidc-code",
+            Scenario::OidcUserinfo => "oidc-userinfo",
         }
     }
 
@@ -188,7 +204,9 @@ impl Scenario {
             | Scenario::WebhookToGrant
             | Scenario::StatsRoom
             | Scenario::StatsBigRoom
-            | Scenario::StatsPerformer => ServerSpec::HOT_HS256,
+            | Scenario::StatsPerformer
+            | Scenario::OidcCode
+            | Scenario::OidcUserinfo => ServerSpec::HOT_HS256,
             Scenario::SignRs256 | Scenario::TokenRs256 => ServerSpec::HOT_RS256,
             Scenario::Cold => ServerSpec::COLD_HS256,
         }
@@ -211,6 +229,8 @@ impl Scenario {
             Scenario::StatsRoom => RequestKind::StatsRoom,
             Scenario::StatsBigRoom => RequestKind::StatsBigRoom,
             Scenario::StatsPerformer => RequestKind::StatsPerformer,
+            Scenario::OidcCode => RequestKind::OidcCode,
+            Scenario::OidcUserinfo => RequestKind::OidcUserinfo,
             _ => RequestKind::Token,
         }
     }
@@ -237,6 +257,7 @@ struct Args {
     interleave: u32,
     scenarios: Vec<Scenario>,
     webhooks: usize,
+    oidc_codes: usize,
     stays: usize,
     stats_rooms: usize,
     json: bool,
@@ -264,6 +285,7 @@ impl Args {
             max_other_cpu: 0.2,
             scenarios: Scenario::DEFAULT.to_vec(),
             webhooks: 100_000,
+            oidc_codes: 60_000,
             stays: 1_000_000,
             stats_rooms: 200,
             json: false,
@@ -299,6 +321,7 @@ impl Args {
                 "--interleave" => args.interleave = number(&flag, value()?)?,
                 "--json" => args.json = true,
                 "--webhooks" => args.webhooks = number(&flag, value()?)?,
+                "--oidc-codes" => args.oidc_codes = number(&flag, value()?)?,
                 "--stays" => args.stays = number(&flag, value()?)?,
                 "--stats-rooms" => args.stats_rooms = number(&flag, value()?)?,
                 "--server-env" => {
@@ -365,6 +388,7 @@ fn parse_scenarios(list: &str) -> anyhow::Result<Vec<Scenario>> {
             "token" => vec![Scenario::TokenHs256, Scenario::TokenRs256],
             "payments" => vec![Scenario::Webhooks, Scenario::WebhookToGrant],
             "stats" => Scenario::STATS.to_vec(),
+            "oidc" => Scenario::OIDC.to_vec(),
             _ => Scenario::ALL
                 .into_iter()
                 .filter(|s| s.name() == name)
@@ -1342,6 +1366,8 @@ enum RequestKind {
     StatsRoom,
     StatsBigRoom,
     StatsPerformer,
+    OidcCode,
+    OidcUserinfo,
 }
 
 /// Everything a worker needs to build requests, shared read-only.
@@ -1358,6 +1384,8 @@ struct Plan {
     /// The next unsent confirmation, shared by every worker of every webhook scenario.
     next_webhook: AtomicUsize,
     stats: Option<StatsPlan>,
+    /// Minted through the running server before the first OIDC scenario.
+    oidc: std::sync::OnceLock<oidc::OidcPlan>,
 }
 
 /// The stats scenarios' request lines, each with its owner's `Authorization` line.
@@ -1386,6 +1414,10 @@ impl Plan {
                     RequestKind::StatsBigRoom => &stats.big_room,
                     _ => &stats.performer,
                 });
+            }
+            RequestKind::OidcUserinfo => {
+                let oidc = self.oidc.get().expect("minted before the scenario");
+                out.extend_from_slice(&oidc.userinfo[pair % oidc.userinfo.len()]);
             }
             RequestKind::SignOnly => {
                 out.extend_from_slice(b"POST /bench/sign/");
@@ -1480,13 +1512,23 @@ async fn worker(
     tally
 }
 
-/// Sends each confirmation once (shared cursor) until `end` or until none are left; with
-/// `then_token`, follows each with the payer's token request, which must succeed, and times
-/// the pair: webhook arrival to usable access.
-async fn webhook_worker(
+/// What a [`once_worker`] sends, each request once.
+#[derive(Clone, Copy)]
+enum Once {
+    /// The seeded confirmations; with `then_token`, each followed by the payer's token
+    /// request.
+    Webhooks { then_token: bool },
+    /// The minted code exchanges.
+    OidcExchanges,
+}
+
+/// Sends each request of `once` once (shared cursor) until `end` or until none are left;
+/// a confirmation with `then_token` is followed by the payer's token request, which must
+/// succeed, and the pair is timed: webhook arrival to usable access.
+async fn once_worker(
     addr: SocketAddr,
     plan: Arc<Plan>,
-    then_token: bool,
+    once: Once,
     measure_from: Instant,
     end: Instant,
 ) -> WorkerTally {
@@ -1500,10 +1542,25 @@ async fn webhook_worker(
         if started >= end {
             break;
         }
-        let index = plan.next_webhook.fetch_add(1, Ordering::Relaxed);
-        let Some((request, viewer, room)) = plan.webhooks.get(index) else {
-            tally.first_error.get_or_insert_with(|| {
-                "ran out of seeded checkout intents (raise --webhooks)".to_owned()
+        let next = match once {
+            Once::Webhooks { then_token } => {
+                let index = plan.next_webhook.fetch_add(1, Ordering::Relaxed);
+                plan.webhooks.get(index).map(|(request, viewer, room)| {
+                    (request, then_token.then_some((*viewer, *room)))
+                })
+            }
+            Once::OidcExchanges => {
+                let oidc = plan.oidc.get().expect("minted before the scenario");
+                let index = oidc.next_exchange.fetch_add(1, Ordering::Relaxed);
+                oidc.exchanges.get(index).map(|request| (request, None))
+            }
+        };
+        let Some((request, then_token)) = next else {
+            tally.first_error.get_or_insert_with(|| match once {
+                Once::Webhooks { .. } => {
+                    "ran out of seeded checkout intents (raise --webhooks)".to_owned()
+                }
+                Once::OidcExchanges => "ran out of minted codes (raise --oidc-codes)".to_owned(),
             });
             tally.errors += 1;
             break;
@@ -1511,11 +1568,12 @@ async fn webhook_worker(
         connection.request.clear();
         connection.request.extend_from_slice(request);
         let mut result = connection.round_trip().await;
-        if then_token && matches!(&result, Ok(answer) if answer.status == 200) {
+        let confirmed = matches!(&result, Ok(answer) if answer.status == 200);
+        if let (Some((viewer, room)), true) = (then_token, confirmed) {
             connection.request.clear();
             plan.write_token(
-                *viewer as usize,
-                &plan.rooms[*room as usize],
+                viewer as usize,
+                &plan.rooms[room as usize],
                 &mut connection.request,
             );
             connection.request.extend_from_slice(&plan.tail);
@@ -1732,14 +1790,23 @@ async fn measure_window(
         ^ slice.wrapping_mul(0x2545_F491_4F6C_DD1D);
     let tasks: Vec<_> = (0..args.connections)
         .map(|i| match kind {
-            RequestKind::Webhook | RequestKind::WebhookThenToken => tokio::spawn(webhook_worker(
-                server.addr,
-                plan.clone(),
-                kind == RequestKind::WebhookThenToken,
-                measure_from,
-                end,
-            )),
+            RequestKind::Webhook | RequestKind::WebhookThenToken | RequestKind::OidcCode => {
+                let once = match kind {
+                    RequestKind::OidcCode => Once::OidcExchanges,
+                    _ => Once::Webhooks {
+                        then_token: kind == RequestKind::WebhookThenToken,
+                    },
+                };
+                tokio::spawn(once_worker(
+                    server.addr,
+                    plan.clone(),
+                    once,
+                    measure_from,
+                    end,
+                ))
+            }
             RequestKind::SignOnly
+            | RequestKind::OidcUserinfo
             | RequestKind::Token
             | RequestKind::StatsRoom
             | RequestKind::StatsBigRoom
@@ -1926,15 +1993,16 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
 
     let session_secret = format!("bench-session-{:032x}", rand::random::<u128>());
     let sessions = SessionTokens::new(session_secret.as_bytes(), 86_400);
+    let session_tokens: Vec<String> = data
+        .viewer_ids
+        .iter()
+        .map(|id| sessions.issue(id, 0, now).0)
+        .collect();
     let plan = Arc::new(Plan {
         tail: b"Host: 127.0.0.1\r\nContent-Length: 0\r\n\r\n".to_vec(),
-        authorizations: data
-            .viewer_ids
+        authorizations: session_tokens
             .iter()
-            .map(|id| {
-                let (token, _) = sessions.issue(id, 0, now);
-                format!("Authorization: Bearer {token}\r\n").into_bytes()
-            })
+            .map(|token| format!("Authorization: Bearer {token}\r\n").into_bytes())
             .collect(),
         rooms: data.room_names,
         entitled: data.entitled,
@@ -1967,6 +2035,7 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
                 ),
             }
         }),
+        oidc: std::sync::OnceLock::new(),
     });
 
     let epayco_lookup_url = start_epayco_lookup(Arc::new(
@@ -1976,6 +2045,12 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
             .collect(),
     ))
     .await?;
+    let mut server_env = Vec::new();
+    if args.scenarios.iter().any(|s| Scenario::OIDC.contains(s)) {
+        let config = oidc::config_file(work_dir).await?;
+        server_env.push(("ROOMKEY_CONFIG".to_owned(), config.display().to_string()));
+    }
+    server_env.extend(args.server_env.iter().cloned());
     let env = ServerEnv {
         exe: &exe,
         work_dir,
@@ -1984,7 +2059,7 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
         session_secret: &session_secret,
         epayco_lookup_url: &epayco_lookup_url,
         tag,
-        extra: &args.server_env,
+        extra: &server_env,
     };
     let mut outcomes = Vec::new();
     let mut current: Option<(ServerSpec, Server)> = None;
@@ -2038,6 +2113,16 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
                 args.warmup,
                 args.seconds
             )),
+        }
+        if Scenario::OIDC.contains(&scenario) && plan.oidc.get().is_none() {
+            let minted = oidc::mint(
+                server.addr,
+                &session_tokens,
+                args.oidc_codes,
+                args.connections,
+            )
+            .await?;
+            plan.oidc.set(minted).ok().expect("minted once");
         }
         let first_answer_ms = if Scenario::STATS.contains(&scenario) {
             let ms = first_answer(server, &plan, scenario).await?;
@@ -2161,6 +2246,17 @@ impl Report<'_> {
                 "sign-only-rs256 / sign-only-hs256 throughput",
                 rs.throughput / hs.throughput,
             ));
+        }
+        for (oidc, label) in [
+            (Scenario::OidcCode, "oidc-code / sign-only-hs256 throughput"),
+            (
+                Scenario::OidcUserinfo,
+                "oidc-userinfo / sign-only-hs256 throughput",
+            ),
+        ] {
+            if let Some((oidc, sign)) = pair(oidc, Scenario::SignHs256) {
+                ratios.push((label, oidc.throughput / sign.throughput));
+            }
         }
         if let Some((token, sign)) = pair(Scenario::TokenRs256, Scenario::SignRs256) {
             ratios.push((
