@@ -116,6 +116,17 @@ pub struct RevenueTotals {
     pub tips_minor: i64,
 }
 
+/// One viewer's confirmed tips in one room and currency: a line of the show's leaderboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TipperTotal {
+    pub user_id: String,
+    pub handle: String,
+    pub display_name: String,
+    pub currency: String,
+    pub amount_minor: i64,
+    pub tips: i64,
+}
+
 /// One ledger line: an account and a signed amount in minor units.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerLine {

@@ -14,7 +14,7 @@ mod kept;
 use std::sync::Arc;
 
 use crate::clock::{Clock, UnixSeconds};
-use crate::domain::{RevenueTotals, Room};
+use crate::domain::{RevenueTotals, Room, TipperTotal};
 use crate::store::{AttendanceFigures, AttendanceTally, ShowFigures, Store, StoreError};
 use kept::{Computed, Judgement, KeptFigures};
 pub use kept::{LIVE_FRESH_SECS, LIVE_STALE_LIMIT_SECS};
@@ -33,7 +33,10 @@ pub const MAX_BUCKETS: i64 = 2_000;
 /// dashboard (the embedded store has only four connections).
 const CONCURRENT_COMPUTATIONS: usize = 2;
 
-/// Whether the answer includes revenue.
+/// Lines of a show's tips leaderboard.
+pub const TOP_TIPPERS: i64 = 10;
+
+/// Whether the answer includes revenue (and the tips leaderboard, which names amounts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Revenue {
     Included,
@@ -59,6 +62,8 @@ pub struct RoomStats {
     /// Every bucket from the first join's to the last join's, empty ones included.
     pub joins_over_time: Vec<JoinBucket>,
     pub revenue: Option<Vec<RevenueTotals>>,
+    /// The room's biggest tippers ([`TOP_TIPPERS`] at most), with the revenue.
+    pub top_tippers: Option<Vec<TipperTotal>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,17 +136,17 @@ impl StatsService {
             }
             _ => Vec::new(),
         };
-        let revenue = match revenue {
-            Revenue::Included => Some(self.inner.store.room_revenue(&room.id).await?),
-            Revenue::Withheld => None,
+        let store = &self.inner.store;
+        let (revenue, top_tippers) = match revenue {
+            Revenue::Included => (
+                Some(store.room_revenue(&room.id).await?),
+                Some(store.room_top_tippers(&room.id, TOP_TIPPERS).await?),
+            ),
+            Revenue::Withheld => (None, None),
         };
-        Ok(room_stats(
-            as_of,
-            figures.clone(),
-            width,
-            joins_over_time,
-            revenue,
-        ))
+        let mut stats = room_stats(as_of, figures.clone(), width, joins_over_time, revenue);
+        stats.top_tippers = top_tippers;
+        Ok(stats)
     }
 
     /// Stays that began, and ledger entries booked, in `[from, until)`; absent bounds are
@@ -402,6 +407,7 @@ fn room_stats(
         bucket_secs,
         joins_over_time,
         revenue,
+        top_tippers: None,
     }
 }
 

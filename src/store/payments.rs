@@ -23,7 +23,7 @@ use super::{
 use crate::clock::UnixSeconds;
 use crate::domain::{
     Change, Entitlement, LedgerLine, Money, PaymentIntent, PaymentState, PerformerTerms,
-    PurchaseKind, RevenueTotals, Revocation,
+    PurchaseKind, RevenueTotals, Revocation, TipperTotal,
 };
 use crate::telemetry::metrics::StoreOp;
 
@@ -334,6 +334,46 @@ impl Store {
     pub async fn room_revenue(&self, room_id: &str) -> Result<Vec<RevenueTotals>, StoreError> {
         self.revenue("room_id", room_id, UnixSeconds::MIN, UnixSeconds::MAX)
             .await
+    }
+
+    /// The room's biggest tippers: confirmed tips (a reversed one no longer counts) summed
+    /// per viewer and currency, largest first, at most `limit`.
+    pub async fn room_top_tippers(
+        &self,
+        room_id: &str,
+        limit: i64,
+    ) -> Result<Vec<TipperTotal>, StoreError> {
+        self.timed(StoreOp::Other, async {
+            let rows = sqlx::query(
+                "SELECT i.user_id, u.handle, u.display_name, i.currency, \
+                 CAST(SUM(i.amount_minor) AS BIGINT) AS amount_minor, \
+                 CAST(COUNT(*) AS BIGINT) AS tips \
+                 FROM payment_intents i JOIN users u ON u.id = i.user_id \
+                 WHERE i.room_id = $1 AND i.kind = $2 AND i.state = $3 \
+                 GROUP BY i.user_id, u.handle, u.display_name, i.currency \
+                 ORDER BY 5 DESC, 6 DESC, 2 LIMIT $4",
+            )
+            .bind(room_id)
+            .bind(PurchaseKind::Tip.as_str())
+            .bind(PaymentState::Accepted.as_str())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .context("top tippers")?;
+            rows.iter()
+                .map(|row| {
+                    Ok(TipperTotal {
+                        user_id: text(row, "user_id")?,
+                        handle: text(row, "handle")?,
+                        display_name: text(row, "display_name")?,
+                        currency: text(row, "currency")?,
+                        amount_minor: int(row, "amount_minor")?,
+                        tips: int(row, "tips")?,
+                    })
+                })
+                .collect()
+        })
+        .await
     }
 
     async fn revenue(

@@ -206,6 +206,14 @@ async fn a_show_in_figures(backend: Backend) {
         backend.label
     );
 
+    assert_eq!(
+        stats["top_tippers"],
+        json!([{"user_id": audience.dee.0, "handle": "dee", "display_name": "DEE",
+                "currency": "USD", "amount_minor": 1_001, "tips": 1}]),
+        "{}",
+        backend.label
+    );
+
     // A fifth viewer makes the count odd; time passing lengthens only the open stay.
     let (eve, _) = app.register("eve").await;
     report(
@@ -317,6 +325,51 @@ async fn an_empty_room_and_bad_parameters() {
     app.shutdown().await;
 }
 
+per_backend!(the_tips_leaderboard_sums_confirmed_tips_per_viewer_biggest_first);
+async fn the_tips_leaderboard_sums_confirmed_tips_per_viewer_biggest_first(backend: Backend) {
+    let app = stats_app(&backend).await;
+    let (cast, audience) = the_show(&app).await;
+    let tip = |session: String, minor: i64| {
+        let app = &app;
+        async move {
+            let body = json!({"amount_minor": minor, "currency": "USD"});
+            checkout(app, &session, "/api/rooms/livealex2026/tip", Some(body)).await
+        }
+    };
+    // bob tips twice, cyd once and then has it refunded; dee's tip is from the show.
+    let first = tip(audience.bob.1.clone(), 600).await;
+    epayco(&app, Some(&first), "3001", 1, "6.00", "USD").await;
+    let second = tip(audience.bob.1.clone(), 600).await;
+    epayco(&app, Some(&second), "3002", 1, "6.00", "USD").await;
+    let refunded = tip(audience.cyd.1.clone(), 5_000).await;
+    epayco(&app, Some(&refunded), "3003", 1, "50.00", "USD").await;
+    epayco(&app, None, "3003", 6, "50.00", "USD").await;
+    let stats = app
+        .get(
+            "/api/rooms/livealex2026/stats",
+            Some(&cast.performer_session),
+        )
+        .await
+        .body;
+    let board: Vec<(String, i64, i64)> = stats["top_tippers"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}: {stats}", backend.label))
+        .iter()
+        .map(|line| {
+            let field = |name: &str| line[name].as_i64().unwrap_or_default();
+            let handle = line["handle"].as_str().unwrap_or_default().to_owned();
+            (handle, field("amount_minor"), field("tips"))
+        })
+        .collect();
+    assert_eq!(
+        board,
+        vec![("bob".to_owned(), 1_200, 2), ("dee".to_owned(), 1_001, 1)],
+        "{}: a refunded tip no longer counts",
+        backend.label
+    );
+    app.shutdown().await;
+}
+
 per_backend!(who_may_see_the_figures_and_the_money);
 async fn who_may_see_the_figures_and_the_money(backend: Backend) {
     let app = stats_app(&backend).await;
@@ -352,6 +405,14 @@ async fn who_may_see_the_figures_and_the_money(backend: Backend) {
                 "{}: {who} on {path}",
                 backend.label
             );
+            if path == room {
+                assert_eq!(
+                    reply.body["top_tippers"].is_array(),
+                    sees_money,
+                    "{}: the leaderboard names amounts; {who}",
+                    backend.label
+                );
+            }
         }
     }
     app.shutdown().await;

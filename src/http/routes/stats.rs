@@ -12,7 +12,7 @@ use super::admin::time;
 use super::live::moderator;
 use crate::authz::{self, Caller};
 use crate::clock::{rfc3339, UnixSeconds};
-use crate::domain::RevenueTotals;
+use crate::domain::{RevenueTotals, TipperTotal};
 use crate::http::error::ApiError;
 use crate::http::extract::ApiQuery;
 use crate::http::params::{RoomParam, UserParam};
@@ -38,6 +38,7 @@ pub struct RoomStatsView {
     bucket_secs: i64,
     joins_over_time: Vec<BucketView>,
     revenue: Option<Vec<RevenueTotals>>,
+    top_tippers: Option<Vec<TipperTotal>>,
 }
 
 #[derive(Serialize)]
@@ -70,6 +71,7 @@ impl RoomStatsView {
                 })
                 .collect(),
             revenue: stats.revenue,
+            top_tippers: stats.top_tippers,
         }
     }
 }
@@ -77,7 +79,8 @@ impl RoomStatsView {
 /// # `GET /api/rooms/{room}/stats`
 /// A show in figures: distinct viewers, who is in now, joins, total and median watch time
 /// per viewer, peak concurrency, joins per bucket (`bucket` seconds, 60–86400, default
-/// 300; widened to keep at most 2000 buckets), and revenue per currency.
+/// 300; widened to keep at most 2000 buckets), revenue per currency, and the tips
+/// leaderboard (`top_tippers`: the ten biggest tippers per currency-sum, with the revenue).
 /// **Permissions**: the room's performer, moderators and admins; revenue as the module says.
 #[tracing::instrument(skip_all, fields(room = %room))]
 pub async fn room_stats(
