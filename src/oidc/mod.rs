@@ -9,12 +9,13 @@
 //!
 //! Every grant is an OIDC session (`store::OidcSessionRecord`): which client holds tokens
 //! for which user. Ending one revokes its whole token family; the record is what a
-//! back-channel logout will walk.
+//! back-channel logout walks ([`logout`]).
 
 pub mod authorize;
 pub mod clients;
 pub mod credentials;
 pub mod grant;
+pub mod logout;
 pub mod request;
 pub mod snippets;
 
@@ -69,7 +70,7 @@ pub struct OidcService {
     store: Store,
     clients: Clients,
     /// Absent when no client is registered: then no request gets far enough to sign.
-    key: Option<IdTokenKey>,
+    key: Option<Arc<IdTokenKey>>,
     settings: OidcSettings,
     clock: Arc<dyn Clock>,
 }
@@ -78,7 +79,7 @@ impl OidcService {
     pub fn new(
         config: &OidcConfig,
         settings: OidcSettings,
-        key: Option<IdTokenKey>,
+        key: Option<Arc<IdTokenKey>>,
         store: Store,
         clock: Arc<dyn Clock>,
     ) -> Self {
@@ -126,7 +127,8 @@ impl OidcService {
                 "preferred_username", "name", "picture", "role", "email", "email_verified",
             ],
             "authorization_response_iss_parameter_supported": true,
-            "backchannel_logout_supported": false,
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
         })
     }
 
@@ -139,7 +141,7 @@ impl OidcService {
 
     fn key(&self) -> anyhow::Result<&IdTokenKey> {
         self.key
-            .as_ref()
+            .as_deref()
             .ok_or_else(|| anyhow::anyhow!("no ID-token key: no client is registered"))
     }
 
@@ -252,7 +254,7 @@ impl OidcService {
     /// Whether the user's roomkey sessions have ended since `session` was granted (sign
     /// out everywhere, a password change, an admin's revocation, a global ban: each moves
     /// the session generation on). Such an OIDC session is ended here, so none of its
-    /// tokens work again; back-channel logout will also tell the client at once.
+    /// tokens work again; back-channel logout ([`logout`]) has told the client already.
     async fn has_outlived_sign_in(
         &self,
         session: &OidcSessionRecord,
