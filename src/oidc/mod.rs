@@ -254,7 +254,9 @@ impl OidcService {
     /// Whether the user's roomkey sessions have ended since `session` was granted (sign
     /// out everywhere, a password change, an admin's revocation, a global ban: each moves
     /// the session generation on). Such an OIDC session is ended here, so none of its
-    /// tokens work again; back-channel logout ([`logout`]) has told the client already.
+    /// tokens work again. Back-channel logout ([`logout`]) has normally told the client
+    /// already; should the change not have reached it yet, the sessions are ended here the
+    /// way it ends them, logouts queued, so that ending one first never skips a logout.
     async fn has_outlived_sign_in(
         &self,
         session: &OidcSessionRecord,
@@ -263,8 +265,9 @@ impl OidcService {
         if user.session_generation == session.session_generation {
             return Ok(false);
         }
+        let listening = self.clients.listening_for_logout();
         self.store
-            .end_oidc_session(&session.id, self.clock.now())
+            .end_outlived_oidc_sessions(&user.id, &listening, self.clock.now())
             .await?;
         Ok(true)
     }

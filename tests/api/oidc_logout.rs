@@ -272,3 +272,31 @@ async fn discovery_advertises_back_channel_logout_with_sessions(backend: Backend
     assert_eq!(document["backchannel_logout_session_supported"], true);
     app.shutdown().await;
 }
+
+per_backend!(a_session_found_outlived_before_the_change_arrives_is_still_logged_out);
+async fn a_session_found_outlived_before_the_change_arrives_is_still_logged_out(backend: Backend) {
+    let (receiver, uri) = Receiver::start().await;
+    let app = listening_provider(&backend, uri).await;
+    let (user_id, session) = app.register("petra").await;
+    let tokens = exchange(&app, &chat_code(&app, &session).await).await;
+    let claims = verified_id_token(&app, &field(&tokens, "id_token"), CHAT).await;
+    // The sessions end, but the change stays with its writer (this one never delivers it,
+    // and the manual clock keeps the writer's hold from lapsing).
+    let state = app.app.state();
+    state
+        .store
+        .bump_session_generation(
+            &user_id,
+            roomkey::domain::SessionsEndedReason::RevokedByAdmin,
+            app.clock_now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    // The client uses its access token first: refused, and the logout is queued then.
+    let refused = userinfo(&app, &field(&tokens, "access_token")).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{refused:?}");
+    let (_, logout) = verified_logout_token(&app, &receiver.wait_for(1).await[0]).await;
+    assert_eq!(logout["sid"], claims["sid"]);
+    app.shutdown().await;
+}
