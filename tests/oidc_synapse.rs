@@ -336,7 +336,9 @@ fn write_config(dir: &Path, issuer: &str, synapse: &str) -> String {
              [[oidc.clients]]\nid = \"{CLIENT_ID}\"\nsecret_hash = \"{hash}\"\n\
              redirect_uris = [\"{synapse}/_synapse/client/oidc/callback\"]\n\
              backchannel_logout_uri = \"{synapse}/_synapse/client/oidc/backchannel_logout\"\n\
-             scopes = [\"openid\", \"profile\"]\nfirst_party = true\n"
+             scopes = [\"openid\", \"profile\"]\nfirst_party = true\n\n\
+             [payments.providers]\n\
+             meru = {{ scheme = \"standard\", secrets = [\"whsec_c3NvLXRlc3Qtc2VjcmV0\"] }}\n"
         ),
     )
     .unwrap();
@@ -429,7 +431,7 @@ fn element_signs_in_through_roomkey_and_a_global_ban_signs_it_out() {
         ],
     );
 
-    // A viewer who holds a ticket to a paid room; roomkey provisions their Matrix account
+    // A viewer who buys a ticket to a paid room; roomkey provisions their Matrix account
     // and invites it.
     let admin = Some(ADMIN_KEY);
     let register =
@@ -447,13 +449,15 @@ fn element_signs_in_through_roomkey_and_a_global_ban_signs_it_out() {
         "access": "paid", "price": {"amount_minor": 5_000_000, "currency": "COP"}});
     let (status, body) = http(rk_port, "POST", "/api/admin/rooms", admin, Some(room));
     assert_eq!(status, 201, "{body}");
-    let ticket = json!({"user_id": user_id, "scope": {"kind": "room", "room": "paidshow1"}});
+    // The viewer buys a ticket: a payment-link payment, recorded by staff, which grants it.
+    let purchase = json!({"user_id": user_id, "purchase": {"kind": "room", "room": "paidshow1"},
+        "provider": "meru", "provider_ref": "sso-1", "amount_minor": 5_000_000, "currency": "COP"});
     let (status, body) = http(
         rk_port,
         "POST",
-        "/api/admin/entitlements",
+        "/api/admin/payments",
         admin,
-        Some(ticket),
+        Some(purchase),
     );
     assert_eq!(status, 201, "{body}");
     let alias = format!("/_matrix/client/v3/directory/room/%23paidshow1:{SERVER_NAME}");
