@@ -64,6 +64,23 @@ impl JsonClient {
         headers: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Answer, OutboundError> {
+        let body = body.map(|body| ("application/json", Bytes::from(body.to_string())));
+        self.exchange(method, url, headers, body).await
+    }
+
+    /// A `POST` of an `application/x-www-form-urlencoded` body (already encoded).
+    pub async fn post_form(&self, url: &str, form: String) -> Result<Answer, OutboundError> {
+        let body = Some(("application/x-www-form-urlencoded", Bytes::from(form)));
+        self.exchange(Method::POST, url, &[], body).await
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&'static str, Bytes)>,
+    ) -> Result<Answer, OutboundError> {
         let uri: Uri = url
             .parse()
             .map_err(|e| OutboundError::Transport(format!("bad URL: {e}")))?;
@@ -72,9 +89,9 @@ impl JsonClient {
             request = request.header(*name, *value);
         }
         let bytes = match body {
-            Some(body) => {
-                request = request.header(hyper::header::CONTENT_TYPE, "application/json");
-                Bytes::from(body.to_string())
+            Some((content_type, bytes)) => {
+                request = request.header(hyper::header::CONTENT_TYPE, content_type);
+                bytes
             }
             None => Bytes::new(),
         };

@@ -192,6 +192,8 @@ fn every_series_the_rules_and_the_dashboard_query_is_exported() {
     )));
     assert!(exposition.contains("roomkey_outbox_pending{outbox=\"matrix\"} 0"));
     assert!(exposition.contains("roomkey_outbox_pending{outbox=\"mastodon\"} 0"));
+    assert!(exposition.contains("roomkey_outbox_pending{outbox=\"oidc_logout\"} 0"));
+    assert!(exposition.contains("roomkey_oidc_backchannel_logouts_total{outcome=\"delivered\"} 0"));
     assert!(exposition.contains("roomkey_ready 1"));
 
     let rules = read(&deploy("prometheus/roomkey.rules.yml"));

@@ -38,7 +38,8 @@ fn write_config(dir: &Path, issuer: &str) -> String {
             "[http]\npublic_url = \"{issuer}\"\n\n\
              [matrix]\nuser_prefix = \"pl_\"\n\n\
              [[oidc.clients]]\nid = \"{CLIENT_ID}\"\nsecret_hash = \"{hash}\"\n\
-             redirect_uris = [\"{REDIRECT_URI}\"]\nfirst_party = true\n"
+             redirect_uris = [\"{REDIRECT_URI}\"]\nfirst_party = true\n\
+             backchannel_logout_uri = \"http://127.0.0.1:9/_synapse/client/oidc/backchannel_logout\"\n"
         ),
     )
     .unwrap();
@@ -129,7 +130,10 @@ fn synapse_accepts_the_printed_provider_and_maps_to_the_provisioned_localpart() 
         String::from_utf8_lossy(&parsed.stderr)
     );
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines, ["pl_viewer1", "oidc-relying-party True True always"]);
+    assert_eq!(
+        lines,
+        ["pl_viewer1", "oidc-relying-party True True always True"]
+    );
 }
 
 #[test]

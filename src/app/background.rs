@@ -1,5 +1,5 @@
 //! What runs beside the request handlers: key reloads, the payment reconcile, and the
-//! workers of the change, Prosody, Matrix and Mastodon outboxes.
+//! workers of the change, Prosody, Matrix, Mastodon and back-channel logout outboxes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +38,7 @@ pub(super) fn start(
     }
     background.push(tokio::spawn(state.live.clone().run(shutdown.clone())));
     background.push(tokio::spawn(changes.run(shutdown.clone())));
+    background.push(tokio::spawn(state.logouts.clone().run(shutdown.clone())));
     if state.matrix.is_enabled() {
         background.push(tokio::spawn(state.matrix.clone().run(shutdown)));
     }

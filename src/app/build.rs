@@ -24,6 +24,7 @@ use crate::mastodon::MastodonService;
 use crate::matrix::MatrixService;
 use crate::moderation::{AuditLog, BanService};
 use crate::oidc::credentials::IdTokenKey;
+use crate::oidc::logout::BackchannelLogouts;
 use crate::oidc::{OidcService, OidcSettings};
 use crate::performers::VerificationService;
 use crate::rooms::RoomService;
@@ -204,6 +205,7 @@ pub(super) fn dispatcher(
     core: &Core<'_>,
     caching: &Caching,
     outside: &OutsideSystems,
+    logouts: &Arc<BackchannelLogouts>,
 ) -> Arc<Dispatcher> {
     Arc::new(Dispatcher::new(
         core.store.clone(),
@@ -214,17 +216,42 @@ pub(super) fn dispatcher(
             outside.live.clone(),
             outside.matrix.clone(),
             outside.mastodon.clone(),
+            logouts.clone(),
         ],
+    ))
+}
+
+/// What the OpenID Provider is built from before the services: its ID-token key and
+/// back-channel logout (a subscriber of the dispatcher, so made before it).
+pub(super) struct Provider {
+    pub(super) id_token_key: Option<Arc<IdTokenKey>>,
+    pub(super) logouts: Arc<BackchannelLogouts>,
+}
+
+/// Back-channel logout: a subscriber of the changes that end sessions, and the worker of
+/// its outbox.
+pub(super) fn backchannel_logouts(
+    core: &Core<'_>,
+    id_token_key: Option<Arc<IdTokenKey>>,
+) -> Arc<BackchannelLogouts> {
+    let config = core.config;
+    Arc::new(BackchannelLogouts::new(
+        &config.oidc,
+        config.oidc.issuer_or(&config.http.public_url),
+        id_token_key,
+        core.store.clone(),
+        core.clock.clone(),
+        core.metrics.clone(),
     ))
 }
 
 /// The OpenID Provider's ID-token key, in `<keys.dir>/oidc/` (generated on first start),
 /// when a relying party is registered; without one the provider has nothing to sign.
-pub(super) fn id_token_key(config: &Config) -> anyhow::Result<Option<IdTokenKey>> {
+pub(super) fn id_token_key(config: &Config) -> anyhow::Result<Option<Arc<IdTokenKey>>> {
     if config.oidc.clients.is_empty() {
         return Ok(None);
     }
-    IdTokenKey::load_or_create(&config.keys.dir.join("oidc")).map(Some)
+    IdTokenKey::load_or_create(&config.keys.dir.join("oidc")).map(|key| Some(Arc::new(key)))
 }
 
 /// Every capability's service, and what the HTTP layer needs besides.
@@ -235,8 +262,12 @@ pub(super) fn services(
     changes: Arc<Dispatcher>,
     secrets: &Secrets,
     keyring: Arc<Keyring>,
-    id_token_key: Option<IdTokenKey>,
+    provider: Provider,
 ) -> Services {
+    let Provider {
+        id_token_key,
+        logouts,
+    } = provider;
     let Core {
         config,
         store,
@@ -323,6 +354,7 @@ pub(super) fn services(
             store.clone(),
             clock.clone(),
         ),
+        logouts,
         attendance: AttendanceService::new(store.clone(), clock.clone(), stats.clone()),
         stats,
         audit,

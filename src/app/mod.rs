@@ -66,7 +66,8 @@ impl App {
             metrics,
         };
         let outside = build::outside_systems(&core, &caching, &secrets)?;
-        let changes = build::dispatcher(&core, &caching, &outside);
+        let logouts = build::backchannel_logouts(&core, id_token_key.clone());
+        let changes = build::dispatcher(&core, &caching, &outside, &logouts);
         let state = Arc::new(build::services(
             &core,
             caching,
@@ -74,7 +75,10 @@ impl App {
             changes.clone(),
             &secrets,
             keyring.clone(),
-            id_token_key,
+            build::Provider {
+                id_token_key,
+                logouts,
+            },
         ));
         let background = background::start(&config, &state, &keyring, changes, shutdown_rx);
         Ok(Self {

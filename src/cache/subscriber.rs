@@ -20,6 +20,8 @@ pub(super) fn invalidation_for(change: &Change) -> Option<Invalidation> {
         Change::RoleChanged { user, .. } | Change::VerificationChanged { user } => {
             Invalidation::User(user.id.clone())
         }
+        // The user's cached facts carry the session generation the ending moved on.
+        Change::SessionsEnded { user_id, .. } => Invalidation::User(user_id.clone()),
         // Creating a room also clears a cached "no such room" left by earlier requests.
         Change::RoomCreated { room }
         | Change::RoomUpdated { room }

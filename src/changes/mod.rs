@@ -225,7 +225,9 @@ fn backoff(attempts: i64) -> UnixSeconds {
 #[cfg(test)]
 mod tests {
     use super::backoff;
-    use crate::domain::{fixtures, Ban, BanScope, Change, EntitlementScope, Role, RoomAccess};
+    use crate::domain::{
+        fixtures, Ban, BanScope, Change, EntitlementScope, Role, RoomAccess, SessionsEndedReason,
+    };
     use crate::telemetry::metrics::ChangeKind;
 
     #[test]
@@ -270,6 +272,10 @@ mod tests {
                 state: "accepted".into(),
                 granted: None,
                 revoked: None,
+            },
+            Change::SessionsEnded {
+                user_id: "u".into(),
+                reason: SessionsEndedReason::PasswordChanged,
             },
         ];
         let kinds: Vec<_> = every.iter().map(Change::kind).collect();

@@ -61,6 +61,21 @@ pub enum Change {
         granted: Option<Box<Entitlement>>,
         revoked: Option<Box<Entitlement>>,
     },
+    /// Every session of the user ended at once (signed out everywhere, changed password,
+    /// revoked by an admin); a global ban ends them too, but is its own change.
+    SessionsEnded {
+        user_id: UserId,
+        reason: SessionsEndedReason,
+    },
+}
+
+/// Why every session of a user ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionsEndedReason {
+    SignedOutEverywhere,
+    PasswordChanged,
+    RevokedByAdmin,
 }
 
 impl Change {
@@ -77,6 +92,7 @@ impl Change {
             Change::RoomUpdated { .. } => "room_updated",
             Change::RoomEnded { .. } => "room_ended",
             Change::PaymentApplied { .. } => "payment_applied",
+            Change::SessionsEnded { .. } => "sessions_ended",
         }
     }
 
@@ -89,7 +105,9 @@ impl Change {
             Change::RoleChanged { user, .. } | Change::VerificationChanged { user } => {
                 Some(&user.id)
             }
-            Change::PaymentApplied { user_id, .. } => Some(user_id),
+            Change::PaymentApplied { user_id, .. } | Change::SessionsEnded { user_id, .. } => {
+                Some(user_id)
+            }
             Change::RoomCreated { .. } | Change::RoomUpdated { .. } | Change::RoomEnded { .. } => {
                 None
             }

@@ -13,7 +13,7 @@ mod payments;
 mod records;
 mod room_name;
 
-pub use change::Change;
+pub use change::{Change, SessionsEndedReason};
 pub use community::*;
 pub use payments::*;
 pub use records::*;

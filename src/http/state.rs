@@ -24,6 +24,7 @@ use crate::live::LiveEnforcer;
 use crate::mastodon::MastodonService;
 use crate::matrix::MatrixService;
 use crate::moderation::{AuditLog, BanService};
+use crate::oidc::logout::BackchannelLogouts;
 use crate::oidc::OidcService;
 use crate::payments::PaymentService;
 use crate::performers::VerificationService;
@@ -52,6 +53,8 @@ pub struct Services {
     pub matrix: Arc<MatrixService>,
     pub mastodon: Arc<MastodonService>,
     pub oidc: OidcService,
+    /// Back-channel logout's worker (for the background task and tests).
+    pub logouts: Arc<BackchannelLogouts>,
     pub attendance: AttendanceService,
     pub stats: StatsService,
     pub audit: Arc<AuditLog>,

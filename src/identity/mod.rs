@@ -3,10 +3,12 @@
 //! Sessions can be ended server-side at no measurable cost to the hot path. A session
 //! token names its session (`jti`) and the user's session generation when it was issued;
 //! the user's cached facts (read on every request anyway) carry the current generation and
-//! the ids of sessions ended one by one. Signing out records the session's id; signing out
-//! everywhere, a password change, an admin's revocation and a global ban bump the
-//! generation. Either change invalidates the user's cached facts on every instance through
-//! the bus, like any other fact.
+//! the ids of sessions ended one by one. Signing out records the session's id and
+//! invalidates the user's cached facts through the bus. Signing out everywhere, a password
+//! change and an admin's revocation bump the generation and record a
+//! `Change::SessionsEnded` in the same transaction (a global ban bumps it with its
+//! `BanPlaced`): the change reaches the caches on every instance and the OpenID Provider,
+//! which ends the user's sessions at the relying parties by back-channel logout.
 
 pub mod password;
 pub mod session;
@@ -20,7 +22,9 @@ use crate::authz::Admin;
 use crate::cache::{Bus, Invalidation};
 use crate::changes::Dispatcher;
 use crate::clock::{Clock, UnixSeconds};
-use crate::domain::{parse_email, parse_handle, EntitlementScope, ModerationAction, Role, User};
+use crate::domain::{
+    parse_email, parse_handle, EntitlementScope, ModerationAction, Role, SessionsEndedReason, User,
+};
 use crate::matrix::MatrixService;
 use crate::moderation::audit::{Action, AuditLog};
 use crate::store::{NewUser, Store, StoreError};
@@ -250,15 +254,20 @@ impl IdentityService {
         Ok(())
     }
 
-    /// Ends every session `user_id` holds (sign out everywhere, a global ban).
-    pub async fn end_all_sessions(&self, user_id: &str) -> Result<(), IdentityError> {
-        self.store
-            .bump_session_generation(user_id, self.clock.now())
+    /// Ends every session `user_id` holds, for `reason`. The change goes to the caches
+    /// (every instance refuses the old sessions) and to the OpenID Provider (every relying
+    /// party holding a session for the user is told by back-channel logout).
+    pub async fn end_all_sessions(
+        &self,
+        user_id: &str,
+        reason: SessionsEndedReason,
+    ) -> Result<(), IdentityError> {
+        let (_, change) = self
+            .store
+            .bump_session_generation(user_id, reason, self.clock.now())
             .await?
             .ok_or(IdentityError::UnknownUser)?;
-        self.bus
-            .publish(Invalidation::User(user_id.to_owned()))
-            .await;
+        self.changes.deliver(change).await;
         Ok(())
     }
 
@@ -270,7 +279,8 @@ impl IdentityService {
         reason: Option<&str>,
     ) -> Result<(), IdentityError> {
         let actor = admin.actor().as_str();
-        self.end_all_sessions(user_id).await?;
+        self.end_all_sessions(user_id, SessionsEndedReason::RevokedByAdmin)
+            .await?;
         self.audit
             .record(Action {
                 actor: Some(actor),
@@ -311,12 +321,12 @@ impl IdentityService {
             .succeeded(&account, address, self.clock.now())
             .await;
         let hash = password::hash(new).await?;
-        let user = self
+        let (user, change) = self
             .store
             .update_password(user_id, &hash, self.clock.now())
             .await?
             .ok_or(IdentityError::UnknownUser)?;
-        self.bus.publish(Invalidation::User(user.id.clone())).await;
+        self.changes.deliver(change).await;
         let (session_token, expires_at) =
             self.sessions
                 .issue(&user.id, user.session_generation, self.clock.now());

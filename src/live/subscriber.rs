@@ -59,6 +59,8 @@ fn revalidation_reason(change: &Change) -> Option<&str> {
         | Change::PaymentApplied { .. }
         | Change::RoomCreated { .. }
         | Change::RoomUpdated { .. }
-        | Change::RoomEnded { .. } => return None,
+        | Change::RoomEnded { .. }
+        // A signed-in session is not a seat: tokens already issued run out on their own.
+        | Change::SessionsEnded { .. } => return None,
     })
 }

@@ -308,7 +308,8 @@ impl Subscriber for MatrixService {
                             .await?;
                     }
                 }
-                Change::RoomUpdated { .. } => {}
+                // Matrix sessions signed in through roomkey end by back-channel logout.
+                Change::RoomUpdated { .. } | Change::SessionsEnded { .. } => {}
             }
             Ok(())
         }

@@ -48,6 +48,15 @@ impl Clients {
         self.by_id.get(id)
     }
 
+    /// The clients that take back-channel logout tokens.
+    pub fn listening_for_logout(&self) -> Vec<&str> {
+        self.by_id
+            .values()
+            .filter(|client| client.backchannel_logout_uri.is_some())
+            .map(|client| client.id.as_str())
+            .collect()
+    }
+
     /// Whether `secret` is the one `id` last proved.
     fn is_proven(&self, id: &str, secret: &str) -> bool {
         let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();

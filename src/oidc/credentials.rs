@@ -35,6 +35,8 @@ pub const REFRESH_PREFIX: &str = "rkr_";
 /// The ID-token signing key, its public half as a JWK, and a verifier for it.
 pub struct IdTokenKey {
     signer: Signer,
+    /// The same key, with the header a logout token carries.
+    logout_signer: Signer,
     jwk: serde_json::Value,
     decoding: DecodingKey,
 }
@@ -86,6 +88,7 @@ impl IdTokenKey {
         );
         let der = private.to_pkcs8_der().context("encoding ID-token key")?;
         let signer = Signer::rs256(der.as_bytes(), kid.clone())?;
+        let logout_signer = Signer::rs256_typed(der.as_bytes(), kid.clone(), LOGOUT_TYP)?;
         let (n, e) = (
             base64url(&public.n().to_bytes_be()),
             base64url(&public.e().to_bytes_be()),
@@ -96,6 +99,7 @@ impl IdTokenKey {
         });
         Ok(Self {
             signer,
+            logout_signer,
             jwk,
             decoding,
         })
@@ -108,6 +112,11 @@ impl IdTokenKey {
 
     pub fn sign(&self, claims: &IdTokenClaims) -> String {
         self.signer.sign(claims)
+    }
+
+    /// A logout token (Back-Channel Logout 1.0 §2.4), typed `logout+jwt`.
+    pub fn sign_logout(&self, claims: &LogoutTokenClaims) -> String {
+        self.logout_signer.sign(claims)
     }
 
     /// An ID token roomkey signed for `issuer`, whatever its audience and even expired
@@ -144,6 +153,50 @@ pub struct IdTokenClaims {
     #[serde(flatten)]
     pub profile: serde_json::Map<String, serde_json::Value>,
 }
+
+/// A logout token's `typ` (Back-Channel Logout 1.0 §2.4).
+pub const LOGOUT_TYP: &str = "logout+jwt";
+/// The one event a logout token carries.
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// A logout token's claims: who (`sub`) signed out of which session (`sid`), and never a
+/// `nonce`, so it cannot pass for an ID token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogoutTokenClaims {
+    pub iss: String,
+    pub aud: String,
+    pub iat: UnixSeconds,
+    pub exp: UnixSeconds,
+    pub jti: String,
+    pub sub: String,
+    pub sid: String,
+    pub events: serde_json::Value,
+}
+
+impl LogoutTokenClaims {
+    pub fn new(
+        issuer: &str,
+        client_id: &str,
+        user_id: &str,
+        session_id: &str,
+        now: UnixSeconds,
+    ) -> Self {
+        Self {
+            iss: issuer.to_owned(),
+            aud: client_id.to_owned(),
+            iat: now,
+            exp: now + LOGOUT_TOKEN_TTL_SECS,
+            jti: crate::ids::random_uuid().to_string(),
+            sub: user_id.to_owned(),
+            sid: session_id.to_owned(),
+            events: serde_json::json!({ BACKCHANNEL_LOGOUT_EVENT: {} }),
+        }
+    }
+}
+
+/// How long a logout token is good for: long enough for clock skew, short enough that a
+/// captured one is soon useless (each attempt signs a fresh one).
+const LOGOUT_TOKEN_TTL_SECS: i64 = 120;
 
 /// A fresh opaque credential with `prefix`: 256 random bits.
 pub fn random_credential(prefix: &str) -> String {

@@ -9,12 +9,13 @@
 //!
 //! Every grant is an OIDC session (`store::OidcSessionRecord`): which client holds tokens
 //! for which user. Ending one revokes its whole token family; the record is what a
-//! back-channel logout will walk.
+//! back-channel logout walks ([`logout`]).
 
 pub mod authorize;
 pub mod clients;
 pub mod credentials;
 pub mod grant;
+pub mod logout;
 pub mod request;
 pub mod snippets;
 
@@ -69,7 +70,7 @@ pub struct OidcService {
     store: Store,
     clients: Clients,
     /// Absent when no client is registered: then no request gets far enough to sign.
-    key: Option<IdTokenKey>,
+    key: Option<Arc<IdTokenKey>>,
     settings: OidcSettings,
     clock: Arc<dyn Clock>,
 }
@@ -78,7 +79,7 @@ impl OidcService {
     pub fn new(
         config: &OidcConfig,
         settings: OidcSettings,
-        key: Option<IdTokenKey>,
+        key: Option<Arc<IdTokenKey>>,
         store: Store,
         clock: Arc<dyn Clock>,
     ) -> Self {
@@ -126,7 +127,8 @@ impl OidcService {
                 "preferred_username", "name", "picture", "role", "email", "email_verified",
             ],
             "authorization_response_iss_parameter_supported": true,
-            "backchannel_logout_supported": false,
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
         })
     }
 
@@ -139,7 +141,7 @@ impl OidcService {
 
     fn key(&self) -> anyhow::Result<&IdTokenKey> {
         self.key
-            .as_ref()
+            .as_deref()
             .ok_or_else(|| anyhow::anyhow!("no ID-token key: no client is registered"))
     }
 
@@ -252,7 +254,9 @@ impl OidcService {
     /// Whether the user's roomkey sessions have ended since `session` was granted (sign
     /// out everywhere, a password change, an admin's revocation, a global ban: each moves
     /// the session generation on). Such an OIDC session is ended here, so none of its
-    /// tokens work again; back-channel logout will also tell the client at once.
+    /// tokens work again. Back-channel logout ([`logout`]) has normally told the client
+    /// already; should the change not have reached it yet, the sessions are ended here the
+    /// way it ends them, logouts queued, so that ending one first never skips a logout.
     async fn has_outlived_sign_in(
         &self,
         session: &OidcSessionRecord,
@@ -261,8 +265,9 @@ impl OidcService {
         if user.session_generation == session.session_generation {
             return Ok(false);
         }
+        let listening = self.clients.listening_for_logout();
         self.store
-            .end_oidc_session(&session.id, self.clock.now())
+            .end_outlived_oidc_sessions(&user.id, &listening, self.clock.now())
             .await?;
         Ok(true)
     }

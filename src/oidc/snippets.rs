@@ -35,6 +35,13 @@ pub fn client_snippets(config: &Config, id: &str) -> anyhow::Result<String> {
     } else {
         ""
     };
+    // Synapse then ends the user's Matrix sessions (and deletes their devices) when roomkey
+    // posts a logout token, which names the session by the ID token's `sid`.
+    let backchannel = if client.backchannel_logout_uri.is_some() {
+        "    backchannel_logout_enabled: true\n"
+    } else {
+        ""
+    };
     let prefix = &config.matrix.user_prefix;
     let redirect_uri = client.redirect_uris.first().map_or("", String::as_str);
     Ok(format!(
@@ -50,7 +57,7 @@ pub fn client_snippets(config: &Config, id: &str) -> anyhow::Result<String> {
              pkce_method: always\n    \
              scopes: [{scope_list}]\n    \
              allow_existing_users: true\n\
-         {skip_verification}    \
+         {backchannel}{skip_verification}    \
              user_mapping_provider:\n      \
                config:\n        \
                  subject_claim: \"sub\"\n        \
@@ -102,10 +109,13 @@ mod tests {
             redirect_uris: vec!["https://matrix.example.com/_synapse/client/oidc/callback".into()],
             post_logout_redirect_uris: vec![],
             scopes: vec!["openid".into(), "profile".into()],
-            backchannel_logout_uri: None,
+            backchannel_logout_uri: Some(
+                "https://matrix.example.com/_synapse/client/oidc/backchannel_logout".into(),
+            ),
             first_party: true,
         });
         let text = client_snippets(&config, "synapse").unwrap();
+        assert!(text.contains("backchannel_logout_enabled: true"), "{text}");
         assert!(
             text.contains("localpart_template: \"rk_{{ user.preferred_username }}\""),
             "{text}"

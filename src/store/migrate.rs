@@ -79,6 +79,11 @@ const SQLITE: &[Migration] = &[
         name: "oidc",
         sql: include_str!("../../migrations/sqlite/0013_oidc.sql"),
     },
+    Migration {
+        version: 14,
+        name: "oidc_logout_outbox",
+        sql: include_str!("../../migrations/sqlite/0014_oidc_logout_outbox.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -146,6 +151,11 @@ const POSTGRES: &[Migration] = &[
         version: 13,
         name: "oidc",
         sql: include_str!("../../migrations/postgres/0013_oidc.sql"),
+    },
+    Migration {
+        version: 14,
+        name: "oidc_logout_outbox",
+        sql: include_str!("../../migrations/postgres/0014_oidc_logout_outbox.sql"),
     },
 ];
 
@@ -247,7 +257,8 @@ mod tests {
                 "0010_sessions",
                 "0011_live_outbox",
                 "0012_change_outbox",
-                "0013_oidc"
+                "0013_oidc",
+                "0014_oidc_logout_outbox"
             ]
         );
         sqlx::raw_sql(
@@ -314,7 +325,8 @@ mod tests {
                 "0010_sessions",
                 "0011_live_outbox",
                 "0012_change_outbox",
-                "0013_oidc"
+                "0013_oidc",
+                "0014_oidc_logout_outbox"
             ]
         );
         sqlx::raw_sql(&insert("a2", "end_sessions"))

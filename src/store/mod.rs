@@ -18,6 +18,7 @@ mod mastodon;
 mod matrix;
 mod migrate;
 mod oidc;
+mod oidc_logout;
 mod outbox;
 mod payments;
 mod rooms;
@@ -43,6 +44,7 @@ pub use changes::{RecordedChange, WRITER_HOLD_SECS};
 pub use mastodon::{MastodonCall, NewMastodonCall};
 pub use matrix::{NewOutboxItem, OutboxItem};
 pub use oidc::{Claim, NewOidcCode, OidcSessionRecord, OidcTokenKind, StoredCode};
+pub use oidc_logout::OidcLogoutRow;
 pub use outbox::{LiveCommandRow, Outbox};
 pub use payments::{LedgerContext, PaymentTx, PurchaseFacts};
 #[cfg(feature = "bench")]

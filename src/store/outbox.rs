@@ -1,5 +1,5 @@
 //! The bookkeeping the outboxes share (Matrix changes, Mastodon calls, commands to Prosody
-//! shards): a worker claims a due row for a while, deletes it when done, or records a
+//! shards, back-channel logouts): a worker claims a due row for a while, deletes it when done, or records a
 //! failed attempt.
 
 use anyhow::Context as _;
@@ -15,6 +15,7 @@ pub enum Outbox {
     Mastodon,
     Live,
     Changes,
+    OidcLogout,
 }
 
 impl Outbox {
@@ -24,6 +25,7 @@ impl Outbox {
             Outbox::Mastodon => "mastodon_outbox",
             Outbox::Live => "live_outbox",
             Outbox::Changes => "change_outbox",
+            Outbox::OidcLogout => "oidc_logout_outbox",
         }
     }
 }

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use super::changes::{record_change, RecordedChange};
 use super::{classify_write_error, corrupt, int, opt_int, opt_text, text, Store, StoreError};
 use crate::clock::UnixSeconds;
-use crate::domain::{Change, Role, User};
+use crate::domain::{Change, Role, SessionsEndedReason, User};
 use crate::telemetry::metrics::StoreOp;
 
 pub(super) const USER_COLUMNS: &str =
@@ -159,36 +159,45 @@ impl Store {
         .await
     }
 
-    /// Ends every session `id` holds: bumps the session generation sessions carry.
+    /// Ends every session `id` holds: bumps the session generation sessions carry, and
+    /// records the change (for the caches and back-channel logout) in the same transaction.
     pub async fn bump_session_generation(
         &self,
         id: &str,
+        reason: SessionsEndedReason,
         now: UnixSeconds,
-    ) -> Result<Option<User>, StoreError> {
+    ) -> Result<Option<(User, RecordedChange)>, StoreError> {
         self.timed(StoreOp::Write, async {
+            let mut tx = self.pool.begin().await.context("begin")?;
             let row = sqlx::query(&format!(
                 "UPDATE users SET session_generation = session_generation + 1, updated_at = $2 \
                  WHERE id = $1 RETURNING {USER_COLUMNS}"
             ))
             .bind(id)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
             .context("end sessions")?;
-            row.as_ref().map(user_from_row).transpose()
+            let Some(user) = row.as_ref().map(user_from_row).transpose()? else {
+                return Ok(None);
+            };
+            let change = sessions_ended(&mut tx, &user, reason, now).await?;
+            tx.commit().await.context("commit")?;
+            Ok(Some((user, change)))
         })
         .await
     }
 
     /// Replaces the password and ends every session in the same statement, so no session
-    /// issued under the old password outlives the change.
+    /// issued under the old password outlives the change; the change is recorded with it.
     pub async fn update_password(
         &self,
         id: &str,
         password_hash: &str,
         now: UnixSeconds,
-    ) -> Result<Option<User>, StoreError> {
+    ) -> Result<Option<(User, RecordedChange)>, StoreError> {
         self.timed(StoreOp::Write, async {
+            let mut tx = self.pool.begin().await.context("begin")?;
             let row = sqlx::query(&format!(
                 "UPDATE users SET password_hash = $2, session_generation = session_generation + 1, \
                  updated_at = $3 WHERE id = $1 RETURNING {USER_COLUMNS}"
@@ -196,10 +205,16 @@ impl Store {
             .bind(id)
             .bind(password_hash)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
             .context("update password")?;
-            row.as_ref().map(user_from_row).transpose()
+            let Some(user) = row.as_ref().map(user_from_row).transpose()? else {
+                return Ok(None);
+            };
+            let reason = SessionsEndedReason::PasswordChanged;
+            let change = sessions_ended(&mut tx, &user, reason, now).await?;
+            tx.commit().await.context("commit")?;
+            Ok(Some((user, change)))
         })
         .await
     }
@@ -267,3 +282,17 @@ impl Store {
 /// The filter for a user's ended sessions still worth remembering, with `$1` the user and
 /// `$2` now; shared with the one-statement facts read.
 pub(super) const REVOKED_SESSIONS_OF_USER: &str = "s.user_id = $1 AND s.expires_at > $2";
+
+/// Records that every session of `user` ended, inside the caller's transaction.
+async fn sessions_ended(
+    conn: &mut sqlx::AnyConnection,
+    user: &User,
+    reason: SessionsEndedReason,
+    now: UnixSeconds,
+) -> Result<RecordedChange, StoreError> {
+    let change = Change::SessionsEnded {
+        user_id: user.id.clone(),
+        reason,
+    };
+    record_change(conn, change, now).await
+}

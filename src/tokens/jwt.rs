@@ -31,6 +31,10 @@ enum Key {
     Rsa(RsaKeyPair),
 }
 
+/// The header's `typ` of every token but a logout token: it must be exactly "JWT", as
+/// stock Jitsi refuses anything else.
+const JWT_TYP: &str = "JWT";
+
 pub struct Signer {
     algorithm: Algorithm,
     kid: Option<String>,
@@ -59,21 +63,31 @@ struct Header<'a> {
 impl Signer {
     pub fn hs256(secret: &[u8], kid: Option<String>) -> Self {
         let key = Key::Hmac(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret));
-        Self::with_key(Algorithm::Hs256, kid, key)
+        Self::with_key(Algorithm::Hs256, kid, key, JWT_TYP)
     }
 
     /// An RS256 signer from a PKCS#8 DER private key.
     pub fn rs256(pkcs8_der: &[u8], kid: String) -> anyhow::Result<Self> {
-        let pair = RsaKeyPair::from_pkcs8(pkcs8_der)
-            .map_err(|e| anyhow::anyhow!("unusable RSA key: {e}"))?;
-        Ok(Self::with_key(Algorithm::Rs256, Some(kid), Key::Rsa(pair)))
+        Self::rs256_typed(pkcs8_der, kid, JWT_TYP)
     }
 
-    fn with_key(algorithm: Algorithm, kid: Option<String>, key: Key) -> Self {
-        // `typ` must be exactly "JWT": stock Jitsi refuses anything else.
+    /// An RS256 signer whose header's `typ` is `typ` (a logout token's is `logout+jwt`,
+    /// so that it is never taken for an ID token).
+    pub fn rs256_typed(pkcs8_der: &[u8], kid: String, typ: &'static str) -> anyhow::Result<Self> {
+        let pair = RsaKeyPair::from_pkcs8(pkcs8_der)
+            .map_err(|e| anyhow::anyhow!("unusable RSA key: {e}"))?;
+        Ok(Self::with_key(
+            Algorithm::Rs256,
+            Some(kid),
+            Key::Rsa(pair),
+            typ,
+        ))
+    }
+
+    fn with_key(algorithm: Algorithm, kid: Option<String>, key: Key, typ: &'static str) -> Self {
         let header = Header {
             alg: algorithm.as_str(),
-            typ: "JWT",
+            typ,
             kid: kid.as_deref(),
         };
         let header_b64 =

@@ -28,6 +28,7 @@ mod live;
 mod matrix;
 mod moderation;
 mod oidc;
+mod oidc_logout;
 mod oidc_refusals;
 mod ops;
 mod payments;

@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
+use roomkey::config::Config;
 use serde_json::Value;
 
 use crate::helpers::*;
@@ -29,6 +30,11 @@ pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 /// An app with the two clients registered.
 pub async fn provider(backend: &Backend) -> TestApp {
+    provider_with(backend, |_| {}).await
+}
+
+/// [`provider`], with `tweak` applied to the config after the clients are registered.
+pub async fn provider_with(backend: &Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let hash = roomkey::identity::password::hash(CHAT_SECRET.into())
         .await
         .unwrap();
@@ -52,6 +58,7 @@ pub async fn provider(backend: &Backend) -> TestApp {
         app.name = "Third Party App".into();
         app.post_logout_redirect_uris = vec![APP_AFTER_LOGOUT.into()];
         config.oidc.clients = vec![chat, app];
+        tweak(config);
     })
     .await
 }

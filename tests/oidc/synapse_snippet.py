@@ -12,4 +12,10 @@ snippet = sys.stdin.read().split("# Mastodon")[0]
 (provider,) = _parse_oidc_provider_configs(yaml.safe_load(snippet))
 mapping = provider.user_mapping_provider_config
 print(mapping.localpart_template.render(user={"preferred_username": sys.argv[1]}))
-print(provider.idp_id, provider.discover, provider.allow_existing_users, provider.pkce_method)
+print(
+    provider.idp_id,
+    provider.discover,
+    provider.allow_existing_users,
+    provider.pkce_method,
+    provider.backchannel_logout_enabled,
+)

@@ -6,7 +6,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::rfc3339;
-use crate::domain::{EntitlementScope, User};
+use crate::domain::{EntitlementScope, SessionsEndedReason, User};
 use crate::http::error::ApiError;
 use crate::http::extract::{signed_in_user, ApiJson, ClientIp, UserPrincipal};
 use crate::http::state::AccountState;
@@ -154,7 +154,10 @@ pub async fn logout_all(
     State(state): State<AccountState>,
     caller: UserPrincipal,
 ) -> Result<StatusCode, ApiError> {
-    state.identity().end_all_sessions(&caller.user_id).await?;
+    state
+        .identity()
+        .end_all_sessions(&caller.user_id, SessionsEndedReason::SignedOutEverywhere)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

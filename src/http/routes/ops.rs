@@ -65,11 +65,12 @@ fn render_bus(text: &mut String, healthy: bool) {
 }
 
 /// The outboxes a backlog can build up in, with their label values.
-const OUTBOXES: [(Outbox, &str); 4] = [
+const OUTBOXES: [(Outbox, &str); 5] = [
     (Outbox::Changes, "changes"),
     (Outbox::Live, "live"),
     (Outbox::Matrix, "matrix"),
     (Outbox::Mastodon, "mastodon"),
+    (Outbox::OidcLogout, "oidc_logout"),
 ];
 
 /// `roomkey_ready` is what `/readyz` would answer now, so readiness is recorded between

@@ -106,7 +106,8 @@ label_enum!(
 );
 
 label_enum!(
-    /// How one delivery attempt of an outbox entry (a Matrix change, a Mastodon call) ended.
+    /// How one delivery attempt of an outbox entry (a Matrix change, a Mastodon call, a
+    /// back-channel logout) ended.
     DeliveryOutcome { Delivered => "delivered", Skipped => "skipped", Retried => "retried", Failed => "failed" }
 );
 
@@ -123,6 +124,7 @@ label_enum!(
         RoomUpdated => "room_updated",
         RoomEnded => "room_ended",
         PaymentApplied => "payment_applied",
+        SessionsEnded => "sessions_ended",
     }
 );
 

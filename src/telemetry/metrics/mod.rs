@@ -36,6 +36,7 @@ pub struct Metrics {
     prosody_verdicts: Vec<AtomicU64>,
     matrix_changes: Vec<AtomicU64>,
     mastodon_calls: Vec<AtomicU64>,
+    oidc_logouts: Vec<AtomicU64>,
     changes: Vec<AtomicU64>,
     connections_open: Vec<AtomicU64>,
     connections_refused: Vec<AtomicU64>,
@@ -95,6 +96,10 @@ impl Metrics {
                 .map(|_| AtomicU64::new(0))
                 .collect(),
             mastodon_calls: (0..MastodonAction::ALL.len() * DeliveryOutcome::ALL.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            oidc_logouts: DeliveryOutcome::ALL
+                .iter()
                 .map(|_| AtomicU64::new(0))
                 .collect(),
             changes: (0..ChangeKind::ALL.len() * ChangeOutcome::ALL.len())
@@ -215,6 +220,14 @@ impl Metrics {
     pub fn mastodon_calls(&self, action: MastodonAction, outcome: DeliveryOutcome) -> u64 {
         self.mastodon_calls[action.index() * DeliveryOutcome::ALL.len() + outcome.index()]
             .load(Ordering::Relaxed)
+    }
+
+    pub fn oidc_logout(&self, outcome: DeliveryOutcome) {
+        self.oidc_logouts[outcome.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn oidc_logouts(&self, outcome: DeliveryOutcome) -> u64 {
+        self.oidc_logouts[outcome.index()].load(Ordering::Relaxed)
     }
 
     pub fn change(&self, kind: ChangeKind, outcome: ChangeOutcome) {

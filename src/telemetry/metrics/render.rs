@@ -24,6 +24,7 @@ impl Metrics {
         self.render_live_commands(&mut out);
         self.render_matrix_changes(&mut out);
         self.render_mastodon_calls(&mut out);
+        self.render_oidc_logouts(&mut out);
         self.render_changes(&mut out);
         self.render_prosody_verdicts(&mut out);
         self.render_redis_errors(&mut out);
@@ -224,6 +225,23 @@ impl Metrics {
                     self.mastodon_calls(*action, *outcome)
                 );
             }
+        }
+    }
+
+    fn render_oidc_logouts(&self, out: &mut String) {
+        header(
+            out,
+            "roomkey_oidc_backchannel_logouts_total",
+            "counter",
+            "Attempts to deliver a back-channel logout token to a relying party, by outcome.",
+        );
+        for outcome in DeliveryOutcome::ALL {
+            let _ = writeln!(
+                out,
+                "roomkey_oidc_backchannel_logouts_total{{outcome=\"{}\"}} {}",
+                outcome.as_str(),
+                self.oidc_logouts(*outcome)
+            );
         }
     }
 
