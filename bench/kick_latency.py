@@ -144,7 +144,9 @@ def one_run(args: argparse.Namespace, tools: Any) -> dict[str, Any]:
             "kicks": len(ms),
             "kick_p50_ms": round(percentile(ms, 50), 2),
             "kick_p99_ms": round(percentile(ms, 99), 2),
+            "kick_p999_ms": round(percentile(ms, 99.9), 2),
             "kick_max_ms": round(max(ms), 2),
+            "kicks_over_10ms": sum(1 for k in ms if k > 10),
             "kick_from_call_p50_ms": round(percentile(call_ms, 50), 2),
             "kick_from_call_p99_ms": round(percentile(call_ms, 99), 2),
             "prejoin_cached": stats["prejoin_cached"],
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bosh-wait", type=int, default=10)
     parser.add_argument("--gc", choices=("incremental", "generational"), default="generational",
                         help="Prosody's `gc` mode (default: generational, as jitsi-meet-config/"
-                             "prosody-roomkey.cfg.lua recommends; Prosody's own default is incremental)")
+                             "prosody-roomkey-additions.cfg.lua recommends; Prosody's own default is incremental)")
     parser.add_argument("--transport", choices=("bosh", "websocket"), default="bosh",
                         help="how the clients connect, as lib-jitsi-meet does with a `bosh` or a "
                              "`websocket` service URL (default: bosh)")
