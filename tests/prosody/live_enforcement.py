@@ -732,6 +732,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--startup-timeout", type=float, default=30.0)
     parser.add_argument("--step-timeout", type=float, default=10.0)
     parser.add_argument("--bosh-wait", type=int, default=1, help="BOSH 'wait' (long-poll seconds)")
+    parser.add_argument("--transport", choices=("bosh", "websocket"), default="bosh",
+                        help="how the XMPP clients connect (default: bosh)")
     args = parser.parse_args(argv)
     if not args.roomkey or not Path(args.roomkey).is_file():
         print("live_enforcement: pass --roomkey <binary> (cargo build --bin roomkey)", file=sys.stderr)
