@@ -169,3 +169,32 @@ fn stock_prosody_accepts_rs256_tokens_via_the_key_server() {
         "rs256",
     );
 }
+
+/// `jitsi-meet-config/prosody-roomkey-additions.cfg.lua` applied to jitsi-meet's own host
+/// template (from the checkout `JITSI_PLUGINS_DIR` is in) boots a real Prosody that still
+/// offers STUN/TURN, logs a roomkey token in and runs mod_roomkey on the conference MUC.
+#[test]
+fn roomkey_additions_to_the_stock_host_file_keep_it_working() {
+    let test = "roomkey_additions_to_the_stock_host_file_keep_it_working";
+    if std::env::var_os("JITSI_PLUGINS_DIR").is_none() {
+        support::say_skipped(test, "JITSI_PLUGINS_DIR");
+        return;
+    }
+    let output = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/prosody/check_additions.py"
+        ))
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    match output.status.code() {
+        Some(0) => eprintln!("{stderr}"),
+        Some(77) => support::skip(
+            test,
+            "Prosody, its Lua libraries or jitsi-meet's host template",
+        ),
+        code => panic!("the additions broke the stock host file ({code:?}):\n{stdout}\n{stderr}"),
+    }
+}

@@ -57,7 +57,7 @@ sys.path.insert(0, str(HERE))
 
 from prosody_harness import (  # noqa: E402  (path set up above)
     EXIT_MISMATCH, EXIT_OK, EXIT_SKIP, EXIT_USAGE, Bosh, BoshTerminated, HarnessError, Prosody,
-    Skip, Tools, find_prosody, free_port, lua_str, prepare_lua_env,
+    Skip, Tools, WebSocketXmpp, find_prosody, free_port, lua_str, prepare_lua_env,
 )
 
 REPO = HERE.parent.parent
@@ -79,7 +79,7 @@ data_path = {data_path}
 log = {{ {log_level} = {log_file} }}
 plugin_paths = {{ {plugins_dir}; {test_plugins_dir} }}
 
-modules_enabled = {{ "disco"; "saslauth"; "bosh"; "ping"; }}
+modules_enabled = {{ "disco"; "saslauth"; "bosh"; "websocket"; "ping"; }}
 modules_disabled = {{ "s2s"; "s2s_auth_certs"; "offline"; }}
 
 c2s_ports = {{ {c2s_port} }}
@@ -89,6 +89,7 @@ http_interfaces = {{ "127.0.0.1" }}
 https_ports = {{ }}
 http_default_host = {domain}
 consider_bosh_secure = true
+consider_websocket_secure = true
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 -- Clients idle between checks; keep their sessions (and occupants) alive.
@@ -385,7 +386,8 @@ class World:
 
     def login(self, username: str, host: str = DOMAIN, token: str | None = None,
               resource: str | None = None) -> Bosh:
-        client = Bosh(self.http_port, host, self.args.bosh_wait, token=token)
+        transport = WebSocketXmpp if getattr(self.args, "transport", "bosh") == "websocket" else Bosh
+        client = transport(self.http_port, host, self.args.bosh_wait, token=token)
         client.login(username, self.passwords[username], resource or f"r{secrets.token_hex(3)}",
                      self.args.step_timeout)
         self.clients.append(client)
@@ -730,6 +732,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--startup-timeout", type=float, default=30.0)
     parser.add_argument("--step-timeout", type=float, default=10.0)
     parser.add_argument("--bosh-wait", type=int, default=1, help="BOSH 'wait' (long-poll seconds)")
+    parser.add_argument("--transport", choices=("bosh", "websocket"), default="bosh",
+                        help="how the XMPP clients connect (default: bosh)")
     args = parser.parse_args(argv)
     if not args.roomkey or not Path(args.roomkey).is_file():
         print("live_enforcement: pass --roomkey <binary> (cargo build --bin roomkey)", file=sys.stderr)

@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -351,8 +352,12 @@ class Bosh:
         text = next((c.text for c in el if local(c.tag) == "text"), None)
         return {"ok": False, "condition": condition, "text": text}
 
-    def restart_and_bind(self, resource: str, timeout: float) -> str:
+    def restart(self) -> None:
+        """A stream restart after SASL success (XEP-0206)."""
         self._send(xmpp_restart="true", to=self.domain)
+
+    def restart_and_bind(self, resource: str, timeout: float) -> str:
+        self.restart()
         self.features(timeout)
         self.send(f"<iq xmlns='jabber:client' type='set' id='bind1'><bind xmlns='{NS_BIND}'>"
                   f"<resource>{resource}</resource></bind></iq>")
@@ -430,3 +435,141 @@ class Bosh:
             self._send("<presence xmlns='jabber:client' type='unavailable'/>", type="terminate")
         except (BoshTerminated, HarnessError, OSError, ET.ParseError):
             pass
+
+
+# --------------------------------------------------------------------------
+# A minimal XMPP-over-WebSocket (RFC 7395 framing over RFC 6455) client with the
+# same interface as Bosh, the way lib-jitsi-meet connects when `websocket` is set.
+# A reader thread timestamps each frame as it arrives; the socket has TCP_NODELAY,
+# as browsers set it, so only the server's side of Nagle's algorithm is in play.
+
+NS_FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"
+
+
+class WebSocketXmpp(Bosh):
+    def __init__(self, port: int, domain: str, wait: int, token: str | None = None):
+        super().__init__(port, domain, wait, token)
+        self.path = "/xmpp-websocket" + (f"?token={urllib.parse.quote(token, safe='')}" if token else "")
+        self.sock: socket.socket | None = None
+        self.cond = threading.Condition()
+        self.reader: threading.Thread | None = None
+        self.closed: str | None = None
+        self.send_lock = threading.Lock()
+
+    def _frame(self, opcode: int, payload: bytes) -> None:
+        head = bytes([0x80 | opcode])
+        n = len(payload)
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 65536:
+            head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        if self.sock is None:
+            raise OSError("WebSocket already closed")
+        with self.send_lock:
+            self.sock.sendall(head + mask + masked)
+
+    @staticmethod
+    def _read_exact(sock: socket.socket, buf: bytearray, n: int) -> bytes:
+        while len(buf) < n:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("WebSocket closed by the server")
+            buf.extend(chunk)
+        out = bytes(buf[:n])
+        del buf[:n]
+        return out
+
+    def _read_loop(self, sock: socket.socket, buf: bytearray) -> None:
+        message = b""
+        try:
+            while True:
+                b0, b1 = self._read_exact(sock, buf, 2)
+                n = b1 & 0x7F
+                if n == 126:
+                    n = int.from_bytes(self._read_exact(sock, buf, 2), "big")
+                elif n == 127:
+                    n = int.from_bytes(self._read_exact(sock, buf, 8), "big")
+                payload = self._read_exact(sock, buf, n)
+                opcode = b0 & 0x0F
+                if opcode == 0x9:  # ping
+                    self._frame(0xA, payload)
+                    continue
+                if opcode == 0x8:  # close
+                    raise ConnectionError("WebSocket close frame")
+                if opcode in (0x1, 0x2, 0x0):
+                    message += payload
+                    if not b0 & 0x80:
+                        continue
+                    arrived = time.monotonic()
+                    el = ET.fromstring(message.decode())
+                    message = b""
+                    with self.cond:
+                        self.inbox.append(el)
+                        self.inbox_at.append(arrived)
+                        self.cond.notify_all()
+        except (OSError, ConnectionError, ET.ParseError, ValueError) as e:
+            with self.cond:
+                self.closed = str(e) or type(e).__name__
+                self.cond.notify_all()
+
+    def open(self) -> None:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall((f"GET {self.path} HTTP/1.1\r\nHost: {self.domain}\r\nUpgrade: websocket\r\n"
+                      f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                      f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n").encode())
+        buf = bytearray()
+        while b"\r\n\r\n" not in buf:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise HarnessError("WebSocket handshake: connection closed")
+            buf.extend(chunk)
+        head, _, rest = bytes(buf).partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise HarnessError(f"WebSocket handshake refused: {head[:200]!r}")
+        sock.settimeout(None)
+        self.sock = sock
+        self.reader = threading.Thread(target=self._read_loop, args=(sock, bytearray(rest)), daemon=True)
+        self.reader.start()
+        self._open_stream()
+
+    def _open_stream(self) -> None:
+        self.send(f"<open xmlns='{NS_FRAMING}' to={quoteattr(self.domain)} version='1.0'/>")
+
+    def restart(self) -> None:
+        self._open_stream()
+
+    def send(self, stanza: str) -> None:
+        self._frame(0x1, stanza.encode())
+
+    def wait_for(self, pred: Callable[[ET.Element], bool], timeout: float) -> ET.Element | None:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for i, el in enumerate(self.inbox):
+                    if pred(el):
+                        self.matched_at = self.inbox_at.pop(i)
+                        return self.inbox.pop(i)
+                left = deadline - time.monotonic()
+                if left <= 0 or self.closed:
+                    return None
+                self.cond.wait(left)
+
+    def close(self) -> None:
+        if self.sock is None:
+            return
+        try:
+            self.send("<presence xmlns='jabber:client' type='unavailable'/>")
+            self.send(f"<close xmlns='{NS_FRAMING}'/>")
+        except OSError:
+            pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        self.sock = None
