@@ -20,6 +20,10 @@ pub enum ProviderBody<'a> {
         description: &'a str,
     },
     SignedOut,
+    /// A sign-out request that does not prove it comes from a relying party of this user
+    /// (no valid `id_token_hint` for them): asked before anything ends, so that another
+    /// site cannot sign the visitor out by sending their browser here.
+    ConfirmSignOut,
 }
 
 pub struct ProviderPage<'a> {
@@ -46,6 +50,9 @@ struct Words {
     refused_intro: &'static str,
     signed_out_heading: &'static str,
     signed_out_intro: &'static str,
+    confirm_sign_out_heading: &'static str,
+    confirm_sign_out_intro: &'static str,
+    confirm_sign_out: &'static str,
     signed_in_as: &'static str,
     scope_openid: &'static str,
     scope_profile: &'static str,
@@ -63,6 +70,9 @@ static ES: Words = Words {
     refused_intro: "La aplicación que te trajo aquí envió una solicitud que no podemos atender:",
     signed_out_heading: "Sesión cerrada",
     signed_out_intro: "Cerraste tu sesión en la plataforma.",
+    confirm_sign_out_heading: "¿Cerrar sesión?",
+    confirm_sign_out_intro: "Una aplicación pidió cerrar tu sesión en la plataforma.",
+    confirm_sign_out: "Cerrar sesión",
     signed_in_as: "Sesión iniciada como",
     scope_openid: "saber quién eres (tu identificador en la plataforma)",
     scope_profile: "tu nombre de usuario, nombre visible, foto y rol",
@@ -80,6 +90,9 @@ static EN: Words = Words {
     refused_intro: "The application that sent you here made a request we cannot answer:",
     signed_out_heading: "Signed out",
     signed_out_intro: "You have signed out of the platform.",
+    confirm_sign_out_heading: "Sign out?",
+    confirm_sign_out_intro: "An application asked to sign you out of the platform.",
+    confirm_sign_out: "Sign out",
     signed_in_as: "Signed in as",
     scope_openid: "know who you are (your platform identifier)",
     scope_profile: "your handle, display name, picture and role",
@@ -124,6 +137,17 @@ impl ProviderPage<'_> {
             ProviderBody::SignedOut => (
                 w.signed_out_heading,
                 html! { p { (w.signed_out_intro) } "\n" },
+            ),
+            ProviderBody::ConfirmSignOut => (
+                w.confirm_sign_out_heading,
+                html! {
+                    p { (w.confirm_sign_out_intro) } "\n"
+                    form method="post" action="/oidc/logout" {
+                        (self.hidden())
+                        button type="submit" { (w.confirm_sign_out) }
+                    }
+                    "\n"
+                },
             ),
         };
         html! {

@@ -219,6 +219,16 @@ impl OidcService {
         Ok(Value::Object(claims))
     }
 
+    /// Whether the logout request's `id_token_hint` is an ID token roomkey signed for
+    /// `user_id`: proof that one of that user's relying parties sent the browser, so the
+    /// sign-out needs no confirmation (RP-Initiated Logout 1.0, §2).
+    pub fn hint_names(&self, params: &BTreeMap<String, String>, user_id: &str) -> bool {
+        params
+            .get("id_token_hint")
+            .and_then(|hint| self.key.as_ref()?.verify_hint(hint, self.issuer()))
+            .is_some_and(|claims| claims.sub == user_id)
+    }
+
     /// Where RP-initiated logout may send the browser afterwards: the requested
     /// `post_logout_redirect_uri` (with `state`) only when it is registered for the client
     /// the `id_token_hint` or `client_id` names; otherwise nowhere (roomkey's own page).

@@ -529,7 +529,7 @@ async fn logout_ends_the_session_and_redirects_only_where_registered(backend: Ba
         ("post_logout_redirect_uri", APP_AFTER_LOGOUT),
         ("state", "bye"),
     ]);
-    let reply = browser.get(&format!("/oidc/logout?{query}")).await;
+    let reply = confirmed_logout(&mut browser, &query).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{reply:?}");
     assert_eq!(location(&reply), format!("{APP_AFTER_LOGOUT}?state=bye"));
     assert!(
@@ -542,17 +542,93 @@ async fn logout_ends_the_session_and_redirects_only_where_registered(backend: Ba
         "session ended"
     );
 
-    let (_, session) = app.register("hank").await;
-    let mut browser = Browser::signed_in(&app, &session);
-    for uri in [
-        "https://evil.example.com/",
-        "https://app.example.net/signed-out/x",
+    for (handle, uri) in [
+        ("hank", "https://evil.example.com/"),
+        ("hope", "https://app.example.net/signed-out/x"),
     ] {
+        let (_, session) = app.register(handle).await;
+        let mut browser = Browser::signed_in(&app, &session);
         let query = encode(&[("client_id", APP), ("post_logout_redirect_uri", uri)]);
-        let reply = browser.get(&format!("/oidc/logout?{query}")).await;
+        let reply = confirmed_logout(&mut browser, &query).await;
         assert_eq!(reply.status, StatusCode::OK, "{uri}: {reply:?}");
         assert!(reply.headers.get("location").is_none(), "{uri}");
+        assert!(html(&reply).contains("Signed out") || html(&reply).contains("Sesión cerrada"));
     }
+    app.shutdown().await;
+}
+
+/// A logout request without a hint: the page asks first and nothing ends until the
+/// visitor confirms; returns the answer to the confirmation.
+async fn confirmed_logout(browser: &mut Browser<'_>, query: &str) -> Reply {
+    let page = browser.get(&format!("/oidc/logout?{query}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{page:?}");
+    assert!(
+        html(&page).contains("action=\"/oidc/logout\""),
+        "asked first: {page:?}"
+    );
+    let session = browser.cookies.get("roomkey_session").cloned().unwrap();
+    let me = browser.app.get("/api/me", Some(&session)).await;
+    assert_eq!(
+        me.status,
+        StatusCode::OK,
+        "nothing ends before the visitor confirms"
+    );
+    let (csrf, carried) = (hidden(&page, "csrf"), hidden(&page, "authorize"));
+    browser
+        .post("/oidc/logout", &[("csrf", &csrf), ("authorize", &carried)])
+        .await
+}
+
+per_backend!(another_site_cannot_sign_a_visitor_out);
+async fn another_site_cannot_sign_a_visitor_out(backend: Backend) {
+    let app = provider(&backend).await;
+    let (_, session) = app.register("iris").await;
+    let (_, other_session) = app.register("ivan").await;
+    let others_id_token = field(
+        &exchange(&app, &chat_code(&app, &other_session).await).await,
+        "id_token",
+    );
+    let mut browser = Browser::signed_in(&app, &session);
+    // A link or an auto-submitted form from anywhere, a forged CSRF token, another user's
+    // ID token: each is asked about, and the session stays.
+    let attempts = [
+        browser.get("/oidc/logout").await,
+        browser.post("/oidc/logout", &[("csrf", "forged")]).await,
+        browser
+            .get(&format!(
+                "/oidc/logout?{}",
+                encode(&[("id_token_hint", &others_id_token)])
+            ))
+            .await,
+    ];
+    for reply in attempts {
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        assert!(
+            html(&reply).contains("action=\"/oidc/logout\""),
+            "{reply:?}"
+        );
+    }
+    assert_eq!(
+        app.get("/api/me", Some(&session)).await.status,
+        StatusCode::OK
+    );
+
+    // The user's own relying party, with an ID token it was given for them: at once.
+    let own_id_token = field(
+        &exchange(&app, &chat_code(&app, &session).await).await,
+        "id_token",
+    );
+    let hint = encode(&[("id_token_hint", &own_id_token)]);
+    let reply = browser.get(&format!("/oidc/logout?{hint}")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert!(
+        !html(&reply).contains("action=\"/oidc/logout\""),
+        "{reply:?}"
+    );
+    assert_eq!(
+        app.get("/api/me", Some(&session)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     app.shutdown().await;
 }
 

@@ -321,7 +321,8 @@ pub async fn consent(
 /// RP-initiated logout (`id_token_hint`, `client_id`, `post_logout_redirect_uri`,
 /// `state`): ends the roomkey browser session, then sends the browser to the
 /// `post_logout_redirect_uri` only if it is registered for that client; otherwise shows
-/// "signed out".
+/// "signed out". A request without an `id_token_hint` for the signed-in user is asked
+/// about first (a form posted back here with the page's CSRF token and the request).
 /// **Permissions**: anyone; it only ever ends the caller's own session.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn logout(
@@ -329,8 +330,10 @@ pub async fn logout(
     RawQuery(query): RawQuery,
     JoinForm { visitor, form }: JoinForm,
 ) -> Response {
-    let mut params = parse_urlencoded(query.as_deref().unwrap_or("")).unwrap_or_default();
-    params.extend(form);
+    let params = logout_params(query.as_deref(), &form);
+    if !sign_out_is_wanted(&state, &visitor, &form, &params) {
+        return confirm_sign_out(&state, &visitor, &carried_request(&params)).await;
+    }
     if let Some(session) = &visitor.session {
         if let Err(error) = state.identity().end_session(session).await {
             return retry_later(&state, &visitor, None, error.into());
@@ -341,6 +344,61 @@ pub async fn logout(
         Some(location) => see_other(&state, &visitor, &location, &[clear]),
         None => signed_out(&state, &visitor, &clear).await,
     }
+}
+
+/// The request's parameters: its query, or the one a confirmation form carried back, and
+/// the form's own fields.
+fn logout_params(query: Option<&str>, form: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let carried = form.get("authorize").map(String::as_str);
+    let mut params = parse_urlencoded(carried.or(query).unwrap_or("")).unwrap_or_default();
+    params.extend(form.iter().map(|(k, v)| (k.clone(), v.clone())));
+    params
+}
+
+/// The logout request's own parameters, for the confirmation form to carry back.
+fn carried_request(params: &BTreeMap<String, String>) -> String {
+    let own = [
+        "client_id",
+        "id_token_hint",
+        "post_logout_redirect_uri",
+        "state",
+        "ui_locales",
+    ];
+    let pairs: Vec<(&str, &str)> = own
+        .iter()
+        .filter_map(|name| Some((*name, params.get(*name)?.as_str())))
+        .collect();
+    serde_urlencoded::to_string(pairs).unwrap_or_default()
+}
+
+/// Whether the visitor's session may end now: there is none, the confirmation form came
+/// back with its CSRF token, or a relying party of this user proved itself with an
+/// `id_token_hint`.
+fn sign_out_is_wanted(
+    state: &JoinState,
+    visitor: &Visitor,
+    form: &BTreeMap<String, String>,
+    params: &BTreeMap<String, String>,
+) -> bool {
+    let Some(user) = visitor
+        .user
+        .as_deref()
+        .filter(|_| visitor.session.is_some())
+    else {
+        return true;
+    };
+    visitor.csrf_ok(state, form) || state.oidc().hint_names(params, user)
+}
+
+async fn confirm_sign_out(state: &JoinState, visitor: &Visitor, carried: &str) -> Response {
+    let shown = Shown {
+        request: None,
+        authorize: carried,
+        body: ProviderBody::ConfirmSignOut,
+        again: None,
+        status: StatusCode::OK,
+    };
+    render(state, visitor, shown).await
 }
 
 async fn signed_out(state: &JoinState, visitor: &Visitor, clear: &str) -> Response {
