@@ -159,3 +159,66 @@ fn compose_validates_with_the_env_example() {
         "a variable compose.yaml uses is missing: {warnings}"
     );
 }
+
+/// The replicas' entrypoint as their container's shell receives it (compose's `$$` escape
+/// undone).
+fn replica_entrypoint() -> Vec<String> {
+    let compose = read(&docker("compose.yaml"));
+    let line = compose
+        .lines()
+        .map(str::trim_start)
+        .find(|line| line.starts_with("entrypoint:") && line.contains("roomkey serve"))
+        .expect("the replicas' entrypoint starts `roomkey serve`");
+    let list = line.trim_start_matches("entrypoint:").trim();
+    let args: Vec<String> = serde_json::from_str(list).expect("a flow list of strings");
+    args.into_iter().map(|arg| arg.replace("$$", "$")).collect()
+}
+
+#[test]
+fn one_variable_switches_roomkey_and_prosody_between_hs256_and_rs256() {
+    let compose = read(&docker("compose.yaml"));
+    // Prosody's side: docker-jitsi-meet writes `asap_key_server` only when the variable is set.
+    assert!(compose.contains("      JWT_ASAP_KEYSERVER: ${JWT_ASAP_KEYSERVER}\n"));
+    assert!(
+        !compose.contains("ROOMKEY_JITSI__SIGNING:"),
+        "roomkey's signing is derived from JWT_ASAP_KEYSERVER, never set apart from it"
+    );
+
+    // roomkey's side: its entrypoint, run by sh with a `roomkey` that prints what it got.
+    let bin = tempfile::tempdir().unwrap();
+    let stub = bin.path().join("roomkey");
+    std::fs::write(&stub, "#!/bin/sh\necho \"$ROOMKEY_JITSI__SIGNING $*\"\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let entrypoint = replica_entrypoint();
+    for (keyserver, signs) in [
+        (None, "hs256 serve"),
+        (Some(""), "hs256 serve"),
+        (Some("https://localhost:8443/jitsi/keys"), "rs256 serve"),
+    ] {
+        let mut command = Command::new(&entrypoint[0]);
+        command
+            .args(&entrypoint[1..])
+            .env("PATH", &path)
+            .env_remove("ROOMKEY_JITSI__SIGNING");
+        match keyserver {
+            Some(value) => command.env("JWT_ASAP_KEYSERVER", value),
+            None => command.env_remove("JWT_ASAP_KEYSERVER"),
+        };
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout).trim(),
+            signs,
+            "JWT_ASAP_KEYSERVER={keyserver:?}"
+        );
+    }
+}
