@@ -4,10 +4,11 @@
 //! roomkey's sign-in form, Synapse's callback, `m.login.token` — lands in the Matrix
 //! account roomkey provisioned, sees the invite to the paid room, and then watches a
 //! global ban in roomkey end that Matrix session through back-channel logout, printing
-//! how long it took.
+//! how long it took. A second test walks the same sign-in in a real headless Chromium
+//! (`tests/browser/synapse_sso.py`) up to Synapse's confirmation page.
 //!
-//! Needs `SYNAPSE_PYTHON`; skipped, loudly, without it (a failure under
-//! `TEST_REQUIRE_ALL=1`).
+//! Needs `SYNAPSE_PYTHON` (and `BROWSER_PYTHON` for the browser walk); skipped, loudly,
+//! without them (a failure under `TEST_REQUIRE_ALL=1`).
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
@@ -529,4 +530,93 @@ fn element_signs_in_through_roomkey_and_a_global_ban_signs_it_out() {
     let took = banned_at.elapsed();
     assert_eq!(refused["errcode"], "M_UNKNOWN_TOKEN", "{refused}");
     println!("back-channel logout: the Matrix token was refused {took:?} after the ban");
+}
+
+/// The same sign-in in a real Chromium (`tests/browser/synapse_sso.py`), as a person
+/// clicks through it: Synapse's SSO redirect, roomkey's sign-in page, and Synapse's own
+/// confirmation page for a client URL it does not trust by itself. Its continue link's
+/// login token opens the Matrix account roomkey provisioned.
+#[test]
+fn element_signs_in_through_roomkey_in_chromium() {
+    let test = "element_signs_in_through_roomkey_in_chromium";
+    let Some(python) = require_or_skip("SYNAPSE_PYTHON", test) else {
+        return;
+    };
+    let Some(browser_python) = require_or_skip("BROWSER_PYTHON", test) else {
+        return;
+    };
+    let (rk_port, syn_port) = (free_port(), free_port());
+    let issuer = format!("http://127.0.0.1:{rk_port}");
+    let synapse_url = format!("http://127.0.0.1:{syn_port}");
+    let synapse = Synapse::start(&python, syn_port, &issuer);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &issuer, &synapse_url);
+    let listen = format!("127.0.0.1:{rk_port}");
+    let _roomkey = serve(
+        dir.path(),
+        &[
+            ("ROOMKEY_CONFIG", config.as_str()),
+            ("ROOMKEY_HTTP__LISTEN", listen.as_str()),
+        ],
+    );
+    let register =
+        json!({"handle": "viewer2", "email": "viewer2@example.com", "password": PASSWORD});
+    let (status, body) = http(rk_port, "POST", "/api/auth/register", None, Some(register));
+    assert_eq!(status, 201, "{body}");
+
+    // Not in Synapse's `sso.client_whitelist`, so Synapse shows its confirmation page.
+    let web_client = "http://127.0.0.1:9/web-client/";
+    let start = format!(
+        "{synapse_url}/_matrix/client/v3/login/sso/redirect/oidc-roomkey?{}",
+        encode(&[("redirectUrl", web_client)])
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let output = Command::new(browser_python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/browser/synapse_sso.py"
+        ))
+        .args(["--start", &start, "--roomkey", &issuer])
+        .args(["--client-redirect", web_client])
+        .args(["--login", "viewer2", "--password", PASSWORD])
+        .arg("--screenshots")
+        .arg(scratch.path())
+        .output()
+        .expect("BROWSER_PYTHON runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    match output.status.code() {
+        Some(0) => eprintln!("{stderr}"),
+        Some(77) => {
+            support::skip(test, &format!("Chromium and Selenium\n{stderr}"));
+            return;
+        }
+        code => panic!(
+            "the browser's sign-in failed ({code:?}):\n{}\n{stderr}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            synapse.log_tail()
+        ),
+    }
+    let walked: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let link = walked["continue"].as_str().unwrap();
+    let query = link.split_once('?').unwrap().1;
+    let params: BTreeMap<String, String> = serde_urlencoded::from_str(query).unwrap();
+    let (status, login) = synapse.call(
+        "POST",
+        "/_matrix/client/v3/login",
+        None,
+        Some(json!({"type": "m.login.token", "token": params["loginToken"]})),
+    );
+    assert_eq!(status, 200, "{login}");
+    let token = login["access_token"].as_str().unwrap();
+    let (status, whoami) = synapse.call(
+        "GET",
+        "/_matrix/client/v3/account/whoami",
+        Some(token),
+        None,
+    );
+    assert_eq!(status, 200, "{whoami}");
+    assert_eq!(
+        whoami["user_id"],
+        format!("@{USER_PREFIX}viewer2:{SERVER_NAME}").as_str()
+    );
 }
