@@ -110,10 +110,10 @@ mod tests {
 
     #[test]
     fn a_currency_without_decimals_shows_whole_units() {
-        let mut cop = notice(Some("Ana"), None);
-        cop.amount_minor = 5_000;
-        cop.currency = "COP".into();
-        assert_eq!(cop.amount_text(), "5000 COP");
+        let mut yen = notice(Some("Ana"), None);
+        yen.amount_minor = 5_000;
+        yen.currency = "JPY".into();
+        assert_eq!(yen.amount_text(), "5000 JPY");
     }
 
     #[test]
