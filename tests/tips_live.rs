@@ -6,7 +6,8 @@
 //! refunded or unconfirmed tip shows nothing.
 //!
 //! roomkey runs on its SQLite file without Redis, and again on PostgreSQL and Redis at
-//! `TEST_DATABASE_URL` and `TEST_REDIS_URL` (a fresh schema and key prefix).
+//! `TEST_DATABASE_URL` and `TEST_REDIS_URL` (a fresh schema and key prefix). The SQLite run
+//! is repeated with the clients on WebSocket, the other transport lib-jitsi-meet uses.
 //!
 //! Needs Prosody from Debian (`tests/prosody/README.md`); without it the harness reports
 //! "skipped" (exit 77) and the test is skipped (a `SKIPPED:` line; a failure under
@@ -17,6 +18,10 @@ mod support;
 use std::process::Command;
 
 fn run_harness(test: &str, shared_backends: bool) {
+    run_harness_over(test, shared_backends, "bosh");
+}
+
+fn run_harness_over(test: &str, shared_backends: bool, transport: &str) {
     let mut command = Command::new("python3");
     command
         .arg(concat!(
@@ -25,6 +30,8 @@ fn run_harness(test: &str, shared_backends: bool) {
         ))
         .arg("--roomkey")
         .arg(env!("CARGO_BIN_EXE_roomkey"))
+        .arg("--transport")
+        .arg(transport)
         .env_remove("DATABASE_URL")
         .env_remove("REDIS_URL");
     if !shared_backends {
@@ -55,4 +62,13 @@ fn a_confirmed_tip_reaches_the_clients_in_the_room_on_postgresql_and_redis() {
     if support::require_all_or_skip(&["TEST_DATABASE_URL", "TEST_REDIS_URL"], test) {
         run_harness(test, true);
     }
+}
+
+#[test]
+fn a_confirmed_tip_reaches_the_clients_in_the_room_over_websocket() {
+    run_harness_over(
+        "a_confirmed_tip_reaches_the_clients_in_the_room_over_websocket",
+        false,
+        "websocket",
+    );
 }
