@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{amount, RoomName};
+use crate::clock::UnixSeconds;
 
 /// The longest message a tip may carry, in characters: one line of a chat panel.
 pub const TIP_MESSAGE_MAX_CHARS: usize = 200;
@@ -25,6 +26,10 @@ pub struct TipNotice {
     pub amount_minor: i64,
     pub currency: String,
     pub message: Option<String>,
+    /// When the tip was confirmed: a notice delivered much later (a change retried for
+    /// minutes) is not worth showing in a running room any more.
+    #[serde(default)]
+    pub confirmed_at: UnixSeconds,
 }
 
 impl TipNotice {
@@ -95,6 +100,7 @@ mod tests {
             amount_minor: 2_500,
             currency: "usd".into(),
             message: message.map(str::to_owned),
+            confirmed_at: 0,
         }
     }
 

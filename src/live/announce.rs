@@ -10,7 +10,8 @@
 //! An announcement is durable like a kick: stored for every shard before the change is
 //! acknowledged, retried within [`super::DELIVERY_WINDOW_SECS`]. Its id is derived from
 //! what it announces, so a change delivered twice (delivery is at least once) is shown
-//! once: a shard runs a repeated id once.
+//! once: a shard runs a repeated id once, within the 120 s it remembers ids, and a notice
+//! delivered later than [`super::DELIVERY_WINDOW_SECS`] after the tip is not sent at all.
 
 use super::{Command, LiveEnforcer, LiveError};
 use crate::domain::TipNotice;
@@ -24,7 +25,10 @@ impl LiveEnforcer {
         payment_id: &str,
         notice: &TipNotice,
     ) -> Result<(), LiveError> {
-        if self.shards.is_empty() {
+        // A notice older than the shards' memory of command ids could be shown twice; one
+        // that late (its change kept failing elsewhere) is not news in a live room anyway.
+        let stale = self.clock.now() - notice.confirmed_at >= super::DELIVERY_WINDOW_SECS;
+        if self.shards.is_empty() || stale {
             self.metrics
                 .tip_notice(TipChannel::Jitsi, TipNoticeOutcome::Skipped);
             return Ok(());

@@ -116,7 +116,10 @@ impl PaymentService {
                     entitlement_id = Some(entitlement.id);
                 }
                 if let Some(notice) = tip.filter(|_| applied == Applied::Recorded) {
-                    tx.announce_tip(notice);
+                    tx.announce_tip(TipNotice {
+                        confirmed_at: now,
+                        ..notice
+                    });
                 }
                 self.book_receipt(&mut tx, &context, now);
             }

@@ -34,8 +34,8 @@ impl Store {
         .await
     }
 
-    /// What the room is told when the tip `intent_id` is confirmed; `None` when the intent
-    /// is not a tip to a room.
+    /// What the room is told when the tip `intent_id` is confirmed (`confirmed_at` is left
+    /// to the caller); `None` when the intent is not a tip to a room.
     pub async fn find_tip_notice(&self, intent_id: &str) -> Result<Option<TipNotice>, StoreError> {
         self.timed(StoreOp::Other, async {
             let row = sqlx::query(
@@ -55,18 +55,15 @@ impl Store {
                 return Ok(None);
             };
             let anonymous = opt_int(&row, "anonymous")?.unwrap_or(0) != 0;
+            let name = tipper_name(&text(&row, "display_name")?, &text(&row, "handle")?);
             Ok(Some(TipNotice {
                 room_id: text(&row, "room_id")?,
                 room: RoomName::from_canonical(text(&row, "room_name")?),
-                from: (!anonymous).then(|| {
-                    tipper_name(
-                        &text(&row, "display_name").unwrap_or_default(),
-                        &text(&row, "handle").unwrap_or_default(),
-                    )
-                }),
+                from: (!anonymous).then_some(name),
                 amount_minor: int(&row, "amount_minor")?,
                 currency: text(&row, "currency")?,
                 message: opt_text(&row, "message")?,
+                confirmed_at: 0,
             }))
         })
         .await

@@ -140,14 +140,53 @@ async fn a_confirmed_tip_is_announced_once_in_its_room_even_when_the_webhook_is_
         tip_notices(&app, TipChannel::Jitsi, TipNoticeOutcome::Queued),
         1
     );
+
+    // The payment's change delivered again (delivery is at least once) sends the same
+    // command id, which a shard runs once; delivered after the delivery window, nothing.
+    let notice = app
+        .app
+        .state()
+        .store
+        .find_tip_notice(&reference)
+        .await
+        .unwrap()
+        .unwrap();
+    let again = roomkey::domain::Change::PaymentApplied {
+        payment_id: reference.clone(),
+        user_id: cast.viewer_id.clone(),
+        state: "accepted".into(),
+        granted: None,
+        revoked: None,
+        tip: Some(Box::new(roomkey::domain::TipNotice {
+            confirmed_at: app.clock_now(),
+            ..notice
+        })),
+    };
+    let live = app.app.state().live.clone();
+    roomkey::changes::Subscriber::on_change(live.as_ref(), &again)
+        .await
+        .unwrap();
+    assert_eq!(shard.next_command().await, command);
+    app.clock.advance(roomkey::live::DELIVERY_WINDOW_SECS);
+    roomkey::changes::Subscriber::on_change(live.as_ref(), &again)
+        .await
+        .unwrap();
+    assert!(shard
+        .announcements_within(Duration::from_millis(500))
+        .await
+        .is_empty());
+    // (The worker may also have taken the stored change again once the clock moved past
+    // the writer's hold: skipped as well.)
+    assert!(tip_notices(&app, TipChannel::Jitsi, TipNoticeOutcome::Skipped) >= 1);
+
     let metrics = app.app.state().metrics.render();
     assert!(
-        metrics.contains("roomkey_tip_notices_total{channel=\"jitsi\",outcome=\"queued\"} 1"),
+        metrics.contains("roomkey_tip_notices_total{channel=\"jitsi\",outcome=\"queued\"} 2"),
         "{metrics}"
     );
     assert!(
         metrics
-            .contains("roomkey_live_commands_total{command=\"announce\",outcome=\"delivered\"} 1"),
+            .contains("roomkey_live_commands_total{command=\"announce\",outcome=\"delivered\"} 2"),
         "{metrics}"
     );
 }

@@ -153,8 +153,8 @@ label_enum!(
 label_enum!(
     /// What became of a tip's notice when its change was delivered: stored for delivery
     /// (`queued`; the delivery itself is counted with the live commands and Matrix changes),
-    /// nowhere to send it (`skipped`: no shards, Matrix off), or not stored (`failed`; the
-    /// change is retried).
+    /// not sent (`skipped`: no shards, Matrix off, or the tip is too old to show in a
+    /// running room), or not stored (`failed`; the change is retried).
     TipNoticeOutcome { Queued => "queued", Skipped => "skipped", Failed => "failed" }
 );
 
