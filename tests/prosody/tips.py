@@ -18,7 +18,8 @@ Checked:
   * the same webhook delivered again shows nothing more;
   * an anonymous tip names nobody;
   * a refunded tip and a tip that never got confirmed show nothing;
-  * a tip to another room does not reach this one.
+  * a tip to another room does not reach this one;
+  * the module refuses an `announce` without a usable message (400).
 
 Usage: tips.py --roomkey target/debug/roomkey [--transport bosh|websocket] [--keep-tmp]
 Exit status as live_enforcement.py: 0 passed, 1 a check failed, 2 bad arguments,
@@ -239,6 +240,22 @@ def run_checks(w: live.World) -> None:
             seen["status"] == 200 and seen["got"][0]["payload"] is None, seen)
 
 
+def check_malformed_announcements(w: live.World) -> None:
+    """The module refuses an `announce` without a usable message (400), like any malformed
+    command."""
+    for name, command in (
+            ("without a message", {"type": "announce", "room": ROOM}),
+            ("with an empty message", {"type": "announce", "room": ROOM, "message": ""}),
+            ("with a message over 2000 bytes", {"type": "announce", "room": ROOM, "message": "x" * 2001}),
+            ("with a display name that is not text", {"type": "announce", "room": ROOM, "message": "hi",
+                                                      "display_name": 7})):
+        body = json.dumps({"id": str(uuid.uuid4()), **command}).encode()
+        now = int(time.time())
+        status, reply = live.http_json(w.http_port, "POST", "/roomkey/commands", raw=body, headers={
+            "X-Roomkey-Timestamp": str(now), "X-Roomkey-Signature": live.sign(w.secret, "command", now, body)})
+        w.report.check(f"announce {name}: 400", status == 400, {"status": status, "body": reply})
+
+
 def start_world(args: argparse.Namespace, tools: Tools, run_dir: Path) -> live.World:
     """roomkey and Prosody running, with the users and rooms of `setup`."""
     w = live.World(args, tools, run_dir)
@@ -260,6 +277,7 @@ def run(args: argparse.Namespace, tools: Tools) -> int:
     try:
         w = start_world(args, tools, run_dir)
         run_checks(w)
+        check_malformed_announcements(w)
     except (HarnessError, BoshTerminated, OSError, KeyError, ValueError) as e:
         if w is None:
             raise
