@@ -13,6 +13,7 @@
 --   * sets each occupant's affiliation from the verdict and lets nobody else make owners;
 --   * removes occupants when roomkey says so: signed commands (kick, revalidate,
 --     end_room), a timer at each occupant's `recheck_at`, and a periodic reconcile;
+--   * shows roomkey's announcements (a confirmed tip) in each occupant's chat (`announce`);
 --   * reports joins, leaves and destroyed rooms in batches (attendance);
 --   * serves `GET stats`: pre-join decision latency percentiles and counters.
 --
@@ -907,10 +908,50 @@ local function end_room_command(cmd)
 	return 1;
 end
 
+---------------------------------------------------------------------------
+-- Announcements (`announce`): a line every occupant's Jitsi Meet shows in its chat panel,
+-- e.g. a confirmed tip. Stock Jitsi Meet shows a <message> from the room's own JID that
+-- carries <json-message xmlns='http://jitsi.org/jitmeet'> with
+-- {"type":"system_chat_message","message":...,"displayName":...} (what jitsi-meet's
+-- mod_system_chat_message sends); it is sent to each occupant's session, never stored in
+-- the room's history (a late joiner does not see old tips).
+
+local JITMEET_NS = "http://jitsi.org/jitmeet";
+local ANNOUNCE_MAX_BYTES = 2000; -- roomkey sends far less; anything longer is refused
+
+local function announce_payload(cmd)
+	local name = cmd.display_name;
+	return json.encode({
+		type = "system_chat_message";
+		message = cmd.message;
+		displayName = is_nonempty_string(name) and name or nil;
+	});
+end
+
+local function announce_command(cmd)
+	local room = get_room(cmd.room.."@"..module.host);
+	if not room then return 0; end
+	local payload = announce_payload(cmd);
+	local sent = 0;
+	for _, occupant in room:each_occupant() do
+		for real_jid in occupant:each_session() do
+			room:route_stanza(st.message({ from = room.jid; to = real_jid; id = new_uuid() })
+				:tag("json-message", { xmlns = JITMEET_NS }):text(payload):up());
+			sent = sent + 1;
+		end
+	end
+	return sent;
+end
+
+local function is_announcement(value)
+	return is_nonempty_string(value) and #value <= ANNOUNCE_MAX_BYTES;
+end
+
 local commands = {
 	kick = { needs_room = true; needs_user = true; run = kick_command };
 	revalidate = { needs_user = true; run = revalidate_command };
 	end_room = { needs_room = true; run = end_room_command };
+	announce = { needs_room = true; needs_message = true; run = announce_command };
 };
 
 local function handle_command(event)
@@ -925,6 +966,8 @@ local function handle_command(event)
 	if not spec or not is_nonempty_string(cmd.id)
 		or (spec.needs_room and not is_room_node(cmd.room))
 		or (spec.needs_user and not is_nonempty_string(cmd.user_id))
+		or (spec.needs_message and not is_announcement(cmd.message))
+		or (cmd.display_name ~= nil and cmd.display_name ~= json_null and type(cmd.display_name) ~= "string")
 		or (cmd.reason ~= nil and cmd.reason ~= json_null and type(cmd.reason) ~= "string") then
 		return json_reply(400, { error = "bad_request" });
 	end

@@ -272,6 +272,7 @@ mod tests {
                 state: "accepted".into(),
                 granted: None,
                 revoked: None,
+                tip: None,
             },
             Change::SessionsEnded {
                 user_id: "u".into(),

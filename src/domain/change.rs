@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ban, Entitlement, Role, Room, User, UserId};
+use super::{Ban, Entitlement, Role, Room, TipNotice, User, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
@@ -60,6 +60,10 @@ pub enum Change {
         state: String,
         granted: Option<Box<Entitlement>>,
         revoked: Option<Box<Entitlement>>,
+        /// A confirmed tip: what its room and the room's chat are told (changes stored
+        /// before tips were announced have none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tip: Option<Box<TipNotice>>,
     },
     /// Every session of the user ended at once (signed out everywhere, changed password,
     /// revoked by an admin); a global ban ends them too, but is its own change.

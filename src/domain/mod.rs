@@ -12,12 +12,14 @@ pub(crate) mod fixtures;
 mod payments;
 mod records;
 mod room_name;
+mod tip;
 
 pub use change::{Change, SessionsEndedReason};
 pub use community::*;
 pub use payments::*;
 pub use records::*;
 pub use room_name::{RoomName, RoomNameError};
+pub use tip::{clean_tip_message, tipper_name, TipNotice, TIP_MESSAGE_MAX_CHARS};
 
 use serde::{Deserialize, Serialize};
 

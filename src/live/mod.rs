@@ -20,6 +20,7 @@
 //! passed. A command given up is kept (`failed_at`), counted as failed in
 //! `roomkey_live_commands_total` and logged as an error naming the shard.
 
+mod announce;
 pub mod signature;
 mod subscriber;
 pub mod verdict;
@@ -74,6 +75,12 @@ enum Command<'a> {
         room: &'a str,
         reason: &'a str,
     },
+    /// A line every occupant's Jitsi Meet shows in its chat (see `announce.rs`).
+    Announce {
+        room: &'a str,
+        message: &'a str,
+        display_name: &'a str,
+    },
 }
 
 impl Command<'_> {
@@ -82,6 +89,7 @@ impl Command<'_> {
             Command::Kick { .. } => LiveCommand::Kick,
             Command::Revalidate { .. } => LiveCommand::Revalidate,
             Command::EndRoom { .. } => LiveCommand::EndRoom,
+            Command::Announce { .. } => LiveCommand::Announce,
         }
     }
 }
@@ -184,12 +192,14 @@ impl LiveEnforcer {
     }
 
     fn body_of(command: &Command<'_>) -> hyper::body::Bytes {
-        serde_json::to_vec(&Envelope {
-            id: crate::ids::random_uuid().to_string(),
-            command,
-        })
-        .expect("commands serialise")
-        .into()
+        Self::body_with_id(crate::ids::random_uuid().to_string(), command)
+    }
+
+    /// A command under a chosen id: a shard runs a repeated id once (within its memory).
+    fn body_with_id(id: String, command: &Command<'_>) -> hyper::body::Bytes {
+        serde_json::to_vec(&Envelope { id, command })
+            .expect("commands serialise")
+            .into()
     }
 
     fn delivery(&self, shard: Uri, body: hyper::body::Bytes) -> Delivery {
@@ -206,11 +216,19 @@ impl LiveEnforcer {
     /// Stores the command for every shard, then tries each at once in the background; a
     /// shard that does not take it is left to the worker ([`Self::try_once`]).
     async fn send_durably(&self, command: &Command<'_>) -> Result<(), LiveError> {
+        self.send_durably_as(Self::body_of(command), command.label())
+            .await
+    }
+
+    /// [`Self::send_durably`] for a body already made (with its id).
+    async fn send_durably_as(
+        &self,
+        body: hyper::body::Bytes,
+        label: LiveCommand,
+    ) -> Result<(), LiveError> {
         if self.shards.is_empty() {
             return Ok(());
         }
-        let label = command.label();
-        let body = Self::body_of(command);
         let text = std::str::from_utf8(&body).expect("JSON is UTF-8");
         let now = self.clock.now();
         let shards: Vec<String> = self.shards.iter().map(Uri::to_string).collect();

@@ -1,5 +1,5 @@
 //! Live enforcement hears about changed facts: the shards ask again about the user a
-//! change concerns, and close a room that ended.
+//! change concerns, close a room that ended, and show a confirmed tip in its room.
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt as _;
@@ -19,6 +19,11 @@ impl Subscriber for LiveEnforcer {
         async move {
             match change {
                 Change::RoomEnded { room, reason } => self.end_room(&room.name, reason).await?,
+                Change::PaymentApplied {
+                    payment_id,
+                    tip: Some(tip),
+                    ..
+                } => self.announce_tip(payment_id, tip).await?,
                 other => {
                     if let (Some(user_id), Some(reason)) =
                         (other.user_id(), revalidation_reason(other))

@@ -260,6 +260,29 @@ impl SynapseClient {
         }
     }
 
+    /// Posts `body` as an `m.notice` from the application service's bot. `txn_id` makes a
+    /// repeated call the same event (the client-server API's transaction ids).
+    pub async fn send_notice(
+        &self,
+        room: &str,
+        txn_id: &str,
+        body: &str,
+    ) -> Result<(), MatrixError> {
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/send/m.room.message/{}",
+            encode(room),
+            encode(txn_id)
+        );
+        self.call(
+            Method::PUT,
+            &path,
+            Some(json!({"msgtype": "m.notice", "body": body})),
+        )
+        .await?
+        .map(|_| ())
+        .map_err(|refusal| refusal.into_error("notice"))
+    }
+
     /// Every membership event of the room's current state (join, invite, leave, ban).
     pub async fn members(&self, room: &str) -> Result<Vec<Member>, MatrixError> {
         let path = format!("/_matrix/client/v3/rooms/{}/members", encode(room));

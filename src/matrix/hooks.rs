@@ -297,8 +297,15 @@ impl Subscriber for MatrixService {
                 }
                 Change::RoomEnded { room, .. } => self.room_ended(room).await?,
                 Change::PaymentApplied {
-                    granted, revoked, ..
+                    payment_id,
+                    granted,
+                    revoked,
+                    tip,
+                    ..
                 } => {
+                    if let Some(tip) = tip {
+                        self.tip_confirmed(payment_id, tip).await?;
+                    }
                     if let Some(entitlement) = granted {
                         self.for_rooms_of_scope(entitlement, "invite", "access granted")
                             .await?;

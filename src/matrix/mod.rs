@@ -26,6 +26,7 @@ mod levels;
 mod link;
 mod reconcile;
 pub mod registration;
+mod tips;
 mod worker;
 
 use std::collections::{HashMap, HashSet};

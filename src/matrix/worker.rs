@@ -160,6 +160,7 @@ impl MatrixService {
                 self.ensure_user(m, &id).await?;
                 Ok(DeliveryOutcome::Delivered)
             }
+            ("notice", Some(room), _) => self.apply_notice(m, &room, item).await,
             ("create_room", Some(room), _) => {
                 self.ensure_room(m, &room).await?;
                 Ok(DeliveryOutcome::Delivered)

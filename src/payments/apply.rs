@@ -25,6 +25,18 @@ impl PaymentService {
         })
     }
 
+    /// What a tip's room is told once it is confirmed, read before the transaction like
+    /// the purchase context; `None` for anything but a tip.
+    pub(super) async fn tip_notice(
+        &self,
+        intent: &PaymentIntent,
+    ) -> Result<Option<TipNotice>, PaymentError> {
+        if intent.kind != PurchaseKind::Tip {
+            return Ok(None);
+        }
+        Ok(self.store.find_tip_notice(&intent.id).await?)
+    }
+
     /// Applies one state notification to an intent, exactly once.
     pub(super) async fn apply(
         &self,
@@ -38,6 +50,7 @@ impl PaymentService {
             actor,
         } = *notice;
         let context = self.purchase_context(intent).await?;
+        let tip = self.tip_notice(intent).await?;
         let now = self.clock.now();
         let mut tx = self
             .store
@@ -101,6 +114,12 @@ impl PaymentService {
                     let entitlement = self.entitlement_for(&mut tx, &context, now).await?;
                     tx.insert_entitlement(&entitlement);
                     entitlement_id = Some(entitlement.id);
+                }
+                if let Some(notice) = tip.filter(|_| applied == Applied::Recorded) {
+                    tx.announce_tip(TipNotice {
+                        confirmed_at: now,
+                        ..notice
+                    });
                 }
                 self.book_receipt(&mut tx, &context, now);
             }

@@ -23,10 +23,18 @@ impl PaymentService {
             ));
         }
         let now = self.clock.now();
+        let tip_note = tip_note(&purchase)?;
         let resolved = self.resolve(purchase).await?;
         let intent = self
             .new_intent(user_id, &resolved, &resolved.price, provider, None, now)
             .await?;
+        // Stored before the client has the reference it pays with, so a paid tip always
+        // finds its message.
+        if let Some((message, anonymous)) = tip_note.filter(|(m, a)| m.is_some() || *a) {
+            self.store
+                .insert_tip_message(&intent.id, message.as_deref(), anonymous, now)
+                .await?;
+        }
         let price = resolved.price;
         let parameters = if provider == "epayco" {
             let epayco = &self.config.epayco;
@@ -209,6 +217,7 @@ impl PaymentService {
                 room,
                 amount_minor,
                 currency,
+                ..
             } => {
                 let room = self
                     .store
@@ -273,4 +282,27 @@ impl PaymentService {
             description,
         })
     }
+}
+
+/// A tip's message, cleaned and checked, and whether the tipper stays anonymous; `None`
+/// for any other purchase.
+fn tip_note(purchase: &Purchase) -> Result<Option<(Option<String>, bool)>, PaymentError> {
+    let Purchase::Tip {
+        message, anonymous, ..
+    } = purchase
+    else {
+        return Ok(None);
+    };
+    let message = match message.as_deref() {
+        Some(raw) => clean_tip_message(raw).map_err(|length| {
+            PaymentError::Invalid(
+                "message",
+                format!(
+                    "a tip's message is at most {TIP_MESSAGE_MAX_CHARS} characters (this one has {length})"
+                ),
+            )
+        })?,
+        None => None,
+    };
+    Ok(Some((message, *anonymous)))
 }

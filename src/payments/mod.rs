@@ -21,7 +21,7 @@ use crate::authz::{Admin, RevenueReader};
 use crate::changes::Dispatcher;
 use crate::clock::{Clock, UnixSeconds};
 use crate::config::{FeaturePrice, PaymentsConfig, Secret};
-use crate::domain::amount;
+use crate::domain::{amount, clean_tip_message, TipNotice, TIP_MESSAGE_MAX_CHARS};
 use crate::domain::{
     is_amount, is_currency_code, Entitlement, EntitlementScope, EntitlementSource, LedgerLine,
     Money, PaymentIntent, PaymentState, PerformerTerms, PurchaseKind, RevenueTotals, Revocation,
@@ -78,6 +78,11 @@ pub enum Purchase {
         room: RoomName,
         amount_minor: i64,
         currency: String,
+        /// Shown with the tip in the room and its chat (at most
+        /// [`crate::domain::TIP_MESSAGE_MAX_CHARS`] characters).
+        message: Option<String>,
+        /// Shown as "Someone" instead of the tipper's name.
+        anonymous: bool,
     },
     Feature(String),
 }

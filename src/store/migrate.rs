@@ -84,6 +84,11 @@ const SQLITE: &[Migration] = &[
         name: "oidc_logout_outbox",
         sql: include_str!("../../migrations/sqlite/0014_oidc_logout_outbox.sql"),
     },
+    Migration {
+        version: 17,
+        name: "tip_messages",
+        sql: include_str!("../../migrations/sqlite/0017_tip_messages.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -157,6 +162,11 @@ const POSTGRES: &[Migration] = &[
         name: "oidc_logout_outbox",
         sql: include_str!("../../migrations/postgres/0014_oidc_logout_outbox.sql"),
     },
+    Migration {
+        version: 17,
+        name: "tip_messages",
+        sql: include_str!("../../migrations/postgres/0017_tip_messages.sql"),
+    },
 ];
 
 /// Arbitrary, fixed key for `pg_advisory_lock`.
@@ -229,6 +239,45 @@ async fn apply(
 mod tests {
     use super::*;
 
+    /// 0017 rebuilds SQLite's shard command queue for `announce`: waiting commands keep
+    /// their `seq`, and a `seq` once used is never handed out again.
+    #[tokio::test]
+    async fn the_command_queue_rebuild_keeps_waiting_commands_and_learns_announce() {
+        sqlx::any::install_default_drivers();
+        let mut conn: sqlx::AnyConnection =
+            sqlx::Connection::connect("sqlite::memory:").await.unwrap();
+        let before_0017 = SQLITE.iter().position(|m| m.version == 17).unwrap();
+        apply(&mut conn, &SQLITE[..before_0017]).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO live_outbox (shard, kind, body, next_attempt_at, created_at) VALUES \
+             ('http://a', 'kick', '{}', 10, 1), ('http://a', 'end_room', '{}', 11, 2); \
+             DELETE FROM live_outbox WHERE seq = 2;",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(
+            apply(&mut conn, SQLITE).await.unwrap(),
+            ["0017_tip_messages"]
+        );
+        sqlx::raw_sql(
+            "INSERT INTO live_outbox (shard, kind, body, next_attempt_at, created_at) \
+             VALUES ('http://a', 'announce', '{}', 12, 3)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let rows: Vec<(i64, String)> =
+            sqlx::query("SELECT seq, kind FROM live_outbox ORDER BY seq")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| (row.get("seq"), row.get("kind")))
+                .collect();
+        assert_eq!(rows, [(1, "kick".to_owned()), (3, "announce".to_owned())]);
+    }
+
     /// 0007 rebuilds SQLite's outbox: every pending change survives with its `seq`, and a
     /// `seq` once used (even by a deleted row) is never handed out again.
     #[tokio::test]
@@ -258,7 +307,8 @@ mod tests {
                 "0011_live_outbox",
                 "0012_change_outbox",
                 "0013_oidc",
-                "0014_oidc_logout_outbox"
+                "0014_oidc_logout_outbox",
+                "0017_tip_messages"
             ]
         );
         sqlx::raw_sql(
@@ -326,7 +376,8 @@ mod tests {
                 "0011_live_outbox",
                 "0012_change_outbox",
                 "0013_oidc",
-                "0014_oidc_logout_outbox"
+                "0014_oidc_logout_outbox",
+                "0017_tip_messages"
             ]
         );
         sqlx::raw_sql(&insert("a2", "end_sessions"))

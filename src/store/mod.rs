@@ -26,6 +26,7 @@ mod rooms;
 mod seed;
 mod shows;
 mod stats;
+mod tips;
 mod user_facts;
 mod users;
 mod verification;

@@ -23,7 +23,7 @@ use super::{
 use crate::clock::UnixSeconds;
 use crate::domain::{
     Change, Entitlement, LedgerLine, Money, PaymentIntent, PaymentState, PerformerTerms,
-    PurchaseKind, RevenueTotals, Revocation, TipperTotal,
+    PurchaseKind, RevenueTotals, Revocation, TipNotice, TipperTotal,
 };
 use crate::telemetry::metrics::StoreOp;
 
@@ -71,6 +71,8 @@ pub struct PaymentTx {
     /// The entitlement this payment granted or revoked, for its `PaymentApplied` change.
     granted: Option<Entitlement>,
     revoked: Option<Entitlement>,
+    /// A confirmed tip's notice, for the same change.
+    tip: Option<TipNotice>,
     /// The closing writes, sent with the change record (see `tx`).
     pending: Batch,
     backend: super::Backend,
@@ -232,6 +234,7 @@ impl Store {
             changes: Vec::new(),
             granted: None,
             revoked: None,
+            tip: None,
             pending: Batch::default(),
             backend: self.backend,
             _turn: turn,

@@ -35,4 +35,5 @@ mod payments;
 mod service_keys;
 mod sessions;
 mod stats;
+mod tips;
 mod tokens;

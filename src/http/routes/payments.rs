@@ -64,6 +64,11 @@ pub struct TipBody {
     amount_minor: i64,
     currency: String,
     provider: Option<String>,
+    /// Shown with the tip in the room and its chat.
+    message: Option<String>,
+    /// Shown as "Someone" instead of the tipper's name.
+    #[serde(default)]
+    anonymous: bool,
 }
 
 /// # `POST /api/rooms/{room}/tip`
@@ -79,6 +84,8 @@ pub async fn tip(
         room,
         amount_minor: body.amount_minor,
         currency: body.currency,
+        message: body.message,
+        anonymous: body.anonymous,
     };
     checkout(&state, &caller, purchase, body.provider.as_deref()).await
 }

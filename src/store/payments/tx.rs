@@ -65,6 +65,12 @@ impl PaymentTx {
             .map_err(|error| entitlement_write_error(error, &["provider_ref"]))
     }
 
+    /// Announces a confirmed tip with this payment's change: its room and the room's chat
+    /// are told once the transaction has committed.
+    pub fn announce_tip(&mut self, notice: TipNotice) {
+        self.tip = Some(notice);
+    }
+
     /// Revokes the intent's entitlement (a second revocation is ignored).
     pub async fn insert_revocation(
         &mut self,
@@ -92,6 +98,7 @@ impl PaymentTx {
             state: state.to_owned(),
             granted: self.granted.take().map(Box::new),
             revoked: self.revoked.take().map(Box::new),
+            tip: self.tip.take().map(Box::new),
         };
         push_change(&mut self.pending, &change, now)?;
         let rows = self.flush().await?;

@@ -80,7 +80,7 @@ label_enum!(
 
 label_enum!(
     /// A command sent to a Prosody shard.
-    LiveCommand { Kick => "kick", Revalidate => "revalidate", EndRoom => "end_room" }
+    LiveCommand { Kick => "kick", Revalidate => "revalidate", EndRoom => "end_room", Announce => "announce" }
 );
 
 label_enum!(
@@ -102,6 +102,7 @@ label_enum!(
         CreateCommunity => "create_community",
         SyncCommunity => "sync_community",
         Forget => "forget",
+        Notice => "notice",
     }
 );
 
@@ -142,6 +143,19 @@ label_enum!(
         Reply => "reply",
         AccountAction => "account_action",
     }
+);
+
+label_enum!(
+    /// Where a confirmed tip is announced: the running Jitsi room, or the show's Matrix chat.
+    TipChannel { Jitsi => "jitsi", Matrix => "matrix" }
+);
+
+label_enum!(
+    /// What became of a tip's notice when its change was delivered: stored for delivery
+    /// (`queued`; the delivery itself is counted with the live commands and Matrix changes),
+    /// not sent (`skipped`: no shards, Matrix off, or the tip is too old to show in a
+    /// running room), or not stored (`failed`; the change is retried).
+    TipNoticeOutcome { Queued => "queued", Skipped => "skipped", Failed => "failed" }
 );
 
 label_enum!(

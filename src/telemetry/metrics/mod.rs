@@ -41,6 +41,7 @@ pub struct Metrics {
     connections_open: Vec<AtomicU64>,
     connections_refused: Vec<AtomicU64>,
     requests_cut: Vec<AtomicU64>,
+    tip_notices: Vec<AtomicU64>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -114,6 +115,9 @@ impl Metrics {
                 .map(|_| AtomicU64::new(0))
                 .collect(),
             requests_cut: RequestCut::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
+            tip_notices: (0..TipChannel::ALL.len() * TipNoticeOutcome::ALL.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
         }
     }
 
@@ -199,6 +203,16 @@ impl Metrics {
 
     pub fn live_commands(&self, command: LiveCommand, outcome: CommandOutcome) -> u64 {
         self.live_commands[command.index() * CommandOutcome::ALL.len() + outcome.index()]
+            .load(Ordering::Relaxed)
+    }
+
+    pub fn tip_notice(&self, channel: TipChannel, outcome: TipNoticeOutcome) {
+        self.tip_notices[channel.index() * TipNoticeOutcome::ALL.len() + outcome.index()]
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn tip_notices(&self, channel: TipChannel, outcome: TipNoticeOutcome) -> u64 {
+        self.tip_notices[channel.index() * TipNoticeOutcome::ALL.len() + outcome.index()]
             .load(Ordering::Relaxed)
     }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use super::{
     CacheName, CacheTier, ChangeKind, ChangeOutcome, CommandOutcome, DeliveryOutcome, HttpOutcome,
     ListenerName, LiveCommand, MastodonAction, MatrixAction, Metrics, ProsodyVerdict, RedisOp,
-    RequestCut, StoreOp, TokenOutcome, WebhookOutcome, STATUSES,
+    RequestCut, StoreOp, TipChannel, TipNoticeOutcome, TokenOutcome, WebhookOutcome, STATUSES,
 };
 
 impl Metrics {
@@ -23,6 +23,7 @@ impl Metrics {
         self.render_webhooks(&mut out);
         self.render_live_commands(&mut out);
         self.render_matrix_changes(&mut out);
+        self.render_tip_notices(&mut out);
         self.render_mastodon_calls(&mut out);
         self.render_oidc_logouts(&mut out);
         self.render_changes(&mut out);
@@ -183,6 +184,26 @@ impl Metrics {
                     command.as_str(),
                     outcome.as_str(),
                     self.live_commands(*command, *outcome)
+                );
+            }
+        }
+    }
+
+    fn render_tip_notices(&self, out: &mut String) {
+        header(
+            out,
+            "roomkey_tip_notices_total",
+            "counter",
+            "Confirmed tips announced, by where (the running room, its Matrix chat) and outcome.",
+        );
+        for channel in TipChannel::ALL {
+            for outcome in TipNoticeOutcome::ALL {
+                let _ = writeln!(
+                    out,
+                    "roomkey_tip_notices_total{{channel=\"{}\",outcome=\"{}\"}} {}",
+                    channel.as_str(),
+                    outcome.as_str(),
+                    self.tip_notices(*channel, *outcome)
                 );
             }
         }
