@@ -629,6 +629,7 @@ async fn seed(args: &Args, database: &Database, now: UnixSeconds) -> anyhow::Res
             ends_at: None,
             created_at: now,
             updated_at: now,
+            capacity: None,
         };
         room_ids.push(room.id.clone());
         room_names.push(room.name.as_str().to_owned());
@@ -835,6 +836,7 @@ async fn seed_stats(
             ends_at: None,
             created_at: now,
             updated_at: now,
+            capacity: None,
         })
     };
     let mut rooms = (0..args.stats_rooms)

@@ -171,6 +171,7 @@ impl ShowService {
             ends_at: new.ends_at,
             created_at: now,
             updated_at: now,
+            capacity: None,
         };
         crate::rooms::validate(&room)?;
         let show = Show {

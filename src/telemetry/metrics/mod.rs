@@ -41,6 +41,7 @@ pub struct Metrics {
     connections_open: Vec<AtomicU64>,
     connections_refused: Vec<AtomicU64>,
     requests_cut: Vec<AtomicU64>,
+    seats_refused: AtomicU64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -114,6 +115,7 @@ impl Metrics {
                 .map(|_| AtomicU64::new(0))
                 .collect(),
             requests_cut: RequestCut::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
+            seats_refused: AtomicU64::new(0),
         }
     }
 
@@ -250,5 +252,14 @@ impl Metrics {
 
     pub fn tokens_total(&self, outcome: TokenOutcome) -> u64 {
         self.tokens[outcome.index()].load(Ordering::Relaxed)
+    }
+
+    /// A viewer refused a token because roomkey sees the room's seats all taken.
+    pub fn seat_refused(&self) {
+        self.seats_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn seats_refused(&self) -> u64 {
+        self.seats_refused.load(Ordering::Relaxed)
     }
 }
