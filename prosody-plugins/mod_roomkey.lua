@@ -474,6 +474,7 @@ local function seat_joined(room_jid, user_id)
 	local seat = seats[room_jid] and seats[room_jid][user_id];
 	if not seat then return false; end
 	seat.present = seat.present + 1;
+	seat.held_until = 0; -- in now: the reservation is spent, a leave starts the grace period
 	return true;
 end
 
