@@ -14,7 +14,8 @@ for a room with a capacity:
   * two clients joining at the same moment for the last seat get exactly one seat between
     them, every time, over --trials trials (default 50): half in username mode, where both
     joins are held while the verdicts are fetched and posted again, half with Jitsi tokens
-    (the verdict asked at authentication, usually cached at the join).
+    (the verdict asked at authentication, cached at the join), where an admitted join then
+    waits 0.3 s in a later pre-join hook (mod_prejoin_pause.lua) before it is seated.
 
 Usage: seats.py --roomkey target/debug/roomkey [--trials 50] [--keep-tmp] [--verbose]
 Exit status: 0 all checks passed; 1 a check failed or the run broke; 2 bad arguments;
@@ -59,7 +60,11 @@ _base_options = live.roomkey_options
 
 
 def roomkey_options_with_seats(url: str, secret: str, reconcile: float) -> str:
-    return _base_options(url, secret, reconcile) + f"\n    roomkey_seat_grace = {SEAT_GRACE}"
+    # Both MUC components also load mod_prejoin_pause (this folder): an admitted join to a
+    # race room waits there before it is seated, as behind a slow later pre-join hook.
+    return _base_options(url, secret, reconcile) + "".join(
+        f"\n    {line}" for line in (f"roomkey_seat_grace = {SEAT_GRACE}",
+                                     'modules_enabled = { "roomkey"; "prejoin_pause" }'))
 
 
 # The world's Prosody config comes from this function; the seat grace is the one addition.
