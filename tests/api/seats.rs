@@ -240,3 +240,56 @@ async fn a_room_without_a_capacity_never_counts_seats(backend: Backend) {
     assert_eq!(seats_refused(&app).await, 1);
     app.shutdown().await;
 }
+
+per_backend!(a_performer_sets_and_lifts_a_shows_capacity);
+async fn a_performer_sets_and_lifts_a_shows_capacity(backend: Backend) {
+    let app = seats_app(&backend).await;
+    let (_, session) = crate::events::verified_performer(&app, "alex").await;
+    let starts_at = roomkey::clock::rfc3339(app.clock_now() + 3_600);
+    let show = |capacity: Value| json!({"title": "Live with Alex", "starts_at": starts_at, "capacity": capacity});
+    for refused in [json!(0), json!(-2), json!(10_001)] {
+        let reply = app
+            .post("/api/events", Some(&session), show(refused.clone()))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{refused}: {reply:?}"
+        );
+        assert_eq!(reply.body["error"]["field"], "capacity");
+    }
+    let created = app
+        .post("/api/events", Some(&session), show(json!(3)))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    assert_eq!(created.body["capacity"], 3);
+    let room = created.body["room"].as_str().unwrap().to_owned();
+    let public = app.get(&format!("/api/rooms/{room}"), None).await;
+    assert_eq!(public.body["capacity"], 3, "the room is the show's");
+
+    let path = format!("/api/events/{}", created.body["id"].as_str().unwrap());
+    let refused = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&session),
+            Some(json!({"capacity": 0})),
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{refused:?}"
+    );
+    let lifted = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&session),
+            Some(json!({"capacity": null})),
+        )
+        .await;
+    assert_eq!(lifted.status, StatusCode::OK, "{lifted:?}");
+    assert_eq!(lifted.body["capacity"], Value::Null);
+    app.shutdown().await;
+}
