@@ -497,9 +497,15 @@ local function sweep_seats()
 end
 
 -- Pre-join's seat check for an allowed verdict: only viewers of rooms with a capacity.
+-- The room's latest capacity from any verdict wins over the one cached on this session,
+-- so a capacity changed during the show applies as soon as anyone is asked about again.
 local function admit_seat(room_jid, user_id, verdict)
-	if verdict.affiliation ~= "member" or not verdict.capacity then return true; end
-	return take_seat(room_jid, user_id, verdict.capacity);
+	if verdict.affiliation ~= "member" then return true; end
+	local capacity = room_capacity:get(verdict.room);
+	if capacity == nil then capacity = verdict.capacity; end
+	if not capacity then return true; end
+	verdict.capacity = capacity; -- for the refusal's text
+	return take_seat(room_jid, user_id, capacity);
 end
 
 local function deny_full(origin, stanza, room, verdict)
