@@ -29,11 +29,15 @@ use crate::store::{Store, StoreError};
 pub const SEAT_GRACE_SECS: i64 = 30;
 
 /// How long a room's loaded seat holders answer before they are read again, when no
-/// attendance report dropped them first.
-pub const OCCUPANCY_TTL_SECS: i64 = 2;
+/// attendance report dropped them first: how far behind another instance's reports this
+/// instance's view may be. Each reload is a query through the pool (with SQLite, a hop to
+/// its worker thread): at 2 s, a thousand busy rooms reloading showed as about a fifth more
+/// server CPU per token request in `roomkey-bench --capacity`; at 10 s, nothing beyond the
+/// noise (`bench/README.md`, "Seat limits").
+pub const OCCUPANCY_TTL_SECS: i64 = 10;
 
 /// Rooms whose occupancy is held at once, per shard; past this the shard starts over (the
-/// rooms with a capacity and token traffic in the same two seconds are far fewer).
+/// rooms with a capacity and token traffic within one TTL are far fewer).
 const MAX_ROOMS_PER_SHARD: usize = 1_000;
 
 /// Locks the token path spreads its rooms over, so concurrent requests for different
