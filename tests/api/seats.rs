@@ -293,3 +293,30 @@ async fn a_performer_sets_and_lifts_a_shows_capacity(backend: Backend) {
     assert_eq!(lifted.body["capacity"], Value::Null);
     app.shutdown().await;
 }
+
+per_backend!(the_join_page_tells_a_viewer_the_room_is_full);
+async fn the_join_page_tells_a_viewer_the_room_is_full(backend: Backend) {
+    let app = seats_app(&backend).await;
+    let cast = stage(&app, "free").await;
+    assert_eq!(set_capacity(&app, json!(1)).await.status, StatusCode::OK);
+    let (_, late_session) = app.register("late").await;
+    report(
+        &app,
+        json!([joined(&cast.viewer_id, "v1", app.clock_now())]),
+    )
+    .await;
+    let page = app
+        .send(
+            Request::builder()
+                .uri(format!("/join/{ROOM}"))
+                .header("cookie", format!("roomkey_session={late_session}"))
+                .header("accept-language", "en")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "{page:?}");
+    let html = page.body.as_str().unwrap_or_default();
+    assert!(html.contains("This room is full"), "{html}");
+    app.shutdown().await;
+}
