@@ -79,6 +79,10 @@ Data set (seeded fresh on every run):
   --database-url URL   postgres://… to seed a temporary schema there (dropped at the end);
                        default: a temporary SQLite file
   --redis-url URL      give the server a Redis tier (keys under a per-run prefix)
+  --capacity N         give every paid room a capacity of N seats, and seat each viewer
+                       in the first room they hold (an open attendance stay), so every
+                       token request checks a seat (default: no capacity; N must exceed
+                       the viewers seated in any room, about users/rooms on average)
 
 Load:
   --connections N      concurrent keep-alive connections (default 64)
@@ -261,6 +265,8 @@ struct Args {
     stays: usize,
     stats_rooms: usize,
     json: bool,
+    /// Seats per paid room; `None`: rooms without a capacity.
+    capacity: Option<u32>,
 }
 
 impl Args {
@@ -289,6 +295,7 @@ impl Args {
             stays: 1_000_000,
             stats_rooms: 200,
             json: false,
+            capacity: None,
         };
         let mut active_given = false;
         while let Some(flag) = raw.next() {
@@ -324,6 +331,7 @@ impl Args {
                 "--oidc-codes" => args.oidc_codes = number(&flag, value()?)?,
                 "--stays" => args.stays = number(&flag, value()?)?,
                 "--stats-rooms" => args.stats_rooms = number(&flag, value()?)?,
+                "--capacity" => args.capacity = Some(number(&flag, value()?)?),
                 "--server-env" => {
                     let pair = value()?;
                     let (key, val) = pair
@@ -629,6 +637,7 @@ async fn seed(args: &Args, database: &Database, now: UnixSeconds) -> anyhow::Res
             ends_at: None,
             created_at: now,
             updated_at: now,
+            capacity: args.capacity,
         };
         room_ids.push(room.id.clone());
         room_names.push(room.name.as_str().to_owned());
@@ -661,6 +670,7 @@ async fn seed(args: &Args, database: &Database, now: UnixSeconds) -> anyhow::Res
             })
             .collect();
         let mut entitlements = Vec::with_capacity(viewers.len() * args.per_user);
+        let mut seated = Vec::new();
         for (offset, viewer) in viewers.iter().enumerate() {
             picked.clear();
             while picked.len() < args.per_user {
@@ -690,9 +700,22 @@ async fn seed(args: &Args, database: &Database, now: UnixSeconds) -> anyhow::Res
                 viewer_ids.push(viewer.id.clone());
                 entitled.extend_from_slice(&picked);
             }
+            if args.capacity.is_some() {
+                // In the room since ten minutes ago: a seat holder the check finds.
+                seated.push(roomkey::store::SeedStay {
+                    occupant_id: new_id(),
+                    room_id: room_ids[picked[0] as usize].clone(),
+                    user_id: viewer.id.clone(),
+                    joined_at: now - 600,
+                    left_at: None,
+                });
+            }
         }
         rows.users += store.seed_users(&viewers).await?;
         rows.entitlements += store.seed_entitlements(&entitlements).await?;
+        if !seated.is_empty() {
+            rows.stays += store.seed_attendance(&seated).await?;
+        }
         start = end;
         if args.users > 4 * SEED_BATCH_USERS {
             progress(format_args!("  seeded {end}/{} viewers", args.users));
@@ -835,6 +858,7 @@ async fn seed_stats(
             ends_at: None,
             created_at: now,
             updated_at: now,
+            capacity: None,
         })
     };
     let mut rooms = (0..args.stats_rooms)
@@ -1978,12 +2002,14 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
     }
     let now = SystemClock.now();
     progress(format_args!(
-        "seeding {} ({} viewers, {} performers, {} rooms, {} entitlements each)…",
+        "seeding {} ({} viewers, {} performers, {} rooms, {} entitlements each, capacity {})…",
         database.backend(),
         args.users,
         args.performers,
         args.rooms,
-        args.per_user
+        args.per_user,
+        args.capacity
+            .map_or_else(|| "none".to_owned(), |seats| seats.to_string())
     ));
     let data = seed(args, database, now).await?;
     progress(format_args!(

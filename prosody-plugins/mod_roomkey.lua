@@ -254,6 +254,12 @@ local function opt_string(value)
 	return nil;
 end
 
+-- A room's seats for viewers from the wire: a positive whole number, else no limit.
+local function parse_capacity(value)
+	if type(value) == "number" and value >= 1 and value == m_floor(value) then return m_floor(value); end
+	return nil;
+end
+
 -- One verdict from the wire, checked against the check it answers.
 local function parse_verdict(raw, check)
 	if type(raw) ~= "table" or type(raw.allow) ~= "boolean" then return nil; end
@@ -271,6 +277,7 @@ local function parse_verdict(raw, check)
 		paid = raw.paid == true;
 		code = opt_string(raw.code);
 		reason = opt_string(raw.reason);
+		capacity = parse_capacity(raw.capacity);
 	};
 	local expires = recheck_at;
 	if not verdict.allow then
@@ -282,6 +289,8 @@ end
 
 -- Rooms roomkey said are free (or paid), for the fail mode when it cannot be reached.
 local room_paid = require "util.cache".new(10000);
+-- Each room's last known capacity (false: none), kept for joins admitted without an answer.
+local room_capacity = require "util.cache".new(10000);
 
 -- checks: array of { user_id =, room =, jti = }; cb(verdicts) or cb(nil, err).
 local function request_verdicts(checks, cb)
@@ -313,6 +322,7 @@ local function request_verdicts(checks, cb)
 				return cb(nil, "malformed");
 			end
 			room_paid:set(check.room, verdict.paid);
+			room_capacity:set(check.room, verdict.capacity or false);
 			verdicts[i] = verdict;
 		end
 		cb(verdicts);
@@ -343,6 +353,7 @@ local function failure_verdict(user_id, room)
 	local allow = fail_mode == "open" or (fail_mode == "closed_for_paid" and room_paid:get(room) == false);
 	return {
 		user_id = user_id; room = room; allow = allow; failure = true;
+		capacity = room_capacity:get(room) or nil;
 		affiliation = allow and "member" or nil;
 		code = not allow and "unavailable" or nil;
 		reason = not allow and "Access cannot be checked right now; please try again shortly" or nil;
@@ -404,6 +415,110 @@ local function session_alive(session, full_jid)
 end
 
 ---------------------------------------------------------------------------
+-- Seats: a room's capacity for viewers (PROTOCOL.md, "Verdicts": `capacity`)
+--
+-- A viewer (a "member" verdict) takes a seat when pre-join admits them, in the same
+-- synchronous step as the count, so two joins racing for the last seat (held joins
+-- included: they are counted when posted again) never both get in. The owner, staff and
+-- exempt accounts take none. A seat belongs to a user, whatever their number of
+-- occupants, and is held while one of them is in, for SEAT_RESERVE seconds after an
+-- admission until the occupant appears (a join another module refuses gives it back),
+-- and for `roomkey_seat_grace` seconds after their last occupant left: for them alone,
+-- so a reconnect finds it.
+
+local SEAT_RESERVE = 10; -- seconds an admitted join holds its seat before it is in
+local seat_grace = positive_number("roomkey_seat_grace", 30);
+local seats = {}; -- room JID -> user id -> { present = occupants in, held_until = t }
+counters.seats_refused = 0; -- joins refused because every seat was taken
+
+local function seat_holds(seat, t)
+	return seat.present > 0 or seat.held_until > t;
+end
+
+-- Seats held in a room now; forgets seats that are no longer held.
+local function seats_taken(room_seats, t)
+	local taken = 0;
+	for user_id, seat in pairs(room_seats) do
+		if seat_holds(seat, t) then
+			taken = taken + 1;
+		else
+			room_seats[user_id] = nil;
+		end
+	end
+	return taken;
+end
+
+-- Admits `user_id` to a seat of `room_jid`, or returns false when all `capacity` are
+-- taken by others. Never yields: the count and the reservation are one step.
+local function take_seat(room_jid, user_id, capacity)
+	local t = now();
+	local room_seats = seats[room_jid];
+	if not room_seats then
+		room_seats = {};
+		seats[room_jid] = room_seats;
+	end
+	local seat = room_seats[user_id];
+	if seat and seat_holds(seat, t) then
+		seat.held_until = m_max(seat.held_until, t + SEAT_RESERVE);
+		return true;
+	end
+	if seats_taken(room_seats, t) >= capacity then
+		counters.seats_refused = counters.seats_refused + 1;
+		return false;
+	end
+	room_seats[user_id] = { present = 0; held_until = t + SEAT_RESERVE };
+	return true;
+end
+
+-- An admitted viewer's occupant is in; true when it holds a seat.
+local function seat_joined(room_jid, user_id)
+	local seat = seats[room_jid] and seats[room_jid][user_id];
+	if not seat then return false; end
+	seat.present = seat.present + 1;
+	seat.held_until = 0; -- in now: the reservation is spent, a leave starts the grace period
+	return true;
+end
+
+-- A seated occupant is gone; the user's last one leaves the seat held for the grace period.
+local function seat_left(room_jid, user_id)
+	local seat = seats[room_jid] and seats[room_jid][user_id];
+	if not seat then return; end
+	seat.present = m_max(0, seat.present - 1);
+	if seat.present == 0 then
+		seat.held_until = m_max(seat.held_until, now() + seat_grace);
+	end
+end
+
+-- Rooms with no seat held any more are forgotten (from the reconcile timer).
+local function sweep_seats()
+	local t = now();
+	for room_jid, room_seats in pairs(seats) do
+		if seats_taken(room_seats, t) == 0 then seats[room_jid] = nil; end
+	end
+end
+
+-- Pre-join's seat check for an allowed verdict: only viewers of rooms with a capacity.
+-- The room's latest capacity from any verdict wins over the one cached on this session,
+-- so a capacity changed during the show applies as soon as anyone is asked about again.
+local function admit_seat(room_jid, user_id, verdict)
+	if verdict.affiliation ~= "member" then return true; end
+	local capacity = room_capacity:get(verdict.room);
+	if capacity == nil then capacity = verdict.capacity; end
+	if not capacity then return true; end
+	verdict.capacity = capacity; -- for the refusal's text
+	return take_seat(room_jid, user_id, capacity);
+end
+
+local function deny_full(origin, stanza, room, verdict)
+	counters.joins_denied = counters.joins_denied + 1;
+	module:log("info", "refusing %s in %s: all %d seats taken", verdict.user_id, room.jid, verdict.capacity);
+	-- XEP-0045 §7.2.10: a room at its maximum of occupants answers service-unavailable.
+	origin.send(st.error_reply(stanza, "wait", "service-unavailable",
+		"This room is full ("..verdict.capacity.." seats taken); please try again in a moment", room.jid));
+	return true;
+end
+
+---------------------------------------------------------------------------
 -- Occupants we track (everyone checked; service accounts are not)
 
 local occupants = {}; -- occupant nick JID -> record
@@ -414,6 +529,10 @@ local enqueue_event; -- below
 local schedule_recheck; -- below
 
 local function untrack(record)
+	if record.seated then
+		record.seated = nil;
+		seat_left(record.room_jid, record.user_id);
+	end
 	occupants[record.nick] = nil;
 	local set = occupants_by_user[record.user_id];
 	if set then
@@ -560,6 +679,8 @@ local function on_pre_join(event)
 		local result;
 		if not verdict.allow then
 			result = deny(origin, stanza, room, verdict);
+		elseif not admit_seat(room_jid, user_id, verdict) then
+			result = deny_full(origin, stanza, room, verdict);
 		else
 			counters.joins_allowed = counters.joins_allowed + 1;
 			event.roomkey_affiliation = verdict.affiliation; -- for on_pre_join_pin
@@ -652,6 +773,7 @@ local function on_joined(event)
 	end
 	local previous = occupants[record.nick];
 	if previous then untrack(previous); end
+	record.seated = seat_joined(room_jid, user_id);
 	occupants[record.nick] = record;
 	local set = occupants_by_user[user_id];
 	if not set then
@@ -838,6 +960,7 @@ module:add_timer(reconcile_interval, function ()
 		counters.reconciles = counters.reconciles + 1;
 		log_errors("reconcile", recheck_records, records);
 	end
+	log_errors("seat sweep", sweep_seats);
 	return reconcile_interval;
 end);
 

@@ -8,6 +8,7 @@
 pub mod caches;
 mod candidates;
 pub mod policy;
+pub mod seats;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ pub use caches::{AccessCaches, UserFacts};
 
 pub use candidates::ScopeIndex;
 pub use policy::{Basis, Denial, Grant, Verdict};
+pub use seats::{SeatCheck, Seats};
 
 /// Where a verified session stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,15 +70,22 @@ pub struct AccessService {
     store: Store,
     caches: Arc<AccessCaches>,
     clock: Arc<dyn Clock>,
+    seats: Seats,
 }
 
 impl AccessService {
     pub fn new(store: Store, caches: Arc<AccessCaches>, clock: Arc<dyn Clock>) -> Self {
         Self {
+            seats: Seats::new(store.clone()),
             store,
             caches,
             clock,
         }
+    }
+
+    /// Rooms' occupancy as attendance reports tell it (capacity checks).
+    pub fn seats(&self) -> &Seats {
+        &self.seats
     }
 
     /// May `user_id` enter `room` now?

@@ -355,7 +355,8 @@ pub(super) fn services(
             clock.clone(),
         ),
         logouts,
-        attendance: AttendanceService::new(store.clone(), clock.clone(), stats.clone()),
+        attendance: AttendanceService::new(store.clone(), clock.clone(), stats.clone())
+            .with_seats(access.clone()),
         stats,
         audit,
         live,

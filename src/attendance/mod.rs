@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::access::AccessService;
 use crate::clock::{Clock, UnixSeconds};
 use crate::domain::{AttendanceSegment, Room, RoomName};
 use crate::stats::StatsService;
@@ -67,6 +68,8 @@ pub struct AttendanceService {
     store: Store,
     clock: Arc<dyn Clock>,
     stats: StatsService,
+    /// Whose occupancy (capacity checks on the token path) each report makes stale.
+    seats: Option<Arc<AccessService>>,
 }
 
 impl AttendanceService {
@@ -75,7 +78,14 @@ impl AttendanceService {
             store,
             clock,
             stats,
+            seats: None,
         }
+    }
+
+    /// Drops the token path's held occupancy of every room a report changes.
+    pub fn with_seats(mut self, access: Arc<AccessService>) -> Self {
+        self.seats = Some(access);
+        self
     }
 
     /// Applies a shard's batch in order.
@@ -121,11 +131,28 @@ impl AttendanceService {
             };
             if applied {
                 tally.recorded += 1;
+                self.forget_seats(event);
             } else {
                 tally.ignored += 1;
             }
         }
         Ok(tally)
+    }
+
+    fn forget_seats(&self, event: &AttendanceEvent) {
+        let Some(access) = &self.seats else {
+            return;
+        };
+        match event {
+            AttendanceEvent::Joined { room, .. } | AttendanceEvent::RoomDestroyed { room, .. } => {
+                match RoomName::parse(room) {
+                    Ok(name) => access.seats().forget(name.as_str()),
+                    Err(_) => access.seats().forget_all(),
+                }
+            }
+            // A leave names its occupant, not its room.
+            AttendanceEvent::Left { .. } => access.seats().forget_all(),
+        }
     }
 
     pub async fn participants(&self, room: &Room) -> Result<Participants, StoreError> {

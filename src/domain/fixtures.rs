@@ -40,6 +40,7 @@ pub(crate) fn room(access: RoomAccess) -> Room {
         ends_at: None,
         created_at: 0,
         updated_at: 0,
+        capacity: None,
     }
 }
 

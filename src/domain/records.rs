@@ -41,6 +41,10 @@ pub struct Room {
     pub ends_at: Option<UnixSeconds>,
     pub created_at: UnixSeconds,
     pub updated_at: UnixSeconds,
+    /// The most viewers present at once, not counting the owner and staff; `None`: no
+    /// limit. Defaulted so cache entries written before the field existed still read.
+    #[serde(default)]
+    pub capacity: Option<u32>,
 }
 
 /// What an entitlement covers.

@@ -54,6 +54,7 @@ pub enum ErrorCode {
     PerformerNotVerified,
     IdempotencyKeyReused,
     MatrixProofRejected,
+    RoomFull,
 }
 
 impl ErrorCode {
@@ -86,6 +87,7 @@ impl ErrorCode {
             ErrorCode::PerformerNotVerified => StatusCode::FORBIDDEN,
             ErrorCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::MatrixProofRejected => StatusCode::FORBIDDEN,
+            ErrorCode::RoomFull => StatusCode::CONFLICT,
         }
     }
 
@@ -122,6 +124,7 @@ impl ErrorCode {
             ErrorCode::PerformerNotVerified => "performer_not_verified",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::MatrixProofRejected => "matrix_proof_rejected",
+            ErrorCode::RoomFull => "room_full",
         }
     }
 }
@@ -197,6 +200,19 @@ impl ApiError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let mut error = Self::new(ErrorCode::Internal, "internal error");
         error.cause = Some(cause.to_string());
+        error
+    }
+
+    /// Every seat of the room is taken: its capacity, and when a seat may be free again
+    /// (in the body and as `Retry-After`).
+    pub fn room_full(capacity: u32, retry_after: u64) -> Self {
+        let mut error = Self::new(
+            ErrorCode::RoomFull,
+            "this room is full; try again when a seat frees up",
+        )
+        .with("capacity", capacity)
+        .with("retry_after", retry_after);
+        error.retry_after = Some(retry_after);
         error
     }
 

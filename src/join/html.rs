@@ -247,6 +247,13 @@ impl Page<'_> {
                     (self.link_back(None, t.check_again))
                 },
             ),
+            Scene::Full { .. } => (
+                t.full_heading,
+                html! {
+                    p { (t.full_intro) } "\n"
+                    (self.link_back(None, t.check_again))
+                },
+            ),
         }
     }
 

@@ -57,6 +57,10 @@ pub enum Scene {
     NotYet {
         starts_at: UnixSeconds,
     },
+    /// Every seat is taken; one may free up in `retry_after` seconds.
+    Full {
+        retry_after: u64,
+    },
 }
 
 impl From<Denial> for Scene {
@@ -100,6 +104,7 @@ pub async fn visit(
                 join_url: crate::tokens::join_url(meet_url, &issued.room.name, &issued.token.jwt),
             },
             Err(TokenRefusal::Denied(denial)) => denial.into(),
+            Err(TokenRefusal::RoomFull { retry_after, .. }) => Scene::Full { retry_after },
             Err(TokenRefusal::Access(AccessError::UnknownUser)) => anonymous_scene(&loaded, now),
             Err(TokenRefusal::Access(error)) => return Err(error),
         },

@@ -64,6 +64,9 @@ pub struct OccupantVerdict {
     pub paid: bool,
     pub code: Option<&'static str>,
     pub reason: Option<String>,
+    /// Seats for viewers (`member` occupants); the module refuses a join when none is left.
+    /// `None`: no limit.
+    pub capacity: Option<u32>,
 }
 
 impl OccupantVerdict {
@@ -79,6 +82,7 @@ impl OccupantVerdict {
             paid,
             code: None,
             reason: None,
+            capacity: room.capacity,
         };
         match &decision.verdict {
             Verdict::Allow(grant) => {
@@ -124,6 +128,7 @@ impl OccupantVerdict {
             paid: false,
             code: Some(code),
             reason: Some(reason.to_owned()),
+            capacity: None,
         })
     }
 }
@@ -201,6 +206,7 @@ mod tests {
                 ends_at,
                 created_at: 0,
                 updated_at: 0,
+                capacity: None,
             }),
             verdict,
             decided_at: 100,

@@ -216,6 +216,7 @@ mod tests {
                 ends_at: Some(1_796_162_400),
                 created_at: 0,
                 updated_at: 0,
+                capacity: None,
             },
             performer_id: "p1".into(),
             created_by: "p1".into(),

@@ -38,6 +38,8 @@ pub struct NewRoom {
     pub plans: Vec<String>,
     pub starts_at: Option<UnixSeconds>,
     pub ends_at: Option<UnixSeconds>,
+    /// Seats for viewers; `None`: no limit.
+    pub capacity: Option<u32>,
 }
 
 /// Fields to change; `None` leaves a field as it is, `Some(None)` clears an optional one.
@@ -49,6 +51,22 @@ pub struct RoomChanges {
     pub plans: Option<Vec<String>>,
     pub starts_at: Option<Option<UnixSeconds>>,
     pub ends_at: Option<Option<UnixSeconds>>,
+    pub capacity: Option<Option<u32>>,
+}
+
+/// The largest capacity a room may have: well above what one Jitsi conference carries, low
+/// enough that a typo (a price pasted into the wrong field) is refused.
+pub const MAX_CAPACITY: u32 = 10_000;
+
+/// A capacity as a client sent it, checked: 1 to [`MAX_CAPACITY`] seats.
+pub fn capacity(seats: i64) -> Result<u32, RoomError> {
+    u32::try_from(seats)
+        .ok()
+        .filter(|seats| (1..=MAX_CAPACITY).contains(seats))
+        .ok_or(RoomError::Invalid(
+            "capacity",
+            "capacity must be a whole number of seats from 1 to 10000",
+        ))
 }
 
 pub struct RoomService {
@@ -178,6 +196,7 @@ impl RoomService {
             ends_at: new.ends_at,
             created_at: now,
             updated_at: now,
+            capacity: new.capacity,
         };
         validate(&room)?;
         let (room, change) = self.store.insert_room(&room).await.map_err(|e| match e {
@@ -224,6 +243,9 @@ impl RoomService {
         }
         if let Some(ends_at) = changes.ends_at {
             room.ends_at = ends_at;
+        }
+        if let Some(capacity) = changes.capacity {
+            room.capacity = capacity;
         }
         room.updated_at = self.clock.now();
         validate(&room)?;
@@ -282,6 +304,9 @@ pub(crate) fn validate(room: &Room) -> Result<(), RoomError> {
             "plans",
             "plans must be lowercase names such as member or prime",
         ));
+    }
+    if let Some(seats) = room.capacity {
+        capacity(i64::from(seats))?;
     }
     if let (Some(start), Some(end)) = (room.starts_at, room.ends_at) {
         if end <= start {

@@ -85,6 +85,11 @@ const SQLITE: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0014_oidc_logout_outbox.sql"),
     },
     Migration {
+        version: 15,
+        name: "room_capacity",
+        sql: include_str!("../../migrations/sqlite/0015_room_capacity.sql"),
+    },
+    Migration {
         version: 17,
         name: "tip_messages",
         sql: include_str!("../../migrations/sqlite/0017_tip_messages.sql"),
@@ -161,6 +166,11 @@ const POSTGRES: &[Migration] = &[
         version: 14,
         name: "oidc_logout_outbox",
         sql: include_str!("../../migrations/postgres/0014_oidc_logout_outbox.sql"),
+    },
+    Migration {
+        version: 15,
+        name: "room_capacity",
+        sql: include_str!("../../migrations/postgres/0015_room_capacity.sql"),
     },
     Migration {
         version: 17,
@@ -308,6 +318,7 @@ mod tests {
                 "0012_change_outbox",
                 "0013_oidc",
                 "0014_oidc_logout_outbox",
+                "0015_room_capacity",
                 "0017_tip_messages"
             ]
         );
@@ -377,6 +388,7 @@ mod tests {
                 "0012_change_outbox",
                 "0013_oidc",
                 "0014_oidc_logout_outbox",
+                "0015_room_capacity",
                 "0017_tip_messages"
             ]
         );

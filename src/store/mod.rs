@@ -22,6 +22,7 @@ mod oidc_logout;
 mod outbox;
 mod payments;
 mod rooms;
+mod seats;
 #[cfg(feature = "bench")]
 mod seed;
 mod shows;

@@ -9,7 +9,7 @@ use crate::domain::{Change, Money, Room, RoomAccess, RoomName};
 use crate::telemetry::metrics::StoreOp;
 
 pub(super) const ROOM_COLUMNS: &str =
-    "id, name, title, owner_id, access, price_minor, currency, plans, starts_at, ends_at, created_at, updated_at";
+    "id, name, title, owner_id, access, price_minor, currency, plans, starts_at, ends_at, created_at, updated_at, capacity";
 
 pub(super) fn room_from_row(row: &AnyRow) -> Result<Room, StoreError> {
     let access = text(row, "access")?;
@@ -37,6 +37,12 @@ pub(super) fn room_from_row(row: &AnyRow) -> Result<Room, StoreError> {
         ends_at: opt_int(row, "ends_at")?,
         created_at: int(row, "created_at")?,
         updated_at: int(row, "updated_at")?,
+        capacity: match opt_int(row, "capacity")? {
+            None => None,
+            Some(seats) => {
+                Some(u32::try_from(seats).map_err(|_| corrupt("capacity", &seats.to_string()))?)
+            }
+        },
     })
 }
 
@@ -104,7 +110,7 @@ pub(super) async fn insert_room_on(
     room: &Room,
 ) -> Result<Room, StoreError> {
     let row = sqlx::query(&format!(
-        "INSERT INTO rooms ({ROOM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+        "INSERT INTO rooms ({ROOM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
          RETURNING {ROOM_COLUMNS}"
     ))
     .bind(&room.id)
@@ -119,6 +125,7 @@ pub(super) async fn insert_room_on(
     .bind(room.ends_at)
     .bind(room.created_at)
     .bind(room.updated_at)
+    .bind(room.capacity.map(i64::from))
     .fetch_one(&mut *conn)
     .await
     .map_err(|e| classify_write_error(e, &["name"]))?;
@@ -132,7 +139,8 @@ pub(super) async fn update_room_on(
 ) -> Result<Option<Room>, StoreError> {
     let row = sqlx::query(&format!(
         "UPDATE rooms SET title = $2, access = $3, price_minor = $4, currency = $5, plans = $6, \
-         starts_at = $7, ends_at = $8, updated_at = $9 WHERE id = $1 RETURNING {ROOM_COLUMNS}"
+         starts_at = $7, ends_at = $8, updated_at = $9, capacity = $10 WHERE id = $1 \
+         RETURNING {ROOM_COLUMNS}"
     ))
     .bind(&room.id)
     .bind(&room.title)
@@ -143,6 +151,7 @@ pub(super) async fn update_room_on(
     .bind(room.starts_at)
     .bind(room.ends_at)
     .bind(room.updated_at)
+    .bind(room.capacity.map(i64::from))
     .fetch_optional(&mut *conn)
     .await
     .map_err(|e| classify_write_error(e, &[]))?;

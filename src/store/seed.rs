@@ -44,6 +44,7 @@ const ROOM_COLUMNS: &[&str] = &[
     "ends_at",
     "created_at",
     "updated_at",
+    "capacity",
 ];
 
 const ENTITLEMENT_COLUMNS: &[&str] = &[
@@ -150,6 +151,7 @@ fn bind_room<'q>(query: AnyQuery<'q>, room: &'q Room) -> AnyQuery<'q> {
         .bind(room.ends_at)
         .bind(room.created_at)
         .bind(room.updated_at)
+        .bind(room.capacity.map(i64::from))
 }
 
 fn bind_entitlement<'q>(query: AnyQuery<'q>, e: &'q Entitlement) -> AnyQuery<'q> {

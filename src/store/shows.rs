@@ -16,7 +16,7 @@ use crate::telemetry::metrics::StoreOp;
 
 const SHOW_SELECT: &str = "SELECT r.id, r.name, r.title, r.owner_id, r.access, r.price_minor, \
      r.currency, r.plans, r.starts_at, r.ends_at, r.created_at, r.updated_at, \
-     e.id AS show_id, e.performer_id, e.created_by, e.description, e.hashtags, e.status_id, \
+     r.capacity, e.id AS show_id, e.performer_id, e.created_by, e.description, e.hashtags, e.status_id, \
      e.status_url, e.ended_at, e.created_at AS show_created_at, e.updated_at AS show_updated_at, \
      e.request_digest \
      FROM events e JOIN rooms r ON r.id = e.room_id";

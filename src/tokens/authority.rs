@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::access::{AccessError, AccessService, Denial, Verdict};
+use crate::access::{AccessError, AccessService, Decision, Denial, SeatCheck, Verdict};
 use crate::domain::{Room, RoomName};
 use crate::telemetry::metrics::{Metrics, TokenOutcome};
 
@@ -19,6 +19,11 @@ pub struct RoomToken {
 pub enum TokenRefusal {
     Denied(Denial),
     Access(AccessError),
+    /// A viewer without a seat in a room whose seats are all taken.
+    RoomFull {
+        capacity: u32,
+        retry_after: u64,
+    },
 }
 
 pub struct TokenAuthority {
@@ -55,10 +60,13 @@ impl TokenAuthority {
             }
         };
         match decision.verdict {
-            Verdict::Allow(grant) => {
+            Verdict::Allow(ref grant) => {
+                if !grant.moderator {
+                    self.check_seat(&decision).await?;
+                }
                 let (token, freshness) =
                     self.jitsi
-                        .issue(&decision.user, &decision.room, &grant, decision.decided_at);
+                        .issue(&decision.user, &decision.room, grant, decision.decided_at);
                 self.metrics.token(match freshness {
                     Freshness::Signed => TokenOutcome::Issued,
                     Freshness::Reused => TokenOutcome::Reused,
@@ -79,6 +87,37 @@ impl TokenAuthority {
                     Denial::RoomEnded { .. } => TokenOutcome::RoomEnded,
                 });
                 Err(TokenRefusal::Denied(denial))
+            }
+        }
+    }
+
+    /// A viewer's seat in a room with a capacity (the owner and staff take none). Only a
+    /// room roomkey sees as full refuses: the check is advisory, so a store outage lets
+    /// the token through and `mod_roomkey` still holds the limit at join time.
+    async fn check_seat(&self, decision: &Decision) -> Result<(), TokenRefusal> {
+        if decision.room.capacity.is_none() {
+            return Ok(());
+        }
+        let seats = self.access.seats();
+        match seats
+            .check(&decision.room, &decision.user.id, decision.decided_at)
+            .await
+        {
+            Ok(SeatCheck::Free) => Ok(()),
+            Ok(SeatCheck::Full {
+                capacity,
+                retry_after,
+            }) => {
+                self.metrics.token(TokenOutcome::RoomFull);
+                self.metrics.seat_refused();
+                Err(TokenRefusal::RoomFull {
+                    capacity,
+                    retry_after,
+                })
+            }
+            Err(error) => {
+                tracing::warn!(room = %decision.room.name, error = %error, "seat check skipped: occupancy unavailable");
+                Ok(())
             }
         }
     }

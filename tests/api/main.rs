@@ -32,6 +32,7 @@ mod oidc_logout;
 mod oidc_refusals;
 mod ops;
 mod payments;
+mod seats;
 mod service_keys;
 mod sessions;
 mod stats;

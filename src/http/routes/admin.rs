@@ -239,6 +239,8 @@ pub struct CreateRoomBody {
     plans: Vec<String>,
     starts_at: Option<String>,
     ends_at: Option<String>,
+    /// Seats for viewers (the owner and staff take none); absent: no limit.
+    capacity: Option<i64>,
 }
 
 /// # `POST /api/admin/rooms`
@@ -258,6 +260,7 @@ pub async fn create_room(
         plans: body.plans,
         starts_at: time("starts_at", body.starts_at.as_deref())?,
         ends_at: time("ends_at", body.ends_at.as_deref())?,
+        capacity: body.capacity.map(crate::rooms::capacity).transpose()?,
     };
     let room = state.rooms().create(new).await?;
     Ok((StatusCode::CREATED, Json(RoomView::from(&room))))
@@ -275,10 +278,12 @@ pub struct UpdateRoomBody {
     starts_at: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     ends_at: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    capacity: Option<Option<i64>>,
 }
 
 /// # `PATCH /api/admin/rooms/{room}`
-/// Changes a room; absent fields stay, `null` clears price or schedule.
+/// Changes a room; absent fields stay, `null` clears price, schedule or capacity.
 /// **Permissions**: admin.
 pub async fn update_room(
     State(state): State<AdminState>,
@@ -286,22 +291,31 @@ pub async fn update_room(
     RoomParam(name): RoomParam,
     ApiJson(body): ApiJson<UpdateRoomBody>,
 ) -> Result<Json<RoomView>, ApiError> {
-    let changes = RoomChanges {
-        title: body.title,
-        access: body.access.as_deref().map(access).transpose()?,
-        price: body.price.map(|p| p.map(Money::from)),
-        plans: body.plans,
-        starts_at: body
-            .starts_at
-            .map(|t| time("starts_at", t.as_deref()))
-            .transpose()?,
-        ends_at: body
-            .ends_at
-            .map(|t| time("ends_at", t.as_deref()))
-            .transpose()?,
-    };
-    let room = state.rooms().update(&name, changes).await?;
+    let room = state.rooms().update(&name, body.changes()?).await?;
     Ok(Json(RoomView::from(&room)))
+}
+
+impl UpdateRoomBody {
+    fn changes(self) -> Result<RoomChanges, ApiError> {
+        Ok(RoomChanges {
+            title: self.title,
+            access: self.access.as_deref().map(access).transpose()?,
+            price: self.price.map(|p| p.map(Money::from)),
+            plans: self.plans,
+            starts_at: self
+                .starts_at
+                .map(|t| time("starts_at", t.as_deref()))
+                .transpose()?,
+            ends_at: self
+                .ends_at
+                .map(|t| time("ends_at", t.as_deref()))
+                .transpose()?,
+            capacity: self
+                .capacity
+                .map(|seats| seats.map(crate::rooms::capacity).transpose())
+                .transpose()?,
+        })
+    }
 }
 
 #[derive(Deserialize)]

@@ -51,6 +51,7 @@ fn bench_room(name: RoomName) -> Room {
         ends_at: None,
         created_at: 0,
         updated_at: 0,
+        capacity: None,
     }
 }
 

@@ -39,6 +39,8 @@ pub struct ShowView {
     starts_at: Option<String>,
     ends_at: Option<String>,
     ended_at: Option<String>,
+    /// Seats for viewers; `null`: no limit.
+    capacity: Option<u32>,
     /// Where viewers start: the join page signs them in, takes payment, and sends them on.
     join_url: String,
     /// The chat room's alias, when Matrix is configured.
@@ -70,6 +72,7 @@ fn view(state: &EventState, show: &Show) -> ShowView {
         starts_at: room.starts_at.map(rfc3339),
         ends_at: room.ends_at.map(rfc3339),
         ended_at: show.ended_at.map(rfc3339),
+        capacity: room.capacity,
         join_url: state.mastodon().join_url(show),
         chat_alias: state.matrix().alias(&room.name),
         announcement: show.status_id.as_ref().map(|id| AnnouncementView {
@@ -100,6 +103,8 @@ pub struct CreateShowBody {
     room: Option<String>,
     /// Required when staff create a show for a performer.
     performer_id: Option<String>,
+    /// Seats for viewers (the performer and staff take none); absent: no limit.
+    capacity: Option<i64>,
 }
 
 /// A new show as the body asks, checked in the order the answer names the first fault:
@@ -128,6 +133,7 @@ impl TryFrom<CreateShowBody> for NewShow {
             price,
             starts_at: time("starts_at", Some(&body.starts_at))?.unwrap_or_default(),
             ends_at: time("ends_at", body.ends_at.as_deref())?,
+            capacity: body.capacity.map(crate::rooms::capacity).transpose()?,
         })
     }
 }
@@ -224,6 +230,30 @@ pub struct UpdateShowBody {
     starts_at: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     ends_at: Option<Option<String>>,
+    /// Seats for viewers; `null` removes the limit.
+    #[serde(default, deserialize_with = "nullable")]
+    capacity: Option<Option<i64>>,
+}
+
+impl UpdateShowBody {
+    fn changes(self) -> Result<ShowChanges, ApiError> {
+        Ok(ShowChanges {
+            title: self.title,
+            description: self.description,
+            hashtags: self.hashtags,
+            access: self.access.as_deref().map(access).transpose()?,
+            price: self.price.map(|price| price.map(Money::from)),
+            starts_at: time("starts_at", self.starts_at.as_deref())?,
+            ends_at: self
+                .ends_at
+                .map(|end| time("ends_at", end.as_deref()))
+                .transpose()?,
+            capacity: self
+                .capacity
+                .map(|seats| seats.map(crate::rooms::capacity).transpose())
+                .transpose()?,
+        })
+    }
 }
 
 /// # `PATCH /api/events/{id}`
@@ -239,19 +269,7 @@ pub async fn update(
 ) -> Result<Json<ShowView>, ApiError> {
     let show = state.shows().get(&id).await?;
     authz::moderator_of(&caller, Arc::new(show.room))?;
-    let changes = ShowChanges {
-        title: body.title,
-        description: body.description,
-        hashtags: body.hashtags,
-        access: body.access.as_deref().map(access).transpose()?,
-        price: body.price.map(|price| price.map(Money::from)),
-        starts_at: time("starts_at", body.starts_at.as_deref())?,
-        ends_at: body
-            .ends_at
-            .map(|end| time("ends_at", end.as_deref()))
-            .transpose()?,
-    };
-    let show = state.shows().update(&id, changes).await?;
+    let show = state.shows().update(&id, body.changes()?).await?;
     Ok(Json(view(&state, &show)))
 }
 

@@ -23,6 +23,8 @@ pub struct RoomView {
     plans: Vec<String>,
     starts_at: Option<String>,
     ends_at: Option<String>,
+    /// Seats for viewers; `null`: no limit.
+    capacity: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -51,6 +53,7 @@ impl From<&Room> for RoomView {
             plans: room.plans.clone(),
             starts_at: room.starts_at.map(rfc3339),
             ends_at: room.ends_at.map(rfc3339),
+            capacity: room.capacity,
         }
     }
 }
@@ -111,7 +114,8 @@ pub async fn show(
 
 /// # `POST /api/rooms/{room}/token`
 /// A short-lived Jitsi JWT for the caller in this room, if they may enter.
-/// Answers 402 with the price for a paid room without entitlement, 403 when banned.
+/// Answers 402 with the price for a paid room without entitlement, 403 when banned, 409
+/// `room_full` (with `capacity` and `retry_after`) to a viewer when every seat is taken.
 /// **Permissions**: a session, or a service key naming the user; rate-limited per user.
 #[tracing::instrument(level = "debug", skip_all, fields(room = %name))]
 pub async fn issue_token(
@@ -124,17 +128,25 @@ pub async fn issue_token(
         .token_limit()
         .check(&caller.user_id)
         .map_err(ApiError::rate_limited)?;
-    let issued =
-        state
-            .tokens()
-            .issue(&caller.user_id, &name)
-            .await
-            .map_err(|refusal| match refusal {
-                TokenRefusal::Denied(denial) => denial_error(denial, pay_url(&state, &name)),
-                TokenRefusal::Access(error) => error.into(),
-            })?;
+    let issued = state
+        .tokens()
+        .issue(&caller.user_id, &name)
+        .await
+        .map_err(|refusal| refusal_error(&state, &name, refusal))?;
     let matrix = state.matrix().status(&caller.user_id, &issued.room).await?;
     Ok(Json(TokenView::new(state.meet_url(), issued, matrix)))
+}
+
+/// How the token endpoint answers a refusal.
+fn refusal_error(state: &TokenState, room: &RoomName, refusal: TokenRefusal) -> ApiError {
+    match refusal {
+        TokenRefusal::Denied(denial) => denial_error(denial, pay_url(state, room)),
+        TokenRefusal::Access(error) => error.into(),
+        TokenRefusal::RoomFull {
+            capacity,
+            retry_after,
+        } => ApiError::room_full(capacity, retry_after),
+    }
 }
 
 /// # `POST /api/rooms/{room}/matrix-invite`

@@ -33,6 +33,7 @@ label_enum!(
         RoomEnded => "room_ended",
         RoomNotFound => "room_not_found",
         Unavailable => "unavailable",
+        RoomFull => "room_full",
     }
 );
 

@@ -42,6 +42,7 @@ pub struct Metrics {
     connections_refused: Vec<AtomicU64>,
     requests_cut: Vec<AtomicU64>,
     tip_notices: Vec<AtomicU64>,
+    seats_refused: AtomicU64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -118,6 +119,7 @@ impl Metrics {
             tip_notices: (0..TipChannel::ALL.len() * TipNoticeOutcome::ALL.len())
                 .map(|_| AtomicU64::new(0))
                 .collect(),
+            seats_refused: AtomicU64::new(0),
         }
     }
 
@@ -264,5 +266,14 @@ impl Metrics {
 
     pub fn tokens_total(&self, outcome: TokenOutcome) -> u64 {
         self.tokens[outcome.index()].load(Ordering::Relaxed)
+    }
+
+    /// A viewer refused a token because roomkey sees the room's seats all taken.
+    pub fn seat_refused(&self) {
+        self.seats_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn seats_refused(&self) -> u64 {
+        self.seats_refused.load(Ordering::Relaxed)
     }
 }

@@ -32,6 +32,7 @@ impl Metrics {
         self.render_invalidations(&mut out);
         self.render_connections(&mut out);
         self.render_requests_cut(&mut out);
+        self.render_seats_refused(&mut out);
         out
     }
 
@@ -377,6 +378,16 @@ impl Metrics {
                 self.requests_cut[why.index()].load(Ordering::Relaxed)
             );
         }
+    }
+
+    fn render_seats_refused(&self, out: &mut String) {
+        header(
+            out,
+            "roomkey_seats_refused_total",
+            "counter",
+            "Token requests refused because every seat of a room with a capacity was taken (room_full).",
+        );
+        let _ = writeln!(out, "roomkey_seats_refused_total {}", self.seats_refused());
     }
 }
 

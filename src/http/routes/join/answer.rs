@@ -166,6 +166,7 @@ fn scene_status(scene: &Scene) -> StatusCode {
         Scene::Ended { .. } => ErrorCode::RoomEnded.status(),
         Scene::InviteOnly => ErrorCode::InviteRequired.status(),
         Scene::NotYet { .. } => ErrorCode::EntitlementNotYetValid.status(),
+        Scene::Full { .. } => ErrorCode::RoomFull.status(),
     }
 }
 
