@@ -106,14 +106,14 @@ impl OidcService {
             Claim::Fresh(stored) => stored,
             Claim::Reused { session_id } => {
                 tracing::warn!(session = %session_id, "an authorization code was presented twice; its session is ended");
-                self.store.end_oidc_session(&session_id, now).await?;
+                self.end_session(&session_id).await?;
                 return Err(TokenError::InvalidGrant("the code was already used"));
             }
             Claim::Unknown => return Err(TokenError::InvalidGrant("unknown code")),
         };
         let session = &stored.session;
         if session.client_id != client.id {
-            self.store.end_oidc_session(&session.id, now).await?;
+            self.end_session(&session.id).await?;
             return Err(TokenError::InvalidGrant(
                 "the code was issued to another client",
             ));
@@ -160,7 +160,7 @@ impl OidcService {
             Claim::Fresh(found) => found,
             Claim::Reused { session_id } => {
                 tracing::warn!(session = %session_id, "a refresh token was reused; its family is revoked");
-                self.store.end_oidc_session(&session_id, now).await?;
+                self.end_session(&session_id).await?;
                 return Err(TokenError::InvalidGrant(
                     "the refresh token was already used",
                 ));
@@ -168,7 +168,7 @@ impl OidcService {
             Claim::Unknown => return Err(TokenError::InvalidGrant("unknown refresh token")),
         };
         if session.client_id != client.id {
-            self.store.end_oidc_session(&session.id, now).await?;
+            self.end_session(&session.id).await?;
             return Err(TokenError::InvalidGrant(
                 "the token was issued to another client",
             ));
@@ -242,7 +242,8 @@ impl OidcService {
     }
 
     /// `POST /oidc/revoke` (RFC 7009): a token of the authenticated client ends its
-    /// session (access and refresh tokens alike: the family goes together). An unknown
+    /// session (access and refresh tokens alike: the family goes together), queues its
+    /// back-channel logout, and forgets the user's approval of the client. An unknown
     /// token, or another client's, is answered as success and changes nothing (§2.2).
     pub async fn revoke(
         &self,
@@ -255,8 +256,10 @@ impl OidcService {
         for kind in [OidcTokenKind::Refresh, OidcTokenKind::Access] {
             if let Some((session, _)) = self.store.find_oidc_token(&hash, kind).await? {
                 if session.client_id == client.id {
+                    self.end_session(&session.id).await?;
+                    // The client gave up the user's grant: the approval goes with it.
                     self.store
-                        .end_oidc_session(&session.id, self.clock.now())
+                        .delete_oidc_consent(&session.user_id, &client.id)
                         .await?;
                 }
                 return Ok(());

@@ -84,6 +84,11 @@ const SQLITE: &[Migration] = &[
         name: "oidc_logout_outbox",
         sql: include_str!("../../migrations/sqlite/0014_oidc_logout_outbox.sql"),
     },
+    Migration {
+        version: 18,
+        name: "oidc_consent",
+        sql: include_str!("../../migrations/sqlite/0018_oidc_consent.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -156,6 +161,11 @@ const POSTGRES: &[Migration] = &[
         version: 14,
         name: "oidc_logout_outbox",
         sql: include_str!("../../migrations/postgres/0014_oidc_logout_outbox.sql"),
+    },
+    Migration {
+        version: 18,
+        name: "oidc_consent",
+        sql: include_str!("../../migrations/postgres/0018_oidc_consent.sql"),
     },
 ];
 

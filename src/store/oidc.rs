@@ -22,6 +22,9 @@ pub struct OidcSessionRecord {
     /// The user's session generation at that sign-in (see [`crate::identity`]).
     pub session_generation: i64,
     pub ended_at: Option<UnixSeconds>,
+    /// The roomkey browser session (its token's `jti`) the code was issued in; absent for
+    /// sessions granted before it was recorded.
+    pub browser_session: Option<String>,
 }
 
 /// A code to store, with the session it starts.
@@ -82,11 +85,12 @@ fn session_from(row: &AnyRow) -> Result<OidcSessionRecord, StoreError> {
         auth_time: int(row, "auth_time")?,
         session_generation: int(row, "session_generation")?,
         ended_at: opt_int(row, "ended_at")?,
+        browser_session: opt_text(row, "browser_session")?,
     })
 }
 
-const SESSION_COLUMNS: &str =
-    "s.id, s.client_id, s.user_id, s.scope, s.auth_time, s.session_generation, s.ended_at";
+const SESSION_COLUMNS: &str = "s.id, s.client_id, s.user_id, s.scope, s.auth_time, \
+     s.session_generation, s.ended_at, s.browser_session";
 
 impl Store {
     /// Stores a code and the session it starts, in one transaction.
@@ -96,8 +100,9 @@ impl Store {
             let session = new.session;
             sqlx::query(
                 "INSERT INTO oidc_sessions \
-                 (id, client_id, user_id, scope, auth_time, session_generation, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 (id, client_id, user_id, scope, auth_time, session_generation, created_at, \
+                  browser_session) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&session.id)
             .bind(&session.client_id)
@@ -106,6 +111,7 @@ impl Store {
             .bind(session.auth_time)
             .bind(session.session_generation)
             .bind(new.now)
+            .bind(session.browser_session.as_deref())
             .execute(&mut *tx)
             .await
             .context("insert oidc session")?;
@@ -301,23 +307,6 @@ impl Store {
                 .context("find oidc token")?;
             row.map(|row| Ok((session_from(&row)?, int(&row, "token_expires_at")?)))
                 .transpose()
-        })
-        .await
-    }
-
-    /// Ends a session, and with it every token of its family; a session already ended
-    /// keeps its first end.
-    pub async fn end_oidc_session(&self, id: &str, now: UnixSeconds) -> Result<(), StoreError> {
-        self.timed(StoreOp::Write, async {
-            sqlx::query(
-                "UPDATE oidc_sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL",
-            )
-            .bind(id)
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .context("end oidc session")?;
-            Ok(())
         })
         .await
     }

@@ -28,6 +28,8 @@ mod live;
 mod matrix;
 mod moderation;
 mod oidc;
+mod oidc_consent;
+mod oidc_keys;
 mod oidc_logout;
 mod oidc_refusals;
 mod ops;
