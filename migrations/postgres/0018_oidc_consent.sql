@@ -1,4 +1,5 @@
--- Remembered consent, and the browser session each OIDC session came from.
+-- Remembered consent, the browser session each OIDC session came from, and the Mastodon
+-- account an OIDC sign-in landed in.
 --
 -- A user who approved a client for some scopes is not asked again for the same or fewer:
 -- the approval is kept per user and client with the scopes it covered. It is remembered
@@ -20,3 +21,12 @@ CREATE TABLE oidc_consents (
 -- back-channel logout. Absent for sessions granted before this column.
 ALTER TABLE oidc_sessions ADD COLUMN browser_session TEXT;
 CREATE INDEX oidc_sessions_browser ON oidc_sessions (browser_session);
+
+-- The Mastodon account a user's sign-in to Mastodon through roomkey landed in (learned
+-- from Mastodon's admin API after the sign-in), so that a ban acts on exactly that account
+-- rather than on whichever one bears the user's handle.
+CREATE TABLE mastodon_accounts (
+    user_id     TEXT PRIMARY KEY REFERENCES users (id),
+    account_id  TEXT NOT NULL,
+    linked_at   BIGINT NOT NULL
+);

@@ -349,7 +349,12 @@ pub(super) fn services(
         ),
         oidc: OidcService::new(
             &config.oidc,
-            OidcSettings::from_config(&config.oidc, &config.http.public_url),
+            OidcSettings {
+                mastodon_client: (config.mastodon.is_enabled()
+                    && !config.mastodon.oidc_client.is_empty())
+                .then(|| config.mastodon.oidc_client.clone()),
+                ..OidcSettings::from_config(&config.oidc, &config.http.public_url)
+            },
             id_token_key,
             store.clone(),
             clock.clone(),

@@ -141,7 +141,9 @@ impl OidcService {
         if session.ended_at.is_some() {
             return Err(TokenError::InvalidGrant("the session has ended"));
         }
-        self.issue_tokens(session, stored.nonce).await
+        let tokens = self.issue_tokens(session, stored.nonce).await?;
+        self.link_mastodon_account(session).await;
+        Ok(tokens)
     }
 
     async fn refresh(

@@ -18,6 +18,7 @@ pub mod credentials;
 pub mod grant;
 pub mod keys;
 pub mod logout;
+mod mastodon_link;
 pub mod request;
 pub mod snippets;
 
@@ -56,6 +57,9 @@ pub struct OidcSettings {
     pub code_ttl_secs: i64,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_secs: i64,
+    /// The client Mastodon signs in with (`mastodon.oidc_client`), when Mastodon is on:
+    /// its sign-ins queue the lookup of the user's Mastodon account.
+    pub mastodon_client: Option<String>,
 }
 
 impl OidcSettings {
@@ -65,6 +69,7 @@ impl OidcSettings {
             code_ttl_secs: config.code_ttl_secs,
             access_token_ttl_secs: config.access_token_ttl_secs,
             refresh_token_ttl_secs: config.refresh_token_ttl_secs,
+            mastodon_client: None,
         }
     }
 }

@@ -15,6 +15,7 @@ mod batch;
 mod changes;
 mod entitlements;
 mod mastodon;
+mod mastodon_link;
 mod matrix;
 mod migrate;
 mod oidc;

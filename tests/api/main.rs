@@ -31,6 +31,7 @@ mod oidc;
 mod oidc_consent;
 mod oidc_keys;
 mod oidc_logout;
+mod oidc_mastodon;
 mod oidc_refusals;
 mod ops;
 mod payments;
