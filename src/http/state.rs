@@ -131,6 +131,7 @@ sub_state! {
         entitlements: EntitlementService,
         auth_limit: RateLimiter,
         clock: Arc<dyn Clock>,
+        oidc: OidcService,
     }
 }
 

@@ -410,3 +410,38 @@ async fn a_reused_refresh_token_or_code_logs_its_session_out(backend: Backend) {
     assert_eq!(receiver.received.lock().unwrap().len(), 2);
     app.shutdown().await;
 }
+
+per_backend!(signing_out_through_the_api_or_the_join_page_logs_that_sessions_clients_out);
+async fn signing_out_through_the_api_or_the_join_page_logs_that_sessions_clients_out(
+    backend: Backend,
+) {
+    let (receiver, uri) = Receiver::start().await;
+    let app = listening_provider(&backend, uri).await;
+    let (_, api_session) = app.register("tariq").await;
+    let join_session = sign_in(&app, "tariq").await;
+    let api_sid = chat_sign_in(&app, &api_session).await;
+    let join_sid = chat_sign_in(&app, &join_session).await;
+
+    let reply = app
+        .call(Method::POST, "/api/auth/logout", Some(&api_session), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");
+    assert_eq!(
+        logged_out_sids(&app, &receiver, 1).await,
+        vec![api_sid.clone()]
+    );
+
+    // The join page's sign-out form, with a CSRF token bound to that session.
+    let mut browser = Browser::signed_in(&app, &join_session);
+    let page = browser.get("/oidc/logout").await;
+    let csrf = hidden(&page, "csrf");
+    let reply = browser
+        .post("/join/somewhere/sign-out", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{reply:?}");
+    assert_eq!(
+        logged_out_sids(&app, &receiver, 2).await,
+        [api_sid, join_sid]
+    );
+    app.shutdown().await;
+}

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use super::answer::{cookie_attributes, finish, retry_later, see_other};
 use super::visitor::{field, JoinForm, Visitor};
 use super::{registration, sign_in_filled, sign_up_filled, SESSION_COOKIE};
+use crate::domain::VerifiedSession;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::extract::{parse_urlencoded, ClientIp};
 use crate::http::state::JoinState;
@@ -362,8 +363,10 @@ pub async fn logout(
     if !sign_out_is_wanted(&state, &visitor, &form, &params) {
         return confirm_sign_out(&state, &visitor, &carried_request(&params)).await;
     }
-    if let Err(error) = end_browser_session(&state, &visitor).await {
-        return retry_later(&state, &visitor, None, error);
+    if let Some(session) = &visitor.session {
+        if let Err(error) = end_browser_session(&state, session).await {
+            return retry_later(&state, &visitor, None, error);
+        }
     }
     let clear = format!("{SESSION_COOKIE}=; Max-Age=0{}", cookie_attributes(&state));
     match state.oidc().logout_destination(&params) {
@@ -372,15 +375,15 @@ pub async fn logout(
     }
 }
 
-/// Ends the OIDC sessions granted in the visitor's roomkey browser session (their clients
-/// are told by back-channel logout), then the browser session itself. In that order: should
-/// the second step fail, the visitor still holds the session and a retry ends it, where the
-/// other order would leave the relying parties' sessions standing with no session left to
-/// retry from.
-async fn end_browser_session(state: &JoinState, visitor: &Visitor) -> Result<(), ApiError> {
-    let Some(session) = &visitor.session else {
-        return Ok(());
-    };
+/// Ends the OIDC sessions granted in a roomkey browser session (their clients are told by
+/// back-channel logout), then the browser session itself: RP-initiated logout and the join
+/// page's sign-out. In that order: should the second step fail, the visitor still holds
+/// the session and a retry ends it, where the other order would leave the relying parties'
+/// sessions standing with no session left to retry from.
+pub(super) async fn end_browser_session(
+    state: &JoinState,
+    session: &VerifiedSession,
+) -> Result<(), ApiError> {
     state
         .oidc()
         .end_browser_session(&session.user_id, &session.jti)
