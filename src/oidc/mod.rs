@@ -15,6 +15,7 @@ pub mod authorize;
 pub mod clients;
 pub mod consent;
 pub mod credentials;
+mod exchange;
 pub mod grant;
 pub mod keys;
 pub mod logout;

@@ -45,7 +45,7 @@ pub use audit::AuditQuery;
 pub use changes::{RecordedChange, WRITER_HOLD_SECS};
 pub use mastodon::{MastodonCall, NewMastodonCall};
 pub use matrix::{NewOutboxItem, OutboxItem};
-pub use oidc::{Claim, NewOidcCode, OidcSessionRecord, OidcTokenKind, StoredCode};
+pub use oidc::{Claim, NewOidcCode, OidcSessionRecord, OidcTokenKind, SpentCode, StoredCode};
 pub use oidc_consent::OidcConsent;
 pub use oidc_logout::OidcLogoutRow;
 pub use outbox::{LiveCommandRow, Outbox};

@@ -7,8 +7,10 @@
 use anyhow::Context as _;
 use sqlx::any::AnyRow;
 
+use super::users::{user_from_row, USER_COLUMNS};
 use super::{int, opt_int, opt_text, text, Store, StoreError};
 use crate::clock::UnixSeconds;
+use crate::domain::User;
 use crate::telemetry::metrics::StoreOp;
 
 /// One sign-in of a user at a client.
@@ -46,6 +48,15 @@ pub struct StoredCode {
     pub code_challenge: Option<String>,
     pub nonce: Option<String>,
     pub expires_at: UnixSeconds,
+}
+
+/// A code [`Store::exchange_oidc_code`] spent: what it was bound to, its user as they stood,
+/// and the verdict on it (`Ok`: the tokens were stored with it).
+#[derive(Debug)]
+pub struct SpentCode<E> {
+    pub code: StoredCode,
+    pub user: Option<User>,
+    pub verdict: Result<(), E>,
 }
 
 /// The outcome of presenting a single-use credential (a code or a refresh token).
@@ -135,43 +146,6 @@ impl Store {
         .await
     }
 
-    /// Spends a code at `now`: the first caller gets its binding, later ones learn its
-    /// session so they can end it.
-    pub async fn claim_oidc_code(
-        &self,
-        code_hash: &str,
-        now: UnixSeconds,
-    ) -> Result<Claim<StoredCode>, StoreError> {
-        self.timed(StoreOp::Write, async {
-            let claimed = sqlx::query(
-                "UPDATE oidc_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL \
-                 RETURNING session_id, redirect_uri, code_challenge, nonce, expires_at",
-            )
-            .bind(code_hash)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await
-            .context("claim oidc code")?;
-            let Some(row) = claimed else {
-                let sql = "SELECT session_id FROM oidc_codes WHERE code_hash = $1";
-                return self.spent(code_hash, sql).await;
-            };
-            let session_id = text(&row, "session_id")?;
-            let session = self
-                .find_oidc_session(&session_id)
-                .await?
-                .context("a code's session is missing")?;
-            Ok(Claim::Fresh(StoredCode {
-                session,
-                redirect_uri: text(&row, "redirect_uri")?,
-                code_challenge: opt_text(&row, "code_challenge")?,
-                nonce: opt_text(&row, "nonce")?,
-                expires_at: int(&row, "expires_at")?,
-            }))
-        })
-        .await
-    }
-
     /// A credential that did not claim: spent before (its session), or never issued.
     async fn spent<T>(&self, hash: &str, sql: &'static str) -> Result<Claim<T>, StoreError> {
         let row = sqlx::query(sql)
@@ -233,22 +207,70 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.timed(StoreOp::Write, async {
             let mut tx = self.pool.begin().await.context("begin")?;
-            for (hash, kind, expires_at) in tokens {
-                sqlx::query(
-                    "INSERT INTO oidc_tokens (token_hash, session_id, kind, expires_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(*hash)
-                .bind(session_id)
-                .bind(kind.as_str())
-                .bind(*expires_at)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .context("insert oidc token")?;
-            }
+            insert_tokens_on(&mut tx, session_id, tokens, now).await?;
             tx.commit().await.context("commit")?;
             Ok(())
+        })
+        .await
+    }
+
+    /// The code exchange in one write transaction: spends the code at `now`, reads its
+    /// session and user, and stores `tokens` for the session if `accept` approves what it
+    /// read. The code is spent whether or not it is accepted (a code buys one attempt); a
+    /// code spent before answers [`Claim::Reused`] with its session, for the caller to end.
+    pub async fn exchange_oidc_code<E: Send>(
+        &self,
+        code_hash: &str,
+        now: UnixSeconds,
+        tokens: &[(&str, OidcTokenKind, UnixSeconds)],
+        accept: impl FnOnce(&StoredCode, Option<&User>) -> Result<(), E> + Send,
+    ) -> Result<Claim<SpentCode<E>>, StoreError> {
+        self.timed(StoreOp::Write, async {
+            let mut tx = self.pool.begin().await.context("begin")?;
+            let claimed = sqlx::query(
+                "UPDATE oidc_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL \
+                 RETURNING session_id, redirect_uri, code_challenge, nonce, expires_at",
+            )
+            .bind(code_hash)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .context("claim oidc code")?;
+            let Some(row) = claimed else {
+                tx.rollback().await.context("rollback")?;
+                let sql = "SELECT session_id FROM oidc_codes WHERE code_hash = $1";
+                return self.spent(code_hash, sql).await;
+            };
+            let sql = format!("SELECT {SESSION_COLUMNS} FROM oidc_sessions s WHERE s.id = $1");
+            let session = sqlx::query(&sql)
+                .bind(text(&row, "session_id")?)
+                .fetch_optional(&mut *tx)
+                .await
+                .context("find oidc session")?
+                .context("a code's session is missing")?;
+            let code = StoredCode {
+                session: session_from(&session)?,
+                redirect_uri: text(&row, "redirect_uri")?,
+                code_challenge: opt_text(&row, "code_challenge")?,
+                nonce: opt_text(&row, "nonce")?,
+                expires_at: int(&row, "expires_at")?,
+            };
+            let user = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+                .bind(&code.session.user_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .context("find user")?;
+            let user = user.as_ref().map(user_from_row).transpose()?;
+            let verdict = accept(&code, user.as_ref());
+            if verdict.is_ok() {
+                insert_tokens_on(&mut tx, &code.session.id, tokens, now).await?;
+            }
+            tx.commit().await.context("commit")?;
+            Ok(Claim::Fresh(SpentCode {
+                code,
+                user,
+                verdict,
+            }))
         })
         .await
     }
@@ -310,4 +332,27 @@ impl Store {
         })
         .await
     }
+}
+
+async fn insert_tokens_on(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    session_id: &str,
+    tokens: &[(&str, OidcTokenKind, UnixSeconds)],
+    now: UnixSeconds,
+) -> Result<(), StoreError> {
+    for (hash, kind, expires_at) in tokens {
+        sqlx::query(
+            "INSERT INTO oidc_tokens (token_hash, session_id, kind, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(*hash)
+        .bind(session_id)
+        .bind(kind.as_str())
+        .bind(*expires_at)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .context("insert oidc token")?;
+    }
+    Ok(())
 }
