@@ -36,13 +36,18 @@ pub(crate) struct OidcPlan {
     pub(crate) userinfo: Vec<Vec<u8>>,
 }
 
+/// The per-address limit of the provider's endpoints, lifted: every request of the
+/// benchmark comes from one address, and it measures the endpoints, not the limiter.
+const UNLIMITED: u32 = 1_000_000_000;
+
 /// Writes the configuration that registers the benchmark's relying party (a confidential,
 /// first-party client) and returns its path, for `ROOMKEY_CONFIG`.
 pub(crate) async fn config_file(work_dir: &Path) -> anyhow::Result<PathBuf> {
     let secret_hash = roomkey::identity::password::hash(CLIENT_SECRET.to_owned()).await?;
     let path = work_dir.join("roomkey-oidc.toml");
     let text = format!(
-        "[oidc]\ncode_ttl_secs = 600\n\n[[oidc.clients]]\nid = \"{CLIENT_ID}\"\n\
+        "[oidc]\ncode_ttl_secs = 600\nrequests_per_minute = {UNLIMITED}\n\n\
+         [[oidc.clients]]\nid = \"{CLIENT_ID}\"\n\
          name = \"Benchmark\"\nsecret_hash = \"{secret_hash}\"\n\
          redirect_uris = [\"{REDIRECT_URI}\"]\nfirst_party = true\n"
     );

@@ -28,6 +28,9 @@ COMMANDS:
                  the OpenID client ID registered in [[oidc.clients]]
   oidc hash-secret
                  read a client secret on standard input, print its hash for secret_hash
+  oidc rotate-key
+                 publish a next ID-token key; run again 330 s or more later to sign with it
+                 (the key before stays published)
   matrix appservice-registration [FILE]
                  print (or write to FILE) Synapse's application service registration
 
@@ -152,6 +155,23 @@ async fn run(command: &[&str], config: Config) -> anyhow::Result<()> {
         }
         ["oidc", "client", id] => {
             print!("{}", roomkey::oidc::snippets::client_snippets(&config, id)?);
+            Ok(())
+        }
+        ["oidc", "rotate-key"] => {
+            use roomkey::oidc::keys::{rotate, Rotation, PUBLISH_BEFORE_USE_SECS};
+            let dir = std::path::absolute(config.keys.dir.join("oidc"))?;
+            match rotate(&dir, clock.now(), PUBLISH_BEFORE_USE_SECS)? {
+                Rotation::Staged { kid } => println!(
+                    "published the next ID-token key {kid} in {}; run `roomkey oidc rotate-key` again in {PUBLISH_BEFORE_USE_SECS} s or later to sign with it",
+                    dir.display()
+                ),
+                Rotation::TooSoon { kid, wait_secs } => anyhow::bail!(
+                    "the next key {kid} was published too recently: relying parties may not have it yet; run again in {wait_secs} s"
+                ),
+                Rotation::Promoted { kid, previous } => println!(
+                    "signing ID tokens with {kid} (instances re-read the keys within 10 s); {previous} stays published until the next rotation"
+                ),
+            }
             Ok(())
         }
         ["oidc", "hash-secret"] => {

@@ -349,10 +349,16 @@ pub(super) fn services(
         ),
         oidc: OidcService::new(
             &config.oidc,
-            OidcSettings::from_config(&config.oidc, &config.http.public_url),
+            OidcSettings {
+                mastodon_client: (config.mastodon.is_enabled()
+                    && !config.mastodon.oidc_client.is_empty())
+                .then(|| config.mastodon.oidc_client.clone()),
+                ..OidcSettings::from_config(&config.oidc, &config.http.public_url)
+            },
             id_token_key,
             store.clone(),
             clock.clone(),
+            logouts.waker(),
         ),
         logouts,
         attendance: AttendanceService::new(store.clone(), clock.clone(), stats.clone())
@@ -371,6 +377,7 @@ pub(super) fn services(
         api_keys: ApiKeys::new(&config.auth.service_keys, &config.auth.admin_keys),
         auth_limit: RateLimiter::per_minute(config.rate_limit.auth_per_minute, clock.clone()),
         token_limit: RateLimiter::per_minute(config.rate_limit.token_per_minute, clock.clone()),
+        oidc_limit: RateLimiter::per_minute(config.oidc.requests_per_minute, clock.clone()),
         public_url: config.http.public_url.clone(),
         meet_url: config.jitsi.meet_url.clone(),
         join: crate::join::JoinSettings {

@@ -46,6 +46,12 @@ pub struct MastodonConfig {
     pub on_global_ban: MastodonBanAction,
     /// Per-request timeout. default: `5000`.
     pub request_timeout_ms: u64,
+    /// The `[[oidc.clients]]` id Mastodon signs users in with (its `OIDC_CLIENT_ID`). Each
+    /// sign-in through it records which Mastodon account is the user's (found by the
+    /// e-mail address roomkey gave Mastodon), and bans act on exactly that account instead
+    /// of one found by handle. Needs `admin_token`. default: empty (no link; bans match the
+    /// handle); env `ROOMKEY_MASTODON__OIDC_CLIENT`.
+    pub oidc_client: String,
 }
 
 impl Default for MastodonConfig {
@@ -61,6 +67,7 @@ impl Default for MastodonConfig {
             hashtags: vec!["envivo".into()],
             on_global_ban: MastodonBanAction::Silence,
             request_timeout_ms: 5_000,
+            oidc_client: String::new(),
         }
     }
 }
@@ -101,6 +108,12 @@ impl MastodonConfig {
             return Err(bad(
                 "mastodon.admin_token",
                 "is required unless mastodon.on_global_ban is none",
+            ));
+        }
+        if !self.oidc_client.is_empty() && self.admin_token.is_empty() {
+            return Err(bad(
+                "mastodon.admin_token",
+                "is required with mastodon.oidc_client (accounts are found through the admin API)",
             ));
         }
         if !(100..=60_000).contains(&self.request_timeout_ms) {

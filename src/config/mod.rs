@@ -235,6 +235,13 @@ impl Config {
         self.matrix.validate()?;
         self.mastodon.validate()?;
         self.oidc.validate()?;
+        let linked = &self.mastodon.oidc_client;
+        if !linked.is_empty() && !self.oidc.clients.iter().any(|c| c.id == *linked) {
+            return Err(bad(
+                "mastodon.oidc_client",
+                format!("{linked:?} is not an [[oidc.clients]] id"),
+            ));
+        }
         distinct_secrets(&self.configured_secrets())?;
         self.log.validate()
     }

@@ -26,6 +26,13 @@ pub struct OidcConfig {
     /// The registered relying parties (`[[oidc.clients]]`). default: none, and then the
     /// provider's endpoints answer that no client is registered.
     pub clients: Vec<OidcClientConfig>,
+    /// Requests per minute one client address may make to each group of the provider's
+    /// endpoints (the token and revocation endpoints, `userinfo`, the browser-facing
+    /// authorization and logout pages). A confidential client's secret is checked with
+    /// argon2 unless it is the one last proved, so an unlimited token endpoint would let
+    /// one address spend the CPU on guesses. default: `600`;
+    /// env `ROOMKEY_OIDC__REQUESTS_PER_MINUTE`.
+    pub requests_per_minute: u32,
 }
 
 impl Default for OidcConfig {
@@ -36,6 +43,7 @@ impl Default for OidcConfig {
             access_token_ttl_secs: 600,
             refresh_token_ttl_secs: 2_592_000,
             clients: Vec::new(),
+            requests_per_minute: 600,
         }
     }
 }
@@ -91,6 +99,12 @@ impl OidcConfig {
             if secs < least {
                 return Err(bad(setting, format!("must be at least {least} seconds")));
             }
+        }
+        if self.requests_per_minute == 0 {
+            return Err(bad(
+                "oidc.requests_per_minute",
+                "must be at least 1 per minute",
+            ));
         }
         if self.code_ttl_secs > 600 {
             return Err(bad(

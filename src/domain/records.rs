@@ -387,4 +387,8 @@ pub struct VerifiedSession {
     pub jti: String,
     pub generation: i64,
     pub expires_at: UnixSeconds,
+    /// When the user signed in: a session token is issued only by a sign-in (or a
+    /// password change, which proves the password again), never renewed, so this is the
+    /// `auth_time` an OpenID Provider reports and `max_age` is measured from.
+    pub issued_at: UnixSeconds,
 }

@@ -63,6 +63,8 @@ pub struct Services {
     pub api_keys: ApiKeys,
     pub auth_limit: RateLimiter,
     pub token_limit: RateLimiter,
+    /// The OpenID Provider's endpoints, per client address (`oidc.requests_per_minute`).
+    pub oidc_limit: RateLimiter,
     pub public_url: String,
     pub meet_url: String,
     pub join: JoinSettings,
@@ -129,6 +131,7 @@ sub_state! {
         entitlements: EntitlementService,
         auth_limit: RateLimiter,
         clock: Arc<dyn Clock>,
+        oidc: OidcService,
     }
 }
 
@@ -161,6 +164,7 @@ sub_state! {
         meet_url: String,
         public_url: String,
         oidc: OidcService,
+        oidc_limit: RateLimiter,
     }
 }
 
@@ -169,6 +173,7 @@ sub_state! {
     /// revocation. (Its browser-facing ones take `JoinState`, for the sign-in.)
     OidcState {
         oidc: OidcService,
+        oidc_limit: RateLimiter,
     }
 }
 

@@ -127,6 +127,7 @@ impl SessionTokens {
             jti: claims.jti.into_owned(),
             generation: claims.r#gen,
             expires_at: claims.exp,
+            issued_at: claims.iat,
         })
     }
 }

@@ -147,6 +147,66 @@ impl MastodonClient {
             .map(str::to_owned))
     }
 
+    /// The local account whose e-mail address is `email` (compared without regard to case,
+    /// as Mastodon stores addresses), in any moderation state.
+    pub async fn find_local_account_by_email(
+        &self,
+        admin_token: &str,
+        email: &str,
+    ) -> Result<Option<String>, MastodonError> {
+        for status in ["active", "pending", "silenced", "suspended", "disabled"] {
+            let path = format!(
+                "/api/v2/admin/accounts?origin=local&status={status}&email={}",
+                encode(email)
+            );
+            let answer = self
+                .call(Method::GET, &path, admin_token, None, None)
+                .await?
+                .map_err(|(code, body)| MastodonError::refused("find account", code, &body))?;
+            let found = answer
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .find(|a| {
+                    a["email"]
+                        .as_str()
+                        .is_some_and(|e| e.eq_ignore_ascii_case(email))
+                })
+                .and_then(|account| account["id"].as_str());
+            if let Some(id) = found {
+                return Ok(Some(id.to_owned()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The moderation status of account `id` (`suspended`, `silenced` or `active`), by
+    /// `GET /api/v1/admin/accounts/{id}`; `None` if it is gone.
+    pub async fn account_status(
+        &self,
+        admin_token: &str,
+        id: &str,
+    ) -> Result<Option<&'static str>, MastodonError> {
+        let path = format!("/api/v1/admin/accounts/{}", encode(id));
+        let account = match self
+            .call(Method::GET, &path, admin_token, None, None)
+            .await?
+        {
+            Ok(account) => account,
+            Err((StatusCode::NOT_FOUND, _)) => return Ok(None),
+            Err((code, body)) => return Err(MastodonError::refused("read account", code, &body)),
+        };
+        let flag = |name: &str| account[name].as_bool().unwrap_or(false);
+        Ok(Some(if flag("suspended") {
+            "suspended"
+        } else if flag("silenced") {
+            "silenced"
+        } else {
+            "active"
+        }))
+    }
+
     /// `POST /api/v1/admin/accounts/{id}/action` with `type` `silence` or `suspend`.
     pub async fn moderate_account(
         &self,

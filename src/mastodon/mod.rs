@@ -10,6 +10,7 @@
 
 pub mod announcement;
 pub mod client;
+pub mod link;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use crate::telemetry::metrics::{DeliveryOutcome, MastodonAction, Metrics};
 use announcement::{AnnouncementFacts, Language};
 
 pub use client::{MastodonClient, MastodonError};
+pub use link::LINK_PAYLOAD;
 
 /// How long a worker holds a call it is making.
 const CLAIM_SECS: i64 = 60;
@@ -46,6 +48,9 @@ struct Enabled {
     language: Language,
     hashtags: Vec<String>,
     on_global_ban: MastodonBanAction,
+    /// Whether users sign in to Mastodon through roomkey (`mastodon.oidc_client`): their
+    /// accounts are then linked, and a ban never falls back to matching the handle.
+    links_accounts: bool,
 }
 
 /// How one attempt ended.
@@ -86,6 +91,7 @@ impl MastodonService {
             language: Language::parse(&config.language).unwrap_or(Language::Es),
             hashtags: config.hashtags.clone(),
             on_global_ban: config.on_global_ban,
+            links_accounts: !config.oidc_client.is_empty(),
         });
         Self {
             enabled,
@@ -290,6 +296,9 @@ impl MastodonService {
         call: &MastodonCall,
     ) -> Result<Delivery, StoreError> {
         let result = match MastodonAction::parse(&call.action) {
+            Some(MastodonAction::AccountAction) if link::is_link(call) => {
+                self.link(enabled, call).await
+            }
             Some(MastodonAction::AccountAction) => self.moderate(enabled, call).await,
             Some(action) => self.deliver_show_call(enabled, call, action).await?,
             None => Err(MastodonError {
@@ -415,10 +424,7 @@ impl MastodonService {
             (_, true) => ("silenced", "unsilence"),
             (_, false) => ("active", kind),
         };
-        let Some(account) = client
-            .find_local_account(&enabled.admin_token, &user.handle, status)
-            .await?
-        else {
+        let Some(account) = self.account_to_moderate(enabled, &user, status).await? else {
             // No such account there (or already as wanted): nothing to do.
             return Ok(DeliveryOutcome::Skipped);
         };

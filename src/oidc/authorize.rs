@@ -14,6 +14,9 @@ pub struct SignedInAs<'a> {
     pub user_id: &'a str,
     pub auth_time: UnixSeconds,
     pub session_generation: i64,
+    /// The browser session (its token's `jti`): the OIDC sessions granted in it end when
+    /// it does.
+    pub browser_session: &'a str,
 }
 
 /// What the browser gets.
@@ -60,7 +63,12 @@ impl OidcService {
             Ok(request) => request,
             Err(refusal) => return Ok(Authorization::Refused(refusal)),
         };
-        let step = match self.next_step(&request, signed_in.map(|s| s.auth_time)) {
+        let remembered = match signed_in {
+            Some(user) => self.remembers_consent(&request, &user).await?,
+            None => false,
+        };
+        let auth_time = signed_in.map(|s| s.auth_time);
+        let step = match self.next_step(&request, auth_time, remembered) {
             Ok(step) => step,
             Err(refusal) => return Ok(Authorization::Refused(refusal)),
         };
@@ -75,7 +83,10 @@ impl OidcService {
                 "access_denied",
                 "the user did not approve this client",
             ))),
-            _ => {
+            (step, approved) => {
+                if step == NextStep::Consent && approved == Some(true) {
+                    self.remember_consent(&request, &user).await?;
+                }
                 let location = self.issue_code(&request, &user).await?;
                 Ok(Authorization::Granted { location })
             }

@@ -1,5 +1,6 @@
-//! What the provider hands out: ID tokens (RS256 JWTs under a key of their own) and
-//! opaque codes, access tokens and refresh tokens (random, stored only as hashes).
+//! What the provider hands out: ID tokens (RS256 JWTs under keys of their own, in
+//! [`super::keys`]) and opaque codes, access tokens and refresh tokens (random, stored only
+//! as hashes).
 //!
 //! The ID-token key is not the Jitsi keyring's and not the session secret: an ID token
 //! does not verify as a Jitsi token or a session, and neither of those verifies as an ID
@@ -7,24 +8,13 @@
 //! can be handed one; they are found only by their hash, and only in the table of their
 //! kind.
 
-use std::fs;
-use std::path::Path;
-
-use anyhow::Context as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use rand::RngCore as _;
-use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
-use rsa::traits::PublicKeyParts;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::clock::UnixSeconds;
-use crate::tokens::jwt::{base64url, Signer};
-
-const RSA_BITS: usize = 2048;
-const KEY_FILE: &str = "id-token.pem";
 
 /// Prefixes that tell an operator reading a log which kind of credential leaked; they are
 /// not what keeps the kinds apart (the tables are).
@@ -32,107 +22,7 @@ pub const CODE_PREFIX: &str = "rkc_";
 pub const ACCESS_PREFIX: &str = "rka_";
 pub const REFRESH_PREFIX: &str = "rkr_";
 
-/// The ID-token signing key, its public half as a JWK, and a verifier for it.
-pub struct IdTokenKey {
-    signer: Signer,
-    /// The same key, with the header a logout token carries.
-    logout_signer: Signer,
-    jwk: serde_json::Value,
-    decoding: DecodingKey,
-}
-
-impl std::fmt::Debug for IdTokenKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IdTokenKey")
-            .field("kid", &self.signer.kid())
-            .finish()
-    }
-}
-
-impl IdTokenKey {
-    /// Opens `<dir>/id-token.pem`, generating it (mode 0600) on first start, as the
-    /// development secrets are. The kid is derived from the public key, so every instance
-    /// sharing the folder names the key alike.
-    pub fn load_or_create(dir: &Path) -> anyhow::Result<Self> {
-        fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create key folder {}", dir.display()))?;
-        let path = dir.join(KEY_FILE);
-        let read = || {
-            rsa::RsaPrivateKey::read_pkcs8_pem_file(&path)
-                .with_context(|| format!("reading the ID-token key {}", path.display()))
-        };
-        if path.is_file() {
-            return Self::from_private(&read()?);
-        }
-        let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS)
-            .context("generating the ID-token key")?;
-        let pem = private.to_pkcs8_pem(LineEnding::LF).context("encoding")?;
-        match crate::tokens::keys::write_private(&path, pem.as_bytes()) {
-            Ok(()) => {
-                tracing::info!(path = %path.display(), "generated the OpenID Provider's ID-token key");
-                Self::from_private(&private)
-            }
-            // Another instance sharing keys.dir wrote it first: every instance signs with
-            // that one.
-            Err(_) if path.is_file() => Self::from_private(&read()?),
-            Err(error) => Err(error),
-        }
-    }
-
-    fn from_private(private: &rsa::RsaPrivateKey) -> anyhow::Result<Self> {
-        let public = private.to_public_key();
-        let spki = public.to_public_key_der().context("encoding public key")?;
-        let kid = format!(
-            "oidc-{}",
-            &hex::encode(Sha256::digest(spki.as_bytes()))[..16]
-        );
-        let der = private.to_pkcs8_der().context("encoding ID-token key")?;
-        let signer = Signer::rs256(der.as_bytes(), kid.clone())?;
-        let logout_signer = Signer::rs256_typed(der.as_bytes(), kid.clone(), LOGOUT_TYP)?;
-        let (n, e) = (
-            base64url(&public.n().to_bytes_be()),
-            base64url(&public.e().to_bytes_be()),
-        );
-        let decoding = DecodingKey::from_rsa_components(&n, &e).context("decoding key")?;
-        let jwk = serde_json::json!({
-            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e,
-        });
-        Ok(Self {
-            signer,
-            logout_signer,
-            jwk,
-            decoding,
-        })
-    }
-
-    /// The JWKS document relying parties verify ID tokens with.
-    pub fn jwks(&self) -> serde_json::Value {
-        serde_json::json!({ "keys": [self.jwk] })
-    }
-
-    pub fn sign(&self, claims: &IdTokenClaims) -> String {
-        self.signer.sign(claims)
-    }
-
-    /// A logout token (Back-Channel Logout 1.0 §2.4), typed `logout+jwt`.
-    pub fn sign_logout(&self, claims: &LogoutTokenClaims) -> String {
-        self.logout_signer.sign(claims)
-    }
-
-    /// An ID token roomkey signed for `issuer`, whatever its audience and even expired
-    /// (an `id_token_hint` at logout is often an old one). RS256 only: the algorithm comes
-    /// from here, never from the token, so `alg: none` and an HS256 token "signed" with
-    /// the public key are refused.
-    pub fn verify_hint(&self, token: &str, issuer: &str) -> Option<IdTokenClaims> {
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.set_issuer(&[issuer]);
-        validation.validate_aud = false;
-        validation.validate_exp = false;
-        validation.set_required_spec_claims(&["iss", "aud", "sub"]);
-        let data = jsonwebtoken::decode::<IdTokenClaims>(token, &self.decoding, &validation);
-        data.ok().map(|data| data.claims)
-    }
-}
+pub use super::keys::IdTokenKey;
 
 /// An ID token's claims (OpenID Connect Core §2, and the profile claims of §5.1).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -232,24 +122,6 @@ pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_key_is_generated_once_and_then_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = IdTokenKey::load_or_create(dir.path()).unwrap();
-        let again = IdTokenKey::load_or_create(dir.path()).unwrap();
-        assert_eq!(first.jwks(), again.jwks());
-        assert!(first.jwks()["keys"][0]["kid"]
-            .as_str()
-            .unwrap()
-            .starts_with("oidc-"));
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = fs::metadata(dir.path().join(KEY_FILE))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
 
     #[test]
     fn pkce_follows_rfc7636_appendix_b() {

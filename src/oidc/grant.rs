@@ -12,10 +12,11 @@ use serde::Serialize;
 
 use super::clients::{Client, Presented};
 use super::credentials::{
-    at_hash, credential_hash, pkce_matches, random_credential, IdTokenClaims, ACCESS_PREFIX,
-    REFRESH_PREFIX,
+    at_hash, credential_hash, random_credential, IdTokenClaims, ACCESS_PREFIX, REFRESH_PREFIX,
 };
-use super::{profile_claims, OidcService};
+use super::{profile_claims, OidcService, OidcSettings};
+use crate::clock::UnixSeconds;
+use crate::domain::User;
 use crate::store::{Claim, OidcSessionRecord, OidcTokenKind, StoreError};
 
 /// An OAuth error (RFC 6749 §5.2), answered as `{"error", "error_description"}`.
@@ -60,7 +61,38 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
-fn field<'a>(form: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
+/// Fresh access and refresh tokens, and how they are stored (by hash, with their expiry).
+pub(super) struct FreshTokens {
+    access: String,
+    refresh: String,
+    hashes: [String; 2],
+    expiries: [UnixSeconds; 2],
+}
+
+impl FreshTokens {
+    pub(super) fn new(settings: &OidcSettings, now: UnixSeconds) -> Self {
+        let access = random_credential(ACCESS_PREFIX);
+        let refresh = random_credential(REFRESH_PREFIX);
+        Self {
+            hashes: [credential_hash(&access), credential_hash(&refresh)],
+            expiries: [
+                now + settings.access_token_ttl_secs,
+                now + settings.refresh_token_ttl_secs,
+            ],
+            access,
+            refresh,
+        }
+    }
+
+    pub(super) fn rows(&self) -> [(&str, OidcTokenKind, UnixSeconds); 2] {
+        [
+            (&self.hashes[0], OidcTokenKind::Access, self.expiries[0]),
+            (&self.hashes[1], OidcTokenKind::Refresh, self.expiries[1]),
+        ]
+    }
+}
+
+pub(super) fn field<'a>(form: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
     form.get(name).map(String::as_str).filter(|v| !v.is_empty())
 }
 
@@ -91,59 +123,6 @@ impl OidcService {
             .ok_or(TokenError::InvalidClient)
     }
 
-    async fn exchange_code(
-        &self,
-        client: &Client,
-        form: &BTreeMap<String, String>,
-    ) -> Result<TokenResponse, TokenError> {
-        let code = field(form, "code").ok_or(TokenError::InvalidRequest("code is missing"))?;
-        let now = self.clock.now();
-        let stored = match self
-            .store
-            .claim_oidc_code(&credential_hash(code), now)
-            .await?
-        {
-            Claim::Fresh(stored) => stored,
-            Claim::Reused { session_id } => {
-                tracing::warn!(session = %session_id, "an authorization code was presented twice; its session is ended");
-                self.store.end_oidc_session(&session_id, now).await?;
-                return Err(TokenError::InvalidGrant("the code was already used"));
-            }
-            Claim::Unknown => return Err(TokenError::InvalidGrant("unknown code")),
-        };
-        let session = &stored.session;
-        if session.client_id != client.id {
-            self.store.end_oidc_session(&session.id, now).await?;
-            return Err(TokenError::InvalidGrant(
-                "the code was issued to another client",
-            ));
-        }
-        if now >= stored.expires_at {
-            return Err(TokenError::InvalidGrant("the code has expired"));
-        }
-        if field(form, "redirect_uri") != Some(stored.redirect_uri.as_str()) {
-            return Err(TokenError::InvalidGrant(
-                "redirect_uri differs from the authorization request's",
-            ));
-        }
-        let verifier = field(form, "code_verifier");
-        match (&stored.code_challenge, verifier) {
-            (Some(challenge), Some(verifier)) if pkce_matches(verifier, challenge) => {}
-            (Some(_), Some(_)) => return Err(TokenError::InvalidGrant("PKCE verification failed")),
-            (Some(_), None) => return Err(TokenError::InvalidGrant("code_verifier is missing")),
-            (None, Some(_)) => {
-                return Err(TokenError::InvalidGrant(
-                    "code_verifier sent for a code issued without a challenge",
-                ))
-            }
-            (None, None) => {}
-        }
-        if session.ended_at.is_some() {
-            return Err(TokenError::InvalidGrant("the session has ended"));
-        }
-        self.issue_tokens(session, stored.nonce).await
-    }
-
     async fn refresh(
         &self,
         client: &Client,
@@ -160,7 +139,7 @@ impl OidcService {
             Claim::Fresh(found) => found,
             Claim::Reused { session_id } => {
                 tracing::warn!(session = %session_id, "a refresh token was reused; its family is revoked");
-                self.store.end_oidc_session(&session_id, now).await?;
+                self.end_session(&session_id).await?;
                 return Err(TokenError::InvalidGrant(
                     "the refresh token was already used",
                 ));
@@ -168,7 +147,7 @@ impl OidcService {
             Claim::Unknown => return Err(TokenError::InvalidGrant("unknown refresh token")),
         };
         if session.client_id != client.id {
-            self.store.end_oidc_session(&session.id, now).await?;
+            self.end_session(&session.id).await?;
             return Err(TokenError::InvalidGrant(
                 "the token was issued to another client",
             ));
@@ -181,7 +160,7 @@ impl OidcService {
         self.issue_tokens(&session, None).await
     }
 
-    /// A new access token, refresh token and ID token for `session`.
+    /// A new access token, refresh token and ID token for `session` (a refresh).
     async fn issue_tokens(
         &self,
         session: &OidcSessionRecord,
@@ -198,27 +177,23 @@ impl OidcService {
                 "the user's sessions have ended; sign in again",
             ));
         }
-        let access_token = random_credential(ACCESS_PREFIX);
-        let refresh_token = random_credential(REFRESH_PREFIX);
-        let access_ttl = self.settings.access_token_ttl_secs;
+        let fresh = FreshTokens::new(&self.settings, now);
         self.store
-            .insert_oidc_tokens(
-                &session.id,
-                &[
-                    (
-                        &credential_hash(&access_token),
-                        OidcTokenKind::Access,
-                        now + access_ttl,
-                    ),
-                    (
-                        &credential_hash(&refresh_token),
-                        OidcTokenKind::Refresh,
-                        now + self.settings.refresh_token_ttl_secs,
-                    ),
-                ],
-                now,
-            )
+            .insert_oidc_tokens(&session.id, &fresh.rows(), now)
             .await?;
+        self.respond(session, &user, fresh, nonce, now)
+    }
+
+    /// The token response for stored `fresh` tokens: they and a signed ID token.
+    pub(super) fn respond(
+        &self,
+        session: &OidcSessionRecord,
+        user: &User,
+        fresh: FreshTokens,
+        nonce: Option<String>,
+        now: UnixSeconds,
+    ) -> Result<TokenResponse, TokenError> {
+        let access_ttl = self.settings.access_token_ttl_secs;
         let claims = IdTokenClaims {
             iss: self.settings.issuer.clone(),
             sub: user.id.clone(),
@@ -228,21 +203,22 @@ impl OidcService {
             auth_time: session.auth_time,
             sid: session.id.clone(),
             nonce,
-            at_hash: Some(at_hash(&access_token)),
-            profile: profile_claims(&user, &session.scope),
+            at_hash: Some(at_hash(&fresh.access)),
+            profile: profile_claims(user, &session.scope),
         };
         Ok(TokenResponse {
             id_token: self.key()?.sign(&claims),
-            access_token,
+            access_token: fresh.access,
             token_type: "Bearer",
             expires_in: access_ttl,
-            refresh_token,
+            refresh_token: fresh.refresh,
             scope: session.scope.clone(),
         })
     }
 
     /// `POST /oidc/revoke` (RFC 7009): a token of the authenticated client ends its
-    /// session (access and refresh tokens alike: the family goes together). An unknown
+    /// session (access and refresh tokens alike: the family goes together), queues its
+    /// back-channel logout, and forgets the user's approval of the client. An unknown
     /// token, or another client's, is answered as success and changes nothing (§2.2).
     pub async fn revoke(
         &self,
@@ -255,8 +231,10 @@ impl OidcService {
         for kind in [OidcTokenKind::Refresh, OidcTokenKind::Access] {
             if let Some((session, _)) = self.store.find_oidc_token(&hash, kind).await? {
                 if session.client_id == client.id {
+                    self.end_session(&session.id).await?;
+                    // The client gave up the user's grant: the approval goes with it.
                     self.store
-                        .end_oidc_session(&session.id, self.clock.now())
+                        .delete_oidc_consent(&session.user_id, &client.id)
                         .await?;
                 }
                 return Ok(());

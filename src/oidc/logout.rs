@@ -22,6 +22,7 @@ use futures_util::{FutureExt as _, StreamExt as _};
 use tokio::sync::{watch, Notify};
 
 use super::credentials::{IdTokenKey, LogoutTokenClaims};
+use super::keys::RELOAD_SECS;
 use crate::changes::{Change, DeliveryError, Subscriber};
 use crate::clock::{Clock, UnixSeconds};
 use crate::config::OidcConfig;
@@ -52,7 +53,7 @@ pub struct BackchannelLogouts {
     http: JsonClient,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
-    wake: Notify,
+    wake: Arc<Notify>,
 }
 
 /// How one attempt ended.
@@ -88,8 +89,13 @@ impl BackchannelLogouts {
             http: JsonClient::new(TIMEOUT),
             clock,
             metrics,
-            wake: Notify::new(),
+            wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// What wakes the worker: the provider rings it when it ends a session itself.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
     }
 
     /// Ends the OIDC sessions the user's ended sign-in outlived and queues their logouts.
@@ -106,9 +112,16 @@ impl BackchannelLogouts {
     }
 
     /// Delivers logouts until `shutdown`: at once when one is queued here, and every
-    /// second for retries and other instances' rows.
+    /// second for retries and other instances' rows. It also re-reads the ID-token keys'
+    /// folder every [`RELOAD_SECS`], so a rotation reaches every instance (the provider
+    /// shares the keys).
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut keys_read = tokio::time::Instant::now();
         loop {
+            if keys_read.elapsed() >= Duration::from_secs(RELOAD_SECS) {
+                keys_read = tokio::time::Instant::now();
+                self.reload_keys();
+            }
             match self.try_once().await {
                 Ok(settled) if settled > 0 => continue,
                 Ok(_) => {}
@@ -121,6 +134,12 @@ impl BackchannelLogouts {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
+        }
+    }
+
+    fn reload_keys(&self) {
+        if let Some(Err(error)) = self.key.as_ref().map(|key| key.reload()) {
+            tracing::error!(error = %format!("{error:#}"), "re-reading the ID-token keys failed; keeping the current ones");
         }
     }
 

@@ -13,9 +13,13 @@
 
 pub mod authorize;
 pub mod clients;
+pub mod consent;
 pub mod credentials;
+mod exchange;
 pub mod grant;
+pub mod keys;
 pub mod logout;
+mod mastodon_link;
 pub mod request;
 pub mod snippets;
 
@@ -23,6 +27,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
+use tokio::sync::Notify;
 
 use crate::clock::{Clock, UnixSeconds};
 use crate::config::{OidcConfig, SUPPORTED_SCOPES};
@@ -53,6 +58,9 @@ pub struct OidcSettings {
     pub code_ttl_secs: i64,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_secs: i64,
+    /// The client Mastodon signs in with (`mastodon.oidc_client`), when Mastodon is on:
+    /// its sign-ins queue the lookup of the user's Mastodon account.
+    pub mastodon_client: Option<String>,
 }
 
 impl OidcSettings {
@@ -62,6 +70,7 @@ impl OidcSettings {
             code_ttl_secs: config.code_ttl_secs,
             access_token_ttl_secs: config.access_token_ttl_secs,
             refresh_token_ttl_secs: config.refresh_token_ttl_secs,
+            mastodon_client: None,
         }
     }
 }
@@ -73,6 +82,10 @@ pub struct OidcService {
     key: Option<Arc<IdTokenKey>>,
     settings: OidcSettings,
     clock: Arc<dyn Clock>,
+    /// Wakes the back-channel logout worker ([`logout::BackchannelLogouts::waker`]) when a
+    /// session ended here queued a logout, so it goes out at once rather than on the
+    /// worker's next round.
+    logout_wake: Arc<Notify>,
 }
 
 impl OidcService {
@@ -82,6 +95,7 @@ impl OidcService {
         key: Option<Arc<IdTokenKey>>,
         store: Store,
         clock: Arc<dyn Clock>,
+        logout_wake: Arc<Notify>,
     ) -> Self {
         Self {
             store,
@@ -89,6 +103,7 @@ impl OidcService {
             key,
             settings,
             clock,
+            logout_wake,
         }
     }
 
@@ -121,7 +136,7 @@ impl OidcService {
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "code_challenge_methods_supported": ["S256"],
-            "prompt_values_supported": ["none", "login"],
+            "prompt_values_supported": ["none", "login", "consent"],
             "claims_supported": [
                 "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
                 "preferred_username", "name", "picture", "role", "email", "email_verified",
@@ -139,6 +154,14 @@ impl OidcService {
         }
     }
 
+    /// Re-reads the ID-token keys' folder (a rotation); see [`keys`].
+    pub fn reload_keys(&self) -> anyhow::Result<bool> {
+        match &self.key {
+            Some(key) => key.reload(),
+            None => Ok(false),
+        }
+    }
+
     fn key(&self) -> anyhow::Result<&IdTokenKey> {
         self.key
             .as_deref()
@@ -153,13 +176,15 @@ impl OidcService {
         AuthorizeRequest::parse(&self.clients, self.issuer(), params)
     }
 
-    /// What a browser signed in at `auth_time` (or not at all) must do next.
+    /// What a browser signed in at `auth_time` (or not at all) must do next, for a user
+    /// who has (`remembered`) or has not approved the client for these scopes.
     pub fn next_step(
         &self,
         request: &AuthorizeRequest,
         auth_time: Option<UnixSeconds>,
+        remembered: bool,
     ) -> Result<NextStep, Refusal> {
-        request.next_step(self.issuer(), auth_time, self.clock.now())
+        request.next_step(self.issuer(), auth_time, self.clock.now(), remembered)
     }
 
     /// Issues a code for the signed-in `user` and returns where to send the browser with
@@ -179,6 +204,7 @@ impl OidcService {
             auth_time: user.auth_time,
             session_generation: user.session_generation,
             ended_at: None,
+            browser_session: Some(user.browser_session.to_owned()),
         };
         self.store
             .insert_oidc_code(&NewOidcCode {
@@ -261,6 +287,42 @@ impl OidcService {
 }
 
 impl OidcService {
+    /// Ends one OIDC session (a replayed code or refresh token, a revocation) and queues
+    /// its back-channel logout, with its `sid`, if the client listens for them.
+    async fn end_session(&self, session_id: &str) -> Result<(), StoreError> {
+        let listening = self.clients.listening_for_logout();
+        let queued = self
+            .store
+            .end_oidc_session(session_id, &listening, self.clock.now())
+            .await?;
+        self.wake_logouts(queued);
+        Ok(())
+    }
+
+    /// The roomkey browser session `browser_session` of `user_id` has ended (RP-initiated
+    /// logout): the OIDC sessions granted in it end too, and every client holding one that
+    /// listens is told by back-channel logout (OpenID Connect RP-Initiated Logout 1.0 §2
+    /// with Back-Channel Logout 1.0: the OP tells the RPs the user was logged in to).
+    pub async fn end_browser_session(
+        &self,
+        user_id: &str,
+        browser_session: &str,
+    ) -> Result<(), StoreError> {
+        let listening = self.clients.listening_for_logout();
+        let queued = self
+            .store
+            .end_browser_oidc_sessions(user_id, browser_session, &listening, self.clock.now())
+            .await?;
+        self.wake_logouts(queued);
+        Ok(())
+    }
+
+    fn wake_logouts(&self, queued: usize) {
+        if queued > 0 {
+            self.logout_wake.notify_one();
+        }
+    }
+
     /// Whether the user's roomkey sessions have ended since `session` was granted (sign
     /// out everywhere, a password change, an admin's revocation, a global ban: each moves
     /// the session generation on). Such an OIDC session is ended here, so none of its
@@ -276,9 +338,11 @@ impl OidcService {
             return Ok(false);
         }
         let listening = self.clients.listening_for_logout();
-        self.store
+        let queued = self
+            .store
             .end_outlived_oidc_sessions(&user.id, &listening, self.clock.now())
             .await?;
+        self.wake_logouts(queued);
         Ok(true)
     }
 }

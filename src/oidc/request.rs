@@ -31,6 +31,8 @@ pub enum Prompt {
     None,
     /// Sign in again even with a session.
     Login,
+    /// Ask for consent again even if the user approved this client before.
+    Consent,
 }
 
 /// Why a request is refused, and where the refusal goes.
@@ -136,10 +138,11 @@ impl AuthorizeRequest {
             None => Prompt::Default,
             Some("none") => Prompt::None,
             Some("login") => Prompt::Login,
+            Some("consent") => Prompt::Consent,
             Some(_) => {
                 return Err(refuse(
                     "invalid_request",
-                    "prompt must be none or login (consent and select_account are not offered)",
+                    "prompt must be none, login or consent (select_account is not offered)",
                 ))
             }
         };
@@ -172,12 +175,14 @@ impl AuthorizeRequest {
     }
 
     /// What comes next for a browser whose roomkey sign-in happened at `auth_time` (or
-    /// that has none), per `prompt` and `max_age` (Core §3.1.2.1, §3.1.2.3).
+    /// that has none), per `prompt` and `max_age` (Core §3.1.2.1, §3.1.2.3), for a user who
+    /// has (`remembered`) or has not approved this client for these scopes before.
     pub fn next_step(
         &self,
         issuer: &str,
         auth_time: Option<UnixSeconds>,
         now: UnixSeconds,
+        remembered: bool,
     ) -> Result<NextStep, Refusal> {
         let fresh_enough =
             auth_time.is_some_and(|at| self.max_age.is_none_or(|max| now - at <= max));
@@ -190,7 +195,9 @@ impl AuthorizeRequest {
                 _ => Ok(NextStep::SignIn),
             };
         }
-        if self.client.first_party {
+        // The platform's own clients never ask; a remembered approval answers unless the
+        // client asks for the question again.
+        if self.client.first_party || (remembered && self.prompt != Prompt::Consent) {
             return Ok(NextStep::IssueCode);
         }
         match self.prompt {
@@ -321,10 +328,19 @@ mod tests {
         extra: &[(&str, &str)],
         auth_time: Option<UnixSeconds>,
     ) -> Result<NextStep, String> {
+        remembered_step(first_party, extra, auth_time, false)
+    }
+
+    fn remembered_step(
+        first_party: bool,
+        extra: &[(&str, &str)],
+        auth_time: Option<UnixSeconds>,
+        remembered: bool,
+    ) -> Result<NextStep, String> {
         let request =
             AuthorizeRequest::parse(&clients(first_party), ISSUER, &params(extra)).unwrap();
         request
-            .next_step(ISSUER, auth_time, NOW)
+            .next_step(ISSUER, auth_time, NOW, remembered)
             .map_err(|refusal| match refusal {
                 Refusal::Redirect { location } => location,
                 Refusal::Page { description } => description.to_owned(),
@@ -359,6 +375,28 @@ mod tests {
         assert!(
             refused.starts_with("https://rp.example.com/cb?tenant=1&error="),
             "{refused}"
+        );
+    }
+
+    #[test]
+    fn a_remembered_approval_skips_consent_unless_prompt_asks_for_it() {
+        let at = Some(NOW - 5);
+        assert_eq!(
+            remembered_step(false, &[], at, true),
+            Ok(NextStep::IssueCode)
+        );
+        assert_eq!(
+            remembered_step(false, &[("prompt", "none")], at, true),
+            Ok(NextStep::IssueCode)
+        );
+        assert_eq!(
+            remembered_step(false, &[("prompt", "consent")], at, true),
+            Ok(NextStep::Consent)
+        );
+        // The platform's own clients never ask.
+        assert_eq!(
+            remembered_step(true, &[("prompt", "consent")], at, false),
+            Ok(NextStep::IssueCode)
         );
     }
 

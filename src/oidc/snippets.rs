@@ -5,6 +5,11 @@
 //! `@<matrix.user_prefix><handle>`, and lets Synapse sign the user in to it even though it
 //! exists already (`allow_existing_users`): it is the account holding their invites to
 //! paid rooms. Handles are already valid Matrix localparts (lowercase a-z, 0-9, `_.-`).
+//!
+//! Mastodon names a new account after `OIDC_UID_FIELD`: the handle (`preferred_username`,
+//! which never changes in roomkey) rather than the opaque `sub`, so the account reads as the
+//! user's (Mastodon drops `.` and `-`, and adds `_1` when the name is taken). Which account
+//! it is, roomkey learns by the e-mail address ([`crate::mastodon`]'s link).
 
 use anyhow::Context as _;
 
@@ -64,13 +69,14 @@ pub fn client_snippets(config: &Config, id: &str) -> anyhow::Result<String> {
                  localpart_template: \"{prefix}{{{{ user.preferred_username }}}}\"\n        \
                  display_name_template: \"{{{{ user.name }}}}\"\n\
          \n\
-         # Mastodon: .env.production\n\
+         # Mastodon: .env.production (and in roomkey's config, mastodon.oidc_client = \"{id}\",\n\
+         # so that bans act on the account each sign-in lands in)\n\
          OIDC_ENABLED=true\n\
          OIDC_DISPLAY_NAME={name}\n\
          OIDC_ISSUER={issuer}\n\
          OIDC_DISCOVERY=true\n\
          OIDC_SCOPE={scope_commas}\n\
-         OIDC_UID_FIELD=sub\n\
+         OIDC_UID_FIELD=preferred_username\n\
          OIDC_CLIENT_ID={id}\n\
          OIDC_CLIENT_SECRET={mastodon_secret}\n\
          OIDC_REDIRECT_URI={redirect_uri}\n\
@@ -125,6 +131,8 @@ mod tests {
         assert!(text.contains("discover: true"));
         assert!(!text.contains("skip_verification"));
         assert!(text.contains("OIDC_SCOPE=openid,profile"));
+        assert!(text.contains("OIDC_UID_FIELD=preferred_username"));
+        assert!(text.contains("mastodon.oidc_client = \"synapse\""));
         assert!(client_snippets(&config, "mastodon").is_err());
     }
 }

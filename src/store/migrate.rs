@@ -94,6 +94,11 @@ const SQLITE: &[Migration] = &[
         name: "tip_messages",
         sql: include_str!("../../migrations/sqlite/0017_tip_messages.sql"),
     },
+    Migration {
+        version: 18,
+        name: "oidc_consent",
+        sql: include_str!("../../migrations/sqlite/0018_oidc_consent.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -176,6 +181,11 @@ const POSTGRES: &[Migration] = &[
         version: 17,
         name: "tip_messages",
         sql: include_str!("../../migrations/postgres/0017_tip_messages.sql"),
+    },
+    Migration {
+        version: 18,
+        name: "oidc_consent",
+        sql: include_str!("../../migrations/postgres/0018_oidc_consent.sql"),
     },
 ];
 
@@ -268,7 +278,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             apply(&mut conn, SQLITE).await.unwrap(),
-            ["0017_tip_messages"]
+            ["0017_tip_messages", "0018_oidc_consent"]
         );
         sqlx::raw_sql(
             "INSERT INTO live_outbox (shard, kind, body, next_attempt_at, created_at) \
@@ -319,7 +329,8 @@ mod tests {
                 "0013_oidc",
                 "0014_oidc_logout_outbox",
                 "0015_room_capacity",
-                "0017_tip_messages"
+                "0017_tip_messages",
+                "0018_oidc_consent"
             ]
         );
         sqlx::raw_sql(
@@ -389,7 +400,8 @@ mod tests {
                 "0013_oidc",
                 "0014_oidc_logout_outbox",
                 "0015_room_capacity",
-                "0017_tip_messages"
+                "0017_tip_messages",
+                "0018_oidc_consent"
             ]
         );
         sqlx::raw_sql(&insert("a2", "end_sessions"))

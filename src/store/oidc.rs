@@ -7,8 +7,10 @@
 use anyhow::Context as _;
 use sqlx::any::AnyRow;
 
+use super::users::{user_from_row, USER_COLUMNS};
 use super::{int, opt_int, opt_text, text, Store, StoreError};
 use crate::clock::UnixSeconds;
+use crate::domain::User;
 use crate::telemetry::metrics::StoreOp;
 
 /// One sign-in of a user at a client.
@@ -22,6 +24,9 @@ pub struct OidcSessionRecord {
     /// The user's session generation at that sign-in (see [`crate::identity`]).
     pub session_generation: i64,
     pub ended_at: Option<UnixSeconds>,
+    /// The roomkey browser session (its token's `jti`) the code was issued in; absent for
+    /// sessions granted before it was recorded.
+    pub browser_session: Option<String>,
 }
 
 /// A code to store, with the session it starts.
@@ -43,6 +48,15 @@ pub struct StoredCode {
     pub code_challenge: Option<String>,
     pub nonce: Option<String>,
     pub expires_at: UnixSeconds,
+}
+
+/// A code [`Store::exchange_oidc_code`] spent: what it was bound to, its user as they stood,
+/// and the verdict on it (`Ok`: the tokens were stored with it).
+#[derive(Debug)]
+pub struct SpentCode<E> {
+    pub code: StoredCode,
+    pub user: Option<User>,
+    pub verdict: Result<(), E>,
 }
 
 /// The outcome of presenting a single-use credential (a code or a refresh token).
@@ -82,11 +96,12 @@ fn session_from(row: &AnyRow) -> Result<OidcSessionRecord, StoreError> {
         auth_time: int(row, "auth_time")?,
         session_generation: int(row, "session_generation")?,
         ended_at: opt_int(row, "ended_at")?,
+        browser_session: opt_text(row, "browser_session")?,
     })
 }
 
-const SESSION_COLUMNS: &str =
-    "s.id, s.client_id, s.user_id, s.scope, s.auth_time, s.session_generation, s.ended_at";
+const SESSION_COLUMNS: &str = "s.id, s.client_id, s.user_id, s.scope, s.auth_time, \
+     s.session_generation, s.ended_at, s.browser_session";
 
 impl Store {
     /// Stores a code and the session it starts, in one transaction.
@@ -96,8 +111,9 @@ impl Store {
             let session = new.session;
             sqlx::query(
                 "INSERT INTO oidc_sessions \
-                 (id, client_id, user_id, scope, auth_time, session_generation, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 (id, client_id, user_id, scope, auth_time, session_generation, created_at, \
+                  browser_session) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&session.id)
             .bind(&session.client_id)
@@ -106,6 +122,7 @@ impl Store {
             .bind(session.auth_time)
             .bind(session.session_generation)
             .bind(new.now)
+            .bind(session.browser_session.as_deref())
             .execute(&mut *tx)
             .await
             .context("insert oidc session")?;
@@ -125,43 +142,6 @@ impl Store {
             .context("insert oidc code")?;
             tx.commit().await.context("commit")?;
             Ok(())
-        })
-        .await
-    }
-
-    /// Spends a code at `now`: the first caller gets its binding, later ones learn its
-    /// session so they can end it.
-    pub async fn claim_oidc_code(
-        &self,
-        code_hash: &str,
-        now: UnixSeconds,
-    ) -> Result<Claim<StoredCode>, StoreError> {
-        self.timed(StoreOp::Write, async {
-            let claimed = sqlx::query(
-                "UPDATE oidc_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL \
-                 RETURNING session_id, redirect_uri, code_challenge, nonce, expires_at",
-            )
-            .bind(code_hash)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await
-            .context("claim oidc code")?;
-            let Some(row) = claimed else {
-                let sql = "SELECT session_id FROM oidc_codes WHERE code_hash = $1";
-                return self.spent(code_hash, sql).await;
-            };
-            let session_id = text(&row, "session_id")?;
-            let session = self
-                .find_oidc_session(&session_id)
-                .await?
-                .context("a code's session is missing")?;
-            Ok(Claim::Fresh(StoredCode {
-                session,
-                redirect_uri: text(&row, "redirect_uri")?,
-                code_challenge: opt_text(&row, "code_challenge")?,
-                nonce: opt_text(&row, "nonce")?,
-                expires_at: int(&row, "expires_at")?,
-            }))
         })
         .await
     }
@@ -227,22 +207,70 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.timed(StoreOp::Write, async {
             let mut tx = self.pool.begin().await.context("begin")?;
-            for (hash, kind, expires_at) in tokens {
-                sqlx::query(
-                    "INSERT INTO oidc_tokens (token_hash, session_id, kind, expires_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(*hash)
-                .bind(session_id)
-                .bind(kind.as_str())
-                .bind(*expires_at)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .context("insert oidc token")?;
-            }
+            insert_tokens_on(&mut tx, session_id, tokens, now).await?;
             tx.commit().await.context("commit")?;
             Ok(())
+        })
+        .await
+    }
+
+    /// The code exchange in one write transaction: spends the code at `now`, reads its
+    /// session and user, and stores `tokens` for the session if `accept` approves what it
+    /// read. The code is spent whether or not it is accepted (a code buys one attempt); a
+    /// code spent before answers [`Claim::Reused`] with its session, for the caller to end.
+    pub async fn exchange_oidc_code<E: Send>(
+        &self,
+        code_hash: &str,
+        now: UnixSeconds,
+        tokens: &[(&str, OidcTokenKind, UnixSeconds)],
+        accept: impl FnOnce(&StoredCode, Option<&User>) -> Result<(), E> + Send,
+    ) -> Result<Claim<SpentCode<E>>, StoreError> {
+        self.timed(StoreOp::Write, async {
+            let mut tx = self.pool.begin().await.context("begin")?;
+            let claimed = sqlx::query(
+                "UPDATE oidc_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL \
+                 RETURNING session_id, redirect_uri, code_challenge, nonce, expires_at",
+            )
+            .bind(code_hash)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .context("claim oidc code")?;
+            let Some(row) = claimed else {
+                tx.rollback().await.context("rollback")?;
+                let sql = "SELECT session_id FROM oidc_codes WHERE code_hash = $1";
+                return self.spent(code_hash, sql).await;
+            };
+            let sql = format!("SELECT {SESSION_COLUMNS} FROM oidc_sessions s WHERE s.id = $1");
+            let session = sqlx::query(&sql)
+                .bind(text(&row, "session_id")?)
+                .fetch_optional(&mut *tx)
+                .await
+                .context("find oidc session")?
+                .context("a code's session is missing")?;
+            let code = StoredCode {
+                session: session_from(&session)?,
+                redirect_uri: text(&row, "redirect_uri")?,
+                code_challenge: opt_text(&row, "code_challenge")?,
+                nonce: opt_text(&row, "nonce")?,
+                expires_at: int(&row, "expires_at")?,
+            };
+            let user = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+                .bind(&code.session.user_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .context("find user")?;
+            let user = user.as_ref().map(user_from_row).transpose()?;
+            let verdict = accept(&code, user.as_ref());
+            if verdict.is_ok() {
+                insert_tokens_on(&mut tx, &code.session.id, tokens, now).await?;
+            }
+            tx.commit().await.context("commit")?;
+            Ok(Claim::Fresh(SpentCode {
+                code,
+                user,
+                verdict,
+            }))
         })
         .await
     }
@@ -304,21 +332,27 @@ impl Store {
         })
         .await
     }
+}
 
-    /// Ends a session, and with it every token of its family; a session already ended
-    /// keeps its first end.
-    pub async fn end_oidc_session(&self, id: &str, now: UnixSeconds) -> Result<(), StoreError> {
-        self.timed(StoreOp::Write, async {
-            sqlx::query(
-                "UPDATE oidc_sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL",
-            )
-            .bind(id)
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .context("end oidc session")?;
-            Ok(())
-        })
+async fn insert_tokens_on(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    session_id: &str,
+    tokens: &[(&str, OidcTokenKind, UnixSeconds)],
+    now: UnixSeconds,
+) -> Result<(), StoreError> {
+    for (hash, kind, expires_at) in tokens {
+        sqlx::query(
+            "INSERT INTO oidc_tokens (token_hash, session_id, kind, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(*hash)
+        .bind(session_id)
+        .bind(kind.as_str())
+        .bind(*expires_at)
+        .bind(now)
+        .execute(&mut **tx)
         .await
+        .context("insert oidc token")?;
     }
+    Ok(())
 }

@@ -1,6 +1,6 @@
-//! Back-channel logout's outbox: the OIDC sessions a user's ended sign-in ends, one row per
-//! session whose client listens for logout tokens, written in the transaction that ends
-//! the sessions.
+//! Back-channel logout's outbox: one row per ended OIDC session whose client listens for
+//! logout tokens, written in the transaction that ends the session — whether a user's
+//! sign-ins all ended, one browser session did, or one grant was revoked.
 
 use anyhow::Context as _;
 
@@ -32,20 +32,69 @@ impl Store {
         listening: &[&str],
         now: UnixSeconds,
     ) -> Result<usize, StoreError> {
+        // The statement writes first, so SQLite takes its write lock before it reads.
+        let sql = "UPDATE oidc_sessions SET ended_at = $2 \
+                   WHERE user_id = $1 AND ended_at IS NULL AND session_generation < \
+                   (SELECT u.session_generation FROM users u WHERE u.id = $1) \
+                   RETURNING id, client_id, user_id";
+        self.end_oidc_sessions_where(sql, &[user_id], listening, now)
+            .await
+    }
+
+    /// Ends one OIDC session and every token of its family (a code or a refresh token
+    /// presented twice, a revocation), and queues its logout if its client is in
+    /// `listening`. A session already ended keeps its first end and queues nothing.
+    /// Returns how many logouts were queued (0 or 1).
+    pub async fn end_oidc_session(
+        &self,
+        id: &str,
+        listening: &[&str],
+        now: UnixSeconds,
+    ) -> Result<usize, StoreError> {
+        let sql = "UPDATE oidc_sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL \
+                   RETURNING id, client_id, user_id";
+        self.end_oidc_sessions_where(sql, &[id], listening, now)
+            .await
+    }
+
+    /// Ends the OIDC sessions `user_id` was granted in one roomkey browser session (the
+    /// session token's `jti`), which has just ended (RP-initiated logout), and queues their
+    /// logouts. Returns how many logouts were queued.
+    pub async fn end_browser_oidc_sessions(
+        &self,
+        user_id: &str,
+        browser_session: &str,
+        listening: &[&str],
+        now: UnixSeconds,
+    ) -> Result<usize, StoreError> {
+        let sql = "UPDATE oidc_sessions SET ended_at = $2 \
+                   WHERE user_id = $1 AND browser_session = $3 AND ended_at IS NULL \
+                   RETURNING id, client_id, user_id";
+        self.end_oidc_sessions_where(sql, &[user_id, browser_session], listening, now)
+            .await
+    }
+
+    /// Runs `sql` (an `UPDATE … RETURNING id, client_id, user_id` that ends sessions, with
+    /// `$2` the time and `binds` as `$1`, `$3`, …) and, in the same transaction, queues a
+    /// logout for each ended session whose client is in `listening`: a session never ends
+    /// without its logout being queued, whichever way it ends.
+    async fn end_oidc_sessions_where(
+        &self,
+        sql: &'static str,
+        binds: &[&str],
+        listening: &[&str],
+        now: UnixSeconds,
+    ) -> Result<usize, StoreError> {
         self.timed(StoreOp::Write, async {
             let mut tx = self.pool.begin().await.context("begin")?;
-            // The first statement writes, so SQLite takes its write lock before it reads.
-            let ended = sqlx::query(
-                "UPDATE oidc_sessions SET ended_at = $2 \
-                 WHERE user_id = $1 AND ended_at IS NULL AND session_generation < \
-                 (SELECT u.session_generation FROM users u WHERE u.id = $1) \
-                 RETURNING id, client_id",
-            )
-            .bind(user_id)
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await
-            .context("end outlived oidc sessions")?;
+            let mut query = sqlx::query(sql).bind(binds[0]).bind(now);
+            for bind in &binds[1..] {
+                query = query.bind(*bind);
+            }
+            let ended = query
+                .fetch_all(&mut *tx)
+                .await
+                .context("end oidc sessions")?;
             let mut queued = 0;
             for row in &ended {
                 let client_id = text(row, "client_id")?;
@@ -59,7 +108,7 @@ impl Store {
                 )
                 .bind(&client_id)
                 .bind(text(row, "id")?)
-                .bind(user_id)
+                .bind(text(row, "user_id")?)
                 .bind(now)
                 .execute(&mut *tx)
                 .await

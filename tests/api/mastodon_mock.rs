@@ -29,6 +29,15 @@ impl MastodonMock {
     /// or `None` once `test` is skipped because `MASTODON_MOCK` is not set (see
     /// [`crate::support::skip`]).
     pub async fn start(test: &str, usernames: &[&str]) -> Option<MastodonMock> {
+        let accounts: Vec<(&str, Option<&str>)> = usernames.iter().map(|u| (*u, None)).collect();
+        Self::start_with_emails(test, &accounts).await
+    }
+
+    /// [`Self::start`], with accounts given as (username, e-mail address).
+    pub async fn start_with_emails(
+        test: &str,
+        accounts: &[(&str, Option<&str>)],
+    ) -> Option<MastodonMock> {
         let program = crate::support::require_or_skip("MASTODON_MOCK", test)?;
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -41,8 +50,11 @@ impl MastodonMock {
              [[seed.accounts]]\nusername = \"announcer\"\naccess_token = \"{ANNOUNCER_TOKEN}\"\n\
              [[seed.accounts]]\nusername = \"moddy\"\naccess_token = \"{MODERATOR_TOKEN}\"\nrole = \"admin\"\n"
         );
-        for name in usernames {
+        for (name, email) in accounts {
             config.push_str(&format!("[[seed.accounts]]\nusername = \"{name}\"\n"));
+            if let Some(email) = email {
+                config.push_str(&format!("email = \"{email}\"\n"));
+            }
         }
         std::fs::write(dir.path().join("mastodon.toml"), config).unwrap();
         let log = std::fs::File::create(dir.path().join("mastodon.log")).unwrap();

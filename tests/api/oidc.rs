@@ -682,3 +682,36 @@ async fn the_provider_pages_speak_spanish_and_english(backend: Backend) {
     }
     app.shutdown().await;
 }
+
+per_backend!(auth_time_is_the_sign_in_and_max_age_is_measured_from_it);
+async fn auth_time_is_the_sign_in_and_max_age_is_measured_from_it(backend: Backend) {
+    let app = provider(&backend).await;
+    let (_, session) = app.register("olga").await;
+    // The sign-in was at START; the relying party comes by 100 seconds later.
+    app.clock.advance(100);
+    let tokens = exchange(&app, &chat_code(&app, &session).await).await;
+    let claims = verified_id_token(&app, &field(&tokens, "id_token"), CHAT).await;
+    assert_eq!(claims["auth_time"], START);
+    assert_eq!(claims["iat"], START + 100);
+    // A refresh an hour on is a new ID token for the same sign-in.
+    app.clock.advance(3600);
+    let refreshed = refresh(&app, &field(&tokens, "refresh_token")).await;
+    let claims = verified_id_token(&app, &field(&refreshed, "id_token"), CHAT).await;
+    assert_eq!(claims["auth_time"], START);
+    assert_eq!(claims["iat"], START + 3700);
+
+    // max_age counts from the sign-in, not from the last authorization or token.
+    let mut browser = Browser::signed_in(&app, &session);
+    let stale = browser.get(&chat_authorize(&[("max_age", "3699")])).await;
+    assert_eq!(stale.status, StatusCode::OK, "sign in again: {stale:?}");
+    assert!(html(&stale).contains("action=\"/oidc/sign-in\""));
+    let fresh = browser.get(&chat_authorize(&[("max_age", "3700")])).await;
+    assert_eq!(fresh.status, StatusCode::SEE_OTHER, "{fresh:?}");
+
+    // Signing in again resets it.
+    let again = sign_in(&app, "olga").await;
+    let tokens = exchange(&app, &chat_code(&app, &again).await).await;
+    let claims = verified_id_token(&app, &field(&tokens, "id_token"), CHAT).await;
+    assert_eq!(claims["auth_time"], START + 3700);
+    app.shutdown().await;
+}

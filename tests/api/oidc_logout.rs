@@ -300,3 +300,148 @@ async fn a_session_found_outlived_before_the_change_arrives_is_still_logged_out(
     assert_eq!(logout["sid"], claims["sid"]);
     app.shutdown().await;
 }
+
+/// The `sid`s of the logout tokens received so far, each checked against the JWKS.
+async fn logged_out_sids(app: &TestApp, receiver: &Receiver, n: usize) -> Vec<String> {
+    let mut sids = Vec::new();
+    for request in receiver.wait_for(n).await {
+        let (_, claims) = verified_logout_token(app, &request).await;
+        sids.push(claims["sid"].as_str().unwrap().to_owned());
+    }
+    sids
+}
+
+per_backend!(rp_initiated_logout_tells_the_clients_of_that_browser_session_only);
+async fn rp_initiated_logout_tells_the_clients_of_that_browser_session_only(backend: Backend) {
+    let (receiver, uri) = Receiver::start().await;
+    let app = listening_provider(&backend, uri).await;
+    let (user_id, laptop) = app.register("quinn").await;
+    let phone = sign_in(&app, "quinn").await;
+    let on_laptop = exchange(&app, &chat_code(&app, &laptop).await).await;
+    let laptop_sid = verified_id_token(&app, &field(&on_laptop, "id_token"), CHAT).await["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let phone_sid = chat_sign_in(&app, &phone).await;
+
+    // The chat client signs the laptop out, naming it with the ID token it was given.
+    let mut browser = Browser::signed_in(&app, &laptop);
+    let hint = encode(&[("id_token_hint", &field(&on_laptop, "id_token"))]);
+    let reply = browser.get(&format!("/oidc/logout?{hint}")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+
+    assert_eq!(logged_out_sids(&app, &receiver, 1).await, [laptop_sid]);
+    let held = app
+        .app
+        .state()
+        .store
+        .find_active_oidc_sessions(&user_id)
+        .await;
+    let held: Vec<String> = held.unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(held, [phone_sid], "the phone's sign-in stands");
+    assert_eq!(
+        userinfo(&app, &field(&on_laptop, "access_token"))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received.lock().unwrap().len(), 1);
+    app.shutdown().await;
+}
+
+per_backend!(revoking_a_refresh_token_logs_its_session_out);
+async fn revoking_a_refresh_token_logs_its_session_out(backend: Backend) {
+    let (receiver, uri) = Receiver::start().await;
+    let app = listening_provider(&backend, uri).await;
+    let (_, session) = app.register("rosa").await;
+    let tokens = exchange(&app, &chat_code(&app, &session).await).await;
+    let sid = verified_id_token(&app, &field(&tokens, "id_token"), CHAT).await["sid"].clone();
+    let refresh_token = field(&tokens, "refresh_token");
+    let reply = app
+        .send(
+            axum::http::Request::post("/oidc/revoke")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from(encode(&[
+                    ("token", refresh_token.as_str()),
+                    ("client_id", CHAT),
+                    ("client_secret", CHAT_SECRET),
+                ])))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(
+        logged_out_sids(&app, &receiver, 1).await,
+        [sid.as_str().unwrap()]
+    );
+    app.shutdown().await;
+}
+
+per_backend!(a_reused_refresh_token_or_code_logs_its_session_out);
+async fn a_reused_refresh_token_or_code_logs_its_session_out(backend: Backend) {
+    let (receiver, uri) = Receiver::start().await;
+    let app = listening_provider(&backend, uri).await;
+    let (_, session) = app.register("saul").await;
+    let first = exchange(&app, &chat_code(&app, &session).await).await;
+    let first_sid = verified_id_token(&app, &field(&first, "id_token"), CHAT).await["sid"].clone();
+    let old_refresh = field(&first, "refresh_token");
+    assert_eq!(refresh(&app, &old_refresh).await.status, StatusCode::OK);
+    let reused = refresh(&app, &old_refresh).await;
+    assert_eq!(reused.body["error"], "invalid_grant", "{reused:?}");
+    assert_eq!(
+        logged_out_sids(&app, &receiver, 1).await,
+        [first_sid.as_str().unwrap()]
+    );
+
+    let code = chat_code(&app, &session).await;
+    let second = exchange(&app, &code).await;
+    let second_sid =
+        verified_id_token(&app, &field(&second, "id_token"), CHAT).await["sid"].clone();
+    assert_eq!(exchange(&app, &code).await.body["error"], "invalid_grant");
+    let sids = logged_out_sids(&app, &receiver, 2).await;
+    assert_eq!(sids[1], second_sid.as_str().unwrap());
+    // A session already ended is not logged out twice by a third presentation.
+    assert_eq!(
+        refresh(&app, &old_refresh).await.body["error"],
+        "invalid_grant"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received.lock().unwrap().len(), 2);
+    app.shutdown().await;
+}
+
+per_backend!(signing_out_through_the_api_or_the_join_page_logs_that_sessions_clients_out);
+async fn signing_out_through_the_api_or_the_join_page_logs_that_sessions_clients_out(
+    backend: Backend,
+) {
+    let (receiver, uri) = Receiver::start().await;
+    let app = listening_provider(&backend, uri).await;
+    let (_, api_session) = app.register("tariq").await;
+    let join_session = sign_in(&app, "tariq").await;
+    let api_sid = chat_sign_in(&app, &api_session).await;
+    let join_sid = chat_sign_in(&app, &join_session).await;
+
+    let reply = app
+        .call(Method::POST, "/api/auth/logout", Some(&api_session), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");
+    assert_eq!(
+        logged_out_sids(&app, &receiver, 1).await,
+        vec![api_sid.clone()]
+    );
+
+    // The join page's sign-out form, with a CSRF token bound to that session.
+    let mut browser = Browser::signed_in(&app, &join_session);
+    let page = browser.get("/oidc/logout").await;
+    let csrf = hidden(&page, "csrf");
+    let reply = browser
+        .post("/join/somewhere/sign-out", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{reply:?}");
+    assert_eq!(
+        logged_out_sids(&app, &receiver, 2).await,
+        [api_sid, join_sid]
+    );
+    app.shutdown().await;
+}

@@ -467,3 +467,64 @@ async fn the_sign_in_and_consent_forms_need_their_csrf_token(backend: Backend) {
     }
     app.shutdown().await;
 }
+
+per_backend!(each_endpoint_group_is_rate_limited_per_address);
+async fn each_endpoint_group_is_rate_limited_per_address(backend: Backend) {
+    let app = provider_with(&backend, |config| config.oidc.requests_per_minute = 3).await;
+    let (_, session) = app.register("rita").await;
+    // Wrong secrets, as a guesser would send them: three are answered, the fourth is not.
+    let guess = [("grant_type", "authorization_code"), ("code", "rkc_x")];
+    for _ in 0..3 {
+        let reply = token_request(&app, Some((CHAT, "a-guess")), &guess).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{reply:?}");
+    }
+    let limited = token_request(&app, Some((CHAT, CHAT_SECRET)), &guess).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{limited:?}");
+    assert_eq!(limited.body["error"], "temporarily_unavailable");
+    assert!(limited.body["error_description"].is_string());
+    assert_eq!(limited.headers["cache-control"], "no-store");
+    let wait: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    // Revocation shares the token endpoint's budget.
+    let revoke = app
+        .send(
+            axum::http::Request::post("/oidc/revoke")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from("token=x&client_id=app"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(revoke.status, StatusCode::TOO_MANY_REQUESTS, "{revoke:?}");
+
+    // Userinfo counts on its own, and answers in roomkey's envelope.
+    for _ in 0..3 {
+        let reply = userinfo(&app, "rka_unknown").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{reply:?}");
+    }
+    let limited = userinfo(&app, "rka_unknown").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{limited:?}");
+    assert_eq!(limited.body["error"]["code"], "rate_limited");
+    assert!(limited.headers.get("retry-after").is_some());
+
+    // So do the browser's pages: each authorization writes a code.
+    let mut browser = Browser::signed_in(&app, &session);
+    for _ in 0..3 {
+        let reply = browser.get(&chat_authorize(&[])).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{reply:?}");
+    }
+    let limited = browser.get(&chat_authorize(&[])).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{limited:?}");
+    assert!(limited.headers.get("location").is_none());
+
+    // The next minute, the budget is back.
+    app.clock.advance(60);
+    let reply = browser.get(&chat_authorize(&[])).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{reply:?}");
+    let code = query_of(&location(&reply))["code"].clone();
+    assert_eq!(exchange(&app, &code).await.status, StatusCode::OK);
+    app.shutdown().await;
+}

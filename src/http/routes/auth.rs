@@ -135,14 +135,22 @@ fn own_session(caller: &UserPrincipal) -> Result<&VerifiedSession, ApiError> {
 }
 
 /// # `POST /api/auth/logout`
-/// Ends the caller's session: its token stops working on every instance. 204.
+/// Ends the caller's session: its token stops working on every instance, and the OpenID
+/// Provider's clients holding a session signed in with it are told by back-channel logout
+/// (first, so that a failure leaves a session to retry with). 204.
 /// **Permissions**: a session.
 #[tracing::instrument(skip_all)]
 pub async fn logout(
     State(state): State<AccountState>,
     caller: UserPrincipal,
 ) -> Result<StatusCode, ApiError> {
-    state.identity().end_session(own_session(&caller)?).await?;
+    let session = own_session(&caller)?;
+    let (user_id, browser_session) = (&session.user_id, &session.jti);
+    state
+        .oidc()
+        .end_browser_session(user_id, browser_session)
+        .await?;
+    state.identity().end_session(session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -11,13 +11,15 @@ use std::collections::BTreeMap;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use axum::http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::http::error::ApiError;
-use crate::http::extract::parse_urlencoded;
+use crate::http::extract::{parse_urlencoded, ClientIp};
 use crate::http::state::OidcState;
 use crate::oidc::{OidcError, TokenError};
 
@@ -42,9 +44,18 @@ pub async fn jwks(State(state): State<OidcState>) -> Response {
 /// The `authorization_code` and `refresh_token` grants (form-encoded). Client
 /// authentication: `client_secret_basic`, `client_secret_post`, or none for a public
 /// client (PKCE then proves possession of the code).
-/// **Permissions**: a registered client.
+/// **Permissions**: a registered client; `oidc.requests_per_minute` per client address
+/// (with revocation), then 429 `temporarily_unavailable` with `Retry-After`.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn token(State(state): State<OidcState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token(
+    State(state): State<OidcState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(seconds) = state.oidc_limit().check(&limit_key(CLIENT_CALLS, &ip)) {
+        return oauth_slow_down(seconds);
+    }
     let Some(form) = oauth_form(&headers, &body) else {
         return not_a_form();
     };
@@ -57,9 +68,18 @@ pub async fn token(State(state): State<OidcState>, headers: HeaderMap, body: Byt
 /// # `POST /oidc/revoke`
 /// RFC 7009: revokes a token (and the family it belongs to). 200 even for an unknown
 /// token, as the RFC asks.
-/// **Permissions**: the client the token was issued to.
+/// **Permissions**: the client the token was issued to; rate-limited with the token
+/// endpoint.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn revoke(State(state): State<OidcState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn revoke(
+    State(state): State<OidcState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(seconds) = state.oidc_limit().check(&limit_key(CLIENT_CALLS, &ip)) {
+        return oauth_slow_down(seconds);
+    }
     let Some(form) = oauth_form(&headers, &body) else {
         return not_a_form();
     };
@@ -72,8 +92,16 @@ pub async fn revoke(State(state): State<OidcState>, headers: HeaderMap, body: By
 /// # `GET /oidc/userinfo` (and `POST`)
 /// The claims the access token's scopes release about its user (OpenID Connect Core §5.3).
 /// **Permissions**: `Authorization: Bearer <OIDC access token>`; no other token type.
+/// `oidc.requests_per_minute` per client address, then 429 `rate_limited`.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn userinfo(State(state): State<OidcState>, headers: HeaderMap) -> Response {
+pub async fn userinfo(
+    State(state): State<OidcState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(seconds) = state.oidc_limit().check(&limit_key(USERINFO_CALLS, &ip)) {
+        return ApiError::rate_limited(seconds).into_response();
+    }
     let bearer = authorization(&headers).and_then(|value| value.strip_prefix("Bearer "));
     let Some(token) = bearer else {
         return invalid_token(ApiError::unauthenticated(
@@ -88,6 +116,31 @@ pub async fn userinfo(State(state): State<OidcState>, headers: HeaderMap) -> Res
         Err(OidcError::Store(error)) => ApiError::from(error).into_response(),
         Err(OidcError::Unexpected(error)) => ApiError::internal(error).into_response(),
     }
+}
+
+/// The rate limits' groups: each counts on its own, so a busy relying party's userinfo
+/// calls do not use up its token exchanges.
+pub(crate) const CLIENT_CALLS: &str = "oidc-client";
+const USERINFO_CALLS: &str = "oidc-userinfo";
+
+/// The key one client address counts under in `group`.
+pub(crate) fn limit_key(group: &str, ip: &ClientIp) -> String {
+    format!("{group}:{}", ip.0)
+}
+
+/// The token and revocation endpoints' 429: an OAuth error body (RFC 6749 §5.2 has no
+/// code for it; `temporarily_unavailable` is the registered one that says "try later")
+/// and `Retry-After`.
+fn oauth_slow_down(seconds: u64) -> Response {
+    let body = serde_json::json!({
+        "error": "temporarily_unavailable",
+        "error_description": "too many requests; slow down",
+    });
+    let mut response = no_store((StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response());
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 fn authorization(headers: &HeaderMap) -> Option<&str> {

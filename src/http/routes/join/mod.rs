@@ -367,8 +367,8 @@ pub async fn sign_out(
         return not_found(&state, &visitor, ErrorCode::InvalidRequest);
     };
     if let Some(session) = &visitor.session {
-        if let Err(error) = state.identity().end_session(session).await {
-            return retry_later(&state, &visitor, None, error.into());
+        if let Err(error) = oidc::end_browser_session(&state, session).await {
+            return retry_later(&state, &visitor, None, error);
         }
     }
     let clear = format!("{SESSION_COOKIE}=; Max-Age=0{}", cookie_attributes(&state));

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use super::answer::{cookie_attributes, finish, retry_later, see_other};
 use super::visitor::{field, JoinForm, Visitor};
 use super::{registration, sign_in_filled, sign_up_filled, SESSION_COOKIE};
+use crate::domain::VerifiedSession;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::extract::{parse_urlencoded, ClientIp};
 use crate::http::state::JoinState;
@@ -77,14 +78,17 @@ async fn render(state: &JoinState, visitor: &Visitor, shown: Shown<'_>) -> Respo
     finish(state, visitor, response, &[])
 }
 
-/// Who the visitor is signed in to roomkey as, and when that sign-in happened (sessions
-/// live exactly `session.ttl_secs`, so it is the session's expiry less that).
-fn signed_in_as<'a>(state: &JoinState, visitor: &'a Visitor) -> Option<SignedInAs<'a>> {
+/// Who the visitor is signed in to roomkey as, when that sign-in happened (the session
+/// token's issue time: tokens are issued by sign-ins only, and its expiry less today's
+/// `session.ttl_secs` would be wrong once that setting changes), and which browser session
+/// it is.
+fn signed_in_as(visitor: &Visitor) -> Option<SignedInAs<'_>> {
     let session = visitor.session.as_ref()?;
     Some(SignedInAs {
         user_id: &session.user_id,
-        auth_time: session.expires_at - state.join().session_ttl_secs,
+        auth_time: session.issued_at,
         session_generation: session.generation,
+        browser_session: &session.jti,
     })
 }
 
@@ -159,10 +163,7 @@ async fn proceed(
     params: &BTreeMap<String, String>,
     again: Again<'_>,
 ) -> Response {
-    let decision = state
-        .oidc()
-        .authorize(params, signed_in_as(state, visitor))
-        .await;
+    let decision = state.oidc().authorize(params, signed_in_as(visitor)).await;
     answer(state, visitor, decision, params, again).await
 }
 
@@ -205,6 +206,19 @@ async fn admit(
     limited.map_err(|seconds| retry_later(state, visitor, None, ApiError::rate_limited(seconds)))
 }
 
+/// The browser-facing endpoints' budget per client address: each authorization issues a
+/// code (a write), so it is not free to repeat. Over it: the "slow down" page (429).
+fn over_budget(state: &JoinState, visitor: &Visitor, ip: &ClientIp) -> Option<Response> {
+    let key = format!("oidc-browser:{}", ip.0);
+    let seconds = state.oidc_limit().check(&key).err()?;
+    Some(retry_later(
+        state,
+        visitor,
+        None,
+        ApiError::rate_limited(seconds),
+    ))
+}
+
 /// How a refused sign-in or sign-up is shown again, or the error to retry later.
 fn account_refusal(error: IdentityError) -> Result<(Notice, ErrorCode), ApiError> {
     match error {
@@ -240,13 +254,18 @@ async fn account_answer(
 /// The authorization request (OpenID Connect Core §3.1.2): a code for the signed-in user,
 /// or the sign-in or consent page first. Errors go back to the client only when its
 /// redirect URI is registered.
-/// **Permissions**: anyone; the session cookie decides.
+/// **Permissions**: anyone; the session cookie decides. `oidc.requests_per_minute` per
+/// client address (with consent and logout), then 429.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn authorize(
     State(state): State<JoinState>,
+    ip: ClientIp,
     RawQuery(query): RawQuery,
     visitor: Visitor,
 ) -> Response {
+    if let Some(refused) = over_budget(&state, &visitor, &ip) {
+        return refused;
+    }
     let params = parse_urlencoded(query.as_deref().unwrap_or("")).unwrap_or_default();
     proceed(&state, &visitor, &params, None).await
 }
@@ -294,12 +313,17 @@ pub async fn sign_up(
 /// # `POST /oidc/consent`
 /// The consent form (`csrf`, `authorize`, `decision`): `approve` issues the code, anything
 /// else sends `access_denied` back to the client.
-/// **Permissions**: the signed-in user the form was made for (its CSRF token is bound to them).
+/// **Permissions**: the signed-in user the form was made for (its CSRF token is bound to
+/// them); rate-limited with `authorize`.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn consent(
     State(state): State<JoinState>,
+    ip: ClientIp,
     JoinForm { visitor, form }: JoinForm,
 ) -> Response {
+    if let Some(refused) = over_budget(&state, &visitor, &ip) {
+        return refused;
+    }
     let params = carried(&form);
     if !visitor.csrf_ok(&state, &form) {
         let again = Some((
@@ -312,7 +336,7 @@ pub async fn consent(
     let approve = field(&form, "decision") == "approve";
     let decision = state
         .oidc()
-        .answer_consent(&params, signed_in_as(&state, &visitor), approve)
+        .answer_consent(&params, signed_in_as(&visitor), approve)
         .await;
     answer(&state, &visitor, decision, &params, None).await
 }
@@ -323,20 +347,25 @@ pub async fn consent(
 /// `post_logout_redirect_uri` only if it is registered for that client; otherwise shows
 /// "signed out". A request without an `id_token_hint` for the signed-in user is asked
 /// about first (a form posted back here with the page's CSRF token and the request).
-/// **Permissions**: anyone; it only ever ends the caller's own session.
+/// **Permissions**: anyone; it only ever ends the caller's own session. Rate-limited with
+/// `authorize`.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn logout(
     State(state): State<JoinState>,
+    ip: ClientIp,
     RawQuery(query): RawQuery,
     JoinForm { visitor, form }: JoinForm,
 ) -> Response {
+    if let Some(refused) = over_budget(&state, &visitor, &ip) {
+        return refused;
+    }
     let params = logout_params(query.as_deref(), &form);
     if !sign_out_is_wanted(&state, &visitor, &form, &params) {
         return confirm_sign_out(&state, &visitor, &carried_request(&params)).await;
     }
     if let Some(session) = &visitor.session {
-        if let Err(error) = state.identity().end_session(session).await {
-            return retry_later(&state, &visitor, None, error.into());
+        if let Err(error) = end_browser_session(&state, session).await {
+            return retry_later(&state, &visitor, None, error);
         }
     }
     let clear = format!("{SESSION_COOKIE}=; Max-Age=0{}", cookie_attributes(&state));
@@ -344,6 +373,23 @@ pub async fn logout(
         Some(location) => see_other(&state, &visitor, &location, &[clear]),
         None => signed_out(&state, &visitor, &clear).await,
     }
+}
+
+/// Ends the OIDC sessions granted in a roomkey browser session (their clients are told by
+/// back-channel logout), then the browser session itself: RP-initiated logout and the join
+/// page's sign-out. In that order: should the second step fail, the visitor still holds
+/// the session and a retry ends it, where the other order would leave the relying parties'
+/// sessions standing with no session left to retry from.
+pub(super) async fn end_browser_session(
+    state: &JoinState,
+    session: &VerifiedSession,
+) -> Result<(), ApiError> {
+    state
+        .oidc()
+        .end_browser_session(&session.user_id, &session.jti)
+        .await?;
+    state.identity().end_session(session).await?;
+    Ok(())
 }
 
 /// The request's parameters: its query, or the one a confirmation form carried back, and
