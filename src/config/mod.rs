@@ -14,6 +14,7 @@
 mod auth;
 mod http;
 mod join;
+mod calls;
 mod log;
 mod mastodon;
 mod matrix;
@@ -33,6 +34,7 @@ use serde::{Deserialize, Serialize};
 pub use auth::{AuthConfig, RateLimitConfig};
 pub use http::HttpConfig;
 pub use join::JoinConfig;
+pub use calls::CallsConfig;
 pub use log::LogConfig;
 pub use mastodon::{MastodonBanAction, MastodonConfig};
 pub use matrix::MatrixConfig;
@@ -96,6 +98,7 @@ pub struct Config {
     pub join: JoinConfig,
     pub oidc: OidcConfig,
     pub log: LogConfig,
+    pub calls: CallsConfig,
 }
 
 /// A setting that failed validation, by its dotted name.
@@ -235,6 +238,7 @@ impl Config {
         self.matrix.validate()?;
         self.mastodon.validate()?;
         self.oidc.validate()?;
+        self.calls.validate()?;
         distinct_secrets(&self.configured_secrets())?;
         self.log.validate()
     }

@@ -5,6 +5,7 @@
 //! services below never see an unchecked room name or an empty handle.
 
 pub mod amount;
+pub mod calls;
 mod change;
 mod community;
 #[cfg(test)]
@@ -13,6 +14,7 @@ mod payments;
 mod records;
 mod room_name;
 
+pub use calls::{Call, CallState, CallTerms};
 pub use change::{Change, SessionsEndedReason};
 pub use community::*;
 pub use payments::*;

@@ -5,6 +5,7 @@
 //! Series are plain atomics indexed by those enums: recording on the token path is a
 //! couple of relaxed atomic adds, with no map lookup and no lock.
 
+mod calls;
 mod histogram;
 mod labels;
 mod render;
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use histogram::Histogram;
+pub use calls::CallMetrics;
 pub use labels::*;
 
 /// Status codes tracked one by one; anything else counts as `other`.
@@ -41,6 +43,8 @@ pub struct Metrics {
     connections_open: Vec<AtomicU64>,
     connections_refused: Vec<AtomicU64>,
     requests_cut: Vec<AtomicU64>,
+    /// Private calls (`roomkey_calls_*`).
+    pub calls: CallMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -114,6 +118,7 @@ impl Metrics {
                 .map(|_| AtomicU64::new(0))
                 .collect(),
             requests_cut: RequestCut::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
+            calls: CallMetrics::default(),
         }
     }
 

@@ -31,6 +31,7 @@ impl Metrics {
         self.render_invalidations(&mut out);
         self.render_connections(&mut out);
         self.render_requests_cut(&mut out);
+        self.calls.render(&mut out);
         out
     }
 
@@ -359,7 +360,7 @@ impl Metrics {
     }
 }
 
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(super) fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
