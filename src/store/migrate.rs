@@ -84,6 +84,11 @@ const SQLITE: &[Migration] = &[
         name: "oidc_logout_outbox",
         sql: include_str!("../../migrations/sqlite/0014_oidc_logout_outbox.sql"),
     },
+    Migration {
+        version: 16,
+        name: "calls",
+        sql: include_str!("../../migrations/sqlite/0016_calls.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -156,6 +161,11 @@ const POSTGRES: &[Migration] = &[
         version: 14,
         name: "oidc_logout_outbox",
         sql: include_str!("../../migrations/postgres/0014_oidc_logout_outbox.sql"),
+    },
+    Migration {
+        version: 16,
+        name: "calls",
+        sql: include_str!("../../migrations/postgres/0016_calls.sql"),
     },
 ];
 

@@ -249,7 +249,7 @@ async fn a_viewer_pays_each_started_minute_once_and_leaves_when_the_credit_runs_
     assert_eq!(app.token(&room, &moderator).await.status, StatusCode::OK);
     let token = app.token(&room, &cast.viewer).await;
     assert_eq!(token.status, StatusCode::OK, "{token:?}");
-    let (_, claims, _, _) = decode_jwt(token.body["token"].as_str().unwrap());
+    let (_, claims, _, _) = decode_jwt(token.body["jwt"].as_str().unwrap());
     assert_eq!(claims["exp"], json!(start + 180), "the token ends with the credit");
 
     app.clock.set(start + 5);
