@@ -157,4 +157,46 @@ mod tests {
         // Nothing left: out at the start of the slot not paid for.
         assert_eq!(credit_ends_at(1000, 1185, false, 0), 1180);
     }
+
+    /// A property test: passes of the meter at random moments, each charging what the
+    /// stays reported so far touch and nobody charged yet (insert-if-absent), end with
+    /// exactly the started minutes of the union of presence, second by second.
+    #[test]
+    fn passes_at_any_moments_charge_the_started_minutes_of_the_union_once() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(19);
+        for _ in 0..2_000 {
+            let anchor = rng.gen_range(0..1_000_000_i64);
+            let stays: Vec<(i64, Option<i64>)> = (0..rng.gen_range(1..6))
+                .map(|_| {
+                    let joined = anchor + rng.gen_range(0..900);
+                    let left = rng.gen_bool(0.8).then(|| joined + rng.gen_range(0..300));
+                    (joined, left)
+                })
+                .collect();
+            let end = anchor + 1_300;
+            let mut charged = BTreeSet::new();
+            let mut charges = 0;
+            let mut now = anchor;
+            while now < end {
+                now = (now + rng.gen_range(1..200)).min(end);
+                // What a shard has reported by `now`: joins so far, leaves so far.
+                let known: Vec<_> = stays
+                    .iter()
+                    .filter(|(joined, _)| *joined <= now)
+                    .map(|&(joined, left)| (joined, left.filter(|l| *l <= now)))
+                    .collect();
+                for slot in slots_touched(anchor, &known, now) {
+                    charges += usize::from(charged.insert(slot));
+                }
+            }
+            let mut truth = BTreeSet::new();
+            for &(joined, left) in &stays {
+                let until = left.unwrap_or(end).max(joined + 1);
+                truth.extend((joined..until).map(|second| slot_of(anchor, second)));
+            }
+            assert_eq!(charged, truth, "{stays:?}");
+            assert_eq!(charges, truth.len());
+        }
+    }
 }

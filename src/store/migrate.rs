@@ -268,7 +268,8 @@ mod tests {
                 "0011_live_outbox",
                 "0012_change_outbox",
                 "0013_oidc",
-                "0014_oidc_logout_outbox"
+                "0014_oidc_logout_outbox",
+                "0016_calls"
             ]
         );
         sqlx::raw_sql(
@@ -336,7 +337,8 @@ mod tests {
                 "0011_live_outbox",
                 "0012_change_outbox",
                 "0013_oidc",
-                "0014_oidc_logout_outbox"
+                "0014_oidc_logout_outbox",
+                "0016_calls"
             ]
         );
         sqlx::raw_sql(&insert("a2", "end_sessions"))
