@@ -80,7 +80,7 @@ def one_run(args: argparse.Namespace, tools: Any) -> dict[str, Any]:
         cfg.write_text(cfg.read_text().replace("log = { info =", "log = { warn ="))
         w.roomkey.start(shards=[w.commands_url("/roomkey")])
         host = w.user("host", "performer")
-        viewers = [f"v{i}" for i in range(args.calls)]
+        viewers = [f"viewer{i}" for i in range(args.calls)]
         for handle in viewers:
             w.user(handle)
         w.register([(uid, live.DOMAIN) for uid in w.users.values()])

@@ -17,7 +17,10 @@ use std::process::Command;
 fn run_harness(test: &str, shared_backends: bool) {
     let mut command = Command::new("python3");
     command
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/prosody/calls.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/prosody/calls.py"
+        ))
         .arg("--roomkey")
         .arg(env!("CARGO_BIN_EXE_roomkey"))
         .env_remove("DATABASE_URL")
@@ -48,8 +51,7 @@ fn a_private_call_warns_then_removes_the_viewer_when_the_credit_runs_out() {
 }
 
 #[test]
-fn a_private_call_warns_then_removes_the_viewer_when_the_credit_runs_out_on_postgresql_and_redis(
-) {
+fn a_private_call_warns_then_removes_the_viewer_when_the_credit_runs_out_on_postgresql_and_redis() {
     let test =
         "a_private_call_warns_then_removes_the_viewer_when_the_credit_runs_out_on_postgresql_and_redis";
     if support::require_all_or_skip(&["TEST_DATABASE_URL", "TEST_REDIS_URL"], test) {

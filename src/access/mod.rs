@@ -16,9 +16,9 @@ use crate::domain::{Room, RoomName, User, VerifiedSession};
 use crate::store::{Store, StoreError};
 pub use caches::{AccessCaches, UserFacts};
 
-pub use candidates::ScopeIndex;
 use crate::domain::calls::{credit_ends_at, CALL_ROOM_PREFIX};
 use crate::store::MeterFacts;
+pub use candidates::ScopeIndex;
 pub use policy::{Basis, Denial, Grant, Verdict};
 
 /// Where a verified session stands.
@@ -102,7 +102,9 @@ impl AccessService {
         }
         let facts = match &decision.verdict {
             Verdict::Allow(grant) if !grant.moderator => {
-                self.store.call_meter(&decision.room.id, user_id, now).await?
+                self.store
+                    .call_meter(&decision.room.id, user_id, now)
+                    .await?
             }
             _ => None,
         };

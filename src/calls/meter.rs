@@ -67,7 +67,7 @@ impl CallService {
                 .await?
             {
                 SlotCharge::Charged(change) => {
-                    self.changes.deliver(change).await;
+                    self.changes.deliver(*change).await;
                     self.metrics.calls.minute_debited();
                     charged += 1;
                 }

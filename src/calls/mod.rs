@@ -13,12 +13,12 @@ use std::sync::Arc;
 
 use crate::authz::{self, Caller};
 use crate::changes::Dispatcher;
-use crate::config::CallsConfig;
 use crate::clock::Clock;
+use crate::config::CallsConfig;
 use crate::domain::calls::CALL_ROOM_PREFIX;
 use crate::domain::{
-    Call, CallState, CallTerms, Entitlement, EntitlementScope, EntitlementSource,
-    ModerationAction, Role, Room, RoomAccess, RoomName, User,
+    Call, CallState, CallTerms, Entitlement, EntitlementScope, EntitlementSource, ModerationAction,
+    Role, Room, RoomAccess, RoomName, User,
 };
 use crate::moderation::audit::{Action, AuditLog};
 use crate::store::{CallTotals, Store, StoreError};
@@ -108,7 +108,11 @@ impl CallService {
     ) -> Result<CallTerms, CallError> {
         match acting_user(caller) {
             Some(user) if user.id == performer_id && user.role == Role::Performer => {}
-            _ => return Err(CallError::Forbidden("only the performer sets their call price")),
+            _ => {
+                return Err(CallError::Forbidden(
+                    "only the performer sets their call price",
+                ))
+            }
         }
         if !(1..=MAX_PRICE_MINOR).contains(&price_minor) {
             return Err(CallError::Invalid(
@@ -215,7 +219,9 @@ impl CallService {
             .store
             .accept_call(&call.id, &room, &invitation, now)
             .await?
-            .ok_or(CallError::Conflict("this call is no longer waiting for an answer"))?;
+            .ok_or(CallError::Conflict(
+                "this call is no longer waiting for an answer",
+            ))?;
         self.changes.deliver_all(changes).await;
         self.metrics.calls.started();
         self.summary(call, true).await
@@ -237,7 +243,9 @@ impl CallService {
                 self.clock.now(),
             )
             .await?
-            .ok_or(CallError::Conflict("this call is no longer waiting for an answer"))?;
+            .ok_or(CallError::Conflict(
+                "this call is no longer waiting for an answer",
+            ))?;
         self.summary(call, false).await
     }
 

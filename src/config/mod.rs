@@ -12,9 +12,9 @@
 //! modules that use it.
 
 mod auth;
+mod calls;
 mod http;
 mod join;
-mod calls;
 mod log;
 mod mastodon;
 mod matrix;
@@ -32,9 +32,9 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 pub use auth::{AuthConfig, RateLimitConfig};
+pub use calls::CallsConfig;
 pub use http::HttpConfig;
 pub use join::JoinConfig;
-pub use calls::CallsConfig;
 pub use log::LogConfig;
 pub use mastodon::{MastodonBanAction, MastodonConfig};
 pub use matrix::MatrixConfig;

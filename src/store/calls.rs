@@ -60,7 +60,7 @@ pub struct MeterFacts {
 /// How an attempt to charge one slot ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SlotCharge {
-    Charged(RecordedChange),
+    Charged(Box<RecordedChange>),
     /// Charged before (a replayed or late report, or another instance's worker).
     AlreadyCharged,
     /// The viewer's credit is used up; nothing was written.
@@ -321,12 +321,13 @@ impl Store {
             };
             let anchor = opt_int(&row, "accepted_at")?.unwrap_or(now);
             let slot = crate::domain::calls::slot_of(anchor, now);
-            let charged = sqlx::query("SELECT slot FROM call_minutes WHERE call_id = $1 AND slot = $2")
-                .bind(text(&row, "id")?)
-                .bind(slot)
-                .fetch_optional(&self.pool)
-                .await
-                .context("call meter slot")?;
+            let charged =
+                sqlx::query("SELECT slot FROM call_minutes WHERE call_id = $1 AND slot = $2")
+                    .bind(text(&row, "id")?)
+                    .bind(slot)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .context("call meter slot")?;
             Ok(Some(MeterFacts {
                 anchor,
                 current_slot_charged: charged.is_some(),
@@ -507,7 +508,7 @@ impl Store {
             };
             let change = record_change(&mut tx, change, now).await?;
             tx.commit().await.context("commit")?;
-            Ok(SlotCharge::Charged(change))
+            Ok(SlotCharge::Charged(Box::new(change)))
         })
         .await
     }

@@ -175,7 +175,11 @@ async fn a_call_is_refused_with_a_reason_until_everything_it_needs_is_there(back
     };
 
     let no_credit = ask(&cast.performer_id).await;
-    assert_eq!(no_credit.status, StatusCode::PAYMENT_REQUIRED, "{no_credit:?}");
+    assert_eq!(
+        no_credit.status,
+        StatusCode::PAYMENT_REQUIRED,
+        "{no_credit:?}"
+    );
     assert_eq!(no_credit.body["error"]["code"], "entitlement_required");
     give_minutes(&app, &cast.viewer_id, 5).await;
     let no_price = ask(&other_performer).await;
@@ -210,7 +214,11 @@ async fn a_call_is_refused_with_a_reason_until_everything_it_needs_is_there(back
     let unseen = app.get(&format!("/api/calls/{id}"), Some(&stranger)).await;
     assert_eq!(unseen.status, StatusCode::NOT_FOUND);
     let self_accept = app
-        .post(&format!("/api/calls/{id}/accept"), Some(&cast.viewer), json!({}))
+        .post(
+            &format!("/api/calls/{id}/accept"),
+            Some(&cast.viewer),
+            json!({}),
+        )
         .await;
     assert_eq!(self_accept.status, StatusCode::FORBIDDEN);
     let declined = app
@@ -250,7 +258,11 @@ async fn a_viewer_pays_each_started_minute_once_and_leaves_when_the_credit_runs_
     let token = app.token(&room, &cast.viewer).await;
     assert_eq!(token.status, StatusCode::OK, "{token:?}");
     let (_, claims, _, _) = decode_jwt(token.body["jwt"].as_str().unwrap());
-    assert_eq!(claims["exp"], json!(start + 180), "the token ends with the credit");
+    assert_eq!(
+        claims["exp"],
+        json!(start + 180),
+        "the token ends with the credit"
+    );
 
     app.clock.set(start + 5);
     report(&app, vec![joined(&room, &cast.viewer_id, "o1", start + 5)]).await;
@@ -274,7 +286,11 @@ async fn a_viewer_pays_each_started_minute_once_and_leaves_when_the_credit_runs_
     assert_eq!(seen.body["running_seconds"], 65);
     assert_eq!(seen.body.get("viewer_credit_minutes"), None);
     let v = verdict(&app, &cast.viewer_id, &room).await;
-    assert_eq!(v["recheck_at"], json!(start + 180), "charging does not move the end");
+    assert_eq!(
+        v["recheck_at"],
+        json!(start + 180),
+        "charging does not move the end"
+    );
 
     app.clock.set(start + 180);
     meter(&app).await;
@@ -282,12 +298,17 @@ async fn a_viewer_pays_each_started_minute_once_and_leaves_when_the_credit_runs_
     assert_eq!(v["allow"], false, "{v}");
     assert_eq!(v["code"], "call_credit_exhausted");
     assert_eq!(v["reason"], "Your call credit has run out");
-    assert_eq!(app.token(&room, &cast.viewer).await.status, StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(
+        app.token(&room, &cast.viewer).await.status,
+        StatusCode::PAYMENT_REQUIRED
+    );
     // The removal is reported a moment later: the minute it started is not charged.
     report(&app, vec![left(&room, &cast.viewer_id, "o1", start + 181)]).await;
     app.clock.set(start + 190);
     assert_eq!(meter(&app).await, 0);
-    let seen = app.get(&format!("/api/calls/{id}"), Some(&cast.viewer)).await;
+    let seen = app
+        .get(&format!("/api/calls/{id}"), Some(&cast.viewer))
+        .await;
     assert_eq!(seen.body["minutes_charged"], 3, "{seen:?}");
     assert_eq!(seen.body["viewer_credit_minutes"], 0);
     let mut books = ledger(&app).await;
@@ -302,19 +323,36 @@ async fn a_viewer_pays_each_started_minute_once_and_leaves_when_the_credit_runs_
     );
     let metrics = app.get("/metrics", None).await;
     let text = metrics.body.as_str().unwrap_or_default().to_owned();
-    assert!(text.contains("roomkey_call_minutes_debited_total 3"), "{text}");
+    assert!(
+        text.contains("roomkey_call_minutes_debited_total 3"),
+        "{text}"
+    );
     assert!(text.contains("roomkey_calls_started_total 1"), "{text}");
 
     let ended = app
-        .post(&format!("/api/calls/{id}/end"), Some(&cast.viewer), json!({}))
+        .post(
+            &format!("/api/calls/{id}/end"),
+            Some(&cast.viewer),
+            json!({}),
+        )
         .await;
     assert_eq!(ended.body["state"], "ended", "{ended:?}");
     assert_eq!(ended.body["end_reason"], "The viewer ended the call");
     let again = app
-        .post(&format!("/api/calls/{id}/end"), Some(&cast.performer), json!({}))
+        .post(
+            &format!("/api/calls/{id}/end"),
+            Some(&cast.performer),
+            json!({}),
+        )
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
-    let text = app.get("/metrics", None).await.body.as_str().unwrap_or_default().to_owned();
+    let text = app
+        .get("/metrics", None)
+        .await
+        .body
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(text.contains("roomkey_calls_ended_total 1"), "{text}");
     app.shutdown().await;
 }
@@ -393,13 +431,19 @@ async fn replayed_duplicated_reordered_and_batched_reports_charge_the_union_of_p
         let mut timeline: Vec<(i64, Value)> = Vec::new();
         for (n, &(joined_at, left_at)) in stays.iter().enumerate() {
             let occupant = format!("c{case}-o{n}");
-            timeline.push((joined_at, joined(&room, &cast.viewer_id, &occupant, joined_at)));
+            timeline.push((
+                joined_at,
+                joined(&room, &cast.viewer_id, &occupant, joined_at),
+            ));
             if let Some(at) = left_at {
                 timeline.push((at, left(&room, &cast.viewer_id, &occupant, at)));
             }
         }
         // The performer's presence is never charged.
-        timeline.push((start, joined(&room, &cast.performer_id, &format!("c{case}-p"), start)));
+        timeline.push((
+            start,
+            joined(&room, &cast.performer_id, &format!("c{case}-p"), start),
+        ));
         timeline.sort_by_key(|(at, event)| (*at, event["type"] != "joined"));
         let mut sent: Vec<Vec<Value>> = Vec::new();
         let mut rest = timeline.as_slice();
@@ -438,14 +482,22 @@ async fn replayed_duplicated_reordered_and_batched_reports_charge_the_union_of_p
         assert_eq!(charged, expected, "case {case}: {stays:?}");
         total_minutes += expected.len() as i64;
         let ended = app
-            .post(&format!("/api/calls/{id}/end"), Some(&cast.viewer), json!({}))
+            .post(
+                &format!("/api/calls/{id}/end"),
+                Some(&cast.viewer),
+                json!({}),
+            )
             .await;
         assert_eq!(ended.status, StatusCode::OK, "{ended:?}");
         assert_eq!(ended.body["minutes_charged"], expected.len(), "case {case}");
         app.clock.advance(1000);
     }
     let books = ledger(&app).await;
-    assert_eq!(books.iter().map(|(_, sum)| sum).sum::<i64>(), 0, "{books:?}");
+    assert_eq!(
+        books.iter().map(|(_, sum)| sum).sum::<i64>(),
+        0,
+        "{books:?}"
+    );
     let performer = format!("performer:{}", cast.performer_id);
     let earned = books.iter().find(|(a, _)| *a == performer).map(|(_, s)| *s);
     assert_eq!(earned.unwrap_or(0), total_minutes * 700, "{books:?}");

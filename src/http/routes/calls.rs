@@ -107,7 +107,10 @@ pub async fn set_terms(
     UserParam(id): UserParam,
     ApiJson(body): ApiJson<TermsBody>,
 ) -> Result<Json<TermsView>, ApiError> {
-    state.token_limit().check(&id).map_err(ApiError::rate_limited)?;
+    state
+        .token_limit()
+        .check(&id)
+        .map_err(ApiError::rate_limited)?;
     let terms = state
         .calls()
         .set_terms(&caller, &id, body.price_minor, &body.currency)

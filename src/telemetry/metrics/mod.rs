@@ -13,8 +13,8 @@ mod render;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use histogram::Histogram;
 pub use calls::CallMetrics;
+use histogram::Histogram;
 pub use labels::*;
 
 /// Status codes tracked one by one; anything else counts as `other`.
