@@ -73,6 +73,7 @@ def one_run(args: argparse.Namespace, tools: Any) -> dict[str, Any]:
                                     bosh_wait=args.bosh_wait, step_timeout=20.0, transport="bosh")
     w = live.World(world_args, tools, run_dir)
     w.backends.env["ROOMKEY_AUTH__SERVICE_KEYS"] = json.dumps([SERVICE_KEY])
+    w.backends.env["ROOMKEY_CALLS__METER_INTERVAL_SECS"] = str(args.meter_interval)
     try:
         env, _ = prepare_lua_env(tools, run_dir / "lua-shim", required={"socket": "lua-socket"})
         w.start_prosody(env)
@@ -149,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--bosh-wait", type=int, default=10)
+    parser.add_argument("--meter-interval", type=int, default=5,
+                        help="roomkey's calls.meter_interval_secs (default 5, as deployed)")
     parser.add_argument("--keep-tmp", action="store_true")
     args = parser.parse_args(argv)
     if not args.roomkey.is_file():
