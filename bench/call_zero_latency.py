@@ -67,6 +67,23 @@ def for_user(w: live.World, user_id: str, method: str, path: str, body: Any = No
     return reply
 
 
+def mean_verdict_ms(w: live.World) -> float | None:
+    """roomkey's own mean time answering `POST /api/prosody/verdicts`, from `/metrics`."""
+    status, text = live.http_json(w.roomkey.ops_port, "GET", "/metrics")
+    if status != 200 or not isinstance(text, str):
+        return None
+    total = count = 0.0
+    for line in text.splitlines():
+        if 'route="/api/prosody/verdicts"' not in line:
+            continue
+        name, _, value = line.rpartition(" ")
+        if name.startswith("roomkey_http_request_duration_seconds_sum"):
+            total += float(value)
+        elif name.startswith("roomkey_http_request_duration_seconds_count"):
+            count += float(value)
+    return round(total / count * 1000, 2) if count else None
+
+
 def one_run(args: argparse.Namespace, tools: Any) -> dict[str, Any]:
     run_dir = Path(tempfile.mkdtemp(prefix="roomkey-callbench-"))
     world_args = argparse.Namespace(roomkey=args.roomkey, verbose=False, reconcile=3600.0,
@@ -120,6 +137,7 @@ def one_run(args: argparse.Namespace, tools: Any) -> dict[str, Any]:
         if not ms:
             raise live.HarnessError(f"no removal measured: {errors[:3]}")
         stats = w.stats()
+        verdict_ms = mean_verdict_ms(w)
         return {
             "calls": len(viewers),
             "removed": len(ms),
@@ -130,6 +148,7 @@ def one_run(args: argparse.Namespace, tools: Any) -> dict[str, Any]:
             "max_ms": round(max(ms), 2),
             "min_ms": round(min(ms), 2),
             "warnings_sent": stats.get("warnings"),
+            "roomkey_verdict_request_mean_ms": verdict_ms,
             "verdict_failures": stats["verdict_failures"],
         }
     finally:
