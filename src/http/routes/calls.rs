@@ -141,50 +141,68 @@ pub async fn request(
 
 /// # `POST /api/calls/{id}/accept`
 /// Opens the private room for the viewer and the performer (staff may enter too).
-/// **Permissions**: the call's performer.
+/// **Permissions**: the call's performer; rate-limited per user.
 #[tracing::instrument(level = "debug", skip_all, fields(call = %id))]
 pub async fn accept(
     State(state): State<CallApiState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CallView>, ApiError> {
+    limit(&state, &caller)?;
     Ok(Json(state.calls().accept(&caller, &id).await?.into()))
 }
 
 /// # `POST /api/calls/{id}/decline`
 /// Turns a waiting call down.
-/// **Permissions**: the call's performer.
+/// **Permissions**: the call's performer; rate-limited per user.
 #[tracing::instrument(level = "debug", skip_all, fields(call = %id))]
 pub async fn decline(
     State(state): State<CallApiState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CallView>, ApiError> {
+    limit(&state, &caller)?;
     Ok(Json(state.calls().decline(&caller, &id).await?.into()))
 }
 
 /// # `POST /api/calls/{id}/end`
 /// Ends the call and closes its room; minutes already charged stay charged, credit not
 /// used stays on the viewer's balance. Staff ending a call is audited.
-/// **Permissions**: the call's viewer or performer, moderators and admins.
+/// **Permissions**: the call's viewer or performer, moderators and admins; rate-limited
+/// per user.
 #[tracing::instrument(level = "debug", skip_all, fields(call = %id))]
 pub async fn end(
     State(state): State<CallApiState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CallView>, ApiError> {
+    limit(&state, &caller)?;
     Ok(Json(state.calls().end(&caller, &id).await?.into()))
 }
 
 /// # `GET /api/calls/{id}`
 /// The call: its state, running time, minutes charged and the performer's earnings;
 /// the viewer and staff also see the viewer's credit left.
-/// **Permissions**: the call's viewer or performer, moderators and admins.
+/// **Permissions**: the call's viewer or performer, moderators and admins; rate-limited
+/// per user.
 #[tracing::instrument(level = "debug", skip_all, fields(call = %id))]
 pub async fn show(
     State(state): State<CallApiState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CallView>, ApiError> {
+    limit(&state, &caller)?;
     Ok(Json(state.calls().view(&caller, &id).await?.into()))
+}
+
+/// The per-user request limit the token path uses; the admin key counts as one user.
+fn limit(state: &CallApiState, caller: &Caller) -> Result<(), ApiError> {
+    let key = match caller {
+        Caller::User { user, .. } => user.id.as_str(),
+        Caller::AdminKey => "admin-key",
+    };
+    state
+        .token_limit()
+        .check(key)
+        .map_err(ApiError::rate_limited)
 }
