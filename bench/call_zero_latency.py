@@ -108,7 +108,10 @@ def one_run(args: argparse.Namespace, tools: Any) -> dict[str, Any]:
                  {"price_minor": 2000, "currency": "COP"})
 
         calls: dict[str, tuple[str, int]] = {}  # handle -> (room, credit runs out at)
-        for handle in viewers:
+        first_accept = time.monotonic()
+        for n, handle in enumerate(viewers):
+            time.sleep(max(0.0, first_accept + n * args.accept_spread / len(viewers)
+                           - time.monotonic()))
             w.roomkey.api("POST", "/api/admin/entitlements", {
                 "user_id": w.users[handle], "scope": {"kind": "credit", "credit": "call_minutes"},
                 "quantity": 1})
@@ -169,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--bosh-wait", type=int, default=10)
+    parser.add_argument("--accept-spread", type=float, default=0.0, metavar="SECS",
+                        help="accept the calls evenly over this many seconds (default 0: as fast "
+                             "as they come, so many credits run out in the same second)")
     parser.add_argument("--meter-interval", type=int, default=5,
                         help="roomkey's calls.meter_interval_secs (default 5, as deployed)")
     parser.add_argument("--keep-tmp", action="store_true")
