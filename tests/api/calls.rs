@@ -503,3 +503,36 @@ async fn replayed_duplicated_reordered_and_batched_reports_charge_the_union_of_p
     assert_eq!(earned.unwrap_or(0), total_minutes * 700, "{books:?}");
     app.shutdown().await;
 }
+
+per_backend!(a_restart_mid_call_charges_no_minute_twice_and_keeps_the_end_where_it_was);
+async fn a_restart_mid_call_charges_no_minute_twice_and_keeps_the_end_where_it_was(
+    backend: Backend,
+) {
+    let app = calls_app(&backend).await;
+    let cast = cast(&app, 5).await;
+    let (id, room, start) = accepted_call(&app, &cast).await;
+    report(&app, vec![joined(&room, &cast.viewer_id, "o1", start + 2)]).await;
+    app.clock.set(start + 70);
+    assert_eq!(meter(&app).await, 2);
+
+    // Another instance meters at the same moment, then this one goes away.
+    let other = app.sibling().await;
+    let (a, b) = tokio::join!(meter(&app), meter(&other));
+    assert_eq!(a + b, 0, "both instances see the minutes charged");
+    other.shutdown().await;
+    let app = app.restart().await;
+    app.clock.set(start + 150);
+    assert_eq!(
+        meter(&app).await,
+        1,
+        "only the minute that started meanwhile"
+    );
+    let v = verdict(&app, &cast.viewer_id, &room).await;
+    assert_eq!(v["recheck_at"], json!(start + 300), "{v}");
+    let seen = app
+        .get(&format!("/api/calls/{id}"), Some(&cast.viewer))
+        .await;
+    assert_eq!(seen.body["minutes_charged"], 3, "{seen:?}");
+    assert_eq!(seen.body["viewer_credit_minutes"], 2);
+    app.shutdown().await;
+}
