@@ -22,6 +22,23 @@ async fn calls_app(backend: &Backend) -> TestApp {
         c.prosody.secret = roomkey::config::Secret::new(SECRET);
         // The tests run the meter themselves, at the moments they set the clock to.
         c.calls.meter_interval_secs = 0;
+        c.payments.providers.insert(
+            "meru".into(),
+            roomkey::config::SignedProviderConfig {
+                scheme: roomkey::config::WebhookScheme::Standard,
+                secrets: vec![roomkey::config::Secret::new("whsec_meru_0123456789abcdef")],
+                tolerance_secs: 300,
+            },
+        );
+        c.payments.features.insert(
+            "call_minutes_30".into(),
+            roomkey::config::FeaturePrice {
+                amount_minor: 60_000,
+                currency: "COP".into(),
+                days: 365,
+                call_minutes: Some(30),
+            },
+        );
     })
     .await
 }
@@ -534,5 +551,35 @@ async fn a_restart_mid_call_charges_no_minute_twice_and_keeps_the_end_where_it_w
         .await;
     assert_eq!(seen.body["minutes_charged"], 3, "{seen:?}");
     assert_eq!(seen.body["viewer_credit_minutes"], 2);
+    app.shutdown().await;
+}
+
+per_backend!(minutes_bought_through_the_payment_path_are_call_credit_and_extend_a_running_call);
+async fn minutes_bought_through_the_payment_path_are_call_credit_and_extend_a_running_call(
+    backend: Backend,
+) {
+    let app = calls_app(&backend).await;
+    let cast = cast(&app, 1).await;
+    let (id, room, start) = accepted_call(&app, &cast).await;
+    report(&app, vec![joined(&room, &cast.viewer_id, "o1", start)]).await;
+    let v = verdict(&app, &cast.viewer_id, &room).await;
+    assert_eq!(v["recheck_at"], json!(start + 60), "{v}");
+
+    let paid = app
+        .admin(
+            "/api/admin/payments",
+            json!({"user_id": cast.viewer_id,
+                   "purchase": {"kind": "feature", "feature": "call_minutes_30"},
+                   "provider": "meru", "provider_ref": "link-calls-30",
+                   "amount_minor": 60_000, "currency": "COP"}),
+        )
+        .await;
+    assert!(paid.status.is_success(), "{paid:?}");
+    let v = verdict(&app, &cast.viewer_id, &room).await;
+    assert_eq!(v["recheck_at"], json!(start + 31 * 60), "{v}");
+    let seen = app
+        .get(&format!("/api/calls/{id}"), Some(&cast.viewer))
+        .await;
+    assert_eq!(seen.body["viewer_credit_minutes"], 31, "{seen:?}");
     app.shutdown().await;
 }
