@@ -8,8 +8,9 @@ takes little more than the three minutes of the longest:
     warning (a Jitsi system chat message) about a minute before the end, and is removed
     when the credit runs out, with a reason that says so;
   * a third user cannot join the private room;
-  * a viewer with 1 minute of credit is topped up during the call and stays in past the
-    first minute without reconnecting, until the performer ends the call.
+  * a viewer with 1 minute of credit buys 30 more during the call (a recorded payment of
+    the `call_minutes_30` feature) and stays in past the first minute without
+    reconnecting, until the performer ends the call.
 
 Usage: calls.py --roomkey target/debug/roomkey [--keep-tmp] [--verbose]
 Exit status: 0 all checks passed; 1 a check failed or the run broke; 2 bad arguments;
@@ -44,6 +45,9 @@ from prosody_harness import (  # noqa: E402  (path set up above)
 from live_enforcement import DOMAIN, World, http_json, occ  # noqa: E402
 
 PRICE_MINOR = 2000
+# Minutes of call credit sold as a feature (payments.features, docs/calls.md).
+MINUTES_FEATURE = ('{call_minutes_30={amount_minor=60000,currency="COP",days=365,'
+                   'call_minutes=30}}')
 
 
 def register(w: World, handle: str, role: str = "viewer") -> str:
@@ -132,9 +136,12 @@ def scenario_top_up(w: World, sessions: dict[str, str]) -> None:
     got = tim.join(occ(room, "tim"), step)
     r.check("top-up: the viewer with 1 minute joins", got.get("ok"), got)
     time.sleep(max(0.0, accepted + 20 - time.time()))
-    give_minutes(w, "tim", 2)
+    w.roomkey.api("POST", "/api/admin/payments", {
+        "user_id": w.users["tim"], "purchase": {"kind": "feature", "feature": "call_minutes_30"},
+        "provider": "meru", "provider_ref": f"link-{call_id[:12]}", "amount_minor": 60000,
+        "currency": "COP"})
     gone = tim.wait_removed(occ(room, "tim"), accepted + 80 - time.time())
-    r.check("top-up: a top-up during the call keeps the viewer in past the first minute",
+    r.check("top-up: minutes bought during the call keep the viewer in past the first minute",
             gone is None, gone)
     as_session(w, "POST", f"/api/calls/{call_id}/end", sessions["alex"])
     gone = tim.wait_removed(occ(room, "tim"), step)
@@ -148,6 +155,7 @@ def run(args: argparse.Namespace, tools: Tools) -> int:
     try:
         env, _ = prepare_lua_env(tools, run_dir / "lua-shim", required={"socket": "lua-socket"})
         w.start_prosody(env)
+        w.backends.env["ROOMKEY_PAYMENTS__FEATURES"] = MINUTES_FEATURE
         w.roomkey.start(shards=[w.commands_url("/roomkey"), w.commands_url("/roomkey-jwt")])
         sessions = {handle: register(w, handle, role) for handle, role in
                     (("alex", "performer"), ("ada", "viewer"), ("tim", "viewer"),
