@@ -129,6 +129,7 @@ local counters = {
 	events_dropped = 0; -- queue overflow or a batch given up after retries
 	event_batches_failed = 0;
 	reconciles = 0;
+	warnings = 0; -- private-call warnings sent before the credit runs out
 };
 
 local SAMPLE_CAP = 8192;
@@ -260,6 +261,16 @@ local function parse_capacity(value)
 	return nil;
 end
 
+---------------------------------------------------------------------------
+-- Private calls: a warning before the viewer's credit runs out (PROTOCOL.md, "Warnings")
+
+-- `warn_at` and `warning` from a verdict, or nothing when either is missing or malformed.
+local function parse_warning(raw)
+	local warn_at, warning = raw.warn_at, opt_string(raw.warning);
+	if type(warn_at) ~= "number" or warn_at ~= warn_at or not warning then return nil, nil; end
+	return warn_at, warning;
+end
+
 -- One verdict from the wire, checked against the check it answers.
 local function parse_verdict(raw, check)
 	if type(raw) ~= "table" or type(raw.allow) ~= "boolean" then return nil; end
@@ -279,6 +290,7 @@ local function parse_verdict(raw, check)
 		reason = opt_string(raw.reason);
 		capacity = parse_capacity(raw.capacity);
 	};
+	verdict.warn_at, verdict.warning = parse_warning(raw);
 	local expires = recheck_at;
 	if not verdict.allow then
 		expires = m_min(expires or math.huge, os_time() + deny_cache_seconds);
@@ -540,6 +552,7 @@ local function untrack(record)
 		if next(set) == nil then occupants_by_user[record.user_id] = nil; end
 	end
 	if record.timer then record.timer:stop(); record.timer = nil; end
+	if record.warn_timer then record.warn_timer:stop(); record.warn_timer = nil; end
 end
 
 local function remove_occupant(record, reason)
@@ -581,6 +594,43 @@ local function set_affiliation(room, bare_jid, affiliation)
 	end
 end
 
+---------------------------------------------------------------------------
+-- Private calls: the warning before the viewer's credit runs out
+
+-- Sends the occupant's warning as a private message from the room, the json-message
+-- stock Jitsi Meet shows as a system chat message.
+local function send_warning(record)
+	local room = get_room(record.room_jid);
+	local to = record.session and record.session.full_jid;
+	if not room or not to or not room:get_occupant_by_nick(record.nick) then return; end
+	local body = json.encode({ type = "system_chat_message"; message = record.warning });
+	room:route_stanza(st.message({ from = room.jid; to = to; type = "chat" })
+		:tag("json-message", { xmlns = "http://jitsi.org/jitmeet" }):text(body):up());
+	counters.warnings = counters.warnings + 1;
+end
+
+-- A timer at the record's `warn_at` (at once if it has passed), once per `warn_at`: a
+-- top-up moves it later and arms it again; the same answer twice warns once.
+local function schedule_warning(record)
+	if record.warn_timer then record.warn_timer:stop(); record.warn_timer = nil; end
+	local at = record.warn_at;
+	if not at or record.warned_for == at then return; end
+	record.warn_timer = module:add_timer(m_max(0, at - now()), function ()
+		record.warn_timer = nil;
+		if occupants[record.nick] == record and record.warn_at == at then
+			record.warned_for = at;
+			log_errors("warning", send_warning, record);
+		end
+	end);
+end
+
+-- Takes a verdict's warning onto an occupant's record and arms its timer.
+local function track_warning(record, verdict)
+	record.warn_at = verdict and verdict.allow and verdict.warn_at or nil;
+	record.warning = verdict and verdict.warning or nil;
+	schedule_warning(record);
+end
+
 -- A fresh verdict for an occupant already in the room.
 local function apply_to_records(records, verdict)
 	for _, record in ipairs(records) do
@@ -596,6 +646,7 @@ local function apply_to_records(records, verdict)
 				if room then set_affiliation(room, record.bare_jid, verdict.affiliation); end
 				record.recheck_at = verdict.recheck_at;
 				schedule_recheck(record);
+				track_warning(record, verdict);
 			end
 		end
 	end
@@ -783,6 +834,7 @@ local function on_joined(event)
 	set[record] = true;
 	rooms_seen[room_jid] = true;
 	schedule_recheck(record);
+	track_warning(record, verdict);
 	enqueue_event({
 		type = "joined"; room = record.room; user_id = user_id;
 		occupant = record.id; nick = jid_resource(occupant.nick); at = now();

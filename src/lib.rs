@@ -41,6 +41,7 @@ pub mod app;
 pub mod attendance;
 pub mod authz;
 pub mod cache;
+pub mod calls;
 pub mod changes;
 pub mod clock;
 pub mod config;

@@ -17,6 +17,8 @@ use crate::domain::{Room, RoomName, User, VerifiedSession};
 use crate::store::{Store, StoreError};
 pub use caches::{AccessCaches, UserFacts};
 
+use crate::domain::calls::{credit_ends_at, CALL_ROOM_PREFIX};
+use crate::store::MeterFacts;
 pub use candidates::ScopeIndex;
 pub use policy::{Basis, Denial, Grant, Verdict};
 pub use seats::{SeatCheck, Seats};
@@ -50,6 +52,8 @@ pub struct Decision {
     pub room: Arc<Room>,
     pub verdict: Verdict,
     pub decided_at: UnixSeconds,
+    /// In a private call's room, when the viewer's credit runs out (see [`metered`]).
+    pub call_credit_ends_at: Option<UnixSeconds>,
 }
 
 impl Decision {
@@ -62,6 +66,7 @@ impl Decision {
             room,
             verdict,
             decided_at: now,
+            call_credit_ends_at: None,
         }
     }
 }
@@ -91,13 +96,28 @@ impl AccessService {
     /// May `user_id` enter `room` now?
     pub async fn decide(&self, user_id: &str, room: &RoomName) -> Result<Decision, AccessError> {
         let now = self.clock.now();
-        if let Some(decision) = self.decide_from_memory(user_id, room, now) {
+        let decision = match self.decide_from_memory(user_id, room, now) {
+            Some(decision) => decision,
+            None => {
+                let (facts, room) =
+                    tokio::try_join!(self.user_facts(user_id, now), self.room(room))?;
+                let facts = facts.as_ref().as_ref().ok_or(AccessError::UnknownUser)?;
+                let room = room.ok_or(AccessError::RoomNotFound)?;
+                Decision::made(facts, room, now)
+            }
+        };
+        if !decision.room.name.as_str().starts_with(CALL_ROOM_PREFIX) {
             return Ok(decision);
         }
-        let (facts, room) = tokio::try_join!(self.user_facts(user_id, now), self.room(room))?;
-        let facts = facts.as_ref().as_ref().ok_or(AccessError::UnknownUser)?;
-        let room = room.ok_or(AccessError::RoomNotFound)?;
-        Ok(Decision::made(facts, room, now))
+        let facts = match &decision.verdict {
+            Verdict::Allow(grant) if !grant.moderator => {
+                self.store
+                    .call_meter(&decision.room.id, user_id, now)
+                    .await?
+            }
+            _ => None,
+        };
+        Ok(metered(decision, facts))
     }
 
     /// The decision when both entries are held in process, as they are for nearly every
@@ -180,4 +200,28 @@ impl AccessService {
             .as_ref()
             .clone())
     }
+}
+
+/// A viewer's decision in a private call's room, held to their credit: allowed until the
+/// moment it runs out (which caps the token's `exp` and the shards' `recheck_at`), and
+/// refused as unpaid from then on. Staff, the performer and anyone who is not the call's
+/// viewer (whom the room's invitation already refuses) pass unchanged.
+pub fn metered(mut decision: Decision, facts: Option<MeterFacts>) -> Decision {
+    let (Some(facts), Verdict::Allow(grant)) = (facts, &mut decision.verdict) else {
+        return decision;
+    };
+    let now = decision.decided_at;
+    let ends_at = credit_ends_at(
+        facts.anchor,
+        now,
+        facts.current_slot_charged,
+        facts.remaining_minutes,
+    );
+    decision.call_credit_ends_at = Some(ends_at);
+    if ends_at <= now {
+        decision.verdict = Verdict::Deny(Denial::PaymentRequired { price: None });
+    } else {
+        grant.until = Some(grant.until.map_or(ends_at, |until| until.min(ends_at)));
+    }
+    decision
 }

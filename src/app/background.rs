@@ -39,6 +39,9 @@ pub(super) fn start(
     background.push(tokio::spawn(state.live.clone().run(shutdown.clone())));
     background.push(tokio::spawn(changes.run(shutdown.clone())));
     background.push(tokio::spawn(state.logouts.clone().run(shutdown.clone())));
+    if config.calls.meter_interval_secs > 0 {
+        background.push(tokio::spawn(state.calls.clone().run(shutdown.clone())));
+    }
     if state.matrix.is_enabled() {
         background.push(tokio::spawn(state.matrix.clone().run(shutdown)));
     }

@@ -363,6 +363,15 @@ pub(super) fn services(
         logouts,
         attendance: AttendanceService::new(store.clone(), clock.clone(), stats.clone())
             .with_seats(access.clone()),
+        calls: Arc::new(crate::calls::CallService::new(
+            store.clone(),
+            changes.clone(),
+            audit.clone(),
+            clock.clone(),
+            metrics.clone(),
+            config.payments.performer_share_bps,
+            config.calls.clone(),
+        )),
         stats,
         audit,
         live,

@@ -37,6 +37,8 @@ pub(super) fn invalidation_for(change: &Change) -> Option<Invalidation> {
             }
             Invalidation::Entitlements(user_id.clone())
         }
+        // The call balance is read from the store on each decision in a call room.
+        Change::CallMinuteCharged { .. } => return None,
     })
 }
 

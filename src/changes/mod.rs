@@ -278,6 +278,11 @@ mod tests {
                 user_id: "u".into(),
                 reason: SessionsEndedReason::PasswordChanged,
             },
+            Change::CallMinuteCharged {
+                call_id: "c".into(),
+                user_id: "u".into(),
+                slot: 0,
+            },
         ];
         let kinds: Vec<_> = every.iter().map(Change::kind).collect();
         let labels: Vec<_> = ChangeKind::ALL.iter().map(|k| k.as_str()).collect();

@@ -12,6 +12,7 @@
 //! modules that use it.
 
 mod auth;
+mod calls;
 mod http;
 mod join;
 mod log;
@@ -31,6 +32,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 pub use auth::{AuthConfig, RateLimitConfig};
+pub use calls::CallsConfig;
 pub use http::HttpConfig;
 pub use join::JoinConfig;
 pub use log::LogConfig;
@@ -96,6 +98,7 @@ pub struct Config {
     pub join: JoinConfig,
     pub oidc: OidcConfig,
     pub log: LogConfig,
+    pub calls: CallsConfig,
 }
 
 /// A setting that failed validation, by its dotted name.
@@ -242,6 +245,7 @@ impl Config {
                 format!("{linked:?} is not an [[oidc.clients]] id"),
             ));
         }
+        self.calls.validate()?;
         distinct_secrets(&self.configured_secrets())?;
         self.log.validate()
     }

@@ -67,6 +67,10 @@ pub struct FeaturePrice {
     pub amount_minor: i64,
     pub currency: String,
     pub days: i64,
+    /// Sold as this many minutes of private-call credit (`docs/calls.md`), usable for
+    /// `days`, instead of a plan. default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_minutes: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -170,8 +174,11 @@ impl PaymentsConfig {
                 || !is_amount(price.amount_minor)
                 || !is_currency_code(&price.currency)
                 || !(1..=3660).contains(&price.days)
+                || price
+                    .call_minutes
+                    .is_some_and(|m| !(1..=100_000).contains(&m))
             {
-                return Err(bad(&format!("payments.features.{name}"), "needs a lowercase name, a positive amount_minor (at most 10^12), an ISO currency and 1-3660 days"));
+                return Err(bad(&format!("payments.features.{name}"), "needs a lowercase name, a positive amount_minor (at most 10^12), an ISO currency, 1-3660 days and, for call credit, 1-100000 call_minutes"));
             }
         }
         Ok(())

@@ -71,6 +71,13 @@ pub enum Change {
         user_id: UserId,
         reason: SessionsEndedReason,
     },
+    /// A minute slot of a private call was charged to the viewer's credit: the cached
+    /// balance is stale everywhere.
+    CallMinuteCharged {
+        call_id: String,
+        user_id: UserId,
+        slot: i64,
+    },
 }
 
 /// Why every session of a user ended.
@@ -97,6 +104,7 @@ impl Change {
             Change::RoomEnded { .. } => "room_ended",
             Change::PaymentApplied { .. } => "payment_applied",
             Change::SessionsEnded { .. } => "sessions_ended",
+            Change::CallMinuteCharged { .. } => "call_minute_charged",
         }
     }
 
@@ -112,6 +120,7 @@ impl Change {
             Change::PaymentApplied { user_id, .. } | Change::SessionsEnded { user_id, .. } => {
                 Some(user_id)
             }
+            Change::CallMinuteCharged { user_id, .. } => Some(user_id),
             Change::RoomCreated { .. } | Change::RoomUpdated { .. } | Change::RoomEnded { .. } => {
                 None
             }

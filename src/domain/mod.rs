@@ -5,6 +5,7 @@
 //! services below never see an unchecked room name or an empty handle.
 
 pub mod amount;
+pub mod calls;
 mod change;
 mod community;
 #[cfg(test)]
@@ -14,6 +15,7 @@ mod records;
 mod room_name;
 mod tip;
 
+pub use calls::{Call, CallState, CallTerms};
 pub use change::{Change, SessionsEndedReason};
 pub use community::*;
 pub use payments::*;

@@ -503,3 +503,20 @@ impl From<crate::payments::PaymentError> for ApiError {
         }
     }
 }
+
+impl From<crate::calls::CallError> for ApiError {
+    fn from(error: crate::calls::CallError) -> Self {
+        use crate::calls::CallError as E;
+        match error {
+            E::Invalid(field, message) => ApiError::validation(field, message),
+            E::Forbidden(message) => ApiError::forbidden(message),
+            E::NotFound => ApiError::not_found("no such call"),
+            E::UnknownPerformer => ApiError::validation("performer_id", "no such performer"),
+            E::NoPrice => ApiError::new(ErrorCode::NotForSale, error.to_string()),
+            E::NoCredit => ApiError::new(ErrorCode::EntitlementRequired, error.to_string())
+                .with("credit", crate::domain::calls::CALL_MINUTES_CREDIT),
+            E::Conflict(message) => ApiError::new(ErrorCode::Conflict, message),
+            E::Store(e) => store_error(e),
+        }
+    }
+}

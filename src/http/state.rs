@@ -15,6 +15,7 @@ use super::rate_limit::RateLimiter;
 use crate::access::AccessService;
 use crate::attendance::AttendanceService;
 use crate::cache::Bus;
+use crate::calls::CallService;
 use crate::changes::Dispatcher;
 use crate::clock::Clock;
 use crate::entitlements::EntitlementService;
@@ -57,6 +58,8 @@ pub struct Services {
     pub logouts: Arc<BackchannelLogouts>,
     pub attendance: AttendanceService,
     pub stats: StatsService,
+    /// Private calls (its meter runs in the background).
+    pub calls: Arc<CallService>,
     pub audit: Arc<AuditLog>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
@@ -258,5 +261,13 @@ sub_state! {
         store: Store,
         bus: Arc<Bus>,
         metrics: Arc<Metrics>,
+    }
+}
+
+sub_state! {
+    /// Private calls: prices, requests, answers, the running call.
+    CallApiState {
+        calls: Arc<CallService>,
+        token_limit: RateLimiter,
     }
 }

@@ -66,6 +66,8 @@ fn revalidation_reason(change: &Change) -> Option<&str> {
         | Change::RoomUpdated { .. }
         | Change::RoomEnded { .. }
         // A signed-in session is not a seat: tokens already issued run out on their own.
-        | Change::SessionsEnded { .. } => return None,
+        | Change::SessionsEnded { .. }
+        // A charged minute leaves the moment the credit runs out where it was.
+        | Change::CallMinuteCharged { .. } => return None,
     })
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::access::{AccessError, AccessService, Decision, Denial, Verdict};
 use crate::clock::{rfc3339, UnixSeconds};
+use crate::domain::calls::WARN_BEFORE_SECS;
 use crate::domain::{BanScope, RoomAccess, RoomName};
 use crate::store::StoreError;
 
@@ -67,6 +68,12 @@ pub struct OccupantVerdict {
     /// Seats for viewers (`member` occupants); the module refuses a join when none is left.
     /// `None`: no limit.
     pub capacity: Option<u32>,
+    /// In a private call: when the module warns the viewer that their credit runs out,
+    /// and what it tells them (`recheck_at` is then the moment it runs out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warn_at: Option<UnixSeconds>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 impl OccupantVerdict {
@@ -83,7 +90,12 @@ impl OccupantVerdict {
             code: None,
             reason: None,
             capacity: room.capacity,
+            warn_at: None,
+            warning: None,
         };
+        if let Some(ends_at) = decision.call_credit_ends_at {
+            return Self::metered(decision, ends_at, base);
+        }
         match &decision.verdict {
             Verdict::Allow(grant) => {
                 // Staff and the owner stay past the scheduled end; everyone else leaves
@@ -112,6 +124,29 @@ impl OccupantVerdict {
         }
     }
 
+    /// A private call's viewer: in until the credit runs out, warned a minute before, then
+    /// removed with a reason that says why.
+    fn metered(decision: &Decision, ends_at: UnixSeconds, base: Self) -> Self {
+        match &decision.verdict {
+            Verdict::Allow(grant) => Self {
+                allow: true,
+                affiliation: Some("member"),
+                recheck_at: grant.until,
+                warn_at: Some(ends_at - WARN_BEFORE_SECS),
+                warning: Some(
+                    "Your call credit runs out in one minute: top up to stay in the call"
+                        .to_owned(),
+                ),
+                ..base
+            },
+            Verdict::Deny(_) => Self {
+                code: Some("call_credit_exhausted"),
+                reason: Some("Your call credit has run out".to_owned()),
+                ..base
+            },
+        }
+    }
+
     /// A user or room roomkey does not know: never allowed. `None` for an outage.
     fn unknown(user_id: &str, room: &str, error: &AccessError) -> Option<Self> {
         let (code, reason) = match error {
@@ -129,6 +164,8 @@ impl OccupantVerdict {
             code: Some(code),
             reason: Some(reason.to_owned()),
             capacity: None,
+            warn_at: None,
+            warning: None,
         })
     }
 }
@@ -210,6 +247,7 @@ mod tests {
             }),
             verdict,
             decided_at: 100,
+            call_credit_ends_at: None,
         }
     }
 

@@ -317,6 +317,8 @@ impl Subscriber for MatrixService {
                 }
                 // Matrix sessions signed in through roomkey end by back-channel logout.
                 Change::RoomUpdated { .. } | Change::SessionsEnded { .. } => {}
+                // Private calls have no chat room.
+                Change::CallMinuteCharged { .. } => {}
             }
             Ok(())
         }

@@ -164,6 +164,7 @@ impl PaymentService {
         now: UnixSeconds,
     ) -> Result<Entitlement, PaymentError> {
         let intent = tx.intent.clone();
+        let mut quantity = None;
         let (scope, valid_from, valid_until) = match intent.kind {
             PurchaseKind::Room => {
                 let room_id = intent.room_id.clone().unwrap_or_default();
@@ -186,6 +187,22 @@ impl PaymentService {
                     start + self.config.subscription_period_days * 86_400,
                 )
             }
+            PurchaseKind::Feature
+                if self
+                    .config
+                    .features
+                    .get(intent.feature.as_deref().unwrap_or_default())
+                    .is_some_and(|f| f.call_minutes.is_some()) =>
+            {
+                // Minutes of private-call credit: a top-up, counted from now.
+                let feature = &self.config.features[intent.feature.as_deref().unwrap_or_default()];
+                quantity = feature.call_minutes;
+                (
+                    EntitlementScope::Credit(crate::domain::calls::CALL_MINUTES_CREDIT.to_owned()),
+                    now,
+                    now + feature.days * 86_400,
+                )
+            }
             PurchaseKind::Feature => {
                 let name = intent.feature.clone().unwrap_or_default();
                 let days = self.config.features.get(&name).map_or(30, |f| f.days);
@@ -202,7 +219,7 @@ impl PaymentService {
             id: uuid::Uuid::now_v7().to_string(),
             user_id: intent.user_id,
             scope,
-            quantity: None,
+            quantity,
             valid_from,
             valid_until: Some(valid_until),
             source: EntitlementSource::Payment,

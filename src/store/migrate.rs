@@ -90,6 +90,11 @@ const SQLITE: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0015_room_capacity.sql"),
     },
     Migration {
+        version: 16,
+        name: "calls",
+        sql: include_str!("../../migrations/sqlite/0016_calls.sql"),
+    },
+    Migration {
         version: 17,
         name: "tip_messages",
         sql: include_str!("../../migrations/sqlite/0017_tip_messages.sql"),
@@ -176,6 +181,11 @@ const POSTGRES: &[Migration] = &[
         version: 15,
         name: "room_capacity",
         sql: include_str!("../../migrations/postgres/0015_room_capacity.sql"),
+    },
+    Migration {
+        version: 16,
+        name: "calls",
+        sql: include_str!("../../migrations/postgres/0016_calls.sql"),
     },
     Migration {
         version: 17,
@@ -329,6 +339,7 @@ mod tests {
                 "0013_oidc",
                 "0014_oidc_logout_outbox",
                 "0015_room_capacity",
+                "0016_calls",
                 "0017_tip_messages",
                 "0018_oidc_consent"
             ]
@@ -400,6 +411,7 @@ mod tests {
                 "0013_oidc",
                 "0014_oidc_logout_outbox",
                 "0015_room_capacity",
+                "0016_calls",
                 "0017_tip_messages",
                 "0018_oidc_consent"
             ]

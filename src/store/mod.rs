@@ -12,6 +12,7 @@ mod attendance;
 mod audit;
 mod bans;
 mod batch;
+mod calls;
 mod changes;
 mod entitlements;
 mod mastodon;
@@ -44,6 +45,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row as _};
 
 pub use audit::AuditQuery;
+pub use calls::{CallTotals, MeterFacts, SlotCharge};
 pub use changes::{RecordedChange, WRITER_HOLD_SECS};
 pub use mastodon::{MastodonCall, NewMastodonCall};
 pub use matrix::{NewOutboxItem, OutboxItem};

@@ -20,6 +20,7 @@ mod synapse;
 mod admin;
 mod auth;
 mod caching;
+mod calls;
 mod changes;
 mod events;
 mod join;

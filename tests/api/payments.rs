@@ -56,6 +56,7 @@ pub(crate) async fn payments_app_with(
                 amount_minor: 990,
                 currency: "USD".into(),
                 days: 30,
+                call_minutes: None,
             },
         );
         tweak(c);

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod calls;
 pub mod events;
 pub mod join;
 pub mod keys;

@@ -8,8 +8,8 @@ use axum::routing::MethodRouter;
 use axum::Router;
 
 use super::{
-    admin, auth, events, join, keys, live, matrix, moderation, oidc, ops, payments, performers,
-    prosody, rooms, stats,
+    admin, auth, calls, events, join, keys, live, matrix, moderation, oidc, ops, payments,
+    performers, prosody, rooms, stats,
 };
 use crate::http::state::AppState;
 
@@ -145,6 +145,12 @@ route_table! {
         get "/oidc/logout" => join::oidc::logout;
         post "/oidc/logout" => join::oidc::logout;
         get "/healthz" => ops::healthz;
+        put "/api/performers/{id}/call-terms" => calls::set_terms;
+        post "/api/calls" => calls::request;
+        get "/api/calls/{id}" => calls::show;
+        post "/api/calls/{id}/accept" => calls::accept;
+        post "/api/calls/{id}/decline" => calls::decline;
+        post "/api/calls/{id}/end" => calls::end;
     }
 
     /// Readiness and metrics: on the ops listener, or on the public one without it.

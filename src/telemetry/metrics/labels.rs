@@ -127,6 +127,7 @@ label_enum!(
         RoomEnded => "room_ended",
         PaymentApplied => "payment_applied",
         SessionsEnded => "sessions_ended",
+        CallMinuteCharged => "call_minute_charged",
     }
 );
 

@@ -5,6 +5,7 @@
 //! Series are plain atomics indexed by those enums: recording on the token path is a
 //! couple of relaxed atomic adds, with no map lookup and no lock.
 
+mod calls;
 mod histogram;
 mod labels;
 mod render;
@@ -12,6 +13,7 @@ mod render;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub use calls::CallMetrics;
 use histogram::Histogram;
 pub use labels::*;
 
@@ -43,6 +45,8 @@ pub struct Metrics {
     requests_cut: Vec<AtomicU64>,
     tip_notices: Vec<AtomicU64>,
     seats_refused: AtomicU64,
+    /// Private calls (`roomkey_calls_*`).
+    pub calls: CallMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -120,6 +124,7 @@ impl Metrics {
                 .map(|_| AtomicU64::new(0))
                 .collect(),
             seats_refused: AtomicU64::new(0),
+            calls: CallMetrics::default(),
         }
     }
 

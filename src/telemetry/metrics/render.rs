@@ -33,6 +33,7 @@ impl Metrics {
         self.render_connections(&mut out);
         self.render_requests_cut(&mut out);
         self.render_seats_refused(&mut out);
+        self.calls.render(&mut out);
         out
     }
 
@@ -391,7 +392,7 @@ impl Metrics {
     }
 }
 
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(super) fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
