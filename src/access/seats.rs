@@ -54,15 +54,20 @@ pub enum SeatCheck {
 }
 
 /// Who holds a seat in one room, as loaded at one moment, shaped for the check: one
-/// entry per user, `None` while present, else their latest leave.
+/// entry per user, `None` while present, else their latest leave; and, so that a check
+/// costs the same in a room of five or of five thousand, how many are present and the
+/// leaves in order (a room's holders are counted once per load, not once per token).
 #[derive(Debug, Default)]
 struct Occupancy {
-    holders: HashMap<String, Option<UnixSeconds>>,
+    holders: HashMap<String, Option<UnixSeconds>, RandomState>,
+    present: usize,
+    /// Latest leave of each holder who is not present, oldest first.
+    leaves: Vec<UnixSeconds>,
 }
 
 impl Occupancy {
     fn from_stays(stays: Vec<(String, Option<UnixSeconds>)>) -> Self {
-        let mut holders: HashMap<String, Option<UnixSeconds>> = HashMap::new();
+        let mut holders: HashMap<String, Option<UnixSeconds>, RandomState> = HashMap::default();
         for (user, left_at) in stays {
             let seat = holders.entry(user).or_insert(left_at);
             // Present on any stay means present; else the latest leave counts.
@@ -71,12 +76,23 @@ impl Occupancy {
                 (Some(a), Some(b)) => Some(a.max(b)),
             };
         }
-        Self { holders }
+        let mut leaves: Vec<UnixSeconds> = holders.values().filter_map(|left| *left).collect();
+        leaves.sort_unstable();
+        Self {
+            present: holders.len() - leaves.len(),
+            holders,
+            leaves,
+        }
+    }
+
+    /// The leaves still within their grace period at `grace_start`, oldest first.
+    fn leaves_in_grace(&self, grace_start: UnixSeconds) -> &[UnixSeconds] {
+        &self.leaves[self.leaves.partition_point(|left| *left <= grace_start)..]
     }
 }
 
 type Flight = Arc<OnceCell<Occupancy>>;
-type Shard = CachePadded<Mutex<HashMap<String, (UnixSeconds, Flight)>>>;
+type Shard = CachePadded<Mutex<HashMap<String, (UnixSeconds, Flight), RandomState>>>;
 
 pub struct Seats {
     store: Store,
@@ -105,13 +121,18 @@ impl Seats {
             return Ok(SeatCheck::Free);
         };
         let flight = self.flight(room.name.as_str(), now);
-        let occupancy = flight
-            .get_or_try_init(|| async {
-                let since = now - SEAT_GRACE_SECS;
-                let stays = self.store.find_seat_holders(&room.id, since).await?;
-                Ok::<_, StoreError>(Occupancy::from_stays(stays))
-            })
-            .await?;
+        if let Some(occupancy) = flight.get() {
+            return Ok(judge(occupancy, user_id, capacity, now));
+        }
+        // The load is boxed: its query future is kilobytes, and inlined it would make every
+        // token request's future that much bigger to move, though almost all of them find
+        // the room loaded (`bench/README.md`, "Seat limits").
+        let occupancy = Box::pin(flight.get_or_try_init(|| async {
+            let since = now - SEAT_GRACE_SECS;
+            let stays = self.store.find_seat_holders(&room.id, since).await?;
+            Ok::<_, StoreError>(Occupancy::from_stays(stays))
+        }))
+        .await?;
         Ok(judge(occupancy, user_id, capacity, now))
     }
 
@@ -161,23 +182,15 @@ fn judge(occupancy: &Occupancy, user_id: &str, capacity: u32, now: UnixSeconds) 
     if occupancy.holders.get(user_id).is_some_and(holds) {
         return SeatCheck::Free;
     }
-    let held = occupancy
-        .holders
-        .values()
-        .filter(|&left| holds(left))
-        .count();
-    if held < capacity as usize {
+    let in_grace = occupancy.leaves_in_grace(grace_start);
+    if occupancy.present + in_grace.len() < capacity as usize {
         return SeatCheck::Free;
     }
     // The first seat a leaver still holds frees up when their grace ends; with everyone
     // present, a leave gives a seat back one grace period later at the soonest.
-    let retry_after = occupancy
-        .holders
-        .values()
-        .filter_map(|left| left.filter(|left| *left > grace_start))
-        .map(|left| left + SEAT_GRACE_SECS - now)
-        .min()
-        .unwrap_or(SEAT_GRACE_SECS)
+    let retry_after = in_grace
+        .first()
+        .map_or(SEAT_GRACE_SECS, |left| left + SEAT_GRACE_SECS - now)
         .max(1);
     SeatCheck::Full {
         capacity,
