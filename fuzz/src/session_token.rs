@@ -289,12 +289,13 @@ fn build(
                 Some(stamp) => stamp.at(),
             };
             let valid = in_time && expected && c.omit & 0x7f == 0 && !shadowed;
-            let session = match (valid, generation, c.exp.at()) {
-                (true, Some(generation), Some(exp)) => Some(VerifiedSession {
+            let session = match (valid, generation, c.exp.at(), c.iat.at()) {
+                (true, Some(generation), Some(exp), Some(iat)) => Some(VerifiedSession {
                     user_id: c.sub.to_owned(),
                     jti: c.jti.to_owned(),
                     generation,
                     expires_at: exp,
+                    issued_at: iat,
                 }),
                 _ => None,
             };
