@@ -12,34 +12,8 @@
 
 mod support;
 
-use std::process::Command;
-
 fn run_harness(test: &str, shared_backends: bool) {
-    let mut command = Command::new("python3");
-    command
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/prosody/calls.py"
-        ))
-        .arg("--roomkey")
-        .arg(env!("CARGO_BIN_EXE_roomkey"))
-        .env_remove("DATABASE_URL")
-        .env_remove("REDIS_URL");
-    if !shared_backends {
-        command
-            .env_remove("TEST_DATABASE_URL")
-            .env_remove("TEST_REDIS_URL");
-    }
-    let output = command.output().expect("python3 runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    match output.status.code() {
-        Some(0) => eprintln!("{stderr}"),
-        Some(77) => support::skip(test, &format!("Prosody and its Lua libraries\n{stderr}")),
-        code => panic!(
-            "private calls failed ({code:?}):\n{}\n{stderr}",
-            String::from_utf8_lossy(&output.stdout)
-        ),
-    }
+    support::run_prosody_harness("calls.py", test, shared_backends, None);
 }
 
 #[test]

@@ -156,3 +156,45 @@ pub fn http(
         serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())),
     )
 }
+
+/// Runs the harness `tests/prosody/<script>` against the real roomkey binary and a real
+/// Prosody: roomkey on its own SQLite file without Redis, or, with `shared_backends`, on
+/// the PostgreSQL and Redis at `TEST_DATABASE_URL` and `TEST_REDIS_URL`; the clients over
+/// `transport` (`bosh` or `websocket`) when the script takes one. Exit 77 (no Prosody) is a
+/// skip; any other failure panics with the harness's report.
+pub fn run_prosody_harness(
+    script: &str,
+    test: &str,
+    shared_backends: bool,
+    transport: Option<&str>,
+) {
+    let mut command = Command::new("python3");
+    command
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/prosody")
+                .join(script),
+        )
+        .arg("--roomkey")
+        .arg(env!("CARGO_BIN_EXE_roomkey"))
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL");
+    if let Some(transport) = transport {
+        command.args(["--transport", transport]);
+    }
+    if !shared_backends {
+        command
+            .env_remove("TEST_DATABASE_URL")
+            .env_remove("TEST_REDIS_URL");
+    }
+    let output = command.output().expect("python3 runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    match output.status.code() {
+        Some(0) => eprintln!("{stderr}"),
+        Some(77) => skip(test, &format!("Prosody and its Lua libraries\n{stderr}")),
+        code => panic!(
+            "{script} failed ({code:?}):\n{}\n{stderr}",
+            String::from_utf8_lossy(&output.stdout)
+        ),
+    }
+}
