@@ -301,6 +301,16 @@ async fn a_redis_restart_fails_no_request_and_holds_no_admin_call() {
     let ((during, refused), ()) = tokio::join!(
         async {
             tokio::time::sleep(Duration::from_secs(1)).await;
+            // Both still serve tokens (from SQL), so both stay in the load balancer.
+            for instance in [&cluster.a, &cluster.b] {
+                let ready = instance.readyz(UNAVAILABLE_BOUND).await;
+                eprintln!("{} /readyz while Redis is down: {ready:?}", instance.name);
+                assert!(
+                    ready.is_ok_and(|r| r.status == 200),
+                    "{} is not ready while Redis is down, yet serves tokens",
+                    instance.name
+                );
+            }
             let during = ban(&cluster.a, &banned_during).await;
             let mut refused = Vec::new();
             for instance in [&cluster.a, &cluster.b] {
@@ -599,6 +609,169 @@ async fn an_instance_whose_redis_connections_go_silent_for_good_connects_again()
     );
 }
 
+/// Redis comes back from a snapshot taken before a ban, and the instance that made the ban
+/// (and owed the bus its invalidation) died meanwhile: the shared tier holds the banned
+/// user's pre-ban entry again, and no instance may take it for the truth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restarted_from_an_old_snapshot_brings_back_no_stale_fact() {
+    let Some(bin) = tools("a_redis_restarted_from_an_old_snapshot_brings_back_no_stale_fact")
+    else {
+        return;
+    };
+    let _serial = SERIAL.lock().await;
+    let mut cluster = Cluster::start(bin, Wiring::Direct).await;
+    let steady = vec![cluster.cached_user("steady").await];
+    let banned = cluster.cached_user("snapshot").await;
+    cluster.redis.snapshot().await;
+    // On B only: A dies in the middle.
+    let on_b = Target {
+        instance: cluster.b.name,
+        base_url: cluster.b.base_url(),
+    };
+    let traffic = Traffic::start(
+        &[on_b],
+        &steady,
+        &cluster.free_room,
+        2,
+        Duration::from_millis(10),
+        CLIENT_DEADLINE,
+    );
+
+    cluster.redis.kill().await;
+    let during = ban(&cluster.a, &banned).await;
+    eprintln!("ban on A while Redis is down: {during:?}");
+    assert_eq!(during.map(|t| t.status).ok(), Some(201));
+    cluster.a.kill().await;
+    cluster.redis.restart().await;
+    let keys = cluster.redis.key_count().await;
+    eprintln!("Redis restarted from the snapshot with {keys} keys");
+    assert!(
+        keys > 0,
+        "the snapshot came back empty: the scenario tests nothing"
+    );
+
+    let hears = harness::wait_for(Duration::from_secs(10), || async {
+        cluster
+            .b
+            .readyz(Duration::from_secs(1))
+            .await
+            .is_ok_and(|r| r.status == 200 && r.body["invalidation_bus"] == true)
+    })
+    .await;
+    eprintln!("B hears the bus again {hears:?} after Redis restarted");
+    assert!(hears.is_some(), "{}", cluster.logs());
+    let watched = Instant::now();
+    let mut answers = Vec::new();
+    while watched.elapsed() < Duration::from_secs(3) {
+        answers.push(token_status(&cluster.b, &banned, &cluster.free_room).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "B answered the banned user {} times after the restart",
+        answers.len()
+    );
+    assert!(
+        answers.iter().all(|status| *status == Some(403)),
+        "B admitted a user banned before Redis came back from an old snapshot: {answers:?}\n{}",
+        cluster.logs()
+    );
+    let report = traffic.stop().await;
+    eprintln!("traffic: {}", report.summary());
+    assert!(
+        report.failures().is_empty(),
+        "{}\n{}",
+        report.describe_failures(),
+        cluster.logs()
+    );
+}
+
+/// A payment notification that arrives while PostgreSQL is away is refused at once (503),
+/// so the provider retries; its retries once the database is back grant access exactly
+/// once, whichever instance they reach.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_while_postgres_is_away_is_refused_promptly_and_its_retries_grant_once() {
+    let test = "a_webhook_while_postgres_is_away_is_refused_promptly_and_its_retries_grant_once";
+    let Some(bin) = tools(test) else { return };
+    let _serial = SERIAL.lock().await;
+    let cluster = Cluster::start(bin, Wiring::Direct).await;
+    let viewer = cluster.provision("payer").await;
+    let path = format!("/api/rooms/{}/pay", cluster.paid_room);
+    let checkout = cluster
+        .a
+        .act_for(
+            &viewer,
+            Method::POST,
+            &path,
+            Some(json!({"provider": "cards"})),
+            ADMIN_BOUND,
+        )
+        .await
+        .expect("a checkout");
+    assert_eq!(checkout.status, 201, "{checkout:?}");
+    let reference = checkout.body["reference"].as_str().unwrap().to_owned();
+    let event = json!({
+        "id": "evt_faults_1",
+        "type": "payment.succeeded",
+        "data": {"reference": reference, "provider_ref": "ch_faults_1",
+                 "amount_minor": 500_000, "currency": "COP"},
+    });
+
+    cluster.pg.stop().await;
+    for instance in cluster.instances() {
+        let answer = instance
+            .cards_webhook(&event, Duration::from_secs(30))
+            .await;
+        eprintln!(
+            "{}: the webhook with PostgreSQL stopped: {answer:?}",
+            instance.name
+        );
+        assert!(
+            matches!(&answer, Ok(Timed { status: 503, took, .. }) if *took <= UNAVAILABLE_BOUND),
+            "{}: {answer:?}",
+            instance.name
+        );
+    }
+    cluster.pg.start_again().await;
+
+    // The provider retries until it hears a 2xx: first A, then each instance again.
+    let first = harness::wait_for(Duration::from_secs(10), || async {
+        cluster
+            .a
+            .cards_webhook(&event, UNAVAILABLE_BOUND)
+            .await
+            .is_ok_and(|t| t.status == 200)
+    })
+    .await;
+    assert!(first.is_some(), "{}", cluster.logs());
+    for instance in cluster.instances() {
+        let retry = instance.cards_webhook(&event, ADMIN_BOUND).await;
+        eprintln!("{}: a retry after the return: {retry:?}", instance.name);
+        let retry = retry.expect("an answer");
+        assert_eq!(
+            (retry.status, retry.body["status"].as_str()),
+            (200, Some("duplicate"))
+        );
+        assert_eq!(
+            token_status(instance, &viewer, &cluster.paid_room).await,
+            Some(200),
+            "{} does not admit the payer",
+            instance.name
+        );
+    }
+    let access = admin(
+        &cluster.b,
+        Method::GET,
+        &format!("/api/admin/users/{viewer}/access"),
+        None,
+    )
+    .await;
+    let tickets = access.body["entitlements"]
+        .as_array()
+        .expect("a list of entitlements")
+        .len();
+    assert_eq!(tickets, 1, "{access:?}");
+}
+
 /// PostgreSQL gone for an outage under traffic (shut down, or quitting at once as if
 /// killed): cached users keep their answers, uncached ones and readiness get a prompt
 /// 503, and all is well once it is back.
@@ -711,6 +884,36 @@ async fn start_up_without_redis_fails_promptly_naming_the_setting() {
         assert!(!exited.success());
         assert!(took <= Duration::from_secs(5), "took {took:?}\n{log}");
         assert!(log.contains("redis.url"), "{log}");
+    }
+}
+
+/// Start-up with PostgreSQL refusing connections, and with one that accepts and never
+/// answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_without_postgres_fails_promptly_naming_the_setting() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hung = Proxy::start(harness::free_port()).await;
+    hung.set(Mode::Hang);
+    for (what, port) in [
+        ("refusing connections", harness::free_port()),
+        ("hung", hung.port),
+    ] {
+        let settings = Settings {
+            database_url: Some(format!("postgres://postgres@127.0.0.1:{port}/test")),
+            keys_dir: dir.path().join("keys"),
+            ..Settings::default()
+        };
+        let mut instance = Instance::spawn("S", dir.path(), &settings);
+        let started = Instant::now();
+        let exited = instance.exited_within(Duration::from_secs(40)).await;
+        let took = started.elapsed();
+        eprintln!("start-up with PostgreSQL {what}: {exited:?} after {took:?}");
+        let log = instance.log_text();
+        let exited = exited.unwrap_or_else(|| panic!("still starting after {took:?}\n{log}"));
+        assert!(!exited.success());
+        assert!(took <= Duration::from_secs(5), "took {took:?}\n{log}");
+        assert!(log.contains("database.url"), "{log}");
     }
 }
 

@@ -365,6 +365,14 @@ impl Bus {
             Ok(Err(error)) => return error.to_string(),
             Err(_) => return "no answer to the subscription in time".into(),
         };
+        // A new subscription may be to a Redis that restarted (perhaps from an old snapshot):
+        // the shared tier is read under this run's names from now on. Learnt after
+        // subscribing, so a later restart ends this subscription too.
+        if let Some(redis) = &self.redis {
+            if let Err(error) = redis.learn_run().await {
+                return format!("the Redis server's run was not learnt: {error}");
+            }
+        }
         // Anything cached before this point may have missed an invalidation.
         self.caches.apply(&Invalidation::All);
         tracing::info!(channel = %self.channel, "listening for cache invalidations");

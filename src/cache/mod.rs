@@ -11,7 +11,7 @@
 //! that it hears the bus (its own heartbeat has not come back within a second: Redis
 //! down, hung, or cut off from it) it trusts neither its in-process tier nor the Redis
 //! tier and reads through, so a missed invalidation keeps a banned user in for at most
-//! that second (the bus's module doc and `docs/failures.md` give the bounds).
+//! that second (the bus's module doc and `docs/operations.md` give the bounds).
 
 pub mod bus;
 pub mod local;

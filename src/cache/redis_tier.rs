@@ -5,6 +5,14 @@
 //! the value and publishes the invalidation in one script after its SQL commit. So a slow
 //! reader holding pre-commit data can never plant it in Redis after the writer cleared it.
 //!
+//! Values are named after the Redis server's run (`run_id`, new on every start of the
+//! server): a Redis that restarts from an old snapshot, or a replica promoted in its place,
+//! brings back entries written before changes it never heard of, and those entries carry
+//! the old run's name, which no instance reads again. The run is learnt at connection and
+//! again on every new bus subscription, before the bus vouches for the tier (see `bus`);
+//! a reader writes back under the run it read in, so a load that spans a restart cannot
+//! plant its result in the new run either.
+//!
 //! Every call is bounded: a connection attempt by [`CONNECT_TIMEOUT`], a call in all
 //! (waiting for a reconnection under way, then the answer) by [`CALL_TIMEOUT`]. A failed
 //! call is an error the caller answers without Redis; nothing waits on Redis for longer.
@@ -46,9 +54,19 @@ pub struct RedisTier {
     link: Arc<Link>,
     prefix: Arc<str>,
     ttl_secs: u64,
+    /// The Redis server's run id as last learnt (see the module doc).
+    run: Arc<RwLock<Arc<str>>>,
     set_script: Arc<Script>,
     invalidate_script: Arc<Script>,
     metrics: Arc<Metrics>,
+}
+
+/// Where a reader that missed may write its value back: the key's generation and the
+/// server run it was read in.
+#[derive(Debug, Clone)]
+pub struct SharedSlot {
+    generation: String,
+    run: Arc<str>,
 }
 
 /// The connection every call shares, and what it takes to replace it.
@@ -111,7 +129,7 @@ impl RedisTier {
         .await
         .map_err(|_| anyhow::anyhow!("{address}: no answer within {CONNECT_TIMEOUT:?}"))?
         .with_context(|| address.clone())?;
-        Ok(Self {
+        let tier = Self {
             link: Arc::new(Link {
                 conn: RwLock::new(conn),
                 client,
@@ -121,18 +139,53 @@ impl RedisTier {
             }),
             prefix: prefix.into(),
             ttl_secs: ttl_secs.max(1),
+            run: Arc::new(RwLock::new(Arc::from(""))),
             set_script: Arc::new(Script::new(SET_IF_GENERATION)),
             invalidate_script: Arc::new(Script::new(INVALIDATE_AND_PUBLISH)),
             metrics,
-        })
+        };
+        tier.learn_run()
+            .await
+            .with_context(|| format!("{address}: INFO server"))?;
+        Ok(tier)
     }
 
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
 
-    fn value_key(&self, cache: CacheName, key: &str) -> String {
-        format!("{}c:{}:{key}", self.prefix, cache.as_str())
+    /// Asks the server for its run id and names values after it from now on.
+    pub async fn learn_run(&self) -> RedisResult<()> {
+        let info: String = self
+            .call(|mut conn| async move {
+                redis::cmd("INFO")
+                    .arg("server")
+                    .query_async(&mut conn)
+                    .await
+            })
+            .await?;
+        let run = run_id(&info).ok_or_else(|| {
+            RedisError::from((redis::ErrorKind::ResponseError, "INFO server has no run_id"))
+        })?;
+        let mut current = self.run.write().unwrap_or_else(|p| p.into_inner());
+        if **current != *run {
+            if !current.is_empty() {
+                tracing::info!(
+                    run,
+                    "Redis runs anew; shared entries of its earlier run are ignored"
+                );
+            }
+            *current = Arc::from(run);
+        }
+        Ok(())
+    }
+
+    fn current_run(&self) -> Arc<str> {
+        self.run.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn value_key(&self, run: &str, cache: CacheName, key: &str) -> String {
+        format!("{}c:{run}:{}:{key}", self.prefix, cache.as_str())
     }
 
     fn generation_key(&self, cache: CacheName, key: &str) -> String {
@@ -162,13 +215,19 @@ impl RedisTier {
         result
     }
 
-    /// The cached bytes (if any) and the key's current generation.
-    pub async fn get(&self, cache: CacheName, key: &str) -> Result<(Option<Vec<u8>>, String), ()> {
+    /// The cached bytes (if any), and where a value loaded instead may be written back.
+    pub async fn get(
+        &self,
+        cache: CacheName,
+        key: &str,
+    ) -> Result<(Option<Vec<u8>>, SharedSlot), ()> {
         let started = Instant::now();
+        let run = self.current_run();
+        let value_key = self.value_key(&run, cache, key);
         let result: RedisResult<(Option<Vec<u8>>, Option<String>)> = self
             .call(|mut conn| async move {
                 redis::cmd("MGET")
-                    .arg(self.value_key(cache, key))
+                    .arg(value_key)
                     .arg(self.generation_key(cache, key))
                     .query_async(&mut conn)
                     .await
@@ -176,7 +235,13 @@ impl RedisTier {
             .await;
         self.metrics.redis_op(RedisOp::CacheGet, started.elapsed());
         match result {
-            Ok((value, generation)) => Ok((value, generation.unwrap_or_default())),
+            Ok((value, generation)) => Ok((
+                value,
+                SharedSlot {
+                    generation: generation.unwrap_or_default(),
+                    run,
+                },
+            )),
             Err(error) => {
                 self.metrics.redis_error();
                 tracing::warn!(%error, "redis cache read failed; reading SQL");
@@ -189,16 +254,16 @@ impl RedisTier {
         &self,
         cache: CacheName,
         key: &str,
-        generation: &str,
+        slot: &SharedSlot,
         bytes: &[u8],
     ) {
         let started = Instant::now();
         let result: RedisResult<i64> = self
             .call(|mut conn| async move {
                 self.set_script
-                    .key(self.value_key(cache, key))
+                    .key(self.value_key(&slot.run, cache, key))
                     .key(self.generation_key(cache, key))
-                    .arg(generation)
+                    .arg(&slot.generation)
                     .arg(bytes)
                     .arg(self.ttl_secs)
                     .invoke_async(&mut conn)
@@ -224,7 +289,7 @@ impl RedisTier {
         let mut invocation = self.invalidate_script.prepare_invoke();
         if let Some((cache, key)) = invalidation.shared_key() {
             invocation
-                .key(self.value_key(cache, key))
+                .key(self.value_key(&self.current_run(), cache, key))
                 .key(self.generation_key(cache, key));
         }
         invocation
@@ -277,6 +342,14 @@ impl RedisTier {
     }
 }
 
+/// The `run_id` line of `INFO server`.
+fn run_id(info: &str) -> Option<&str> {
+    info.lines()
+        .find_map(|line| line.strip_prefix("run_id:"))
+        .map(str::trim)
+        .filter(|run| !run.is_empty())
+}
+
 impl Link {
     fn elapsed_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
@@ -313,5 +386,17 @@ impl Link {
             }
             self.replacing.store(false, Ordering::Release);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_run_is_read_from_info_server() {
+        let info = "# Server\r\nredis_version:7.0.15\r\nrun_id:4f1c0e2d9a\r\ntcp_port:6379\r\n";
+        assert_eq!(run_id(info), Some("4f1c0e2d9a"));
+        assert_eq!(run_id("# Server\r\nredis_version:7.0.15\r\n"), None);
     }
 }

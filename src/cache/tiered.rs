@@ -133,7 +133,7 @@ where
             self.metrics.cache_lookup(self.name, CacheTier::Sql);
             return load().await;
         };
-        let generation = match redis.get(self.name, key).await {
+        let slot = match redis.get(self.name, key).await {
             Ok((Some(_), _)) if !self.bus_healthy.is_healthy() => None,
             Ok((Some(bytes), _)) => match serde_json::from_slice(&bytes) {
                 Ok(value) => {
@@ -145,16 +145,14 @@ where
                     None
                 }
             },
-            Ok((None, generation)) => Some(generation),
+            Ok((None, slot)) => Some(slot),
             Err(_) => None,
         };
         self.metrics.cache_lookup(self.name, CacheTier::Sql);
         let value = load().await?;
-        if let Some(generation) = generation {
+        if let Some(slot) = slot {
             if let Ok(bytes) = serde_json::to_vec(&value) {
-                redis
-                    .set_if_generation(self.name, key, &generation, &bytes)
-                    .await;
+                redis.set_if_generation(self.name, key, &slot, &bytes).await;
             }
         }
         Ok(value)

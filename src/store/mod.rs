@@ -126,6 +126,54 @@ pub struct Store {
     /// The embedded file's one writer at a time, queued here (see [`Store::write_turn`]);
     /// `None` on PostgreSQL, whose writers lock only the rows they touch.
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// When an operation last failed for a reason other than the data's (see
+    /// [`LastFailure`]).
+    last_failure: Arc<LastFailure>,
+}
+
+/// When the database last failed an operation, so that the pool pings, before handing it
+/// out, every connection that sat idle across that failure.
+///
+/// A database that restarted leaves the pool holding connections it has closed. Those idle
+/// for [`PING_IF_IDLE_FOR`] are pinged anyway; those used just before the outage are not,
+/// and each would fail the first query given it after the database is back. An operation
+/// that fails marks the moment; from then on a connection returned to the pool before that
+/// moment is pinged (and discarded if dead) before use, so a failure answered during an
+/// outage means no request fails after it. In steady state nothing fails and nothing more
+/// is pinged.
+#[derive(Debug)]
+struct LastFailure {
+    started: Instant,
+    /// Milliseconds since `started`, plus one; 0 before any failure.
+    at_ms_plus_one: std::sync::atomic::AtomicU64,
+}
+
+impl LastFailure {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            at_ms_plus_one: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn mark(&self) {
+        let now = self.started.elapsed().as_millis() as u64 + 1;
+        self.at_ms_plus_one
+            .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether a connection idle for `idle_for` was put back before the last failure.
+    fn idle_across(&self, idle_for: Duration) -> bool {
+        let failed = self
+            .at_ms_plus_one
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if failed == 0 {
+            return false;
+        }
+        let now = self.started.elapsed().as_millis() as u64 + 1;
+        let returned = now.saturating_sub(idle_for.as_millis() as u64);
+        returned <= failed
+    }
 }
 
 /// A writer's place at the embedded file: held until its transaction ends.
@@ -157,13 +205,17 @@ impl Store {
         } else {
             max_connections
         };
+        let last_failure = Arc::new(LastFailure::new());
+        let failures = last_failure.clone();
         let mut options = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(backend.acquire_timeout())
             .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
+            .before_acquire(move |conn, meta| {
+                let suspect =
+                    meta.idle_for >= PING_IF_IDLE_FOR || failures.idle_across(meta.idle_for);
                 Box::pin(async move {
-                    if meta.idle_for >= PING_IF_IDLE_FOR {
+                    if suspect {
                         sqlx::Connection::ping(conn).await?;
                     }
                     Ok(true)
@@ -187,16 +239,19 @@ impl Store {
                 })
             });
         }
-        let pool = options
-            .connect(&url)
-            .await
-            .with_context(|| format!("cannot connect to the {} database", backend.as_str()))?;
+        let pool = options.connect(&url).await.with_context(|| {
+            format!(
+                "cannot connect to the {} database (database.url)",
+                backend.as_str()
+            )
+        })?;
         let writer = (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
         Ok(Self {
             pool,
             backend,
             metrics,
             writer,
+            last_failure,
         })
     }
 
@@ -255,6 +310,9 @@ impl Store {
         };
         let result = work.await;
         self.metrics.store_op(op, started.elapsed());
+        if let Err(StoreError::Unexpected(_)) = &result {
+            self.last_failure.mark();
+        }
         result
     }
 }
@@ -270,7 +328,8 @@ const SQLITE_MAX_CONNECTIONS: u32 = 4;
 /// steady use has just answered a query; one that sat idle may have been dropped unnoticed
 /// (a database restart, a firewall's idle timeout), and a failed ping makes the pool discard
 /// it and hand out another instead of failing the query. What this gives up: a connection
-/// the database drops while it is in steady use fails the one query that finds out.
+/// the database drops while it is in steady use fails the one query that finds out, and
+/// from then on every connection idle across that failure is pinged too ([`LastFailure`]).
 pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(5);
 
 /// Per-connection settings of the embedded backend: WAL lets readers run beside the writer.
@@ -338,4 +397,27 @@ fn opt_int(row: &AnyRow, column: &str) -> Result<Option<i64>, StoreError> {
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Unexpected(anyhow::anyhow!("stored {what} {value:?} is not valid"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_connections_put_back_before_the_last_failure_are_suspect() {
+        let failures = LastFailure::new();
+        assert!(
+            !failures.idle_across(Duration::from_secs(60)),
+            "nothing has failed"
+        );
+        std::thread::sleep(Duration::from_millis(30));
+        failures.mark();
+        assert!(failures.idle_across(Duration::from_millis(20)));
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(
+            !failures.idle_across(Duration::from_millis(5)),
+            "put back after the failure"
+        );
+        assert!(failures.idle_across(Duration::from_millis(50)));
+    }
 }

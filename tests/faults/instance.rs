@@ -11,6 +11,8 @@ use serde_json::Value;
 use tokio::process::{Child, Command};
 
 pub const ADMIN_KEY: &str = "faults-admin-key-0123456789abcdef";
+/// The signing secret of `cards`, a Stripe-style payment provider every instance knows.
+pub const CARDS_SECRET: &str = "whsec_faults_cards_0123456789abcdef";
 
 /// What an instance is started with beyond what the harness always sets.
 #[derive(Clone, Default)]
@@ -69,6 +71,11 @@ impl Instance {
             .env("ROOMKEY_PAYMENTS__RECONCILE_INTERVAL_SECS", "0")
             .env("ROOMKEY_KEYS__DIR", &settings.keys_dir)
             .env("ROOMKEY_REDIS__KEY_PREFIX", &settings.key_prefix)
+            .env("ROOMKEY_PAYMENTS__PROVIDERS__CARDS__SCHEME", "stripe")
+            .env(
+                "ROOMKEY_PAYMENTS__PROVIDERS__CARDS__SECRETS",
+                format!("[\"{CARDS_SECRET}\"]"),
+            )
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("a second handle on the log"))
             .stderr(log_file)
@@ -138,6 +145,11 @@ impl Instance {
         assert!(status.success());
     }
 
+    /// SIGKILL: the process dies with whatever it held in memory.
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+
     /// The exit status once the process has exited, if it does within `limit`.
     pub async fn exited_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         tokio::time::timeout(limit, self.child.wait())
@@ -168,6 +180,48 @@ impl Instance {
             ("x-roomkey-user", user.to_owned()),
         ];
         timed(limit, Method::POST, &url, &headers, None).await
+    }
+
+    /// A call by `user` (the admin key acting for them).
+    pub async fn act_for(
+        &self,
+        user: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        limit: Duration,
+    ) -> Result<Timed, OutboundError> {
+        let url = format!("{}{path}", self.base_url());
+        let headers = [
+            ("authorization", format!("Bearer {ADMIN_KEY}")),
+            ("x-roomkey-user", user.to_owned()),
+        ];
+        timed(limit, method, &url, &headers, body.as_ref()).await
+    }
+
+    /// `event` delivered to `POST /api/webhooks/cards`, signed as a Stripe-style provider
+    /// signs it (HMAC-SHA256 of `{t}.{body}` under the secret, hex).
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a real process checks the timestamp against the real clock"
+    )]
+    pub async fn cards_webhook(
+        &self,
+        event: &Value,
+        limit: Duration,
+    ) -> Result<Timed, OutboundError> {
+        use hmac::Mac as _;
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("a clock after 1970")
+            .as_secs();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(CARDS_SECRET.as_bytes())
+            .expect("any key length");
+        mac.update(format!("{timestamp}.{event}").as_bytes());
+        let signature = hex::encode(mac.finalize().into_bytes());
+        let url = format!("{}/api/webhooks/cards", self.base_url());
+        let headers = [("stripe-signature", format!("t={timestamp},v1={signature}"))];
+        timed(limit, Method::POST, &url, &headers, Some(event)).await
     }
 
     /// An admin call.

@@ -1,5 +1,6 @@
-//! A `redis-server` of the test's own on a free loopback port, without persistence, so a
-//! test can kill it and start it again on the same port (empty, as a restarted cache is).
+//! A `redis-server` of the test's own on a free loopback port, without automatic
+//! persistence, so a test can kill it and start it again on the same port: empty, as a
+//! restarted cache is, or from a snapshot the test took earlier ([`RedisServer::snapshot`]).
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -51,6 +52,21 @@ impl RedisServer {
         }
     }
 
+    /// Writes a snapshot (`SAVE`) that every later [`Self::restart`] loads, as a Redis with
+    /// persistence comes back from its last dump.
+    pub async fn snapshot(&self) {
+        assert_eq!(command(self.port, "SAVE").await.as_deref(), Some("+OK"));
+    }
+
+    /// How many keys the server holds (`DBSIZE`).
+    pub async fn key_count(&self) -> u64 {
+        let reply = command(self.port, "DBSIZE").await.expect("DBSIZE answers");
+        reply
+            .strip_prefix(':')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("DBSIZE answered {reply}"))
+    }
+
     /// Starts the server (again) on its port and waits until it answers PING.
     pub async fn restart(&mut self) {
         self.kill().await;
@@ -73,6 +89,27 @@ impl RedisServer {
         }
         panic!("redis-server on port {} did not answer PING", self.port);
     }
+}
+
+/// One inline command's one-line reply (`+OK`, `:42`), if the server answers in time.
+async fn command(port: u16, command: &str) -> Option<String> {
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        stream
+            .write_all(format!("{command}\r\n").as_bytes())
+            .await?;
+        let mut reply = Vec::new();
+        let mut byte = [0u8; 1];
+        while !reply.ends_with(b"\r\n") {
+            stream.read_exact(&mut byte).await?;
+            reply.push(byte[0]);
+        }
+        Ok::<_, std::io::Error>(String::from_utf8_lossy(&reply).trim_end().to_owned())
+    };
+    tokio::time::timeout(Duration::from_secs(10), exchange)
+        .await
+        .ok()
+        .and_then(Result::ok)
 }
 
 async fn ping(port: u16) -> bool {
