@@ -192,7 +192,7 @@ impl Op<'_> {
             "requestBody".into(),
             json!({"required": true, "content": {"application/json": {"schema": schema}}}),
         );
-        self.errors.extend_from_slice(&[400, 413]);
+        self.errors.extend_from_slice(&[400, 413, 415]);
         self
     }
 
@@ -250,8 +250,10 @@ impl Op<'_> {
         self
     }
 
-    /// Query parameters read as raw text (`RawQuery`), none of them required.
+    /// Query parameters read as raw text (`RawQuery`), none of them required. A NUL
+    /// character in a query string is refused (422) before any handler runs.
     pub(super) fn query_text(mut self, names: &[&str]) -> Self {
+        self.errors.push(422);
         for name in names {
             self.parameters.push(
                 json!({"name": name, "in": "query", "required": false, "schema": {"type": "string"}}),
@@ -377,10 +379,11 @@ fn path_parameters(path: &str) -> Vec<Value> {
         .collect()
 }
 
-/// What a malformed or unknown path parameter is answered with.
+/// What a malformed or unknown path parameter is answered with: 422 for a NUL character,
+/// which the middleware refuses in any path before a handler runs.
 fn path_refusals(path: &str) -> &'static [u16] {
     if path.contains('{') {
-        &[400, 404]
+        &[400, 404, 422]
     } else {
         &[]
     }

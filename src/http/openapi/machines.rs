@@ -409,7 +409,7 @@ fn ops(spec: &mut Spec) {
         "Ready while the store answers within half a second",
     )
     .describe(
-        "On the ops listener, or on the public one without it. The invalidation bus is \
+        "On the ops listener, or on the public one without it (404 there otherwise). The invalidation bus is \
              reported, not required: without it decisions read SQL.",
     )
     .content(200, "ready", "application/json", readiness.clone())
@@ -420,10 +420,11 @@ fn ops(spec: &mut Spec) {
         json!({"anyOf": [
             readiness, {"$ref": "#/components/schemas/ErrorEnvelope"},
         ]}),
-    );
+    )
+    .errors(&[404]);
     spec.op("GET", "/metrics", "metrics", "ops", "Prometheus metrics")
         .describe(
-            "On the ops listener, or on the public one without it. With `roomkey_ready` and \
+            "On the ops listener, or on the public one without it (404 there otherwise). With `roomkey_ready` and \
              each outbox's backlog, `roomkey_outbox_pending`, read at scrape time; rules, \
              alerts and a dashboard in `deploy/`.",
         )
@@ -432,7 +433,8 @@ fn ops(spec: &mut Spec) {
             "the text exposition",
             "text/plain",
             json!({"type": "string"}),
-        );
+        )
+        .errors(&[404]);
     spec.op("GET", "/openapi.json", "openapi", "ops", "This document")
         .content(
             200,

@@ -280,6 +280,27 @@ mod tests {
         assert_eq!(ids.len(), count, "an operationId used twice");
     }
 
+    /// Refusals the server gives that the contract once left out (found by schemathesis).
+    #[test]
+    fn refusals_found_by_fuzzing_are_listed() {
+        let document = document();
+        for (path, method, status) in [
+            ("/api/moderation/audit", "get", "400"),
+            ("/readyz", "get", "404"),
+            ("/metrics", "get", "404"),
+            ("/oidc/authorize", "get", "422"),
+            ("/api/rooms/{room}", "get", "422"),
+            ("/api/webhooks/{provider}", "post", "415"),
+        ] {
+            assert!(
+                document["paths"][path][method]["responses"]
+                    .get(status)
+                    .is_some(),
+                "{method} {path} does not list {status}"
+            );
+        }
+    }
+
     #[test]
     fn the_envelope_lists_every_code() {
         let document = document();

@@ -202,7 +202,8 @@ fn moderating(spec: &mut Spec) {
     )
     .auth(Auth::Caller)
     .query::<moderation::AuditParams>()
-    .answer::<moderation::AuditView>(200, "a page of the trail");
+    .answer::<moderation::AuditView>(200, "a page of the trail")
+    .errors(&[400]);
     spec.op(
         "POST",
         "/api/moderation/ban",

@@ -1,0 +1,150 @@
+//! The running server against its own contract: schemathesis (pinned, from PyPI; the
+//! `SCHEMATHESIS` variable names its executable, as `.ci/run` arranges) generates requests
+//! for every operation of `/openapi.json` and sends them to a `roomkey` on SQLite seeded with
+//! an admin, a performer, a viewer and a room. It fails on a server error, an answer that
+//! does not fit its schema, a status or a content type the contract does not list.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::json;
+
+mod support;
+
+use support::{http, require_or_skip, serve, ADMIN_KEY};
+
+/// Test cases per operation; `SCHEMATHESIS_MAX_EXAMPLES` raises it for a longer run.
+const MAX_EXAMPLES: &str = "8";
+
+#[test]
+fn schemathesis_finds_nothing_the_contract_does_not_say() {
+    let test = "schemathesis_finds_nothing_the_contract_does_not_say";
+    let Some(schemathesis) = require_or_skip("SCHEMATHESIS", test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(
+        dir.path(),
+        &[
+            ("ROOMKEY_RATE_LIMIT__AUTH_PER_MINUTE", "100000"),
+            ("ROOMKEY_RATE_LIMIT__TOKEN_PER_MINUTE", "100000"),
+        ],
+    );
+    let port = server.port;
+    let session = seed(port);
+
+    // Ending the session the run uses would leave every later request refused (401): those
+    // operations run last, on their own.
+    let ending = "^(logout|logoutAll|changePassword)$";
+    for selection in [
+        ["--exclude-operation-id-regex", ending],
+        ["--include-operation-id-regex", ending],
+    ] {
+        let (passed, report) = run(&schemathesis, dir.path(), port, &session, &selection);
+        assert!(
+            passed,
+            "schemathesis found answers the contract does not allow:\n{report}"
+        );
+    }
+}
+
+/// One schemathesis run over the operations `selection` picks; whether it passed, and
+/// its report.
+fn run(
+    schemathesis: &OsStr,
+    dir: &Path,
+    port: u16,
+    session: &str,
+    selection: &[&str],
+) -> (bool, String) {
+    let max_examples =
+        std::env::var("SCHEMATHESIS_MAX_EXAMPLES").unwrap_or_else(|_| MAX_EXAMPLES.to_owned());
+    // In the test's own folder: Hypothesis keeps its example database in the working one.
+    let output = Command::new(schemathesis)
+        .current_dir(dir)
+        .args(["run", &format!("http://127.0.0.1:{port}/openapi.json")])
+        .args([
+            "--checks",
+            "not_a_server_error,response_schema_conformance,status_code_conformance,\
+             content_type_conformance",
+        ])
+        .args([
+            "--max-examples",
+            &max_examples,
+            "--seed",
+            "1",
+            "--workers",
+            "2",
+        ])
+        .args(["--phases", "examples,coverage,fuzzing"])
+        .args(["--suppress-health-check", "all", "--request-timeout", "20"])
+        .args(["--header", &format!("Authorization: Bearer {session}")])
+        .args(selection)
+        .output()
+        .unwrap();
+    let report = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), report)
+}
+
+/// A performer with a room, a viewer, and an admin whose session the run uses.
+fn seed(port: u16) -> String {
+    let (status, performer) = http(
+        port,
+        "POST",
+        "/api/admin/users",
+        Some(ADMIN_KEY),
+        Some(json!({"handle": "alex", "email": "alex@example.com", "role": "performer"})),
+    );
+    assert_eq!(status, 201, "{performer}");
+    let (status, room) = http(
+        port,
+        "POST",
+        "/api/admin/rooms",
+        Some(ADMIN_KEY),
+        Some(json!({"name": "LiveAlex2026", "title": "Live with Alex",
+                    "owner_id": performer["id"], "access": "paid",
+                    "price": {"amount_minor": 5000000, "currency": "COP"}})),
+    );
+    assert_eq!(status, 201, "{room}");
+    let (status, viewer) = http(
+        port,
+        "POST",
+        "/api/auth/register",
+        None,
+        Some(json!({"handle": "viewer1", "email": "viewer1@example.com",
+                    "password": "correct horse battery"})),
+    );
+    assert_eq!(status, 201, "{viewer}");
+    let (status, admin) = http(
+        port,
+        "POST",
+        "/api/auth/register",
+        None,
+        Some(json!({"handle": "staff1", "email": "staff1@example.com",
+                    "password": "correct horse battery"})),
+    );
+    assert_eq!(status, 201, "{admin}");
+    let id = admin["user"]["id"].as_str().unwrap();
+    let (status, promoted) = http(
+        port,
+        "POST",
+        &format!("/api/admin/users/{id}/role"),
+        Some(ADMIN_KEY),
+        Some(json!({"role": "admin"})),
+    );
+    assert_eq!(status, 200, "{promoted}");
+    let (status, signed_in) = http(
+        port,
+        "POST",
+        "/api/auth/login",
+        None,
+        Some(json!({"login": "staff1", "password": "correct horse battery"})),
+    );
+    assert_eq!(status, 200, "{signed_in}");
+    signed_in["session_token"].as_str().unwrap().to_owned()
+}
