@@ -291,6 +291,7 @@ mod tests {
             ("/oidc/authorize", "get", "422"),
             ("/api/rooms/{room}", "get", "422"),
             ("/api/webhooks/{provider}", "post", "415"),
+            ("/api/moderation/unban", "post", "404"),
         ] {
             assert!(
                 document["paths"][path][method]["responses"]

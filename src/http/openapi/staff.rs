@@ -229,7 +229,7 @@ fn moderating(spec: &mut Spec) {
     .auth(Auth::Staff)
     .json::<moderation::UnbanBody>()
     .answer::<admin::BanView>(200, "the lifted ban")
-    .errors(&[409]);
+    .errors(&[404, 409]);
 }
 
 fn verification(spec: &mut Spec) {
