@@ -32,7 +32,24 @@ fn schemathesis_finds_nothing_the_contract_does_not_say() {
         ],
     );
     let port = server.port;
-    seed(port);
+    let (performer, viewer) = seed(port);
+    // Known rooms and users for a share of the generated path parameters and bodies, so that
+    // requests reach the rules behind "no such room" and "no such user".
+    let config = dir.path().join("schemathesis.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[dictionaries.rooms]\nvalues = [\"livealex2026\"]\n\
+             [dictionaries.users]\nvalues = [\"{performer}\", \"{viewer}\"]\n\
+             [parameters]\n\
+             \"path.room\" = {{ dictionary = \"rooms\", probability = 0.5 }}\n\
+             \"path.id\" = {{ dictionary = \"users\", probability = 0.3 }}\n\
+             \"body.room\" = {{ dictionary = \"rooms\", probability = 0.5 }}\n\
+             \"body.user_id\" = {{ dictionary = \"users\", probability = 0.5 }}\n\
+             \"body.performer_id\" = {{ dictionary = \"users\", probability = 0.5 }}\n"
+        ),
+    )
+    .unwrap();
 
     // The operations that can end or demote the session a run uses (a sign-out, a new
     // password, a role, a ban, an admin's revocation: schemathesis reuses the ids it reads
@@ -82,6 +99,8 @@ fn run(
     // In the test's own folder: Hypothesis keeps its example database in the working one.
     let output = Command::new(schemathesis)
         .current_dir(dir)
+        .arg("--config-file")
+        .arg(dir.join("schemathesis.toml"))
         .args(["run", &format!("http://127.0.0.1:{port}/openapi.json")])
         .args([
             "--checks",
@@ -110,8 +129,8 @@ fn run(
     (output.status.success(), report)
 }
 
-/// A performer with a paid room, and a viewer.
-fn seed(port: u16) {
+/// A performer with a paid room, and a viewer: their ids.
+fn seed(port: u16) -> (String, String) {
     let (status, performer) = http(
         port,
         "POST",
@@ -139,6 +158,8 @@ fn seed(port: u16) {
                     "password": "correct horse battery"})),
     );
     assert_eq!(status, 201, "{viewer}");
+    let id = |value: &serde_json::Value| value.as_str().unwrap().to_owned();
+    (id(&performer["id"]), id(&viewer["user"]["id"]))
 }
 
 /// The session of a new admin, the `n`th.
