@@ -17,6 +17,9 @@ use support::{http, require_or_skip, serve, ADMIN_KEY};
 /// Test cases per operation; `SCHEMATHESIS_MAX_EXAMPLES` raises it for a longer run.
 const MAX_EXAMPLES: &str = "8";
 
+/// The key of a platform backend acting for a user.
+const SERVICE_KEY: &str = "contract-service-key-0123456789";
+
 #[test]
 fn schemathesis_finds_nothing_the_contract_does_not_say() {
     let test = "schemathesis_finds_nothing_the_contract_does_not_say";
@@ -29,17 +32,18 @@ fn schemathesis_finds_nothing_the_contract_does_not_say() {
         &[
             ("ROOMKEY_RATE_LIMIT__AUTH_PER_MINUTE", "100000"),
             ("ROOMKEY_RATE_LIMIT__TOKEN_PER_MINUTE", "100000"),
+            (
+                "ROOMKEY_AUTH__SERVICE_KEYS",
+                &format!("[\"{SERVICE_KEY}\"]"),
+            ),
         ],
     );
     let port = server.port;
     let (performer, viewer) = seed(port);
     // Known rooms and users for a share of the generated path parameters and bodies, so that
     // requests reach the rules behind "no such room" and "no such user".
-    let config = dir.path().join("schemathesis.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[dictionaries.rooms]\nvalues = [\"livealex2026\"]\n\
+    let parameters = format!(
+        "[dictionaries.rooms]\nvalues = [\"livealex2026\"]\n\
              [dictionaries.users]\nvalues = [\"{performer}\", \"{viewer}\"]\n\
              [parameters]\n\
              \"path.room\" = {{ dictionary = \"rooms\", probability = 0.5 }}\n\
@@ -47,9 +51,7 @@ fn schemathesis_finds_nothing_the_contract_does_not_say() {
              \"body.room\" = {{ dictionary = \"rooms\", probability = 0.5 }}\n\
              \"body.user_id\" = {{ dictionary = \"users\", probability = 0.5 }}\n\
              \"body.performer_id\" = {{ dictionary = \"users\", probability = 0.5 }}\n"
-        ),
-    )
-    .unwrap();
+    );
 
     // The operations that can end or demote the session a run uses (a sign-out, a new
     // password, a role, a ban, an admin's revocation: schemathesis reuses the ids it reads
@@ -74,8 +76,21 @@ fn schemathesis_finds_nothing_the_contract_does_not_say() {
             .map(|id| vec!["--include-operation-id".to_owned(), (*id).to_owned()]),
     );
     for (n, selection) in runs.iter().enumerate() {
+        // The credentials of each scheme. None for `onBehalf`: what a user does runs with
+        // the admin's session (a service key's user has no session to end), and the key
+        // alone reaches what only backends call.
         let session = admin_session(port, n);
-        let (passed, report) = run(&schemathesis, dir.path(), port, &session, selection);
+        std::fs::write(
+            dir.path().join("schemathesis.toml"),
+            format!(
+                "{parameters}\
+                 [auth.openapi.session]\nbearer = \"{session}\"\n\
+                 [auth.openapi.serviceKey]\nbearer = \"{SERVICE_KEY}\"\n\
+                 [auth.openapi.adminKey]\nbearer = \"{ADMIN_KEY}\"\n"
+            ),
+        )
+        .unwrap();
+        let (passed, report) = run(&schemathesis, dir.path(), port, selection);
         // Shown with `--nocapture`: what was tested and schemathesis's warnings.
         eprintln!("{report}");
         assert!(
@@ -87,13 +102,7 @@ fn schemathesis_finds_nothing_the_contract_does_not_say() {
 
 /// One schemathesis run over the operations `selection` picks; whether it passed, and
 /// its report.
-fn run(
-    schemathesis: &OsStr,
-    dir: &Path,
-    port: u16,
-    session: &str,
-    selection: &[String],
-) -> (bool, String) {
+fn run(schemathesis: &OsStr, dir: &Path, port: u16, selection: &[String]) -> (bool, String) {
     let max_examples =
         std::env::var("SCHEMATHESIS_MAX_EXAMPLES").unwrap_or_else(|_| MAX_EXAMPLES.to_owned());
     // In the test's own folder: Hypothesis keeps its example database in the working one.
@@ -117,7 +126,6 @@ fn run(
         ])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--suppress-health-check", "all", "--request-timeout", "20"])
-        .args(["--header", &format!("Authorization: Bearer {session}")])
         .args(selection)
         .output()
         .unwrap();
