@@ -14,7 +14,8 @@ mod support;
 
 use support::{http, require_or_skip, serve, ADMIN_KEY};
 
-/// Test cases per operation; `SCHEMATHESIS_MAX_EXAMPLES` raises it for a longer run.
+/// Test cases per operation; `SCHEMATHESIS_MAX_EXAMPLES` raises it for a longer run, and
+/// `SCHEMATHESIS_SEED` (1 by default, so that CI repeats itself) explores other cases.
 const MAX_EXAMPLES: &str = "8";
 
 /// The key of a platform backend acting for a user.
@@ -105,6 +106,7 @@ fn schemathesis_finds_nothing_the_contract_does_not_say() {
 fn run(schemathesis: &OsStr, dir: &Path, port: u16, selection: &[String]) -> (bool, String) {
     let max_examples =
         std::env::var("SCHEMATHESIS_MAX_EXAMPLES").unwrap_or_else(|_| MAX_EXAMPLES.to_owned());
+    let seed = std::env::var("SCHEMATHESIS_SEED").unwrap_or_else(|_| "1".to_owned());
     // In the test's own folder: Hypothesis keeps its example database in the working one.
     let output = Command::new(schemathesis)
         .current_dir(dir)
@@ -120,7 +122,7 @@ fn run(schemathesis: &OsStr, dir: &Path, port: u16, selection: &[String]) -> (bo
             "--max-examples",
             &max_examples,
             "--seed",
-            "1",
+            &seed,
             "--workers",
             "2",
         ])
