@@ -186,8 +186,9 @@ impl Op<'_> {
         self
     }
 
-    /// A JSON body read from its bytes by the handler, of this shape.
-    pub(super) fn raw_json(mut self, schema: Value) -> Self {
+    /// A JSON body the handler reads from its bytes (after checking a signature over them).
+    pub(super) fn raw_json<T: JsonSchema>(mut self) -> Self {
+        let schema = self.spec.requests.subschema_for::<T>().to_value();
         self.operation.insert(
             "requestBody".into(),
             json!({"required": true, "content": {"application/json": {"schema": schema}}}),

@@ -55,25 +55,6 @@ fn webhooks(spec: &mut Spec) {
     .query_text(&EPAYCO_FIELDS)
     .answer::<payments::WebhookAnswer>(200, "applied")
     .errors(&[404, 422]);
-    let event = json!({
-        "type": "object",
-        "required": ["id", "type", "data"],
-        "properties": {
-            "id": {"type": "string"},
-            "type": {"enum": ["payment.succeeded", "payment.pending", "payment.failed",
-                              "payment.refunded", "payment.chargeback"]},
-            "data": {
-                "type": "object",
-                "required": ["reference", "provider_ref", "amount_minor", "currency"],
-                "properties": {
-                    "reference": {"type": "string"},
-                    "provider_ref": {"type": "string"},
-                    "amount_minor": {"type": "integer"},
-                    "currency": {"type": "string"},
-                },
-            },
-        },
-    });
     spec.op(
         "POST",
         "/api/webhooks/{provider}",
@@ -83,7 +64,7 @@ fn webhooks(spec: &mut Spec) {
     )
     .describe("Standard Webhooks or Stripe-style signature, per `payments.providers`.")
     .auth(Auth::Provider)
-    .raw_json(event)
+    .raw_json::<crate::payments::signed::ProviderEvent>()
     .answer::<payments::WebhookAnswer>(200, "applied")
     .errors(&[422]);
 }
