@@ -31,6 +31,8 @@ COMMANDS:
   oidc rotate-key
                  publish a next ID-token key; run again 330 s or more later to sign with it
                  (the key before stays published)
+  openapi [--out FILE]
+                 print (or write to FILE, e.g. docs/openapi.json) the API contract, OpenAPI 3.1
   matrix appservice-registration [FILE]
                  print (or write to FILE) Synapse's application service registration
 
@@ -183,6 +185,16 @@ async fn run(command: &[&str], config: Config) -> anyhow::Result<()> {
                 "a client secret must be at least 32 characters"
             );
             println!("{}", roomkey::identity::password::hash(secret).await?);
+            Ok(())
+        }
+        ["openapi"] => {
+            print!("{}", roomkey::http::openapi::pretty());
+            Ok(())
+        }
+        ["openapi", "--out", path] => {
+            std::fs::write(path, roomkey::http::openapi::pretty())
+                .map_err(|e| anyhow::anyhow!("cannot write {path}: {e}"))?;
+            println!("wrote {path}");
             Ok(())
         }
         ["config", "check"] => {

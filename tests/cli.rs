@@ -343,3 +343,21 @@ fn keys_rotate_changes_only_an_existing_keyring_and_says_where() {
     assert!(!hs256.status.success());
     assert!(String::from_utf8_lossy(&hs256.stderr).contains("RS256"));
 }
+
+#[test]
+fn openapi_prints_or_writes_the_committed_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json")).unwrap();
+    let printed = roomkey(dir.path()).arg("openapi").output().unwrap();
+    assert!(printed.status.success(), "{printed:?}");
+    assert!(String::from_utf8(printed.stdout).unwrap() == committed);
+    let out = dir.path().join("openapi.json");
+    let wrote = roomkey(dir.path())
+        .args(["openapi", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(wrote.status.success(), "{wrote:?}");
+    assert!(std::fs::read_to_string(&out).unwrap() == committed);
+}

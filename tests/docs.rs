@@ -37,3 +37,14 @@ fn every_setting_is_documented_in_the_readme() {
         .collect();
     assert!(missing.is_empty(), "undocumented settings: {missing:?}");
 }
+
+#[test]
+fn the_committed_api_contract_is_the_one_the_code_generates() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json");
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == roomkey::http::openapi::pretty(),
+        "docs/openapi.json differs from the contract the code generates; regenerate it with \
+         `cargo run -- openapi --out docs/openapi.json` and commit it"
+    );
+}

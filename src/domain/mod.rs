@@ -115,7 +115,7 @@ impl Lang {
 }
 
 /// An amount in integer minor units (cents, centavos) of an ISO 4217 currency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Money {
     pub amount_minor: i64,
     pub currency: String,

@@ -97,7 +97,7 @@ pub struct PaymentIntent {
 }
 
 /// A performer's commercial terms.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PerformerTerms {
     pub performer_id: UserId,
     pub performer_share_bps: i64,
@@ -106,7 +106,7 @@ pub struct PerformerTerms {
 }
 
 /// Money totals for one currency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RevenueTotals {
     pub currency: String,
     pub gross_minor: i64,
@@ -117,7 +117,7 @@ pub struct RevenueTotals {
 }
 
 /// One viewer's confirmed tips in one room and currency: a line of the show's leaderboard.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TipperTotal {
     pub user_id: String,
     pub handle: String,

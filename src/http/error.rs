@@ -58,6 +58,42 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in the order of the enum: the API contract lists them all.
+    pub const ALL: [ErrorCode; 32] = [
+        ErrorCode::InvalidJson,
+        ErrorCode::InvalidRequest,
+        ErrorCode::ValidationFailed,
+        ErrorCode::Unauthenticated,
+        ErrorCode::InvalidCredentials,
+        ErrorCode::Forbidden,
+        ErrorCode::Banned,
+        ErrorCode::EntitlementRequired,
+        ErrorCode::InviteRequired,
+        ErrorCode::EntitlementNotYetValid,
+        ErrorCode::RoomNotFound,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Conflict,
+        ErrorCode::RoomEnded,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::RateLimited,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+        ErrorCode::InvalidSignature,
+        ErrorCode::UnknownReference,
+        ErrorCode::AmountMismatch,
+        ErrorCode::RecordMismatch,
+        ErrorCode::TestTransactionRefused,
+        ErrorCode::ProviderNotConfigured,
+        ErrorCode::NotForSale,
+        ErrorCode::BadSignature,
+        ErrorCode::PerformerNotVerified,
+        ErrorCode::IdempotencyKeyReused,
+        ErrorCode::MatrixProofRejected,
+        ErrorCode::RoomFull,
+    ];
+
     pub fn status(self) -> StatusCode {
         match self {
             ErrorCode::InvalidJson | ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,

@@ -3,6 +3,7 @@
 pub mod error;
 pub mod extract;
 pub mod middleware;
+pub mod openapi;
 pub mod params;
 pub mod rate_limit;
 pub mod routes;

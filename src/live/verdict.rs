@@ -53,7 +53,7 @@ async fn judge(
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct OccupantVerdict {
     pub user_id: String,
     pub room: String,

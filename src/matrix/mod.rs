@@ -92,7 +92,7 @@ pub struct OpenIdProof {
 }
 
 /// The Matrix id a user now has.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct LinkedAccount {
     pub matrix_user_id: String,
     /// Whether it is the account roomkey provisions (`@<user_prefix><handle>`), not a linked one.
@@ -100,7 +100,7 @@ pub struct LinkedAccount {
 }
 
 /// A room's chat as a client sees it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct ChatStatus {
     pub alias: String,
     /// Whether roomkey has invited the user (their latest change there was an invite).

@@ -88,7 +88,7 @@ pub enum Purchase {
 }
 
 /// What a client needs to pay.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Checkout {
     pub reference: String,
     pub provider: String,
@@ -129,7 +129,7 @@ struct PurchaseContext {
 }
 
 /// What applying a notification did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Applied {
     Granted,

@@ -151,7 +151,7 @@ fn matches_any(
 ///   "provider_ref": "pay_1", "amount_minor": 5000000, "currency": "COP"}}`.
 /// Types: `payment.succeeded`, `payment.pending`, `payment.failed`, `payment.refunded`,
 /// `payment.chargeback`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct ProviderEvent {
     pub id: String,
     #[serde(rename = "type")]
@@ -159,7 +159,7 @@ pub struct ProviderEvent {
     pub data: ProviderEventData,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct ProviderEventData {
     pub reference: String,
     pub provider_ref: String,

@@ -289,7 +289,7 @@ fn profile_fingerprint(user: &User) -> u64 {
 }
 
 /// The claims roomkey reads back from a Jitsi token it issued.
-#[derive(Debug, Clone, serde::Deserialize, Serialize)]
+#[derive(Debug, Clone, serde::Deserialize, Serialize, schemars::JsonSchema)]
 pub struct VerifiedJitsiClaims {
     pub iss: String,
     pub aud: String,

@@ -149,3 +149,14 @@ async fn every_route_in_the_table_reaches_a_handler_and_is_counted_under_its_tem
     assert!(!metrics.contains("route=\"unmatched\""), "{metrics}");
     app.shutdown().await;
 }
+
+/// The API contract is served on the public listener as the code generates it.
+#[tokio::test]
+async fn the_contract_is_served_at_openapi_json() {
+    let app = spawn_app(&Backend::sqlite()).await;
+    let reply = app.get("/openapi.json", None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.headers["content-type"], "application/json");
+    assert_eq!(reply.body, roomkey::http::openapi::document());
+    app.shutdown().await;
+}

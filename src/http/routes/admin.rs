@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::auth::UserView;
@@ -47,7 +48,7 @@ pub(super) fn access(value: &str) -> Result<RoomAccess, ApiError> {
         .ok_or_else(|| ApiError::validation("access", "access must be free, paid or invite_only"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PriceBody {
     pub(crate) amount_minor: i64,
@@ -63,7 +64,7 @@ impl From<PriceBody> for Money {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProvisionBody {
     handle: String,
@@ -98,7 +99,7 @@ pub async fn provision_user(
     Ok((StatusCode::CREATED, Json(UserView::from(&user))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
     role: String,
@@ -120,7 +121,7 @@ pub async fn set_role(
     Ok(Json(UserView::from(&user)))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndSessionsBody {
     reason: Option<String>,
@@ -143,7 +144,7 @@ pub async fn end_sessions(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct EntitlementView {
     id: String,
     user_id: String,
@@ -178,7 +179,7 @@ impl From<&Entitlement> for EntitlementView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct BanView {
     id: String,
     user_id: String,
@@ -205,7 +206,7 @@ impl From<&Ban> for BanView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct AccessRecordView {
     entitlements: Vec<EntitlementView>,
     bans: Vec<BanView>,
@@ -227,7 +228,7 @@ pub async fn access_record(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoomBody {
     name: String,
@@ -266,19 +267,23 @@ pub async fn create_room(
     Ok((StatusCode::CREATED, Json(RoomView::from(&room))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRoomBody {
     title: Option<String>,
     access: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schemars(with = "Option<PriceBody>")]
     price: Option<Option<PriceBody>>,
     plans: Option<Vec<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schemars(with = "Option<String>")]
     starts_at: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schemars(with = "Option<String>")]
     ends_at: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schemars(with = "Option<i64>")]
     capacity: Option<Option<i64>>,
 }
 
@@ -318,7 +323,7 @@ impl UpdateRoomBody {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ScopeBody {
     Room { room: String },
@@ -327,7 +332,7 @@ pub enum ScopeBody {
     Credit { credit: String },
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantBody {
     user_id: String,
@@ -398,7 +403,7 @@ pub async fn grant(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonBody {
     reason: String,
@@ -420,7 +425,7 @@ pub async fn revoke(
     Ok(Json(EntitlementView::from(&entitlement)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum BanScopeBody {
     Global,
@@ -440,7 +445,7 @@ impl BanScopeBody {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BanBody {
     user_id: String,

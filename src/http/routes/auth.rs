@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::rfc3339;
@@ -12,7 +13,7 @@ use crate::http::extract::{signed_in_user, ApiJson, ClientIp, UserPrincipal};
 use crate::http::state::AccountState;
 use crate::identity::{ProfileChanges, Registration, SignedIn, VerifiedSession};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
     handle: String,
@@ -21,7 +22,7 @@ pub struct RegisterBody {
     display_name: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     /// Handle or e-mail.
@@ -29,7 +30,7 @@ pub struct LoginBody {
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct UserView {
     id: String,
     handle: String,
@@ -57,7 +58,7 @@ impl From<&User> for UserView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct SessionView {
     session_token: String,
     expires_at: String,
@@ -119,7 +120,7 @@ pub async fn login(
     Ok(Json(signed_in.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordBody {
     current_password: String,
@@ -221,7 +222,7 @@ pub async fn me(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct MeView {
     #[serde(flatten)]
     user: UserView,
@@ -230,18 +231,19 @@ pub struct MeView {
     plans: Vec<PlanView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct PlanView {
     name: String,
     until: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileBody {
     display_name: Option<String>,
     /// `null` clears it; a new one needs the `custom_profile` feature.
     #[serde(default, deserialize_with = "super::admin::nullable")]
+    #[schemars(with = "Option<String>")]
     avatar_url: Option<Option<String>>,
 }
 

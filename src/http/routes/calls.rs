@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::authz::Caller;
@@ -15,8 +16,9 @@ use crate::http::extract::{ApiJson, UserPrincipal};
 use crate::http::params::UserParam;
 use crate::http::state::CallApiState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "CallTermsBody")]
 pub struct TermsBody {
     /// The price of one minute, in the currency's minor units.
     price_minor: i64,
@@ -24,7 +26,7 @@ pub struct TermsBody {
     currency: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct TermsView {
     performer_id: String,
     price_minor: i64,
@@ -43,14 +45,14 @@ impl From<CallTerms> for TermsView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestBody {
     /// The performer asked for a call.
     performer_id: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct CallView {
     id: String,
     /// `requested`, `accepted`, `declined` or `ended`.

@@ -2,6 +2,7 @@
 //! platform's clients already call (`/api/events/create`, `/api/events/{id}/pay`,
 //! `/api/events/{id}/participants`), which act on the show's room.
 
+use schemars::JsonSchema;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -23,7 +24,7 @@ use crate::http::state::{EventState, ModerationState, PaymentState, StatsState};
 use crate::payments::Checkout;
 use crate::shows::{NewShow, ShowChanges};
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ShowView {
     id: String,
     title: String,
@@ -51,7 +52,7 @@ pub struct ShowView {
     updated_at: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct AnnouncementView {
     status_id: String,
     url: Option<String>,
@@ -84,7 +85,7 @@ fn view(state: &EventState, show: &Show) -> ShowView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateShowBody {
     title: String,
@@ -179,14 +180,14 @@ pub async fn create(
     Ok((created_status(created), Json(view(&state, &show))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     performer_id: Option<String>,
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ShowListView {
     events: Vec<ShowView>,
 }
@@ -217,7 +218,7 @@ pub async fn show(
     Ok(Json(view(&state, &show)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateShowBody {
     title: Option<String>,
@@ -226,12 +227,15 @@ pub struct UpdateShowBody {
     access: Option<String>,
     /// `null` makes the show free; a new price applies to checkouts opened from now on.
     #[serde(default, deserialize_with = "nullable")]
+    #[schemars(with = "Option<PriceBody>")]
     price: Option<Option<PriceBody>>,
     starts_at: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schemars(with = "Option<String>")]
     ends_at: Option<Option<String>>,
     /// Seats for viewers; `null` removes the limit.
     #[serde(default, deserialize_with = "nullable")]
+    #[schemars(with = "Option<i64>")]
     capacity: Option<Option<i64>>,
 }
 
@@ -273,7 +277,7 @@ pub async fn update(
     Ok(Json(view(&state, &show)))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndShowBody {
     reason: Option<String>,

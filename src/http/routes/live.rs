@@ -6,6 +6,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::admin::{time, BanView};
@@ -29,14 +30,14 @@ pub(super) async fn moderator(
     Ok(authz::room_moderator(access, caller, room).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KickBody {
     user_id: String,
     reason: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct SentView {
     /// Prosody shards the command went to (delivery continues in the background).
     shards: usize,
@@ -65,7 +66,7 @@ pub async fn kick(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoomBanBody {
     user_id: String,
@@ -97,13 +98,13 @@ pub async fn ban(
     Ok((StatusCode::CREATED, Json(BanView::from(&ban))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndBody {
     reason: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct EndedView {
     room: String,
     ends_at: Option<String>,
@@ -127,7 +128,7 @@ pub async fn end(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ParticipantsView {
     room: String,
     /// Everyone in the room now.
@@ -138,7 +139,7 @@ pub struct ParticipantsView {
     segments: Vec<SegmentView>,
 }
 
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Clone, JsonSchema)]
 pub struct PersonView {
     user_id: String,
     handle: String,
@@ -149,7 +150,7 @@ pub struct PersonView {
     duration_secs: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct SegmentView {
     user_id: String,
     handle: String,

@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::authz::Admin;
@@ -14,7 +15,7 @@ use crate::matrix::{LinkedAccount, OpenIdProof};
 
 /// The OpenID token as `POST /_matrix/client/v3/user/{userId}/openid/request_token`
 /// returns it.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenIdBody {
     access_token: String,
@@ -31,7 +32,7 @@ pub struct OpenIdBody {
     expires_in: Option<u64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkBody {
     matrix_user_id: String,
@@ -76,7 +77,7 @@ pub async fn unlink(
     Ok(Json(state.matrix().unlink(&caller.user_id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommunityBody {
     title: String,
@@ -84,7 +85,7 @@ pub struct CommunityBody {
     rule: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct CommunityView {
     name: String,
     title: String,

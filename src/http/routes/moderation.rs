@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::admin::{time, BanScopeBody, BanView};
@@ -17,14 +18,14 @@ use crate::moderation::audit::MAX_PAGE;
 use crate::moderation::BanRequest;
 use crate::store::AuditQuery;
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct AuditView {
     entries: Vec<AuditEntryView>,
     /// Pass as `before` for the next (older) page; absent on the last page.
     next_before: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct AuditEntryView {
     id: String,
     at: String,
@@ -52,7 +53,7 @@ impl From<AuditEntry> for AuditEntryView {
 }
 
 /// The audit trail's filters and paging, as the query string gives them.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     user_id: Option<String>,
@@ -122,7 +123,7 @@ pub async fn audit(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModerationBanBody {
     user_id: String,
@@ -179,7 +180,7 @@ pub async fn ban(
     Ok((StatusCode::CREATED, Json(BanView::from(&ban))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnbanBody {
     ban_id: String,

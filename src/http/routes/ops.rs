@@ -18,6 +18,16 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
+/// # `GET /openapi.json`
+/// The API contract (OpenAPI 3.1), built once per process.
+pub async fn openapi() -> Response {
+    (
+        [(CONTENT_TYPE, "application/json")],
+        crate::http::openapi::bytes(),
+    )
+        .into_response()
+}
+
 /// How long readiness waits for the store's answer: a probe is answered (503) at once
 /// while the database is away rather than held for the pool's whole acquire timeout.
 const STORE_PING_WITHIN: Duration = Duration::from_millis(500);

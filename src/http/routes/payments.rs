@@ -1,5 +1,6 @@
 //! Checkout, provider notifications, and who earned what.
 
+use schemars::JsonSchema;
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, RawQuery, State};
@@ -21,7 +22,7 @@ use crate::payments::signed::SignatureHeaders;
 use crate::payments::{Applied, Checkout, Purchase};
 
 /// Optional checkout body: which provider to pay with (ePayco unless named).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutBody {
     provider: Option<String>,
@@ -58,7 +59,7 @@ pub async fn pay_room(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TipBody {
     amount_minor: i64,
@@ -126,7 +127,7 @@ pub async fn pay_feature(
     .await
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct WebhookAnswer {
     status: Applied,
 }
@@ -214,7 +215,7 @@ pub async fn epayco_get(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct RevenueView {
     currencies: Vec<RevenueTotals>,
 }
@@ -251,7 +252,7 @@ pub async fn room_revenue(
     Ok(Json(RevenueView { currencies }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TermsBody {
     performer_share_bps: Option<i64>,
@@ -330,7 +331,7 @@ pub async fn signed_webhook(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PurchaseBody {
     Room { room: String },
@@ -350,7 +351,7 @@ impl TryFrom<PurchaseBody> for Purchase {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManualPaymentBody {
     user_id: String,
@@ -361,7 +362,7 @@ pub struct ManualPaymentBody {
     currency: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ManualPaymentView {
     reference: String,
     status: Applied,

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::authz::{self, Caller, Staff};
@@ -14,7 +15,7 @@ use crate::http::params::UserParam;
 use crate::http::state::PerformerState;
 use crate::performers::Verification;
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct VerificationView {
     user_id: String,
     /// `none`, `applied`, `verified`, `rejected` or `revoked`.
@@ -22,7 +23,7 @@ pub struct VerificationView {
     history: Vec<StepView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct StepView {
     step: &'static str,
     at: String,
@@ -51,7 +52,7 @@ impl From<Verification> for VerificationView {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
     /// Links, stage name, anything staff should see (≤ 1000 characters).
@@ -86,18 +87,18 @@ pub async fn status(
     Ok(Json(state.performers().status(&id).await?.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationsQuery {
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ApplicationsView {
     applications: Vec<ApplicationView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ApplicationView {
     user_id: String,
     applied_at: String,

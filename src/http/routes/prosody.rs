@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::Json;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::attendance::AttendanceEvent;
@@ -19,13 +20,13 @@ const MAX_BATCH: usize = 500;
 /// Largest body either endpoint reads: a full batch with long ids and nicks fits easily.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct VerdictsBody {
     shard: String,
     checks: Vec<CheckBody>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct CheckBody {
     user_id: String,
     room: String,
@@ -56,7 +57,7 @@ fn verdict_label(verdict: &OccupantVerdict) -> ProsodyVerdict {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct VerdictsView {
     verdicts: Vec<OccupantVerdict>,
 }
@@ -79,7 +80,7 @@ pub async fn verdicts(
     Ok(Json(VerdictsView { verdicts }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct EventsBody {
     shard: String,
     events: Vec<EventBody>,
@@ -89,7 +90,7 @@ impl SignedPayload for EventsBody {
     const KIND: RequestKind = RequestKind::Events;
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventBody {
     Joined {
@@ -132,7 +133,7 @@ impl From<EventBody> for AttendanceEvent {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct RecordedView {
     recorded: u64,
     ignored: u64,

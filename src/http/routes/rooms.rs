@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::Json;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::rfc3339;
@@ -13,7 +14,7 @@ use crate::http::state::TokenState;
 use crate::matrix::{ChatStatus, MatrixServiceError};
 use crate::tokens::{RoomToken, TokenRefusal};
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct RoomView {
     name: String,
     title: String,
@@ -27,7 +28,7 @@ pub struct RoomView {
     capacity: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct PriceView {
     amount_minor: i64,
     currency: String,
@@ -59,11 +60,11 @@ impl From<&Room> for RoomView {
 }
 
 /// The token request body: nothing yet, but unknown fields are refused rather than ignored.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {}
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct TokenView {
     jwt: String,
     expires_at: String,

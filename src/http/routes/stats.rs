@@ -6,6 +6,7 @@
 
 use axum::extract::State;
 use axum::Json;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::admin::time;
@@ -21,7 +22,7 @@ use crate::stats::{
     PerformerStats, Revenue, RoomStats, DEFAULT_BUCKET_SECS, MAX_BUCKET_SECS, MIN_BUCKET_SECS,
 };
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct RoomStatsView {
     room: String,
     /// When the figures were taken; open stays count up to here.
@@ -41,7 +42,7 @@ pub struct RoomStatsView {
     top_tippers: Option<Vec<TipperTotal>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct BucketView {
     start: String,
     joins: i64,
@@ -97,7 +98,7 @@ pub async fn room_stats(
     Ok(Json(RoomStatsView::new(room.name.to_string(), stats)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct PerformerStatsView {
     performer_id: String,
     from: Option<String>,
@@ -109,7 +110,8 @@ pub struct PerformerStatsView {
     revenue: Option<Vec<RevenueTotals>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "ShowStatsView")]
 pub struct ShowView {
     room: String,
     title: String,
@@ -172,7 +174,7 @@ pub async fn performer_stats(
 }
 
 /// `?bucket=` of a show's figures.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoomStatsParams {
     bucket: Option<i64>,
@@ -193,7 +195,7 @@ impl RoomStatsParams {
 }
 
 /// `?from=&to=` (RFC 3339) of a performer's figures.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PerformerStatsParams {
     from: Option<String>,
