@@ -45,8 +45,9 @@ impl RequestLimits {
 pub struct Extras {
     /// `/metrics`, `/healthz` and `/readyz`, when they have no listener of their own.
     pub ops: bool,
-    /// The benchmark's unauthenticated sign-only endpoint: only `roomkey-bench-server`
-    /// (feature `bench`) ever sets it, and only on loopback.
+    /// The benchmark's unauthenticated sign-only endpoint and its bare `GET /bench/hello`
+    /// (outside every layer): only `roomkey-bench-server` (feature `bench`) ever sets it,
+    /// and only on loopback.
     pub bench_sign: bool,
 }
 
@@ -60,7 +61,13 @@ pub fn router(services: Arc<Services>, limits: RequestLimits, extras: Extras) ->
     if extras.ops {
         router = router.merge(routes::table::ops());
     }
-    finish(router, services, limits)
+    let router = finish(router, services, limits);
+    #[cfg(feature = "bench")]
+    if extras.bench_sign {
+        // Merged after the layers, so it runs none of them: the stack's floor.
+        return router.merge(routes::bench::hello_router());
+    }
+    router
 }
 
 /// `/metrics`, `/healthz` and `/readyz` on their own listener.

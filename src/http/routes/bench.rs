@@ -1,5 +1,7 @@
-//! The benchmark's ceiling: the same signing and answer shape as the token endpoint, with
-//! no authentication, no lookups and no decision. Compiled only with the `bench` feature.
+//! The benchmark's ceilings: the same signing and answer shape as the token endpoint, with
+//! no authentication, no lookups and no decision; and below it the stack's floor,
+//! `GET /bench/hello`, a fixed two-byte answer that no middleware sees. Compiled only with
+//! the `bench` feature.
 
 use axum::extract::State;
 use axum::Json;
@@ -18,6 +20,12 @@ pub struct SignedView {
     room: String,
     join_url: String,
     moderator: bool,
+}
+
+/// `GET /bench/hello`, served outside the router's layers (no request id, metrics, limits
+/// or headers of ours): the smallest answer the same listener and connection loop can give.
+pub fn hello_router() -> axum::Router {
+    axum::Router::new().route("/bench/hello", axum::routing::get(|| async { "ok" }))
 }
 
 /// The benchmark's one signer: a viewer with no history.
