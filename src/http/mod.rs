@@ -100,17 +100,22 @@ fn finish(router: Router<AppState>, services: Arc<Services>, limits: RequestLimi
             in_flight,
         ))
         .timeout(limits.timeout);
+    // One `layer` call for the whole stack (outermost first): each `Router::layer` wraps
+    // every route in a boxed service of its own, cloned on every request, so three calls
+    // cost three boxes and their clones per request where one costs one.
+    let stack = tower::ServiceBuilder::new()
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::observe,
+        ))
+        .layer(cut);
     router
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed here")
         })
-        .layer(cut)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::observe,
-        ))
-        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(stack)
         .with_state(state)
 }
 
