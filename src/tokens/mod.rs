@@ -18,7 +18,12 @@ pub use keys::Keyring;
 /// the token is a JSON string: `#jwt=%22<token>%22`. A bare `#jwt=<token>` is not valid
 /// JSON; the client drops it and falls back to `?jwt=` in the query, which is empty.
 pub fn join_url(meet_url: &str, room: &crate::domain::RoomName, jwt: &str) -> String {
-    JoinUrl { meet_url, room, jwt }.to_string()
+    JoinUrl {
+        meet_url,
+        room,
+        jwt,
+    }
+    .to_string()
 }
 
 /// [`join_url`] as something to write out, for answers serialised without building it first.

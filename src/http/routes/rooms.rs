@@ -119,7 +119,10 @@ impl<'a> TokenView<'a> {
     /// buffer grown from axum's default 128 bytes would be copied three times on the way.
     pub fn answer(&self) -> Response {
         let room = self.room.len();
-        json_answer(self, 2 * self.jwt.len() + 2 * room + self.join_url.meet_url.len() + 160)
+        json_answer(
+            self,
+            2 * self.jwt.len() + 2 * room + self.join_url.meet_url.len() + 160,
+        )
     }
 }
 

@@ -307,7 +307,11 @@ mod tests {
         ];
         let metrics = Metrics::new(&routes, "sqlite");
         for (i, (method, template)) in routes.iter().enumerate() {
-            assert_eq!(metrics.route_id(method, template).0, i + 1, "{method} {template}");
+            assert_eq!(
+                metrics.route_id(method, template).0,
+                i + 1,
+                "{method} {template}"
+            );
         }
         assert_eq!(metrics.route_id("PUT", "/api/rooms/{room}/token").0, 0);
         assert_eq!(metrics.route_id("GET", "/nowhere").0, 0);
