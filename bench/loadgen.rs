@@ -95,13 +95,14 @@ Load:
                        than --max-other-cpu cores, keeping the quietest measurement
                        (default 3)
   --max-other-cpu C    cores other processes may use during a measurement (default 0.2)
-  --interleave N       measure a sign-only scenario and its token scenario in N
-                       alternating slices each (default 5; 1 = one after the other), so
-                       that both see the same machine: a virtual CPU's speed drifts by
-                       up to a third within a minute of sustained load
-  --scenario LIST      comma-separated, from: sign-only-hs256, token-hs256, webhooks,
+  --interleave N       measure hello, a sign-only scenario and its token scenario (those
+                       of them listed one after the other) in N alternating slices each
+                       (default 5; 1 = one after the other), so that all see the same
+                       machine: a virtual CPU's speed drifts by up to a third within a
+                       minute of sustained load
+  --scenario LIST      comma-separated, from: hello, sign-only-hs256, token-hs256, webhooks,
                        webhook-to-grant, sign-only-rs256, token-rs256, cold, stats-room,
-                       stats-big-room, stats-performer (default: the first seven, in that
+                       stats-big-room, stats-performer (default: the first eight, in that
                        order; `sign-only` means both sign-only scenarios, `token` both
                        token ones, `payments` both webhook ones, `stats` the three stats
                        ones, `oidc` both OpenID Provider ones, `all` every one)
@@ -133,6 +134,7 @@ const FAR_FUTURE_SECS: i64 = 365 * 86_400;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scenario {
+    Hello,
     SignHs256,
     TokenHs256,
     SignRs256,
@@ -149,7 +151,8 @@ enum Scenario {
 
 impl Scenario {
     /// Every scenario, in the order they run.
-    const ALL: [Scenario; 12] = [
+    const ALL: [Scenario; 13] = [
+        Scenario::Hello,
         Scenario::SignHs256,
         Scenario::TokenHs256,
         Scenario::Webhooks,
@@ -166,7 +169,8 @@ impl Scenario {
     /// The OpenID Provider's: only when named, as they register a relying party.
     const OIDC: [Scenario; 2] = [Scenario::OidcCode, Scenario::OidcUserinfo];
     /// What a run without `--scenario` measures: the stats ones need their own data set.
-    const DEFAULT: [Scenario; 7] = [
+    const DEFAULT: [Scenario; 8] = [
+        Scenario::Hello,
         Scenario::SignHs256,
         Scenario::TokenHs256,
         Scenario::Webhooks,
@@ -185,6 +189,7 @@ impl Scenario {
 
     fn name(self) -> &'static str {
         match self {
+            Scenario::Hello => "hello",
             Scenario::SignHs256 => "sign-only-hs256",
             Scenario::TokenHs256 => "token-hs256",
             Scenario::SignRs256 => "sign-only-rs256",
@@ -202,7 +207,8 @@ impl Scenario {
 
     fn server(self) -> ServerSpec {
         match self {
-            Scenario::SignHs256
+            Scenario::Hello
+            | Scenario::SignHs256
             | Scenario::TokenHs256
             | Scenario::Webhooks
             | Scenario::WebhookToGrant
@@ -225,8 +231,18 @@ impl Scenario {
         }
     }
 
+    /// The scenario measured interleaved with this one when it comes next in the list:
+    /// the hello floor, its sign-only ceiling and that one's token scenario form one group.
+    fn interleaved_with(self) -> Option<Scenario> {
+        match self {
+            Scenario::Hello => Some(Scenario::SignHs256),
+            other => other.token_partner(),
+        }
+    }
+
     fn kind(self) -> RequestKind {
         match self {
+            Scenario::Hello => RequestKind::Hello,
             Scenario::SignHs256 | Scenario::SignRs256 => RequestKind::SignOnly,
             Scenario::Webhooks => RequestKind::Webhook,
             Scenario::WebhookToGrant => RequestKind::WebhookThenToken,
@@ -1383,6 +1399,7 @@ impl std::fmt::Write for Bytes<'_> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RequestKind {
+    Hello,
     SignOnly,
     Token,
     Webhook,
@@ -1443,6 +1460,7 @@ impl Plan {
                 let oidc = self.oidc.get().expect("minted before the scenario");
                 out.extend_from_slice(&oidc.userinfo[pair % oidc.userinfo.len()]);
             }
+            RequestKind::Hello => out.extend_from_slice(b"GET /bench/hello HTTP/1.1\r\n"),
             RequestKind::SignOnly => {
                 out.extend_from_slice(b"POST /bench/sign/");
                 out.extend_from_slice(room.as_bytes());
@@ -1829,7 +1847,8 @@ async fn measure_window(
                     end,
                 ))
             }
-            RequestKind::SignOnly
+            RequestKind::Hello
+            | RequestKind::SignOnly
             | RequestKind::OidcUserinfo
             | RequestKind::Token
             | RequestKind::StatsRoom
@@ -2108,10 +2127,13 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
             current = Some((spec, Server::start(&env, spec).await?));
         }
         let (_, server) = current.as_ref().expect("started above");
-        let partner =
-            queue.next_if(|next| args.interleave > 1 && scenario.token_partner() == Some(*next));
-        let measured: Vec<Scenario> = [Some(scenario), partner].into_iter().flatten().collect();
-        let rounds = if partner.is_some() {
+        let mut measured = vec![scenario];
+        while let Some(next) = queue.next_if(|next| {
+            args.interleave > 1 && measured.last().and_then(|s| s.interleaved_with()) == Some(*next)
+        }) {
+            measured.push(next);
+        }
+        let rounds = if measured.len() > 1 {
             args.interleave
         } else {
             1
@@ -2122,17 +2144,20 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
         {
             prefill(server, &plan, args.connections).await?;
         }
-        match partner {
-            Some(token) => progress(format_args!(
-                "{} and {}: {} connections, {} s warm-up, then {} alternating slices of {:.1} s each…",
-                scenario.name(),
-                token.name(),
+        match measured.len() {
+            2.. => progress(format_args!(
+                "{}: {} connections, {} s warm-up, then {} alternating slices of {:.1} s each…",
+                measured
+                    .iter()
+                    .map(|s| s.name())
+                    .collect::<Vec<_>>()
+                    .join(" and "),
                 args.connections,
                 args.warmup,
                 args.interleave,
                 args.seconds as f64 / f64::from(args.interleave)
             )),
-            None => progress(format_args!(
+            _ => progress(format_args!(
                 "{}: {} connections, {} s warm-up + {} s measured…",
                 scenario.name(),
                 args.connections,
@@ -2254,6 +2279,23 @@ impl Report<'_> {
     fn ratios(&self) -> Vec<(&'static str, f64)> {
         let mut ratios = Vec::new();
         let pair = |a: Scenario, b: Scenario| Some((self.get(a)?, self.get(b)?));
+        for (scenario, throughput, p99) in [
+            (
+                Scenario::TokenHs256,
+                "token-hs256 / hello throughput",
+                "token-hs256 / hello p99",
+            ),
+            (
+                Scenario::SignHs256,
+                "sign-only-hs256 / hello throughput",
+                "sign-only-hs256 / hello p99",
+            ),
+        ] {
+            if let Some((measured, hello)) = pair(scenario, Scenario::Hello) {
+                ratios.push((throughput, measured.throughput / hello.throughput));
+                ratios.push((p99, measured.p99_ms / hello.p99_ms));
+            }
+        }
         if let Some((token, sign)) = pair(Scenario::TokenHs256, Scenario::SignHs256) {
             ratios.push((
                 "token-hs256 / sign-only-hs256 throughput",

@@ -16,6 +16,8 @@ fn the_roomkey_binary_built_for_benchmarks_still_has_no_sign_only_endpoint() {
     let server = serve(dir.path(), &[]);
     let (status, body) = http(server.port, "POST", "/bench/sign/anyroom", None, None);
     assert_eq!(status, 404, "{body}");
+    let (status, body) = http(server.port, "GET", "/bench/hello", None, None);
+    assert_eq!(status, 404, "{body}");
 }
 
 fn bench_server(dir: &std::path::Path, listen: &str) -> Command {
@@ -61,9 +63,11 @@ fn the_bench_server_signs_on_loopback_and_says_what_it_is() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let (status, body) = http(port, "POST", "/bench/sign/anyroom", None, None);
+    let (hello_status, hello) = http(port, "GET", "/bench/hello", None, None);
     child.kill().unwrap();
     let output = child.wait_with_output().unwrap();
     assert_eq!(status, 200, "{body}");
+    assert_eq!((hello_status, hello.as_str()), (200, Some("ok")));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("NOT THE ROOMKEY SERVICE"), "{stderr}");
 }

@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -19,6 +19,29 @@ use axum::http::{StatusCode, Uri};
 use super::error::{ApiError, ErrorCode, RenderedError};
 use super::state::OpsState;
 use crate::telemetry::metrics::Metrics;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The caller's `X-Request-Id` when it is a sane one (1–64 letters, digits and dashes),
+/// otherwise a fresh random one; kept as the header value it goes out as, so an answer
+/// costs one small allocation for its id and no string formatting.
+fn request_id(request: &Request) -> HeaderValue {
+    request
+        .headers()
+        .get(&REQUEST_ID)
+        .filter(|v| {
+            let v = v.as_bytes();
+            !v.is_empty()
+                && v.len() <= 64
+                && v.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            let mut text = [0u8; uuid::fmt::Simple::LENGTH];
+            let text = crate::ids::random_uuid().simple().encode_lower(&mut text);
+            HeaderValue::from_str(text).expect("hex digits are a valid header value")
+        })
+}
 
 pub async fn observe(State(ops): State<OpsState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -30,19 +53,11 @@ pub async fn observe(State(ops): State<OpsState>, request: Request, next: Next) 
                 .route_id(request.method().as_str(), path.as_str())
         })
         .unwrap_or(Metrics::UNMATCHED);
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
-        .map(str::to_owned)
-        .unwrap_or_else(|| crate::ids::random_uuid().simple().to_string());
+    let request_id = request_id(&request);
+    // Kept for the log line of a failure; both are cheap clones (the URI shares the bytes
+    // hyper read), where copying the path out would allocate on every request.
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let uri = request.uri().clone();
 
     let mut response = if has_nul(request.uri()) {
         ApiError::validation("path", "the path or query must not contain NUL characters")
@@ -58,21 +73,21 @@ pub async fn observe(State(ops): State<OpsState>, request: Request, next: Next) 
     }
     if let Some(error) = response.extensions_mut().remove::<RenderedError>() {
         let status = response.status();
+        let path = uri.path();
+        let request_id = request_id.to_str().unwrap_or_default();
         if status.is_server_error() {
             tracing::error!(%request_id, %method, %path, status = status.as_u16(), code = error.code.as_str(), cause = error.cause.as_deref().unwrap_or(""), "request failed");
         } else {
             tracing::debug!(%request_id, %method, %path, status = status.as_u16(), code = error.code.as_str(), "request refused");
         }
         let headers = std::mem::take(response.headers_mut());
-        response = (status, axum::Json(error.body(&request_id))).into_response();
+        response = (status, axum::Json(error.body(request_id))).into_response();
         for (name, value) in headers.iter() {
             response.headers_mut().insert(name.clone(), value.clone());
         }
     }
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        headers.insert("x-request-id", value);
-    }
+    headers.insert(REQUEST_ID, request_id);
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     if !headers.contains_key(CACHE_CONTROL) {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

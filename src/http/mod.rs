@@ -46,8 +46,9 @@ impl RequestLimits {
 pub struct Extras {
     /// `/metrics`, `/healthz` and `/readyz`, when they have no listener of their own.
     pub ops: bool,
-    /// The benchmark's unauthenticated sign-only endpoint: only `roomkey-bench-server`
-    /// (feature `bench`) ever sets it, and only on loopback.
+    /// The benchmark's unauthenticated sign-only endpoint and its bare `GET /bench/hello`
+    /// (outside every layer): only `roomkey-bench-server` (feature `bench`) ever sets it,
+    /// and only on loopback.
     pub bench_sign: bool,
 }
 
@@ -61,7 +62,13 @@ pub fn router(services: Arc<Services>, limits: RequestLimits, extras: Extras) ->
     if extras.ops {
         router = router.merge(routes::table::ops());
     }
-    finish(router, services, limits)
+    let router = finish(router, services, limits);
+    #[cfg(feature = "bench")]
+    if extras.bench_sign {
+        // Merged after the layers, so it runs none of them: the stack's floor.
+        return router.merge(routes::bench::hello_router());
+    }
+    router
 }
 
 /// `/metrics`, `/healthz` and `/readyz` on their own listener.
@@ -94,17 +101,22 @@ fn finish(router: Router<AppState>, services: Arc<Services>, limits: RequestLimi
             in_flight,
         ))
         .timeout(limits.timeout);
+    // One `layer` call for the whole stack (outermost first): each `Router::layer` wraps
+    // every route in a boxed service of its own, cloned on every request, so three calls
+    // cost three boxes and their clones per request where one costs one.
+    let stack = tower::ServiceBuilder::new()
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::observe,
+        ))
+        .layer(cut);
     router
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed here")
         })
-        .layer(cut)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::observe,
-        ))
-        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(stack)
         .with_state(state)
 }
 

@@ -18,5 +18,28 @@ pub use keys::Keyring;
 /// the token is a JSON string: `#jwt=%22<token>%22`. A bare `#jwt=<token>` is not valid
 /// JSON; the client drops it and falls back to `?jwt=` in the query, which is empty.
 pub fn join_url(meet_url: &str, room: &crate::domain::RoomName, jwt: &str) -> String {
-    format!("{meet_url}/{room}#jwt=%22{jwt}%22")
+    JoinUrl {
+        meet_url,
+        room,
+        jwt,
+    }
+    .to_string()
+}
+
+/// [`join_url`] as something to write out, for answers serialised without building it first.
+pub struct JoinUrl<'a> {
+    pub meet_url: &'a str,
+    pub room: &'a crate::domain::RoomName,
+    pub jwt: &'a str,
+}
+
+impl std::fmt::Display for JoinUrl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            meet_url,
+            room,
+            jwt,
+        } = self;
+        write!(f, "{meet_url}/{room}#jwt=%22{jwt}%22")
+    }
 }

@@ -178,7 +178,7 @@ fn rooms_and_tokens(spec: &mut Spec) {
     )
     .auth(Auth::User)
     .optional_json::<rooms::TokenRequest>()
-    .answer::<rooms::TokenView>(200, "the token")
+    .answer::<rooms::TokenView<'static>>(200, "the token")
     .errors(&[402, 403, 409, 410, 429]);
     spec.op(
         "POST",

@@ -1,23 +1,24 @@
-//! The benchmark's ceiling: the same signing and answer shape as the token endpoint, with
-//! no authentication, no lookups and no decision. Compiled only with the `bench` feature.
+//! The benchmark's ceilings: the same signing and answer shape as the token endpoint, with
+//! no authentication, no lookups and no decision; and below it the stack's floor,
+//! `GET /bench/hello`, a fixed two-byte answer that no middleware sees. Compiled only with
+//! the `bench` feature.
+
+use std::sync::Arc;
 
 use axum::extract::State;
-use axum::Json;
-use serde::Serialize;
+use axum::response::Response;
 
-use crate::clock::rfc3339;
 use crate::domain::{Role, Room, RoomAccess, RoomName, User};
 use crate::http::error::ApiError;
 use crate::http::params::RoomParam;
+use crate::http::routes::rooms::TokenView;
 use crate::http::state::TokenState;
+use crate::tokens::{Freshness, RoomToken};
 
-#[derive(Serialize)]
-pub struct SignedView {
-    jwt: String,
-    expires_at: String,
-    room: String,
-    join_url: String,
-    moderator: bool,
+/// `GET /bench/hello`, served outside the router's layers (no request id, metrics, limits
+/// or headers of ours): the smallest answer the same listener and connection loop can give.
+pub fn hello_router() -> axum::Router {
+    axum::Router::new().route("/bench/hello", axum::routing::get(|| async { "ok" }))
 }
 
 /// The benchmark's one signer: a viewer with no history.
@@ -56,23 +57,22 @@ fn bench_room(name: RoomName) -> Room {
 }
 
 /// # `POST /bench/sign/{room}`
-/// Signs a fixed member token for `room`. **Permissions**: none — benchmark builds only.
+/// Signs a fixed member token for `room` and answers as the token endpoint does.
+/// **Permissions**: none — benchmark builds only.
 pub async fn sign_only(
     State(state): State<TokenState>,
     RoomParam(name): RoomParam,
-) -> Result<Json<SignedView>, ApiError> {
-    let room = bench_room(name);
+) -> Result<Response, ApiError> {
+    let room = Arc::new(bench_room(name));
     let token = state.tokens().jitsi().unsafe_sign_without_checks(
         &bench_user(),
         &room,
         state.identity().now(),
     );
-    let jwt = token.jwt.to_string();
-    Ok(Json(SignedView {
-        join_url: crate::tokens::join_url(state.meet_url(), &room.name, &jwt),
-        jwt,
-        expires_at: rfc3339(token.expires_at),
-        room: room.name.to_string(),
-        moderator: false,
-    }))
+    let issued = RoomToken {
+        token,
+        room,
+        freshness: Freshness::Signed,
+    };
+    Ok(TokenView::new(state.meet_url(), &issued, None).answer())
 }

@@ -1,6 +1,9 @@
 //! Rooms as viewers see them, and the token endpoint.
 
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -12,7 +15,7 @@ use crate::http::extract::{OptionalJson, UserPrincipal};
 use crate::http::params::RoomParam;
 use crate::http::state::TokenState;
 use crate::matrix::{ChatStatus, MatrixServiceError};
-use crate::tokens::{RoomToken, TokenRefusal};
+use crate::tokens::{JoinUrl, RoomToken, TokenRefusal};
 
 #[derive(Serialize, JsonSchema)]
 pub struct RoomView {
@@ -64,17 +67,28 @@ impl From<&Room> for RoomView {
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {}
 
+/// The token answer, written straight from the issued token: the JWT, the room name and
+/// the join URL are serialised in place, not copied into strings of their own first.
 #[derive(Serialize, JsonSchema)]
-pub struct TokenView {
-    jwt: String,
+pub struct TokenView<'a> {
+    jwt: &'a str,
     expires_at: String,
-    room: String,
+    room: &'a str,
     /// The Jitsi room with the token in the fragment, which browsers never send to servers.
-    join_url: String,
+    #[serde(serialize_with = "display")]
+    #[schemars(with = "String")]
+    join_url: JoinUrl<'a>,
     moderator: bool,
     /// The room's chat, when Matrix is configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     matrix: Option<ChatStatus>,
+}
+
+fn display<S: serde::Serializer>(
+    value: &impl std::fmt::Display,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
 }
 
 pub fn parse_room(room: &str) -> Result<RoomName, ApiError> {
@@ -86,17 +100,44 @@ fn pay_url(state: &TokenState, room: &RoomName) -> String {
     format!("{}/api/rooms/{}/pay", state.public_url(), room)
 }
 
-impl TokenView {
-    fn new(meet_url: &str, issued: RoomToken, matrix: Option<ChatStatus>) -> Self {
-        let jwt = issued.token.jwt.to_string();
+impl<'a> TokenView<'a> {
+    pub fn new(meet_url: &'a str, issued: &'a RoomToken, matrix: Option<ChatStatus>) -> Self {
+        let jwt = &*issued.token.jwt;
         Self {
             matrix,
-            join_url: crate::tokens::join_url(meet_url, &issued.room.name, &jwt),
+            join_url: JoinUrl {
+                meet_url,
+                room: &issued.room.name,
+                jwt,
+            },
             jwt,
             expires_at: rfc3339(issued.token.expires_at),
-            room: issued.room.name.to_string(),
+            room: issued.room.name.as_str(),
             moderator: issued.token.moderator,
         }
+    }
+
+    /// The JSON answer, in a buffer sized for it up front: the JWT appears twice, and a
+    /// buffer grown from axum's default 128 bytes would be copied three times on the way.
+    pub fn answer(&self) -> Response {
+        let room = self.room.len();
+        json_answer(
+            self,
+            2 * self.jwt.len() + 2 * room + self.join_url.meet_url.len() + 160,
+        )
+    }
+}
+
+/// `value` as an `application/json` answer, serialised into `capacity` bytes to start with.
+pub fn json_answer(value: &impl Serialize, capacity: usize) -> Response {
+    let mut body = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => (
+            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            body,
+        )
+            .into_response(),
+        Err(error) => ApiError::internal(error).into_response(),
     }
 }
 
@@ -124,7 +165,7 @@ pub async fn issue_token(
     caller: UserPrincipal,
     RoomParam(name): RoomParam,
     OptionalJson(_request): OptionalJson<TokenRequest>,
-) -> Result<Json<TokenView>, ApiError> {
+) -> Result<Response, ApiError> {
     state
         .token_limit()
         .check(&caller.user_id)
@@ -135,7 +176,7 @@ pub async fn issue_token(
         .await
         .map_err(|refusal| refusal_error(&state, &name, refusal))?;
     let matrix = state.matrix().status(&caller.user_id, &issued.room).await?;
-    Ok(Json(TokenView::new(state.meet_url(), issued, matrix)))
+    Ok(TokenView::new(state.meet_url(), &issued, matrix).answer())
 }
 
 /// How the token endpoint answers a refusal.
