@@ -67,8 +67,8 @@ impl From<&Room> for RoomView {
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {}
 
-/// The token answer, written straight from the issued token: the JWT, the room name and
-/// the join URL are serialised in place, not copied into strings of their own first.
+// Written straight from the issued token: the JWT, the room name and the join URL are
+// serialised in place, not copied into strings of their own first.
 #[derive(Serialize, JsonSchema)]
 pub struct TokenView<'a> {
     jwt: &'a str,
