@@ -1,9 +1,10 @@
 //! The `roomkey` binary as an operator meets it: `serve` on a bare machine (embedded
 //! SQLite, generated keys), the README's walk-through over real TCP, and start-up refusing
-//! a bad setting by name.
+//! a bad setting by name; and `docs/api.md` replayed against it.
 
 use serde_json::json;
 
+mod api_doc;
 mod support;
 
 use support::{http, roomkey, serve, ADMIN_KEY};
@@ -360,4 +361,29 @@ fn openapi_prints_or_writes_the_committed_contract() {
         .unwrap();
     assert!(wrote.status.success(), "{wrote:?}");
     assert!(std::fs::read_to_string(&out).unwrap() == committed);
+}
+
+#[test]
+fn docs_api_md_replays_against_a_running_roomkey() {
+    let page =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/api.md")).unwrap();
+    let config = api_doc::config(&page);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("roomkey.toml"), &config).unwrap();
+    // The page's admin key, not the one `serve` sets for every other test.
+    let admin_keys = format!("[\"{}\"]", api_doc::setting(&config, "admin_keys"));
+    let server = serve(
+        dir.path(),
+        &[
+            ("ROOMKEY_CONFIG", "roomkey.toml"),
+            ("ROOMKEY_AUTH__ADMIN_KEYS", &admin_keys),
+        ],
+    );
+    let exchanges = api_doc::exchanges(&page);
+    assert!(exchanges.len() >= 15, "docs/api.md lost its examples");
+    api_doc::replay(
+        &exchanges,
+        server.port,
+        &api_doc::setting(&config, "secrets"),
+    );
 }
