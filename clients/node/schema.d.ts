@@ -2094,6 +2094,7 @@ export interface components {
         PriceBody: {
             /** Format: int64 */
             amount_minor: number;
+            /** @description ISO 4217. */
             currency: string;
         };
         PriceView: {
