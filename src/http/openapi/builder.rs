@@ -36,7 +36,8 @@ pub(super) enum Auth {
 impl Auth {
     fn requirements(self) -> Option<Value> {
         // An admin key naming a user acts for them as a service key does (operators'
-        // scripts, load tests): `user_principal` accepts both.
+        // scripts, load tests): `user_principal` accepts both, and `caller` takes the admin
+        // key as staff only without `X-Roomkey-User`.
         let user = [
             json!({"session": []}),
             json!({"serviceKey": [], "onBehalf": []}),
@@ -45,7 +46,7 @@ impl Auth {
         let requirements = match self {
             Auth::Public => return None,
             Auth::User => json!(user),
-            Auth::Caller => json!([user[0], user[1], {"adminKey": []}]),
+            Auth::Caller => json!([user[0], user[1], user[2], {"adminKey": []}]),
             Auth::Staff | Auth::Admin => json!([{"session": []}, {"adminKey": []}]),
             Auth::Service => json!([{"serviceKey": []}, {"adminKey": []}]),
             Auth::Prosody => json!([{"prosodyTimestamp": [], "prosodySignature": []}]),
