@@ -1,12 +1,17 @@
 //! The `roomkey` binary as an operator meets it: `serve` on a bare machine (embedded
 //! SQLite, generated keys), the README's walk-through over real TCP, and start-up refusing
-//! a bad setting by name.
+//! a bad setting by name; `docs/api.md` replayed against it, and the typed Node.js client
+//! (`clients/node/`) current with the contract and running a flow against it.
+
+use std::path::Path;
+use std::process::{Command, Output};
 
 use serde_json::json;
 
+mod api_doc;
 mod support;
 
-use support::{http, roomkey, serve, ADMIN_KEY};
+use support::{http, roomkey, serve, skip, ADMIN_KEY};
 
 #[test]
 fn serve_on_a_bare_machine_and_walk_from_sign_up_to_a_token() {
@@ -360,4 +365,96 @@ fn openapi_prints_or_writes_the_committed_contract() {
         .unwrap();
     assert!(wrote.status.success(), "{wrote:?}");
     assert!(std::fs::read_to_string(&out).unwrap() == committed);
+}
+
+#[test]
+fn docs_api_md_replays_against_a_running_roomkey() {
+    let page =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/api.md")).unwrap();
+    let config = api_doc::config(&page);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("roomkey.toml"), &config).unwrap();
+    // The page's admin key, not the one `serve` sets for every other test.
+    let admin_keys = format!("[\"{}\"]", api_doc::setting(&config, "admin_keys"));
+    let server = serve(
+        dir.path(),
+        &[
+            ("ROOMKEY_CONFIG", "roomkey.toml"),
+            ("ROOMKEY_AUTH__ADMIN_KEYS", &admin_keys),
+        ],
+    );
+    let exchanges = api_doc::exchanges(&page);
+    assert!(exchanges.len() >= 15, "docs/api.md lost its examples");
+    api_doc::replay(
+        &exchanges,
+        server.port,
+        &api_doc::setting(&config, "secrets"),
+    );
+}
+
+const SERVICE_KEY: &str = "cli-service-key-0123456789abcdef";
+
+#[test]
+fn the_node_client_is_current_and_runs_a_flow() {
+    let test = "the_node_client_is_current_and_runs_a_flow";
+    let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/node");
+    if Command::new("node").arg("--version").output().is_err() {
+        return skip(test, "node");
+    }
+    if !client.join("node_modules").is_dir() {
+        return skip(test, "`npm ci` done in clients/node");
+    }
+    let node = |args: &[&std::ffi::OsStr], env: &[(&str, String)]| -> Output {
+        let output = Command::new("node")
+            .current_dir(&client)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "node {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let regenerated = dir.path().join("schema.d.ts");
+    node(&["generate.mjs".as_ref(), regenerated.as_os_str()], &[]);
+    assert!(
+        std::fs::read_to_string(&regenerated).unwrap()
+            == std::fs::read_to_string(client.join("schema.d.ts")).unwrap(),
+        "clients/node/schema.d.ts differs from docs/openapi.json; regenerate it with \
+         `npm run generate` in clients/node and commit it"
+    );
+    node(
+        &[
+            "node_modules/typescript/bin/tsc".as_ref(),
+            "--noEmit".as_ref(),
+        ],
+        &[],
+    );
+
+    let server = serve(
+        dir.path(),
+        &[(
+            "ROOMKEY_AUTH__SERVICE_KEYS",
+            &format!("[\"{SERVICE_KEY}\"]"),
+        )],
+    );
+    let ran = node(
+        &["example.mjs".as_ref()],
+        &[
+            ("ROOMKEY_URL", format!("http://127.0.0.1:{}", server.port)),
+            ("ROOMKEY_ADMIN_KEY", ADMIN_KEY.to_owned()),
+            ("ROOMKEY_SERVICE_KEY", SERVICE_KEY.to_owned()),
+        ],
+    );
+    let said = String::from_utf8_lossy(&ran.stdout);
+    assert!(
+        said.contains("platform: a token for") && said.contains("viewer: a token for"),
+        "{said}"
+    );
 }

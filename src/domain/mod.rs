@@ -136,6 +136,15 @@ pub fn is_currency_code(code: &str) -> bool {
     code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
 }
 
+/// [`parse_handle`]'s rule as a JSON Schema pattern (upper case is folded).
+pub const HANDLE_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$";
+
+/// [`parse_email`]'s rule as a JSON Schema pattern (with `maxLength` 254).
+pub const EMAIL_PATTERN: &str = r"^[^@\s\u0000-\u001f\u007f-\u009f]+@[^@\s.\u0000-\u001f\u007f-\u009f]([^@\s\u0000-\u001f\u007f-\u009f]*\.)+[^@\s.\u0000-\u001f\u007f-\u009f]+$";
+
+/// [`parse_user_id`]'s rule as a JSON Schema pattern (with `minLength` 1, `maxLength` 64).
+pub const USER_ID_PATTERN: &str = r"^[^\s\u0000-\u001f\u007f-\u009f]+$";
+
 /// A user handle: 3–32 of `a-z 0-9 _ . -`, starting with a letter or digit.
 pub fn parse_handle(text: &str) -> Option<String> {
     let handle = text.trim().to_ascii_lowercase();

@@ -35,14 +35,18 @@ pub(super) enum Auth {
 
 impl Auth {
     fn requirements(self) -> Option<Value> {
+        // An admin key naming a user acts for them as a service key does (operators'
+        // scripts, load tests): `user_principal` accepts both, and `caller` takes the admin
+        // key as staff only without `X-Roomkey-User`.
         let user = [
             json!({"session": []}),
             json!({"serviceKey": [], "onBehalf": []}),
+            json!({"adminKey": [], "onBehalf": []}),
         ];
         let requirements = match self {
             Auth::Public => return None,
             Auth::User => json!(user),
-            Auth::Caller => json!([user[0], user[1], {"adminKey": []}]),
+            Auth::Caller => json!([user[0], user[1], user[2], {"adminKey": []}]),
             Auth::Staff | Auth::Admin => json!([{"session": []}, {"adminKey": []}]),
             Auth::Service => json!([{"serviceKey": []}, {"adminKey": []}]),
             Auth::Prosody => json!([{"prosodyTimestamp": [], "prosodySignature": []}]),
@@ -374,8 +378,13 @@ fn path_parameters(path: &str) -> Vec<Value> {
                 "file" => "a key file, `<kid>.pem`",
                 _ => "a path parameter",
             };
+            // A room name's bounds (`RoomName::parse`): anything else is refused (400).
+            let schema = match name {
+                "room" => json!({"type": "string", "minLength": 1, "maxLength": 200}),
+                _ => json!({"type": "string"}),
+            };
             json!({"name": name, "in": "path", "required": true,
-                   "description": description, "schema": {"type": "string"}})
+                   "description": description, "schema": schema})
         })
         .collect()
 }

@@ -190,11 +190,12 @@ fn security_schemes() -> Value {
         },
         "onBehalf": {
             "type": "apiKey", "in": "header", "name": "X-Roomkey-User",
-            "description": "The user a service key acts for.",
+            "description": "The user a service key (or an admin key) acts for.",
         },
         "adminKey": {
             "type": "http", "scheme": "bearer",
-            "description": "An admin key (`auth.admin_keys`).",
+            "description": "An admin key (`auth.admin_keys`). With `X-Roomkey-User` it acts \
+                            for that user as a service key does, never with a staff role.",
         },
         "prosodyTimestamp": {
             "type": "apiKey", "in": "header", "name": "X-Roomkey-Timestamp",

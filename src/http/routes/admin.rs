@@ -51,7 +51,10 @@ pub(super) fn access(value: &str) -> Result<RoomAccess, ApiError> {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PriceBody {
+    #[schemars(range(min = 1, max = crate::domain::MAX_AMOUNT_MINOR))]
     pub(crate) amount_minor: i64,
+    /// ISO 4217.
+    #[schemars(regex(pattern = "^[A-Z]{3}$"))]
     pub(crate) currency: String,
 }
 
@@ -67,7 +70,9 @@ impl From<PriceBody> for Money {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProvisionBody {
+    #[schemars(regex(pattern = crate::domain::HANDLE_PATTERN))]
     handle: String,
+    #[schemars(length(max = 254), regex(pattern = crate::domain::EMAIL_PATTERN))]
     email: String,
     display_name: Option<String>,
     role: Option<String>,
@@ -231,8 +236,10 @@ pub async fn access_record(
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoomBody {
+    #[schemars(length(min = 1, max = 200))]
     name: String,
     title: String,
+    #[schemars(length(min = 1, max = 64), regex(pattern = crate::domain::USER_ID_PATTERN))]
     owner_id: String,
     access: String,
     price: Option<PriceBody>,
@@ -335,6 +342,7 @@ pub enum ScopeBody {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantBody {
+    #[schemars(length(min = 1, max = 64), regex(pattern = crate::domain::USER_ID_PATTERN))]
     user_id: String,
     scope: ScopeBody,
     valid_from: Option<String>,
@@ -448,6 +456,7 @@ impl BanScopeBody {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BanBody {
+    #[schemars(length(min = 1, max = 64), regex(pattern = crate::domain::USER_ID_PATTERN))]
     user_id: String,
     scope: BanScopeBody,
     reason: String,

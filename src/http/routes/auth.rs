@@ -16,8 +16,11 @@ use crate::identity::{ProfileChanges, Registration, SignedIn, VerifiedSession};
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
+    #[schemars(regex(pattern = crate::domain::HANDLE_PATTERN))]
     handle: String,
+    #[schemars(length(max = 254), regex(pattern = crate::domain::EMAIL_PATTERN))]
     email: String,
+    #[schemars(length(min = 10, max = 256))]
     password: String,
     display_name: Option<String>,
 }
@@ -124,6 +127,7 @@ pub async fn login(
 #[serde(deny_unknown_fields)]
 pub struct PasswordBody {
     current_password: String,
+    #[schemars(length(min = 10, max = 256))]
     new_password: String,
 }
 

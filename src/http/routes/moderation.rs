@@ -126,6 +126,7 @@ pub async fn audit(
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModerationBanBody {
+    #[schemars(length(min = 1, max = 64), regex(pattern = crate::domain::USER_ID_PATTERN))]
     user_id: String,
     scope: BanScopeBody,
     reason: String,
