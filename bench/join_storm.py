@@ -221,6 +221,7 @@ class Ws:
         join, where a big room sends many presences that only need to be skipped."""
         tail = bytes(self.buf)
         self.buf = bytearray()
+        self.scanned = len(tail)
         while True:
             for m in markers:
                 if m in tail:
@@ -228,6 +229,7 @@ class Ws:
             chunk = await self.r.read(262144)
             if not chunk:
                 raise ViewerError("connection closed by Prosody")
+            self.scanned += len(chunk)
             tail = tail[-64:] + chunk
 
 
@@ -293,6 +295,7 @@ async def viewer(cfg: dict[str, Any], spec: dict[str, Any], t0: float, keep: lis
                 "<x xmlns='http://jabber.org/protocol/muc'/></presence>")
         found = await ws.scan((b"code='110'", b'code="110"', b"type='error'", b'type="error"'))
         out["t_accepted"] = time.monotonic()
+        out["rx_bytes"] = ws.scanned  # from the join sent to the own presence (roughly)
         if b"error" in found:
             raise ViewerError("join refused (presence type='error')")
         stage = "in"
@@ -478,6 +481,8 @@ def phase(w: live.World, args: argparse.Namespace, name: str, viewers: list[str]
         "join_from_request_p50_ms": ms(join_from_req, 50),
         "join_from_request_p99_ms": ms(join_from_req, 99),
         "start_lag_p50_ms": ms(lag, 50), "start_lag_p99_ms": ms(lag, 99),
+        "rx_kib_join_to_accepted_mean": (round(statistics.mean(r["rx_bytes"] for r in ok) / 1024, 1)
+                                         if ok else None),
         "cpu_s": cpu,
         "module": {
             "prejoin_decided_from_cache": cached,
@@ -545,9 +550,13 @@ def one_run(args: argparse.Namespace, tools: Any) -> dict[str, Any]:
         if args.tcp_backlog:
             text = text.replace("\nmodules_enabled",
                                 f"\nnetwork_settings = {{ tcp_backlog = {args.tcp_backlog} }}\nmodules_enabled", 1)
+        if args.module:
+            # Another copy of the module (to measure a change): its folder first in plugin_paths.
+            text = text.replace("plugin_paths = { ", f"plugin_paths = {{ {live.lua_str(str(args.module.parent))}; ", 1)
         cfg.write_text(text)
 
         # Provisioning (not measured), with no shard configured: nothing is queued for Prosody.
+        provisioning = time.monotonic()
         w.roomkey.start(shards=None)
         w.user("host", "performer")
         n_slow = args.viewers if args.slow_mode == "same-n" else max(1, args.viewers // 10)
@@ -558,9 +567,12 @@ def one_run(args: argparse.Namespace, tools: Any) -> dict[str, Any]:
             w.roomkey.api("POST", "/api/admin/rooms", {
                 "name": room, "title": room.title(), "owner_id": w.users["host"], "access": "paid",
                 "price": live.PRICE})
-        grants = [(h, room) for h in viewers for room in PHASE_ROOMS.values()]
+        grants = [(h, PHASE_ROOMS["storm"]) for h in viewers[:args.viewers]]
+        if args.slow_mode != "none":
+            grants += [(h, PHASE_ROOMS["slow"]) for h in viewers[:n_slow]]
         with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(lambda g: w.grant(g[0], g[1], 7200), grants))
+        provisioned_in = time.monotonic() - provisioning
         w.roomkey.stop()
         w.roomkey.start(shards=[w.commands_url(STATS_PATH)])
         sessions = {h: session_token(session_secret, w.users[h]) for h in viewers}
@@ -590,7 +602,7 @@ def one_run(args: argparse.Namespace, tools: Any) -> dict[str, Any]:
                   f"held {result['module']['joins_held']} (on a prefetch "
                   f"{result['module']['joins_held_prefetching']}), from cache "
                   f"{result['module']['prejoin_decided_from_cache']}", file=sys.stderr)
-        out: dict[str, Any] = {"phases": phases}
+        out: dict[str, Any] = {"phases": phases, "provisioning_s": round(provisioned_in, 1)}
         if len(phases) == 2 and phases[0]["join_p99_ms"] and phases[1]["join_p99_ms"]:
             out["join_p99_ratio_storm_over_slow"] = round(phases[0]["join_p99_ms"] / phases[1]["join_p99_ms"], 2)
             out["join_from_request_p99_ratio"] = round(
@@ -657,6 +669,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="whose presence the MUC broadcasts (Prosody's default: all roles)")
     parser.add_argument("--tcp-backlog", type=int, default=0,
                         help="Prosody's network_settings.tcp_backlog (default: Prosody's, 128)")
+    parser.add_argument("--module", type=Path,
+                        help="load this mod_roomkey.lua instead of prosody-plugins/mod_roomkey.lua "
+                             "(its folder goes first in plugin_paths), to measure a change")
     parser.add_argument("--gc", choices=("incremental", "generational"), default="generational")
     parser.add_argument("--keep-tmp", action="store_true")
     args = parser.parse_args(argv)
@@ -664,6 +679,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no roomkey binary at {args.roomkey} (cargo build --release --bin roomkey)", file=sys.stderr)
         return EXIT_USAGE
     args.roomkey = args.roomkey.resolve()
+    if args.module:
+        if args.module.name != "mod_roomkey.lua" or not args.module.is_file():
+            print("--module must name a file called mod_roomkey.lua", file=sys.stderr)
+            return EXIT_USAGE
+        args.module = args.module.resolve()
     try:
         tools = find_prosody()
     except Skip as e:
