@@ -233,12 +233,12 @@ class Ws:
             tail = tail[-64:] + chunk
 
 
-async def viewer(cfg: dict[str, Any], spec: dict[str, Any], t0: float, keep: list[Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"i": spec["i"], "scheduled": t0 + spec["at"]}
+async def viewer(cfg: dict[str, Any], spec: dict[str, Any], t0: float, keep: list[Any],
+                 out: dict[str, Any]) -> dict[str, Any]:
     stage = "schedule"
     try:
         await asyncio.sleep(max(0.0, out["scheduled"] - time.monotonic()))
-        stage = "token"
+        stage = out["stage"] = "token"
         out["t_req"] = time.monotonic()
         r, w = await asyncio.open_connection("127.0.0.1", cfg["roomkey_port"])
         body = b"{}"
@@ -254,7 +254,7 @@ async def viewer(cfg: dict[str, Any], spec: dict[str, Any], t0: float, keep: lis
             raise ViewerError(f"token HTTP {status}: {payload[:200]!r}")
         jwt = json.loads(payload)["jwt"]
 
-        stage = "websocket"
+        stage = out["stage"] = "websocket"
         r, w = await asyncio.open_connection("127.0.0.1", cfg["prosody_port"])
         keep.append(w)
         key = base64.b64encode(os.urandom(16)).decode()
@@ -272,7 +272,7 @@ async def viewer(cfg: dict[str, Any], spec: dict[str, Any], t0: float, keep: lis
             raise ViewerError(f"WebSocket refused: {head[:120]!r}")
         ws = Ws(r, w, rest)
         out["t_ws"] = time.monotonic()
-        stage = "sasl"
+        stage = out["stage"] = "sasl"
         open_stream = (f"<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='{cfg['domain']}' "
                        f"version='1.0'/>")
         ws.send(open_stream)
@@ -281,7 +281,7 @@ async def viewer(cfg: dict[str, Any], spec: dict[str, Any], t0: float, keep: lis
         answer = await ws.until(b"<success", b"<failure")
         if b"<failure" in answer:
             raise ViewerError(f"SASL failure: {answer[:200]!r}")
-        stage = "bind"
+        stage = out["stage"] = "bind"
         ws.send(open_stream)
         await ws.until(b"features")
         ws.send("<iq xmlns='jabber:client' type='set' id='bind1'>"
@@ -289,7 +289,7 @@ async def viewer(cfg: dict[str, Any], spec: dict[str, Any], t0: float, keep: lis
         answer = await ws.until(b"'bind1'", b'"bind1"')
         if b"result" not in answer:
             raise ViewerError(f"bind failed: {answer[:200]!r}")
-        stage = "join"
+        stage = out["stage"] = "join"
         out["t_join"] = time.monotonic()
         ws.send(f"<presence xmlns='jabber:client' to='{cfg['room']}@{cfg['muc']}/v{spec['i']}'>"
                 "<x xmlns='http://jabber.org/protocol/muc'/></presence>")
@@ -298,7 +298,7 @@ async def viewer(cfg: dict[str, Any], spec: dict[str, Any], t0: float, keep: lis
         out["rx_bytes"] = ws.scanned  # from the join sent to the own presence (roughly)
         if b"error" in found:
             raise ViewerError("join refused (presence type='error')")
-        stage = "in"
+        stage = out["stage"] = "in"
         return out | {"ws": ws}
     except (ViewerError, OSError, ValueError, KeyError, IndexError) as e:
         out["error"] = f"{stage}: {type(e).__name__}: {e}"
@@ -324,11 +324,12 @@ async def worker_main(cfg: dict[str, Any], specs: list[dict[str, Any]], pipe: An
     drains: list[asyncio.Task[None]] = []
 
     async def one(spec: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"i": spec["i"], "scheduled": t0 + spec["at"], "stage": "schedule"}
         try:
-            result = await asyncio.wait_for(viewer(cfg, spec, t0, keep),
+            result = await asyncio.wait_for(viewer(cfg, spec, t0, keep, out),
                                             spec["at"] + cfg["timeout"])
         except asyncio.TimeoutError:
-            return {"i": spec["i"], "scheduled": t0 + spec["at"], "error": "timeout"}
+            return out | {"error": f"timeout in stage {out['stage']}"}
         ws = result.pop("ws", None)
         if ws is not None:
             drains.append(asyncio.create_task(drain(ws)))
@@ -482,6 +483,8 @@ def phase(w: live.World, args: argparse.Namespace, name: str, viewers: list[str]
         "accepted": len(ok),
         "errors": len(errors),
         "error_samples": sorted({e["error"] for e in errors})[:5],
+        "errors_by_stage": {st: sum(1 for e in errors if e.get("stage") == st)
+                            for st in sorted({e.get("stage") for e in errors})},
         "first_request_to_last_accepted_s": (round(last_accepted - first_request, 2)
                                              if last_accepted and first_request else None),
         "token_p50_ms": ms(token, 50), "token_p99_ms": ms(token, 99),
