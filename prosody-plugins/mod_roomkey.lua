@@ -118,6 +118,7 @@ local counters = {
 	joins_allowed = 0;
 	joins_denied = 0;
 	joins_held = 0; -- joins that waited for an answer
+	joins_held_prefetching = 0; -- of those, joins whose question was already asked (a prefetch on its way)
 	joins_failed_open = 0; -- allowed without an answer (fail mode)
 	joins_failed_closed = 0; -- refused without an answer (fail mode)
 	removals = 0; -- occupants removed by verdict, kick or recheck
@@ -760,6 +761,11 @@ local function on_pre_join(event)
 	end
 	origin.roomkey_held = held + 1;
 	counters.joins_held = counters.joins_held + 1;
+	if inflight[user_id.."\0"..room_node.."\0"..(jti or "")] then
+		-- asked already (the prefetch at token verification): the join waits for the rest
+		-- of that round trip only
+		counters.joins_held_prefetching = counters.joins_held_prefetching + 1;
+	end
 	held_since[stanza] = held_since[stanza] or started;
 	fetch_verdict(user_id, room_node, jti, function (answer)
 		origin.roomkey_held = m_max(0, (origin.roomkey_held or 1) - 1);
