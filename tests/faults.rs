@@ -195,6 +195,18 @@ impl Cluster {
         .await
     }
 
+    /// Stops `traffic` and fails the test if any of its requests failed or went unanswered.
+    async fn expect_no_failed_request(&self, traffic: Traffic) {
+        let report = traffic.stop().await;
+        eprintln!("traffic: {}", report.summary());
+        assert!(
+            report.failures().is_empty(),
+            "{}\n{}",
+            report.describe_failures(),
+            self.logs()
+        );
+    }
+
     fn logs(&self) -> String {
         format!(
             "--- A ---\n{}\n--- B ---\n{}",
@@ -346,14 +358,7 @@ async fn a_redis_restart_fails_no_request_and_holds_no_admin_call() {
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    let report = traffic.stop().await;
-    eprintln!("traffic: {}", report.summary());
-    assert!(
-        report.failures().is_empty(),
-        "{}\n{}",
-        report.describe_failures(),
-        cluster.logs()
-    );
+    cluster.expect_no_failed_request(traffic).await;
 }
 
 /// Redis stops answering (every connection held, nothing relayed) for an outage, under
@@ -428,14 +433,7 @@ async fn a_hung_redis_bounds_staleness_and_holds_no_admin_call() {
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
 
-    let report = traffic.stop().await;
-    eprintln!("traffic: {}", report.summary());
-    assert!(
-        report.failures().is_empty(),
-        "{}\n{}",
-        report.describe_failures(),
-        cluster.logs()
-    );
+    cluster.expect_no_failed_request(traffic).await;
 }
 
 /// B loses Redis (`mode`) while A keeps it, under traffic: a ban on A must reach B's
@@ -506,14 +504,7 @@ async fn one_instance_cut_off_from_redis(test: &str, mode: Mode) {
     assert!(healthy.is_some(), "{}", cluster.logs());
     tokio::time::sleep(Duration::from_secs(1)).await;
 
-    let report = traffic.stop().await;
-    eprintln!("traffic: {}", report.summary());
-    assert!(
-        report.failures().is_empty(),
-        "{}\n{}",
-        report.describe_failures(),
-        cluster.logs()
-    );
+    cluster.expect_no_failed_request(traffic).await;
 }
 
 /// B's packets to Redis go nowhere (its connections stay open and silent).
@@ -599,14 +590,7 @@ async fn an_instance_whose_redis_connections_go_silent_for_good_connects_again()
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
 
-    let report = traffic.stop().await;
-    eprintln!("traffic: {}", report.summary());
-    assert!(
-        report.failures().is_empty(),
-        "{}\n{}",
-        report.describe_failures(),
-        cluster.logs()
-    );
+    cluster.expect_no_failed_request(traffic).await;
 }
 
 /// Redis comes back from a snapshot taken before a ban, and the instance that made the ban
@@ -675,14 +659,7 @@ async fn a_redis_restarted_from_an_old_snapshot_brings_back_no_stale_fact() {
         "B admitted a user banned before Redis came back from an old snapshot: {answers:?}\n{}",
         cluster.logs()
     );
-    let report = traffic.stop().await;
-    eprintln!("traffic: {}", report.summary());
-    assert!(
-        report.failures().is_empty(),
-        "{}\n{}",
-        report.describe_failures(),
-        cluster.logs()
-    );
+    cluster.expect_no_failed_request(traffic).await;
 }
 
 /// A payment notification that arrives while PostgreSQL is away is refused at once (503),
@@ -831,14 +808,7 @@ async fn postgres_away_answers_503_promptly_and_recovers(test: &str, killed: boo
     assert!(cluster.both_ready(Duration::from_secs(5)).await.is_some());
     tokio::time::sleep(Duration::from_secs(1)).await;
 
-    let report = traffic.stop().await;
-    eprintln!("traffic: {}", report.summary());
-    assert!(
-        report.failures().is_empty(),
-        "{}\n{}",
-        report.describe_failures(),
-        cluster.logs()
-    );
+    cluster.expect_no_failed_request(traffic).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
