@@ -5,7 +5,9 @@ Starts roomkey (its default SQLite file in a temp dir) and Prosody 0.12 with a g
 config on free loopback ports, registers XMPP users named by roomkey user ids, and checks
 with real stanzas over BOSH what PROTOCOL.md promises:
 
-  * an entitled viewer joins as member, the room's performer as owner;
+  * an entitled viewer joins as member, the room's performer as owner; the room learns the
+    viewer's affiliation from the join presence, with no separate announcement to every
+    occupant, and a member stays when the performer makes the room members-only;
   * a banned user is refused (not-allowed, with roomkey's reason);
   * a kick through roomkey's API removes the occupant (307 + reason); they may rejoin;
   * a ban removes the occupant and refuses a rejoin from a fresh session;
@@ -47,6 +49,7 @@ import tempfile
 import time
 import traceback
 import uuid
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -56,8 +59,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from prosody_harness import (  # noqa: E402  (path set up above)
-    EXIT_MISMATCH, EXIT_OK, EXIT_SKIP, EXIT_USAGE, Bosh, BoshTerminated, HarnessError, Prosody,
-    Skip, Tools, WebSocketXmpp, find_prosody, free_port, lua_str, prepare_lua_env,
+    EXIT_MISMATCH, EXIT_OK, EXIT_SKIP, EXIT_USAGE, NS_MUC_USER, Bosh, BoshTerminated, HarnessError,
+    Prosody, Skip, Tools, WebSocketXmpp, find_prosody, free_port, local, lua_str, ns_of,
+    prepare_lua_env,
 )
 
 REPO = HERE.parent.parent
@@ -454,6 +458,8 @@ def scenario_roles_and_refusals(w: World) -> dict[str, Bosh]:
     ada = w.as_user("ada")
     got = ada.join(occ("show", "ada"), w.args.step_timeout)
     r.check("entitled viewer joins as member", got.get("ok") and got.get("affiliation") == "member", got)
+    check_member_grant_is_not_announced(w, alex, "ada")
+    check_members_only_keeps_members(w, alex, ada, "ada")
     bob = w.as_user("bob")
     got = bob.join(occ("show", "bob"), w.args.step_timeout)
     r.check("banned user is refused (not-allowed, with the reason)",
@@ -473,6 +479,51 @@ def scenario_roles_and_refusals(w: World) -> dict[str, Bosh]:
     got = fin.join(occ("freeroom", "fin"), w.args.step_timeout)
     r.check("anyone joins a free room", got.get("ok"), got)
     return {"alex": alex, "ada": ada, "fin": fin}
+
+
+def muc_user_item(el: ET.Element) -> ET.Element | None:
+    return next((c for c in el.iter() if local(c.tag) == "item" and ns_of(c.tag) == NS_MUC_USER), None)
+
+
+def check_member_grant_is_not_announced(w: World, present: Bosh, joiner: str) -> None:
+    """Someone already in the room learns the joiner's affiliation from the joiner's presence;
+    the module's pre-join grant is not also announced as an absent user's affiliation change,
+    a message Prosody would otherwise send to every occupant on every join."""
+    bare = f"{w.users[joiner]}@{DOMAIN}"
+    presence = present.wait_for(
+        lambda e: local(e.tag) == "presence" and (e.get("from") or "").lower() == occ("show", joiner).lower(),
+        w.args.step_timeout)
+    item = muc_user_item(presence) if presence is not None else None
+    # Stanzas arrive in order: an announcement would have come before the presence.
+    announcements = [e for e in present.inbox if local(e.tag) == "message"
+                     and (muc_user_item(e) is not None and muc_user_item(e).get("jid") == bare)]
+    w.report.check("the room learns a joiner's member affiliation from the join presence, unannounced",
+                   item is not None and item.get("affiliation") == "member" and not announcements,
+                   {"presence_item": None if item is None else dict(item.attrib),
+                    "announcements": [ET.tostring(e, encoding="unicode") for e in announcements]})
+
+
+def set_members_only(owner: Bosh, room: str, on: bool, timeout: float) -> bool:
+    """Submits the room's configuration form as its owner, switching members-only."""
+    iq_id = f"membersonly-{int(on)}-{secrets.token_hex(4)}"
+    owner.send(f"<iq xmlns='jabber:client' type='set' id='{iq_id}' to='{room}@{MUC}'>"
+               f"<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>"
+               f"<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>"
+               f"<field var='muc#roomconfig_membersonly'><value>{int(on)}</value></field>"
+               f"</x></query></iq>")
+    answer = owner.wait_for(lambda e: e.get("id") == iq_id, timeout)
+    return answer is not None and answer.get("type") == "result"
+
+
+def check_members_only_keeps_members(w: World, owner: Bosh, viewer: Bosh, handle: str) -> None:
+    """Why the module makes paid viewers members at all: MUC removes every non-member when a
+    room becomes members-only (XEP-0045 status 322), which is what a performer's lobby does."""
+    locked = set_members_only(owner, "show", True, w.args.step_timeout)
+    removed = viewer.wait_removed(occ("show", handle), 1.5)
+    unlocked = set_members_only(owner, "show", False, w.args.step_timeout)
+    w.report.check("a paid viewer stays when the performer makes the room members-only",
+                   locked and unlocked and removed is None,
+                   {"locked": locked, "unlocked": unlocked, "removed": removed})
 
 
 def scenario_kick(w: World) -> None:
