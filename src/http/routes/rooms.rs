@@ -120,25 +120,75 @@ impl<'a> TokenView<'a> {
     /// The JSON answer, in a buffer sized for it up front: the JWT appears twice, and a
     /// buffer grown from axum's default 128 bytes would be copied three times on the way.
     pub fn answer(&self) -> Response {
-        let room = self.room.len();
-        json_answer(
-            self,
-            2 * self.jwt.len() + 2 * room + self.join_url.meet_url.len() + 160,
-        )
-    }
-}
-
-/// `value` as an `application/json` answer, serialised into `capacity` bytes to start with.
-pub fn json_answer(value: &impl Serialize, capacity: usize) -> Response {
-    let mut body = Vec::with_capacity(capacity);
-    match serde_json::to_writer(&mut body, value) {
-        Ok(()) => (
+        let mut body = Vec::with_capacity(
+            2 * self.jwt.len() + 2 * self.room.len() + self.join_url.meet_url.len() + 160,
+        );
+        if self.write_json(&mut body).is_err() {
+            body.clear();
+            if let Err(error) = serde_json::to_writer(&mut body, self) {
+                return ApiError::internal(error).into_response();
+            }
+        }
+        (
             [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
             body,
         )
-            .into_response(),
-        Err(error) => ApiError::internal(error).into_response(),
+            .into_response()
     }
+
+    /// Writes what the derived serialisation writes (a test pins the two together), but
+    /// copies the JWT, twice its answer's largest part, instead of scanning it byte by byte
+    /// for characters to escape: base64url and dots never need escaping in JSON. The other
+    /// strings are short and go through serde_json; a meet URL or room name that would need
+    /// escaping inside the join URL makes this refuse, and the derived path answers instead.
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), NeedsEscaping> {
+        let JoinUrl {
+            meet_url,
+            room: join_room,
+            jwt: _,
+        } = &self.join_url;
+        let join_room = join_room.as_str();
+        // The signer writes base64url segments joined by dots (`Signer::assemble`).
+        debug_assert!(is_jwt_text(self.jwt), "not a compact JWS: {:?}", self.jwt);
+        if !is_plain_json_text(meet_url) || !is_plain_json_text(join_room) {
+            return Err(NeedsEscaping);
+        }
+        let string = |out: &mut Vec<u8>, text: &str| {
+            serde_json::to_writer(&mut *out, text).map_err(|_| NeedsEscaping)
+        };
+        out.extend_from_slice(b"{\"jwt\":\"");
+        out.extend_from_slice(self.jwt.as_bytes());
+        out.extend_from_slice(b"\",\"expires_at\":");
+        string(out, &self.expires_at)?;
+        out.extend_from_slice(b",\"room\":");
+        string(out, self.room)?;
+        out.extend_from_slice(b",\"join_url\":\"");
+        for part in [*meet_url, "/", join_room, "#jwt=%22", self.jwt, "%22"] {
+            out.extend_from_slice(part.as_bytes());
+        }
+        out.extend_from_slice(b"\",\"moderator\":");
+        out.extend_from_slice(if self.moderator { b"true" } else { b"false" });
+        if let Some(matrix) = &self.matrix {
+            out.extend_from_slice(b",\"matrix\":");
+            serde_json::to_writer(&mut *out, matrix).map_err(|_| NeedsEscaping)?;
+        }
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+/// A string the hand-written answer cannot copy as it is.
+struct NeedsEscaping;
+
+/// The alphabet of a compact JWS: base64url segments joined by dots.
+fn is_jwt_text(jwt: &str) -> bool {
+    jwt.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Text JSON takes between quotes unchanged: no quote, backslash or control character.
+fn is_plain_json_text(text: &str) -> bool {
+    text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
 }
 
 /// # `GET /api/rooms/{room}`
@@ -215,4 +265,72 @@ pub async fn matrix_invite(
             other => other.into(),
         })?;
     Ok((axum::http::StatusCode::ACCEPTED, Json(status)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJyb29tIjoic2hvdyJ9.c2lnbmF0dXJlLV8";
+
+    fn view<'a>(
+        meet_url: &'a str,
+        room: &'a RoomName,
+        moderator: bool,
+        matrix: Option<ChatStatus>,
+    ) -> TokenView<'a> {
+        TokenView {
+            jwt: JWT,
+            expires_at: "2026-12-06T08:00:00Z".into(),
+            room: room.as_str(),
+            join_url: JoinUrl {
+                meet_url,
+                room,
+                jwt: JWT,
+            },
+            moderator,
+            matrix,
+        }
+    }
+
+    fn written(view: &TokenView<'_>) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        view.write_json(&mut out).ok().map(|()| out)
+    }
+
+    #[test]
+    fn the_hand_written_token_answer_is_the_derived_serialisation() {
+        let room = RoomName::parse("late-show").unwrap();
+        let chat = ChatStatus {
+            alias: "#late-show:\"matrix\".example".into(),
+            invited: true,
+        };
+        for (moderator, matrix) in [(false, None), (true, Some(chat))] {
+            let view = view("https://meet.example.com", &room, moderator, matrix);
+            let written = written(&view).expect("plain text needs no fallback");
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                serde_json::to_string(&view).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn a_meet_url_that_json_must_escape_takes_the_derived_path() {
+        let room = RoomName::parse("late-show").unwrap();
+        let view = view("https://meet.example.com/\"x\"", &room, false, None);
+        assert!(written(&view).is_none());
+        let answer: serde_json::Value = serde_json::to_value(&view).unwrap();
+        assert_eq!(
+            answer["join_url"],
+            "https://meet.example.com/\"x\"/late-show#jwt=%22".to_owned() + JWT + "%22"
+        );
+    }
+
+    #[test]
+    fn issued_jwts_are_in_the_alphabet_copied_without_escaping() {
+        let signer = crate::tokens::jwt::Signer::hs256(&[7; 32], Some("k\"1".into()));
+        let jwt = signer.sign(&serde_json::json!({"name": "Ada \"\\ \u{1F600}"}));
+        assert!(is_jwt_text(&jwt), "{jwt}");
+    }
 }
