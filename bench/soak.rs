@@ -1409,8 +1409,8 @@ impl SoakReport {
         }
         let _ = writeln!(
             out,
-            "\n(RSS and FDs at the end of each minute; latencies in ms from when each request \
-             was due; late: token requests sent more than 1 ms after; hook: webhooks; mod: \
+            "\n(RSS and FDs at the end of each minute; tok/s: token requests due a second, by \
+             when they were due; latencies in ms from when each request was due; late: token requests sent more than 1 ms after; hook: webhooks; mod: \
              kicks, bans, lifts; chk: the payer's and the moderated viewer's tokens; CPU in \
              cores, mean of the minute; load: 1-minute load average)\n"
         );
