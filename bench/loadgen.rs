@@ -25,7 +25,10 @@
 //! - `stats-room`, `stats-big-room`, `stats-performer` (only when named, as they seed a
 //!   million attendance rows first): `GET /api/rooms/{room}/stats` for one of a performer's
 //!   past shows, for the one big show still running, and `GET /api/performers/{id}/stats`
-//!   across all of that performer's shows, each with the performer's own session.
+//!   across all of that performer's shows, each with the performer's own session;
+//! - `soak` (only alone): half the token path's peak, open-loop, with webhooks, kicks,
+//!   bans and stats mixed in, for `--duration`, sampling the server's memory and file
+//!   descriptors (see `soak.rs`).
 //!
 //! Each reports throughput, p50/p99/p99.9 latency from every request's latency, errors
 //! (anything but 200), the server's resident memory at the end of the scenario, and the CPU
@@ -63,6 +66,7 @@ use roomkey::store::Store;
 use roomkey::telemetry::metrics::Metrics;
 
 mod oidc;
+mod soak;
 
 const USAGE: &str = "\
 roomkey-bench — load generator for roomkey's token endpoint
@@ -105,7 +109,8 @@ Load:
                        stats-big-room, stats-performer (default: the first eight, in that
                        order; `sign-only` means both sign-only scenarios, `token` both
                        token ones, `payments` both webhook ones, `stats` the three stats
-                       ones, `oidc` both OpenID Provider ones, `all` every one)
+                       ones, `oidc` both OpenID Provider ones, `all` every one); or
+                       `soak` alone: the mixed load for --duration (see bench/README.md)
   --webhooks N         checkout intents seeded for the webhook scenarios, each confirmed
                        at most once (default 100000)
   --oidc-codes N       authorization codes minted for `oidc-code`, each exchanged once
@@ -114,6 +119,10 @@ Load:
                        tenth in one big running show, the rest over --stats-rooms past
                        shows of one performer, among the seeded viewers
   --stats-rooms N      that performer's past shows (default 200)
+  --duration D         the soak's length: 30m (default), 90s, 1h; a bare number is
+                       minutes (at least 60 s)
+  --soak-rate N        the soak's token requests a second (default: half the peak the
+                       soak measures first, closed loop, as token-hs256)
   --server-env K=V     extra environment for the server, after the bench's own settings
                        (repeatable; e.g. ROOMKEY_DATABASE__MAX_CONNECTIONS=32)
   --json               print the results as JSON instead of a table
@@ -147,6 +156,8 @@ enum Scenario {
     StatsPerformer,
     OidcCode,
     OidcUserinfo,
+    /// Only alone, and never in `all`: `soak.rs`.
+    Soak,
 }
 
 impl Scenario {
@@ -202,6 +213,7 @@ impl Scenario {
             Scenario::StatsPerformer => "stats-performer",
             Scenario::OidcCode => "oidc-code",
             Scenario::OidcUserinfo => "oidc-userinfo",
+            Scenario::Soak => "soak",
         }
     }
 
@@ -219,6 +231,7 @@ impl Scenario {
             | Scenario::OidcUserinfo => ServerSpec::HOT_HS256,
             Scenario::SignRs256 | Scenario::TokenRs256 => ServerSpec::HOT_RS256,
             Scenario::Cold => ServerSpec::COLD_HS256,
+            Scenario::Soak => ServerSpec::HOT_HS256,
         }
     }
 
@@ -283,6 +296,9 @@ struct Args {
     json: bool,
     /// Seats per paid room; `None`: rooms without a capacity.
     capacity: Option<u32>,
+    /// The soak's length and, when given, its token rate.
+    duration: Duration,
+    soak_rate: Option<f64>,
 }
 
 impl Args {
@@ -312,6 +328,8 @@ impl Args {
             stats_rooms: 200,
             json: false,
             capacity: None,
+            duration: soak::DEFAULT_DURATION,
+            soak_rate: None,
         };
         let mut active_given = false;
         while let Some(flag) = raw.next() {
@@ -348,6 +366,8 @@ impl Args {
                 "--stays" => args.stays = number(&flag, value()?)?,
                 "--stats-rooms" => args.stats_rooms = number(&flag, value()?)?,
                 "--capacity" => args.capacity = Some(number(&flag, value()?)?),
+                "--duration" => args.duration = soak::parse_duration(&value()?)?,
+                "--soak-rate" => args.soak_rate = Some(number(&flag, value()?)?),
                 "--server-env" => {
                     let pair = value()?;
                     let (key, val) = pair
@@ -413,6 +433,7 @@ fn parse_scenarios(list: &str) -> anyhow::Result<Vec<Scenario>> {
             "payments" => vec![Scenario::Webhooks, Scenario::WebhookToGrant],
             "stats" => Scenario::STATS.to_vec(),
             "oidc" => Scenario::OIDC.to_vec(),
+            "soak" => vec![Scenario::Soak],
             _ => Scenario::ALL
                 .into_iter()
                 .filter(|s| s.name() == name)
@@ -422,6 +443,12 @@ fn parse_scenarios(list: &str) -> anyhow::Result<Vec<Scenario>> {
             bail!("unknown scenario {name:?}");
         }
         chosen.extend(matching);
+    }
+    if chosen.contains(&Scenario::Soak) {
+        if chosen.len() > 1 {
+            bail!("the soak runs alone: --scenario soak");
+        }
+        return Ok(chosen);
     }
     // Run in the canonical order, so scenarios sharing a server configuration share a start.
     Ok(Scenario::ALL
@@ -773,10 +800,12 @@ async fn seed_intents(
     (room_ids, room_owners): (&[String], &[String]),
     now: UnixSeconds,
 ) -> anyhow::Result<Vec<WebhookCase>> {
-    let wanted = args
-        .scenarios
-        .iter()
-        .any(|s| matches!(s, Scenario::Webhooks | Scenario::WebhookToGrant));
+    let wanted = args.scenarios.iter().any(|s| {
+        matches!(
+            s,
+            Scenario::Webhooks | Scenario::WebhookToGrant | Scenario::Soak
+        )
+    });
     if !wanted || args.per_user >= args.rooms {
         return Ok(Vec::new());
     }
@@ -842,7 +871,11 @@ async fn seed_stats(
     rows: &mut SeedCounts,
     now: UnixSeconds,
 ) -> anyhow::Result<Option<StatsSet>> {
-    if !args.scenarios.iter().any(|s| Scenario::STATS.contains(s)) {
+    if !args
+        .scenarios
+        .iter()
+        .any(|s| Scenario::STATS.contains(s) || *s == Scenario::Soak)
+    {
         return Ok(None);
     }
     let new_id = || uuid::Uuid::now_v7().to_string();
@@ -2106,6 +2139,10 @@ async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> 
         tag,
         extra: &server_env,
     };
+    if args.scenarios == [Scenario::Soak] {
+        let seeded = (data.rows, data.seconds);
+        return soak::run(args, &env, &plan, database, &data.viewer_ids, seeded).await;
+    }
     let mut outcomes = Vec::new();
     let mut current: Option<(ServerSpec, Server)> = None;
     let mut queue = args.scenarios.iter().copied().peekable();
