@@ -63,6 +63,7 @@ use roomkey::store::Store;
 use roomkey::telemetry::metrics::Metrics;
 
 mod oidc;
+mod volume;
 
 const USAGE: &str = "\
 roomkey-bench — load generator for roomkey's token endpoint
@@ -283,6 +284,8 @@ struct Args {
     json: bool,
     /// Seats per paid room; `None`: rooms without a capacity.
     capacity: Option<u32>,
+    /// `--data-set platform` and its options (see `volume.rs`).
+    volume: volume::Options,
 }
 
 impl Args {
@@ -312,6 +315,7 @@ impl Args {
             stats_rooms: 200,
             json: false,
             capacity: None,
+            volume: volume::Options::default(),
         };
         let mut active_given = false;
         while let Some(flag) = raw.next() {
@@ -357,6 +361,7 @@ impl Args {
                     args.server_env.push((key.to_owned(), val.to_owned()));
                 }
                 "--scenario" => args.scenarios = parse_scenarios(&value()?)?,
+                flag if volume::FLAGS.contains(&flag) => args.volume.set(flag, &value()?)?,
                 other => bail!("unknown option {other:?}"),
             }
         }
@@ -434,7 +439,7 @@ fn main() -> ExitCode {
     let args = match Args::parse(std::env::args().skip(1)) {
         Ok(Some(args)) => args,
         Ok(None) => {
-            println!("{USAGE}");
+            println!("{USAGE}\n\n{}", volume::USAGE);
             return ExitCode::SUCCESS;
         }
         Err(error) => {
@@ -2012,6 +2017,9 @@ fn progress(message: std::fmt::Arguments<'_>) {
 // The run
 
 async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> anyhow::Result<()> {
+    if args.volume.platform {
+        return volume::bench(args, work_dir, database, tag).await;
+    }
     let exe = std::env::current_exe()?.with_file_name("roomkey-bench-server");
     if !exe.exists() {
         bail!(

@@ -202,7 +202,7 @@ fn multi_row_insert(backend: Backend, table: &str, columns: &[&str], rows: usize
 }
 
 /// A schema name safe to splice into DDL: a lowercase letter, then `[a-z0-9_]`, ≤ 63 bytes.
-fn checked_schema_name(name: &str) -> Result<&str, StoreError> {
+pub(super) fn checked_schema_name(name: &str) -> Result<&str, StoreError> {
     let ok = (1..=63).contains(&name.len())
         && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
         && name
