@@ -67,6 +67,7 @@ use roomkey::telemetry::metrics::Metrics;
 
 mod oidc;
 mod soak;
+mod volume;
 
 const USAGE: &str = "\
 roomkey-bench — load generator for roomkey's token endpoint
@@ -299,6 +300,8 @@ struct Args {
     /// The soak's length and, when given, its token rate.
     duration: Duration,
     soak_rate: Option<f64>,
+    /// `--data-set platform` and its options (see `volume.rs`).
+    volume: volume::Options,
 }
 
 impl Args {
@@ -330,6 +333,7 @@ impl Args {
             capacity: None,
             duration: soak::DEFAULT_DURATION,
             soak_rate: None,
+            volume: volume::Options::default(),
         };
         let mut active_given = false;
         while let Some(flag) = raw.next() {
@@ -377,6 +381,7 @@ impl Args {
                     args.server_env.push((key.to_owned(), val.to_owned()));
                 }
                 "--scenario" => args.scenarios = parse_scenarios(&value()?)?,
+                flag if volume::FLAGS.contains(&flag) => args.volume.set(flag, &value()?)?,
                 other => bail!("unknown option {other:?}"),
             }
         }
@@ -461,7 +466,7 @@ fn main() -> ExitCode {
     let args = match Args::parse(std::env::args().skip(1)) {
         Ok(Some(args)) => args,
         Ok(None) => {
-            println!("{USAGE}");
+            println!("{USAGE}\n\n{}", volume::USAGE);
             return ExitCode::SUCCESS;
         }
         Err(error) => {
@@ -2045,6 +2050,9 @@ fn progress(message: std::fmt::Arguments<'_>) {
 // The run
 
 async fn bench(args: &Args, work_dir: &Path, database: &Database, tag: &str) -> anyhow::Result<()> {
+    if args.volume.platform {
+        return volume::bench(args, work_dir, database, tag).await;
+    }
     let exe = std::env::current_exe()?.with_file_name("roomkey-bench-server");
     if !exe.exists() {
         bail!(

@@ -28,6 +28,8 @@ mod rooms;
 mod seats;
 #[cfg(feature = "bench")]
 mod seed;
+#[cfg(feature = "bench")]
+mod seed_copy;
 mod shows;
 mod stats;
 mod tips;
@@ -56,6 +58,8 @@ pub use outbox::{LiveCommandRow, Outbox};
 pub use payments::{LedgerContext, PaymentTx, PurchaseFacts};
 #[cfg(feature = "bench")]
 pub use seed::SeedStay;
+#[cfg(feature = "bench")]
+pub use seed_copy::{CopyLoader, CopyRows, CopyTable};
 pub use shows::{ShowInsert, ShowRequestKey};
 pub use stats::{AttendanceFigures, AttendanceTally, AttendedRoom, ShowFigures};
 pub use user_facts::UserRecords;
