@@ -1541,6 +1541,42 @@ struct WorkerTally {
     first_error: Option<String>,
 }
 
+impl WorkerTally {
+    /// Counts an answer that completed inside the measured window `[from, end]`: its
+    /// latency, and anything but a 200 (or a broken connection) as an error, the first one
+    /// kept as the example. After a broken connection it pauses, so that a dead server is
+    /// not spun on.
+    async fn count(
+        &mut self,
+        connection: &Connection,
+        result: &std::io::Result<Answer>,
+        started: Instant,
+        (from, end): (Instant, Instant),
+    ) {
+        let done = Instant::now();
+        if done >= from && done <= end {
+            self.latencies_ns
+                .push(done.duration_since(started).as_nanos() as u64);
+            let failure = match result {
+                Ok(answer) if answer.status == 200 => None,
+                Ok(answer) => Some(format!(
+                    "HTTP {}: {}",
+                    answer.status,
+                    String::from_utf8_lossy(connection.body(answer))
+                )),
+                Err(error) => Some(format!("I/O: {error}")),
+            };
+            if let Some(failure) = failure {
+                self.errors += 1;
+                self.first_error.get_or_insert(failure);
+            }
+        }
+        if result.is_err() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
 /// Requests random pairs until `end`; counts and times those that complete inside
 /// `[measure_from, end]`.
 async fn worker(
@@ -1564,30 +1600,9 @@ async fn worker(
         }
         plan.write(kind, rng.below(plan.pairs()), &mut connection.request);
         let result = connection.round_trip().await;
-        let done = Instant::now();
-        let counted = done >= measure_from && done <= end;
-        let failure = match &result {
-            Ok(answer) if answer.status == 200 => None,
-            Ok(answer) => Some(format!(
-                "HTTP {}: {}",
-                answer.status,
-                String::from_utf8_lossy(connection.body(answer))
-            )),
-            Err(error) => Some(format!("I/O: {error}")),
-        };
-        if counted {
-            tally
-                .latencies_ns
-                .push(done.duration_since(started).as_nanos() as u64);
-            if let Some(failure) = &failure {
-                tally.errors += 1;
-                tally.first_error.get_or_insert_with(|| failure.clone());
-            }
-        }
-        if result.is_err() {
-            // Do not spin on a dead server.
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        tally
+            .count(&connection, &result, started, (measure_from, end))
+            .await;
     }
     tally
 }
@@ -1659,28 +1674,9 @@ async fn once_worker(
             connection.request.extend_from_slice(&plan.tail);
             result = connection.round_trip().await;
         }
-        let done = Instant::now();
-        let failure = match &result {
-            Ok(answer) if answer.status == 200 => None,
-            Ok(answer) => Some(format!(
-                "HTTP {}: {}",
-                answer.status,
-                String::from_utf8_lossy(connection.body(answer))
-            )),
-            Err(error) => Some(format!("I/O: {error}")),
-        };
-        if done >= measure_from && done <= end {
-            tally
-                .latencies_ns
-                .push(done.duration_since(started).as_nanos() as u64);
-            if let Some(failure) = failure {
-                tally.errors += 1;
-                tally.first_error.get_or_insert(failure);
-            }
-        }
-        if result.is_err() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        tally
+            .count(&connection, &result, started, (measure_from, end))
+            .await;
     }
     tally
 }

@@ -1094,28 +1094,9 @@ async fn worker(
         let (user, room) = draw.pick(&set, &mut rng);
         set.write(user, room, &mut connection.request);
         let result = connection.round_trip().await;
-        let done = Instant::now();
-        let failure = match &result {
-            Ok(answer) if answer.status == 200 => None,
-            Ok(answer) => Some(format!(
-                "HTTP {}: {}",
-                answer.status,
-                String::from_utf8_lossy(connection.body(answer))
-            )),
-            Err(error) => Some(format!("I/O: {error}")),
-        };
-        if done >= measure_from && done <= end {
-            tally
-                .latencies_ns
-                .push(done.duration_since(started).as_nanos() as u64);
-            if let Some(failure) = failure {
-                tally.errors += 1;
-                tally.first_error.get_or_insert(failure);
-            }
-        }
-        if result.is_err() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        tally
+            .count(&connection, &result, started, (measure_from, end))
+            .await;
     }
     tally
 }
