@@ -1848,6 +1848,38 @@ struct Window {
     after: Sample,
 }
 
+impl Window {
+    /// Samples the machine at `measure_from` and at `end`, then gathers the workers'
+    /// tallies into the window they measured.
+    async fn gather(
+        server: &Server,
+        postgres: bool,
+        tasks: Vec<tokio::task::JoinHandle<WorkerTally>>,
+        (measure_from, end): (Instant, Instant),
+        seconds: Duration,
+    ) -> anyhow::Result<Self> {
+        tokio::time::sleep_until(measure_from.into()).await;
+        let before = sample(server, postgres).await;
+        tokio::time::sleep_until(end.into()).await;
+        let after = sample(server, postgres).await;
+        let mut window = Window {
+            latencies_ns: Vec::new(),
+            errors: 0,
+            first_error: None,
+            seconds: seconds.as_secs_f64(),
+            before,
+            after,
+        };
+        for task in tasks {
+            let tally = task.await?;
+            window.latencies_ns.extend_from_slice(&tally.latencies_ns);
+            window.errors += tally.errors;
+            window.first_error = window.first_error.or(tally.first_error);
+        }
+        Ok(window)
+    }
+}
+
 /// Drives `scenario` for `warmup` unmeasured, then `seconds` measured.
 async fn measure_window(
     server: &Server,
@@ -1898,27 +1930,8 @@ async fn measure_window(
         })
         .collect();
 
-    tokio::time::sleep_until(measure_from.into()).await;
     let postgres = args.database_url.is_some();
-    let before = sample(server, postgres).await;
-    tokio::time::sleep_until(end.into()).await;
-    let after = sample(server, postgres).await;
-
-    let mut window = Window {
-        latencies_ns: Vec::new(),
-        errors: 0,
-        first_error: None,
-        seconds: seconds.as_secs_f64(),
-        before,
-        after,
-    };
-    for task in tasks {
-        let tally = task.await?;
-        window.latencies_ns.extend_from_slice(&tally.latencies_ns);
-        window.errors += tally.errors;
-        window.first_error = window.first_error.or(tally.first_error);
-    }
-    Ok(window)
+    Window::gather(server, postgres, tasks, (measure_from, end), seconds).await
 }
 
 /// Unmeasured time before every slice after the first, to open the connections again.

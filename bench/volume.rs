@@ -37,7 +37,7 @@ use roomkey::identity::SessionTokens;
 use roomkey::store::{CopyLoader, CopyRows, CopyTable, SeedStay, Store};
 
 use crate::{
-    get, machine, metrics, progress, sample, Args, Connection, DataSet, Database, FastRng, Outcome,
+    get, machine, metrics, progress, Args, Connection, DataSet, Database, FastRng, Outcome,
     Scenario, Server, ServerEnv, ServerSpec, Window, WorkerTally,
 };
 
@@ -1125,24 +1125,7 @@ async fn measure(
             ))
         })
         .collect();
-    tokio::time::sleep_until(measure_from.into()).await;
-    let before = sample(server, true).await;
-    tokio::time::sleep_until(end.into()).await;
-    let after = sample(server, true).await;
-    let mut window = Window {
-        latencies_ns: Vec::new(),
-        errors: 0,
-        first_error: None,
-        seconds: seconds.as_secs_f64(),
-        before,
-        after,
-    };
-    for task in tasks {
-        let tally = task.await?;
-        window.latencies_ns.extend_from_slice(&tally.latencies_ns);
-        window.errors += tally.errors;
-        window.first_error = window.first_error.or(tally.first_error);
-    }
+    let window = Window::gather(server, true, tasks, (measure_from, end), seconds).await?;
     // `cold` counts PostgreSQL's CPU as the measured work, not as a disturbance.
     Ok(Outcome::from_windows(Scenario::Cold, vec![window], server))
 }
