@@ -11,7 +11,8 @@ pub struct DatabaseConfig {
     /// `sqlite://path` (embedded, the default) or `postgres://…`.
     /// default: `sqlite://roomkey-data/roomkey.db`; env `DATABASE_URL` or `ROOMKEY_DATABASE__URL`.
     pub url: String,
-    /// Connection pool size. default: `16`.
+    /// Connection pool size; on PostgreSQL half of it (at least one) is the user-facts
+    /// lookup's own pool. default: `16`.
     pub max_connections: u32,
     /// Run migrations when serving starts. default: `true`.
     pub migrate_on_start: bool,

@@ -125,6 +125,10 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where the user-facts lookup runs: on PostgreSQL a pool of its own whose connections
+    /// plan that statement once for any values (see [`POSTGRES_PLAN_CACHE`]); on SQLite
+    /// the same pool.
+    facts_pool: AnyPool,
     backend: Backend,
     metrics: Arc<Metrics>,
     /// The embedded file's one writer at a time, queued here (see [`Store::write_turn`]);
@@ -203,11 +207,11 @@ impl Store {
         let backend = Backend::from_url(url).context("database.url names no supported backend")?;
         let mut url = url.to_owned();
         // SQLite runs one writer at a time and every connection keeps its own page cache,
-        // so more than a few connections only cost memory.
-        let max_connections = if backend == Backend::Sqlite {
-            max_connections.min(SQLITE_MAX_CONNECTIONS)
-        } else {
-            max_connections
+        // so more than a few connections only cost memory. PostgreSQL's connections are
+        // shared with the user-facts lookup's own pool.
+        let (max_connections, facts_connections) = match backend {
+            Backend::Sqlite => (max_connections.min(SQLITE_MAX_CONNECTIONS), 0),
+            Backend::Postgres => split_connections(max_connections),
         };
         let last_failure = Arc::new(LastFailure::new());
         let failures = last_failure.clone();
@@ -243,15 +247,33 @@ impl Store {
                 })
             });
         }
-        let pool = options.connect(&url).await.with_context(|| {
+        let cannot_connect = || {
             format!(
                 "cannot connect to the {} database (database.url)",
                 backend.as_str()
             )
-        })?;
+        };
+        let facts_options = (backend == Backend::Postgres).then(|| {
+            let facts = options.clone().max_connections(facts_connections);
+            if url.contains("plan_cache_mode") {
+                return facts;
+            }
+            facts.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::Executor::execute(&mut *conn, POSTGRES_PLAN_CACHE).await?;
+                    Ok(())
+                })
+            })
+        });
+        let pool = options.connect(&url).await.with_context(cannot_connect)?;
+        let facts_pool = match facts_options {
+            Some(options) => options.connect(&url).await.with_context(cannot_connect)?,
+            None => pool.clone(),
+        };
         let writer = (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
         Ok(Self {
             pool,
+            facts_pool,
             backend,
             metrics,
             writer,
@@ -298,6 +320,7 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.facts_pool.close().await;
     }
 
     async fn timed<T>(
@@ -343,6 +366,29 @@ const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 5000",
 ];
+
+/// The user-facts lookup's PostgreSQL connections plan it once, for any values.
+///
+/// sqlx prepares each statement once per connection. With PostgreSQL's default (`auto`)
+/// the first five calls are planned for their values, and later ones too unless the
+/// generic plan is estimated no dearer; on a platform's data (a million users, ten million
+/// entitlements) it never is for the user-facts union, which is then planned on every
+/// cold lookup at 1.3–2.4 ms, three times its execution. A generic plan is no worse for it
+/// (every branch looks the user up by key). It is worse for others: the statistics'
+/// aggregates took three times the database's time with every connection set so, which is
+/// why the setting lives on a pool of its own (`bench/README.md`, "Platform volume"). An
+/// operator who sets `plan_cache_mode` in `database.url`'s `options` keeps theirs.
+const POSTGRES_PLAN_CACHE: &str = "SET plan_cache_mode = force_generic_plan";
+
+/// `database.max_connections` on PostgreSQL, split: (the other statements' pool, the
+/// user-facts lookup's), half each and at least one each, so that instances × the setting
+/// still bounds what the database serves (one more only when the setting is 1). A cold
+/// lookup holds its connection for about a millisecond, and the database's cores, not the
+/// number of connections, bound how many run at once.
+fn split_connections(max_connections: u32) -> (u32, u32) {
+    let facts = (max_connections / 2).max(1);
+    (max_connections.saturating_sub(facts).max(1), facts)
+}
 
 fn prepare_sqlite_path(url: &str) -> anyhow::Result<()> {
     let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
@@ -423,5 +469,55 @@ mod tests {
             "put back after the failure"
         );
         assert!(failures.idle_across(Duration::from_millis(50)));
+    }
+
+    #[test]
+    fn postgres_connections_are_split_between_the_user_facts_lookup_and_the_rest() {
+        assert_eq!(split_connections(16), (8, 8));
+        assert_eq!(split_connections(3), (2, 1));
+        assert_eq!(split_connections(1), (1, 1));
+    }
+
+    /// `plan_cache_mode` as the connections of a store opened on `url` see it: those of
+    /// the user-facts lookup, then the others.
+    async fn plan_cache_modes(url: &str) -> [String; 2] {
+        let metrics = Arc::new(Metrics::new(&[], "postgres"));
+        let store = Store::connect(url, 2, metrics).await.unwrap();
+        let mut modes = Vec::new();
+        for pool in [&store.facts_pool, &store.pool] {
+            let row = sqlx::query("SELECT current_setting('plan_cache_mode') AS mode")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            modes.push(text(&row, "mode").unwrap());
+        }
+        store.close().await;
+        modes.try_into().unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_user_facts_lookup_plans_once_unless_the_url_says_otherwise() {
+        let Some(base) = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        else {
+            assert!(
+                std::env::var("TEST_REQUIRE_ALL").as_deref() != Ok("1"),
+                "SKIPPED: plan_cache_mode needs TEST_DATABASE_URL"
+            );
+            eprintln!("SKIPPED: plan_cache_mode needs TEST_DATABASE_URL");
+            return;
+        };
+        assert_eq!(
+            plan_cache_modes(&base).await,
+            ["force_generic_plan", "auto"]
+        );
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let operators =
+            format!("{base}{separator}options=-c%20plan_cache_mode%3Dforce_custom_plan");
+        assert_eq!(
+            plan_cache_modes(&operators).await,
+            ["force_custom_plan", "force_custom_plan"]
+        );
     }
 }

@@ -161,7 +161,7 @@ impl Store {
         let rows = sqlx::query(&USER_FACTS_SQL)
             .bind(user_id)
             .bind(now)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.facts_pool)
             .await
             .context("find user facts")?;
         let mut user = None;
