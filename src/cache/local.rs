@@ -11,6 +11,14 @@
 //! When a shard is full its expired entries are dropped (looked for at most once a second),
 //! else an arbitrary one: the tier is an accelerator in front of Redis and SQL, not the
 //! source of truth, so the eviction order only affects the hit rate.
+//!
+//! Entries loaded together would expire together: a show's viewers asking for tokens as
+//! it starts, or every viewer of an instance that just started, all reload in the same
+//! second one lifetime later, and every request for them waits behind that burst of
+//! queries. In the soak (`bench/README.md`, "Soak") the 10,000 viewers' facts reloaded at
+//! once every five minutes and stalled every token request for up to two seconds. So each
+//! entry lives between four fifths of the lifetime and all of it, by its key's hash: the
+//! reloads of a batch spread over a fifth of the lifetime (a minute at the default five).
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -34,6 +42,9 @@ struct Entries<V> {
 }
 
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// An entry's lifetime is shortened by up to `ttl / LIFETIME_SPREAD`.
+const LIFETIME_SPREAD: u32 = 5;
 
 pub struct LocalCache<V> {
     shards: Box<[Shard<V>]>,
@@ -63,6 +74,13 @@ impl<V> LocalCache<V> {
         &self.shards[self.hasher.hash_one(key) as usize % SHARDS]
     }
 
+    /// How long `key`'s entry lives: the lifetime less up to a fifth of it, by the key's
+    /// hash (its upper half; the lower picks the shard).
+    fn lifetime_of(&self, key: &str) -> Duration {
+        let share = (self.hasher.hash_one(key) >> 32) as f64 / (1u64 << 32) as f64;
+        self.ttl - (self.ttl / LIFETIME_SPREAD).mul_f64(share)
+    }
+
     pub fn get(&self, key: &str) -> Option<Arc<V>> {
         self.get_with(key, Arc::clone)
     }
@@ -76,6 +94,7 @@ impl<V> LocalCache<V> {
     }
 
     pub fn insert(&self, key: String, value: Arc<V>) {
+        let lifetime = self.lifetime_of(&key);
         let mut shard = self.shard(&key).write().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         if shard.map.len() >= self.per_shard && !shard.map.contains_key(&key) {
@@ -89,7 +108,7 @@ impl<V> LocalCache<V> {
                 }
             }
         }
-        shard.map.insert(key, (value, now + self.ttl));
+        shard.map.insert(key, (value, now + lifetime));
     }
 
     pub fn invalidate(&self, key: &str) {
@@ -129,6 +148,31 @@ mod tests {
         assert_eq!(cache.get("kept").as_deref(), Some(&7));
         cache.invalidate("kept");
         assert_eq!(cache.get("kept"), None);
+    }
+
+    #[test]
+    fn entries_loaded_together_expire_over_the_last_fifth_of_their_lifetime() {
+        let ttl = Duration::from_secs(300);
+        let cache = LocalCache::<u32>::new(100_000, ttl);
+        let lifetimes: Vec<Duration> = (0..10_000)
+            .map(|i| cache.lifetime_of(&format!("user-{i}")))
+            .collect();
+        let shortest = *lifetimes.iter().min().unwrap();
+        let longest = *lifetimes.iter().max().unwrap();
+        assert!(shortest >= ttl * 4 / 5 && longest <= ttl);
+        assert!(
+            longest - shortest > Duration::from_secs(55),
+            "{shortest:?}–{longest:?}: the reloads of a batch are not spread"
+        );
+        let in_last_ten_seconds = lifetimes
+            .iter()
+            .filter(|l| **l > ttl - Duration::from_secs(10))
+            .count();
+        assert!(
+            in_last_ten_seconds < 2_500,
+            "{in_last_ten_seconds} of 10,000 reload in the same ten seconds"
+        );
+        assert_eq!(cache.lifetime_of("user-7"), cache.lifetime_of("user-7"));
     }
 
     #[test]
