@@ -413,6 +413,47 @@ fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// Reads every table the token path reads, with its indexes, into the operating system's
+/// page cache (`pg_prewarm`, mode `read`), as a database that has served a platform for a
+/// while holds them. Right after the load they are partly on disk: the load wrote several
+/// times the page cache's worth (tables, WAL, the attendance rows the token path never
+/// reads), and the first cold windows then measured the virtual disk — I/O pressure stalls
+/// of 8% of the time and single windows with a p99 of 130–250 ms (`bench/README.md`,
+/// "Platform volume", run 9). `attendance` is left out. Without the extension (it ships
+/// with PostgreSQL's contrib modules) this says so and the run goes on.
+async fn prewarm(url: &str, schema: &str) {
+    use sqlx::Connection as _;
+    let started = Instant::now();
+    let read = async {
+        let mut conn = sqlx::postgres::PgConnection::connect(url).await?;
+        sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_prewarm SCHEMA public")
+            .execute(&mut conn)
+            .await?;
+        let blocks: i64 = sqlx::query_scalar(
+            "SELECT coalesce(sum(public.pg_prewarm(c.oid, 'read')), 0)::bigint \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_index i ON i.indexrelid = c.oid \
+             JOIN pg_class t ON t.oid = coalesce(i.indrelid, c.oid) \
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'i') AND t.relname <> 'attendance'",
+        )
+        .bind(schema)
+        .fetch_one(&mut conn)
+        .await?;
+        let _ = conn.close().await;
+        Ok::<_, sqlx::Error>(blocks)
+    };
+    match read.await {
+        Ok(blocks) => progress(format_args!(
+            "  prewarmed the token path's tables and indexes: {:.0} MiB in {:.1} s",
+            blocks as f64 * 8192.0 / 1048576.0,
+            started.elapsed().as_secs_f64()
+        )),
+        Err(error) => progress(format_args!(
+            "  not prewarmed ({error}); the first cold windows may read from disk"
+        )),
+    }
+}
+
 async fn seed_platform(
     url: &str,
     schema: &str,
@@ -1373,6 +1414,7 @@ pub(crate) async fn bench(
         shape.users, shape.performers, shape.rooms, shape.entitlements, shape.bans, shape.stays
     ));
     let platform = seed_platform(url, schema, shape, args.seed, now).await?;
+    prewarm(url, schema).await;
     let rows: u64 = platform.tables.iter().map(|(_, rows, _)| rows).sum();
     progress(format_args!(
         "  {rows} rows in {:.1} s ({:.0} rows/s), foreign keys {}",

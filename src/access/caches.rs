@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::ScopeIndex;
+use super::candidates::{candidates, HeldEntitlement};
+use super::policy::EntitlementTerms;
+use super::Profile;
 use crate::cache::bus::Health;
 use crate::cache::{Invalidation, InvalidationSink, RedisTier, TieredCache};
 use crate::domain::{Ban, Entitlement, Room, User};
@@ -18,35 +20,31 @@ use crate::telemetry::metrics::{CacheName, Metrics};
 
 /// What the access rule needs to know about one user, cached as one entry.
 ///
-/// The lists are boxed slices, exactly as long as what they hold: an entry lives as long as
-/// the cache keeps it, and a `Vec` filled row by row keeps room for four records after its
-/// first (about 720 spare bytes for one entitlement), which for a million held users was a
-/// quarter of the memory they took (`bench/README.md`, "Platform volume").
+/// An entry lives as long as the cache keeps it, for every user who asked recently, so it
+/// holds only what decisions and tokens read, each list exactly as long as what it holds:
+/// the profile in two allocations ([`Profile`]), each entitlement in two
+/// ([`HeldEntitlement`]). With the records themselves a million held users took 1.1 GiB
+/// (`bench/README.md`, "Platform volume").
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(from = "StoredUserFacts")]
 pub struct UserFacts {
-    pub user: Arc<User>,
+    pub user: Arc<Profile>,
     /// Bans in force when loaded. The rule checks each again at decision time, so one
-    /// that has run out since no longer counts.
+    /// that has run out since no longer counts. Few users have any, so they stay records.
     pub bans: Box<[Ban]>,
-    /// Entitlements live or yet to start when loaded; checked again the same way. Private
-    /// with `scope_index`, which is derived from it, so the two cannot drift apart.
-    entitlements: Box<[Entitlement]>,
-    /// Derived wherever facts are made (from SQL or from Redis), so never stored.
-    #[serde(skip)]
-    scope_index: ScopeIndex,
+    /// Entitlements live or yet to start when loaded; checked again the same way.
+    entitlements: Box<[HeldEntitlement]>,
     /// Sessions ended one by one (sign-out) whose tokens have not expired yet; usually
     /// none. Sessions ended all at once are older generations (`user.session_generation`).
+    #[serde(default)]
     pub ended_sessions: Box<[String]>,
 }
 
 impl UserFacts {
-    pub fn new(user: Arc<User>, bans: Vec<Ban>, entitlements: Vec<Entitlement>) -> Self {
+    pub fn new(user: &User, bans: Vec<Ban>, entitlements: &[Entitlement]) -> Self {
         Self {
-            scope_index: ScopeIndex::of(&entitlements),
-            user,
+            user: Arc::new(Profile::from(user)),
             bans: bans.into_boxed_slice(),
-            entitlements: entitlements.into_boxed_slice(),
+            entitlements: entitlements.iter().map(HeldEntitlement::from).collect(),
             ended_sessions: Box::default(),
         }
     }
@@ -59,33 +57,17 @@ impl UserFacts {
     /// Whether the session `jti`, issued under session generation `generation`, still
     /// stands: neither ended with all the user's sessions nor on its own.
     pub fn session_stands(&self, generation: i64, jti: &str) -> bool {
-        generation == self.user.session_generation && !self.ended_sessions.iter().any(|j| j == jti)
+        generation == self.user.session_generation()
+            && !self.ended_sessions.iter().any(|j| j == jti)
     }
 
     /// The entitlements that may cover `room`: every one that does (see
-    /// [`ScopeIndex::candidates`]); the access rule checks each against the room.
+    /// [`candidates`]); the access rule checks each against the room.
     pub fn entitlements_for<'a>(
         &'a self,
         room: &'a Room,
-    ) -> impl Iterator<Item = &'a Entitlement> + Clone + 'a {
-        self.scope_index.candidates(&self.entitlements, room)
-    }
-}
-
-/// [`UserFacts`] as the Redis tier holds them.
-#[derive(Deserialize)]
-struct StoredUserFacts {
-    user: Arc<User>,
-    bans: Vec<Ban>,
-    entitlements: Vec<Entitlement>,
-    #[serde(default)]
-    ended_sessions: Vec<String>,
-}
-
-impl From<StoredUserFacts> for UserFacts {
-    fn from(stored: StoredUserFacts) -> Self {
-        Self::new(stored.user, stored.bans, stored.entitlements)
-            .with_ended_sessions(stored.ended_sessions)
+    ) -> impl Iterator<Item = EntitlementTerms<'a>> + Clone + 'a {
+        candidates(&self.entitlements, room)
     }
 }
 
@@ -147,14 +129,12 @@ mod tests {
     #[test]
     fn facts_read_back_from_redis_find_their_entitlements_again() {
         let ticket = entitlement(EntitlementScope::Room("room-1".into()), 0, None);
-        let facts = UserFacts::new(Arc::new(user("viewer", Role::Viewer)), vec![], vec![ticket]);
+        let facts = UserFacts::new(&user("viewer", Role::Viewer), vec![], &[ticket]);
         let stored = serde_json::to_vec(&facts).unwrap();
         let read: UserFacts = serde_json::from_slice(&stored).unwrap();
         let room = room(RoomAccess::Paid);
-        let found: Vec<&str> = read
-            .entitlements_for(&room)
-            .map(|e| e.id.as_str())
-            .collect();
+        let found: Vec<&str> = read.entitlements_for(&room).map(|e| e.id).collect();
         assert_eq!(found, ["ent-room-1"]);
+        assert_eq!(read.user.to_user(), user("viewer", Role::Viewer));
     }
 }

@@ -8,6 +8,7 @@
 pub mod caches;
 mod candidates;
 pub mod policy;
+mod profile;
 pub mod seats;
 
 use std::sync::Arc;
@@ -19,8 +20,8 @@ pub use caches::{AccessCaches, UserFacts};
 
 use crate::domain::calls::{credit_ends_at, CALL_ROOM_PREFIX};
 use crate::store::MeterFacts;
-pub use candidates::ScopeIndex;
 pub use policy::{Basis, Denial, Grant, Verdict};
+pub use profile::Profile;
 pub use seats::{SeatCheck, Seats};
 
 /// Where a verified session stands.
@@ -48,7 +49,7 @@ pub enum AccessError {
 /// A verdict with the facts it was made from.
 #[derive(Debug, Clone)]
 pub struct Decision {
-    pub user: Arc<User>,
+    pub user: Arc<Profile>,
     pub room: Arc<Room>,
     pub verdict: Verdict,
     pub decided_at: UnixSeconds,
@@ -60,7 +61,8 @@ impl Decision {
     /// Applies the policy to the facts.
     fn made(facts: &UserFacts, room: Arc<Room>, now: UnixSeconds) -> Self {
         let entitlements = facts.entitlements_for(&room);
-        let verdict = policy::decide(&facts.user, &room, &facts.bans, entitlements, now);
+        let entrant = policy::Entrant::from(facts.user.as_ref());
+        let verdict = policy::decide(entrant, &room, &facts.bans, entitlements, now);
         Self {
             user: facts.user.clone(),
             room,
@@ -154,7 +156,7 @@ impl AccessService {
         let load = || async {
             let records = self.store.find_user_facts(user_id, now).await?;
             Ok(records.map(|r| {
-                UserFacts::new(Arc::new(r.user), r.bans, r.entitlements)
+                UserFacts::new(&r.user, r.bans, &r.entitlements)
                     .with_ended_sessions(r.ended_sessions)
             }))
         };
@@ -183,10 +185,14 @@ impl AccessService {
         Ok(standing(&loaded))
     }
 
-    /// A user's profile, through the caches.
+    /// A user's record, through the caches (made again from the held [`Profile`]: API
+    /// requests' callers, not the token path).
     pub async fn user(&self, user_id: &str) -> Result<Option<Arc<User>>, StoreError> {
         let facts = self.user_facts(user_id, self.clock.now()).await?;
-        Ok(facts.as_ref().as_ref().map(|facts| facts.user.clone()))
+        Ok(facts
+            .as_ref()
+            .as_ref()
+            .map(|facts| Arc::new(facts.user.to_user())))
     }
 
     /// A room by its Jitsi name, through the caches.

@@ -2,7 +2,9 @@
 //! and as what. Nothing here does I/O, so every allow/deny can be replayed and explained.
 
 use crate::clock::UnixSeconds;
-use crate::domain::{Ban, BanScope, Entitlement, EntitlementScope, Money, Room, RoomAccess, User};
+use crate::domain::{
+    Ban, BanScope, Entitlement, EntitlementScope, Money, Role, Room, RoomAccess, ScopeKind, User,
+};
 
 /// Why someone may enter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +52,60 @@ pub enum Verdict {
     Deny(Denial),
 }
 
+/// Who asks to enter, as far as the rule reads them.
+#[derive(Debug, Clone, Copy)]
+pub struct Entrant<'a> {
+    pub id: &'a str,
+    pub role: Role,
+}
+
+impl<'a> From<&'a User> for Entrant<'a> {
+    fn from(user: &'a User) -> Self {
+        Self {
+            id: &user.id,
+            role: user.role,
+        }
+    }
+}
+
+/// What the rule reads of an entitlement. The caches hold entitlements compactly
+/// ([`super::candidates::HeldEntitlement`]), so the rule reads a view rather than the record.
+#[derive(Debug, Clone, Copy)]
+pub struct EntitlementTerms<'a> {
+    pub id: &'a str,
+    pub kind: ScopeKind,
+    /// What the scope names: a room id, a performer's user id, a plan, a credit kind.
+    pub reference: &'a str,
+    pub valid_from: UnixSeconds,
+    /// `None` is a lifetime entitlement.
+    pub valid_until: Option<UnixSeconds>,
+    pub revoked: bool,
+}
+
+impl EntitlementTerms<'_> {
+    /// Active now: started, not ended, not revoked.
+    pub fn is_active_at(&self, now: UnixSeconds) -> bool {
+        !self.revoked && self.valid_from <= now && self.valid_until.is_none_or(|until| now < until)
+    }
+
+    pub fn scope(&self) -> EntitlementScope {
+        EntitlementScope::of_kind(self.kind, self.reference.to_owned())
+    }
+}
+
+impl<'a> From<&'a Entitlement> for EntitlementTerms<'a> {
+    fn from(e: &'a Entitlement) -> Self {
+        Self {
+            id: &e.id,
+            kind: e.scope.scope_kind(),
+            reference: e.scope.reference(),
+            valid_from: e.valid_from,
+            valid_until: e.valid_until,
+            revoked: e.revocation.is_some(),
+        }
+    }
+}
+
 /// Decides whether `user` may enter `room` at `now`.
 ///
 /// Order matters: a ban beats everything, including staff and ownership; then staff and
@@ -58,10 +114,10 @@ pub enum Verdict {
 /// path passes [`crate::access::UserFacts::entitlements_for`]); each is checked against
 /// the room here.
 pub fn decide<'a>(
-    user: &User,
+    user: Entrant<'_>,
     room: &Room,
     bans: &[Ban],
-    entitlements: impl IntoIterator<Item = &'a Entitlement, IntoIter: Clone>,
+    entitlements: impl IntoIterator<Item = EntitlementTerms<'a>, IntoIter: Clone>,
     now: UnixSeconds,
 ) -> Verdict {
     if let Some(ban) = active_ban(room, bans, now) {
@@ -106,13 +162,13 @@ pub fn decide<'a>(
             moderator: false,
             until: best.valid_until,
             basis: Basis::Entitlement {
-                id: best.id.clone(),
-                scope: best.scope.clone(),
+                id: best.id.to_owned(),
+                scope: best.scope(),
             },
         });
     }
     if let Some(starts_at) = covering
-        .filter(|e| e.revocation.is_none() && e.valid_from > now)
+        .filter(|e| !e.revoked && e.valid_from > now)
         .map(|e| e.valid_from)
         .min()
     {
@@ -140,12 +196,13 @@ pub fn active_ban<'a>(room: &Room, bans: &'a [Ban], now: UnixSeconds) -> Option<
 }
 
 /// Whether an entitlement's scope includes the room (ignoring time and revocation).
-fn covers(entitlement: &Entitlement, room: &Room) -> bool {
-    match &entitlement.scope {
-        EntitlementScope::Room(room_id) => *room_id == room.id,
-        EntitlementScope::Performer(performer_id) => *performer_id == room.owner_id,
-        EntitlementScope::Plan(plan) => room.plans.iter().any(|p| p == plan),
-        EntitlementScope::Credit(_) => false,
+fn covers(entitlement: &EntitlementTerms<'_>, room: &Room) -> bool {
+    let reference = entitlement.reference;
+    match entitlement.kind {
+        ScopeKind::Room => reference == room.id,
+        ScopeKind::Performer => reference == room.owner_id,
+        ScopeKind::Plan => room.plans.iter().any(|p| p == reference),
+        ScopeKind::Credit => false,
     }
 }
 
@@ -156,6 +213,23 @@ mod tests {
     use crate::domain::{BanLift, Revocation, Role};
 
     const NOW: UnixSeconds = 1_800_000_000;
+
+    /// [`decide`] over the records themselves.
+    fn decide_for(
+        user: &User,
+        room: &Room,
+        bans: &[Ban],
+        entitlements: &[Entitlement],
+        now: UnixSeconds,
+    ) -> Verdict {
+        decide(
+            user.into(),
+            room,
+            bans,
+            entitlements.iter().map(EntitlementTerms::from),
+            now,
+        )
+    }
 
     fn ban(scope: BanScope, until: Option<UnixSeconds>) -> Ban {
         Ban {
@@ -176,7 +250,7 @@ mod tests {
 
     #[test]
     fn paid_room_without_entitlement_asks_for_the_price() {
-        let verdict = decide(&viewer(), &room(RoomAccess::Paid), &[], &[], NOW);
+        let verdict = decide_for(&viewer(), &room(RoomAccess::Paid), &[], &[], NOW);
         assert_eq!(
             verdict,
             Verdict::Deny(Denial::PaymentRequired {
@@ -196,7 +270,7 @@ mod tests {
             EntitlementScope::Plan("prime".into()),
         ] {
             let e = entitlement(scope, NOW - 60, Some(NOW + 120));
-            match decide(&viewer(), &room(RoomAccess::Paid), &[], &[e], NOW) {
+            match decide_for(&viewer(), &room(RoomAccess::Paid), &[], &[e], NOW) {
                 Verdict::Allow(grant) => {
                     assert_eq!(grant.until, Some(NOW + 120));
                     assert!(!grant.moderator);
@@ -218,7 +292,7 @@ mod tests {
                 None,
             ),
         ];
-        let verdict = decide(&viewer(), &room(RoomAccess::Paid), &[], &entitlements, NOW);
+        let verdict = decide_for(&viewer(), &room(RoomAccess::Paid), &[], &entitlements, NOW);
         assert!(matches!(
             verdict,
             Verdict::Deny(Denial::PaymentRequired { .. })
@@ -233,7 +307,7 @@ mod tests {
             Some(NOW + 60),
         );
         let lifetime = entitlement(EntitlementScope::Plan("prime".into()), NOW - 60, None);
-        match decide(
+        match decide_for(
             &viewer(),
             &room(RoomAccess::Paid),
             &[],
@@ -258,7 +332,7 @@ mod tests {
             revoked_by: None,
             reason: "refund".into(),
         });
-        let verdict = decide(
+        let verdict = decide_for(
             &viewer(),
             &room(RoomAccess::Paid),
             &[],
@@ -275,7 +349,7 @@ mod tests {
             NOW + 900,
             Some(NOW + 2700),
         );
-        let verdict = decide(
+        let verdict = decide_for(
             &viewer(),
             &room(RoomAccess::Paid),
             &[],
@@ -292,13 +366,13 @@ mod tests {
 
     #[test]
     fn invite_only_rooms_never_offer_a_price() {
-        let verdict = decide(&viewer(), &room(RoomAccess::InviteOnly), &[], &[], NOW);
+        let verdict = decide_for(&viewer(), &room(RoomAccess::InviteOnly), &[], &[], NOW);
         assert_eq!(verdict, Verdict::Deny(Denial::InviteRequired));
     }
 
     #[test]
     fn free_rooms_admit_any_signed_in_user_as_member() {
-        let verdict = decide(&viewer(), &room(RoomAccess::Free), &[], &[], NOW);
+        let verdict = decide_for(&viewer(), &room(RoomAccess::Free), &[], &[], NOW);
         assert_eq!(
             verdict,
             Verdict::Allow(Grant {
@@ -315,7 +389,7 @@ mod tests {
         let other_performer = user("sam", Role::Performer);
         let r = room(RoomAccess::Paid);
         assert!(matches!(
-            decide(&owner, &r, &[], &[], NOW),
+            decide_for(&owner, &r, &[], &[], NOW),
             Verdict::Allow(Grant {
                 moderator: true,
                 ..
@@ -324,7 +398,7 @@ mod tests {
         for role in [Role::Moderator, Role::Admin] {
             let staff = user("staff", role);
             assert!(matches!(
-                decide(&staff, &r, &[], &[], NOW),
+                decide_for(&staff, &r, &[], &[], NOW),
                 Verdict::Allow(Grant {
                     moderator: true,
                     ..
@@ -332,7 +406,7 @@ mod tests {
             ));
         }
         assert!(matches!(
-            decide(&other_performer, &r, &[], &[], NOW),
+            decide_for(&other_performer, &r, &[], &[], NOW),
             Verdict::Deny(_)
         ));
     }
@@ -345,7 +419,7 @@ mod tests {
             BanScope::Room("room-1".into()),
             BanScope::Performer("alex".into()),
         ] {
-            let verdict = decide(
+            let verdict = decide_for(
                 &viewer(),
                 &room(RoomAccess::Paid),
                 &[ban(scope.clone(), Some(NOW + 3600))],
@@ -378,14 +452,14 @@ mod tests {
             ban(BanScope::Global, Some(NOW)),
             lifted,
         ];
-        let verdict = decide(&viewer(), &room(RoomAccess::Free), &bans, &[], NOW);
+        let verdict = decide_for(&viewer(), &room(RoomAccess::Free), &bans, &[], NOW);
         assert!(matches!(verdict, Verdict::Allow(_)));
     }
 
     #[test]
     fn a_ban_applies_to_staff_too() {
         let admin = user("viewer", Role::Admin);
-        let verdict = decide(
+        let verdict = decide_for(
             &admin,
             &room(RoomAccess::Free),
             &[ban(BanScope::Global, None)],
@@ -403,7 +477,7 @@ mod tests {
             ban(BanScope::Room("room-1".into()), Some(NOW + 60)),
             permanent,
         ];
-        match decide(&viewer(), &room(RoomAccess::Free), &bans, &[], NOW) {
+        match decide_for(&viewer(), &room(RoomAccess::Free), &bans, &[], NOW) {
             Verdict::Deny(Denial::Banned { ban_id, until, .. }) => {
                 assert_eq!(ban_id, "ban-2");
                 assert_eq!(until, None);
@@ -417,11 +491,11 @@ mod tests {
         let mut r = room(RoomAccess::Free);
         r.ends_at = Some(NOW - 1);
         assert_eq!(
-            decide(&viewer(), &r, &[], &[], NOW),
+            decide_for(&viewer(), &r, &[], &[], NOW),
             Verdict::Deny(Denial::RoomEnded { ended_at: NOW - 1 })
         );
         assert!(matches!(
-            decide(&user("alex", Role::Performer), &r, &[], &[], NOW),
+            decide_for(&user("alex", Role::Performer), &r, &[], &[], NOW),
             Verdict::Allow(_)
         ));
     }

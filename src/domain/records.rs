@@ -80,6 +80,24 @@ impl EntitlementScope {
         }
     }
 
+    pub fn scope_kind(&self) -> ScopeKind {
+        match self {
+            EntitlementScope::Room(_) => ScopeKind::Room,
+            EntitlementScope::Performer(_) => ScopeKind::Performer,
+            EntitlementScope::Plan(_) => ScopeKind::Plan,
+            EntitlementScope::Credit(_) => ScopeKind::Credit,
+        }
+    }
+
+    pub fn of_kind(kind: ScopeKind, reference: String) -> Self {
+        match kind {
+            ScopeKind::Room => EntitlementScope::Room(reference),
+            ScopeKind::Performer => EntitlementScope::Performer(reference),
+            ScopeKind::Plan => EntitlementScope::Plan(reference),
+            ScopeKind::Credit => EntitlementScope::Credit(reference),
+        }
+    }
+
     pub fn from_parts(kind: &str, reference: String) -> Option<Self> {
         Some(match kind {
             "room" => EntitlementScope::Room(reference),
@@ -89,6 +107,15 @@ impl EntitlementScope {
             _ => return None,
         })
     }
+}
+
+/// An [`EntitlementScope`] without its reference: what the reference names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScopeKind {
+    Room,
+    Performer,
+    Plan,
+    Credit,
 }
 
 /// Where an entitlement came from.

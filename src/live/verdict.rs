@@ -81,7 +81,7 @@ impl OccupantVerdict {
         let room = &decision.room;
         let paid = room.access != RoomAccess::Free;
         let base = Self {
-            user_id: decision.user.id.clone(),
+            user_id: decision.user.id().to_owned(),
             room: room.name.as_str().to_owned(),
             allow: false,
             affiliation: None,
@@ -213,12 +213,12 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::access::{Basis, Grant};
+    use crate::access::{Basis, Grant, Profile};
     use crate::domain::{Role, Room, RoomName, User};
 
     fn decision(access: RoomAccess, ends_at: Option<UnixSeconds>, verdict: Verdict) -> Decision {
         Decision {
-            user: Arc::new(User {
+            user: Arc::new(Profile::from(User {
                 id: "u1".into(),
                 handle: "ada".into(),
                 display_name: "Ada".into(),
@@ -230,7 +230,7 @@ mod tests {
                 created_at: 0,
                 updated_at: 0,
                 session_generation: 0,
-            }),
+            })),
             room: Arc::new(Room {
                 id: "r1".into(),
                 name: RoomName::parse("show").unwrap(),

@@ -71,7 +71,7 @@ impl TokenAuthority {
                     Freshness::Signed => TokenOutcome::Issued,
                     Freshness::Reused => TokenOutcome::Reused,
                 });
-                tracing::debug!(user = %decision.user.id, room = %decision.room.name, jti = %token.jti, kid = ?token.kid, "token issued");
+                tracing::debug!(user = %decision.user.id(), room = %decision.room.name, jti = %token.jti, kid = ?token.kid, "token issued");
                 Ok(RoomToken {
                     token,
                     room: decision.room,
@@ -100,7 +100,7 @@ impl TokenAuthority {
         }
         let seats = self.access.seats();
         match seats
-            .check(&decision.room, &decision.user.id, decision.decided_at)
+            .check(&decision.room, decision.user.id(), decision.decided_at)
             .await
         {
             Ok(SeatCheck::Free) => Ok(()),

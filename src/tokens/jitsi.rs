@@ -19,10 +19,10 @@ use serde::Serialize;
 
 use super::jwt::Signer;
 use super::keys::Keyring;
-use crate::access::Grant;
+use crate::access::{Grant, Profile};
 use crate::cache::local::LocalCache;
 use crate::clock::UnixSeconds;
-use crate::domain::{Room, User};
+use crate::domain::Room;
 
 #[derive(Serialize)]
 struct Claims<'a> {
@@ -142,7 +142,7 @@ impl JitsiTokens {
     /// A token for `user` in `room`, as allowed by `grant` at `now`.
     pub fn issue(
         &self,
-        user: &User,
+        user: &Profile,
         room: &Room,
         grant: &Grant,
         now: UnixSeconds,
@@ -158,7 +158,7 @@ impl JitsiTokens {
                 profile: profile_fingerprint(user),
             };
             // Ids never contain NUL, so this joins them unambiguously.
-            (cache, shape, format!("{}\0{}", user.id, room.id))
+            (cache, shape, format!("{}\0{}", user.id(), room.id))
         });
         if let Some((cache, shape, key)) = &reuse {
             if let Some(previous) = cache.get(key) {
@@ -230,7 +230,7 @@ impl JitsiTokens {
     /// which is what lets a kept signature be reattached.
     fn claims<'a>(
         &'a self,
-        user: &'a User,
+        user: &'a Profile,
         room: &'a Room,
         moderator: bool,
         issued_at: UnixSeconds,
@@ -248,13 +248,13 @@ impl JitsiTokens {
             jti,
             context: Context {
                 user: ContextUser {
-                    id: &user.id,
-                    name: &user.display_name,
-                    email: &user.email,
-                    avatar: user.avatar_url.as_deref().unwrap_or(""),
+                    id: user.id(),
+                    name: user.display_name(),
+                    email: user.email(),
+                    avatar: user.avatar_url().unwrap_or(""),
                     moderator: if moderator { "true" } else { "false" },
                     affiliation: if moderator { "owner" } else { "member" },
-                    verified: if user.verified { "true" } else { "false" },
+                    verified: if user.verified() { "true" } else { "false" },
                 },
             },
         }
@@ -278,13 +278,13 @@ impl JitsiTokens {
 }
 
 /// What a token's `context.user` is built from, hashed.
-fn profile_fingerprint(user: &User) -> u64 {
+fn profile_fingerprint(user: &Profile) -> u64 {
     use std::hash::BuildHasher as _;
     foldhash::fast::FixedState::default().hash_one((
-        &user.display_name,
-        &user.email,
-        &user.avatar_url,
-        user.verified,
+        user.display_name(),
+        user.email(),
+        user.avatar_url(),
+        user.verified(),
     ))
 }
 
@@ -357,7 +357,7 @@ impl JitsiTokens {
     #[cfg(feature = "bench")]
     pub fn unsafe_sign_without_checks(
         &self,
-        user: &User,
+        user: &Profile,
         room: &Room,
         now: UnixSeconds,
     ) -> IssuedToken {

@@ -3,11 +3,12 @@
 //! `GET /bench/hello`, a fixed two-byte answer that no middleware sees. Compiled only with
 //! the `bench` feature.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::extract::State;
 use axum::response::Response;
 
+use crate::access::Profile;
 use crate::domain::{Role, Room, RoomAccess, RoomName, User};
 use crate::http::error::ApiError;
 use crate::http::params::RoomParam;
@@ -22,8 +23,8 @@ pub fn hello_router() -> axum::Router {
 }
 
 /// The benchmark's one signer: a viewer with no history.
-fn bench_user() -> User {
-    User {
+static BENCH_USER: LazyLock<Profile> = LazyLock::new(|| {
+    Profile::from(User {
         id: "bench-user".into(),
         handle: "bench".into(),
         email: "bench@example.com".into(),
@@ -35,8 +36,8 @@ fn bench_user() -> User {
         created_at: 0,
         updated_at: 0,
         session_generation: 0,
-    }
-}
+    })
+});
 
 /// A free room named as asked, never stored.
 fn bench_room(name: RoomName) -> Room {
@@ -65,7 +66,7 @@ pub async fn sign_only(
 ) -> Result<Response, ApiError> {
     let room = Arc::new(bench_room(name));
     let token = state.tokens().jitsi().unsafe_sign_without_checks(
-        &bench_user(),
+        &BENCH_USER,
         &room,
         state.identity().now(),
     );
