@@ -3,7 +3,8 @@
 
 use crate::clock::UnixSeconds;
 use crate::domain::{
-    Ban, BanScope, Entitlement, EntitlementScope, Money, Role, Room, RoomAccess, ScopeKind, User,
+    entitlement_active_at, Ban, BanScope, Entitlement, EntitlementScope, Money, Role, Room,
+    RoomAccess, ScopeKind, User,
 };
 
 /// Why someone may enter.
@@ -85,7 +86,7 @@ pub struct EntitlementTerms<'a> {
 impl EntitlementTerms<'_> {
     /// Active now: started, not ended, not revoked.
     pub fn is_active_at(&self, now: UnixSeconds) -> bool {
-        !self.revoked && self.valid_from <= now && self.valid_until.is_none_or(|until| now < until)
+        entitlement_active_at(self.valid_from, self.valid_until, self.revoked, now)
     }
 
     pub fn scope(&self) -> EntitlementScope {

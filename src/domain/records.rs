@@ -174,10 +174,24 @@ pub struct Entitlement {
 impl Entitlement {
     /// Active now: started, not ended, not revoked.
     pub fn is_active_at(&self, now: UnixSeconds) -> bool {
-        self.revocation.is_none()
-            && self.valid_from <= now
-            && self.valid_until.is_none_or(|until| now < until)
+        entitlement_active_at(
+            self.valid_from,
+            self.valid_until,
+            self.revocation.is_some(),
+            now,
+        )
     }
+}
+
+/// The one rule for whether an entitlement is active at `now`, for the record and for the
+/// compact form the caches hold (`access::policy::EntitlementTerms`).
+pub fn entitlement_active_at(
+    valid_from: UnixSeconds,
+    valid_until: Option<UnixSeconds>,
+    revoked: bool,
+    now: UnixSeconds,
+) -> bool {
+    !revoked && valid_from <= now && valid_until.is_none_or(|until| now < until)
 }
 
 /// Where a ban applies.
