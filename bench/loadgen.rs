@@ -780,7 +780,7 @@ async fn seed(args: &Args, database: &Database, now: UnixSeconds) -> anyhow::Res
     )
     .await?;
     let stats = seed_stats(args, &store, &mut rng, &viewer_ids, &mut rows, now).await?;
-    store.analyze().await?;
+    store.vacuum_analyze().await?;
     store.close().await;
     Ok(DataSet {
         room_names,

@@ -255,13 +255,34 @@ impl Store {
             .await
     }
 
-    /// Refreshes the planner's statistics after a bulk load, as autovacuum (PostgreSQL) or
-    /// `PRAGMA optimize` (SQLite) eventually would.
-    pub async fn analyze(&self) -> Result<(), StoreError> {
-        sqlx::query("ANALYZE")
+    /// Settles a bulk load as autovacuum (PostgreSQL) or `PRAGMA optimize` (SQLite)
+    /// eventually would: the planner's statistics and, on PostgreSQL, the rows' visibility
+    /// (`VACUUM (ANALYZE)` of the current schema's tables). Rows fresh from `COPY` or
+    /// `INSERT` carry no hint bits, so without the vacuum the first read of every page
+    /// sets them and dirties the page, and whatever is measured next shares the disk with
+    /// writing those pages out: reads that behave like writes until each page has been
+    /// read once.
+    pub async fn vacuum_analyze(&self) -> Result<(), StoreError> {
+        let statement = match self.backend {
+            Backend::Sqlite => "ANALYZE".to_owned(),
+            Backend::Postgres => {
+                let tables: Option<String> = sqlx::query_scalar(
+                    "SELECT string_agg(quote_ident(tablename), ', ') \
+                     FROM pg_tables WHERE schemaname = current_schema()",
+                )
+                .fetch_one(&self.pool)
+                .await
+                .context("list the schema's tables")?;
+                match tables {
+                    Some(tables) => format!("VACUUM (ANALYZE) {tables}"),
+                    None => return Ok(()),
+                }
+            }
+        };
+        sqlx::query(&statement)
             .execute(&self.pool)
             .await
-            .context("analyze")?;
+            .context("vacuum and analyze")?;
         Ok(())
     }
 

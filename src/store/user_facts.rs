@@ -12,14 +12,14 @@
 //! bound values meet an indexed column once the tables are analysed, and re-planning the
 //! union costs more than re-planning three small selects). Figures: `bench/README.md`, "a
 //! slower AMD EPYC machine". Both ways share the filters ([`ACTIVE_BANS_OF_USER`],
-//! [`LIVE_ENTITLEMENTS_OF_USER`]), and the test suite runs on both backends.
+//! [`live_entitlements_of_user`]), and the test suite runs on both backends.
 
 use std::sync::LazyLock;
 
 use anyhow::Context as _;
 
 use super::bans::{ban_from_row, ACTIVE_BANS_OF_USER};
-use super::entitlements::{entitlement_from_row, LIVE_ENTITLEMENTS_OF_USER};
+use super::entitlements::{entitlement_from_row, live_entitlements_of_user};
 use super::users::{user_from_row, REVOKED_SESSIONS_OF_USER};
 use super::{corrupt, text, Backend, Store, StoreError};
 use crate::clock::UnixSeconds;
@@ -115,10 +115,14 @@ static USER_FACTS_SQL: LazyLock<String> = LazyLock::new(|| {
         "'ban', b.id, b.user_id, b.scope_kind, b.scope_ref, b.created_at",
         BAN,
     );
-    let entitlement = select_list(
-        "'entitlement', e.id, e.user_id, e.scope_kind, e.scope_ref, e.created_at",
-        ENTITLEMENT,
-    );
+    let entitlements = live_entitlements_of_user(&format!(
+        "SELECT {} FROM entitlements e \
+         LEFT JOIN entitlement_revocations r ON r.entitlement_id = e.id",
+        select_list(
+            "'entitlement', e.id, e.user_id, e.scope_kind, e.scope_ref, e.created_at",
+            ENTITLEMENT,
+        )
+    ));
     let ended_session = select_list(
         "'session', s.jti, s.user_id, NULL, NULL, s.revoked_at",
         ENDED_SESSION,
@@ -127,9 +131,7 @@ static USER_FACTS_SQL: LazyLock<String> = LazyLock::new(|| {
         "SELECT {user} FROM users WHERE id = $1 \
          UNION ALL SELECT {ban} FROM bans b LEFT JOIN ban_lifts l ON l.ban_id = b.id \
          WHERE {ACTIVE_BANS_OF_USER} \
-         UNION ALL SELECT {entitlement} FROM entitlements e \
-         LEFT JOIN entitlement_revocations r ON r.entitlement_id = e.id \
-         WHERE {LIVE_ENTITLEMENTS_OF_USER} \
+         UNION ALL {entitlements} \
          UNION ALL SELECT {ended_session} FROM session_revocations s \
          WHERE {REVOKED_SESSIONS_OF_USER} \
          ORDER BY kind, created_at, id"

@@ -185,6 +185,42 @@ async fn exp_is_clipped_to_an_entitlement_that_ends_mid_ttl(backend: Backend) {
     app.shutdown().await;
 }
 
+per_backend!(a_viewer_with_many_past_tickets_is_judged_by_the_live_ones_of_both_kinds);
+async fn a_viewer_with_many_past_tickets_is_judged_by_the_live_ones_of_both_kinds(
+    backend: Backend,
+) {
+    let app = spawn_app(&backend).await;
+    let cast = stage(&app, "paid").await;
+    for room in ["livealex2025", "livealex2027"] {
+        app.create_room(room, &cast.performer_id, "paid").await;
+    }
+    let ticket = |room: &str| json!({"kind": "room", "room": room});
+    for ended in 1..=5 {
+        app.grant(&cast.viewer_id, ticket("livealex2025"), Some(START + ended))
+            .await;
+    }
+    app.grant(&cast.viewer_id, ticket("livealex2026"), Some(START + 300))
+        .await;
+    app.grant(&cast.viewer_id, ticket("livealex2027"), None)
+        .await;
+    app.clock.advance(10);
+
+    let ending = app.token("livealex2026", &cast.viewer_session).await;
+    assert_eq!(ending.status, StatusCode::OK, "{}", backend.label);
+    let (_, claims, _, _) = decode_jwt(ending.body["jwt"].as_str().unwrap());
+    assert_eq!(claims["exp"], START + 300, "{}", backend.label);
+    let open_ended = app.token("livealex2027", &cast.viewer_session).await;
+    assert_eq!(open_ended.status, StatusCode::OK, "{}", backend.label);
+    let past = app.token("livealex2025", &cast.viewer_session).await;
+    assert_eq!(
+        past.status,
+        StatusCode::PAYMENT_REQUIRED,
+        "{}",
+        backend.label
+    );
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_future_entitlement_says_when_it_starts() {
     let app = spawn_app(&Backend::sqlite()).await;
