@@ -46,6 +46,27 @@ pub enum AccessError {
     Unavailable(#[from] StoreError),
 }
 
+/// A user's facts as a request read them while checking its session, for the decision the
+/// same request asks for next. The in-process tier normally holds them by then; when it
+/// cannot (turned off, or untrusted while the invalidation bus is down) the decision
+/// would otherwise read the same rows a second time, microseconds later.
+#[derive(Clone)]
+pub struct FactsRead(Arc<Option<UserFacts>>);
+
+impl FactsRead {
+    fn of(&self, user_id: &str) -> Option<Arc<Option<UserFacts>>> {
+        let facts = self.0.as_ref().as_ref()?;
+        (facts.user.id() == user_id).then(|| self.0.clone())
+    }
+}
+
+impl std::fmt::Debug for FactsRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let user = self.0.as_ref().as_ref().map(|facts| facts.user.id());
+        f.debug_tuple("FactsRead").field(&user).finish()
+    }
+}
+
 /// A verdict with the facts it was made from.
 #[derive(Debug, Clone)]
 pub struct Decision {
@@ -97,12 +118,25 @@ impl AccessService {
 
     /// May `user_id` enter `room` now?
     pub async fn decide(&self, user_id: &str, room: &RoomName) -> Result<Decision, AccessError> {
+        self.decide_with(user_id, room, None).await
+    }
+
+    /// [`Self::decide`], with the user's facts as this request already read them, if it
+    /// did ([`Self::session_standing`]): used when they are not held in process.
+    pub async fn decide_with(
+        &self,
+        user_id: &str,
+        room: &RoomName,
+        read: Option<&FactsRead>,
+    ) -> Result<Decision, AccessError> {
         let now = self.clock.now();
         let decision = match self.decide_from_memory(user_id, room, now) {
             Some(decision) => decision,
             None => {
-                let (facts, room) =
-                    tokio::try_join!(self.user_facts(user_id, now), self.room(room))?;
+                let (facts, room) = match read.and_then(|read| read.of(user_id)) {
+                    Some(facts) => (facts, self.room(room).await?),
+                    None => tokio::try_join!(self.user_facts(user_id, now), self.room(room))?,
+                };
                 let facts = facts.as_ref().as_ref().ok_or(AccessError::UnknownUser)?;
                 let room = room.ok_or(AccessError::RoomNotFound)?;
                 Decision::made(facts, room, now)
@@ -164,12 +198,13 @@ impl AccessService {
     }
 
     /// Whether a verified session still stands; from memory when held, as on the hot
-    /// path, else through the caches. A hit here is not counted as a cache lookup: the
+    /// path, else through the caches, and then with the facts read, for the request's
+    /// decision ([`Self::decide_with`]). A hit here is not counted as a cache lookup: the
     /// request goes on to read the same entry for its own purpose, which counts.
     pub async fn session_standing(
         &self,
         session: &VerifiedSession,
-    ) -> Result<SessionStanding, StoreError> {
+    ) -> Result<(SessionStanding, Option<FactsRead>), StoreError> {
         let standing = |facts: &Option<UserFacts>| match facts {
             None => SessionStanding::UnknownUser,
             Some(facts) if facts.session_stands(session.generation, &session.jti) => {
@@ -179,10 +214,10 @@ impl AccessService {
         };
         let facts = &self.caches.user_facts;
         if let Some(found) = facts.peek_in_memory(&session.user_id, |held| standing(held)) {
-            return Ok(found);
+            return Ok((found, None));
         }
         let loaded = self.user_facts(&session.user_id, self.clock.now()).await?;
-        Ok(standing(&loaded))
+        Ok((standing(&loaded), Some(FactsRead(loaded))))
     }
 
     /// A user's record, through the caches (made again from the held [`Profile`]: API

@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::{ApiError, ErrorCode};
 use super::state::{AuthState, LiveState};
-use crate::access::AccessService;
+use crate::access::{AccessService, FactsRead};
 use crate::authz::{self, Admin, Caller, Staff};
 use crate::config::Secret;
 use crate::identity::{IdentityError, VerifiedSession};
@@ -196,6 +196,9 @@ pub struct UserPrincipal {
     pub via: Via,
     /// The session the caller presented (`None` for a service key).
     pub session: Option<VerifiedSession>,
+    /// The caller's facts, if checking the session had to read them (not held in
+    /// process), for an access decision in the same request.
+    pub facts_read: Option<FactsRead>,
 }
 
 /// Who is asking, for [`crate::authz`]'s rules: the admin key, or a signed-in user as
@@ -287,9 +290,12 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 }
 
 /// The session a token names, if it still stands; 401 otherwise.
-async fn session_of(auth: &AuthState, token: &str) -> Result<VerifiedSession, ApiError> {
+async fn session_of(
+    auth: &AuthState,
+    token: &str,
+) -> Result<(VerifiedSession, Option<FactsRead>), ApiError> {
     auth.identity()
-        .authenticate(token)
+        .authenticate_reading(token)
         .await
         .map_err(|error| match error {
             IdentityError::UnknownUser => {
@@ -366,11 +372,12 @@ where
 async fn user_principal(parts: &Parts, auth: &AuthState) -> Result<UserPrincipal, ApiError> {
     let token = bearer(parts)?;
     if looks_like_jwt(token) {
-        let session = session_of(auth, token).await?;
+        let (session, facts_read) = session_of(auth, token).await?;
         return Ok(UserPrincipal {
             user_id: session.user_id.clone(),
             via: Via::Session,
             session: Some(session),
+            facts_read,
         });
     }
     if auth.api_keys().is_service(token) || auth.api_keys().is_admin(token) {
@@ -387,6 +394,7 @@ async fn user_principal(parts: &Parts, auth: &AuthState) -> Result<UserPrincipal
             user_id: user_id.to_owned(),
             via: Via::ServiceKey,
             session: None,
+            facts_read: None,
         });
     }
     Err(ApiError::unauthenticated("unknown credentials"))

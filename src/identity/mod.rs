@@ -17,7 +17,7 @@ pub mod throttle;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::access::{AccessService, SessionStanding};
+use crate::access::{AccessService, FactsRead, SessionStanding};
 use crate::authz::Admin;
 use crate::cache::{Bus, Invalidation};
 use crate::changes::Dispatcher;
@@ -227,12 +227,22 @@ impl IdentityService {
 
     /// The session a token names, if it verifies and still stands.
     pub async fn authenticate(&self, token: &str) -> Result<VerifiedSession, IdentityError> {
+        Ok(self.authenticate_reading(token).await?.0)
+    }
+
+    /// [`Self::authenticate`], with the user's facts if checking the session read them (see
+    /// [`FactsRead`]), for a request that decides access next.
+    pub async fn authenticate_reading(
+        &self,
+        token: &str,
+    ) -> Result<(VerifiedSession, Option<FactsRead>), IdentityError> {
         let session = self
             .sessions
             .verify(token, self.clock.now())
             .map_err(IdentityError::InvalidSession)?;
-        match self.access.session_standing(&session).await? {
-            SessionStanding::Current => Ok(session),
+        let (standing, read) = self.access.session_standing(&session).await?;
+        match standing {
+            SessionStanding::Current => Ok((session, read)),
             SessionStanding::Ended => Err(IdentityError::SessionEnded),
             SessionStanding::UnknownUser => Err(IdentityError::UnknownUser),
         }

@@ -99,7 +99,7 @@ pub async fn visit(
     let loaded = access.room(room).await?.ok_or(AccessError::RoomNotFound)?;
     let scene = match user {
         None => anonymous_scene(&loaded, now),
-        Some(user) => match tokens.issue(user, room).await {
+        Some(user) => match tokens.issue(user, room, None).await {
             Ok(issued) => Scene::Enter {
                 join_url: crate::tokens::join_url(meet_url, &issued.room.name, &issued.token.jwt),
             },

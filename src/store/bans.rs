@@ -4,7 +4,9 @@ use anyhow::Context as _;
 use sqlx::any::AnyRow;
 
 use super::changes::{record_change, RecordedChange};
-use super::{classify_write_error, corrupt, int, opt_int, opt_text, text, Store, StoreError};
+use super::{
+    classify_write_error, corrupt, int, opt_int, opt_text, text, union_of, Store, StoreError,
+};
 use crate::clock::UnixSeconds;
 use crate::domain::{Ban, BanLift, BanScope, Change};
 use crate::telemetry::metrics::StoreOp;
@@ -14,8 +16,12 @@ const BAN_SELECT: &str = "SELECT b.id, b.user_id, b.scope_kind, b.scope_ref, b.r
      FROM bans b LEFT JOIN ban_lifts l ON l.ban_id = b.id";
 
 /// The bans on user `$1` in force at `$2`: not lifted, not over (`b` bans, `l` their lifts).
-pub(super) const ACTIVE_BANS_OF_USER: &str =
-    "b.user_id = $1 AND l.ban_id IS NULL AND (b.until IS NULL OR b.until > $2)";
+/// Two filters, an end to come and none, each a range of `bans_user (user_id, until)`, to
+/// be joined by [`union_of`]: the bans that are over are never read.
+pub(super) const ACTIVE_BANS_OF_USER: [&str; 2] = [
+    "b.user_id = $1 AND b.until > $2 AND l.ban_id IS NULL",
+    "b.user_id = $1 AND b.until IS NULL AND l.ban_id IS NULL",
+];
 
 pub(super) fn ban_from_row(row: &AnyRow) -> Result<Ban, StoreError> {
     let kind = text(row, "scope_kind")?;
@@ -147,7 +153,8 @@ impl Store {
         now: UnixSeconds,
     ) -> Result<Vec<Ban>, StoreError> {
         let rows = sqlx::query(&format!(
-            "{BAN_SELECT} WHERE {ACTIVE_BANS_OF_USER} ORDER BY b.created_at, b.id"
+            "{} ORDER BY created_at, id",
+            union_of(BAN_SELECT, &ACTIVE_BANS_OF_USER)
         ))
         .bind(user_id)
         .bind(now)

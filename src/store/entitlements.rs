@@ -5,7 +5,9 @@ use sqlx::any::AnyRow;
 
 use super::batch::Batch;
 use super::changes::{record_change, RecordedChange};
-use super::{classify_write_error, corrupt, int, opt_int, opt_text, text, Store, StoreError};
+use super::{
+    classify_write_error, corrupt, int, opt_int, opt_text, text, union_of, Store, StoreError,
+};
 use crate::clock::UnixSeconds;
 use crate::domain::{Change, Entitlement, EntitlementScope, EntitlementSource, Revocation};
 use crate::telemetry::metrics::StoreOp;
@@ -17,26 +19,14 @@ pub(super) const ENTITLEMENT_SELECT: &str =
      FROM entitlements e LEFT JOIN entitlement_revocations r ON r.entitlement_id = e.id";
 
 /// What can still grant access to user `$1` at or after `$2`: not revoked, not ended
-/// (including entitlements that start later); `e` entitlements, `r` their revocations.
-///
-/// Two filters, one per kind of end, each a range of the `(user_id, valid_until)` index,
-/// rather than one with `valid_until IS NULL OR valid_until > $2`: with the `OR` only
-/// `user_id` bounds the index scan, so every entitlement the user ever held is read from
-/// the table and the ended ones dropped afterwards — on a platform where most of a
-/// viewer's tickets are past shows, ten table pages where one will do.
-/// [`live_entitlements_of_user`] puts a select in front of each.
-const LIVE_ENTITLEMENTS_OF_USER: [&str; 2] = [
+/// (including entitlements that start later); `e` entitlements, `r` their revocations. Two
+/// filters, an end to come and none, each a range of `entitlements_user (user_id,
+/// valid_until)`, to be joined by [`union_of`]: most of a long-time viewer's tickets are
+/// for past shows, and they are never read.
+pub(super) const LIVE_ENTITLEMENTS_OF_USER: [&str; 2] = [
     "e.user_id = $1 AND e.valid_until > $2 AND r.entitlement_id IS NULL",
     "e.user_id = $1 AND e.valid_until IS NULL AND r.entitlement_id IS NULL",
 ];
-
-/// `select` (from `entitlements e` left-joined with their revocations `r`) of user `$1`'s
-/// entitlements that can still grant access at or after `$2`, as one `UNION ALL` of the
-/// filters of [`LIVE_ENTITLEMENTS_OF_USER`]; without an order.
-pub(super) fn live_entitlements_of_user(select: &str) -> String {
-    let [ending, open_ended] = LIVE_ENTITLEMENTS_OF_USER;
-    format!("{select} WHERE {ending} UNION ALL {select} WHERE {open_ended}")
-}
 
 pub(super) fn entitlement_from_row(row: &AnyRow) -> Result<Entitlement, StoreError> {
     let kind = text(row, "scope_kind")?;
@@ -215,7 +205,7 @@ impl Store {
     ) -> Result<Vec<Entitlement>, StoreError> {
         let rows = sqlx::query(&format!(
             "{} ORDER BY created_at, id",
-            live_entitlements_of_user(ENTITLEMENT_SELECT)
+            union_of(ENTITLEMENT_SELECT, &LIVE_ENTITLEMENTS_OF_USER)
         ))
         .bind(user_id)
         .bind(now)

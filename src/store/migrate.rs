@@ -104,6 +104,11 @@ const SQLITE: &[Migration] = &[
         name: "oidc_consent",
         sql: include_str!("../../migrations/sqlite/0018_oidc_consent.sql"),
     },
+    Migration {
+        version: 19,
+        name: "bans_by_end",
+        sql: include_str!("../../migrations/sqlite/0019_bans_by_end.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -197,6 +202,11 @@ const POSTGRES: &[Migration] = &[
         name: "oidc_consent",
         sql: include_str!("../../migrations/postgres/0018_oidc_consent.sql"),
     },
+    Migration {
+        version: 19,
+        name: "bans_by_end",
+        sql: include_str!("../../migrations/postgres/0019_bans_by_end.sql"),
+    },
 ];
 
 /// Arbitrary, fixed key for `pg_advisory_lock`.
@@ -288,7 +298,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             apply(&mut conn, SQLITE).await.unwrap(),
-            ["0017_tip_messages", "0018_oidc_consent"]
+            ["0017_tip_messages", "0018_oidc_consent", "0019_bans_by_end"]
         );
         sqlx::raw_sql(
             "INSERT INTO live_outbox (shard, kind, body, next_attempt_at, created_at) \
@@ -341,7 +351,8 @@ mod tests {
                 "0015_room_capacity",
                 "0016_calls",
                 "0017_tip_messages",
-                "0018_oidc_consent"
+                "0018_oidc_consent",
+                "0019_bans_by_end",
             ]
         );
         sqlx::raw_sql(
@@ -413,7 +424,8 @@ mod tests {
                 "0015_room_capacity",
                 "0016_calls",
                 "0017_tip_messages",
-                "0018_oidc_consent"
+                "0018_oidc_consent",
+                "0019_bans_by_end",
             ]
         );
         sqlx::raw_sql(&insert("a2", "end_sessions"))

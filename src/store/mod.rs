@@ -445,6 +445,19 @@ fn opt_int(row: &AnyRow, column: &str) -> Result<Option<i64>, StoreError> {
         .map_err(Into::into)
 }
 
+/// `select` once for each of `filters`, joined with `UNION ALL`. For a record that stays in
+/// force until an end that may be missing (`IS NULL`) or still to come (`> $now`): as one
+/// filter with `OR`, a generically planned statement bounds its index scan by the user
+/// alone and reads every record the user ever had from the table; as two, each is a range
+/// of the `(user, end)` index and the ended records are never read.
+pub(super) fn union_of(select: &str, filters: &[&str]) -> String {
+    filters
+        .iter()
+        .map(|filter| format!("{select} WHERE {filter}"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Unexpected(anyhow::anyhow!("stored {what} {value:?} is not valid"))
 }

@@ -12,16 +12,17 @@
 //! bound values meet an indexed column once the tables are analysed, and re-planning the
 //! union costs more than re-planning three small selects). Figures: `bench/README.md`, "a
 //! slower AMD EPYC machine". Both ways share the filters ([`ACTIVE_BANS_OF_USER`],
-//! [`live_entitlements_of_user`]), and the test suite runs on both backends.
+//! [`LIVE_ENTITLEMENTS_OF_USER`], both joined by [`union_of`]), and the test suite runs on
+//! both backends.
 
 use std::sync::LazyLock;
 
 use anyhow::Context as _;
 
 use super::bans::{ban_from_row, ACTIVE_BANS_OF_USER};
-use super::entitlements::{entitlement_from_row, live_entitlements_of_user};
+use super::entitlements::{entitlement_from_row, LIVE_ENTITLEMENTS_OF_USER};
 use super::users::{user_from_row, REVOKED_SESSIONS_OF_USER};
-use super::{corrupt, text, Backend, Store, StoreError};
+use super::{corrupt, text, union_of, Backend, Store, StoreError};
 use crate::clock::UnixSeconds;
 use crate::domain::{Ban, Entitlement, User};
 use crate::telemetry::metrics::StoreOp;
@@ -111,26 +112,34 @@ static USER_FACTS_SQL: LazyLock<String> = LazyLock::new(|| {
          CAST(NULL AS TEXT) AS scope_ref, created_at",
         USER,
     );
-    let ban = select_list(
-        "'ban', b.id, b.user_id, b.scope_kind, b.scope_ref, b.created_at",
-        BAN,
+    let bans = union_of(
+        &format!(
+            "SELECT {} FROM bans b LEFT JOIN ban_lifts l ON l.ban_id = b.id",
+            select_list(
+                "'ban', b.id, b.user_id, b.scope_kind, b.scope_ref, b.created_at",
+                BAN,
+            )
+        ),
+        &ACTIVE_BANS_OF_USER,
     );
-    let entitlements = live_entitlements_of_user(&format!(
-        "SELECT {} FROM entitlements e \
-         LEFT JOIN entitlement_revocations r ON r.entitlement_id = e.id",
-        select_list(
-            "'entitlement', e.id, e.user_id, e.scope_kind, e.scope_ref, e.created_at",
-            ENTITLEMENT,
-        )
-    ));
+    let entitlements = union_of(
+        &format!(
+            "SELECT {} FROM entitlements e \
+             LEFT JOIN entitlement_revocations r ON r.entitlement_id = e.id",
+            select_list(
+                "'entitlement', e.id, e.user_id, e.scope_kind, e.scope_ref, e.created_at",
+                ENTITLEMENT,
+            )
+        ),
+        &LIVE_ENTITLEMENTS_OF_USER,
+    );
     let ended_session = select_list(
         "'session', s.jti, s.user_id, NULL, NULL, s.revoked_at",
         ENDED_SESSION,
     );
     format!(
         "SELECT {user} FROM users WHERE id = $1 \
-         UNION ALL SELECT {ban} FROM bans b LEFT JOIN ban_lifts l ON l.ban_id = b.id \
-         WHERE {ACTIVE_BANS_OF_USER} \
+         UNION ALL {bans} \
          UNION ALL {entitlements} \
          UNION ALL SELECT {ended_session} FROM session_revocations s \
          WHERE {REVOKED_SESSIONS_OF_USER} \

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::access::{AccessError, AccessService, Decision, Denial, SeatCheck, Verdict};
+use crate::access::{AccessError, AccessService, Decision, Denial, FactsRead, SeatCheck, Verdict};
 use crate::domain::{Room, RoomName};
 use crate::telemetry::metrics::{Metrics, TokenOutcome};
 
@@ -45,9 +45,15 @@ impl TokenAuthority {
         &self.jitsi
     }
 
-    /// A Jitsi token for `user_id` in `room`, or why not.
-    pub async fn issue(&self, user_id: &str, room: &RoomName) -> Result<RoomToken, TokenRefusal> {
-        let decision = match self.access.decide(user_id, room).await {
+    /// A Jitsi token for `user_id` in `room`, or why not; `read`, the user's facts if this
+    /// request already read them (see [`FactsRead`]).
+    pub async fn issue(
+        &self,
+        user_id: &str,
+        room: &RoomName,
+        read: Option<&FactsRead>,
+    ) -> Result<RoomToken, TokenRefusal> {
+        let decision = match self.access.decide_with(user_id, room, read).await {
             Ok(decision) => decision,
             Err(error) => {
                 self.metrics.token(match error {

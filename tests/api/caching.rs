@@ -71,6 +71,38 @@ async fn a_stampede_on_a_cold_user_costs_one_query(backend: Backend) {
     app.shutdown().await;
 }
 
+per_backend!(without_the_in_process_tier_a_token_request_reads_the_user_once);
+async fn without_the_in_process_tier_a_token_request_reads_the_user_once(backend: Backend) {
+    let app = spawn_app_with(&backend, |c| c.cache.max_entries = 0).await;
+    let cast = stage(&app, "paid").await;
+    assert_eq!(
+        app.token(&cast.room, &cast.viewer_session).await.status,
+        StatusCode::PAYMENT_REQUIRED
+    );
+    app.grant(
+        &cast.viewer_id,
+        json!({"kind": "room", "room": "livealex2026"}),
+        None,
+    )
+    .await;
+    let before = store_ops(&app, StoreOp::FindUserFacts);
+    for _ in 0..3 {
+        assert_eq!(
+            app.token(&cast.room, &cast.viewer_session).await.status,
+            StatusCode::OK,
+            "{}: the grant is read at once, nothing being held",
+            backend.label
+        );
+    }
+    assert_eq!(
+        store_ops(&app, StoreOp::FindUserFacts) - before,
+        3,
+        "{}: the session check's read serves the decision too",
+        backend.label
+    );
+    app.shutdown().await;
+}
+
 per_backend!(an_unknown_room_is_remembered_until_it_is_created);
 async fn an_unknown_room_is_remembered_until_it_is_created(backend: Backend) {
     let app = spawn_app(&backend).await;

@@ -222,7 +222,7 @@ pub async fn issue_token(
         .map_err(ApiError::rate_limited)?;
     let issued = state
         .tokens()
-        .issue(&caller.user_id, &name)
+        .issue(&caller.user_id, &name, caller.facts_read.as_ref())
         .await
         .map_err(|refusal| refusal_error(&state, &name, refusal))?;
     let matrix = state.matrix().status(&caller.user_id, &issued.room).await?;
