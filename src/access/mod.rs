@@ -49,7 +49,10 @@ pub enum AccessError {
 /// A user's facts as a request read them while checking its session, for the decision the
 /// same request asks for next. The in-process tier normally holds them by then; when it
 /// cannot (turned off, or untrusted while the invalidation bus is down) the decision
-/// would otherwise read the same rows a second time, microseconds later.
+/// would otherwise read the same rows a second time, microseconds later. A ban that
+/// commits between the two is the race any decision has with a ban committing just after
+/// its read: the request counts as before the ban, whose live enforcement then removes
+/// the occupant.
 #[derive(Clone)]
 pub struct FactsRead(Arc<Option<UserFacts>>);
 

@@ -257,11 +257,11 @@ impl Store {
 
     /// Settles a bulk load as autovacuum (PostgreSQL) or `PRAGMA optimize` (SQLite)
     /// eventually would: the planner's statistics and, on PostgreSQL, the rows' visibility
-    /// (`VACUUM (ANALYZE)` of the current schema's tables). Rows fresh from `COPY` or
-    /// `INSERT` carry no hint bits, so without the vacuum the first read of every page
-    /// sets them and dirties the page, and whatever is measured next shares the disk with
-    /// writing those pages out: reads that behave like writes until each page has been
-    /// read once.
+    /// (`VACUUM (ANALYZE)` of the current schema's tables). Inserted rows (and rows copied
+    /// without `FREEZE`) carry no hint bits, so without the vacuum the first read of every
+    /// page sets them and dirties the page, and whatever is measured next shares the disk
+    /// with writing those pages out: reads that behave like writes until each page has
+    /// been read once.
     pub async fn vacuum_analyze(&self) -> Result<(), StoreError> {
         let statement = match self.backend {
             Backend::Sqlite => "ANALYZE".to_owned(),
