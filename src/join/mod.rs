@@ -14,7 +14,7 @@ pub mod provider;
 
 use std::sync::Arc;
 
-use crate::access::{AccessError, AccessService, Denial};
+use crate::access::{AccessError, AccessService, Denial, FactsRead};
 use crate::clock::UnixSeconds;
 use crate::domain::{Money, Room, RoomName};
 use crate::payments::{CheckoutForm, PaymentError, PaymentService, Purchase};
@@ -87,19 +87,21 @@ pub struct Visit {
 /// A signed-in visitor goes through the token path, so a token is signed only when the
 /// access rule allows it (a ban beats everything). An anonymous visitor of a room whose
 /// show has ended is told so before being asked to sign in. A session naming a user who
-/// no longer exists is treated as no session.
+/// no longer exists is treated as no session. `read` is the user's facts if the request
+/// already read them checking the session ([`FactsRead`]).
 pub async fn visit(
     tokens: &TokenAuthority,
     access: &AccessService,
     meet_url: &str,
     user: Option<&str>,
+    read: Option<&FactsRead>,
     room: &RoomName,
     now: UnixSeconds,
 ) -> Result<Visit, AccessError> {
     let loaded = access.room(room).await?.ok_or(AccessError::RoomNotFound)?;
     let scene = match user {
         None => anonymous_scene(&loaded, now),
-        Some(user) => match tokens.issue(user, room, None).await {
+        Some(user) => match tokens.issue(user, room, read).await {
             Ok(issued) => Scene::Enter {
                 join_url: crate::tokens::join_url(meet_url, &issued.room.name, &issued.token.jwt),
             },

@@ -630,3 +630,29 @@ async fn sign_in_attempts_share_the_apis_per_address_limit() {
     assert!(html(&reply).contains("role=\"alert\""));
     app.shutdown().await;
 }
+
+per_backend!(without_the_in_process_tier_opening_the_page_reads_the_visitor_once);
+async fn without_the_in_process_tier_opening_the_page_reads_the_visitor_once(backend: Backend) {
+    let app = spawn_app_with(&backend, |c| c.cache.max_entries = 0).await;
+    let cast = stage(&app, "free").await;
+    let mut browser = Browser::new(&app);
+    browser
+        .cookies
+        .insert("roomkey_session".into(), cast.viewer_session.clone());
+    let facts_reads = || {
+        app.app
+            .state()
+            .metrics
+            .store_ops(roomkey::telemetry::metrics::StoreOp::FindUserFacts)
+    };
+    let before = facts_reads();
+    let enter = browser.get("/join/livealex2026").await;
+    assert_eq!(enter.status, StatusCode::SEE_OTHER, "{}", backend.label);
+    assert_eq!(
+        facts_reads() - before,
+        1,
+        "{}: the session check's read serves the page's decision too",
+        backend.label
+    );
+    app.shutdown().await;
+}

@@ -16,7 +16,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use crate::access::AccessError;
+use crate::access::{AccessError, FactsRead};
 use crate::domain::{Money, Room, RoomName};
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::extract::ClientIp;
@@ -47,10 +47,12 @@ async fn handle(state: &JoinState, visitor: &Visitor) -> Result<Option<String>, 
         .map(|user| user.handle.clone()))
 }
 
-/// What the join module decides for `user` in the room now.
+/// What the join module decides for `user` in the room now; `read`, the user's facts if
+/// this request already read them.
 async fn decide(
     state: &JoinState,
     user: Option<&str>,
+    read: Option<&FactsRead>,
     name: &RoomName,
 ) -> Result<Visit, AccessError> {
     let now = state.clock().now();
@@ -59,6 +61,7 @@ async fn decide(
         state.access(),
         state.meet_url(),
         user,
+        read,
         name,
         now,
     )
@@ -76,7 +79,14 @@ async fn visit(state: &JoinState, visitor: &Visitor, name: &RoomName) -> Result<
         let error = ApiError::rate_limited(seconds);
         return Err(retry_later(state, visitor, None, error));
     }
-    match decide(state, visitor.user.as_deref(), name).await {
+    match decide(
+        state,
+        visitor.user.as_deref(),
+        visitor.facts_read.as_ref(),
+        name,
+    )
+    .await
+    {
         Ok(visit) => Ok(visit),
         Err(AccessError::RoomNotFound) => Err(not_found(state, visitor, ErrorCode::RoomNotFound)),
         Err(error) => Err(retry_later(state, visitor, None, error.into())),
@@ -197,7 +207,7 @@ fn registration(filled: &Filled, password: String) -> Registration {
 /// The room, when `user` is asked to pay for it (a paid room with a price, not yet
 /// bought); `None` for a visitor who is not.
 async fn payable_room(state: &JoinState, user: &str, name: &RoomName) -> Option<Arc<Room>> {
-    match decide(state, Some(user), name).await {
+    match decide(state, Some(user), None, name).await {
         Ok(visit) if matches!(visit.scene, Scene::Pay { price: Some(_) }) => Some(visit.room),
         _ => None,
     }

@@ -11,6 +11,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::{CSRF_COOKIE, SESSION_COOKIE};
+use crate::access::FactsRead;
 use crate::http::extract::parse_urlencoded;
 use crate::http::state::JoinState;
 use crate::identity::{IdentityError, VerifiedSession};
@@ -27,6 +28,9 @@ pub struct Visitor {
     pub(super) user: Option<String>,
     /// That cookie's session.
     pub(super) session: Option<VerifiedSession>,
+    /// The user's facts, if checking the session had to read them, for the page's
+    /// decision ([`FactsRead`]).
+    pub(super) facts_read: Option<FactsRead>,
     /// A session cookie was sent but is no longer valid (expired or ended): clear it.
     pub(super) stale_session: bool,
 }
@@ -56,18 +60,21 @@ impl Visitor {
             None => (CsrfKey::new_nonce(), true),
         };
         let token = cookie(headers, SESSION_COOKIE).filter(|token| !token.is_empty());
-        let session = match token {
-            None => None,
-            Some(token) => match state.identity().authenticate(token).await {
-                Ok(session) => Some(session),
+        let (session, facts_read) = match token {
+            None => (None, None),
+            Some(token) => match state.identity().authenticate_reading(token).await {
+                Ok((session, facts_read)) => (Some(session), facts_read),
                 // Whether the session stands is unknown while the store is away; the page
                 // itself then answers "retry shortly", so the cookie is kept.
-                Err(IdentityError::Store(_) | IdentityError::Unexpected(_)) => state
-                    .identity()
-                    .sessions()
-                    .verify(token, state.identity().now())
-                    .ok(),
-                Err(_) => None,
+                Err(IdentityError::Store(_) | IdentityError::Unexpected(_)) => (
+                    state
+                        .identity()
+                        .sessions()
+                        .verify(token, state.identity().now())
+                        .ok(),
+                    None,
+                ),
+                Err(_) => (None, None),
             },
         };
         Self {
@@ -77,6 +84,7 @@ impl Visitor {
             stale_session: token.is_some() && session.is_none(),
             user: session.as_ref().map(|s| s.user_id.clone()),
             session,
+            facts_read,
         }
     }
 
